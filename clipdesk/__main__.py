@@ -1,0 +1,3 @@
+from clipdesk.app import main
+
+raise SystemExit(main())

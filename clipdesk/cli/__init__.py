@@ -1,0 +1,73 @@
+"""``clipdesk-cli``: the scripting face of ClipDesk, over the same core services as the GUI.
+
+Each command group lives in its own module exposing ``register(subparsers)``; the parser built
+here holds the global options every command shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from clipdesk import __version__
+from clipdesk.core.errors import ClipDeskError
+
+# Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
+COMMAND_MODULES: list[str] = []
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # a known, user-fixable failure (message printed)
+EXIT_USAGE = 2  # argparse's own code for bad arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clipdesk-cli", description="ClipDesk: local photo search and tagging."
+    )
+    parser.add_argument("--version", action="version", version=f"clipdesk {__version__}")
+    parser.add_argument("--library", metavar="PATH", help="library file (default: user data dir)")
+    parser.add_argument("--model", metavar="NAME_OR_PATH", help="model name or checkpoint path")
+    parser.add_argument(
+        "--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"clipdesk.cli.{name}").register(sub)
+    return parser
+
+
+def emit(args: argparse.Namespace, data: object, text: str) -> None:
+    """Print ``data`` as JSON under --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except ClipDeskError as exc:
+        if args.json:
+            print(json.dumps({"error": exc.message, "hint": exc.hint}), file=sys.stderr)
+        else:
+            print(f"error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

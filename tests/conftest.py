@@ -1,0 +1,20 @@
+"""Test-wide set-up: offscreen Qt and a private ClipDesk home for every test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test may touch the real user config, models or library."""
+    home = tmp_path_factory.mktemp("clipdesk-home")
+    monkeypatch.setenv("CLIPDESK_HOME", str(home))
+    monkeypatch.delenv("CLIPDESK_LIBRARY", raising=False)
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    yield home

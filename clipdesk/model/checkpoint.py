@@ -1,0 +1,259 @@
+"""Reading and writing CLIP checkpoints.
+
+Formats read by :func:`load_checkpoint`:
+- a Hugging Face CLIP folder: ``config.json`` + ``model.safetensors`` (or sharded
+  ``model.safetensors.index.json``; ``pytorch_model.bin`` only through ``weights_only``) +
+  ``tokenizer.json`` (+ ``preprocessor_config.json``);
+- an OpenAI / OpenCLIP state dict stored as ``.safetensors`` (config inferred from the shapes,
+  tokenizer built from CLIP's vocabulary);
+- ``.bin`` / ``.pt`` / ``.pth`` files through ``torch.load(weights_only=True)`` only.
+
+Our own format is the Hugging Face folder plus ``clipdesk.json`` (name, demo flag), so
+transformers can read what ClipDesk trains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clipdesk.core.errors import CheckpointError
+from clipdesk.model import state_dicts
+from clipdesk.model.clip import ClipModule
+from clipdesk.model.config import ClipConfig
+from clipdesk.model.preprocess import PreprocessConfig
+from clipdesk.model.tokenizer import ClipTokenizer
+
+log = logging.getLogger("clipdesk.model.checkpoint")
+
+META_FILE = "clipdesk.json"
+
+
+@dataclass
+class Checkpoint:
+    module: ClipModule
+    tokenizer: ClipTokenizer
+    preprocess: PreprocessConfig
+    name: str
+    weights_hash: str  # sha256 of the weight files, hex
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_checkpoint(path: str | Path, act: str | None = None) -> Checkpoint:
+    """Load any supported checkpoint on the CPU in fp32. ``act`` overrides the activation for
+    config-less state dicts ("quick_gelu" for OpenAI weights, "gelu" for most LAION ones)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _load_hf_folder(path)
+    return _load_state_dict_file(path, act)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def _load_hf_folder(folder: Path) -> Checkpoint:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(
+            f"{folder}: no config.json — not a Hugging Face CLIP folder",
+            hint="import the folder that holds config.json and model.safetensors",
+        )
+    hf = _read_json(config_path)
+    if hf.get("model_type") not in (None, "clip"):
+        raise CheckpointError(
+            f"{config_path}: model_type is {hf.get('model_type')!r}, ClipDesk reads CLIP models"
+        )
+    try:
+        cfg = ClipConfig.from_hf(hf)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config_path}: unusable CLIP config ({exc})") from exc
+    weight_files = state_dicts.find_weight_files(folder)
+    sd = state_dicts.read_weights(weight_files)
+    module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
+    tok_path = folder / "tokenizer.json"
+    if tok_path.is_file():
+        tokenizer = ClipTokenizer.from_file(tok_path, cfg.text.context_length)
+    else:
+        tokenizer = state_dicts.default_clip_tokenizer(cfg.text.context_length)
+    pre_path = folder / "preprocessor_config.json"
+    pre = (
+        PreprocessConfig.from_hf(_read_json(pre_path), cfg.vision.image_size)
+        if pre_path.is_file()
+        else PreprocessConfig(size=cfg.vision.image_size)
+    )
+    meta = _read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
+    if tokenizer.vocab_size > cfg.text.vocab_size:
+        raise CheckpointError(
+            f"{tok_path}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+            f"{cfg.text.vocab_size}"
+        )
+    return Checkpoint(
+        module=module,
+        tokenizer=tokenizer,
+        preprocess=pre,
+        name=str(meta.get("name") or folder.name),
+        weights_hash=weights_hash(weight_files),
+        path=folder,
+        meta=meta,
+    )
+
+
+def _load_state_dict_file(path: Path, act: str | None) -> Checkpoint:
+    sd = state_dicts.read_weights([path])
+    native = state_dicts.to_native(sd)
+    cfg = state_dicts.infer_config(native, path, act=act, original=sd)
+    module = build_module(cfg, native, path)
+    return Checkpoint(
+        module=module,
+        tokenizer=state_dicts.default_clip_tokenizer(cfg.text.context_length),
+        preprocess=PreprocessConfig(size=cfg.vision.image_size),
+        name=path.stem,
+        weights_hash=weights_hash([path]),
+        path=path,
+    )
+
+
+def build_module(cfg: ClipConfig, sd: dict[str, torch.Tensor], source: Path) -> ClipModule:
+    """A module with exactly these weights; any missing, unexpected or misshapen tensor is an error
+    naming the file."""
+    with torch.device("meta"):
+        module = ClipModule(cfg)
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    wrong = [
+        f"{k} {tuple(sd[k].shape)} (expected {expected[k]})"
+        for k in expected
+        if k in sd and tuple(sd[k].shape) != expected[k]
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensors ({_sample(missing)})")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensors ({_sample(unexpected)})")
+    if wrong:
+        problems.append(f"wrong shapes: {_sample(wrong)}")
+    if problems:
+        raise CheckpointError(f"{source}: does not fit the CLIP architecture: {'; '.join(problems)}")
+    module.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+    return module.eval()
+
+
+def _sample(items: list[str], n: int = 3) -> str:
+    more = f", … {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def weights_hash(files: list[Path]) -> str:
+    """sha256 over the weight files, cached by (path, size, mtime) so a load does not re-read
+    gigabytes."""
+    from clipdesk.core import paths
+
+    cache_file = paths.cache_dir() / "weight-hashes.json"
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    keys = []
+    for f in files:
+        st = f.stat()
+        keys.append(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}")
+    key = "\n".join(keys)
+    if key in cache:
+        return cache[key]
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                h.update(chunk)
+    digest = h.hexdigest()
+    cache[key] = digest
+    try:
+        _atomic_write_text(cache_file, json.dumps(cache))
+    except OSError as exc:  # a read-only cache only costs a re-hash next time
+        log.warning("could not cache weight hash: %s", exc)
+    return digest
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_model_folder(
+    module: ClipModule,
+    tokenizer: ClipTokenizer,
+    folder: str | Path,
+    *,
+    name: str,
+    preprocess: PreprocessConfig | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write a Hugging Face CLIP folder (readable by ClipDesk and transformers), atomically:
+    the folder appears complete or not at all."""
+    from safetensors.torch import save_file
+
+    from clipdesk.model.convert import native_to_hf
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    cfg = module.cfg
+    pre = preprocess or PreprocessConfig(size=cfg.vision.image_size)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        sd = {k: v.detach().to("cpu", torch.float32) for k, v in module.state_dict().items()}
+        save_file(native_to_hf(sd), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(cfg.to_hf(), indent=2), encoding="utf-8")
+        (tmp / "preprocessor_config.json").write_text(json.dumps(pre.to_hf(), indent=2))
+        tokenizer.save(tmp / "tokenizer.json")
+        (tmp / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": "CLIPTokenizer",
+                    "model_max_length": cfg.text.context_length,
+                    "bos_token": "<|startoftext|>",
+                    "eos_token": "<|endoftext|>",
+                    "unk_token": "<|endoftext|>",
+                    "pad_token": "<|endoftext|>",
+                },
+                indent=2,
+            )
+        )
+        (tmp / META_FILE).write_text(
+            json.dumps({"name": name, "format_version": 1, **(meta or {})}, indent=2)
+        )
+        if folder.exists():
+            backup = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            folder.rename(backup)
+            tmp.rename(folder)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

@@ -1,0 +1,162 @@
+"""Reading weight files safely and making sense of config-less state dicts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+from clipdesk.core.errors import CheckpointError
+from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig
+from clipdesk.model.convert import hf_to_native, is_hf_state_dict
+from clipdesk.model.tokenizer import ClipTokenizer
+
+log = logging.getLogger("clipdesk.model.checkpoint")
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+# Scalars OpenAI's archives carry beside the weights.
+_OPENAI_EXTRAS = ("input_resolution", "context_length", "vocab_size")
+
+
+def find_weight_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{index}: unreadable shard index ({exc})") from exc
+        files = [folder / name for name in sorted(set(weight_map.values()))]
+        absent = [f.name for f in files if not f.is_file()]
+        if absent:
+            raise CheckpointError(f"{folder}: shard files missing: {', '.join(absent)}")
+        return files
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return [folder / name]
+    raise CheckpointError(
+        f"{folder}: no model.safetensors (or pytorch_model.bin) in this folder",
+        hint="the folder must hold the model's weights beside config.json",
+    )
+
+
+def read_weights(files: list[Path]) -> dict[str, torch.Tensor]:
+    sd: dict[str, torch.Tensor] = {}
+    for f in files:
+        if f.suffix == ".safetensors":
+            sd.update(_read_safetensors(f))
+        elif f.suffix in PICKLE_SUFFIXES:
+            sd.update(_read_pickle_weights_only(f))
+        else:
+            raise CheckpointError(
+                f"{f}: unknown checkpoint type {f.suffix!r}",
+                hint="use a .safetensors file or a Hugging Face model folder",
+            )
+    return sd
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a valid safetensors file — truncated or corrupt ({exc})",
+            hint="download or copy the file again",
+        ) from exc
+
+
+def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused — the file holds Python objects besides tensors, and loading it "
+            "could run arbitrary code",
+            hint="convert it to .safetensors with the tool that made it, then import that",
+        ) from exc
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({exc})") from exc
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
+    return obj
+
+
+def to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Our parameter names, whatever the source (HF, OpenAI, OpenCLIP, DataParallel)."""
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    sd = {k: v for k, v in sd.items() if k not in _OPENAI_EXTRAS and k != "attn_mask"}
+    return hf_to_native(sd) if is_hf_state_dict(sd.keys()) else sd
+
+
+def _layers(sd: dict[str, torch.Tensor], prefix: str) -> int:
+    pat = re.compile(rf"^{re.escape(prefix)}transformer\.resblocks\.(\d+)\.")
+    return len({m.group(1) for k in sd if (m := pat.match(k))})
+
+
+def infer_config(
+    sd: dict[str, torch.Tensor],
+    source: Path,
+    act: str | None = None,
+    original: dict[str, torch.Tensor] | None = None,
+) -> ClipConfig:
+    """Architecture from tensor shapes (as OpenCLIP does for OpenAI weights); heads are
+    width / 64, as in every released CLIP."""
+    try:
+        conv = sd["visual.conv1.weight"]
+        vis_width, patch = conv.shape[0], conv.shape[-1]
+        grid = round(math.sqrt(sd["visual.positional_embedding"].shape[0] - 1))
+        txt_width = sd["ln_final.weight"].shape[0]
+        vision = VisionConfig(
+            image_size=patch * grid,
+            patch_size=patch,
+            width=vis_width,
+            layers=_layers(sd, "visual."),
+            heads=max(1, vis_width // 64),
+            mlp_width=sd["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
+            act="quick_gelu",
+        )
+        vocab = sd["token_embedding.weight"].shape[0]
+        text = TextConfig(
+            vocab_size=vocab,
+            context_length=sd["positional_embedding"].shape[0],
+            width=txt_width,
+            layers=_layers(sd, ""),
+            heads=max(1, txt_width // 64),
+            mlp_width=sd["transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
+            eos_token_id=vocab - 1,
+            pooling="argmax",
+        )
+        embed_dim = sd["text_projection"].shape[1]
+    except (KeyError, IndexError) as exc:
+        raise CheckpointError(
+            f"{source}: not a CLIP ViT state dict (no tensor {exc}); ClipDesk reads ViT CLIP "
+            "models (OpenAI, OpenCLIP, Hugging Face)"
+        ) from exc
+    chosen = act or "quick_gelu"
+    if chosen not in ("quick_gelu", "gelu"):
+        raise CheckpointError(f"unknown activation {chosen!r} (expected quick_gelu or gelu)")
+    if act is None:
+        log.info("%s: no config, assuming OpenAI's quick_gelu activation", source)
+    from dataclasses import replace
+
+    return ClipConfig(
+        embed_dim=embed_dim,
+        vision=replace(vision, act=chosen),
+        text=replace(text, act=chosen),
+    )
+
+
+def default_clip_tokenizer(context_length: int) -> ClipTokenizer:
+    from clipdesk.model.vocab import clip_tokenizer_json
+
+    return ClipTokenizer.from_str(clip_tokenizer_json(), context_length)

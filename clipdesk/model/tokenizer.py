@@ -1,0 +1,74 @@
+"""CLIP's byte-level BPE tokenizer, run by the ``tokenizers`` library from a ``tokenizer.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from clipdesk.core.errors import CheckpointError
+
+START_TOKEN = "<|startoftext|>"
+END_TOKEN = "<|endoftext|>"
+
+
+def clean_text(text: str) -> str:
+    """CLIP's clean-up: one space between words, no outer whitespace, lower case."""
+    return " ".join(text.split()).lower()
+
+
+class ClipTokenizer:
+    def __init__(self, tokenizer: Tokenizer, context_length: int) -> None:
+        self._tok = tokenizer
+        self.context_length = context_length
+        sot, eot = tokenizer.token_to_id(START_TOKEN), tokenizer.token_to_id(END_TOKEN)
+        if sot is None or eot is None:
+            raise CheckpointError(
+                f"the tokenizer has no {START_TOKEN} / {END_TOKEN} tokens; it is not a CLIP tokenizer"
+            )
+        self.sot_id, self.eot_id = sot, eot
+        # We add the start/end tokens ourselves so that truncation always keeps the end token.
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    @classmethod
+    def from_file(cls, path: str | Path, context_length: int) -> ClipTokenizer:
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise CheckpointError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+        return cls(tok, context_length)
+
+    @classmethod
+    def from_str(cls, json_text: str, context_length: int) -> ClipTokenizer:
+        return cls(Tokenizer.from_str(json_text), context_length)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def to_str(self) -> str:
+        return self._tok.to_str()
+
+    def save(self, path: str | Path) -> None:
+        self._tok.save(str(path))
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with start and end tokens, at most ``context_length`` long."""
+        body_max = self.context_length - 2
+        # Bounding characters first keeps a 10,000-character paste cheap; a BPE token spans
+        # at least one character, so nothing that could fit is lost.
+        cleaned = [clean_text(t[: body_max * 64]) for t in texts]
+        encodings = self._tok.encode_batch(cleaned, add_special_tokens=False)
+        return [[self.sot_id, *e.ids[:body_max], self.eot_id] for e in encodings]
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        """A LongTensor [n, L] padded with 0 to the longest text (or the full context)."""
+        ids = self.encode(texts)
+        width = self.context_length if pad_to_context else max((len(i) for i in ids), default=2)
+        out = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return out

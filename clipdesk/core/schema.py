@@ -1,0 +1,161 @@
+"""The library's schema: a version number and the steps that lead to it.
+
+The version lives in ``PRAGMA user_version``; ``PRAGMA application_id`` marks the file as a
+ClipDesk library so another program's SQLite file is refused instead of being "migrated".
+
+Adding a migration (e.g. the tags tables) is one function appended to :data:`MIGRATIONS`::
+
+    def _v2_tags(db: sqlite_utils.Database) -> None:
+        db["categories"].create({...}, pk="id")
+        ...
+
+    MIGRATIONS.append(_v2_tags)      # never edit or reorder an existing step
+
+Rules for a step: it receives a :class:`sqlite_utils.Database` on a connection that is already
+inside one ``BEGIN IMMEDIATE`` transaction with foreign keys switched off (so ``table.transform()``
+may rebuild tables that others reference); it must not commit, and must not depend on code that
+may change later (write the columns out, do not import them). :func:`migrate` runs every step
+above the file's version in that one transaction, checks foreign keys, then sets the new version:
+either the file reaches the latest version or it stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+from sqlite_utils.db import ForeignKey
+
+APPLICATION_ID = 0x434C4450  # "CLDP"
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _fk(table: str, column: str, other: str, on_delete: str = "CASCADE") -> ForeignKey:
+    return ForeignKey(
+        table=table, column=column, other_table=other, other_column="id", on_delete=on_delete
+    )
+
+
+def _v1_library(db: sqlite_utils.Database) -> None:
+    """Folders, photos, embeddings and settings."""
+    db["folders"].create(
+        {
+            "id": int,
+            "path": str,  # absolute, as the user added it (no trailing separator)
+            "status": str,  # ok | offline | error
+            "error": str,  # why it is offline / in error, or subfolders that could not be read
+            "added_at": float,  # unix seconds
+            "last_scan": float,  # unix seconds of the last complete reconcile
+        },
+        pk="id",
+        not_null=["path", "status", "added_at"],
+        defaults={"status": "ok"},
+    )
+    db["folders"].create_index(["path"], unique=True)
+
+    db["photos"].create(
+        {
+            "id": int,
+            "folder_id": int,
+            "path": str,  # absolute
+            "kind": str,  # jpeg | png | webp | tiff | bmp | gif | heif | raw (by content)
+            "size": int,  # bytes
+            "mtime_ns": int,
+            "content_hash": str,  # clipdesk.core.hashing.content_hash (hex)
+            "width": int,  # after EXIF orientation
+            "height": int,
+            "taken_at": str,  # ISO 8601 from EXIF DateTimeOriginal, local time as recorded
+            "camera_make": str,
+            "camera_model": str,
+            "gps_lat": float,
+            "gps_lon": float,
+            "status": str,  # pending | ok | error | missing | offline
+            "prev_status": str,  # status to restore when a missing/offline photo returns
+            "error": str,  # reason for status error
+            "added_at": float,
+            "updated_at": float,
+            "indexed_at": float,
+        },
+        pk="id",
+        foreign_keys=[_fk("photos", "folder_id", "folders")],
+        not_null=["folder_id", "path", "status", "size", "mtime_ns", "added_at", "updated_at"],
+        defaults={"status": "pending"},
+    )
+    db["photos"].create_index(["path"], unique=True)
+    db["photos"].create_index(["folder_id", "status"])
+    db["photos"].create_index(["status"])
+    db["photos"].create_index(["content_hash"])
+
+    db["embeddings"].create(
+        {
+            "photo_id": int,
+            "model_id": str,  # clipdesk.model Model.id (name@hash)
+            "dim": int,
+            "vector": bytes,  # float32 little-endian, L2-normalised, dim * 4 bytes
+            "created_at": float,
+        },
+        pk=("photo_id", "model_id"),
+        foreign_keys=[_fk("embeddings", "photo_id", "photos")],
+        not_null=["dim", "vector", "created_at"],
+    )
+    db["embeddings"].create_index(["model_id"])
+
+    db["settings"].create({"key": str, "value": str}, pk="key", not_null=["value"])
+
+
+# Append-only. Index i upgrades version i to version i + 1.
+MIGRATIONS: list[Migration] = [_v1_library]
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def read_version(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(user_version, application_id) of an open database."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    return int(version), int(app_id)
+
+
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
+    """Bring ``conn``'s database to ``target`` (default: latest); returns the version reached.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``) and outside a transaction.
+    Raises :class:`SchemaTooNew` when the file is newer than this code. Any error inside a step
+    rolls everything back.
+    """
+    target = latest_version() if target is None else target
+    conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction, so set it first
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current, _ = read_version(conn)  # re-read under the write lock: another process may have won
+            if current > latest_version():
+                raise SchemaTooNew(current)
+            db = sqlite_utils.Database(conn)
+            for version in range(current, target):
+                MIGRATIONS[version](db)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError("foreign key violations after migration")
+            if target > current:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={int(target)}")
+            conn.execute("COMMIT")
+            return max(current, target)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+
+
+class SchemaTooNew(Exception):
+    """The file was written by a newer ClipDesk (store.py turns this into a LibraryError)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"library schema version {version} > supported {latest_version()}")
+        self.version = version

@@ -1,0 +1,258 @@
+"""The photo library: one SQLite file holding folders, photos, embeddings and settings.
+
+Threads: a :class:`Library` may be shared by any number of threads. Each thread gets its own
+SQLite connection (created on first use, all closed by :meth:`Library.close`), so GUI workers read
+while the indexer writes: WAL gives readers a consistent snapshot without blocking the writer.
+Writes take the database write lock up front (``BEGIN IMMEDIATE``) and wait up to ``timeout``
+seconds for another writer, so two threads (or two processes) never deadlock on a lock upgrade.
+A connection must not be carried to another thread; ask the Library again on that thread.
+
+Errors: every public method raises a :mod:`clipdesk.core.store_errors` subclass of
+``LibraryError`` (with a hint) for the known failures - locked, read-only, disk full, corrupt,
+not a library, too new - and rolls back the change it was making, so the file is never half
+written. Anything else is a bug and propagates unchanged.
+
+The queries live in mixins by table (:mod:`clipdesk.core.store_folders`,
+:mod:`clipdesk.core.store_photos`, :mod:`clipdesk.core.store_vectors`); this module owns the
+connections, transactions, schema check and settings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from clipdesk.core import paths, schema
+from clipdesk.core.store_errors import (
+    LibraryClosedError,
+    LibraryOpenError,
+    LibraryTooNewError,
+    NotALibraryError,
+    translate,
+)
+from clipdesk.core.store_folders import FolderQueries
+from clipdesk.core.store_photos import PhotoQueries
+from clipdesk.core.store_vectors import VectorQueries
+
+log = logging.getLogger("clipdesk.store")
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class Library(FolderQueries, PhotoQueries, VectorQueries):
+    """Open (creating or migrating if needed) the library at ``path``.
+
+    ``path`` defaults to :func:`clipdesk.core.paths.default_library_path`. ``timeout`` is how
+    long a write waits for another writer before :class:`LibraryLockedError`.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = DEFAULT_TIMEOUT_S):
+        self.path = Path(path).expanduser() if path is not None else paths.default_library_path()
+        self.timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.version = self._open_and_migrate()
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryOpenError(
+                f"Cannot create the folder for the library {self.path}: {exc.strerror}.",
+                "Choose a library location you can write to (--library PATH).",
+            ) from exc
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("library %s: journal mode %s (WAL unavailable)", self.path, mode)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._translated(exc) from exc
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; use :meth:`transaction` for changes)."""
+        if self._closed:
+            raise LibraryClosedError(f"The library {self.path} is closed.")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection. Further use raises LibraryClosedError."""
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # closing a broken connection: nothing left to save
+                log.debug("closing a connection failed", exc_info=True)
+        self._local = threading.local()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def _translated(self, exc: sqlite3.Error) -> Exception:
+        return translate(exc, self.path) or exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it is committed, or none of it.
+
+        Nested use joins the outer transaction through a savepoint, so a helper that opens its
+        own transaction can be called inside a bigger one. Known SQLite failures come out as
+        LibraryError subclasses, after the rollback.
+        """
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        try:
+            if depth:
+                conn.execute(f"SAVEPOINT sp{depth}")
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+        self._local.depth = depth + 1
+        try:
+            yield conn
+        except BaseException as exc:
+            self._local.depth = depth
+            if conn.in_transaction:
+                try:
+                    if depth:
+                        conn.execute(f"ROLLBACK TO sp{depth}")
+                        conn.execute(f"RELEASE sp{depth}")
+                    else:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.debug("rollback failed", exc_info=True)
+            if isinstance(exc, sqlite3.Error):
+                raise self._translated(exc) from exc
+            raise
+        self._local.depth = depth
+        try:
+            conn.execute(f"RELEASE sp{depth}" if depth else "COMMIT")
+        except sqlite3.Error as exc:
+            if not depth and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self._translated(exc) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot: several queries see the same state of the file."""
+        conn = self.connection()
+        own = not conn.in_transaction
+        try:
+            if own:
+                conn.execute("BEGIN")
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+        finally:
+            if own and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def _open_and_migrate(self) -> int:
+        conn = self.connection()
+        try:
+            version, app_id = schema.read_version(conn)
+            if version == 0:
+                tables = conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+                ).fetchone()[0]
+                if tables:
+                    raise self._not_ours()
+            elif app_id != schema.APPLICATION_ID:
+                raise self._not_ours()
+            if version > schema.latest_version():
+                raise self._too_new(version)
+            if version < schema.latest_version():
+                log.info("library %s: schema v%d -> v%d", self.path, version, schema.latest_version())
+                version = schema.migrate(conn)
+            return version
+        except schema.SchemaTooNew as exc:
+            self.close()
+            raise self._too_new(exc.version) from exc
+        except sqlite3.Error as exc:
+            self.close()
+            raise self._translated(exc) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _not_ours(self) -> NotALibraryError:
+        return NotALibraryError(
+            f"{self.path} is an SQLite database, but not a ClipDesk library.",
+            "Point --library at a ClipDesk library file or a new file name.",
+        )
+
+    def _too_new(self, version: int) -> LibraryTooNewError:
+        return LibraryTooNewError(
+            f"The library {self.path} was written by a newer ClipDesk (schema version {version}; "
+            f"this version reads up to {schema.latest_version()}).",
+            "Update ClipDesk, or open a different library with --library.",
+        )
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``"ok"`` or the problems found."""
+        rows = self._query("PRAGMA integrity_check")
+        return "\n".join(str(r[0]) for r in rows)
+
+    # --- settings --------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
+        rows = self._query("SELECT value FROM settings WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store any JSON-serialisable ``value`` under ``key`` (replacing the old one)."""
+        text = json.dumps(value)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    def delete_setting(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM settings WHERE key = ?", (key,))

@@ -1,0 +1,273 @@
+"""Photo queries of :class:`clipdesk.core.store.Library` (a mixin; see store.py for threads).
+
+The scanner writes files' facts here; the indexing pipeline asks for pending work and reports
+each photo back with :meth:`~PhotoQueries.mark_error` or ``store_embeddings`` / ``mark_indexed``
+(store_vectors.py). A photo's id never changes while its content lives on: a move or rename
+updates the row, so vectors and tags stay attached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clipdesk.core.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
+from clipdesk.core.store_folders import normalise_path, subtree_range
+
+if TYPE_CHECKING:
+    from clipdesk.core.store import Library
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the store remembers of a file: enough to tell unchanged from changed."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    status: PhotoStatus
+    content_hash: str | None
+
+
+def chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _meta_values(facts: FileFacts) -> tuple:
+    m = facts.meta
+    return (facts.kind, facts.size, facts.mtime_ns, facts.content_hash, m.width, m.height,
+            m.taken_at, m.camera_make, m.camera_model, m.gps_lat, m.gps_lon)
+
+
+_META_SET = (
+    "kind = ?, size = ?, mtime_ns = ?, content_hash = ?, width = ?, height = ?, taken_at = ?, "
+    "camera_make = ?, camera_model = ?, gps_lat = ?, gps_lon = ?"
+)
+
+
+class PhotoQueries:
+    # --- reading ---------------------------------------------------------------------------
+
+    def photo(self: Library, photo_id: int) -> Photo | None:
+        rows = self._query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        return Photo.from_row(rows[0]) if rows else None
+
+    def photo_by_path(self: Library, path: str | Path) -> Photo | None:
+        rows = self._query(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (normalise_path(path),)
+        )
+        return Photo.from_row(rows[0]) if rows else None
+
+    def photos(
+        self: Library,
+        *,
+        folder_id: int | None = None,
+        statuses: Iterable[PhotoStatus | str] | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int | None = None,
+    ) -> list[Photo]:
+        """Photos ordered by path, filtered by folder, status and/or ids."""
+        where, params = [], []
+        if folder_id is not None:
+            where.append("folder_id = ?")
+            params.append(folder_id)
+        if statuses is not None:
+            st = [str(s) for s in statuses]
+            where.append(f"status IN ({','.join('?' * len(st))})")
+            params += st
+        sql = f"SELECT {PHOTO_COLUMNS} FROM photos"
+        if ids is not None:
+            out: list[Photo] = []
+            for part in chunks(list(ids)):
+                cond = where + [f"id IN ({','.join('?' * len(part))})"]
+                rows = self._query(f"{sql} WHERE {' AND '.join(cond)}", [*params, *part])
+                out += [Photo.from_row(r) for r in rows]
+            return sorted(out, key=lambda p: str(p.path))[:limit]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY path"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Photo.from_row(r) for r in self._query(sql, params)]
+
+    def known_files(self: Library, *, folder_id: int | None = None,
+                    under: str | Path | None = None) -> dict[str, KnownFile]:
+        """{path: KnownFile} for a folder, or for every photo inside the directory ``under``."""
+        if under is not None:
+            lo, hi = subtree_range(normalise_path(under))
+            rows = self._query(
+                "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
+                "WHERE path >= ? AND path < ?", (lo, hi))
+        else:
+            rows = self._query(
+                "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
+                "WHERE folder_id = ?", (folder_id,))
+        return {
+            r["path"]: KnownFile(r["id"], r["size"], r["mtime_ns"], PhotoStatus(r["status"]),
+                                 r["content_hash"])
+            for r in rows
+        }
+
+    def missing_by_hash(self: Library, hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+        """{content hash: [(photo id, old path)]} among missing photos - candidates for a move."""
+        wanted = list(set(hashes))
+        out: dict[str, list[tuple[int, str]]] = {}
+        for part in chunks(wanted):
+            rows = self._query(
+                f"SELECT id, path, content_hash FROM photos WHERE status = ? AND content_hash IN "
+                f"({','.join('?' * len(part))}) ORDER BY updated_at DESC",
+                [PhotoStatus.MISSING.value, *part],
+            )
+            for r in rows:
+                out.setdefault(r["content_hash"], []).append((r["id"], r["path"]))
+        return out
+
+    def counts(self: Library) -> dict[str, int]:
+        """{status: number of photos} with every status present (zeros included)."""
+        out = {s.value: 0 for s in PhotoStatus}
+        for row in self._query("SELECT status, count(*) AS n FROM photos GROUP BY status"):
+            out[row["status"]] = row["n"]
+        return out
+
+    def errors(self: Library, limit: int | None = None) -> list[Photo]:
+        """Photos in error, with their reasons, by path."""
+        return self.photos(statuses=[PhotoStatus.ERROR], limit=limit)
+
+    # --- writing (scanner) -----------------------------------------------------------------
+
+    def add_or_update_photos(self: Library, folder_id: int,
+                             facts: Sequence[FileFacts]) -> list[tuple[int, str]]:
+        """Record files as seen on disk, in one transaction. Returns [(photo id, change)].
+
+        change is ``"new"`` (inserted, pending), ``"changed"`` (content differs: pending again,
+        old vectors dropped), ``"same"`` (content unchanged: stamp/metadata refreshed, status kept;
+        a missing/offline photo returns to its earlier status). A file known bad before decoding
+        (``facts.error``) is stored with status error and that reason.
+        """
+        now = time.time()
+        out: list[tuple[int, str]] = []
+        with self.transaction() as conn:
+            for f in facts:
+                path = normalise_path(f.path)
+                row = conn.execute(
+                    "SELECT id, status, prev_status, content_hash FROM photos WHERE path = ?",
+                    (path,),
+                ).fetchone()
+                status = PhotoStatus.ERROR.value if f.error else PhotoStatus.PENDING.value
+                if row is None:
+                    cur = conn.execute(
+                        f"INSERT INTO photos(folder_id, path, status, error, added_at, updated_at, "
+                        f"kind, size, mtime_ns, content_hash, width, height, taken_at, "
+                        f"camera_make, camera_model, gps_lat, gps_lon) "
+                        f"VALUES({','.join('?' * 17)})",
+                        (folder_id, path, status, f.error, now, now, *_meta_values(f)),
+                    )
+                    out.append((int(cur.lastrowid), "new"))
+                elif (f.error is None and f.content_hash is not None
+                      and row["content_hash"] == f.content_hash):
+                    keep = row["status"]
+                    if keep in (PhotoStatus.MISSING.value, PhotoStatus.OFFLINE.value):
+                        keep = row["prev_status"] or PhotoStatus.PENDING.value
+                    conn.execute(
+                        f"UPDATE photos SET folder_id = ?, status = ?, prev_status = NULL, "
+                        f"updated_at = ?, {_META_SET} WHERE id = ?",
+                        (folder_id, keep, now, *_meta_values(f), row["id"]),
+                    )
+                    out.append((row["id"], "same"))
+                else:
+                    conn.execute(
+                        f"UPDATE photos SET folder_id = ?, status = ?, prev_status = NULL, "
+                        f"error = ?, updated_at = ?, indexed_at = NULL, {_META_SET} WHERE id = ?",
+                        (folder_id, status, f.error, now, *_meta_values(f), row["id"]),
+                    )
+                    conn.execute("DELETE FROM embeddings WHERE photo_id = ?", (row["id"],))
+                    out.append((row["id"], "changed"))
+        return out
+
+    def move_photo(self: Library, photo_id: int, folder_id: int, facts: FileFacts) -> None:
+        """The file of ``photo_id`` now lives at ``facts.path`` (a move or rename).
+
+        Keeps the id, vectors, tags and status (a missing photo returns to its earlier status).
+        A stale row already at the destination (a file the move overwrote) is removed.
+        """
+        path = normalise_path(facts.path)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (path, photo_id))
+            conn.execute(
+                f"UPDATE photos SET folder_id = ?, path = ?, "
+                f"status = CASE WHEN status IN (?, ?) THEN coalesce(prev_status, ?) ELSE status END, "
+                f"prev_status = NULL, updated_at = ?, {_META_SET} WHERE id = ?",
+                (folder_id, path, PhotoStatus.MISSING.value, PhotoStatus.OFFLINE.value,
+                 PhotoStatus.PENDING.value, time.time(), *_meta_values(facts), photo_id),
+            )
+
+    def mark_missing(self: Library, photo_ids: Sequence[int]) -> int:
+        """The files are gone: keep the rows (vectors, tags) as missing, in case they return."""
+        now, n = time.time(), 0
+        with self.transaction() as conn:
+            for part in chunks(list(photo_ids)):
+                cur = conn.execute(
+                    f"UPDATE photos SET prev_status = status, status = ?, updated_at = ? "
+                    f"WHERE status NOT IN (?, ?) AND id IN ({','.join('?' * len(part))})",
+                    (PhotoStatus.MISSING.value, now, PhotoStatus.MISSING.value,
+                     PhotoStatus.OFFLINE.value, *part),
+                )
+                n += cur.rowcount
+        return n
+
+    def delete_photos(self: Library, photo_ids: Sequence[int]) -> int:
+        """Forget photos for good (vectors and tags cascade)."""
+        n = 0
+        with self.transaction() as conn:
+            for part in chunks(list(photo_ids)):
+                cur = conn.execute(
+                    f"DELETE FROM photos WHERE id IN ({','.join('?' * len(part))})", part)
+                n += cur.rowcount
+        return n
+
+    def purge_missing(self: Library, older_than_s: float) -> int:
+        """Delete photos missing for longer than ``older_than_s`` seconds. Returns how many."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM photos WHERE status = ? AND updated_at < ?",
+                (PhotoStatus.MISSING.value, time.time() - older_than_s),
+            )
+            return cur.rowcount
+
+    # --- writing (pipeline) ----------------------------------------------------------------
+
+    def mark_error(self: Library, photo_id: int, reason: str,
+                   stamp: tuple[int, int] | None = None) -> bool:
+        """Record that a photo could not be decoded, and why. False if the photo is gone or
+        changed since ``stamp`` (its ``Photo.stamp`` when the work was handed out)."""
+        return self.mark_errors([(photo_id, reason, stamp)]) == 1
+
+    def mark_errors(self: Library,
+                    items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
+        """Batch form of :meth:`mark_error`, one transaction. Returns how many were recorded."""
+        now, n = time.time(), 0
+        with self.transaction() as conn:
+            for photo_id, reason, stamp in items:
+                sql = ("UPDATE photos SET status = ?, error = ?, updated_at = ?, indexed_at = ? "
+                       "WHERE id = ? AND status IN (?, ?)")
+                params: list = [PhotoStatus.ERROR.value, reason, now, now, photo_id,
+                                PhotoStatus.PENDING.value, PhotoStatus.OK.value]
+                if stamp is not None:
+                    sql += " AND size = ? AND mtime_ns = ?"
+                    params += list(stamp)
+                n += conn.execute(sql, params).rowcount
+        return n
+
+    def retry_errors(self: Library) -> int:
+        """Put every photo in error back to pending (e.g. after installing a HEIF decoder)."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE photos SET status = ?, error = NULL WHERE status = ?",
+                (PhotoStatus.PENDING.value, PhotoStatus.ERROR.value),
+            ).rowcount

@@ -1,0 +1,163 @@
+"""Embedding queries of :class:`clipdesk.core.store.Library` (a mixin; see store.py for threads).
+
+Vectors are stored as little-endian float32 BLOBs (``dim * 4`` bytes), one row per
+(photo, model id); deleting a photo deletes its vectors. Loading a model's vectors for search
+is one query streamed into a preallocated matrix, so peak memory is the matrix plus one chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clipdesk.core.records import PHOTO_COLUMNS, Photo, PhotoStatus
+from clipdesk.core.store_photos import chunks
+
+if TYPE_CHECKING:
+    from clipdesk.core.store import Library
+
+_FETCH = 16384  # rows per fetchmany while loading vectors
+
+
+def _as_matrix(vectors: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray:
+    mat = np.ascontiguousarray(np.asarray(vectors), dtype="<f4")
+    if mat.ndim == 1:
+        mat = mat[None, :]
+    if mat.ndim != 2 or mat.shape[0] != n:
+        raise ValueError(f"expected {n} vectors, got an array of shape {mat.shape}")
+    return mat
+
+
+class VectorQueries:
+    def pending_photos(self: Library, model_id: str, limit: int | None = None,
+                       after_id: int = 0) -> list[Photo]:
+        """Photos the pipeline should embed with ``model_id``, by id, at most ``limit``.
+
+        That is every ``pending`` photo, plus ``ok`` photos with no vector for ``model_id``
+        (after the active model changes). Page with ``after_id`` = the last id returned.
+        """
+        sql = (f"SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id > ? AND (p.status = ? OR "
+               f"(p.status = ? AND NOT EXISTS (SELECT 1 FROM embeddings e "
+               f"WHERE e.photo_id = p.id AND e.model_id = ?))) ORDER BY p.id")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._query(sql, (after_id, PhotoStatus.PENDING.value, PhotoStatus.OK.value,
+                                 model_id))
+        return [Photo.from_row(r) for r in rows]
+
+    def count_pending(self: Library, model_id: str) -> int:
+        rows = self._query(
+            "SELECT count(*) FROM photos p WHERE p.status = ? OR (p.status = ? AND NOT EXISTS "
+            "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?))",
+            (PhotoStatus.PENDING.value, PhotoStatus.OK.value, model_id),
+        )
+        return int(rows[0][0])
+
+    def store_embeddings(self: Library, model_id: str, photo_ids: Sequence[int],
+                         vectors: np.ndarray | Sequence[np.ndarray],
+                         stamps: Sequence[tuple[int, int] | None] | None = None) -> int:
+        """Save one batch of vectors in one transaction and mark those photos indexed (ok).
+
+        ``vectors`` is float32 [n, dim], row i for ``photo_ids[i]``. ``stamps[i]`` is the
+        ``Photo.stamp`` the pipeline was given: a photo that changed (or vanished) since is
+        skipped, so a stale vector never lands. Returns how many were stored.
+        """
+        ids = [int(i) for i in photo_ids]
+        mat = _as_matrix(vectors, len(ids))
+        stamps = list(stamps) if stamps is not None else [None] * len(ids)
+        now = time.time()
+        stored = 0
+        with self.transaction() as conn:
+            current: dict[int, tuple[int, int]] = {}
+            for part in chunks(ids):
+                for r in conn.execute(
+                    f"SELECT id, size, mtime_ns FROM photos WHERE id IN "
+                    f"({','.join('?' * len(part))})", part):
+                    current[r["id"]] = (r["size"], r["mtime_ns"])
+            rows, done = [], []
+            for i, pid in enumerate(ids):
+                have = current.get(pid)
+                if have is None or (stamps[i] is not None and tuple(stamps[i]) != have):
+                    continue
+                rows.append((pid, model_id, mat.shape[1], mat[i].tobytes(), now))
+                done.append(pid)
+            conn.executemany(
+                "INSERT INTO embeddings(photo_id, model_id, dim, vector, created_at) "
+                "VALUES(?, ?, ?, ?, ?) ON CONFLICT(photo_id, model_id) DO UPDATE SET "
+                "dim = excluded.dim, vector = excluded.vector, created_at = excluded.created_at",
+                rows,
+            )
+            for part in chunks(done):
+                marks = ",".join("?" * len(part))
+                conn.execute(
+                    f"UPDATE photos SET status = ?, error = NULL, indexed_at = ? "
+                    f"WHERE status IN (?, ?) AND id IN ({marks})",
+                    (PhotoStatus.OK.value, now, PhotoStatus.PENDING.value,
+                     PhotoStatus.ERROR.value, *part),
+                )
+                conn.execute(  # finished while its folder went offline / the file went missing
+                    f"UPDATE photos SET prev_status = ?, error = NULL, indexed_at = ? "
+                    f"WHERE status IN (?, ?) AND id IN ({marks})",
+                    (PhotoStatus.OK.value, now, PhotoStatus.MISSING.value,
+                     PhotoStatus.OFFLINE.value, *part),
+                )
+            stored = len(done)
+        return stored
+
+    def mark_indexed(self: Library, photo_id: int, model_id: str, vector: np.ndarray,
+                     stamp: tuple[int, int] | None = None) -> bool:
+        """Single-photo form of :meth:`store_embeddings`."""
+        return self.store_embeddings(model_id, [photo_id], [vector], [stamp]) == 1
+
+    def load_vectors(self: Library, model_id: str,
+                     statuses: Sequence[PhotoStatus | str] = (PhotoStatus.OK,),
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64 [n], vectors float32 [n, dim]) of every photo with a ``model_id`` vector
+        and one of ``statuses``, ordered by id. Empty arrays (dim 0) when there are none."""
+        st = [str(s) for s in statuses]
+        where = (f"FROM embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? "
+                 f"AND p.status IN ({','.join('?' * len(st))})")
+        with self.reading() as conn:
+            head = conn.execute(f"SELECT count(*), max(e.dim) {where}", (model_id, *st)).fetchone()
+            n, dim = int(head[0]), int(head[1] or 0)
+            ids = np.empty(n, dtype=np.int64)
+            mat = np.empty((n, dim), dtype=np.float32)
+            cur = conn.execute(f"SELECT e.photo_id, e.vector {where} ORDER BY e.photo_id",
+                               (model_id, *st))
+            filled = 0
+            while rows := cur.fetchmany(_FETCH):
+                k = len(rows)
+                ids[filled:filled + k] = [r[0] for r in rows]
+                blob = b"".join(r[1] for r in rows)
+                if len(blob) != k * dim * 4:
+                    raise ValueError(f"vectors of model {model_id} have mixed dimensions")
+                mat[filled:filled + k] = np.frombuffer(blob, dtype="<f4").reshape(k, dim)
+                filled += k
+        return ids[:filled], mat[:filled]
+
+    def vectors_for(self: Library, model_id: str,
+                    photo_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) for the given photos that have a ``model_id`` vector (any status)."""
+        found: list[tuple[int, bytes]] = []
+        for part in chunks([int(i) for i in photo_ids]):
+            found += [(r[0], r[1]) for r in self._query(
+                f"SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN "
+                f"({','.join('?' * len(part))}) ORDER BY photo_id", (model_id, *part))]
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+        ids = np.array([f[0] for f in found], dtype=np.int64)
+        mat = np.frombuffer(b"".join(f[1] for f in found), dtype="<f4").reshape(len(found), -1)
+        return ids, mat.astype(np.float32, copy=True)
+
+    def embedding_models(self: Library) -> dict[str, int]:
+        """{model id: number of stored vectors}."""
+        rows = self._query("SELECT model_id, count(*) AS n FROM embeddings GROUP BY model_id")
+        return {r["model_id"]: r["n"] for r in rows}
+
+    def delete_embeddings(self: Library, model_id: str) -> int:
+        """Drop every vector of ``model_id`` (e.g. once a new model's re-embedding is done)."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM embeddings WHERE model_id = ?", (model_id,)).rowcount

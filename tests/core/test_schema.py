@@ -1,0 +1,85 @@
+"""Schema versions: creation, step-by-step migration, refusal of newer and foreign files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from clipdesk.core import schema
+from clipdesk.core.store import Library
+from clipdesk.core.store_errors import LibraryTooNewError, NotALibraryError
+
+
+def test_new_library_is_at_latest_version_and_marked_as_ours(tmp_path):
+    path = tmp_path / "lib.sqlite3"
+    Library(path).close()
+    conn = sqlite3.connect(path)
+    assert schema.read_version(conn) == (schema.latest_version(), schema.APPLICATION_ID)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"folders", "photos", "embeddings", "settings"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_appended_migration_upgrades_an_older_library_keeping_its_data(tmp_path, monkeypatch):
+    path = tmp_path / "lib.sqlite3"
+    with Library(path) as lib:
+        lib.set_setting("theme", "dark")
+        folder = lib.add_folder(tmp_path)
+
+    def _v2(db):
+        db["notes"].create({"id": int, "folder_id": int, "text": str}, pk="id")
+        db["folders"].transform(add_foreign_keys=[])  # a table rebuild under foreign keys
+        db["folders"].add_column("colour", str)
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2])
+    with Library(path) as lib:
+        assert lib.version == 2
+        assert lib.get_setting("theme") == "dark"
+        assert lib.folder(folder.id) is not None
+        cols = {r[1] for r in lib.connection().execute("PRAGMA table_info(folders)")}
+        assert "colour" in cols
+
+
+def test_a_failing_migration_leaves_the_file_exactly_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "lib.sqlite3"
+    with Library(path) as lib:
+        lib.set_setting("kept", 1)
+
+    def _v2_broken(db):
+        db["half"].create({"id": int}, pk="id")
+        db.execute("UPDATE settings SET value = '2'")
+        raise RuntimeError("boom in the middle of a migration")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2_broken])
+    with pytest.raises(RuntimeError, match="boom"):
+        Library(path)
+    monkeypatch.undo()
+    conn = sqlite3.connect(path)
+    assert schema.read_version(conn)[0] == 1
+    assert conn.execute("SELECT value FROM settings").fetchone()[0] == "1"
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='half'").fetchone() is None
+
+
+def test_library_from_a_newer_clipdesk_is_refused_untouched(tmp_path):
+    path = tmp_path / "lib.sqlite3"
+    Library(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(LibraryTooNewError) as err:
+        Library(path)
+    assert "newer ClipDesk" in err.value.message and err.value.hint
+    assert schema.read_version(sqlite3.connect(path))[0] == 99
+
+
+def test_another_programs_database_is_not_taken_over(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance REAL)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotALibraryError):
+        Library(path)
+    tables = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")]
+    assert tables == ["accounts"]

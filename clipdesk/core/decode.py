@@ -1,0 +1,283 @@
+"""Decode a photo file into a small RGB image for the model.
+
+The model sees ``image_size`` pixels (224 for ViT-B/32), so decoding a 24-megapixel photo at full
+size wastes most of the indexing time. JPEGs are decoded with libjpeg's DCT scaling
+(:meth:`PIL.Image.Image.draft`), which yields 1/2, 1/4 or 1/8 scale directly from the compressed
+data; everything is then reduced so that its shortest side is ``size`` (what CLIP's own
+preprocessing would resize to anyway, so the model's ``preprocess`` becomes a crop and normalise).
+
+Formats: JPEG, PNG, WebP, TIFF, BMP, GIF (first frame), HEIC/HEIF (pillow-heif) and camera RAW
+(the embedded preview, via rawpy; a half-size demosaic when a file has none). EXIF orientation is
+applied. Every failure raises :class:`DecodeError` with a ``kind`` and a human ``reason`` that the
+pipeline records on the photo; nothing else escapes for a bad file.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from clipdesk.core.errors import ClipDeskError
+from clipdesk.core.imaging import MAX_PIXELS, to_rgb
+
+RAW_EXTENSIONS = frozenset({
+    ".3fr", ".ari", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25",
+    ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2",
+    ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif"}
+)
+SUPPORTED_EXTENSIONS = IMAGE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+
+# Pillow warns between MAX_PIXELS and twice that; we refuse that range ourselves (from the header,
+# before any pixel is allocated), so its warning is noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+_heif_registered = False
+
+
+class DecodeError(ClipDeskError):
+    """A photo that cannot be decoded; ``kind`` is a stable key, ``reason`` the text to record."""
+
+    KINDS = ("missing", "unreadable", "empty", "not_image", "unsupported", "corrupt",
+             "truncated", "too_large")
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DecodedPhoto:
+    image: Image.Image  # RGB, shortest side <= size, orientation applied
+    width: int  # full-resolution size after orientation, as the user sees the photo
+    height: int
+    format: str  # "JPEG", "PNG", "HEIF", "RAW", ...
+
+
+def _ensure_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+        except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+            pass
+        _heif_registered = True
+
+
+def decode_for_model(path: str | os.PathLike[str], size: int = 224) -> DecodedPhoto:
+    """Read ``path`` and return an RGB image whose shortest side is at most ``size``."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        return _decode_raw(path, data, size)
+    if path.suffix.lower() in HEIF_EXTENSIONS or data[4:12] in (b"ftypheic", b"ftypheix",
+                                                                 b"ftypmif1", b"ftyphevc"):
+        _ensure_heif()
+    return _decode_bytes(data, size)
+
+
+def decode_image(image: Image.Image, size: int = 224) -> DecodedPhoto:
+    """The same reduction for an image already in memory (a drop, a paste)."""
+    image = ImageOps.exif_transpose(image) or image
+    width, height = image.size
+    return DecodedPhoto(_shrink(to_rgb(image), size), width, height, image.format or "memory")
+
+
+def _read_bytes(path: Path) -> bytes:
+    # One read of the whole file: photos are a few MB, and holding the bytes lets a truncated
+    # copy be told from an unreadable disk.
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise DecodeError("missing", "file not found") from None
+    except IsADirectoryError:
+        raise DecodeError("not_image", "is a folder, not a file") from None
+    except PermissionError:
+        raise DecodeError("unreadable", "permission denied") from None
+    except OSError as exc:
+        what = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno in (errno.EIO, errno.ENXIO):
+            what = f"read error from the disk ({what})"
+        raise DecodeError("unreadable", f"cannot read the file: {what}") from None
+    if not data:
+        raise DecodeError("empty", "file is empty (0 bytes)")
+    return data
+
+
+def _decode_bytes(data: bytes, size: int, fmt_override: str | None = None) -> DecodedPhoto:
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        # Checked before Pillow: it refuses a bare bomb header as "unidentified", not as too big.
+        w, h = struct.unpack(">II", data[16:24])
+        _check_size(w, h)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise DecodeError("too_large", f"image is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not_image", _not_image_reason(data)) from None
+    except Exception as exc:  # Pillow plugins raise many types on a damaged header
+        raise DecodeError("corrupt", f"damaged image header: {_short(exc)}") from None
+    fmt = image.format or "unknown"
+    try:
+        _check_pixels(image)
+        header_size = image.size
+        if fmt == "JPEG":
+            # DCT scaling: the result is still >= size on both sides, never full size.
+            image.draft("RGB", (size, size))
+        image.load()
+        # EXIF only after load(): reading it first makes Pillow's PNG reader skip ahead and
+        # then accept a damaged IDAT stream without complaint.
+        full_w, full_h = _oriented(image, header_size)
+        image = ImageOps.exif_transpose(image) or image
+        rgb = to_rgb(image)
+        return DecodedPhoto(_shrink(rgb, size), full_w, full_h, fmt_override or fmt)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DecodeError("too_large", f"image is too large to decode safely ({exc})") from None
+    # Damaged files make Pillow's plugins raise almost anything; all of it is the file's fault.
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+            ZeroDivisionError, MemoryError, struct.error) as exc:
+        raise _load_error(exc, fmt) from None
+
+
+def _check_pixels(image: Image.Image) -> None:
+    _check_size(*image.size)
+
+
+def _check_size(w: int, h: int) -> None:
+    if w <= 0 or h <= 0:
+        raise DecodeError("corrupt", f"image header gives an invalid size {w}×{h}")
+    if w * h > MAX_PIXELS:
+        raise DecodeError(
+            "too_large",
+            f"image claims {w}×{h} pixels ({w * h / 1e6:.0f} MP), over the "
+            f"{MAX_PIXELS / 1e6:.0f} MP safety limit",
+        )
+
+
+def _oriented(image: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block must not sink an otherwise fine photo
+        orientation = 1
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _shrink(image: Image.Image, size: int) -> Image.Image:
+    w, h = image.size
+    short = min(w, h)
+    if short <= size:
+        return image
+    scale = size / short
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    new = (size if w == short else new[0], size if h == short else new[1])
+    # reducing_gap: box-reduce by an integer factor first, then a bicubic pass (fast and sharp).
+    return image.resize(new, Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def _load_error(exc: BaseException, fmt: str) -> DecodeError:
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError):
+        return DecodeError("too_large", f"not enough memory to decode this {fmt} image")
+    if "truncated" in text or isinstance(exc, EOFError) or "premature end" in text:
+        return DecodeError("truncated", f"{fmt} data ends early: the file is truncated or "
+                                        "still being copied")
+    if "broken data stream" in text or "not enough data" in text:
+        return DecodeError("truncated", f"{fmt} data ends early: the file is truncated")
+    if "decoder" in text and "not available" in text:
+        return DecodeError("unsupported", f"no decoder for this {fmt} variant: {_short(exc)}")
+    return DecodeError("corrupt", f"damaged {fmt} data: {_short(exc)}")
+
+
+def _not_image_reason(data: bytes) -> str:
+    head = data[:16]
+    if head.startswith((b"%PDF",)):
+        return "not an image (a PDF document)"
+    if head.startswith((b"PK\x03\x04",)):
+        return "not an image (a ZIP archive or office document)"
+    if head[4:8] == b"ftyp":
+        return "not a supported image (an MP4/MOV video or unknown HEIF brand)"
+    if head.startswith((b"\xff\xd8",)):
+        return "JPEG signature but the header is damaged"
+    if head.startswith(b"\x89PNG"):
+        return "PNG signature but the header is damaged"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in data[:512])
+    if printable > 0.95 * min(len(data), 512):
+        return "not an image (a text file)"
+    return "not an image: unknown or damaged file format"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# --- camera RAW -----------------------------------------------------------------------------
+
+# LibRaw's flip code -> PIL transpose that makes the picture upright.
+_RAW_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90,
+             6: Image.Transpose.ROTATE_270}
+
+
+def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
+    try:
+        import rawpy
+    except ImportError:  # pragma: no cover - rawpy is a declared dependency
+        raise DecodeError("unsupported", "camera RAW support (rawpy) is not installed") from None
+    try:
+        raw = rawpy.imread(io.BytesIO(data))
+    except Exception as exc:  # rawpy raises LibRawError subclasses, but also plain IOError
+        raise DecodeError("corrupt", f"not a readable camera RAW file: {_short(exc)}") from None
+    with raw:
+        flip = getattr(raw.sizes, "flip", 0)
+        try:
+            thumb = raw.extract_thumb()
+        except Exception:  # no preview, or one LibRaw cannot extract
+            thumb = None
+        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+            decoded = _decode_bytes(bytes(thumb.data), size, fmt_override="RAW")
+            image = decoded.image
+            if flip in _RAW_FLIP and not _has_orientation(thumb.data):
+                image = image.transpose(_RAW_FLIP[flip])
+            return DecodedPhoto(image, *_raw_size(raw, flip), "RAW")
+        try:
+            if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+                array = thumb.data
+            else:
+                array = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+        except Exception as exc:
+            raise DecodeError("corrupt", f"damaged camera RAW data: {_short(exc)}") from None
+        full = _raw_size(raw, flip)
+    image = Image.fromarray(array).convert("RGB")
+    if thumb is not None and flip in _RAW_FLIP:
+        image = image.transpose(_RAW_FLIP[flip])  # postprocess() applies flip itself
+    return DecodedPhoto(_shrink(image, size), *full, "RAW")
+
+
+def _raw_size(raw, flip: int) -> tuple[int, int]:
+    w, h = int(raw.sizes.width), int(raw.sizes.height)
+    return (h, w) if flip in (5, 6) else (w, h)
+
+
+def _has_orientation(jpeg: bytes) -> bool:
+    try:
+        with Image.open(io.BytesIO(jpeg)) as im:
+            return im.getexif().get(0x0112, 1) != 1
+    except Exception:
+        return False

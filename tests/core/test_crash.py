@@ -52,7 +52,7 @@ def test_main_thread_exception_is_logged_and_reported(handler):
     assert report.log_path == logging_setup.log_file_path()
     text = _log_text()
     assert "CRITICAL" in text and "uncaught exception in MainThread" in text
-    assert 'raise exc' in text and "ValueError: bad pixel" in text
+    assert "raise exc" in text and "ValueError: bad pixel" in text
 
 
 def test_worker_thread_exception_is_logged_and_reported(handler):

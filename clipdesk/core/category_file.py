@@ -1,0 +1,221 @@
+"""The category file: tag categories as JSON, for import, export and the shipped starter set.
+
+Format (UTF-8 JSON; ``version`` is 1)::
+
+    {
+      "format": "clipdesk-categories",
+      "version": 1,
+      "categories": [
+        {
+          "name": "Scene",                  # required; no '|'
+          "mode": "single",                 # "single" (default) or "multi"
+          "threshold": 0.5,                 # 0..1; single: least probability, multi: per-label default
+          "templates": ["a photo of a {label}."],   # optional; default: ClipDesk's ensemble
+          "auto": true,                     # optional; false = manual keywords, never model-suggested
+          "labels": [
+            "city",                                             # a label is a name ...
+            {"name": "beach", "prompts": ["a sandy beach"]},    # ... or an object
+            {"name": "snow", "threshold": 0.7}                  # (per-label threshold: multi only)
+          ]
+        }
+      ]
+    }
+
+Reading is all-or-nothing: every category is validated before any is returned, and any problem
+raises :class:`CategoryFileError` naming the file, the field (``categories[2].labels[0].name``) and,
+for JSON syntax errors, the line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clipdesk.core import prompts
+from clipdesk.core.atomic_file import atomic_write_bytes
+from clipdesk.core.categories import Category, CategoryError, Label, Mode
+from clipdesk.core.errors import ClipDeskError
+
+FORMAT_NAME = "clipdesk-categories"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 8 * 1024 * 1024
+_TOP_KEYS = {"format", "version", "categories"}
+_CATEGORY_KEYS = {"name", "mode", "threshold", "templates", "auto", "labels"}
+_LABEL_KEYS = {"name", "prompts", "threshold"}
+STARTER_FILE = Path(__file__).with_name("starter_categories.json")
+
+
+class CategoryFileError(ClipDeskError):
+    """A category file cannot be read or is not a valid category file."""
+
+
+def _fail(source: str, where: str, problem: str, hint: str | None = None) -> CategoryFileError:
+    location = f"{source}: {where}: " if where else f"{source}: "
+    return CategoryFileError(f"{location}{problem}", hint)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], source: str, where: str, what: str) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON true/false are Python bools, which are ints: never accept them as numbers.
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        found = json.dumps(value)
+        found = found if len(found) <= 60 else found[:57] + "..."
+        raise _fail(source, where, f"expected {what}, found {found}")
+    return value
+
+
+def _check_keys(obj: dict, allowed: set[str], source: str, where: str) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise _fail(
+            source, where, f"unknown field(s) {', '.join(map(repr, unknown))}",
+            f"allowed fields: {', '.join(sorted(allowed))}",
+        )
+
+
+def _parse_label(raw: Any, source: str, where: str) -> Label:
+    if isinstance(raw, str):
+        return Label(raw)
+    _expect(raw, dict, source, where, "a label name or an object with a 'name'")
+    _check_keys(raw, _LABEL_KEYS, source, where)
+    if "name" not in raw:
+        raise _fail(source, where, "label has no 'name'")
+    name = _expect(raw["name"], str, source, f"{where}.name", "text")
+    label_prompts = _expect(raw.get("prompts", []), list, source, f"{where}.prompts", "a list of prompts")
+    for i, p in enumerate(label_prompts):
+        _expect(p, str, source, f"{where}.prompts[{i}]", "text")
+    threshold = raw.get("threshold")
+    if threshold is not None:
+        _expect(threshold, (int, float), source, f"{where}.threshold", "a number between 0 and 1")
+    return Label(name, tuple(label_prompts), threshold)
+
+
+def _parse_category(raw: Any, source: str, where: str) -> Category:
+    _expect(raw, dict, source, where, "a category object")
+    _check_keys(raw, _CATEGORY_KEYS, source, where)
+    for key in ("name", "labels"):
+        if key not in raw:
+            raise _fail(source, where, f"category has no '{key}'")
+    name = _expect(raw["name"], str, source, f"{where}.name", "text")
+    labels_raw = _expect(raw["labels"], list, source, f"{where}.labels", "a list of labels")
+    labels = [_parse_label(lab, source, f"{where}.labels[{i}]") for i, lab in enumerate(labels_raw)]
+    mode = _expect(raw.get("mode", Mode.SINGLE.value), str, source, f"{where}.mode", "'single' or 'multi'")
+    threshold = _expect(raw.get("threshold", 0.5), (int, float), source, f"{where}.threshold", "a number")
+    templates = raw.get("templates")
+    if templates is None:
+        templates = list(prompts.DEFAULT_TEMPLATES)
+    _expect(templates, list, source, f"{where}.templates", "a list of templates")
+    for i, t in enumerate(templates):
+        _expect(t, str, source, f"{where}.templates[{i}]", "text")
+    auto = _expect(raw.get("auto", True), bool, source, f"{where}.auto", "true or false")
+    try:
+        return Category(name, tuple(labels), mode, threshold, tuple(templates), auto)
+    except CategoryError as exc:
+        raise _fail(source, where, exc.message, exc.hint) from None
+
+
+def parse_categories(text: str, source: str = "<text>") -> list[Category]:
+    """Validate a whole category document and return its categories (nothing partial)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            source, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
+        ) from None
+    _expect(doc, dict, source, "", "a JSON object with 'format', 'version' and 'categories'")
+    _check_keys(doc, _TOP_KEYS, source, "top level")
+    if doc.get("format") != FORMAT_NAME:
+        raise _fail(
+            source, "format", f"expected \"{FORMAT_NAME}\", found {json.dumps(doc.get('format'))}",
+            "is this a ClipDesk category file?",
+        )
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _fail(source, "version", f"expected a version number, found {json.dumps(version)}")
+    if version > FORMAT_VERSION:
+        raise _fail(
+            source, "version", f"version {version} is newer than this ClipDesk reads ({FORMAT_VERSION})",
+            "update ClipDesk to import this file",
+        )
+    if "categories" not in doc:
+        raise _fail(source, "top level", "no 'categories' list")
+    raw_list = _expect(doc["categories"], list, source, "categories", "a list of categories")
+    result: list[Category] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_list):
+        cat = _parse_category(raw, source, f"categories[{i}]")
+        key = cat.name.casefold()
+        if key in seen:
+            raise _fail(
+                source, f"categories[{i}].name",
+                f"category {cat.name!r} appears twice (also categories[{seen[key]}])",
+            )
+        seen[key] = i
+        result.append(cat)
+    return result
+
+
+def read_category_file(path: str | os.PathLike[str]) -> list[Category]:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _fail(str(path), "", f"file is {size} bytes; a category file is at most {MAX_FILE_BYTES}")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CategoryFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CategoryFileError(f"{path}: is a folder, not a category file") from None
+    except OSError as exc:
+        raise CategoryFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(str(path), f"byte {exc.start}", "not UTF-8 text", "save the file as UTF-8") from None
+    return parse_categories(text, str(path))
+
+
+def category_to_dict(cat: Category) -> dict[str, Any]:
+    labels: list[Any] = []
+    for lab in cat.labels:
+        if not lab.prompts and lab.threshold is None:
+            labels.append(lab.name)
+            continue
+        entry: dict[str, Any] = {"name": lab.name}
+        if lab.prompts:
+            entry["prompts"] = list(lab.prompts)
+        if lab.threshold is not None:
+            entry["threshold"] = lab.threshold
+        labels.append(entry)
+    out: dict[str, Any] = {"name": cat.name, "mode": cat.mode.value, "threshold": cat.threshold}
+    if cat.templates != prompts.DEFAULT_TEMPLATES:
+        out["templates"] = list(cat.templates)
+    if not cat.auto:
+        out["auto"] = False
+    out["labels"] = labels
+    return out
+
+
+def dump_categories(categories: Sequence[Category]) -> str:
+    doc = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "categories": [category_to_dict(c) for c in categories],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_category_file(path: str | os.PathLike[str], categories: Sequence[Category]) -> None:
+    """Write atomically: the old file stays whole until the new one is complete on disk."""
+    try:
+        atomic_write_bytes(path, dump_categories(categories).encode("utf-8"))
+    except OSError as exc:
+        raise CategoryFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def starter_categories() -> list[Category]:
+    """The categories ClipDesk ships; a new library starts with them (the user may edit or remove)."""
+    return read_category_file(STARTER_FILE)

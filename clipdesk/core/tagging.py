@@ -1,0 +1,196 @@
+"""Zero-shot tagging math: label vectors from prompts, scores from one matrix product.
+
+A label's text vector is the L2-normalised mean of the model's (normalised) text vectors over its
+prompt ensemble. Scoring a category over N stored image vectors is one product ``X @ W.T``:
+
+- single choice: ``softmax(logit_scale * X @ W.T)`` over the labels; the best label is suggested
+  when its probability reaches the category threshold, else the photo gets none;
+- multi-label: ``sigmoid(logit_scale * (X @ w_label - X @ w_null))`` per label, where ``w_null``
+  (the last row of W) describes a generic photo, so 0.5 means "no closer to this label than to any
+  photo"; each label has its own threshold.
+
+User decisions are inputs, never outputs: a confirmed label is never re-suggested, a rejected one is
+left out (a single-choice category renormalises over the labels the user did not reject), and a
+confirmed label in a single-choice category stops suggestions for that photo altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from clipdesk.core import prompts
+from clipdesk.core.categories import Category, Mode
+
+# Near-misses this far below the threshold are kept as review candidates.
+REVIEW_MARGIN = 0.25
+# Rows per product; bounds peak memory at about CHUNK_ROWS x labels x 4 bytes x 3.
+CHUNK_ROWS = 131072
+_TEXT_BATCH = 256
+
+
+class TextModel(Protocol):
+    """What tagging needs from a loaded model (clipdesk.model's LoadedModel fits)."""
+
+    id: str
+    logit_scale: float
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return (v / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def encode_ensembles(model: TextModel, ensembles: Sequence[Sequence[str]]) -> np.ndarray:
+    """One vector per ensemble: the normalised mean of its prompts' normalised text vectors."""
+    flat = [p for ens in ensembles for p in ens]
+    if any(not ens for ens in ensembles):
+        raise ValueError("every ensemble needs at least one prompt")
+    parts = [
+        np.asarray(model.encode_texts(flat[i : i + _TEXT_BATCH]), dtype=np.float32)
+        for i in range(0, len(flat), _TEXT_BATCH)
+    ]
+    vecs = _normalise(np.concatenate(parts, axis=0))  # [prompts, d]
+    out = np.empty((len(ensembles), vecs.shape[1]), dtype=np.float32)
+    start = 0
+    for i, ens in enumerate(ensembles):
+        out[i] = vecs[start : start + len(ens)].mean(axis=0)
+        start += len(ens)
+    return _normalise(out)
+
+
+def category_fingerprint(category: Category) -> str:
+    """Changes whenever anything that affects the category's text vectors changes."""
+    payload = json.dumps(
+        [category.name, [[lab.name, list(lab.prompts)] for lab in category.labels],
+         list(category.templates), category.mode.value],
+        ensure_ascii=False,
+    )
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A category made ready for one model: its label matrix and thresholds."""
+
+    category: Category
+    model_id: str
+    weights: np.ndarray  # [labels (+1 null row in multi mode), d] float32
+    logit_scale: float
+    thresholds: np.ndarray  # [labels] float32
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.category.labels)
+
+    def logits(self, image_vectors: np.ndarray) -> np.ndarray:
+        """Temperature-scaled similarities [N, labels] from one matrix product."""
+        x = np.asarray(image_vectors, dtype=np.float32)
+        sims = x @ self.weights.T  # [N, labels(+1)]
+        if self.category.mode is Mode.MULTI:
+            sims = sims[:, :-1] - sims[:, -1:]
+        return sims * np.float32(self.logit_scale)
+
+    def scores(self, image_vectors: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
+        """Scores in [0, 1], [N, labels]. ``rejected`` [N, labels] bool masks out user rejections."""
+        z = self.logits(image_vectors)
+        if self.category.mode is Mode.MULTI:
+            # sigmoid, written to stay finite for large |z|
+            return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
+        if rejected is not None:
+            z = np.where(rejected, -np.inf, z)
+        zmax = z.max(axis=1, keepdims=True)
+        zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+        e = np.exp(z - zmax)
+        total = e.sum(axis=1, keepdims=True)
+        return np.divide(e, total, out=np.zeros_like(e), where=total > 0).astype(np.float32)
+
+
+def build_classifier(model: TextModel, category: Category) -> Classifier:
+    if not category.auto:
+        raise ValueError(f"category {category.name!r} is manual; the model does not score it")
+    ensembles = [category.prompts_for(lab) for lab in category.labels]
+    if category.mode is Mode.MULTI:
+        ensembles.append(list(prompts.NULL_PROMPTS))
+    weights = encode_ensembles(model, ensembles)
+    thresholds = np.array([category.threshold_for(lab) for lab in category.labels], np.float32)
+    return Classifier(category, model.id, weights, float(model.logit_scale), thresholds)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The user's decisions on one category, as row/column indices into the scored block."""
+
+    rows: np.ndarray  # [k] int: photo row in the image block
+    cols: np.ndarray  # [k] int: label index in the category
+    confirmed: np.ndarray  # [k] bool: True = confirmed or imported, False = rejected
+
+    @classmethod
+    def none(cls) -> Decisions:
+        empty = np.zeros(0, np.int64)
+        return cls(empty, empty, np.zeros(0, bool))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the model proposes for a block of photos: one entry per (photo, label) kept."""
+
+    rows: np.ndarray  # [m] photo row
+    cols: np.ndarray  # [m] label index
+    scores: np.ndarray  # [m] float32 in [0, 1]
+    assigned: np.ndarray  # [m] bool: reaches the threshold (suggested) or a near-miss (candidate)
+
+
+def propose(
+    clf: Classifier,
+    image_vectors: np.ndarray,
+    decisions: Decisions | None = None,
+    margin: float = REVIEW_MARGIN,
+) -> tuple[np.ndarray, Proposal]:
+    """Score a block of photos; return (all scores [N, labels], the proposal).
+
+    Entries the user decided are never part of the proposal.
+    """
+    decisions = decisions or Decisions.none()
+    n = len(image_vectors)
+    blocked = np.zeros((n, clf.n_labels), dtype=bool)
+    if len(decisions.rows):
+        blocked[decisions.rows, decisions.cols] = True
+    if clf.category.mode is Mode.MULTI:
+        scores = clf.scores(image_vectors)
+        keep = (scores >= clf.thresholds - margin) & ~blocked
+        rows, cols = np.nonzero(keep)
+        s = scores[rows, cols]
+        return scores, Proposal(rows, cols, s, s >= clf.thresholds[cols])
+    rejected = np.zeros_like(blocked)
+    locked = np.zeros(n, dtype=bool)
+    if len(decisions.rows):
+        rej = ~decisions.confirmed
+        rejected[decisions.rows[rej], decisions.cols[rej]] = True
+        locked[decisions.rows[decisions.confirmed]] = True
+    scores = clf.scores(image_vectors, rejected if rejected.any() else None)
+    best = scores.argmax(axis=1)
+    best_score = scores[np.arange(n), best]
+    keep = ~locked & ~rejected[np.arange(n), best] & (best_score >= clf.category.threshold - margin)
+    rows = np.nonzero(keep)[0]
+    s = best_score[rows]
+    return scores, Proposal(rows, best[rows], s, s >= clf.category.threshold)
+
+
+def closest_to_threshold(
+    scores: np.ndarray, thresholds: np.ndarray | float, limit: int
+) -> np.ndarray:
+    """Indices of the ``limit`` scores nearest their threshold, nearest first."""
+    dist = np.abs(np.asarray(scores, np.float32) - np.asarray(thresholds, np.float32))
+    limit = min(limit, len(dist))
+    if limit <= 0:
+        return np.zeros(0, np.int64)
+    part = np.argpartition(dist, limit - 1)[:limit]
+    return part[np.argsort(dist[part], kind="stable")]

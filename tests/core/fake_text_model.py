@@ -1,0 +1,50 @@
+"""A text model with known vectors, for testing tagging without a real CLIP."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+WORDS = ("red", "green", "blue", "circle", "square", "beach", "city", "cat", "dog")
+DIM = 16
+
+
+def word_vector(word: str) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    v[WORDS.index(word)] = 1.0
+    return v
+
+
+class FakeTextModel:
+    """Each text maps to the sum of the basis vectors of the known words it contains, plus a
+    small deterministic per-text jitter; a text with no known word points along a "generic"
+    axis. So "a photo of a red thing" is close to the image vector ``word_vector("red")``."""
+
+    def __init__(self, model_id: str = "fake@1", logit_scale: float = 100.0, jitter: float = 0.05):
+        self.id = model_id
+        self.logit_scale = logit_scale
+        self.jitter = jitter
+        self.calls: list[list[str]] = []
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), DIM), np.float32)
+        for i, text in enumerate(texts):
+            words = [w for w in WORDS if w in text.lower()]
+            for w in words:
+                out[i] += word_vector(w)
+            if not words:
+                out[i, DIM - 1] = 1.0
+            seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "little")
+            out[i] += self.jitter * np.random.default_rng(seed).standard_normal(DIM)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def image_vectors(words: list[str], noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Unit image vectors near each word's axis (with a share of the generic axis)."""
+    rng = np.random.default_rng(seed)
+    out = np.stack([word_vector(w) for w in words]).astype(np.float32)
+    out[:, DIM - 1] = 0.5
+    out += noise * rng.standard_normal(out.shape).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)

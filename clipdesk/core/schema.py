@@ -105,8 +105,46 @@ def _v1_library(db: sqlite_utils.Database) -> None:
     db["settings"].create({"key": str, "value": str}, pk="key", not_null=["value"])
 
 
+def _v2_tags(db: sqlite_utils.Database) -> None:
+    """Tag categories, their labels, and tags per photo (clipdesk.core.tag_store)."""
+    db.execute(
+        "CREATE TABLE categories ("
+        " id INTEGER PRIMARY KEY,"
+        " name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " mode TEXT NOT NULL CHECK (mode IN ('single', 'multi')),"
+        " threshold REAL NOT NULL,"
+        " templates TEXT NOT NULL,"  # JSON list of prompt templates
+        " auto INTEGER NOT NULL DEFAULT 1,"  # 0: manual keywords, never model-suggested
+        " position INTEGER NOT NULL DEFAULT 0,"
+        " updated_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE labels ("
+        " id INTEGER PRIMARY KEY,"
+        " category_id INTEGER NOT NULL REFERENCES categories(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL COLLATE NOCASE,"
+        " prompts TEXT NOT NULL DEFAULT '[]',"  # JSON list of the label's own prompts
+        " threshold REAL,"  # multi-label override of the category threshold
+        " position INTEGER NOT NULL DEFAULT 0,"
+        " UNIQUE (category_id, name))"
+    )
+    db.execute(
+        "CREATE TABLE photo_tags ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,"
+        # suggested | candidate (near-miss, review only) | confirmed | rejected | imported
+        " state TEXT NOT NULL,"
+        " score REAL,"  # the model's latest score in [0, 1]; NULL if never scored
+        " model_id TEXT,"  # the model that gave the score
+        " updated_at REAL NOT NULL,"
+        " PRIMARY KEY (photo_id, label_id)) WITHOUT ROWID"
+    )
+    # (photo_id, label_id) is the key; this serves "photos of a tag by score" and the review list
+    db.execute("CREATE INDEX photo_tags_label ON photo_tags(label_id, state, score)")
+
+
 # Append-only. Index i upgrades version i to version i + 1.
-MIGRATIONS: list[Migration] = [_v1_library]
+MIGRATIONS: list[Migration] = [_v1_library, _v2_tags]
 
 
 def latest_version() -> int:

@@ -1,0 +1,219 @@
+"""Held-out evaluation of tag heads: cross-validated before (zero-shot) vs after (trained) figures,
+the choice of the pull strength, and per-tag thresholds calibrated to a target precision.
+
+Every figure comes from photos the head being scored did not train on: the user's labelled photos
+are split into stratified folds; each fold is scored by a head trained on the others (with its own
+pull strength chosen by an inner cross-validation on those others only).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from clipdesk.core.categories import Mode
+from clipdesk.core.heads import Head, LabelData, fit_head, training_loss
+from clipdesk.core.progress import CancelToken
+
+# Pull strengths tried; "stay zero-shot" (None) competes with them.
+LAM_GRID: tuple[float, ...] = (0.1, 0.01, 1e-3, 1e-4, 1e-5)
+MIN_EXAMPLES = 4  # fewer labelled photos than this: no held-out figures, no training
+MIN_POSITIVES_FOR_THRESHOLD = 3
+
+
+@dataclass(frozen=True)
+class Metrics:
+    accuracy: float | None  # single: top label right; multi: decided cells right at threshold
+    mean_ap: float | None  # macro average precision over labels with positives and negatives
+    per_label_ap: dict[str, float]
+    n: int  # labelled photos scored
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "mean_ap": self.mean_ap,
+                "per_label_ap": self.per_label_ap, "n": self.n}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    before: Metrics  # the zero-shot classifier on the same held-out photos
+    after: Metrics  # heads trained without those photos
+    folds: int
+    oof_scores: np.ndarray = field(repr=False)  # [n, labels] held-out head scores
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"before": self.before.as_dict(), "after": self.after.as_dict(),
+                "folds": self.folds, "seconds": round(self.seconds, 3)}
+
+
+def average_precision(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """AP of ranking ``positive`` items first by ``scores``; None without both kinds."""
+    positive = np.asarray(positive, bool)
+    n_pos = int(positive.sum())
+    if n_pos == 0 or n_pos == len(positive):
+        return None
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    hits = positive[order]
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision_at[hits].mean())
+
+
+def metrics(scores: np.ndarray, data: LabelData, labels: tuple[str, ...],
+            thresholds: np.ndarray | float = 0.5) -> Metrics:
+    pos, neg = data.positives(), data.negatives()
+    per_label: dict[str, float] = {}
+    for j, name in enumerate(labels):
+        known = pos[:, j] | neg[:, j]
+        ap = average_precision(scores[known, j], pos[known, j])
+        if ap is not None:
+            per_label[name] = round(ap, 4)
+    if data.mode is Mode.MULTI:
+        obs = data.observed
+        said = scores >= np.broadcast_to(np.asarray(thresholds, np.float32), scores.shape[1:])
+        right = (said == data.allowed) & obs
+        acc = float(right.sum() / obs.sum()) if obs.any() else None
+    else:
+        t = data.targets()
+        has = t >= 0
+        acc = float((scores[has].argmax(axis=1) == t[has]).mean()) if has.any() else None
+    mean_ap = float(np.mean(list(per_label.values()))) if per_label else None
+    return Metrics(acc, mean_ap, per_label, data.n)
+
+
+def _strata(data: LabelData) -> np.ndarray:
+    if data.mode is Mode.SINGLE:
+        return data.targets()
+    pos = data.positives()
+    return np.where(pos.any(axis=1), pos.argmax(axis=1), -1)
+
+
+def stratified_folds(data: LabelData, k: int, seed: int = 0) -> np.ndarray:
+    """[n] fold number of each photo; every label's examples spread over the folds."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(data.n, np.int64)
+    offset = 0
+    strata = _strata(data)
+    for s in np.unique(strata):
+        idx = np.nonzero(strata == s)[0]
+        rng.shuffle(idx)
+        fold[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)  # keeps small strata from all landing in fold 0
+    return fold
+
+
+def n_folds(data: LabelData, wanted: int = 5) -> int:
+    return int(min(wanted, max(2, data.n // 2)))
+
+
+def select_lam(init: Head, data: LabelData, k: int = 3, seed: int = 0,
+               grid: tuple[float, ...] = LAM_GRID, cancel: CancelToken | None = None) -> float | None:
+    """The pull strength with the lowest cross-validated log-loss; None when zero-shot wins."""
+    if data.n < MIN_EXAMPLES:
+        return None
+    folds = stratified_folds(data, min(k, data.n), seed)
+    totals = {lam: 0.0 for lam in (None, *grid)}
+    for f in range(int(folds.max()) + 1):
+        train, test = data.subset(folds != f), data.subset(folds == f)
+        if test.n == 0 or train.n == 0:
+            continue
+        totals[None] += training_loss(init, test) * test.n
+        prev = None
+        for lam in grid:  # strong to weak pull, each warm-started from the last
+            prev = fit_head(init, train, lam, cancel=cancel, start=prev)
+            totals[lam] += training_loss(prev, test) * test.n
+    best = min(totals, key=lambda lam: (totals[lam], lam is not None))
+    return best
+
+
+def evaluate(init: Head, data: LabelData, k: int = 5, seed: int = 0,
+             cancel: CancelToken | None = None) -> Evaluation | None:
+    """Cross-validated zero-shot vs trained-head figures; None with too few labelled photos."""
+    if data.n < MIN_EXAMPLES:
+        return None
+    t0 = time.monotonic()
+    k = n_folds(data, k)
+    folds = stratified_folds(data, k, seed)
+    before = init.scores(data.x)
+    oof = np.zeros_like(before)
+    for f in range(k):
+        test = folds == f
+        if not test.any():
+            continue
+        train = data.subset(~test)
+        lam = select_lam(init, train, seed=seed + 1 + f, cancel=cancel)
+        head = init if lam is None else fit_head(init, train, lam, cancel=cancel)
+        oof[test] = head.scores(data.x[test])
+    thr = _default_thresholds(init)
+    return Evaluation(
+        before=metrics(before, data, init.labels, thr),
+        after=metrics(oof, data, init.labels, thr),
+        folds=k, oof_scores=oof, seconds=time.monotonic() - t0,
+    )
+
+
+def _default_thresholds(head: Head) -> np.ndarray:
+    if head.thresholds is not None and head.mode is Mode.MULTI:
+        return np.asarray(head.thresholds, np.float32)
+    return np.full(len(head.labels), 0.5, np.float32)
+
+
+def threshold_for_precision(scores: np.ndarray, positive: np.ndarray, target: float,
+                            min_positives: int = MIN_POSITIVES_FOR_THRESHOLD,
+                            ) -> tuple[float, float, float] | None:
+    """The lowest score cut-off whose precision on the labels reaches ``target``, keeping the
+    most recall: (threshold, precision, recall), or None when no cut-off reaches it."""
+    positive = np.asarray(positive, bool)
+    if positive.sum() < min_positives:
+        return None
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    s, hits = np.asarray(scores)[order], positive[order]
+    tp = np.cumsum(hits)
+    precision = tp / np.arange(1, len(hits) + 1)
+    # a cut-off can only sit where the next score is lower (ties are taken together)
+    distinct = np.r_[s[1:] < s[:-1], True]
+    ok = np.nonzero((precision >= target) & distinct & (tp >= min_positives))[0]
+    if len(ok) == 0:
+        return None
+    i = int(ok[-1])
+    return float(s[i]), float(precision[i]), float(tp[i] / hits.sum())
+
+
+def calibrate(head: Head, data: LabelData, oof_scores: np.ndarray, target: float,
+              ) -> tuple[Head, dict[str, Any]]:
+    """Thresholds reaching ``target`` precision on held-out scores of the user's labels.
+
+    Multi-label: one per label (labels that cannot reach it keep the category's threshold).
+    Single choice: one for the category, on the top label's probability.
+    """
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target precision must lie in (0, 1], not {target}")
+    report: dict[str, Any] = {"target_precision": target, "labels": {}}
+    if head.mode is Mode.MULTI:
+        pos, neg = data.positives(), data.negatives()
+        current = _default_thresholds(head)
+        out = []
+        for j, name in enumerate(head.labels):
+            known = pos[:, j] | neg[:, j]
+            found = threshold_for_precision(oof_scores[known, j], pos[known, j], target)
+            if found is None:
+                out.append(float(current[j]))
+                report["labels"][name] = None
+            else:
+                out.append(found[0])
+                report["labels"][name] = {"threshold": round(found[0], 4),
+                                          "precision": round(found[1], 4),
+                                          "recall": round(found[2], 4)}
+        return replace(head, thresholds=tuple(out)), report
+    t = data.targets()
+    top = oof_scores.argmax(axis=1)
+    right = np.where(t >= 0, top == t, data.allowed[np.arange(data.n), top])
+    found = threshold_for_precision(oof_scores.max(axis=1), right, target)
+    if found is None:
+        report["category"] = None
+        return head, report
+    report["category"] = {"threshold": round(found[0], 4), "precision": round(found[1], 4),
+                          "recall": round(found[2], 4)}
+    return replace(head, thresholds=(found[0],)), report

@@ -1,0 +1,254 @@
+"""Teaching a tag category from the user's decisions: a linear head on the frozen image vectors.
+
+A head holds one weight row and one bias per label and scores stored image vectors with one matrix
+product, like the zero-shot classifier it starts from:
+
+- single choice: ``softmax(X @ W.T + b)``; at initialisation ``W = logit_scale * T`` (the label text
+  vectors) and ``b = 0``, which is exactly the zero-shot softmax;
+- multi-label: ``sigmoid(X @ W.T + b)`` per label; at initialisation ``W = logit_scale * (T - t_null)``,
+  exactly the zero-shot multi-label score.
+
+Training minimises the mean log-loss over the user's decisions plus ``lam/2 * (|W - W0|^2 + |b|^2)``,
+an L2 pull toward the zero-shot weights: with no examples the head *is* zero-shot, and the more
+examples there are the further the data can move it. ``lam`` is chosen by cross-validation over a grid
+that includes "stay zero-shot" (see :mod:`clipdesk.core.head_eval`), so a head never trades the
+zero-shot classifier for a worse one it cannot justify on held-out labels.
+
+Single-choice decisions become sets of allowed labels per photo: a confirmed label allows only
+itself; rejections allow every other label. The loss of a photo is ``-log P(label in allowed)``,
+which gives rejections a proper likelihood without a "none" class. Multi-label decisions are binary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from clipdesk.core.categories import Category, Mode
+from clipdesk.core.optim import lbfgs
+from clipdesk.core.progress import CancelToken
+from clipdesk.core.tagging import Classifier, Decisions, category_fingerprint
+
+
+@dataclass(frozen=True)
+class LabelData:
+    """The user's decisions on one category, as a dense block over the photos that have any.
+
+    ``allowed`` and ``observed`` are [n, labels] bool. Single choice: ``allowed`` is the set of
+    labels the photo may have (``observed`` unused). Multi-label: ``observed`` marks decided cells
+    and ``allowed`` says confirmed (True) or rejected (False) there.
+    """
+
+    mode: Mode
+    photo_ids: np.ndarray  # [n] int64
+    x: np.ndarray  # [n, d] float32, L2-normalised image vectors
+    allowed: np.ndarray  # [n, labels] bool
+    observed: np.ndarray  # [n, labels] bool
+
+    @property
+    def n(self) -> int:
+        return len(self.photo_ids)
+
+    @property
+    def n_labels(self) -> int:
+        return self.allowed.shape[1]
+
+    def subset(self, rows: np.ndarray) -> LabelData:
+        return replace(self, photo_ids=self.photo_ids[rows], x=self.x[rows],
+                       allowed=self.allowed[rows], observed=self.observed[rows])
+
+    def targets(self) -> np.ndarray:
+        """[n] label index of each photo's confirmed label (single choice), -1 where none."""
+        single = self.allowed.sum(axis=1) == 1
+        return np.where(single, self.allowed.argmax(axis=1), -1)
+
+    def positives(self) -> np.ndarray:
+        """[n, labels] bool: the photo is known to have the label."""
+        if self.mode is Mode.MULTI:
+            return self.observed & self.allowed
+        t = self.targets()
+        out = np.zeros_like(self.allowed)
+        rows = np.nonzero(t >= 0)[0]
+        out[rows, t[rows]] = True
+        return out
+
+    def negatives(self) -> np.ndarray:
+        """[n, labels] bool: the photo is known not to have the label."""
+        if self.mode is Mode.MULTI:
+            return self.observed & ~self.allowed
+        return ~self.allowed
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positives, negatives) per label."""
+        return self.positives().sum(axis=0), self.negatives().sum(axis=0)
+
+
+def label_data(
+    mode: Mode, photo_ids: np.ndarray, vectors: np.ndarray, decisions: Decisions, n_labels: int
+) -> LabelData:
+    """Gather the decided photos of a category (``decisions.rows`` index ``photo_ids``/``vectors``).
+
+    Single choice: a photo with a confirmed label is a positive of that label; one with only
+    rejections allows the others; one that rejected every label is left out (it has none of them).
+    """
+    rows = np.asarray(decisions.rows, np.int64)
+    cols = np.asarray(decisions.cols, np.int64)
+    conf = np.asarray(decisions.confirmed, bool)
+    used = np.unique(rows)
+    pos = {r: i for i, r in enumerate(used)}
+    local = np.array([pos[r] for r in rows], np.int64)
+    n = len(used)
+    observed = np.zeros((n, n_labels), bool)
+    if mode is Mode.MULTI:
+        allowed = np.zeros((n, n_labels), bool)
+        observed[local, cols] = True
+        allowed[local, cols] = conf  # a later decision on the same cell wins
+    else:
+        allowed = np.ones((n, n_labels), bool)
+        allowed[local[~conf], cols[~conf]] = False
+        has_conf = np.zeros(n, bool)
+        has_conf[local[conf]] = True
+        allowed[has_conf] = False
+        allowed[local[conf], cols[conf]] = True
+    if mode is Mode.MULTI:
+        keep = observed.any(axis=1)
+    else:
+        keep = allowed.any(axis=1) & ~allowed.all(axis=1)
+    ids = np.asarray(photo_ids, np.int64)[used][keep]
+    x = np.asarray(vectors, np.float32)[used][keep]
+    return LabelData(mode, ids, x, allowed[keep], observed[keep])
+
+
+@dataclass(frozen=True)
+class Head:
+    """A trained (or zero-shot) classifier for one category and one model."""
+
+    category: str
+    mode: Mode
+    labels: tuple[str, ...]
+    model_id: str
+    fingerprint: str  # tagging.category_fingerprint of the category it was trained for
+    weights: np.ndarray  # [labels, d] float32
+    bias: np.ndarray  # [labels] float32
+    init_weights: np.ndarray  # [labels, d] the zero-shot weights it is pulled toward
+    lam: float | None = None  # None: untrained (zero-shot)
+    n_examples: int = 0
+    # Calibrated thresholds: per label (multi) or one for the category (single); None = category's.
+    thresholds: tuple[float, ...] | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # metrics, target precision, when trained
+
+    @property
+    def is_zero_shot(self) -> bool:
+        return self.lam is None
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, np.float32) @ self.weights.T + self.bias  # [n, labels]
+
+    def scores(self, x: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
+        """Scores in [0, 1], [n, labels]; same meaning as zero-shot scores of this category."""
+        z = self.logits(x)
+        if self.mode is Mode.MULTI:
+            return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
+        if rejected is not None:
+            z = np.where(rejected, -np.inf, z)
+        return _softmax(z)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    zmax = z.max(axis=1, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    e = np.exp(z - zmax)
+    total = e.sum(axis=1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0).astype(np.float32)
+
+
+def zero_shot_head(clf: Classifier) -> Head:
+    """The head equal to a zero-shot classifier (its starting point)."""
+    w = clf.weights.astype(np.float64)
+    if clf.category.mode is Mode.MULTI:
+        w = w[:-1] - w[-1:]
+    w = (w * clf.logit_scale).astype(np.float32)
+    return Head(
+        category=clf.category.name, mode=clf.category.mode, labels=tuple(clf.category.label_names),
+        model_id=clf.model_id, fingerprint=category_fingerprint(clf.category), weights=w,
+        bias=np.zeros(len(w), np.float32), init_weights=w.copy(),
+    )
+
+
+def _loss_and_grad(
+    theta: np.ndarray, data: LabelData, w0: np.ndarray, lam: float
+) -> tuple[float, np.ndarray]:
+    k, d = w0.shape
+    w = theta[: k * d].reshape(k, d)
+    b = theta[k * d :]
+    x = data.x.astype(np.float64)
+    z = x @ w.T + b  # [n, k]
+    n = max(1, data.n)
+    if data.mode is Mode.MULTI:
+        obs = data.observed
+        y = data.allowed.astype(np.float64)
+        # log(1 + exp(z)) - y z, stably; averaged over decided cells
+        cells = max(1, int(obs.sum()))
+        loss_m = (np.logaddexp(0.0, z) - y * z) * obs
+        loss = float(loss_m.sum()) / cells
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+        gz = (p - y) * obs / cells
+    else:
+        masked = np.where(data.allowed, z, -np.inf)
+        lse_all = _lse(z)
+        lse_ok = _lse(masked)
+        loss = float((lse_all - lse_ok).sum()) / n
+        gz = (np.exp(z - lse_all[:, None]) - np.exp(masked - lse_ok[:, None])) / n
+    dw = w - w0
+    loss += 0.5 * lam * (float((dw * dw).sum()) + float(b @ b))
+    gw = gz.T @ x + lam * dw
+    gb = gz.sum(axis=0) + lam * b
+    return loss, np.concatenate([gw.ravel(), gb])
+
+
+def _lse(z: np.ndarray) -> np.ndarray:
+    m = z.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+
+
+def fit_head(
+    init: Head,
+    data: LabelData,
+    lam: float,
+    max_iter: int = 300,
+    cancel: CancelToken | None = None,
+    start: Head | None = None,
+) -> Head:
+    """Train ``init`` (a zero-shot head) on ``data`` with pull strength ``lam``.
+
+    ``start`` warm-starts from another head of the same category (e.g. the previous lam).
+    """
+    if data.n_labels != len(init.labels):
+        raise ValueError(f"data has {data.n_labels} labels, the head {len(init.labels)}")
+    if lam <= 0:
+        raise ValueError("lam must be positive (the pull toward zero-shot keeps the fit stable)")
+    w0 = init.init_weights.astype(np.float64)
+    s = start or init
+    theta0 = np.concatenate([s.weights.astype(np.float64).ravel(), s.bias.astype(np.float64)])
+    theta = lbfgs(lambda t: _loss_and_grad(t, data, w0, lam), theta0, max_iter=max_iter,
+                  cancel=cancel)
+    k, d = w0.shape
+    return replace(
+        init, weights=theta[: k * d].reshape(k, d).astype(np.float32),
+        bias=theta[k * d :].astype(np.float32), lam=float(lam), n_examples=data.n,
+    )
+
+
+def training_loss(head: Head, data: LabelData) -> float:
+    """Mean log-loss of ``head`` on ``data`` (no penalty): the held-out criterion."""
+    theta = np.concatenate([head.weights.astype(np.float64).ravel(), head.bias.astype(np.float64)])
+    loss, _ = _loss_and_grad(theta, data, head.weights.astype(np.float64), 0.0)
+    return loss
+
+
+def check_head_fits(head: Head, category: Category, model_id: str) -> bool:
+    """True when ``head`` was trained for this exact category definition and model."""
+    return head.model_id == model_id and head.fingerprint == category_fingerprint(category)

@@ -1,0 +1,72 @@
+"""Paints one grid cell: the cached thumbnail (or a placeholder while it loads) and a caption."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from clipdesk.ui.photo_model import Role
+from clipdesk.ui.thumbnails import ThumbnailCache
+
+CELL = 128  # logical pixels of the thumbnail square
+CAPTION = 18
+PAD = 6
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    def __init__(self, thumbs: ThumbnailCache, parent=None, show_score: bool = True) -> None:
+        super().__init__(parent)
+        self._thumbs = thumbs
+        self.show_score = show_score
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(CELL + 2 * PAD, CELL + CAPTION + 2 * PAD)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        painter.save()
+        palette = option.palette
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
+
+        box = QRect(rect.x() + PAD, rect.y() + PAD, CELL, CELL)
+        photo_id = index.data(Role.PhotoId)
+        path = index.data(Role.Path)
+        pixmap = self._thumbs.get(photo_id, path) if photo_id is not None else None
+        if pixmap is not None and not pixmap.isNull():
+            # The pixmap has physical pixels; scale into logical cell size keeping aspect ratio.
+            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(box.center())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(target, pixmap)
+        else:
+            painter.fillRect(box, palette.color(QPalette.ColorRole.Mid).lighter(130))
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            broken = photo_id is not None and self._thumbs.error(photo_id)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "unreadable" if broken else "…")
+
+        caption = QRect(rect.x() + PAD, box.bottom() + 2, CELL, CAPTION)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(palette.color(role))
+        score = index.data(Role.Score)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        if self.show_score and score is not None:
+            badge = f"{score:.2f}"
+            painter.drawText(caption, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, badge)
+            caption.setRight(caption.right() - painter.fontMetrics().horizontalAdvance(badge) - 4)
+        elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, caption.width())
+        painter.drawText(caption, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+        if option.state & QStyle.StateFlag.State_HasFocus:
+            painter.setPen(QColor(palette.color(QPalette.ColorRole.Highlight)))
+            painter.drawRect(rect.adjusted(0, 0, -1, -1))
+        painter.restore()

@@ -1,0 +1,156 @@
+"""Thumbnails: made in a thread pool, cached on disk and in memory, delivered on the GUI thread.
+
+A thumbnail is keyed by the photo's path, size and mtime, so an edited photo gets a new one. On
+disk they are JPEGs under ``cache_dir()/thumbs``; in memory an LRU of ``QPixmap`` (made on the GUI
+thread from a ``QImage`` decoded in the worker). Requests for photos scrolled far out of view are
+dropped at task start, so a fast fling through 100k results does not queue 100k decodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image, ImageOps
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from clipdesk.core import paths
+from clipdesk.core.errors import CancelledError
+from clipdesk.core.progress import CancelToken
+from clipdesk.ui.workers import Workers
+
+# Physical pixels of the long side on disk: a 128-logical-pixel cell at 2x device pixel ratio.
+THUMB_PX = 256
+_STALE_AFTER = 600  # a request older than this many newer requests is no longer on screen
+
+
+def thumb_dir() -> Path:
+    folder = paths.cache_dir() / "thumbs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def thumb_key(path: str, px: int = THUMB_PX) -> str | None:
+    """Cache key of a photo as it is now on disk; None if it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    raw = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{px}".encode()
+    return hashlib.sha1(raw).hexdigest()
+
+
+def make_thumbnail(path: str, px: int = THUMB_PX) -> bytes:
+    """Decode ``path`` at reduced scale (JPEG draft mode) and return a JPEG of long side ``px``."""
+    with Image.open(path) as img:
+        img.draft("RGB", (px * 2, px * 2))  # only JPEG honours it: decodes at 1/2..1/8 scale
+        img = ImageOps.exif_transpose(img)
+        img.thumbnail((px, px), Image.Resampling.LANCZOS)
+        if img.mode not in ("RGB", "L"):
+            background = Image.new("RGB", img.size, "white")
+            rgba = img.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            img = background
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=85)
+        return out.getvalue()
+
+
+def load_or_make(path: str, px: int = THUMB_PX) -> QImage:
+    """Worker-side: the cached thumbnail of ``path``, made and stored first if needed."""
+    key = thumb_key(path, px)
+    if key is None:
+        raise FileNotFoundError(path)
+    cached = thumb_dir() / key[:2] / f"{key}.jpg"
+    if cached.exists():
+        image = QImage(str(cached))
+        if not image.isNull():
+            return image
+    data = make_thumbnail(path, px)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)  # atomic: a reader never sees half a file
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full cache disk costs speed, not the thumbnail
+    image = QImage.fromData(data, "JPG")
+    if image.isNull():
+        raise ValueError(f"could not decode thumbnail of {path}")
+    return image
+
+
+class ThumbnailCache(QObject):
+    """Asks for thumbnails by photo id; emits ``ready(photo_id)`` when one can be painted."""
+
+    ready = Signal(int)
+    failed = Signal(int, str)
+
+    def __init__(self, workers: Workers, capacity: int = 3000, px: int = THUMB_PX) -> None:
+        super().__init__()
+        self._workers = workers
+        self._capacity = capacity
+        self._px = px
+        self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
+        self._pending: dict[int, int] = {}  # photo id -> request serial
+        self._broken: dict[int, str] = {}
+        self._serial = 0
+
+    def get(self, photo_id: int, path: str) -> QPixmap | None:
+        """The pixmap if cached (and mark it recently used); otherwise schedule it, return None."""
+        pixmap = self._pixmaps.get(photo_id)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(photo_id)
+            return pixmap
+        if photo_id in self._broken:
+            return None
+        self._serial += 1
+        if photo_id in self._pending:
+            self._pending[photo_id] = self._serial  # still wanted: refresh its place
+            return None
+        self._pending[photo_id] = self._serial
+        self._workers.run(
+            self._workers.thumbs,
+            lambda token, pid=photo_id, p=path: self._work(token, pid, p),
+            lambda image, pid=photo_id: self._store(pid, image),
+            lambda exc, pid=photo_id: self._fail(pid, exc),
+        )
+        return None
+
+    def error(self, photo_id: int) -> str | None:
+        return self._broken.get(photo_id)
+
+    def invalidate(self, photo_id: int) -> None:
+        self._pixmaps.pop(photo_id, None)
+        self._broken.pop(photo_id, None)
+
+    def clear(self) -> None:
+        self._pixmaps.clear()
+        self._broken.clear()
+
+    def _work(self, token: CancelToken, photo_id: int, path: str) -> QImage | None:
+        serial = self._pending.get(photo_id)
+        if token.cancelled or serial is None or self._serial - serial > _STALE_AFTER:
+            return None  # scrolled out of view: drop, it is asked for again when it comes back
+        return load_or_make(path, self._px)
+
+    def _store(self, photo_id: int, image: QImage | None) -> None:
+        self._pending.pop(photo_id, None)
+        if image is None:
+            return
+        self._pixmaps[photo_id] = QPixmap.fromImage(image)
+        while len(self._pixmaps) > self._capacity:
+            self._pixmaps.popitem(last=False)
+        self.ready.emit(photo_id)
+
+    def _fail(self, photo_id: int, exc: BaseException) -> None:
+        self._pending.pop(photo_id, None)
+        if isinstance(exc, CancelledError):
+            return
+        reason = f"{type(exc).__name__}: {exc}"
+        self._broken[photo_id] = reason
+        self.failed.emit(photo_id, reason)

@@ -1,0 +1,197 @@
+"""Run work off the GUI thread and hand results back to it.
+
+``Workers.run(pool, fn, on_result, on_error)`` runs ``fn(token)`` on a ``QThreadPool`` and calls
+``on_result(value)`` or ``on_error(exc)`` on the GUI thread. Pools are separate so a long index never
+starves thumbnails, and a query never waits behind an index:
+
+- ``thumbs``: several threads for decoding and thumbnail making;
+- ``db``: one thread for library writes (SQLite has one writer anyway);
+- ``model``: one thread for short model work (query embeddings, previews);
+- ``jobs``: one thread for long jobs (indexing, re-embedding, recomputing tags).
+
+Every task gets a :class:`~clipdesk.core.progress.CancelToken`; a cancelled task is never delivered.
+:class:`LatestOnly` cancels the previous task whenever a new one is submitted (as-you-type search).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from clipdesk.core.errors import CancelledError
+from clipdesk.core.progress import CancelToken
+
+log = logging.getLogger("clipdesk.ui.workers")
+
+ResultFn = Callable[[Any], None]
+ErrorFn = Callable[[BaseException], None]
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread; signals emitted from a worker are queued to it."""
+
+    done = Signal(object, object)  # (ticket, result)
+    failed = Signal(object, object)  # (ticket, exception)
+
+    def __init__(self, owner: Workers) -> None:
+        super().__init__()
+        self._owner = owner
+        self.done.connect(self._on_done)
+        self.failed.connect(self._on_failed)
+
+    @Slot(object, object)
+    def _on_done(self, ticket: Ticket, result: Any) -> None:
+        self._owner._finish(ticket, result, None)
+
+    @Slot(object, object)
+    def _on_failed(self, ticket: Ticket, exc: BaseException) -> None:
+        self._owner._finish(ticket, None, exc)
+
+
+class Ticket:
+    """A handle on one submitted task: cancel it, or ask whether it is still running."""
+
+    def __init__(self, token: CancelToken, on_result: ResultFn | None, on_error: ErrorFn | None):
+        self.token = token
+        self.on_result = on_result
+        self.on_error = on_error
+        self.finished = False
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[CancelToken], Any], ticket: Ticket, relay: _Relay) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._fn, self._ticket, self._relay = fn, ticket, relay
+
+    def run(self) -> None:
+        ticket = self._ticket
+        if ticket.token.cancelled:  # superseded or app closing before we started
+            self._relay.failed.emit(ticket, CancelledError("cancelled before start"))
+            return
+        try:
+            result = self._fn(ticket.token)
+        except BaseException as exc:  # noqa: BLE001 - delivered to the GUI thread, never lost
+            self._relay.failed.emit(ticket, exc)
+        else:
+            self._relay.done.emit(ticket, result)
+
+
+class Workers(QObject):
+    """The app's thread pools and the bookkeeping to shut them down cleanly."""
+
+    def __init__(self, thumb_threads: int | None = None) -> None:
+        super().__init__()
+        ideal = QThreadPool.globalInstance().maxThreadCount()
+        self.thumbs = self._pool("thumbs", thumb_threads or max(2, min(ideal, 6)))
+        self.db = self._pool("db", 1)
+        self.model = self._pool("model", 1)
+        self.jobs = self._pool("jobs", 1)
+        self._relay = _Relay(self)
+        self._live: set[Ticket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @staticmethod
+    def _pool(name: str, threads: int) -> QThreadPool:
+        pool = QThreadPool()
+        pool.setObjectName(name)
+        pool.setMaxThreadCount(threads)
+        pool.setExpiryTimeout(2000)
+        return pool
+
+    def pools(self) -> list[QThreadPool]:
+        return [self.thumbs, self.db, self.model, self.jobs]
+
+    def run(
+        self,
+        pool: QThreadPool,
+        fn: Callable[[CancelToken], Any],
+        on_result: ResultFn | None = None,
+        on_error: ErrorFn | None = None,
+        token: CancelToken | None = None,
+    ) -> Ticket:
+        ticket = Ticket(token or CancelToken(), on_result, on_error)
+        if self._closed:
+            ticket.cancel()
+            return ticket
+        with self._lock:
+            self._live.add(ticket)
+        pool.start(_Task(fn, ticket, self._relay))
+        return ticket
+
+    def _finish(self, ticket: Ticket, result: Any, exc: BaseException | None) -> None:
+        with self._lock:
+            self._live.discard(ticket)
+        ticket.finished = True
+        if ticket.token.cancelled or isinstance(exc, CancelledError):
+            return
+        if exc is None:
+            if ticket.on_result is not None:
+                ticket.on_result(result)
+        elif ticket.on_error is not None:
+            ticket.on_error(exc)
+        else:
+            log.error("background task failed", exc_info=(type(exc), exc, exc.__traceback__))
+
+    @property
+    def pending(self) -> int:
+        """Tasks submitted whose result has not yet reached the GUI thread."""
+        with self._lock:
+            return len(self._live)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            tickets = list(self._live)
+        for ticket in tickets:
+            ticket.cancel()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel everything, drop queued tasks and wait for running ones; True if all stopped."""
+        self._closed = True
+        self.cancel_all()
+        ok = True
+        for pool in self.pools():
+            pool.clear()
+            ok = pool.waitForDone(timeout_ms) and ok
+        with self._lock:
+            self._live.clear()
+        return ok
+
+
+class LatestOnly:
+    """Keeps at most one live task: submitting a new one cancels the one before (stale queries)."""
+
+    def __init__(self, workers: Workers, pool: QThreadPool) -> None:
+        self._workers, self._pool = workers, pool
+        self._current: Ticket | None = None
+
+    def submit(
+        self,
+        fn: Callable[[CancelToken], Any],
+        on_result: ResultFn | None = None,
+        on_error: ErrorFn | None = None,
+    ) -> Ticket:
+        self.cancel()
+        self._current = self._workers.run(self._pool, fn, on_result, on_error)
+        return self._current
+
+    def cancel(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+            self._current = None
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None and not self._current.finished

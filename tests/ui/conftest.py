@@ -1,0 +1,76 @@
+"""Fixtures for the desktop app's tests: worker pools, and a guard against leaked threads/timers.
+
+``no_leaks`` fails a test that leaves a Python thread, a pool task or an active QTimer behind once
+its own fixtures have cleaned up (napari's conftest does the same): a test that passes while a
+watcher thread keeps running would hide exactly the shutdown bugs users hit on quit.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+
+@pytest.fixture
+def no_leaks(qapp, qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    before = set(threading.enumerate())
+    yield
+    # Everything the test built is closed by now (fixtures tear down in reverse order).
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+
+    def new_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and not t.name.startswith(("pydevd", "Dummy"))]
+
+    try:
+        qtbot.waitUntil(lambda: not new_threads(), timeout=5000)
+    except AssertionError:
+        pytest.fail(f"test left threads running: {[t.name for t in new_threads()]}")
+    timers = [
+        t for w in QApplication.topLevelWidgets() if w.isVisible()
+        for t in w.findChildren(QTimer) if t.isActive()
+    ]
+    if timers:
+        pytest.fail(f"test left {len(timers)} timer(s) running in visible windows")
+
+
+@pytest.fixture
+def workers(qapp):
+    from clipdesk.ui.workers import Workers
+
+    w = Workers(thumb_threads=2)
+    yield w
+    assert w.shutdown(timeout_ms=10_000), "worker pools did not stop within 10 s"
+    for pool in w.pools():
+        assert pool.activeThreadCount() == 0, f"pool {pool.objectName()} still busy"
+
+
+def send_drop(widget, mime) -> bool:
+    """Deliver a real drag-enter then drop of ``mime`` (Qt ignores a drop with no drag before it)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = widget.rect().center()
+    with warnings.catch_warnings():  # PySide flags the QPoint overload; it is the only one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(pos), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    return drop.isAccepted()
+
+
+@pytest.fixture
+def drop():
+    return send_drop

@@ -1,0 +1,62 @@
+"""Thumbnails: made off the GUI thread, cached on disk, a placeholder until ready, high-DPI sized."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from clipdesk.ui.thumbnails import THUMB_PX, ThumbnailCache, thumb_dir
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+def _photo(tmp_path, name="a.jpg", size=(1200, 800), colour=(200, 30, 30)):
+    path = tmp_path / name
+    Image.new("RGB", size, colour).save(path, quality=90)
+    return str(path)
+
+
+def test_thumbnail_made_in_background_and_cached_on_disk(qtbot, workers, tmp_path):
+    cache = ThumbnailCache(workers)
+    path = _photo(tmp_path)
+    assert cache.get(1, path) is None  # placeholder first
+    with qtbot.waitSignal(cache.ready, timeout=10_000) as ready:
+        pass
+    assert ready.args == [1]
+    pixmap = cache.get(1, path)
+    assert pixmap is not None and max(pixmap.width(), pixmap.height()) == THUMB_PX
+    assert len(list(thumb_dir().rglob("*.jpg"))) == 1
+    # a new cache (next start) reads the disk copy
+    again = ThumbnailCache(workers)
+    assert again.get(1, path) is None
+    qtbot.waitSignal(again.ready, timeout=10_000).wait()
+    assert len(list(thumb_dir().rglob("*.jpg"))) == 1
+
+
+def test_edited_photo_gets_a_new_thumbnail(qtbot, workers, tmp_path):
+    import os
+
+    cache = ThumbnailCache(workers)
+    path = _photo(tmp_path)
+    cache.get(1, path)
+    qtbot.waitSignal(cache.ready, timeout=10_000).wait()
+    _photo(tmp_path, size=(640, 640), colour=(0, 0, 255))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    cache.invalidate(1)
+    cache.get(1, path)
+    qtbot.waitSignal(cache.ready, timeout=10_000).wait()
+    image = cache.get(1, path).toImage()
+    assert image.width() == image.height()
+    assert image.pixelColor(10, 10).blue() > 200
+
+
+def test_broken_file_reports_reason_not_crash(qtbot, workers, tmp_path):
+    cache = ThumbnailCache(workers)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with qtbot.waitSignal(cache.failed, timeout=10_000) as failed:
+        cache.get(9, str(bad))
+    assert failed.args[0] == 9
+    assert cache.error(9)
+    assert cache.get(9, str(bad)) is None  # not retried in a loop

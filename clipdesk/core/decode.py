@@ -198,6 +198,9 @@ def _load_error(exc: BaseException, fmt: str) -> DecodeError:
     if "truncated" in text or isinstance(exc, EOFError) or "premature end" in text:
         return DecodeError("truncated", f"{fmt} data ends early: the file is truncated or "
                                         "still being copied")
+    if "cannot load this image" in text:  # the header ended before any image data
+        return DecodeError("truncated", f"{fmt} file has no image data after its header: it "
+                                        "is truncated or damaged")
     if "broken data stream" in text or "not enough data" in text:
         return DecodeError("truncated", f"{fmt} data ends early: the file is truncated")
     if "decoder" in text and "not available" in text:

@@ -1,0 +1,298 @@
+"""The indexing pipeline: pending photos in, vectors in the library out.
+
+::
+
+    store.pending_photos ──> decode pool (threads or processes, bounded) ──> batches ──> model
+                                                        │                                 │
+                                        DecodeError: reason recorded      vectors committed in
+                                                                          one transaction per
+                                                                          ~256 photos / 2 s
+
+- The store's pending state is the only truth: a photo is done when its vector is committed, so
+  any interruption (cancel, crash, kill -9, power cut) loses at most the uncommitted batch, and
+  the next run simply continues with what is still pending. Nothing is tracked in memory across
+  runs.
+- Decoding runs ahead of the model in ``workers`` threads (Pillow releases the GIL while it
+  decodes and resizes) with at most ``prefetch`` photos in flight, so memory stays bounded.
+  ``decoder="processes"`` uses a process pool instead (bench/index_bench.py measures both).
+- A photo that cannot be decoded gets its reason recorded (status error) and never stops the run;
+  it is retried when the file changes. A failure of the model itself stops the run with an error
+  after committing what was done.
+- ``on_embedded(ids, vectors)`` is called after each commit with the photos just embedded (the
+  search index adds them; the tag engine tags them).
+- Re-embedding for a new model is the same run with the new model: ``pending_photos(model.id)``
+  includes every ok photo without a vector for it, and the old vectors stay until the caller
+  switches over (see :mod:`clipdesk.core.services`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from clipdesk.core.decode import DecodeError, decode_for_model
+from clipdesk.core.errors import ModelError
+from clipdesk.core.progress import CancelToken, Progress, ProgressCallback, RateMeter
+from clipdesk.core.records import Photo
+
+log = logging.getLogger("clipdesk.pipeline")
+
+EmbeddedHook = Callable[[np.ndarray, np.ndarray], None]  # (photo ids int64 [n], float32 [n, d])
+
+_PAGE = 512  # pending photos fetched from the store at a time
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    embedded: int  # vectors committed
+    failed: int  # photos recorded as errors
+    total: int  # pending when the run started
+    elapsed_s: float
+    cancelled: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.embedded / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _prepare(path: str, size: int, preprocess: Callable[[Any], Any]) -> Any:
+    """Decode one photo and preprocess it for the model (runs in a worker)."""
+    return preprocess(decode_for_model(path, size).image)
+
+
+def _prepare_array(path: str, size: int, preprocessor: Any) -> np.ndarray:
+    """Process-pool form: returns a numpy array (cheap to pickle)."""
+    return preprocessor.to_array(decode_for_model(path, size).image)
+
+
+class IndexPipeline:
+    """Embeds every pending photo of ``library`` with ``model``. One run at a time."""
+
+    def __init__(
+        self,
+        library: Any,
+        model: Any,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        prefetch: int | None = None,
+        decoder: str = "threads",
+        commit_size: int = 256,
+        commit_interval_s: float = 2.0,
+        on_embedded: EmbeddedHook | None = None,
+    ) -> None:
+        if decoder not in ("threads", "processes"):
+            raise ValueError("decoder must be 'threads' or 'processes'")
+        self.library = library
+        self.model = model
+        self.batch_size = max(1, batch_size)
+        self.workers = workers or default_workers()
+        self.prefetch = prefetch or max(2 * self.batch_size, 4 * self.workers)
+        self.decoder = decoder
+        self.commit_size = commit_size
+        self.commit_interval_s = commit_interval_s
+        self.on_embedded = on_embedded
+
+    # --- public ----------------------------------------------------------------------------
+
+    def run(self, progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None, limit: int | None = None) -> IndexReport:
+        """Index until nothing is pending (or ``limit`` photos, or cancel). Never raises for a
+        bad photo; raises ModelError if the model fails, LibraryError if the store does."""
+        cancel = cancel or CancelToken()
+        start = time.monotonic()
+        total = self.library.count_pending(self.model.id)
+        if limit is not None:
+            total = min(total, limit)
+        meter = RateMeter(total)
+        state = _RunState()
+        last_report = 0.0
+
+        def report(force: bool = False) -> None:
+            nonlocal last_report
+            now = time.monotonic()
+            if progress and (force or now - last_report >= 0.2):
+                last_report = now
+                done = state.embedded + state.failed + len(state.vec_ids) + len(state.errors)
+                progress(meter.update(done, "Indexing photos"))
+
+        report(force=True)
+        with self._pool() as pool:
+            try:
+                for item in self._decoded(pool, self._pending(limit), cancel):
+                    photo, result = item
+                    if isinstance(result, str):
+                        state.errors.append((photo.id, result, photo.stamp))
+                    else:
+                        state.batch.append((photo, result))
+                        if len(state.batch) >= self.batch_size:
+                            self._embed(state)
+                    if state.uncommitted >= self.commit_size or (
+                        state.uncommitted and time.monotonic() - state.last_commit
+                        >= self.commit_interval_s
+                    ):
+                        self._commit(state)
+                    report()
+                if state.batch and not cancel.cancelled:
+                    self._embed(state)
+            finally:
+                # Whatever was embedded is kept, also when the model or a cancel stops the run.
+                self._commit(state)
+        report(force=True)
+        elapsed = time.monotonic() - start
+        if progress:
+            progress(Progress(state.embedded + state.failed, total, meter.update(
+                state.embedded + state.failed).rate, 0.0,
+                "Cancelled" if cancel.cancelled else "Indexing finished"))
+        return IndexReport(state.embedded, state.failed, total, elapsed, cancel.cancelled)
+
+    # --- stages ----------------------------------------------------------------------------
+
+    def _pending(self, limit: int | None) -> Iterator[Photo]:
+        after, given = 0, 0
+        while limit is None or given < limit:
+            page = self.library.pending_photos(self.model.id, limit=_PAGE, after_id=after)
+            if not page:
+                return
+            for photo in page:
+                if limit is not None and given >= limit:
+                    return
+                given += 1
+                yield photo
+            after = page[-1].id
+
+    def _pool(self) -> cf.Executor:
+        if self.decoder == "processes":
+            ctx = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
+            return cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return cf.ThreadPoolExecutor(self.workers, thread_name_prefix="clipdesk-decode")
+
+    def _submit(self, pool: cf.Executor, photo: Photo) -> cf.Future:
+        size = self.model.image_size
+        if self.decoder == "processes":
+            return pool.submit(_prepare_array, str(photo.path), size, self.model.preprocessor)
+        return pool.submit(_prepare, str(photo.path), size, self.model.preprocess)
+
+    def _decoded(self, pool: cf.Executor, photos: Iterator[Photo],
+                 cancel: CancelToken) -> Iterator[tuple[Photo, Any]]:
+        """(photo, tensor) or (photo, error reason), in order, with a bounded look-ahead."""
+        inflight: deque[tuple[Photo, cf.Future]] = deque()
+        try:
+            for photo in photos:
+                inflight.append((photo, self._submit(pool, photo)))
+                if len(inflight) >= self.prefetch:
+                    if cancel.cancelled:
+                        return
+                    yield self._result(*inflight.popleft())
+            while inflight and not cancel.cancelled:
+                yield self._result(*inflight.popleft())
+        finally:
+            for _, fut in inflight:
+                fut.cancel()
+
+    @staticmethod
+    def _result(photo: Photo, fut: cf.Future) -> tuple[Photo, Any]:
+        try:
+            out = fut.result()
+        except DecodeError as exc:
+            return photo, exc.reason
+        except Exception as exc:  # a decoder bug must not stop the library from indexing
+            log.exception("unexpected failure decoding %s", photo.path)
+            return photo, f"unexpected decoder failure: {type(exc).__name__}: {exc}"
+        if isinstance(out, np.ndarray):
+            out = torch.from_numpy(out)
+        return photo, out
+
+    def _embed(self, state: _RunState) -> None:
+        batch, state.batch = state.batch, []
+        pixels = torch.stack([t for _, t in batch])
+        try:
+            vectors = self._encode(pixels)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"The model failed while indexing: {exc}",
+                             "Try --device cpu, or a smaller batch size.") from exc
+        for (photo, _), vec in zip(batch, vectors, strict=True):
+            state.vec_ids.append(photo.id)
+            state.vec_stamps.append(photo.stamp)
+            state.vecs.append(vec)
+
+    def _encode(self, pixels: torch.Tensor) -> np.ndarray:
+        try:
+            return self.model.encode_pixels(pixels)
+        except RuntimeError as exc:
+            # Out of GPU memory: halve the batch and retry (the next batches stay halved).
+            if "out of memory" not in str(exc).lower() or len(pixels) == 1:
+                raise
+            log.warning("out of memory at batch %d; halving", len(pixels))
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            self.batch_size = max(1, len(pixels) // 2)
+            half = len(pixels) // 2
+            return np.concatenate([self._encode(pixels[:half]), self._encode(pixels[half:])])
+
+    def _commit(self, state: _RunState) -> None:
+        if not state.uncommitted:
+            state.last_commit = time.monotonic()
+            return
+        ids = np.asarray(state.vec_ids, dtype=np.int64)
+        vecs = (np.stack(state.vecs).astype(np.float32) if state.vecs
+                else np.zeros((0, self.model.dim), np.float32))
+        stored = failed = 0
+        with self.library.transaction():
+            if len(ids):
+                stored = self.library.store_embeddings(self.model.id, ids.tolist(), vecs,
+                                                       state.vec_stamps)
+            if state.errors:
+                failed = self.library.mark_errors(state.errors)
+        if stored < len(ids):
+            # Some files changed while they were being embedded: the store kept them pending.
+            ids, vecs = self._still_current(ids, vecs, state.vec_stamps)
+        state.embedded += stored
+        state.failed += failed
+        state.vec_ids, state.vec_stamps, state.vecs, state.errors = [], [], [], []
+        state.last_commit = time.monotonic()
+        if self.on_embedded is not None and len(ids):
+            try:
+                self.on_embedded(ids, vecs)
+            except Exception:  # a listener's bug must not stop indexing
+                log.exception("on_embedded listener failed")
+
+
+    def _still_current(self, ids: np.ndarray, vecs: np.ndarray,
+                       stamps: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        current = {p.id: p.stamp for p in self.library.photos(ids=ids.tolist())}
+        keep = [i for i, (pid, stamp) in enumerate(zip(ids.tolist(), stamps, strict=True))
+                if current.get(pid) == tuple(stamp)]
+        return ids[keep], vecs[keep]
+
+
+class _RunState:
+    def __init__(self) -> None:
+        self.batch: list[tuple[Photo, torch.Tensor]] = []
+        self.vec_ids: list[int] = []
+        self.vec_stamps: list[tuple[int, int]] = []
+        self.vecs: list[np.ndarray] = []
+        self.errors: list[tuple[int, str, tuple[int, int]]] = []
+        self.embedded = 0
+        self.failed = 0
+        self.last_commit = time.monotonic()
+
+    @property
+    def uncommitted(self) -> int:
+        return len(self.vec_ids) + len(self.errors)

@@ -284,6 +284,9 @@ def write_sidecar_keywords(
     old = _read_limited(target) if target.exists() else None
     if old is not None and not old.strip():
         old = None
+    add = list(add)
+    if old is None and not add:
+        return target, False  # nothing to say: no new sidecar just to hold no keywords
     new = update_keywords(old, add, remove, str(target))
     if old is not None and parse_keywords(new, str(target)) == parse_keywords(old, str(target)):
         return target, False

@@ -1,0 +1,212 @@
+"""Tag categories and per-photo tags in the library (tables from schema migration v2).
+
+A photo's tag on a label has a *state* telling who decided it:
+
+- ``suggested``: the model's score reached the threshold (a tag, until the user says otherwise);
+- ``candidate``: a near-miss kept only for the review list (not a tag);
+- ``confirmed`` / ``rejected``: the user's decision; ``imported``: read from the photo's XMP.
+
+Model states are rewritten by every recompute; user states (:data:`USER_STATES`) never are, only
+their score is refreshed. Categories are edited here, all-or-nothing; the first use of a library
+installs the shipped starter categories once, after which the user may edit or remove them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from clipdesk.core.categories import KEYWORDS_CATEGORY, Category, CategoryError, Label, Mode
+from clipdesk.core.tag_queries import PhotoTagQueries
+from clipdesk.core.tag_records import (  # noqa: F401  (re-exported for callers)
+    CONFIRMED_STATES,
+    MODEL_STATES,
+    TAGGED_STATES,
+    USER_STATES,
+    PhotoTag,
+    TagState,
+    chunks,
+    marks,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from clipdesk.core.store import Library
+
+STARTERS_SETTING = "tags.starter_categories_installed"
+
+
+class TagStore(PhotoTagQueries):
+    """Categories and tags of one :class:`~clipdesk.core.store.Library`."""
+
+    def __init__(self, library: Library, *, install_starters: bool = True) -> None:
+        self.lib = library
+        if install_starters:
+            self.ensure_starter_categories()
+
+    # --- categories ------------------------------------------------------------------------
+
+    def ensure_starter_categories(self) -> None:
+        """Install the shipped categories the first time this library is used for tags."""
+        if self.lib.get_setting(STARTERS_SETTING):
+            return
+        from clipdesk.core.category_file import starter_categories
+
+        starters = starter_categories()
+        with self.lib.transaction() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (STARTERS_SETTING,))
+            if row.fetchone() is not None:  # another thread or process won
+                return
+            existing = {r[0].casefold() for r in conn.execute("SELECT name FROM categories")}
+            for cat in starters:
+                if cat.name.casefold() not in existing:
+                    self._insert_category(conn, cat)
+            conn.execute(
+                "INSERT INTO settings(key, value) VALUES(?, ?)", (STARTERS_SETTING, "true")
+            )
+
+    def categories(self) -> list[Category]:
+        with self.lib.reading() as conn:
+            cats = conn.execute("SELECT * FROM categories ORDER BY position, id").fetchall()
+            labels = conn.execute("SELECT * FROM labels ORDER BY position, id").fetchall()
+        by_cat: dict[int, list[Label]] = {}
+        for r in labels:
+            by_cat.setdefault(r["category_id"], []).append(
+                Label(r["name"], tuple(json.loads(r["prompts"])), r["threshold"])
+            )
+        return [
+            Category(r["name"], tuple(by_cat.get(r["id"], ())), Mode(r["mode"]), r["threshold"],
+                     tuple(json.loads(r["templates"])), bool(r["auto"]))
+            for r in cats
+        ]
+
+    def category(self, name: str) -> Category:
+        key = " ".join(name.split()).casefold()
+        for cat in self.categories():
+            if cat.name.casefold() == key:
+                return cat
+        names = ", ".join(c.name for c in self.categories()) or "(none)"
+        raise CategoryError(f"there is no category {name!r}", f"categories: {names}")
+
+    def label_ids(self, category: str) -> dict[str, int]:
+        """{label name: label id} of a category, in label order."""
+        rows = self.lib._query(
+            "SELECT l.name, l.id FROM labels l JOIN categories c ON c.id = l.category_id "
+            "WHERE c.name = ? ORDER BY l.position, l.id", (category,))
+        return {r[0]: r[1] for r in rows}
+
+    def _insert_category(self, conn: sqlite3.Connection, cat: Category) -> int:
+        pos = conn.execute("SELECT coalesce(max(position), -1) + 1 FROM categories").fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO categories(name, mode, threshold, templates, auto, position, updated_at) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?)",
+            (cat.name, cat.mode.value, cat.threshold, json.dumps(list(cat.templates)),
+             int(cat.auto), pos, time.time()),
+        )
+        cat_id = int(cur.lastrowid)
+        self._write_labels(conn, cat_id, cat)
+        return cat_id
+
+    def _write_labels(self, conn: sqlite3.Connection, cat_id: int, cat: Category) -> None:
+        """Make the category's labels exactly ``cat.labels``; a kept name keeps its id and tags."""
+        old = {r[1].casefold(): r[0] for r in conn.execute(
+            "SELECT id, name FROM labels WHERE category_id = ?", (cat_id,))}
+        wanted = {lab.name.casefold() for lab in cat.labels}
+        gone = [i for name, i in old.items() if name not in wanted]
+        for part in chunks(gone):
+            conn.execute(f"DELETE FROM labels WHERE id IN ({marks(len(part))})", part)
+        for pos, lab in enumerate(cat.labels):
+            values = (lab.name, json.dumps(list(lab.prompts)), lab.threshold, pos)
+            if lab.name.casefold() in old:
+                conn.execute("UPDATE labels SET name = ?, prompts = ?, threshold = ?, position = ? "
+                             "WHERE id = ?", (*values, old[lab.name.casefold()]))
+            else:
+                conn.execute("INSERT INTO labels(name, prompts, threshold, position, category_id) "
+                             "VALUES(?, ?, ?, ?, ?)", (*values, cat_id))
+
+    def _category_id(self, conn: sqlite3.Connection, name: str) -> int | None:
+        row = conn.execute("SELECT id FROM categories WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_category(self, cat: Category) -> None:
+        with self.lib.transaction() as conn:
+            if self._category_id(conn, cat.name) is not None:
+                raise CategoryError(
+                    f"a category {cat.name!r} already exists",
+                    "edit it, remove it first, or choose another name",
+                )
+            self._insert_category(conn, cat)
+
+    def save_category(self, cat: Category, old_name: str | None = None) -> None:
+        """Create or replace a category (renaming it from ``old_name``); labels kept by name keep
+        their tags and user decisions. The model's suggestions for it are dropped: they belong
+        to the old definition and come back at the next recompute."""
+        with self.lib.transaction() as conn:
+            cat_id = self._category_id(conn, old_name or cat.name)
+            clash = self._category_id(conn, cat.name)
+            if clash is not None and clash != cat_id:
+                raise CategoryError(f"a category {cat.name!r} already exists")
+            if cat_id is None:
+                self._insert_category(conn, cat)
+                return
+            conn.execute(
+                "UPDATE categories SET name = ?, mode = ?, threshold = ?, templates = ?, auto = ?, "
+                "updated_at = ? WHERE id = ?",
+                (cat.name, cat.mode.value, cat.threshold, json.dumps(list(cat.templates)),
+                 int(cat.auto), time.time(), cat_id),
+            )
+            self._write_labels(conn, cat_id, cat)
+            conn.execute(
+                f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) AND label_id IN "
+                "(SELECT id FROM labels WHERE category_id = ?)", (*MODEL_STATES, cat_id))
+
+    def rename_label(self, category: str, old: str, new: str) -> None:
+        """Rename a label keeping its id, so its tags and the user's decisions stay."""
+        cat = self.category(category)
+        label = cat.label(old)
+        others = [lab for lab in cat.labels if lab is not label]
+        renamed = cat.with_labels([*others, Label(new, label.prompts, label.threshold)])
+        with self.lib.transaction() as conn:
+            conn.execute(
+                "UPDATE labels SET name = ? WHERE name = ? AND category_id = "
+                "(SELECT id FROM categories WHERE name = ?)",
+                (renamed.labels[-1].name, label.name, cat.name),
+            )
+
+    def remove_category(self, name: str) -> None:
+        """Remove a category with all its labels and tags."""
+        with self.lib.transaction() as conn:
+            if conn.execute("DELETE FROM categories WHERE name = ?", (name,)).rowcount == 0:
+                raise CategoryError(f"there is no category {name!r}")
+
+    def import_categories(self, cats: Sequence[Category], replace: bool = False) -> None:
+        """Add every category, or none: a name clash is an error unless ``replace``."""
+        with self.lib.transaction():
+            for cat in cats:
+                if replace:
+                    self.save_category(cat)
+                else:
+                    self.add_category(cat)
+
+    def ensure_label(self, category: str, label: str, auto: bool = False) -> int:
+        """The id of a label, creating it (and a manual category) when missing."""
+        with self.lib.transaction() as conn:
+            cat_id = self._category_id(conn, category)
+            if cat_id is None:
+                cat_id = self._insert_category(conn, Category(category, (), auto=auto))
+            row = conn.execute("SELECT id FROM labels WHERE category_id = ? AND name = ?",
+                               (cat_id, label)).fetchone()
+            if row is not None:
+                return int(row[0])
+            cat = self.category(category)
+            updated = cat.adding_label(label)  # validates the name
+            pos = len(cat.labels)
+            cur = conn.execute("INSERT INTO labels(category_id, name, position) VALUES(?, ?, ?)",
+                               (cat_id, updated.labels[-1].name, pos))
+            return int(cur.lastrowid)
+
+    def keywords_category(self) -> str:
+        return KEYWORDS_CATEGORY

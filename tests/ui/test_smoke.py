@@ -1,0 +1,92 @@
+"""--smoke-test turns the app's start-up signals into an exit code a build script can trust."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from clipdesk.core import crash
+from clipdesk.ui import smoke
+
+
+class FakeController(QObject):
+    libraryReady = Signal()
+    modelReady = Signal(object)
+    errorRaised = Signal(str, str)
+    library_state = "Library: 3 photos"
+    model_state = "Model: tiny on cpu"
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    codes: list[int] = []
+    monkeypatch.setattr(QApplication, "exit", staticmethod(codes.append))
+    return codes
+
+
+@pytest.fixture
+def window(qtbot):
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def test_passes_once_library_and_model_are_ready(exits, window, capsys):
+    controller = FakeController()
+    test = smoke.SmokeTest(controller, window, timeout_s=30)
+    controller.libraryReady.emit()
+    assert exits == []
+    controller.modelReady.emit(object())
+    assert exits == [smoke.EXIT_PASSED]
+    out = capsys.readouterr().out
+    assert "smoke test passed: Library: 3 photos; Model: tiny on cpu" in out
+    assert not window.isVisible()  # closed through the normal path
+    controller.errorRaised.emit("late", "")
+    assert exits == [0] and test.verdict == 0
+
+
+def test_an_app_error_fails_with_its_message(exits, window, capsys):
+    controller = FakeController()
+    smoke.SmokeTest(controller, window, timeout_s=30)
+    controller.errorRaised.emit("The library could not be opened: locked", "Close it")
+    assert exits == [smoke.EXIT_APP_ERROR]
+    assert "locked (Close it)" in capsys.readouterr().err
+
+
+def test_timeout_names_what_never_arrived(exits, window, qtbot, capsys):
+    controller = FakeController()
+    smoke.SmokeTest(controller, window, timeout_s=0.05)
+    controller.libraryReady.emit()
+    qtbot.waitUntil(lambda: exits == [smoke.EXIT_TIMEOUT], timeout=3000)
+    assert "timed out waiting for: model" in capsys.readouterr().err
+
+
+def test_an_uncaught_exception_fails_the_smoke_test(exits, window):
+    controller = FakeController()
+    test = smoke.SmokeTest(controller, window, timeout_s=30)
+
+    class Reporter(QObject):
+        reported = Signal(object)
+
+    reporter = Reporter()
+    test.watch_crashes(reporter)
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        import sys
+
+        reporter.reported.emit(crash.make_report(sys.exc_info()))
+    assert exits == [smoke.EXIT_CRASHED]
+
+
+def test_arguments():
+    parser = argparse.ArgumentParser()
+    smoke.add_arguments(parser)
+    assert parser.parse_args(["--smoke-test"]).smoke_test == smoke.DEFAULT_TIMEOUT_S
+    assert parser.parse_args(["--smoke-test", "30"]).smoke_test == 30.0
+    assert parser.parse_args(["--quit-after", "2.5"]).quit_after == 2.5
+    assert parser.parse_args([]).smoke_test is None

@@ -18,6 +18,7 @@ API::
     specs = synth.sample_scenes(seed=0, n=100, split="test")      # held-out seeds, seen combos
     specs = synth.sample_scenes(0, 50, split="heldout", count=1)  # combos never in training
     synth.scene_at("eval", seed, i)                    # one scene, random access
+    synth.SynthPairs(length, image_size, split, seed)[i]  # (PIL image, caption), for training
 
     photos = synth.write_photo_folder(tmp_path, n=20, seed=0)          # [(path, spec), ...]
     photos = synth.write_photo_folder(tmp_path, 3, size=(4000, 3000))   # camera-sized files
@@ -41,6 +42,7 @@ from clipdesk.model.synth.captions import (
     plural,
     zero_shot_prompts,
 )
+from clipdesk.model.synth.dataset import SynthPairs
 from clipdesk.model.synth.photos import FORMATS, PhotoFile, write_photo, write_photo_folder
 from clipdesk.model.synth.render import (
     EXTRA_SHAPES,
@@ -68,7 +70,7 @@ from clipdesk.model.synth.world import (
 __all__ = [
     "BACKGROUNDS", "BACKGROUND_COLOURS", "COLOURS", "COLOUR_TEMPLATES", "COUNTS", "COUNT_TEMPLATES",
     "EXTRA_SHAPES", "FORMATS", "HELDOUT_COMBOS", "POSITIONS", "SHAPES", "SHAPE_TEMPLATES", "SIZES",
-    "SPLITS", "PhotoFile", "SceneSpec", "caption", "caption_corpus", "colour_rgb", "plural",
+    "SPLITS", "PhotoFile", "SceneSpec", "SynthPairs", "caption", "caption_corpus", "colour_rgb", "plural",
     "polygon_shape", "register_shape", "render_scene", "sample_scenes", "scene_at", "shape_names",
     "write_photo", "write_photo_folder", "zero_shot_prompts",
 ]

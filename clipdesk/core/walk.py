@@ -1,0 +1,97 @@
+"""Walking a photo folder: which directories to skip, and surviving what real disks contain.
+
+Skipped: hidden entries (a leading dot, or the hidden/system attribute on Windows) and the
+housekeeping folders of NAS boxes, operating systems and other tools (:data:`SKIP_DIRS`).
+Directory symlinks are followed - people link other drives into their Pictures - but each real
+directory is entered once, so a symlink loop ends the descent instead of recursing forever.
+A directory that cannot be read (permission denied, I/O error) is recorded with its reason and
+the walk goes on; the caller must treat photos under it as *unknown*, not deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clipdesk.core.filetypes import is_candidate
+
+SKIP_DIRS = frozenset({
+    "@eadir", "#recycle", "#snapshot", "@recycle", "@recently-snapshot",  # Synology / QNAP
+    "$recycle.bin", "system volume information", "recycler", "recycled",  # Windows
+    "lost+found", "__macosx",
+    ".git", ".svn", ".hg", ".thumbnails", ".thumbs", ".trash", ".trashes", ".cache",
+    ".spotlight-v100", ".fseventsd", ".documentrevisions-v100", ".temporaryitems",
+    ".picasaoriginals", ".dtrash",
+})
+SKIP_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db"})
+
+_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2) | getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)
+
+
+@dataclass
+class WalkResult:
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
+    unreadable: list[str] = field(default_factory=list)  # directories whose content is unknown
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def skipped(name: str, entry: os.DirEntry | None = None) -> bool:
+    """True for a hidden or system entry that a photo library must not look into."""
+    lower = name.lower()
+    if name.startswith(".") or lower in SKIP_DIRS or lower in SKIP_FILES:
+        return True
+    if entry is not None and os.name == "nt":  # pragma: no cover - Windows attributes
+        try:
+            return bool(entry.stat(follow_symlinks=False).st_file_attributes & _HIDDEN)
+        except OSError:
+            return False
+    return False
+
+
+def is_skipped_path(path: str, root: str) -> bool:
+    """True when any component of ``path`` below ``root`` is a skipped name."""
+    rel = os.path.relpath(path, root)
+    return any(skipped(part) for part in rel.split(os.sep) if part not in (".", ""))
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+def walk(root: str, should_stop: Callable[[], bool] | None = None) -> WalkResult:
+    """Every candidate photo file under ``root`` (which the caller has checked is a directory)."""
+    result = WalkResult()
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        if should_stop is not None and should_stop():
+            break
+        directory = stack.pop()
+        try:
+            info = os.stat(directory)
+            key = (info.st_dev, info.st_ino)
+            if key in seen:
+                result.problems.append((directory, "symlink loop or repeated folder (skipped)"))
+                continue
+            seen.add(key)
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as exc:
+            result.unreadable.append(directory)
+            result.problems.append((directory, _reason(exc)))
+            continue
+        for entry in entries:
+            if skipped(entry.name, entry):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=True) and is_candidate(entry.name):
+                    st = entry.stat(follow_symlinks=True)
+                    result.files[entry.path] = (st.st_size, st.st_mtime_ns)
+            except OSError as exc:  # vanished mid-walk, broken link, denied: not fatal
+                if not isinstance(exc, FileNotFoundError):
+                    result.problems.append((entry.path, _reason(exc)))
+    return result

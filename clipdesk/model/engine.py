@@ -16,7 +16,7 @@ from PIL import Image
 from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig
-from clipdesk.model.device import autocast_dtype, select_device
+from clipdesk.model.device import autocast_dtype, configure_cpu_threads, select_device
 from clipdesk.model.preprocess import Preprocessor
 from clipdesk.model.tokenizer import ClipTokenizer
 
@@ -121,6 +121,8 @@ def load_model(
     from clipdesk.model.manager import resolve_model
 
     dev = select_device(device, allow_fallback=allow_fallback)
+    if dev.type == "cpu":
+        configure_cpu_threads()
     path = resolve_model(path_or_name)
     ckpt = load_checkpoint(path, act=act)
     model = ClipModel(ckpt, dev)

@@ -1,28 +1,72 @@
 """Installed models: the user's models folder and the bundled demo model.
 
-(Being extended: listing, import, download from the Hugging Face hub.)
+A model is a folder (Hugging Face CLIP layout plus ``clipdesk.json``) named after the model.
+User models live in :func:`clipdesk.core.paths.models_dir`; the package's own in
+:func:`bundled_models_dir`. A user model shadows a bundled one of the same name. The active model
+(the one the library's vectors come from) is a small JSON setting under the config dir.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from clipdesk.core import paths
 from clipdesk.core.errors import ModelError
 
+log = logging.getLogger("clipdesk.model.manager")
+
 DEMO_MODEL = "clipdesk-mini"
+META_FILE = "clipdesk.json"  # same name as checkpoint.META_FILE; kept here to avoid importing torch
+SETTINGS_FILE = "model.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+# Files worth copying from a Hugging Face folder; anything else (README images, flax/tf weights,
+# .git) stays behind.
+_HF_FILES = re.compile(
+    r"^(config\.json|preprocessor_config\.json|tokenizer\.json|tokenizer_config\.json|"
+    r"special_tokens_map\.json|vocab\.json|merges\.txt|model\.safetensors|"
+    r"model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json|pytorch_model\.bin|"
+    r"clipdesk\.json|README\.md|LICENSE.*)$"
+)
+
+Source = Literal["user", "bundled"]
+OnClash = Literal["error", "replace", "rename"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    size_bytes: int
+    source: Source  # "user" (imported or downloaded) or "bundled" (ships with ClipDesk)
+    demo: bool  # a small model for trying ClipDesk out, not for real search quality
+    active: bool
+    description: str = ""
+    origin: str = ""  # where it came from: a hub repository or an imported path
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
 
 
 def bundled_models_dir() -> Path:
-    """The package's own models: ``models/`` in a source checkout, ``clipdesk/bundled_models``
-    in an installed wheel."""
+    """The package's own models: ``clipdesk/bundled_models`` in an installed wheel, ``models/``
+    in a source checkout."""
     try:
         from importlib import resources
 
         bundled = Path(str(resources.files("clipdesk.bundled_models")))
-        if bundled.is_dir():
+        if bundled.is_dir() and any(bundled.glob("*/config.json")):
             return bundled
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, TypeError):
         pass
     return Path(__file__).resolve().parents[2] / "models"
 
@@ -31,17 +75,240 @@ def model_dirs() -> list[Path]:
     return [paths.models_dir(), bundled_models_dir()]
 
 
+def _is_model_folder(folder: Path) -> bool:
+    return folder.is_dir() and not folder.name.startswith(".") and (folder / "config.json").is_file()
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def list_models() -> list[ModelInfo]:
+    """Installed models, user ones first, each name once."""
+    active = get_active_model()
+    seen: set[str] = set()
+    found: list[ModelInfo] = []
+    for source, root in (("user", paths.models_dir()), ("bundled", bundled_models_dir())):
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir(), key=lambda p: p.name.lower()):
+            if not _is_model_folder(folder) or folder.name in seen:
+                continue
+            seen.add(folder.name)
+            meta = _read_meta(folder)
+            found.append(
+                ModelInfo(
+                    name=folder.name,
+                    path=folder,
+                    size_bytes=_folder_size(folder),
+                    source=source,  # type: ignore[arg-type]
+                    demo=bool(meta.get("demo", False)),
+                    active=folder.name == active,
+                    description=str(meta.get("description", "")),
+                    origin=str(meta.get("origin", "")),
+                )
+            )
+    return found
+
+
+def find_model(name: str) -> Path | None:
+    for root in model_dirs():
+        if _is_model_folder(root / name):
+            return root / name
+    return None
+
+
 def resolve_model(path_or_name: str | Path | None) -> Path:
-    """A path to load: an existing path as given, else an installed model folder by name."""
+    """A path to load: an existing path as given, else an installed model folder by name;
+    ``None`` is the active model, else the bundled demo model."""
     if path_or_name is None:
-        path_or_name = DEMO_MODEL
+        path_or_name = get_active_model() or DEMO_MODEL
     candidate = Path(path_or_name).expanduser()
     if candidate.exists():
         return candidate
-    for folder in model_dirs():
-        if (folder / str(path_or_name)).is_dir():
-            return folder / str(path_or_name)
+    found = find_model(str(path_or_name))
+    if found is not None:
+        return found
     raise ModelError(
         f"no model named or found at {str(path_or_name)!r}",
-        hint="import a model folder or .safetensors file, or download one in Settings",
+        hint="see `clipdesk-cli models list`; import a model folder or .safetensors file, "
+        "or download one (clipdesk-cli models download)",
     )
+
+
+# --- the active model setting ---
+
+
+def _settings_path() -> Path:
+    return paths.config_dir() / SETTINGS_FILE
+
+
+def get_active_model() -> str | None:
+    """The name of the model the user chose, if it is still installed."""
+    try:
+        data = json.loads(_settings_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable model setting %s: %s", _settings_path(), exc)
+        return None
+    name = data.get("active") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    if find_model(name) is None:
+        log.warning("the active model %r is no longer installed", name)
+        return None
+    return name
+
+
+def set_active_model(name: str | None) -> None:
+    """Make an installed model the active one (``None`` goes back to the default)."""
+    if name is not None and find_model(name) is None:
+        raise ModelError(
+            f"no installed model named {name!r}", hint="see `clipdesk-cli models list`"
+        )
+    _write_json_atomic(_settings_path(), {"schema_version": 1, "active": name})
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- import ---
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ModelError(
+            f"{name!r} is not a usable model name",
+            hint="use letters, digits, '.', '_', '+' and '-' (at most 100 characters)",
+        )
+    return name
+
+
+def free_name(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3`` ... whichever is not installed yet."""
+    name, n = base, 1
+    while (paths.models_dir() / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def target_for(name: str, on_clash: OnClash) -> str:
+    """The name to install under, given what is already installed."""
+    check_name(name)
+    if not (paths.models_dir() / name).exists():
+        return name
+    if on_clash == "rename":
+        return free_name(name)
+    if on_clash == "replace":
+        return name
+    raise ModelError(
+        f"a model named {name!r} is already installed",
+        hint="choose another name, or replace the installed one",
+    )
+
+
+def install_folder(staging: Path, name: str) -> Path:
+    """Move a complete, validated model folder into place as ``name`` (replacing any old one)."""
+    dest = paths.models_dir() / name
+    if dest.exists():
+        old = dest.with_name(f".{name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+        staging.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(dest)
+    return dest
+
+
+def import_model(
+    source: str | Path,
+    name: str | None = None,
+    *,
+    on_clash: OnClash = "error",
+    act: str | None = None,
+) -> ModelInfo:
+    """Copy a Hugging Face CLIP folder or a state-dict file into the user's models folder.
+
+    The source is loaded first (a broken checkpoint is refused before anything is copied), and
+    the copy appears under its final name only once complete. A state-dict file is stored as a
+    Hugging Face folder, so its activation and tokenizer travel with it.
+    """
+    from clipdesk.model.checkpoint import load_checkpoint, save_model_folder
+
+    src = Path(source).expanduser()
+    if not src.exists():
+        raise ModelError(f"{src}: no such file or folder")
+    default_name = src.stem if src.is_file() else src.name
+    name = target_for(name or default_name, on_clash)
+    ckpt = load_checkpoint(src, act=act)  # raises CheckpointError naming the problem
+    root = paths.models_dir()
+    meta = {"origin": str(src.resolve()), "source": "import"}
+    if src.is_file():
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
+        try:
+            save_model_folder(
+                ckpt.module, ckpt.tokenizer, staging / "model", name=name,
+                preprocess=ckpt.preprocess, meta=meta,
+            )
+            dest = install_folder(staging / "model", name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    else:
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
+        try:
+            _copy_hf_folder(src, staging)
+            old_meta = _read_meta(src)
+            (staging / META_FILE).write_text(
+                json.dumps({**old_meta, **meta, "name": name}, indent=2), encoding="utf-8"
+            )
+            dest = install_folder(staging, name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    log.info("imported %s as %s", src, name)
+    return next(m for m in list_models() if m.name == name and m.path == dest)
+
+
+def _copy_hf_folder(src: Path, dest: Path) -> None:
+    for f in sorted(src.iterdir()):
+        if f.is_file() and _HF_FILES.match(f.name):
+            shutil.copy2(f, dest / f.name)
+    # fsync so that a crash right after the rename cannot leave an installed model with empty files
+    for f in dest.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def remove_model(name: str) -> None:
+    """Delete a user-installed model (bundled ones cannot be removed)."""
+    folder = paths.models_dir() / check_name(name)
+    if not _is_model_folder(folder):
+        raise ModelError(f"no user-installed model named {name!r}")
+    trash = folder.with_name(f".{name}.removing")
+    folder.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)
+    settings = _settings_path()
+    if settings.is_file() and get_active_model() is None:
+        set_active_model(None)

@@ -7,6 +7,8 @@ import logging
 import math
 import pickle
 import re
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -72,7 +74,25 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         ) from exc
 
 
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive (OpenAI's original ``ViT-B-32.pt``) carries Python code beside the
+    weights, which ``torch.load`` would hand to ``torch.jit.load``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in names)
+
+
 def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
+    if _is_torchscript(path):
+        raise CheckpointError(
+            f"{path}: refused — this is a TorchScript archive (like OpenAI's original JIT "
+            "checkpoints); it contains program code, and ClipDesk never runs code from a model file",
+            hint="use the Hugging Face version of the model (clipdesk-cli models download) or a "
+            ".safetensors export of its state dict",
+        )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -88,6 +108,50 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: does not hold a state dict of tensors")
     return obj
+
+
+def declared_activation(path: Path) -> str | None:
+    """The activation a config-less state dict declares for itself, if any: a safetensors
+    metadata entry (``clipdesk.act``, ``act`` or ``hidden_act``), a sidecar ``<file>.json``
+    (``{"act": "gelu"}``), or an OpenCLIP ``open_clip_config.json`` beside it (its ``quick_gelu``
+    flag; OpenCLIP's default is gelu)."""
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+        except Exception:  # unreadable headers are reported by read_weights
+            meta = {}
+        for key in ("clipdesk.act", "act", "hidden_act"):
+            if meta.get(key):
+                return _check_act(meta[key], f"{path} (metadata {key!r})")
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        data = _read_sidecar(sidecar)
+        for key in ("act", "hidden_act"):
+            if data.get(key):
+                return _check_act(data[key], str(sidecar))
+    oc = path.with_name("open_clip_config.json")
+    if oc.is_file():
+        model_cfg = _read_sidecar(oc).get("model_cfg")
+        if isinstance(model_cfg, dict):
+            return "quick_gelu" if model_cfg.get("quick_gelu") else "gelu"
+    return None
+
+
+def _read_sidecar(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({exc})") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _check_act(value: object, where: str) -> str:
+    if value not in ("quick_gelu", "gelu"):
+        raise CheckpointError(f"{where}: unknown activation {value!r} (expected quick_gelu or gelu)")
+    return str(value)
 
 
 def to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -142,13 +206,12 @@ def infer_config(
             f"{source}: not a CLIP ViT state dict (no tensor {exc}); ClipDesk reads ViT CLIP "
             "models (OpenAI, OpenCLIP, Hugging Face)"
         ) from exc
-    chosen = act or "quick_gelu"
-    if chosen not in ("quick_gelu", "gelu"):
-        raise CheckpointError(f"unknown activation {chosen!r} (expected quick_gelu or gelu)")
-    if act is None:
-        log.info("%s: no config, assuming OpenAI's quick_gelu activation", source)
-    from dataclasses import replace
-
+    if act is not None:
+        chosen = _check_act(act, str(source))
+    else:
+        chosen = declared_activation(source) or "quick_gelu"
+        if chosen == "quick_gelu":
+            log.info("%s: no config, assuming OpenAI's quick_gelu activation", source)
     return ClipConfig(
         embed_dim=embed_dim,
         vision=replace(vision, act=chosen),

@@ -1,0 +1,378 @@
+"""Downloading known CLIP checkpoints from the Hugging Face hub — the only network use ClipDesk has.
+
+Files go to ``<models_dir>/.downloads/<name>/`` first; a partial file (``.<file>.part``) stays
+there when the network drops or the user cancels, and the next attempt resumes it with an HTTP
+range request. (huggingface_hub resumes only within one call and deletes its partial files on
+failure, so we keep our own.) Every file is checked against the size and sha256 the hub
+announces (LFS files carry their sha256 as ETag) and against the catalog's where pinned; the
+model is loaded once before it is moved into place under its name.
+
+Without a network the first request fails within :data:`CONNECT_TIMEOUT_S` seconds, with an
+error that names the import alternative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from clipdesk.core import paths
+from clipdesk.core.errors import CancelledError, ModelError
+from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.model import manager
+
+log = logging.getLogger("clipdesk.model.download")
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+CONNECT_TIMEOUT_S = 4.0  # TCP connect (and DNS) to the hub
+METADATA_TIMEOUT_S = 8.0  # one HEAD request for a file's size and hash
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+OFFLINE_HINT = (
+    "without a network, fetch the model's folder (config.json, model.safetensors, tokenizer.json) "
+    "on another computer and import it: `clipdesk-cli models import FOLDER` or Settings › Models "
+    "› Import"
+)
+
+
+@dataclass(frozen=True)
+class HubFile:
+    name: str
+    required: bool = True
+    size: int | None = None  # pinned exact size in bytes, where known
+    sha256: str | None = None  # pinned content hash, where known
+
+
+_HF_CLIP_FILES = (
+    HubFile("config.json"),
+    HubFile("model.safetensors"),
+    HubFile("tokenizer.json", required=False),
+    HubFile("tokenizer_config.json", required=False),
+    HubFile("preprocessor_config.json", required=False),
+)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str  # the installed folder name
+    repo_id: str
+    description: str
+    approx_bytes: int  # for the download dialog and the free-space check
+    act: str  # recorded for information; each repo's config.json states it too
+    revision: str = "main"
+    files: tuple[HubFile, ...] = field(default=_HF_CLIP_FILES)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "description": self.description,
+            "approx_bytes": self.approx_bytes,
+            "act": self.act,
+            "files": [f.name for f in self.files],
+        }
+
+
+# Exact sizes and hashes come from the hub at download time (LFS ETag = sha256); HubFile can pin
+# them for a repository whose files we have verified.
+CATALOG: dict[str, CatalogEntry] = {
+    e.name: e
+    for e in (
+        CatalogEntry(
+            name="clip-vit-base-patch32",
+            repo_id="openai/clip-vit-base-patch32",
+            description="OpenAI CLIP ViT-B/32 (2021): the original, fast on any machine",
+            approx_bytes=605_000_000,
+            act="quick_gelu",
+        ),
+        CatalogEntry(
+            name="laion-clip-vit-b-32",
+            repo_id="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+            description="OpenCLIP ViT-B/32 trained on LAION-2B: better zero-shot accuracy, same speed",
+            approx_bytes=605_000_000,
+            act="gelu",
+        ),
+    )
+}
+
+
+def catalog() -> list[CatalogEntry]:
+    return list(CATALOG.values())
+
+
+def lookup(name_or_repo: str) -> CatalogEntry:
+    """A catalog entry by its name or repository id; any other ``org/name`` repository is tried
+    with the Hugging Face CLIP file layout."""
+    for entry in CATALOG.values():
+        if name_or_repo in (entry.name, entry.repo_id):
+            return entry
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name_or_repo):
+        return CatalogEntry(
+            name=name_or_repo.split("/")[1],
+            repo_id=name_or_repo,
+            description=f"{name_or_repo} from the Hugging Face hub",
+            approx_bytes=0,
+            act="from config.json",
+        )
+    raise ModelError(
+        f"unknown model {name_or_repo!r}",
+        hint="known models: " + ", ".join(CATALOG) + " (or give a hub repository as org/name)",
+    )
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or DEFAULT_ENDPOINT
+
+
+def _offline(reason: str, endpoint: str) -> ModelError:
+    return ModelError(f"cannot reach the Hugging Face hub at {endpoint} ({reason})", hint=OFFLINE_HINT)
+
+
+def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast when the hub cannot be reached: a TCP connect, DNS included, bounded by
+    ``timeout`` (getaddrinfo has no timeout of its own, so it runs in a daemon thread)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise _offline("HF_HUB_OFFLINE is set", endpoint)
+    parts = urlsplit(endpoint)
+    host = parts.hostname
+    if not host:
+        raise ModelError(f"HF_ENDPOINT {endpoint!r} is not a URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=connect, daemon=True, name="hub-probe")
+    worker.start()
+    worker.join(timeout + 0.5)
+    if not outcome:
+        raise _offline(f"no answer from {host} within {timeout:.0f} s", endpoint)
+    if outcome[0] is not None:
+        raise _offline(str(outcome[0]) or type(outcome[0]).__name__, endpoint)
+
+
+class _ByteCounter:
+    """A tqdm stand-in handed to huggingface_hub: turns byte counts into our progress reports
+    and is where a cancel request interrupts a transfer."""
+
+    def __init__(self, sink: _Transfer, **_: Any) -> None:
+        self._sink = sink
+
+    def update(self, n: int | float | None = 1) -> None:
+        self._sink.add(int(n or 0))
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _ByteCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _Transfer:
+    def __init__(self, total: int, done: int, progress: ProgressCallback | None,
+                 cancel: CancelToken | None) -> None:
+        self.done = done
+        self.meter = RateMeter(total)
+        self.progress = progress
+        self.cancel = cancel
+        self.label = ""
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        if self.progress is not None:
+            self.progress(self.meter.update(self.done, self.label))
+
+    def bar(self, **kwargs: Any) -> _ByteCounter:
+        return _ByteCounter(self, **kwargs)
+
+
+@dataclass
+class _Remote:
+    spec: HubFile
+    url: str
+    size: int | None
+    sha256: str | None
+    commit: str | None
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failure types of whichever HTTP client this huggingface_hub uses."""
+    errors: list[type[BaseException]] = [TimeoutError, ConnectionError]
+    for module, names in (("httpx2", ("TimeoutException", "TransportError")),
+                          ("httpx", ("TimeoutException", "TransportError")),
+                          ("requests", ("ConnectionError", "Timeout"))):
+        try:
+            mod = __import__(module)
+        except ImportError:
+            continue
+        errors += [getattr(mod, n) for n in names if hasattr(mod, n)]
+    return tuple(errors)
+
+
+def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    remotes = []
+    for spec in entry.files:
+        url = hf_hub_url(entry.repo_id, spec.name, revision=entry.revision, endpoint=endpoint)
+        try:
+            meta = get_hf_file_metadata(url, timeout=METADATA_TIMEOUT_S, endpoint=endpoint)
+        except EntryNotFoundError:
+            if spec.required:
+                raise ModelError(f"{entry.repo_id} has no {spec.name}; it is not a CLIP model "
+                                 "in the Hugging Face format") from None
+            continue
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status == 404 and not spec.required:
+                continue
+            if status in (401, 403, 404):
+                raise ModelError(
+                    f"{entry.repo_id}: {spec.name} is not available (HTTP {status})",
+                    hint="check the repository name; private models are not supported",
+                ) from None
+            raise ModelError(f"the hub refused {spec.name} ({exc})", hint=OFFLINE_HINT) from None
+        except _transport_errors() as exc:
+            raise _offline(f"{type(exc).__name__} while asking for {spec.name}", endpoint) from None
+        etag = (meta.etag or "").strip('"').lower()
+        remotes.append(
+            _Remote(
+                spec=spec,
+                url=meta.location or url,
+                size=spec.size if spec.size is not None else meta.size,
+                sha256=spec.sha256 or (etag if _SHA256.match(etag) else None),
+                commit=meta.commit_hash,
+            )
+        )
+    return remotes
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fetch(remote: _Remote, staging: Path, transfer: _Transfer) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.file_download import http_get
+
+    final = staging / remote.spec.name
+    if final.is_file() and (remote.size is None or final.stat().st_size == remote.size):
+        return  # finished and verified by an earlier attempt
+    part = staging / f".{remote.spec.name}.part"
+    have = part.stat().st_size if part.is_file() else 0
+    if remote.size is not None and have > remote.size:
+        part.unlink()
+        have = 0
+    if have:
+        log.info("resuming %s at %d bytes", remote.spec.name, have)
+    transfer.label = remote.spec.name
+    try:
+        with open(part, "ab") as fh:
+            http_get(remote.url, fh, resume_size=have, expected_size=remote.size,
+                     displayed_filename=remote.spec.name,
+                     tqdm_class=transfer.bar)  # type: ignore[arg-type]
+            fh.flush()
+            os.fsync(fh.fileno())
+    except (CancelledError, KeyboardInterrupt):
+        raise
+    except _transport_errors() as exc:
+        raise ModelError(
+            f"the download of {remote.spec.name} was interrupted ({type(exc).__name__})",
+            hint="run the download again: it resumes where it stopped",
+        ) from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise ModelError(
+            f"could not download {remote.spec.name}: {exc}",
+            hint="run the download again: it resumes where it stopped",
+        ) from None
+    size = part.stat().st_size
+    if remote.size is not None and size != remote.size:
+        raise ModelError(f"{remote.spec.name}: got {size} bytes, expected {remote.size}",
+                         hint="run the download again: it resumes where it stopped")
+    if remote.sha256 is not None:
+        digest = _sha256(part)
+        if digest != remote.sha256:
+            part.unlink()
+            raise ModelError(
+                f"{remote.spec.name}: sha256 {digest[:16]}… does not match the expected "
+                f"{remote.sha256[:16]}…; the damaged file was deleted",
+                hint="run the download again",
+            )
+    os.replace(part, final)
+
+
+def download_model(
+    name_or_repo: str,
+    *,
+    name: str | None = None,
+    on_clash: manager.OnClash = "error",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    endpoint: str | None = None,
+) -> manager.ModelInfo:
+    """Download a catalog model (or any HF CLIP repository) and install it under ``name``."""
+    from clipdesk.model.checkpoint import load_checkpoint
+
+    entry = lookup(name_or_repo)
+    target = manager.target_for(name or entry.name, on_clash)
+    endpoint = (endpoint or hub_endpoint()).rstrip("/")
+    check_reachable(endpoint)
+    remotes = _metadata(entry, endpoint)
+    staging = paths.models_dir() / ".downloads" / target
+    staging.mkdir(parents=True, exist_ok=True)
+    total = sum(r.size or 0 for r in remotes)
+    free = shutil.disk_usage(staging).free
+    if total > free:
+        raise ModelError(f"not enough disk space: the model needs {total / 1e6:.0f} MB, "
+                         f"{free / 1e6:.0f} MB are free in {staging.parent}")
+    already = sum(_present_bytes(staging, r) for r in remotes)
+    transfer = _Transfer(total, already, progress, cancel)
+    for remote in remotes:
+        _fetch(remote, staging, transfer)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    load_checkpoint(staging)  # refuses a repository that is not a usable CLIP model
+    commit = next((r.commit for r in remotes if r.commit), None)
+    meta = {
+        "name": target,
+        "source": "download",
+        "origin": f"{endpoint}/{entry.repo_id}",
+        "revision": commit or entry.revision,
+        "description": entry.description,
+    }
+    (staging / manager.META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    manager.install_folder(staging, target)
+    log.info("downloaded %s as %s", entry.repo_id, target)
+    return next(m for m in manager.list_models() if m.name == target)
+
+
+def _present_bytes(staging: Path, remote: _Remote) -> int:
+    for candidate in (staging / remote.spec.name, staging / f".{remote.spec.name}.part"):
+        if candidate.is_file():
+            return candidate.stat().st_size
+    return 0

@@ -1,0 +1,219 @@
+"""Image-caption pairs from the user's library, for contrastive fine-tuning.
+
+Sources (the user picks which, and sees how many pairs each gives):
+
+- ``tags``: confirmed (and XMP-imported) tags, phrased with the category's first prompt template
+  ("a photo of a beach."); several tags of one photo make one caption ("a photo of a beach, dog.");
+- ``xmp``: titles, descriptions and keywords from the photo's sidecar and embedded XMP;
+- ``folders``: the names of the folders between the watched folder and the photo ("2024/trips/alps"
+  -> "a photo of alps, trips"), skipping names that say nothing (dates, DCIM, 100CANON, ...).
+
+Pairs are split into training and validation by a hash of the photo id, so the same photo never
+lands on both sides, and a later run with more photos keeps the earlier split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clipdesk.core import prompts
+from clipdesk.core.categories import KEYWORDS_CATEGORY, flat_keyword
+from clipdesk.core.errors import ClipDeskError
+from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.core.xmp_text import read_xmp_text
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from clipdesk.core.store import Library
+
+log = logging.getLogger("clipdesk.finetune")
+
+SOURCES: tuple[str, ...] = ("tags", "xmp", "folders")
+SOURCE_TITLES = {"tags": "confirmed tags", "xmp": "XMP titles, descriptions and keywords",
+                 "folders": "folder names"}
+MAX_CAPTION_CHARS = 300  # the text tower reads 77 tokens; longer text is cut anyway
+_MAX_TAGS_PER_CAPTION = 4
+_BORING_FOLDER = re.compile(
+    r"^(\d+|\d{4}[-_. ]\d{1,2}([-_. ]\d{1,2})?.*|dcim|\d{3}[a-z_]{3,8}|img|images?|photos?|"
+    r"pictures?|pics|camera|export(s|ed)?|misc|other|new folder|untitled.*|tmp|temp|upload(s)?|"
+    r"download(s)?|backup|raw|jpe?g|edited|originals?)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class CaptionPair:
+    photo_id: int
+    path: Path
+    caption: str
+    source: str
+
+
+@dataclass
+class PairSet:
+    pairs: list[CaptionPair] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # pairs per source
+    photos: int = 0  # distinct photos with at least one pair
+
+    def summary(self) -> dict[str, object]:
+        return {"pairs": len(self.pairs), "photos": self.photos, "by_source": dict(self.counts)}
+
+
+def tag_captions(lib: Library) -> dict[int, str]:
+    """{photo id: caption} from confirmed and imported tags."""
+    with lib.reading() as conn:
+        rows = conn.execute(
+            "SELECT t.photo_id, l.name, c.name, c.templates FROM photo_tags t "
+            "JOIN labels l ON l.id = t.label_id JOIN categories c ON c.id = l.category_id "
+            "JOIN photos p ON p.id = t.photo_id "
+            "WHERE t.state IN ('confirmed', 'imported') AND p.status = 'ok' "
+            "ORDER BY t.photo_id, c.position, l.position"
+        ).fetchall()
+    by_photo: dict[int, list[tuple[str, str, list[str]]]] = {}
+    for pid, label, cat, templates in rows:
+        by_photo.setdefault(int(pid), []).append((label, cat, json.loads(templates)))
+    return {pid: caption_from_tags(tags) for pid, tags in by_photo.items()}
+
+
+def caption_from_tags(tags: Sequence[tuple[str, str, Sequence[str]]]) -> str:
+    """One caption for (label, category, templates) tags: the first phrased with its category's
+    first template, the rest appended."""
+    names = []
+    for label, cat, _t in tags:
+        name = flat_keyword(label) if cat == KEYWORDS_CATEGORY else label
+        if name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    names = names[:_MAX_TAGS_PER_CAPTION]
+    label, cat, templates = tags[0]
+    template = next((t for t in templates if "{category}" not in t), "a photo of a {label}.")
+    first = prompts.render(template, names[0], cat).rstrip(".")
+    rest = ", ".join(names[1:])
+    return f"{first}, {rest}." if rest else f"{first}."
+
+
+def folder_caption(photo: Path, root: Path) -> str | None:
+    """'a photo of alps, trips' for root/2024/trips/alps/x.jpg; None when no folder says anything."""
+    try:
+        parts = photo.parent.relative_to(root).parts
+    except ValueError:
+        return None
+    words = [" ".join(re.split(r"[_\-.]+", p)).strip() for p in parts]
+    words = [w for w in words if w and not _BORING_FOLDER.match(w) and not w.startswith("@")]
+    if not words:
+        return None
+    words = list(dict.fromkeys(reversed(words)))[:2]  # most specific first
+    return "a photo of " + ", ".join(words)
+
+
+def xmp_captions(path: Path) -> list[str]:
+    text = read_xmp_text(path)
+    out = [s[:MAX_CAPTION_CHARS] for s in (text.title, text.description) if s]
+    if text.keywords:
+        out.append("a photo of " + ", ".join(text.keywords[:6]))
+    return list(dict.fromkeys(out))
+
+
+def caption_pairs(
+    lib: Library,
+    sources: Iterable[str] = SOURCES,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PairSet:
+    """Every pair the chosen sources give for the library's indexed photos."""
+    chosen = list(dict.fromkeys(sources))
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown:
+        raise ClipDeskError(f"unknown caption source {unknown[0]!r}",
+                            f"choose from: {', '.join(SOURCES)}")
+    photos = lib.photos(statuses=["ok"])
+    roots = {f.id: Path(f.path) for f in lib.folders()}
+    tags = tag_captions(lib) if "tags" in chosen else {}
+    out = PairSet(counts={s: 0 for s in chosen})
+    meter = RateMeter(len(photos))
+    seen: set[int] = set()
+    for i, photo in enumerate(photos):
+        if cancel is not None and i % 64 == 0:
+            cancel.raise_if_cancelled()
+        found: list[tuple[str, str]] = []
+        if photo.id in tags:
+            found.append((tags[photo.id], "tags"))
+        if "xmp" in chosen:
+            found += [(c, "xmp") for c in xmp_captions(photo.path)]
+        if "folders" in chosen and photo.folder_id in roots:
+            cap = folder_caption(photo.path, roots[photo.folder_id])
+            if cap:
+                found.append((cap, "folders"))
+        for cap, src in found:
+            out.pairs.append(CaptionPair(photo.id, photo.path, cap, src))
+            out.counts[src] += 1
+        if found:
+            seen.add(photo.id)
+        if progress is not None and (i % 256 == 0 or i == len(photos) - 1):
+            progress(meter.update(i + 1, "reading captions"))
+    out.photos = len(seen)
+    return out
+
+
+def is_validation(photo_id: int, fraction: float, seed: int = 0) -> bool:
+    digest = hashlib.blake2b(f"{seed}:{photo_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64 < fraction
+
+
+def split_pairs(pairs: Sequence[CaptionPair], fraction: float = 0.1, seed: int = 0,
+                min_val: int = 8) -> tuple[list[CaptionPair], list[CaptionPair]]:
+    """(train, validation): whole photos on one side only; at least ``min_val`` validation pairs
+    when there are enough photos."""
+    val = [p for p in pairs if is_validation(p.photo_id, fraction, seed)]
+    if len(val) < min_val and len(pairs) >= 4 * min_val:
+        ids = sorted({p.photo_id for p in pairs},
+                     key=lambda i: hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest())
+        take = set(ids[: max(1, round(len(ids) * max(fraction, min_val / len(pairs))))])
+        val = [p for p in pairs if p.photo_id in take]
+    val_ids = {p.photo_id for p in val}
+    return [p for p in pairs if p.photo_id not in val_ids], val
+
+
+class LibraryPairs:
+    """(image, caption) pairs for the trainer; a photo that can no longer be decoded is replaced
+    by the next readable pair (and logged), so one bad file does not stop a run."""
+
+    def __init__(self, pairs: Sequence[CaptionPair], image_size: int = 224) -> None:
+        self.pairs = list(pairs)
+        self.image_size = image_size
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[Image.Image, str]:
+        from clipdesk.core.decode import DecodeError, decode_for_model
+
+        if not 0 <= index < len(self.pairs):
+            raise IndexError(index)
+        for k in range(len(self.pairs)):
+            j = (index + k) % len(self.pairs)
+            if j in self.bad:
+                continue
+            pair = self.pairs[j]
+            try:
+                return decode_for_model(pair.path, self.image_size).image, pair.caption
+            except DecodeError as exc:
+                log.warning("skipping %s in fine-tuning: %s", pair.path, exc.reason)
+                self.bad.add(j)
+        raise NoReadablePhotosError(
+            f"none of the {len(self.pairs)} training photos could be decoded",
+            "check that the photo folders are online, then start again",
+        )
+
+
+class NoReadablePhotosError(ClipDeskError):
+    """Every photo of a fine-tuning set failed to decode."""

@@ -1,0 +1,300 @@
+"""Fine-tuning an installed CLIP model on the user's image-caption pairs, as a resumable job.
+
+A thin layer over :class:`clipdesk.model.train.ContrastiveTrainer`: it adds what a user's run
+needs — a job folder that survives a crash (``resume``), validation on held-out pairs during
+training, a batch size that backs off when the GPU runs out of memory, the WiSE-FT blend with the
+original weights, and a NEW model version folder with its metrics (the original is never touched).
+
+Towers: ``"text"`` trains the text tower (and the temperature) only; the image tower is copied
+bit for bit, so the new model's image vectors equal the original's and the library needs no
+re-index (its metadata says so: ``image_vectors_from``). ``"both"`` trains everything; activating
+that model re-embeds the library in the background.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clipdesk.core import paths
+from clipdesk.core.errors import CancelledError, ModelError
+from clipdesk.core.finetune_data import CaptionPair, LibraryPairs
+from clipdesk.core.progress import CancelToken, ProgressCallback
+from clipdesk.model.checkpoint import load_checkpoint
+from clipdesk.model.finetune_eval import RetrievalProbe, blend_state
+from clipdesk.model.train import STATE_FILE, ContrastiveTrainer, TrainConfig, TrainProgress
+
+log = logging.getLogger("clipdesk.model.finetune")
+
+JOB_FILE = "job.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+MIN_BATCH = 2
+TOWERS = ("text", "both")
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    towers: str = "text"  # "text": text tower only (no re-index) | "both"
+    epochs: float = 5.0
+    min_steps: int = 20
+    batch_size: int = 64  # halved on out-of-memory down to MIN_BATCH
+    lr: float = 5e-5
+    alpha: float = 0.5  # WiSE-FT: 0 = original, 1 = fully fine-tuned
+    device: str = "auto"
+    precision: str = "auto"  # mixed precision on GPUs, fp32 on the CPU
+    eval_every: int = 0  # steps between validation points; 0: about 10 per run
+    seed: int = 0
+
+    def validate(self) -> FinetuneOptions:
+        if self.towers not in TOWERS:
+            raise ModelError(f"unknown towers option {self.towers!r}", "use 'text' or 'both'")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ModelError(f"blend alpha {self.alpha} is outside 0..1")
+        if self.batch_size < MIN_BATCH or self.lr <= 0 or self.epochs <= 0:
+            raise ModelError("batch size, learning rate and epochs must be positive")
+        return self
+
+
+@dataclass
+class FinetuneResult:
+    model_name: str
+    model_path: Path
+    alpha: float
+    before: dict[str, float]  # the original model on the validation pairs
+    after: dict[str, float]  # the saved (blended) model
+    fine_tuned: dict[str, float]  # alpha = 1
+    steps: int
+    batch_size: int
+    seconds: float
+    images_per_s: float
+    reembed_needed: bool
+    history: dict[str, list] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model_path"] = str(self.model_path)
+        d.pop("history")
+        return d
+
+
+def jobs_dir() -> Path:
+    return paths.data_dir() / "finetune-jobs"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+class FinetuneJob:
+    """One fine-tuning run in its own folder: ``create`` it, ``run`` it, ``open`` it again after
+    a crash or a cancel and ``run`` continues where it stopped."""
+
+    def __init__(self, folder: Path, spec: dict[str, Any]) -> None:
+        self.folder = folder
+        self.spec = spec
+        self.options = FinetuneOptions(**spec["options"]).validate()
+        self.train_pairs = [CaptionPair(p[0], Path(p[1]), p[2], p[3]) for p in spec["train"]]
+        self.val_pairs = [CaptionPair(p[0], Path(p[1]), p[2], p[3]) for p in spec["val"]]
+
+    @classmethod
+    def create(cls, base: str | Path, train: Sequence[CaptionPair], val: Sequence[CaptionPair],
+               options: FinetuneOptions, root: Path | None = None, name: str | None = None,
+               ) -> FinetuneJob:
+        from clipdesk.model.manager import resolve_model
+
+        options.validate()
+        if len(train) < 2:
+            raise ModelError(f"{len(train)} training pairs are too few to fine-tune",
+                             "choose more caption sources or confirm more tags")
+        base_path = resolve_model(base)
+        folder = (root or jobs_dir()) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        folder.mkdir(parents=True)
+        spec = {
+            "base": str(base_path), "base_name": base_path.name, "name": name,
+            "options": asdict(options), "created": time.time(), "finished": None,
+            "train": [[p.photo_id, str(p.path), p.caption, p.source] for p in train],
+            "val": [[p.photo_id, str(p.path), p.caption, p.source] for p in val],
+        }
+        (folder / JOB_FILE).write_text(json.dumps(spec), encoding="utf-8")
+        return cls(folder, spec)
+
+    @classmethod
+    def open(cls, folder: str | Path) -> FinetuneJob:
+        folder = Path(folder)
+        try:
+            spec = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{folder}: not a readable fine-tuning job ({exc})") from exc
+        return cls(folder, spec)
+
+    @property
+    def resumable(self) -> bool:
+        return (self.folder / STATE_FILE).is_file() and not self.spec.get("finished")
+
+    def _config(self, batch: int, n: int) -> TrainConfig:
+        o = self.options
+        steps = max(o.min_steps, math.ceil(o.epochs * max(1, n // batch)))
+        return TrainConfig(steps=steps, batch_size=batch, lr=o.lr, seed=o.seed, device=o.device,
+                           precision=o.precision, freeze_image=o.towers == "text",
+                           checkpoint_every=max(10, steps // 10), weight_decay=0.0)
+
+    def _history(self) -> dict[str, list]:
+        try:
+            return json.loads((self.folder / HISTORY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"loss": [], "val": []}
+
+    def run(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_point: Callable[[str, int, dict[str, float]], None] | None = None,
+        save_name: str | None = None,
+    ) -> FinetuneResult:
+        """Train (or continue), blend, save a new model version. ``on_point(kind, step, values)``
+        receives ("loss", step, {"loss": ...}) every step and ("val", step, metrics) at each
+        validation point, for live plots."""
+        o = self.options
+        base = load_checkpoint(self.spec["base"])
+        original = {k: v.detach().clone() for k, v in base.module.state_dict().items()}
+        size = base.preprocess.size
+        train_set = LibraryPairs(self.train_pairs, size)
+        val_set = LibraryPairs(self.val_pairs, size)
+        probe = None
+        if len(val_set):
+            imgs, caps = zip(*(val_set[i] for i in range(len(val_set))), strict=True)
+            probe = RetrievalProbe(imgs, caps, base.tokenizer, base.preprocess,
+                                   groups=[p.photo_id for p in self.val_pairs])
+        before = probe.measure(base.module) if probe else {}
+        history = self._history()
+        batch = int(self.spec.get("batch_size") or min(o.batch_size, len(train_set)))
+        t0 = time.monotonic()
+        while True:
+            config = self._config(batch, len(train_set))
+            if self.resumable:
+                trainer = ContrastiveTrainer.resume(self.folder, config)
+            else:
+                torch.manual_seed(o.seed)
+                trainer = ContrastiveTrainer(base.module, base.tokenizer, config,
+                                             preprocess=base.preprocess)
+            total = config.steps or 1
+            every = o.eval_every or max(1, total // 10)
+            if probe and not history["val"]:
+                history["val"].append([trainer.step, before])
+                if on_point:
+                    on_point("val", trainer.step, before)
+
+            def tick(p: TrainProgress, trainer: ContrastiveTrainer = trainer,
+                     every: int = every, history: dict[str, list] = history) -> None:
+                history["loss"].append([p.step, p.loss])
+                if on_point:
+                    on_point("loss", p.step, {"loss": p.loss, "lr": p.lr})
+                if probe and (p.step % every == 0 or p.step == p.total):
+                    m = probe.measure(trainer.module)
+                    history["val"].append([p.step, m])
+                    if on_point:
+                        on_point("val", p.step, m)
+                if progress:
+                    progress(p)
+
+            try:
+                result = trainer.fit(train_set, progress=tick, cancel=cancel,
+                                     checkpoint_dir=self.folder)
+                break
+            except CancelledError:
+                self._save_history(history)
+                raise
+            except RuntimeError as exc:
+                if not _is_oom(exc) or batch // 2 < MIN_BATCH:
+                    raise
+                del trainer
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                batch //= 2
+                log.warning("out of memory; retrying with batch size %d", batch)
+                self.spec["batch_size"] = batch
+                (self.folder / STATE_FILE).unlink(missing_ok=True)
+                history = {"loss": [], "val": []}
+                base = load_checkpoint(self.spec["base"])
+        self._save_history(history)
+        tuned = {k: v.detach().to("cpu").clone() for k, v in trainer.module.state_dict().items()}
+        fine_tuned = probe.measure(trainer.module) if probe else {}
+        keep = ("visual.",) if o.towers == "text" else ()
+        blended = blend_state(original, tuned, o.alpha, keep)
+        trainer.module.load_state_dict(blended)
+        after = probe.measure(trainer.module) if probe else {}
+        name = save_name or self.spec.get("name") or self._version_name()
+        result_obj = FinetuneResult(
+            model_name=name, model_path=paths.models_dir() / name, alpha=o.alpha, before=before, after=after,
+            fine_tuned=fine_tuned, steps=result.steps, batch_size=batch,
+            seconds=time.monotonic() - t0, images_per_s=result.images_per_s,
+            reembed_needed=o.towers == "both", history=history,
+        )
+        torch.save(tuned, self.folder / "fine_tuned.pt")  # for re-blending at another alpha
+        base_id = f"{base.name}@{base.weights_hash[:12]}"
+        save_version(trainer, name, self.spec, result_obj, base.meta, base_id)
+        self.spec["finished"] = time.time()
+        self.spec["model"] = name
+        (self.folder / JOB_FILE).write_text(json.dumps(self.spec), encoding="utf-8")
+        return result_obj
+
+    def _version_name(self) -> str:
+        from clipdesk.model.manager import free_name
+
+        return free_name(f"{self.spec['base_name']}-ft-{time.strftime('%Y%m%d-%H%M')}")
+
+    def _save_history(self, history: dict[str, list]) -> None:
+        (self.folder / HISTORY_FILE).write_text(json.dumps(history), encoding="utf-8")
+
+
+def save_version(trainer: ContrastiveTrainer, name: str, spec: dict[str, Any],
+                 result: FinetuneResult, base_meta: dict[str, Any], base_id: str) -> Path:
+    """The blended model as a new folder in the user's models dir, with metrics.json."""
+    from clipdesk.model.manager import check_name
+
+    check_name(name)
+    dest = paths.models_dir() / name
+    if dest.exists():
+        raise ModelError(f"a model named {name!r} already exists", "choose another name")
+    o = spec["options"]
+    meta = {
+        "name": name,
+        "description": f"{spec['base_name']} fine-tuned on {len(spec['train'])} of your photos "
+                       f"({'text tower' if o['towers'] == 'text' else 'both towers'}, "
+                       f"blend {o['alpha']:.2f})",
+        "demo": bool(base_meta.get("demo", False)),
+        "base_model": spec["base_name"],
+        "base_model_id": base_id,
+        "finetune": {"options": o, "pairs": len(spec["train"]), "val_pairs": len(spec["val"]),
+                     "created": time.time()},
+    }
+    if o["towers"] == "text":  # the image tower is the base's, bit for bit
+        meta["image_vectors_from"] = base_meta.get("image_vectors_from") or base_id
+    path = trainer.save(dest, name=name, meta=meta)
+    (path / METRICS_FILE).write_text(json.dumps(result.summary(), indent=2, default=str),
+                                     encoding="utf-8")
+    return path
+
+
+def pending_jobs(root: Path | None = None) -> list[FinetuneJob]:
+    """Jobs that stopped before finishing (crash or cancel) and can be resumed, newest first."""
+    root = root or jobs_dir()
+    out = []
+    for folder in sorted(root.glob("*"), reverse=True) if root.is_dir() else []:
+        try:
+            job = FinetuneJob.open(folder)
+        except ModelError:
+            continue
+        if job.resumable:
+            out.append(job)
+    return out

@@ -1,0 +1,146 @@
+"""`clipdesk-cli tags`: categories, apply, list, decisions, review, XMP, and the --tag filter."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipdesk.cli import main
+from clipdesk.cli.tags import add_tag_filter_arguments, allowed_ids_from_args
+from clipdesk.core import xmp
+from clipdesk.core.records import FileFacts
+from clipdesk.core.store import Library
+from clipdesk.model import load_model
+from clipdesk.model.testing import tiny_random_model
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return tiny_random_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def library(tmp_path: Path, model_dir: Path) -> tuple[Path, list[Path]]:
+    """A library of 6 photos with vectors of the tiny model (random directions)."""
+    path = tmp_path / "library.sqlite3"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    files = []
+    for i in range(6):
+        p = folder / f"p{i}.jpg"
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(p)
+        files.append(p)
+    model = load_model(model_dir, device="cpu")
+    with Library(path) as lib:
+        f = lib.add_folder(folder)
+        facts = [FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}")
+                 for i, p in enumerate(files)]
+        ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
+        vecs = np.random.default_rng(0).standard_normal((6, model.dim)).astype(np.float32)
+        lib.store_embeddings(model.id, ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    return path, files
+
+
+def run(capsys, *argv: str, json_out: bool = True) -> tuple[int, object, str]:
+    code = main((["--json"] if json_out else []) + list(argv))
+    out, err = capsys.readouterr()
+    data = json.loads(out) if json_out and out.strip() and code == 0 else out
+    return code, data, err
+
+
+def test_categories_add_list_export_import_remove(capsys, tmp_path, library):
+    lib = str(library[0])
+    code, data, _ = run(capsys, "--library", lib, "tags", "categories", "list")
+    assert code == 0 and "Scene" in [c["name"] for c in data]  # starters on first use
+    code, _, _ = run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green",
+                     "--prompt", "red=a crimson object", "--threshold", "0.3")
+    assert code == 0
+    code, _, err = run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "x")
+    assert code == 1 and "already exists" in err
+    out = tmp_path / "cats.json"
+    assert run(capsys, "--library", lib, "tags", "categories", "export", str(out), "Colour")[0] == 0
+    doc = json.loads(out.read_text())
+    assert doc["categories"][0]["labels"][0] == {"name": "red", "prompts": ["a crimson object"]}
+    assert run(capsys, "--library", lib, "tags", "categories", "remove", "colour")[0] == 0
+    assert run(capsys, "--library", lib, "tags", "categories", "import", str(out))[0] == 0
+    _, data, _ = run(capsys, "--library", lib, "tags", "categories", "list")
+    assert [c for c in data if c["name"] == "Colour"][0]["threshold"] == 0.3
+
+
+def test_malformed_category_file_is_refused_and_changes_nothing(capsys, tmp_path, library):
+    lib = str(library[0])
+    _, before, _ = run(capsys, "--library", lib, "tags", "categories", "list")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "clipdesk-categories", "version": 1, "categories": [
+        {"name": "Good", "labels": ["a"]}, {"name": "Bad", "labels": ["b"], "mode": "many"}]}))
+    code, _, err = run(capsys, "--library", lib, "tags", "categories", "import", str(bad),
+                       json_out=False)
+    assert code == 1
+    assert "bad.json: categories[1]: category 'Bad' has mode 'many'" in err and "hint:" in err
+    _, after, _ = run(capsys, "--library", lib, "tags", "categories", "list")
+    assert after == before
+
+
+def test_apply_list_confirm_reject_review_photos(capsys, library, model_dir):
+    lib, files = str(library[0]), library[1]
+    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green", "blue",
+        "--threshold", "0.0")
+    code, data, _ = run(capsys, "--library", lib, "--model", str(model_dir), "--device", "cpu",
+                        "tags", "apply", "--category", "Colour")
+    assert code == 0 and data["photos"] == 6 and data["suggested"] == 6
+    _, listing, _ = run(capsys, "--library", lib, "tags", "list", str(files[0]))
+    (tag,) = [t for t in listing["tags"] if t["category"] == "Colour"]
+    assert tag["state"] == "suggested" and 0 <= tag["score"] <= 1
+    other = next(x for x in ("red", "green", "blue") if x != tag["label"])
+    assert run(capsys, "--library", lib, "tags", "confirm", f"Colour|{other}", str(files[0]))[0] == 0
+    assert run(capsys, "--library", lib, "tags", "reject", "Colour|red", "2")[0] == 0
+    # a recompute keeps both decisions
+    run(capsys, "--library", lib, "--model", str(model_dir), "--device", "cpu", "tags", "apply")
+    _, listing, _ = run(capsys, "--library", lib, "tags", "list", "--all", str(files[0]))
+    states = {t["label"]: t["state"] for t in listing["tags"] if t["category"] == "Colour"}
+    assert states == {other: "confirmed"}
+    _, listing, _ = run(capsys, "--library", lib, "tags", "list", "--all", "2")
+    assert {t["label"]: t["state"] for t in listing["tags"]}.get("red") == "rejected"
+    _, photos, _ = run(capsys, "--library", lib, "tags", "photos", f"Colour|{other}")
+    scores = [p["score"] for p in photos if p["state"] == "suggested"]
+    assert scores == sorted(scores, reverse=True) and photos[0]["path"]
+    _, review, _ = run(capsys, "--library", lib, "tags", "review", "--category", "Colour")
+    assert all(r["state"] in ("suggested", "candidate") for r in review)
+    code, _, err = run(capsys, "--library", lib, "tags", "list", "/nowhere/x.jpg", json_out=False)
+    assert code == 1 and "not a photo of this library" in err
+    code, _, err = run(capsys, "--library", lib, "tags", "confirm", "beach", "1", json_out=False)
+    assert code == 1 and 'Category|label' in err
+
+
+def test_write_and_import_xmp(capsys, library):
+    lib, files = str(library[0]), library[1]
+    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green")
+    run(capsys, "--library", lib, "tags", "confirm", "Colour|red", str(files[1]))
+    code, data, _ = run(capsys, "--library", lib, "tags", "write-xmp", "--naming", "basename")
+    assert code == 0 and data["written"] == [str(files[1].with_suffix(".xmp"))]
+    assert xmp.read_sidecar_keywords(files[1].with_suffix(".xmp")).hierarchical == ["Colour|red"]
+    side = xmp.sidecar_path(files[2], "fullname")
+    side.write_bytes(xmp.update_keywords(None, ["Colour|green", "vacation"]))
+    code, data, _ = run(capsys, "--library", lib, "tags", "import-xmp")
+    assert code == 0 and data["imported"] == 2
+    _, listing, _ = run(capsys, "--library", lib, "tags", "list", str(files[2]))
+    assert {(t["category"], t["label"], t["state"]) for t in listing["tags"]} == {
+        ("Colour", "green", "imported"), ("Keywords", "vacation", "imported")}
+
+
+def test_tag_filter_helpers_for_search(library):
+    lib_path, files = library
+    parser = argparse.ArgumentParser()
+    add_tag_filter_arguments(parser)
+    with Library(lib_path) as lib:
+        assert allowed_ids_from_args(lib, parser.parse_args([])) is None
+        main(["--library", str(lib_path), "tags", "categories", "add", "Colour", "red", "green"])
+        main(["--library", str(lib_path), "tags", "confirm", "Colour|red", str(files[0]), str(files[3])])
+        args = parser.parse_args(["--tag", "Colour|red", "--confirmed-tags"])
+        ids = allowed_ids_from_args(lib, args)
+        assert [lib.photo(int(i)).path.name for i in ids] == ["p0.jpg", "p3.jpg"]

@@ -121,7 +121,10 @@ class VectorIndex:
             self._ids[rows[new]] = ids[new]
             self._row_of[ids[new]] = rows[new]
             self._n += n_new
-            self._matrix[torch.from_numpy(rows)] = torch.from_numpy(vectors).to(self._matrix.dtype)
+            src = vectors.astype(np.float16) if self.dtype == "float16" else vectors
+            if not src.flags.writeable:  # e.g. np.frombuffer over SQLite BLOBs
+                src = src.copy()
+            self._matrix[torch.from_numpy(rows)] = torch.from_numpy(src)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> int:
         """Drop photos (absent ids are ignored); returns how many were removed."""
@@ -168,10 +171,24 @@ class VectorIndex:
         if q.shape[0] != self.dim:
             raise ValueError(f"query has dimension {q.shape[0]}, index has {self.dim}")
         with self._lock:
-            rows = self._allowed_rows(allowed, exclude)
-            scores = self._scores(q, rows)
-            row_ids = self._ids[: self._n] if rows is None else self._ids[rows]
-        return _top_k(row_ids, scores, k, min_score)
+            if allowed is None:
+                # Exclusions only (hidden statuses, the query photo): score everything, then
+                # knock those rows out - cheaper than gathering all the other rows.
+                scores = self._scores(q, None)
+                row_ids = self._ids[: self._n]
+                if exclude is not None:
+                    e = _as_ids(exclude)
+                    rows = self._row_of[e[e < len(self._row_of)]]
+                    scores[rows[rows >= 0]] = -np.inf
+            else:
+                rows = self._allowed_rows(allowed, exclude)
+                scores = self._scores(q, rows)
+                row_ids = self._ids[rows]
+            hits = _top_k(row_ids, scores, k, min_score)
+        if len(hits) and hits.scores[-1] == -np.inf:
+            keep = hits.scores > -np.inf
+            hits = Hits(hits.ids[keep], hits.scores[keep])
+        return hits
 
     def score_all(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores of every photo against several queries: (ids [n], scores float32 [m, n])."""
@@ -190,18 +207,13 @@ class VectorIndex:
             return -1
         return int(self._row_of[photo_id])
 
-    def _allowed_rows(self, allowed, exclude) -> np.ndarray | None:
-        if allowed is None and not exclude:
-            return None
-        if allowed is None:
-            mask = np.ones(self._n, dtype=bool)
-        else:
-            a = _as_ids(allowed)
-            a = a[a < len(self._row_of)]
-            rows = self._row_of[a]
-            mask = np.zeros(self._n, dtype=bool)
-            mask[rows[rows >= 0]] = True
-        if exclude:
+    def _allowed_rows(self, allowed, exclude) -> np.ndarray:
+        a = _as_ids(allowed)
+        a = a[a < len(self._row_of)]
+        rows = self._row_of[a]
+        mask = np.zeros(self._n, dtype=bool)
+        mask[rows[rows >= 0]] = True
+        if exclude is not None:
             e = _as_ids(exclude)
             e = e[e < len(self._row_of)]
             rows = self._row_of[e]

@@ -133,7 +133,17 @@ def torch_info(requested: str | None) -> Section:
 def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
     from clipdesk.model import manager
 
-    section: Section = {"status": "ok", "requested": name or f"default ({manager.DEMO_MODEL})"}
+    active = _call(manager, "get_active_model")
+    section: Section = {
+        "status": "ok",
+        "requested": name or active or f"default ({manager.DEMO_MODEL})",
+    }
+    installed = _call(manager, "list_models")
+    if isinstance(installed, list):
+        section["installed"] = [
+            f"{getattr(m, 'name', m)}{' (active)' if getattr(m, 'active', False) else ''}"
+            for m in installed
+        ]
     try:
         path = manager.resolve_model(name)
     except Exception as exc:  # noqa: BLE001 - ModelError with a hint, or a manager bug
@@ -169,6 +179,17 @@ def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
             load_s=round(time.perf_counter() - start, 2),
         )
     return section
+
+
+def _call(module: Any, function: str) -> Any:
+    # The manager grows while doctor exists: use what it offers, skip what it lacks or breaks.
+    func = getattr(module, function, None)
+    if func is None:
+        return None
+    try:
+        return func()
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def library_health(path: Path, *, quick: bool = False) -> Section:

@@ -21,6 +21,7 @@ import numpy as np
 from clipdesk.core import xmp
 from clipdesk.core.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, Category, CategoryError
 from clipdesk.core.errors import ClipDeskError
+from clipdesk.core.head_store import with_applied_head
 from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.core.records import PhotoStatus
 from clipdesk.core.tag_store import (
@@ -89,7 +90,7 @@ class Tagger:
             clf = build_classifier(model, category)
             with self._lock:
                 self._cache[key] = clf
-        return clf
+        return with_applied_head(self.lib, clf)  # the head the user applied in the Train tab
 
     # --- recompute -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from clipdesk.core.head_store import with_applied_head
 from clipdesk.core.head_teach import NotEnoughLabelsError
 from clipdesk.core.records import FileFacts
 from clipdesk.core.store import Library
+from clipdesk.core.tag_service import Tagger
 from clipdesk.core.tag_store import TagStore
 from clipdesk.core.tagging import build_classifier
 
@@ -98,6 +99,9 @@ def test_teach_from_library_decisions_then_apply(library):
     head_service.apply(lib, result.head)
     used = with_applied_head(lib, clf)
     assert (used.scores(x).argmax(1) == y[61:]).mean() > zero_shot_acc + 0.1
+    # tagging (recompute, new photos) goes through the applied head
+    tagger_clf = Tagger(lib, model, TagStore(lib, install_starters=False)).classifier(clf.category)
+    np.testing.assert_allclose(tagger_clf.scores(x), used.scores(x), atol=1e-6)
     assert head_service.revert(lib, model.id, "Kind")
     assert with_applied_head(lib, clf) is clf
 

@@ -1,0 +1,329 @@
+"""ClipDesk's services: the one facade the CLI and the GUI both drive (no Qt here).
+
+::
+
+    with ClipDeskServices(library_path=None, model=None, device="auto") as app:
+        app.add_folder("~/Pictures")          # registers and scans
+        app.index(progress=print)              # embeds everything pending
+        for hit in app.search("a red circle", k=20):
+            print(hit.score, hit.photo.path)
+        app.search_image("query.jpg"); app.more_like_this(photo_id)
+
+Everything is lazy: the library opens on first use, the model loads on the first call that needs
+it (default: the model the user made active, else the bundled demo model, through
+:mod:`clipdesk.model.manager`), the search index is read on the first search.
+
+Changing the model: :meth:`set_model` makes another model active. Indexing then embeds every
+photo again with it (in the background in the app), while searches keep using the previous
+model and its vectors; when nothing is pending for the new model any more, :meth:`index` switches
+search over to it and deletes the old vectors. The switch is recorded in the library, so an
+interrupted re-embedding resumes on the next start with search still on the old model.
+
+Threads: any method may be called from any thread. Model and index loads are guarded so they
+happen once; one indexing run at a time (a second caller waits for the first); searches run
+concurrently with indexing (the index has its own lock, SQLite reads use WAL snapshots).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from clipdesk.core.errors import ClipDeskError, ModelError
+from clipdesk.core.pipeline import EmbeddedHook, IndexPipeline, IndexReport
+from clipdesk.core.progress import CancelToken, ProgressCallback
+from clipdesk.core.query import Query, QueryEncoder
+from clipdesk.core.search import Searcher, SearchFilters, SearchResult
+
+log = logging.getLogger("clipdesk.services")
+
+# Library setting: which model's vectors search uses, and how to load that model again.
+SEARCH_MODEL_KEY = "search_model"  # {"id": model id, "source": name or path}
+
+
+class ClipDeskServices:
+    def __init__(self, library_path: str | Path | None = None, model: Any = None,
+                 device: str | None = "auto", *, index_dtype: str = "float16") -> None:
+        """``model``: None (the active/default model), a name or path, or a loaded ClipModel."""
+        self.library_path = library_path
+        self.device = device or "auto"
+        self.index_dtype = index_dtype
+        self._model_source = None if model is None or not isinstance(model, str | Path) \
+            else str(model)
+        self._model = model if model is not None and not isinstance(model, str | Path) else None
+        self._search_model: Any = None
+        self._library: Any = None
+        self._searcher: Searcher | None = None
+        self._encoders: dict[str, QueryEncoder] = {}
+        self._lock = threading.RLock()
+        self._index_lock = threading.Lock()
+        self._listeners: list[EmbeddedHook] = []
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def library(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise ClipDeskError("ClipDesk services are closed.")
+            if self._library is None:
+                from clipdesk.core.store import Library
+
+                self._library = Library(self.library_path)
+            return self._library
+
+    @property
+    def model(self) -> Any:
+        """The active model (loaded on first use)."""
+        with self._lock:
+            if self._model is None:
+                from clipdesk.model import load_model
+
+                self._model = load_model(self._model_source, device=self.device)
+                log.info("active model %s", self._model.id)
+            return self._model
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._library is not None:
+                self._library.close()
+                self._library = None
+            self._searcher = None
+
+    def __enter__(self) -> ClipDeskServices:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- model -----------------------------------------------------------------------------
+
+    def set_model(self, model: Any) -> None:
+        """Make another model active (a name, a path or a loaded model). Search stays on the
+        current vectors until :meth:`index` has embedded every photo with the new one."""
+        with self._lock:
+            self._search_model_record()  # pin the current search model before switching
+            if isinstance(model, str | Path):
+                self._model_source, self._model = str(model), None
+            else:
+                self._model_source, self._model = getattr(model, "name", None), model
+
+    def search_model(self) -> Any:
+        """The model whose vectors search uses right now (the active one unless a re-embedding
+        is under way)."""
+        with self._lock:
+            record = self._search_model_record()
+            active = self.model
+            if record["id"] == active.id:
+                return active
+            if self._search_model is None or self._search_model.id != record["id"]:
+                self._search_model = self._load_search_model(record)
+            return self._search_model or active
+
+    def _search_model_record(self) -> dict[str, str]:
+        record = self.library.get_setting(SEARCH_MODEL_KEY)
+        if not isinstance(record, dict) or "id" not in record:
+            model = self.model
+            record = {"id": model.id, "source": str(self._model_source or model.path)}
+            self.library.set_setting(SEARCH_MODEL_KEY, record)
+        return record
+
+    def _load_search_model(self, record: dict[str, str]) -> Any:
+        from clipdesk.model import load_model
+
+        try:
+            model = load_model(record.get("source"), device=self.device)
+        except ClipDeskError as exc:
+            log.warning("previous model %s unavailable (%s): searching with the new one",
+                        record["id"], exc)
+            self._switch_search_model(self.model)
+            return None
+        if model.id != record["id"]:
+            log.warning("model at %s changed (%s != %s): searching with the new one",
+                        record.get("source"), model.id, record["id"])
+            self._switch_search_model(self.model)
+            return None
+        return model
+
+    def _switch_search_model(self, model: Any) -> None:
+        old = self.library.get_setting(SEARCH_MODEL_KEY) or {}
+        self.library.set_setting(SEARCH_MODEL_KEY, {
+            "id": model.id, "source": str(self._model_source or model.path)})
+        self._searcher = None
+        self._search_model = None
+        if old.get("id") and old["id"] != model.id:
+            removed = self.library.delete_embeddings(old["id"])
+            log.info("search now uses %s; removed %d vectors of %s", model.id, removed,
+                     old["id"])
+
+    @property
+    def reembedding(self) -> bool:
+        """True while photos are being embedded again for a newly chosen model."""
+        return self._search_model_record()["id"] != self.model.id
+
+    # --- folders and scanning ----------------------------------------------------------------
+
+    def _scanner(self) -> Any:
+        from clipdesk.core.scanner import Scanner
+
+        return Scanner(self.library)
+
+    def add_folder(self, path: str | Path, cancel: CancelToken | None = None,
+                   progress: ProgressCallback | None = None) -> Any:
+        folder, changes = self._scanner().add_folder(path, cancel=cancel, progress=progress)
+        self._after_changes()
+        return folder
+
+    def remove_folder(self, folder: int | str | Path) -> int:
+        removed = self._scanner().remove_folder(folder)
+        self._after_changes()
+        return removed
+
+    def folders(self) -> list[Any]:
+        return self.library.folders()
+
+    def scan(self, cancel: CancelToken | None = None,
+             progress: ProgressCallback | None = None) -> Any:
+        """Reconcile every folder with the disk (new, changed, moved, deleted files)."""
+        changes = self._scanner().reconcile(cancel=cancel, progress=progress)
+        self._after_changes()
+        return changes
+
+    def watch(self, on_change: Callable[[Any], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None, **options: Any) -> Any:
+        """A started :class:`clipdesk.core.watcher.Watcher`; call its ``stop()`` when done.
+        Changes are applied to the search index before ``on_change`` sees them."""
+        from clipdesk.core.watcher import Watcher
+
+        def changed(changes: Any) -> None:
+            self._after_changes()
+            if on_change is not None:
+                on_change(changes)
+
+        watcher = Watcher(self._scanner(), changed, on_error=on_error, **options)
+        watcher.start()
+        return watcher
+
+    def _after_changes(self) -> None:
+        with self._lock:
+            searcher = self._searcher
+        if searcher is not None:
+            searcher.sync()
+
+    # --- indexing --------------------------------------------------------------------------
+
+    def add_embedded_listener(self, listener: EmbeddedHook) -> None:
+        """``listener(ids, vectors)`` after each committed batch of vectors of the model search
+        uses (the tag engine tags new photos with it). Runs on the indexing thread."""
+        self._listeners.append(listener)
+
+    def pending_count(self) -> int:
+        return self.library.count_pending(self.model.id)
+
+    def index(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              limit: int | None = None, **pipeline_options: Any) -> IndexReport:
+        """Embed every pending photo with the active model (see IndexPipeline)."""
+        with self._index_lock:
+            model = self.model
+            searching_with = self._search_model_record()["id"]
+            hook = self._on_embedded if searching_with == model.id else None
+            pipe = IndexPipeline(self.library, model, on_embedded=hook, **pipeline_options)
+            report = pipe.run(progress=progress, cancel=cancel, limit=limit)
+            if searching_with != model.id and not report.cancelled \
+                    and self.library.count_pending(model.id) == 0:
+                with self._lock:
+                    self._switch_search_model(model)
+            return report
+
+    def _on_embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        with self._lock:
+            searcher = self._searcher
+        if searcher is not None:
+            searcher.add(ids, vectors)
+        for listener in list(self._listeners):
+            try:
+                listener(ids, vectors)
+            except Exception:  # one listener's bug must not stop indexing or the others
+                log.exception("embedded listener %r failed", listener)
+
+    # --- search ----------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        """The search index (read from the library on first use)."""
+        with self._lock:
+            model = self.search_model()
+            if self._searcher is None or self._searcher.model_id != model.id:
+                searcher = Searcher(self.library, model.id, model.dim, dtype=self.index_dtype)
+                searcher.load()
+                self._searcher = searcher
+            return self._searcher
+
+    def _encoder(self, searcher: Searcher, model: Any) -> QueryEncoder:
+        with self._lock:
+            enc = self._encoders.get(model.id)
+            if enc is None:
+                enc = QueryEncoder(model, photo_vector=lambda pid: self.searcher().vector(pid))
+                self._encoders = {model.id: enc}  # one model's cache at a time
+            return enc
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        searcher = self.searcher()
+        return self._encoder(searcher, self.search_model()).encode(query)
+
+    def search(self, query: str | Query = "", k: int = 50, filters: SearchFilters | None = None,
+               *, image: Image.Image | str | Path | None = None, image_weight: float = 1.0,
+               ) -> list[SearchResult]:
+        """Text (with the query syntax of clipdesk.core.query), image, or both; best first,
+        each with its Photo record."""
+        q = query if isinstance(query, Query) else Query.parse(query)
+        if image is not None:
+            q = q.with_image(image, image_weight)
+        searcher = self.searcher()
+        vector = self._encoder(searcher, self.search_model()).encode(q)
+        results = searcher.search(vector, k=k, filters=filters, exclude=q.photo_ids)
+        return searcher.resolve(results)
+
+    def search_image(self, image: Image.Image | str | Path, k: int = 50,
+                     filters: SearchFilters | None = None) -> list[SearchResult]:
+        return self.search(Query.image(image), k=k, filters=filters)
+
+    def more_like_this(self, photo_id: int, k: int = 50,
+                       filters: SearchFilters | None = None) -> list[SearchResult]:
+        return self.search(Query.photo(photo_id), k=k, filters=filters)
+
+    def sync_index(self) -> tuple[int, int]:
+        """Bring the search index in step with the library (after changes made elsewhere)."""
+        return self.searcher().sync()
+
+    # --- status ----------------------------------------------------------------------------
+
+    def status(self, with_model: bool = True) -> dict[str, Any]:
+        lib = self.library
+        out: dict[str, Any] = {
+            "library": str(lib.path),
+            "photos": lib.counts(),
+            "folders": [{"id": f.id, "path": str(f.path), "status": str(f.status)}
+                        for f in lib.folders()],
+        }
+        if with_model:
+            try:
+                model = self.model
+            except ModelError as exc:
+                out["model"] = {"error": exc.message}
+            else:
+                out["model"] = {"id": model.id, "device": str(model.device),
+                                "demo": bool(model.is_demo)}
+                out["pending"] = lib.count_pending(model.id)
+                out["search_model"] = self._search_model_record()["id"]
+        return out
+
+    def photos(self, ids: Iterable[int]) -> list[Any]:
+        return self.library.photos(ids=list(ids))

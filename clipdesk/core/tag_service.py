@@ -124,14 +124,25 @@ class Tagger:
     def recompute(self, categories: Sequence[str] | None = None,
                   photo_ids: Sequence[int] | None = None,
                   progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> RecomputeReport:
+                  cancel: CancelToken | None = None,
+                  vectors: tuple[np.ndarray, np.ndarray] | None = None) -> RecomputeReport:
         """Re-tag every photo (or ``photo_ids``) with the model, for every automatic category
-        (or ``categories``). User decisions stay; only the model's tags are replaced."""
+        (or ``categories``). User decisions stay; only the model's tags are replaced.
+
+        ``vectors`` = (ids, matrix) of every ok photo for this model, when the caller already
+        holds them in memory (the search index does): this skips reading them from SQLite,
+        which costs far more than the product itself (bench/tag_bench.py).
+        """
         model = self._need_model()
         cats = [c for c in self.store.categories() if c.auto]
         if categories is not None:
             wanted = {self.store.category(n).name for n in categories}
             cats = [c for c in cats if c.name in wanted]
+        if vectors is not None and photo_ids is None:
+            order = np.argsort(np.asarray(vectors[0], np.int64), kind="stable")
+            ids = np.asarray(vectors[0], np.int64)[order]
+            mat = np.asarray(vectors[1], np.float32)[order]
+            return self._recompute(cats, ids, mat, True, progress, cancel)
         if photo_ids is None:
             ids, vectors = self.lib.load_vectors(model.id, (PhotoStatus.OK,))
         else:

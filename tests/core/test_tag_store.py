@@ -213,3 +213,13 @@ def test_scores_match_the_pure_math(tagged, lib):
     for pid, score in got.items():
         assert score == pytest.approx(float(expected[ids.index(pid), 0]), abs=1e-6)
     assert np.isfinite(list(got.values())).all()
+
+
+def test_recompute_from_in_memory_vectors_matches_reading_the_store(tagged, lib):
+    store, tagger, ids = tagged
+    before = {t.photo_id: (t.label, t.score) for t in store.review_list(limit=1000)}
+    vids, vecs = lib.load_vectors("fake@1")
+    order = np.arange(len(vids))[::-1]  # any order is accepted
+    tagger.recompute(vectors=(vids[order], vecs[order]))
+    after = {t.photo_id: (t.label, t.score) for t in store.review_list(limit=1000)}
+    assert after == before

@@ -125,3 +125,40 @@ def test_wise_ft_blend_and_retrieval_scores():
     txt = torch.eye(4)[[0, 1, 3, 2]]  # captions 2 and 3 point at each other's photo
     s = retrieval_scores(img, txt, torch.arange(4))
     assert s["t2i_recall@1"] == 0.5 and s["i2t_recall@1"] == 0.5
+
+
+def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path):
+    import numpy as np
+
+    from clipdesk.core import paths
+    from clipdesk.core.records import FileFacts
+    from clipdesk.core.store import Library
+    from clipdesk.model import manager, versions
+
+    tiny_random_model(paths.models_dir(), name="tiny-base")
+    train, val = _pairs(tmp_path, 8), _pairs(tmp_path, 4, offset=50)
+    opts = FinetuneOptions(towers="text", min_steps=2, epochs=1, batch_size=4, lr=1e-3)
+    result = FinetuneJob.create("tiny-base", train, val, opts, root=tmp_path / "jobs").run()
+    (info,) = versions.finetuned_versions("tiny-base")
+    assert info.name == result.model_name and info.towers == "text" and not info.active
+    assert info.to_json()["after"] == result.after
+
+    base_model = load_model("tiny-base", "cpu")
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        folder = lib.add_folder(tmp_path / "photos")
+        facts = [FileFacts(p.path, 1, i, "png", f"h{i}") for i, p in enumerate(train)]
+        ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
+        vecs = base_model.encode_images([synth.render_scene(synth.sample_scenes(9, 1)[0], 40)] * 8)
+        lib.store_embeddings(base_model.id, ids, vecs)
+        out = versions.activate(result.model_name, lib)
+        assert out == {"active": result.model_name, "shared_vectors": 8, "reembed": False}
+        assert manager.get_active_model() == result.model_name
+        new_id = load_model(result.model_name, "cpu").id
+        _, copied = lib.vectors_for(new_id, ids)
+        np.testing.assert_array_equal(copied, vecs)
+        lib.delete_embeddings(base_model.id)  # what the app does once search switched over
+        back = versions.rollback(library=lib)
+        assert back["active"] == "tiny-base" and back["shared_vectors"] == 8
+        assert manager.get_active_model() == "tiny-base"
+    with pytest.raises(ModelError):
+        versions.rollback("tiny-base")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -172,12 +172,16 @@ class Tagger:
             progress(meter.update(len(cats), "tagging done"))
         return report
 
-    def on_embedded(self, photo_ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
-        """Pipeline hook: tag photos the moment their vectors are stored (same model only).
-
-        Failures are logged, never raised: tagging must not stop indexing.
+    def on_embedded(self, photo_ids: Sequence[int], vectors: np.ndarray,
+                    model_id: str | None = None) -> None:
+        """Pipeline hook (``clipdesk.core.pipeline.EmbeddedHook``): tag photos the moment their
+        vectors are stored. ``model_id``, when given, must be this tagger's model (vectors of
+        another model are ignored). Failures are logged, never raised: tagging must not stop
+        indexing.
         """
-        if self.model is None or model_id != self.model.id or len(photo_ids) == 0:
+        if self.model is None or len(photo_ids) == 0:
+            return
+        if model_id is not None and model_id != self.model.id:
             return
         try:
             ids = np.asarray(photo_ids, dtype=np.int64)
@@ -270,3 +274,22 @@ class Tagger:
                 else:
                     report.unchanged += 1
         return report
+
+
+def attach_to_services(services: Any) -> Tagger:
+    """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook.
+
+    ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`; the listener follows its
+    active model (vectors arrive for the model search uses, which is the active one whenever the
+    hook fires), and the returned Tagger serves recompute / XMP calls over the same library.
+    """
+    tagger = Tagger(services.library, None)
+
+    def listener(ids: np.ndarray, vectors: np.ndarray) -> None:
+        model = services.model
+        if tagger.model is None or tagger.model.id != model.id:
+            tagger.model = model
+        tagger.on_embedded(ids, vectors, model.id)
+
+    services.add_embedded_listener(listener)
+    return tagger

@@ -223,3 +223,23 @@ def test_recompute_from_in_memory_vectors_matches_reading_the_store(tagged, lib)
     tagger.recompute(vectors=(vids[order], vecs[order]))
     after = {t.photo_id: (t.label, t.score) for t in store.review_list(limit=1000)}
     assert after == before
+
+
+def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
+    from clipdesk.core.services import ClipDeskServices
+    from clipdesk.core.tag_service import attach_to_services
+    from clipdesk.model.testing import tiny_random_model
+
+    model_dir = tiny_random_model(tmp_path / "models")
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(5):
+        Image.new("RGB", (40, 40), (50 * i, 255 - 50 * i, 0)).save(pics / f"{i}.png")
+    with ClipDeskServices(tmp_path / "lib.sqlite3", model=str(model_dir), device="cpu") as app:
+        store = TagStore(app.library, install_starters=False)
+        store.add_category(Category("Colour", ("red", "green"), Mode.SINGLE, 0.0))
+        attach_to_services(app)
+        app.add_folder(pics)
+        assert app.index().embedded == 5
+        tagged = store.photos_with_tag("Colour", "red") + store.photos_with_tag("Colour", "green")
+        assert len(tagged) == 5 and {t.model_id for t in tagged} == {app.model.id}

@@ -1,0 +1,95 @@
+"""`clipdesk-cli train`: heads with a JSON summary, apply/revert, pairs per source, a fine-tune
+that makes a new version, activate and roll back."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from clipdesk.cli import main
+from clipdesk.core import paths
+from clipdesk.core.categories import Category, Label
+from clipdesk.core.head_store import applied_heads
+from clipdesk.core.records import FileFacts
+from clipdesk.core.store import Library
+from clipdesk.core.tag_store import TagStore
+from clipdesk.model import load_model, manager, synth
+from clipdesk.model.testing import tiny_random_model
+
+N = 40
+
+
+@pytest.fixture
+def setup(tmp_path):
+    torch.set_num_threads(1)
+    tiny_random_model(paths.models_dir(), name="tiny")
+    model = load_model("tiny", "cpu")
+    lib_path = tmp_path / "lib.sqlite3"
+    rng = np.random.default_rng(0)
+    protos = rng.normal(size=(2, model.dim))
+    y = np.arange(N) % 2
+    x = protos[y] + 0.5 * rng.normal(size=(N, model.dim))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    with Library(lib_path) as lib:
+        root = tmp_path / "photos"
+        folder = lib.add_folder(root)
+        files = [synth.write_photo(s, root / ("beach" if i % 2 else "city") / f"IMG_{i}.png", 40)
+                 for i, s in enumerate(synth.sample_scenes(0, N, split="test"))]
+        facts = [FileFacts(p, p.stat().st_size, i, "png", f"h{i}") for i, p in enumerate(files)]
+        ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
+        lib.store_embeddings(model.id, ids, x)
+        tags = TagStore(lib, install_starters=False)
+        tags.add_category(Category("Kind", (Label("red thing"), Label("blue thing"))))
+        lid = list(tags.label_ids("Kind").values())
+        with lib.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) VALUES(?,?,?,?)",
+                [(ids[i], lid[y[i]], "confirmed", time.time()) for i in range(30)])
+    return lib_path, model, ids
+
+
+def _run(capsys, *argv: str) -> dict:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_train_heads_reports_metrics_applies_and_suggests(setup, capsys):
+    lib_path, model, ids = setup
+    base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
+    d = _run(capsys, *base, "train", "heads", "kind", "--apply", "--suggest", "5",
+             "--target-precision", "0.9")
+    assert d["examples"] == 30 and d["applied"]
+    assert d["evaluation"]["after"]["accuracy"] >= 0.9
+    assert d["evaluation"]["after"]["accuracy"] > d["evaluation"]["before"]["accuracy"]
+    assert len(d["suggest"]) == 5 and all(s["photo_id"] in ids[30:] for s in d["suggest"])
+    with Library(lib_path) as lib:
+        assert applied_heads(lib) == [(model.id, "Kind")]
+    d = _run(capsys, *base, "train", "heads", "Kind", "--revert")
+    assert d == {"category": "Kind", "reverted": True}
+    assert main([*base, "train", "heads", "Nope"]) == 1
+    assert "no category" in capsys.readouterr().err
+
+
+def test_train_pairs_finetune_activate_rollback(setup, capsys):
+    lib_path, model, ids = setup
+    base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
+    d = _run(capsys, *base, "train", "pairs", "--source", "tags,folders")
+    assert d["by_source"] == {"tags": 30, "folders": N} and d["photos"] == N
+    d = _run(capsys, *base, "train", "finetune", "--source", "tags,folders", "--min-steps", "3",
+             "--epochs", "0.1", "--batch-size", "8", "--lr", "1e-3", "--val-fraction", "0.2",
+             "--name", "tiny-mine", "--activate")
+    assert d["model_name"] == "tiny-mine" and d["steps"] == 3
+    assert d["data"]["validation"] > 0 and "t2i_recall@5" in d["after"]
+    assert d["activation"] == {"active": "tiny-mine", "shared_vectors": N, "reembed": False}
+    assert manager.get_active_model() == "tiny-mine"
+    listed = _run(capsys, *base, "train", "versions")
+    assert [v["name"] for v in listed] == ["tiny-mine"] and listed[0]["active"]
+    d = _run(capsys, *base, "train", "rollback")
+    assert d["active"] == "tiny" and manager.get_active_model() == "tiny"
+    assert main([*base, "train", "finetune", "--resume"]) == 1  # nothing interrupted

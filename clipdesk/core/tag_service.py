@@ -211,29 +211,37 @@ class Tagger:
         """Read each photo's XMP keywords (sidecars and embedded) as user tags; returns how many
         tags were added. A keyword matching one of our labels ("Scene|beach") tags that label;
         any other lands in the manual "Keywords" category. User decisions are kept."""
+        cats = {c.name.casefold(): c for c in self.store.categories()}
+        label_ids: dict[tuple[str, str], int] = {}
         added = 0
-        photos = self.lib.photos(ids=sorted({int(i) for i in photo_ids}))
-        for photo in photos:
-            keywords = xmp.read_photo_keywords(photo.path).paths()
-            if not keywords:
+        ids = sorted({int(i) for i in photo_ids})
+        for part in chunks(ids, 500):
+            rows = []
+            for photo in self.lib.photos(ids=list(part)):
+                for path in xmp.read_photo_keywords(photo.path).paths():
+                    try:
+                        cat_name, label = self._label_for_keyword(path, cats)
+                        key = (cat_name.casefold(), label.casefold())
+                        if key not in label_ids:
+                            label_ids[key] = self.store.ensure_label(cat_name, label)
+                            if cat_name.casefold() not in cats:
+                                cats = {c.name.casefold(): c for c in self.store.categories()}
+                    except CategoryError as exc:
+                        log.warning("%s: keyword %r not imported: %s", photo.path, path, exc.message)
+                        continue
+                    rows.append((photo.id, label_ids[key]))
+            if not rows:
                 continue
-            cats = {c.name.casefold(): c for c in self.store.categories()}
-            for path in keywords:
-                try:
-                    cat_name, label = self._label_for_keyword(path, cats)
-                    lid = self.store.ensure_label(cat_name, label)
-                except CategoryError as exc:
-                    log.warning("%s: keyword %r not imported: %s", photo.path, path, exc.message)
-                    continue
-                with self.lib.transaction() as conn:
-                    cur = conn.execute(
-                        "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
-                        "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
-                        f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
-                        (photo.id, lid, TagState.IMPORTED.value, time.time(), TagState.SUGGESTED.value,
-                         TagState.CANDIDATE.value))
-                    added += cur.rowcount
-                cats = {c.name.casefold(): c for c in self.store.categories()}
+            now = time.time()
+            with self.lib.transaction() as conn:
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
+                    "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
+                    f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
+                    [(pid, lid, TagState.IMPORTED.value, now, TagState.SUGGESTED.value,
+                      TagState.CANDIDATE.value) for pid, lid in rows])
+                added += conn.total_changes - before
         return added
 
     def write_xmp(self, photo_ids: Iterable[int] | None = None,
@@ -279,9 +287,11 @@ class Tagger:
 def attach_to_services(services: Any) -> Tagger:
     """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook.
 
-    ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`; the listener follows its
-    active model (vectors arrive for the model search uses, which is the active one whenever the
-    hook fires), and the returned Tagger serves recompute / XMP calls over the same library.
+    Each new batch first has its XMP keywords (sidecars, embedded) imported as user tags, then
+    gets the model's tags. ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`;
+    the listener follows its active model (vectors arrive for the model search uses, which is
+    the active one whenever the hook fires). The returned Tagger serves recompute and XMP calls
+    over the same library.
     """
     tagger = Tagger(services.library, None)
 
@@ -289,6 +299,10 @@ def attach_to_services(services: Any) -> Tagger:
         model = services.model
         if tagger.model is None or tagger.model.id != model.id:
             tagger.model = model
+        try:  # keywords other tools wrote come in as the user's own tags
+            tagger.import_xmp(ids)
+        except ClipDeskError as exc:
+            log.warning("reading XMP keywords of new photos failed: %s", exc)
         tagger.on_embedded(ids, vectors, model.id)
 
     services.add_embedded_listener(listener)

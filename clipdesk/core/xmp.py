@@ -53,14 +53,23 @@ def sidecar_path(photo: str | os.PathLike[str], naming: SidecarNaming | str) -> 
 
 
 def existing_sidecars(photo: str | os.PathLike[str]) -> list[Path]:
-    """Sidecars present for a photo, in both naming styles and any case of ``.xmp``."""
+    """Sidecars present for a photo, in both naming styles (``.xmp`` or ``.XMP``).
+
+    Probes the few possible names instead of listing the folder: called for every photo
+    indexed, it must not cost a directory scan each time.
+    """
     photo = Path(photo)
-    wanted = {f"{photo.stem}.xmp".casefold(), f"{photo.name}.xmp".casefold()}
-    try:
-        entries = sorted(photo.parent.iterdir())
-    except OSError:
-        return []
-    return [p for p in entries if p.name.casefold() in wanted and p.is_file()]
+    found: dict[tuple[int, int], Path] = {}
+    for base in (photo.stem, photo.name):
+        for ext in (".xmp", ".XMP", ".Xmp"):
+            candidate = photo.with_name(base + ext)
+            try:
+                st = candidate.stat()
+            except OSError:
+                continue
+            if candidate.is_file():
+                found.setdefault((st.st_dev, st.st_ino), candidate)  # case-insensitive file systems
+    return sorted(found.values())
 
 
 @dataclass

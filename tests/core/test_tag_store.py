@@ -235,6 +235,7 @@ def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
     pics.mkdir()
     for i in range(5):
         Image.new("RGB", (40, 40), (50 * i, 255 - 50 * i, 0)).save(pics / f"{i}.png")
+    (pics / "3.png.xmp").write_bytes(xmp.update_keywords(None, ["Colour|green", "Trip|Rome"]))
     with ClipDeskServices(tmp_path / "lib.sqlite3", model=str(model_dir), device="cpu") as app:
         store = TagStore(app.library, install_starters=False)
         store.add_category(Category("Colour", ("red", "green"), Mode.SINGLE, 0.0))
@@ -242,4 +243,8 @@ def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
         app.add_folder(pics)
         assert app.index().embedded == 5
         tagged = store.photos_with_tag("Colour", "red") + store.photos_with_tag("Colour", "green")
-        assert len(tagged) == 5 and {t.model_id for t in tagged} == {app.model.id}
+        assert len(tagged) == 5
+        by_path = {app.library.photo(t.photo_id).path.name: t for t in tagged}
+        assert by_path["3.png"].state is TagState.IMPORTED  # the sidecar's keyword, not the model's
+        assert {t.model_id for n, t in by_path.items() if n != "3.png"} == {app.model.id}
+        assert [t.keyword for t in store.photos_with_tag("Keywords", "Trip|Rome")] == ["Trip|Rome"]

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("clipdesk.tags")
 
+SCORED_STATUSES = (PhotoStatus.OK, PhotoStatus.MISSING, PhotoStatus.OFFLINE)
+
 
 @dataclass
 class RecomputeReport:
@@ -144,7 +146,9 @@ class Tagger:
             mat = np.asarray(vectors[1], np.float32)[order]
             return self._recompute(cats, ids, mat, True, progress, cancel)
         if photo_ids is None:
-            ids, vectors = self.lib.load_vectors(model.id, (PhotoStatus.OK,))
+            # missing and offline photos keep their vectors and come back as they were: keep
+            # tagging them rather than dropping their tags while a drive is unplugged
+            ids, vectors = self.lib.load_vectors(model.id, SCORED_STATUSES)
         else:
             ids, vectors = self.lib.vectors_for(model.id, sorted({int(i) for i in photo_ids}))
         return self._recompute(cats, ids, vectors, photo_ids is None, progress, cancel)

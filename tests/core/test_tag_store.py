@@ -248,3 +248,11 @@ def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
         assert by_path["3.png"].state is TagState.IMPORTED  # the sidecar's keyword, not the model's
         assert {t.model_id for n, t in by_path.items() if n != "3.png"} == {app.model.id}
         assert [t.keyword for t in store.photos_with_tag("Keywords", "Trip|Rome")] == ["Trip|Rome"]
+
+
+def test_offline_photos_keep_their_tags_through_a_recompute(tagged, lib):
+    store, tagger, ids = tagged
+    before = labels_of(store, ids[0])
+    lib.set_folder_offline(lib.photo(ids[0]).folder_id, "drive unplugged")
+    tagger.recompute()
+    assert labels_of(store, ids[0]) == before == {"Colour|red"}

@@ -256,3 +256,51 @@ def test_offline_photos_keep_their_tags_through_a_recompute(tagged, lib):
     lib.set_folder_offline(lib.photo(ids[0]).folder_id, "drive unplugged")
     tagger.recompute()
     assert labels_of(store, ids[0]) == before == {"Colour|red"}
+
+
+def test_demo_model_decisions_survive_recompute_and_a_model_change(lib, tmp_path):
+    from clipdesk.model import load_model
+    from clipdesk.model.synth import COLOURS, render_scene
+    from clipdesk.model.synth.evaluate import single_object_scenes
+    from clipdesk.model.testing import tiny_random_model
+    from tests.core.demo_model import load_demo_model
+
+    mini = load_demo_model()
+    specs = single_object_scenes("heldout", 40)
+    folder = tmp_path / "renders"
+    folder.mkdir()
+    facts = []
+    for i, spec in enumerate(specs):
+        p = folder / f"{i:03d}.png"
+        render_scene(spec, 96).save(p)
+        facts.append(FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "png", f"h{i}"))
+    ids = [pid for pid, _ in lib.add_or_update_photos(lib.add_folder(folder).id, facts)]
+    images = [render_scene(s, 96) for s in specs]
+    lib.store_embeddings(mini.id, ids, mini.encode_images(images))
+    store = TagStore(lib, install_starters=False)
+    store.add_category(Category("Colour", tuple(COLOURS)))
+    Tagger(lib, mini, store).recompute()
+    suggested = {t.photo_id: t.label for t in store.review_list("Colour", limit=1000) if t.is_tag}
+    right = [pid for pid, s in zip(ids, specs, strict=True) if suggested.get(pid) == s.colour]
+    assert len(right) >= 0.9 * len(ids)
+    confirmed_wrong, rejected_right = right[0], right[1]
+    wrong = next(c for c in COLOURS if c != specs[ids.index(confirmed_wrong)].colour)
+    store.set_decision([confirmed_wrong], "Colour", wrong, "confirmed")
+    store.set_decision([rejected_right], "Colour", suggested[rejected_right], "rejected")
+
+    def check() -> None:
+        tags = {t.label: t.state for t in store.tags_of(confirmed_wrong)}
+        assert tags[wrong] is TagState.CONFIRMED
+        assert [lab for lab, st in tags.items() if st is TagState.SUGGESTED] == []
+        tags = {t.label: t.state for t in store.tags_of(rejected_right)}
+        assert tags[suggested[rejected_right]] is TagState.REJECTED
+
+    Tagger(lib, mini, store).recompute()
+    check()
+    other = load_model(tiny_random_model(tmp_path / "models"), device="cpu")  # a model change
+    lib.store_embeddings(other.id, ids, other.encode_images(images))
+    Tagger(lib, other, store).recompute()
+    check()
+    assert store.tags_of(confirmed_wrong)[0].model_id == other.id  # rescored by the new model
+    Tagger(lib, mini, store).recompute()  # and back
+    check()

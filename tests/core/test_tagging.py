@@ -133,3 +133,30 @@ def test_real_model_api_fits(tmp_path):
     x = np.random.default_rng(0).standard_normal((5, model.dim)).astype(np.float32)
     scores, _ = propose(clf, x)
     np.testing.assert_allclose(scores.sum(1), 1.0, atol=1e-5)
+
+
+# --- semantics with the demo model (ClipDesk-Mini, synthetic renders it never saw) ---------------
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    from tests.core.demo_model import load_demo_model
+
+    return load_demo_model()
+
+
+@pytest.mark.parametrize("split", ["test", "heldout"])
+@pytest.mark.parametrize("kind", ["colour", "shape"])
+def test_demo_model_tags_held_out_renders(demo_model, kind, split):
+    from clipdesk.model.synth import COLOURS, SHAPES, render_scene
+    from clipdesk.model.synth.evaluate import single_object_scenes
+
+    labels = list(COLOURS if kind == "colour" else SHAPES)
+    cat = Category(kind.capitalize(), tuple(labels), Mode.SINGLE)  # default templates, threshold
+    specs = single_object_scenes(split, 200)
+    x = demo_model.encode_images([render_scene(s, demo_model.image_size) for s in specs])
+    _, prop = propose(build_classifier(demo_model, cat), x, margin=0.0)
+    tagged = {int(r): labels[int(c)] for r, c, a in zip(prop.rows, prop.cols, prop.assigned, strict=True) if a}
+    truth = [getattr(s, kind) for s in specs]
+    accuracy = np.mean([tagged.get(i) == t for i, t in enumerate(truth)])  # "none" counts as wrong
+    assert accuracy >= 0.9, f"{kind} tags on {split} renders: accuracy {accuracy:.3f}"

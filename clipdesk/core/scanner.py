@@ -18,11 +18,14 @@ start-up reconcile and the watcher's targeted :meth:`Scanner.reconcile_paths`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from clipdesk.core.examine import examine
 from clipdesk.core.filetypes import is_candidate
@@ -36,6 +39,7 @@ from clipdesk.core.walk import is_skipped_path, walk
 
 log = logging.getLogger("clipdesk.scanner")
 
+T = TypeVar("T")
 BATCH = 200  # files fingerprinted and committed per transaction
 PURGE_SETTING = "purge_missing_after_days"
 DEFAULT_PURGE_DAYS = 30
@@ -81,10 +85,22 @@ class _Disk:
     unreadable: list[str] = field(default_factory=list)
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: Scanner, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Scanner:
     def __init__(self, library: Library, *, with_metadata: bool = True) -> None:
         self.library = library
         self.with_metadata = with_metadata
+        # One reconcile at a time per scanner: the watcher's worker and a start-up or
+        # user-requested scan must not sweep each other's moves.
+        self._lock = threading.RLock()
 
     # --- folders ---------------------------------------------------------------------------
 
@@ -110,7 +126,7 @@ class Scanner:
         """Forget a folder and its photos (files on disk are not touched)."""
         return self.library.remove_folder(path)
 
-    def _probe(self, folder: Folder, known_present: int) -> tuple[FolderStatus, str | None]:
+    def _probe(self, folder: Folder) -> tuple[FolderStatus, str | None]:
         root = str(folder.path)
         try:
             if not os.path.isdir(root):
@@ -123,15 +139,17 @@ class Scanner:
             return FolderStatus.ERROR, f"cannot read the folder: {exc.strerror}"
         except OSError as exc:
             return FolderStatus.OFFLINE, f"folder unreachable: {exc.strerror}"
-        if empty and known_present:
+        if empty and self._present_count(folder.id):
             return FolderStatus.OFFLINE, "folder is empty (drive not mounted?)"
         return FolderStatus.OK, None
 
+    def _present_count(self, folder_id: int) -> int:
+        counts = self.library.folder_photo_counts().get(folder_id, {})
+        return sum(n for s, n in counts.items() if s not in ("missing", "offline"))
+
     def _check(self, folder: Folder, changes: ChangeSet) -> bool:
         """Update ``folder``'s reachability; True when it can be scanned."""
-        counts = self.library.folder_photo_counts().get(folder.id, {})
-        present = sum(n for s, n in counts.items() if s not in ("missing", "offline"))
-        state, reason = self._probe(folder, present)
+        state, reason = self._probe(folder)
         if state is FolderStatus.OFFLINE:
             if folder.status is not FolderStatus.OFFLINE:
                 log.info("folder %s offline: %s", folder.path, reason)
@@ -148,6 +166,7 @@ class Scanner:
             changes.online_folders.append(folder.id)
         return True
 
+    @_locked
     def check_folders(self) -> ChangeSet:
         """Cheap reachability pass (no walk); a folder that came back is fully reconciled."""
         changes = ChangeSet()
@@ -162,6 +181,7 @@ class Scanner:
 
     # --- reconcile -------------------------------------------------------------------------
 
+    @_locked
     def reconcile(self, cancel: CancelToken | None = None, progress: ProgressCallback | None = None,
                   folders: Iterable[Folder] | None = None) -> ChangeSet:
         """Full mark-and-sweep over ``folders`` (default: all). Raises CancelledError if
@@ -196,6 +216,7 @@ class Scanner:
                 self.library.purge_missing(float(days) * 86400)
         return changes
 
+    @_locked
     def reconcile_paths(self, paths: Iterable[str | Path]) -> ChangeSet:
         """Reconcile just these paths (files or directories, existing or not) - the watcher's
         entry point. Paths outside every watched folder, or in skipped folders, are ignored."""

@@ -143,8 +143,15 @@ def _v2_tags(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX photo_tags_label ON photo_tags(label_id, state, score)")
 
 
+def _v3_vectors_by_model(db: sqlite_utils.Database) -> None:
+    """Index embeddings by (model, photo): loading a model's vectors in photo order becomes an
+    index range scan instead of a sort of every vector BLOB in a temporary B-tree."""
+    db.execute("DROP INDEX IF EXISTS idx_embeddings_model_id")
+    db["embeddings"].create_index(["model_id", "photo_id"], index_name="idx_embeddings_model_photo")
+
+
 # Append-only. Index i upgrades version i to version i + 1.
-MIGRATIONS: list[Migration] = [_v1_library, _v2_tags]
+MIGRATIONS: list[Migration] = [_v1_library, _v2_tags, _v3_vectors_by_model]
 
 
 def latest_version() -> int:

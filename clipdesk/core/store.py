@@ -43,6 +43,7 @@ from clipdesk.core.store_vectors import VectorQueries
 log = logging.getLogger("clipdesk.store")
 
 DEFAULT_TIMEOUT_S = 10.0
+PAGE_SIZE = 16384
 
 
 class Library(FolderQueries, PhotoQueries, VectorQueries):
@@ -80,6 +81,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         conn.row_factory = sqlite3.Row
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            # Only takes effect on a new file. 16 KiB pages hold seven 512-d float32 vectors;
+            # the 4 KiB default holds one, doubling the file and the I/O of a full load.
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 log.warning("library %s: journal mode %s (WAL unavailable)", self.path, mode)

@@ -19,7 +19,7 @@ from clipdesk.core.store_photos import chunks
 if TYPE_CHECKING:
     from clipdesk.core.store import Library
 
-_FETCH = 16384  # rows per fetchmany while loading vectors
+_FETCH = 4096  # rows per fetchmany while loading vectors (bounds the extra memory)
 
 
 def _as_matrix(vectors: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray:
@@ -121,8 +121,11 @@ class VectorQueries:
         where = (f"FROM embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? "
                  f"AND p.status IN ({','.join('?' * len(st))})")
         with self.reading() as conn:
-            head = conn.execute(f"SELECT count(*), max(e.dim) {where}", (model_id, *st)).fetchone()
-            n, dim = int(head[0]), int(head[1] or 0)
+            # both answered from indexes alone: no vector BLOB is read twice
+            n = int(conn.execute(f"SELECT count(*) {where}", (model_id, *st)).fetchone()[0])
+            row = conn.execute("SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1",
+                               (model_id,)).fetchone()
+            dim = int(row[0]) if row else 0
             ids = np.empty(n, dtype=np.int64)
             mat = np.empty((n, dim), dtype=np.float32)
             cur = conn.execute(f"SELECT e.photo_id, e.vector {where} ORDER BY e.photo_id",

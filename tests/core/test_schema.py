@@ -83,3 +83,22 @@ def test_another_programs_database_is_not_taken_over(tmp_path):
         Library(path)
     tables = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")]
     assert tables == ["accounts"]
+
+
+def test_a_v1_library_is_migrated_step_by_step_to_the_latest(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, target=1) == 1
+    conn.execute("INSERT INTO folders(id, path, status, added_at) VALUES(1, '/p', 'ok', 0)")
+    conn.execute(
+        "INSERT INTO photos(id, folder_id, path, size, mtime_ns, status, added_at, updated_at) "
+        "VALUES(7, 1, '/p/a.jpg', 10, 1, 'ok', 0, 0)")
+    conn.execute("INSERT INTO embeddings VALUES(7, 'm', 2, ?, 0)", (b"\x00" * 8,))
+    conn.close()
+    with Library(path) as lib:
+        assert lib.version == schema.latest_version()
+        assert lib.photo(7).path.as_posix() == "/p/a.jpg"
+        assert lib.load_vectors("m")[0].tolist() == [7]
+        assert lib.integrity_check() == "ok"
+        fk = lib.connection().execute("PRAGMA foreign_key_check").fetchall()
+        assert fk == []

@@ -1,0 +1,258 @@
+"""Downloads against a local server in the Hugging Face hub's URL layout (HF_ENDPOINT), and the
+no-network cases: a closed port and a server that accepts but never answers."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+
+from clipdesk.core import paths
+from clipdesk.core.errors import CancelledError, ModelError
+from clipdesk.core.progress import CancelToken
+from clipdesk.model import download, load_model, manager
+from clipdesk.model.testing import tiny_random_model
+
+REPO = "openai/clip-vit-base-patch32"
+COMMIT = "c" * 40
+
+
+class FakeHub:
+    """Serves files of one repository at /{repo}/resolve/{revision}/{file}, with the headers
+    huggingface_hub reads (X-Repo-Commit, X-Linked-Etag = sha256 for LFS files, sizes) and
+    HTTP range requests."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.corrupt: set[str] = set()  # serve altered bytes but announce the true hash
+        self.drop_after: dict[str, int] = {}  # close the connection after N bytes, then fail
+        self.failing = False
+        self.requests: list[tuple[str, str, str | None]] = []
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _file(self) -> tuple[str, bytes] | None:
+                prefix = f"/{REPO}/resolve/main/"
+                if not self.path.startswith(prefix):
+                    return None
+                name = self.path[len(prefix):]
+                return (name, hub.files[name]) if name in hub.files else None
+
+            def _headers(self, name: str, data: bytes, length: int, status: int) -> None:
+                self.send_response(status)
+                self.send_header("X-Repo-Commit", COMMIT)
+                if name.endswith(".safetensors"):
+                    self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
+                    self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+                self.send_header("Content-Length", str(length))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+
+            def do_HEAD(self) -> None:
+                hub.requests.append(("HEAD", self.path, None))
+                found = self._file()
+                if found is None:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._headers(*found, len(found[1]), 200)
+
+            def do_GET(self) -> None:
+                rng = self.headers.get("Range")
+                hub.requests.append(("GET", self.path, rng))
+                found = self._file()
+                if found is None or hub.failing:
+                    self.send_response(404 if found is None else 500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                name, data = found
+                body = data
+                if name in hub.corrupt:
+                    body = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                self._headers(name, data, len(body) - start, 206 if rng else 200)
+                if name in hub.drop_after:
+                    cut = hub.drop_after.pop(name)
+                    self.wfile.write(body[start:cut])
+                    self.wfile.flush()
+                    hub.failing = True  # the network stays down for this attempt
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body[start:])
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def bytes_served(self, name: str) -> list[str | None]:
+        return [r for m, p, r in self.requests if m == "GET" and p.endswith("/" + name)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def repo_files(tmp_path_factory) -> dict[str, bytes]:
+    folder = tiny_random_model(tmp_path_factory.mktemp("repo"), name="remote")
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "clipdesk.json"}
+
+
+@pytest.fixture
+def hub(repo_files, monkeypatch):
+    server = FakeHub(dict(repo_files))
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    yield server
+    server.close()
+
+
+def test_download_installs_a_verified_model(hub, repo_files):
+    reports = []
+    info = download.download_model("clip-vit-base-patch32", progress=reports.append)
+    assert info.name == "clip-vit-base-patch32" and info.source == "user"
+    assert info.origin == f"{hub.url}/{REPO}"
+    for name, data in repo_files.items():
+        assert (info.path / name).read_bytes() == data
+    assert not (paths.models_dir() / ".downloads" / info.name).exists()
+    assert reports and reports[-1].done == reports[-1].total == sum(
+        len(d) for n, d in repo_files.items() if n in {f.name for f in download._HF_CLIP_FILES})
+    assert load_model(info.name, device="cpu").encode_texts(["a dog"]).shape == (1, 32)
+
+
+def test_download_by_repo_id_skips_optional_files(hub):
+    del hub.files["tokenizer.json"]
+    info = download.download_model(REPO, name="b32")
+    assert info.name == "b32" and not (info.path / "tokenizer.json").exists()
+    load_model("b32", device="cpu")  # falls back to CLIP's own vocabulary
+
+
+def test_missing_required_file(hub):
+    del hub.files["model.safetensors"]
+    with pytest.raises(ModelError, match="has no model.safetensors"):
+        download.download_model(REPO)
+
+
+def test_interrupted_download_resumes_where_it_stopped(hub, repo_files):
+    size = len(repo_files["model.safetensors"])
+    assert size > 11_000_000  # huggingface_hub writes 10 MB chunks; a partial one is lost
+    hub.drop_after["model.safetensors"] = size - 1_000_000
+    with pytest.raises(ModelError, match="resumes where it stopped"):
+        download.download_model(REPO)
+    part = paths.models_dir() / ".downloads" / "clip-vit-base-patch32" / ".model.safetensors.part"
+    have = part.stat().st_size
+    assert 0 < have < size
+    assert all(m.source == "bundled" for m in manager.list_models())
+    hub.failing = False
+    hub.requests.clear()
+    info = download.download_model(REPO)
+    assert hub.bytes_served("model.safetensors") == [f"bytes={have}-"]
+    assert (info.path / "model.safetensors").read_bytes() == repo_files["model.safetensors"]
+
+
+def test_hash_mismatch_deletes_the_file_and_installs_nothing(hub):
+    hub.corrupt.add("model.safetensors")
+    with pytest.raises(ModelError, match="sha256 .* does not match") as err:
+        download.download_model(REPO)
+    assert "deleted" in err.value.message
+    staging = paths.models_dir() / ".downloads" / "clip-vit-base-patch32"
+    assert not (staging / ".model.safetensors.part").exists()
+    assert not (staging / "model.safetensors").exists()
+    assert not (paths.models_dir() / "clip-vit-base-patch32").exists()
+    hub.corrupt.clear()
+    assert download.download_model(REPO).name == "clip-vit-base-patch32"
+
+
+def test_cancel_keeps_the_partial_download(hub):
+    token = CancelToken()
+
+    def progress(p) -> None:
+        if p.done > 0:
+            token.cancel()
+
+    with pytest.raises(CancelledError):
+        download.download_model(REPO, progress=progress, cancel=token)
+    assert not (paths.models_dir() / "clip-vit-base-patch32").exists()
+    assert download.download_model(REPO).name == "clip-vit-base-patch32"
+
+
+def test_name_clash_is_checked_before_downloading(hub):
+    download.download_model(REPO)
+    hub.requests.clear()
+    with pytest.raises(ModelError, match="already installed"):
+        download.download_model(REPO)
+    assert hub.requests == []
+    assert download.download_model(REPO, on_clash="rename").name == "clip-vit-base-patch32-2"
+
+
+def test_catalog_has_openai_and_laion_b32():
+    repos = {e.repo_id: e for e in download.catalog()}
+    assert repos["openai/clip-vit-base-patch32"].act == "quick_gelu"
+    assert repos["laion/CLIP-ViT-B-32-laion2B-s34B-b79K"].act == "gelu"
+    assert download.lookup("laion-clip-vit-b-32").repo_id.startswith("laion/")
+    with pytest.raises(ModelError, match="unknown model 'nonsense'"):
+        download.lookup("nonsense")
+
+
+# --- no network: a clear error within seconds, naming the import alternative ---
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _assert_offline_error(err: pytest.ExceptionInfo, started: float, limit: float) -> None:
+    assert time.monotonic() - started < limit
+    assert "cannot reach the Hugging Face hub" in err.value.message
+    assert "models import" in err.value.hint
+
+
+def test_closed_port_fails_fast(monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    started = time.monotonic()
+    with pytest.raises(ModelError) as err:
+        download.download_model("clip-vit-base-patch32")
+    _assert_offline_error(err, started, 3)
+    assert not any(paths.models_dir().iterdir())
+
+
+def test_server_that_never_answers_is_bounded(monkeypatch):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # the kernel accepts connections; nobody ever answers
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.setattr(download, "METADATA_TIMEOUT_S", 1.0)
+        started = time.monotonic()
+        with pytest.raises(ModelError) as err:
+            download.download_model("clip-vit-base-patch32")
+        _assert_offline_error(err, started, 6)
+    finally:
+        listener.close()
+
+
+def test_offline_mode_env(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="HF_HUB_OFFLINE") as err:
+        download.download_model("clip-vit-base-patch32")
+    assert "import" in err.value.hint

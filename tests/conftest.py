@@ -8,6 +8,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
+# PySide6 6.12 on Python 3.11 frees None/True/False after enough signals: pin them first
+# (clipdesk/ui/pyside_compat.py explains).
+import clipdesk.ui  # noqa: E402, F401
+
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):

@@ -95,22 +95,31 @@ class Classifier:
         x = np.asarray(image_vectors, dtype=np.float32)
         sims = x @ self.weights.T  # [N, labels(+1)]
         if self.category.mode is Mode.MULTI:
-            sims = sims[:, :-1] - sims[:, -1:]
-        return sims * np.float32(self.logit_scale)
+            null = sims[:, -1:]  # similarity to a generic photo
+            sims = sims[:, :-1]  # a view: the subtraction below happens in place
+            sims -= null
+        sims *= np.float32(self.logit_scale)
+        return sims
 
     def scores(self, image_vectors: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
         """Scores in [0, 1], [N, labels]. ``rejected`` [N, labels] bool masks out user rejections."""
-        z = self.logits(image_vectors)
+        z = self.logits(image_vectors)  # a fresh array: updated in place below
         if self.category.mode is Mode.MULTI:
-            # sigmoid, written to stay finite for large |z|
-            return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
+            # sigmoid as 0.5 * (1 + tanh(z / 2)): finite for any z
+            z *= 0.5
+            np.tanh(z, out=z)
+            z += 1.0
+            z *= 0.5
+            return z
         if rejected is not None:
-            z = np.where(rejected, -np.inf, z)
+            z[rejected] = -np.inf
         zmax = z.max(axis=1, keepdims=True)
-        zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-        e = np.exp(z - zmax)
-        total = e.sum(axis=1, keepdims=True)
-        return np.divide(e, total, out=np.zeros_like(e), where=total > 0).astype(np.float32)
+        zmax[~np.isfinite(zmax)] = 0.0  # a row with every label rejected
+        z -= zmax
+        np.exp(z, out=z)
+        total = z.sum(axis=1, keepdims=True)
+        np.divide(z, total, out=z, where=total > 0)
+        return z
 
 
 def build_classifier(model: TextModel, category: Category) -> Classifier:

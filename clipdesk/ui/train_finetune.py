@@ -1,0 +1,331 @@
+"""Train tab, "Fine-tune the model": caption sources with their pair counts, options, a run with
+progress, ETA and live plots, the before/after figures, and the model versions to activate or roll
+back. The run itself is :class:`clipdesk.model.finetune.FinetuneJob` on the jobs pool."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clipdesk.core.finetune_data import SOURCE_TITLES, SOURCES
+from clipdesk.ui.train_plots import LivePlot
+from clipdesk.ui.train_widgets import Relay, RowsModel, eta_text, table
+
+if TYPE_CHECKING:
+    from clipdesk.ui.controller import AppController
+
+PLOTTED = ("t2i_recall@1", "t2i_recall@5", "i2t_recall@1")
+
+
+class FinetunePanel(QWidget):
+    finished = Signal(object)  # FinetuneResult
+    cancelled = Signal()
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.ticket: Any = None
+        self.result: Any = None
+        self.relay = Relay(self)
+        self.relay.progress.connect(self._on_progress)
+        self.relay.point.connect(self._on_point)
+        self.relay.stopped.connect(self._on_stopped)
+
+        self.sources = {s: QCheckBox(SOURCE_TITLES[s], self) for s in SOURCES}
+        self.sources["tags"].setChecked(True)
+        # reading every photo's XMP is slow on big libraries: counted only once asked for
+        self.sources["xmp"].toggled.connect(lambda on: on and self.refresh())
+        self.towers = QComboBox(self)
+        self.towers.addItem("Text tower only — no re-indexing", "text")
+        self.towers.addItem("Both towers — re-embeds the library when activated", "both")
+        self.epochs = _spin(QDoubleSpinBox(self), 0.1, 100, 5.0, 1)
+        self.lr = _spin(QDoubleSpinBox(self), 1e-7, 1e-2, 5e-5, 7)
+        self.batch = _spin(QSpinBox(self), 2, 1024, 64)
+        self.alpha = QSlider(Qt.Orientation.Horizontal, self)
+        self.alpha.setRange(0, 100)
+        self.alpha.setValue(50)
+        self.alpha_label = QLabel(self)
+        self.alpha.valueChanged.connect(self._alpha_changed)
+        self._alpha_changed(50)
+        self.device = QComboBox(self)
+        self.device.addItem("auto")
+        self.precision = QComboBox(self)
+        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+
+        self.start_button = QPushButton("Start", self)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume interrupted run", self)
+        self.resume_button.clicked.connect(self.resume)
+        self.activate_button = QPushButton("Activate selected", self)
+        self.activate_button.clicked.connect(self.activate)
+        self.rollback_button = QPushButton("Roll back", self)
+        self.rollback_button.clicked.connect(self.rollback)
+        self.progress = QProgressBar(self)
+        self.eta = QLabel(self)
+        self.status = QLabel("Pick caption sources and options, then start.", self)
+        self.status.setWordWrap(True)
+        self.loss_plot = LivePlot("Training loss", "step", "loss", self)
+        self.val_plot = LivePlot("Validation (held-out pairs)", "step", "recall", self)
+        self.metrics = RowsModel(["Validation", "Original", "Fine-tuned", "Saved (blend)"], self)
+        self.versions = RowsModel(["Version", "From", "Towers", "Blend", "R@5 before",
+                                   "R@5 after", "Active"], self)
+        self.versions_view = table(self.versions, self)
+        self._layout()
+        self._set_running(False)
+
+    def _layout(self) -> None:
+        data = QGroupBox("Image-caption pairs from your library", self)
+        dl = QVBoxLayout(data)
+        for box in self.sources.values():
+            dl.addWidget(box)
+        opts = QGroupBox("Options", self)
+        form = QFormLayout(opts)
+        form.addRow("Train", self.towers)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Batch size (halved if memory runs out)", self.batch)
+        blend = QHBoxLayout()
+        blend.addWidget(self.alpha, 1)
+        blend.addWidget(self.alpha_label)
+        form.addRow("Blend with original (WiSE-FT)", blend)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        left = QVBoxLayout()
+        left.addWidget(data)
+        left.addWidget(opts)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.cancel_button, self.resume_button):
+            buttons.addWidget(b)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.eta)
+        left.addWidget(self.status)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.val_plot)
+        right.addLayout(plots, 2)
+        right.addWidget(table(self.metrics, self), 1)
+        vb = QHBoxLayout()
+        vb.addWidget(QLabel("Model versions", self))
+        vb.addStretch(1)
+        vb.addWidget(self.activate_button)
+        vb.addWidget(self.rollback_button)
+        right.addLayout(vb)
+        right.addWidget(self.versions_view, 1)
+        row = QHBoxLayout(self)
+        row.addLayout(left, 2)
+        row.addLayout(right, 3)
+
+    def _alpha_changed(self, value: int) -> None:
+        self.alpha_label.setText(f"{value / 100:.2f}  (0 = original, 1 = fine-tuned)")
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.resume_button.setEnabled(not running and self.resume_button.property("job") is not None)
+        self.activate_button.setEnabled(not running)
+        self.rollback_button.setEnabled(not running)
+
+    @property
+    def running(self) -> bool:
+        return self.ticket is not None
+
+    # --- data summary, devices, versions ------------------------------------------------------
+    def refresh(self) -> None:
+        wanted = [s for s in SOURCES if s != "xmp" or self.sources["xmp"].isChecked()]
+
+        def work(backend, token):
+            from clipdesk.core.finetune_data import caption_pairs
+            from clipdesk.model import versions
+            from clipdesk.model.device import available_devices
+            from clipdesk.model.finetune import pending_jobs
+
+            counts = caption_pairs(backend.library, wanted, cancel=token).counts
+            pending = pending_jobs()
+            return (counts, [d.name for d in available_devices()], versions.finetuned_versions(),
+                    str(pending[0].folder) if pending else None)
+
+        self.controller.call(work, self._show_summary, pool="model")
+
+    def _show_summary(self, found: tuple[dict[str, int], list[str], list[Any], str | None]) -> None:
+        counts, devices, found_versions, pending = found
+        for s, box in self.sources.items():
+            box.setText(f"{SOURCE_TITLES[s]}: {counts[s]:,} pairs" if s in counts
+                        else f"{SOURCE_TITLES[s]} (tick to count)")
+        current = self.device.currentText()
+        self.device.clear()
+        self.device.addItems(["auto", *devices])
+        self.device.setCurrentText(current if current in devices else "auto")
+        self.resume_button.setProperty("job", pending)
+        self._show_versions(found_versions)
+        self._set_running(self.running)
+
+    def _show_versions(self, found: list[Any]) -> None:
+        rows = []
+        for v in found:
+            b, a = v.metrics.get("before") or {}, v.metrics.get("after") or {}
+            rows.append([v.name, v.base_model, v.towers, v.alpha, b.get("t2i_recall@5"),
+                         a.get("t2i_recall@5"), "yes" if v.active else ""])
+        self.versions.set_rows(rows, keys=[v.name for v in found])
+
+    # --- a run --------------------------------------------------------------------------------
+    def options(self) -> Any:
+        from clipdesk.model.finetune import FinetuneOptions
+
+        return FinetuneOptions(
+            towers=self.towers.currentData(), epochs=self.epochs.value(), lr=self.lr.value(),
+            batch_size=self.batch.value(), alpha=self.alpha.value() / 100,
+            device=self.device.currentText(), precision=self.precision.currentText())
+
+    def start(self, resume_folder: str | None = None) -> None:
+        if self.running or self.controller.backend is None:
+            return
+        sources = [s for s, box in self.sources.items() if box.isChecked()]
+        opts = None if resume_folder else self.options().validate()
+        relay = self.relay
+
+        def work(backend, token):
+            from clipdesk.core.errors import CancelledError
+            from clipdesk.core.finetune_data import caption_pairs, split_pairs
+            from clipdesk.model.finetune import FinetuneJob
+
+            if resume_folder:
+                job = FinetuneJob.open(resume_folder)
+            else:
+                pairs = caption_pairs(backend.library, sources, cancel=token)
+                train, val = split_pairs(pairs.pairs)
+                job = FinetuneJob.create(backend.model.path, train, val, opts)
+            try:
+                return job.run(progress=relay.progress.emit, cancel=token,
+                               on_point=relay.point.emit)
+            except CancelledError:
+                relay.stopped.emit()
+                raise
+
+        self.loss_plot.clear()
+        self.val_plot.clear()
+        self.metrics.set_rows([])
+        self.progress.setValue(0)
+        self.status.setText("Preparing the pairs and the model…")
+        self.ticket = self.controller.workers.run(self.controller.workers.jobs,
+                                                  lambda t: work(self.controller.backend, t),
+                                                  self._finished, self._failed)
+        self._set_running(True)
+
+    def resume(self) -> None:
+        folder = self.resume_button.property("job")
+        if folder:
+            self.start(resume_folder=str(folder))
+
+    def cancel(self) -> None:
+        if self.ticket is not None:
+            self.ticket.cancel()
+            self.status.setText("Stopping after the current step…")
+            self.cancel_button.setEnabled(False)
+
+    def _on_progress(self, p: Any) -> None:
+        if p.total:
+            self.progress.setRange(0, int(p.total))
+            self.progress.setValue(int(p.done))
+        rate = getattr(p, "images_per_s", 0.0)
+        self.eta.setText(f"{eta_text(p.eta_s)}  ·  {rate:.1f} images/s" if rate else
+                         eta_text(p.eta_s))
+        if p.message:
+            self.status.setText(p.message)
+
+    def _on_point(self, kind: str, step: int, values: dict[str, float]) -> None:
+        if kind == "loss":
+            self.loss_plot.add_point("train loss", step, values["loss"])
+        else:
+            for key in PLOTTED:
+                if key in values:
+                    self.val_plot.add_point(key, step, values[key])
+            if "loss" in values:
+                self.loss_plot.add_point("validation loss", step, values["loss"])
+
+    def _on_stopped(self) -> None:
+        self.ticket = None
+        self.status.setText("Stopped. The run is saved; resume it whenever you like.")
+        self.eta.setText("")
+        self.refresh()
+        self._set_running(False)
+        self.cancelled.emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        from clipdesk.ui.controller import describe_error
+
+        self.ticket = None
+        message, hint = describe_error(exc)
+        self.status.setText(f"Fine-tuning failed: {message} {hint}".strip())
+        self._set_running(False)
+
+    def _finished(self, result: Any) -> None:
+        self.ticket = None
+        self.result = result
+        self.metrics.set_rows([[k, result.before.get(k), result.fine_tuned.get(k),
+                                result.after.get(k)] for k in result.before])
+        self.status.setText(f"Saved as a new model version {result.model_name}. Activate it to "
+                            "use it" + (" (the library will be embedded again)."
+                                        if result.reembed_needed else " (no re-indexing needed)."))
+        self.eta.setText(f"{result.steps} steps in {result.seconds:.0f} s")
+        self.refresh()
+        self._set_running(False)
+        self.finished.emit(result)
+
+    # --- versions -----------------------------------------------------------------------------
+    def selected_version(self) -> str | None:
+        rows = self.versions_view.selectionModel().selectedRows()
+        if rows:
+            return self.versions.keys[rows[0].row()]
+        return self.result.model_name if self.result is not None else None
+
+    def activate(self) -> None:
+        name = self.selected_version()
+        if name:
+            self._switch(lambda versions, lib: versions.activate(name, lib))
+
+    def rollback(self) -> None:
+        self._switch(lambda versions, lib: versions.rollback(None, lib))
+
+    def _switch(self, fn: Any) -> None:
+        def done(out: dict[str, Any]) -> None:
+            self.controller.settings.model_name = out["active"]
+            self.status.setText(f"Active model: {out['active']}" + (
+                " — embedding the library again in the background." if out["reembed"] else "."))
+            self.controller.load_model()
+            self.refresh()
+
+        def work(backend, _t):
+            from clipdesk.model import versions
+
+            return fn(versions, backend.library)
+
+        self.controller.call(work, done, self._failed)
+
+
+def _spin(box: Any, lo: float, hi: float, value: float, decimals: int | None = None) -> Any:
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setValue(value)
+    return box

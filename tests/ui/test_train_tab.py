@@ -1,0 +1,116 @@
+"""The Train tab in the real app (tiny model, generated photos): teach a category and apply it;
+start, cancel and finish a fine-tuning run with live plots; activate the new version."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from clipdesk.core.categories import Category, Label
+from clipdesk.model import synth
+from clipdesk.ui.train_tab import TrainTab
+from clipdesk.ui.train_widgets import RowsModel
+from tests.ui.conftest import wait_idle
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_rows_model_passes_qtmodeltester(qtmodeltester):
+    model = RowsModel(["a", "b"])
+    qtmodeltester.check(model, force_py=True)
+    model.set_rows([["x", 0.5], ["y", None]], keys=[1, 2], tips=["p1", "p2"])
+    qtmodeltester.check(model, force_py=True)
+
+
+@pytest.fixture
+def app_with_labels(qtbot, make_app, tiny_model, synth_photos):
+    """The app over the generated photos, with every photo's colour confirmed in 'Colour'."""
+    root, photos = synth_photos
+    controller, window = make_app(tiny_model)
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(str(root))
+    wait_idle(qtbot, controller)
+    lib = controller.backend.library
+    controller.backend.tags.add_category(
+        Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
+    lid = controller.backend.tags.label_ids("Colour")
+    by_path = {str(p.path): p for p in lib.photos()}
+    with lib.transaction() as conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO photo_tags(photo_id, label_id, state, updated_at) "
+            "VALUES(?, ?, 'confirmed', ?)",
+            [(by_path[str(ph.path)].id, lid[ph.spec.colour], time.time()) for ph in photos])
+    window.show_page("Train")
+    tab = window.train
+    assert isinstance(tab, TrainTab)
+    tab.refresh()
+    return controller, window, tab
+
+
+def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels):
+    controller, _window, tab = app_with_labels
+    heads = tab.heads
+    qtbot.waitUntil(lambda: heads.category.findText("Colour") >= 0, timeout=20_000)
+    heads.category.setCurrentText("Colour")
+    qtbot.waitUntil(lambda: heads.counts.rowCount() == len(synth.COLOURS), timeout=20_000)
+    assert "24 labelled photos" in heads.status.text()
+    with qtbot.waitSignal(heads.trained, timeout=60_000):
+        heads.train_button.click()
+    assert [r[0] for r in heads.metrics.rows[:2]] == ["Accuracy", "Mean AP"]
+    assert heads.compare.rowCount() > 0 and heads.apply_button.isEnabled()
+    with qtbot.waitSignal(heads.applied, timeout=60_000):
+        heads.apply_button.click()
+    from clipdesk.core.head_store import applied_heads
+
+    assert applied_heads(controller.backend.library) == [(controller.model.id, "Colour")]
+    wait_idle(qtbot, controller)
+
+
+def test_finetune_start_cancel_then_finish_and_activate(qtbot, app_with_labels):
+    controller, _window, tab = app_with_labels
+    ft = tab.finetune
+    tab.tabs.setCurrentWidget(ft)
+    qtbot.waitUntil(lambda: "24 pairs" in ft.sources["tags"].text(), timeout=20_000)
+    ft.sources["folders"].setChecked(True)
+    ft.batch.setValue(8)
+    ft.lr.setValue(1e-3)
+
+    ft.epochs.setValue(100)  # long enough to cancel mid-run
+    ft.start_button.click()
+    assert ft.running and ft.cancel_button.isEnabled() and not ft.start_button.isEnabled()
+    qtbot.waitUntil(lambda: len(ft.loss_plot.points("train loss")) >= 2, timeout=60_000)
+    with qtbot.waitSignal(ft.cancelled, timeout=60_000):
+        ft.cancel_button.click()
+    assert not ft.running and ft.start_button.isEnabled()
+    qtbot.waitUntil(lambda: ft.resume_button.isEnabled(), timeout=20_000)
+
+    ft.epochs.setValue(0.1)  # the minimum number of steps
+    with qtbot.waitSignal(ft.finished, timeout=120_000) as done:
+        ft.start_button.click()
+    result = done.args[0]
+    assert result.steps == 20
+    assert ft.progress.value() == ft.progress.maximum() == 20
+    steps = [x for x, _ in ft.loss_plot.points("train loss")]
+    assert steps == list(range(1, 21))
+    val = ft.val_plot.points("t2i_recall@5")
+    assert val[0][0] == 0 and val[-1][0] == 20
+    assert [r[0] for r in ft.metrics.rows][:2] == ["t2i_recall@1", "t2i_recall@5"]
+    qtbot.waitUntil(lambda: ft.versions.rowCount() == 1, timeout=20_000)
+    assert ft.versions.keys == [result.model_name]
+
+    ft.versions_view.selectRow(0)
+    with qtbot.waitSignal(controller.modelReady, timeout=60_000):
+        ft.activate_button.click()
+    assert controller.settings.model_name == result.model_name
+    assert controller.model.name == result.model_name
+    wait_idle(qtbot, controller)

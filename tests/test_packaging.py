@@ -1,0 +1,85 @@
+"""The packaging files say what they must (no PyInstaller run here: that is packaging/build.py)."""
+
+from __future__ import annotations
+
+import ast
+import plistlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGING = ROOT / "packaging"
+ICONS = ROOT / "resources" / "icons"
+
+
+def _spec_text() -> str:
+    return (PACKAGING / "clipdesk.spec").read_text(encoding="utf-8")
+
+
+def test_spec_is_python_and_builds_both_programs_into_one_folder():
+    tree = ast.parse(_spec_text())
+    calls = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls
+    text = _spec_text()
+    assert "clipdesk_gui.py" in text and "clipdesk_cli.py" in text
+    assert 'name="clipdesk-cli"' in text and "console=False" in text
+    for script in ("clipdesk_gui.py", "clipdesk_cli.py"):
+        source = (PACKAGING / script).read_text(encoding="utf-8")
+        assert "freeze_support()" in source  # training workers in a frozen app
+
+
+def test_spec_bundles_icons_demo_model_and_trims_torch():
+    text = _spec_text()
+    assert 'ROOT / "models" / "clipdesk-mini"' in text
+    assert '"models/clipdesk-mini"' in text  # where clipdesk.model.manager looks in a bundle
+    assert '"resources/icons"' in text
+    assert "torch/bin/*test*" in text and "torch/include/*" in text
+    assert '"transformers"' in text and '"torchvision"' in text
+    assert "CLIPDESK_BUNDLE_CUDA" in text
+    for name in ("clipdesk.ico", "clipdesk.icns", "clipdesk-256.png"):
+        assert name in text
+        assert (ICONS / name).is_file()
+
+
+def test_icons_are_rendered_from_the_svg_at_every_size():
+    assert (ICONS / "clipdesk.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        with Image.open(ICONS / f"clipdesk-{size}.png") as png:
+            assert png.size == (size, size) and png.mode == "RGBA"
+    with Image.open(ICONS / "clipdesk.ico") as ico:
+        assert (256, 256) in ico.info["sizes"] and (16, 16) in ico.info["sizes"]
+    with Image.open(ICONS / "clipdesk.icns") as icns:
+        assert icns.format == "ICNS"
+
+
+def test_macos_info_plist_declares_bundle_id_icon_and_image_documents():
+    with (PACKAGING / "macos" / "Info.plist").open("rb") as handle:
+        info = plistlib.load(handle)
+    assert info["CFBundleIdentifier"] == "io.clipdesk.ClipDesk"
+    assert info["CFBundleIconFile"] == "clipdesk.icns"
+    assert info["NSHighResolutionCapable"] is True
+    documents = info["CFBundleDocumentTypes"]
+    assert any("public.image" in d["LSItemContentTypes"] for d in documents)
+    assert all(d["CFBundleTypeRole"] == "Viewer" for d in documents)
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="no desktop-file-utils")
+def test_linux_desktop_template_validates():
+    template = PACKAGING / "linux" / "io.clipdesk.ClipDesk.desktop"
+    result = subprocess.run(
+        ["desktop-file-validate", str(template)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_build_outputs_are_ignored_by_git():
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "build/" in ignored and "dist/" in ignored

@@ -113,6 +113,7 @@ class Watcher:
         self._watches: dict[str, tuple[object, tuple[int, int]]] = {}  # path -> (watch, inode)
         self._thread: threading.Thread | None = None
         self._spy = _OverflowSpy(self)
+        self._unwatched: set[str] = set()  # folders a watch could not be placed on
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -278,8 +279,15 @@ class Watcher:
                 inode = _inode(path)
                 watch = observer.schedule(_Handler(self), path, recursive=True)
                 self._watches[path] = (watch, inode)
-            except OSError as exc:  # vanished between the check and here; next check retries
-                log.info("cannot watch %s: %s", path, exc)
+                self._unwatched.discard(path)
+            except OSError as exc:
+                # Vanished since the check (the next check retries), or the system's watch
+                # limit is reached (inotify max_user_watches): then only the periodic full
+                # rescan keeps this folder in step, so say so once.
+                if path not in self._unwatched:
+                    self._unwatched.add(path)
+                    log.warning("cannot watch %s live (%s); it is rescanned every %s s", path,
+                                exc, self.full_rescan_s)
 
 
 def _inode(path: str) -> tuple[int, int]:

@@ -266,3 +266,37 @@ def test_duplicate_files_stay_separate_photos(lib, root):
     assert photos["a.jpg"].content_hash == photos["copy-of-a.jpg"].content_hash
     assert photos["a.jpg"].id != photos["copy-of-a.jpg"].id
     assert np.unique([p.id for p in photos.values()]).size == 6
+
+
+def test_a_thousand_fuzzed_files_are_all_recorded_without_a_crash(lib, tmp_path):
+    import random
+    import struct
+    import zlib
+
+    rng = random.Random(3)
+    root = tmp_path / "fuzz"
+    root.mkdir()
+    good = make_photo(tmp_path / "good.jpg", seed=1, size=128).read_bytes()
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    bomb = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+            + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
+    exts = [".jpg", ".png", ".webp", ".tif", ".bmp", ".gif", ".heic", ".nef", ".dng"]
+    for i in range(1000):
+        kind = i % 4
+        if kind == 0:
+            data = rng.randbytes(rng.randrange(0, 5000))
+        elif kind == 1:
+            data = good[: rng.randrange(1, len(good))]
+        elif kind == 2:
+            data = bomb
+        else:
+            data = bytes(b ^ (rng.random() < 0.01) for b in good)  # bit flips
+        (root / f"f{i:04}{exts[i % len(exts)]}").write_bytes(data)
+    _, changes = Scanner(lib).add_folder(root)
+    photos = lib.photos()
+    assert len(photos) == 1000 and len(changes.added) == 1000
+    for p in photos:
+        assert p.status in (PhotoStatus.PENDING, PhotoStatus.ERROR)
+        assert (p.status == PhotoStatus.ERROR) == bool(p.error)
+    bombs = [p for p in photos if p.size == len(bomb) and p.kind == "png"]
+    assert bombs and all(p.width in (None, 30000) for p in bombs)

@@ -140,6 +140,29 @@ def test_unplugged_folder_goes_offline_and_returns_while_watching(setup, tmp_pat
     wait_until(lambda: lib.photo_by_path(root / "after.jpg") is not None, what="new watch")
 
 
+def test_without_live_watches_the_periodic_rescan_keeps_up(tmp_path, monkeypatch, caplog):
+    import errno
+
+    from clipdesk.core import watcher as watcher_module
+
+    class NoWatches(watcher_module.Observer):
+        def schedule(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(watcher_module, "Observer", NoWatches)
+    root = tmp_path / "P"
+    root.mkdir()
+    lib = Library(tmp_path / "lib.sqlite3")
+    scanner = Scanner(lib)
+    scanner.add_folder(root)
+    watcher = Watcher(scanner, debounce_s=0.1, check_interval_s=0.2, full_rescan_s=0.5)
+    with watcher:
+        make_photo(root / "x.jpg", seed=1)
+        wait_until(lambda: lib.photo_by_path(root / "x.jpg") is not None, what="rescan")
+    assert sum("cannot watch" in r.getMessage() for r in caplog.records) == 1
+    lib.close()
+
+
 def test_stop_is_prompt_and_leaves_no_thread(tmp_path):
     lib = Library(tmp_path / "lib.sqlite3")
     watcher = Watcher(Scanner(lib))

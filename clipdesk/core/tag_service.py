@@ -277,7 +277,8 @@ class Tagger:
                     report.failed.append((str(photo.path), f"photo is {photo.status}"))
                     continue
                 try:
-                    path, changed = xmp.write_sidecar_keywords(photo.path, add, remove, naming)
+                    path, changed = xmp.write_sidecar_keywords(photo.path, add, remove, naming,
+                                                               rejected)
                 except xmp.XmpError as exc:
                     report.failed.append((str(photo.path), exc.message))
                     continue

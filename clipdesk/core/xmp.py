@@ -190,23 +190,28 @@ def parse_keywords(data: bytes, source: str = "XMP") -> XmpKeywords:
 
 
 def update_keywords(
-    data: bytes | None, add: Iterable[str], remove: Iterable[str] = (), source: str = "XMP"
+    data: bytes | None, add: Iterable[str], remove: Iterable[str] = (),
+    source: str = "XMP", rejected: Iterable[str] = (),
 ) -> bytes:
-    """Return the packet with the keyword paths in ``add`` present and those in ``remove`` gone.
+    """Return the packet with the keyword paths in ``add`` present and those in ``remove`` (and
+    ``rejected``) gone.
 
     A path "Scene|beach" is written as hierarchical keyword and its leaf "beach" as flat keyword.
     A removed path takes its leaf with it only when the file had the path (so the leaf was ours)
     and no remaining path ends in the same leaf: a flat keyword the user typed elsewhere stays.
+    A ``rejected`` path (the user said no) takes its leaf in any case, unless a remaining path
+    ends in it.
     """
     packet = parse(data, source) if data else Packet.new()
     add = _unique(add)
-    remove_set = set(remove) - set(add)
+    rejected_set = set(rejected) - set(add)
+    remove_set = (set(remove) | rejected_set) - set(add)
     hier = _items(packet, HIER_SUBJECT)
     subjects = _items(packet, SUBJECT)
     removed = [h for h in hier if h in remove_set]
     new_hier = [h for h in hier if h not in remove_set] + [h for h in add if h not in hier]
     kept_leaves = {flat_keyword(h) for h in new_hier}
-    dropped_leaves = {flat_keyword(h) for h in removed} - kept_leaves
+    dropped_leaves = {flat_keyword(h) for h in [*removed, *rejected_set]} - kept_leaves
     new_subjects = [s for s in subjects if s not in dropped_leaves]
     new_subjects += [leaf for leaf in _unique(flat_keyword(h) for h in add) if leaf not in new_subjects]
     if new_hier != hier or set(new_hier) != set(hier):
@@ -283,22 +288,25 @@ def write_sidecar_keywords(
     add: Iterable[str],
     remove: Iterable[str] = (),
     naming: SidecarNaming | str = SidecarNaming.FULLNAME,
+    rejected: Iterable[str] = (),
 ) -> tuple[Path, bool]:
     """Merge keyword paths into the photo's sidecar; return (sidecar path, whether it changed).
+    ``add``, ``remove``, ``rejected``: see :func:`update_keywords`.
 
     An unchanged keyword set leaves the file untouched (its mtime too), so other tools do not
-    see a change that is none.
+    see a change that is none. A sidecar that is a symbolic link is updated where it points.
     """
-    target = sidecar_path(photo, naming)
+    link = sidecar_path(photo, naming)
+    target = link.resolve() if link.is_symlink() else link
     old = _read_limited(target) if target.exists() else None
     if old is not None and not old.strip():
         old = None
     add = list(add)
     if old is None and not add:
-        return target, False  # nothing to say: no new sidecar just to hold no keywords
-    new = update_keywords(old, add, remove, str(target))
+        return link, False  # nothing to say: no new sidecar just to hold no keywords
+    new = update_keywords(old, add, remove, str(target), rejected)
     if old is not None and parse_keywords(new, str(target)) == parse_keywords(old, str(target)):
-        return target, False
+        return link, False
     try:
         atomic_write_bytes(target, new)
     except OSError as exc:
@@ -306,4 +314,4 @@ def write_sidecar_keywords(
             f"{target}: cannot write sidecar ({exc.strerror or exc})",
             "check free space and that the folder is writable; the old sidecar is unchanged",
         ) from None
-    return target, True
+    return link, True

@@ -208,3 +208,24 @@ def test_unreadable_sidecar_is_skipped_on_import(tmp_path, caplog):
     assert [p.name for p in existing_sidecars(photo)] == ["d.jpg.xmp", "d.xmp"]
     assert read_photo_keywords(photo).hierarchical == ["Scene|city"]
     assert "skipping unreadable XMP" in caplog.text
+
+
+def test_rejected_keyword_leaves_even_when_only_flat(tmp_path):
+    data = update_keywords(None, ["Trip|beach"])
+    data = update_keywords(data, [], remove=["Scene|beach"])
+    assert parse_keywords(data).subjects == ["beach"]  # not ours to take: Trip|beach explains it
+    flat_only = update_keywords(None, ["holiday"])
+    assert parse_keywords(update_keywords(flat_only, [], rejected=["holiday"])).subjects == []
+    kept = update_keywords(data, [], rejected=["Scene|beach"])
+    assert parse_keywords(kept).subjects == ["beach"]  # a remaining path still ends in it
+
+
+def test_symlinked_sidecar_is_updated_where_it_points(tmp_path):
+    real = tmp_path / "store" / "x.xmp"
+    real.parent.mkdir()
+    shutil.copy(RICH, real)
+    photo = tmp_path / "x.jpg"
+    (tmp_path / "x.jpg.xmp").symlink_to(real)
+    write_sidecar_keywords(photo, ["Scene|beach"])
+    assert (tmp_path / "x.jpg.xmp").is_symlink()
+    assert "Scene|beach" in read_sidecar_keywords(real).hierarchical

@@ -23,6 +23,7 @@ import json
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,10 @@ DEFAULT_TIMEOUT_S = 10.0
 PAGE_SIZE = 16384
 
 
+class _Connection(sqlite3.Connection):
+    """A plain connection that can be weakly referenced."""
+
+
 class Library(FolderQueries, PhotoQueries, VectorQueries):
     """Open (creating or migrating if needed) the library at ``path``.
 
@@ -57,7 +62,8 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         self.path = Path(path).expanduser() if path is not None else paths.default_library_path()
         self.timeout = timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # weak: a connection goes (and is closed) with its thread, e.g. an expired pool worker
+        self._all: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
         self.version = self._open_and_migrate()
@@ -74,7 +80,8 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             ) from exc
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False,
+                factory=_Connection,
             )
         except sqlite3.Error as exc:
             raise self._translated(exc) from exc
@@ -103,14 +110,14 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             conn = self._connect()
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._all.add(conn)
         return conn
 
     def close(self) -> None:
         """Close every thread's connection. Further use raises LibraryClosedError."""
         with self._lock:
             self._closed = True
-            conns, self._all = self._all, []
+            conns, self._all = list(self._all), weakref.WeakSet()
         for conn in conns:
             try:
                 conn.close()

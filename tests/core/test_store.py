@@ -280,3 +280,18 @@ def test_closed_library_refuses_use(tmp_path):
     library.close()
     with pytest.raises(LibraryError):
         library.counts()
+
+
+def test_a_finished_threads_connection_is_released(lib):
+    def work() -> None:
+        lib.set_setting("from-thread", True)
+
+    for _ in range(5):
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    import gc
+
+    gc.collect()
+    assert len(lib._all) == 1  # only this thread's connection remains open
+    assert lib.get_setting("from-thread") is True

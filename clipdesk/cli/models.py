@@ -1,0 +1,159 @@
+"""``clipdesk-cli models``: list, import, download and choose the CLIP model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from clipdesk.core.progress import Progress
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="list, import, download or activate models",
+                                   description=__doc__)
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser("list", help="installed models (and, with --catalog, downloadable ones)")
+    p.add_argument("--catalog", action="store_true", help="also list models known for download")
+    p.set_defaults(func=run_list)
+
+    clash = argparse.ArgumentParser(add_help=False)
+    clash.add_argument("--name", help="install under this name (default: from the source)")
+    group = clash.add_mutually_exclusive_group()
+    group.add_argument("--replace", action="store_true", help="replace a model of the same name")
+    group.add_argument("--rename", action="store_true",
+                       help="on a name clash, pick a free name (name-2, name-3 ...)")
+    clash.add_argument("--activate", action="store_true", help="make it the active model")
+
+    p = sub.add_parser("import", parents=[clash],
+                       help="import a Hugging Face CLIP folder or a .safetensors/.bin checkpoint")
+    p.add_argument("source", help="model folder (config.json + model.safetensors) or weight file")
+    p.add_argument("--act", choices=["quick_gelu", "gelu"],
+                   help="activation of a config-less state dict (OpenAI: quick_gelu, "
+                        "most LAION/DataComp: gelu; default: declared by the file, else quick_gelu)")
+    p.set_defaults(func=run_import)
+
+    p = sub.add_parser("download", parents=[clash], help="download a known model from the hub")
+    p.add_argument("model", help="catalog name (see `models list --catalog`) or hub repo org/name")
+    p.set_defaults(func=run_download)
+
+    p = sub.add_parser("activate", help="choose the model the library uses")
+    p.add_argument("name", help="an installed model's name, or 'default' for the demo model")
+    p.set_defaults(func=run_activate)
+
+    p = sub.add_parser("remove", help="delete a user-installed model")
+    p.add_argument("name")
+    p.set_defaults(func=run_remove)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def _on_clash(args: argparse.Namespace) -> str:
+    return "replace" if args.replace else "rename" if args.rename else "error"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.model import manager
+
+    models = manager.list_models()
+    data: dict[str, Any] = {"models": [m.to_json() for m in models],
+                            "active": manager.get_active_model()}
+    lines = []
+    for m in models:
+        flags = [m.source] + (["demo"] if m.demo else [])
+        mark = "*" if m.active else " "
+        lines.append(f"{mark} {m.name:32} {_size(m.size_bytes):>10}  {', '.join(flags)}  {m.path}")
+    if not models:
+        lines.append("no models installed")
+    if data["active"] is None:
+        lines.append(f"active: default ({manager.DEMO_MODEL})")
+    if args.catalog:
+        from clipdesk.model import download
+
+        data["catalog"] = [e.to_json() for e in download.catalog()]
+        lines.append("\ndownloadable:")
+        for e in download.catalog():
+            lines.append(f"  {e.name:32} ~{_size(e.approx_bytes):>9}  {e.repo_id}: {e.description}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _finish(args: argparse.Namespace, info: Any, verb: str) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.model import manager
+
+    if args.activate:
+        manager.set_active_model(info.name)
+        info = next(m for m in manager.list_models() if m.name == info.name)
+    emit(args, info.to_json(), f"{verb} {info.name} ({_size(info.size_bytes)}) at {info.path}"
+         + (" — now active" if info.active else ""))
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from clipdesk.model import manager
+
+    info = manager.import_model(args.source, args.name, on_clash=_on_clash(args),  # type: ignore[arg-type]
+                                act=args.act)
+    return _finish(args, info, "imported")
+
+
+class _ProgressLine:
+    """One self-overwriting status line on a terminal, nothing otherwise (or under --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else ""
+        eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        sys.stderr.write(f"\r{pct} {p.done / 1e6:8.1f} MB  {p.rate / 1e6:6.1f} MB/s{eta}  "
+                         f"{p.message[:30]:30}")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from clipdesk.model import download
+
+    line = _ProgressLine(not args.json)
+    try:
+        info = download.download_model(args.model, name=args.name,
+                                       on_clash=_on_clash(args),  # type: ignore[arg-type]
+                                       progress=line)
+    finally:
+        line.done()
+    return _finish(args, info, "downloaded")
+
+
+def run_activate(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.model import manager
+
+    name = None if args.name == "default" else args.name
+    manager.set_active_model(name)
+    emit(args, {"active": name}, f"active model: {name or 'default (' + manager.DEMO_MODEL + ')'}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.model import manager
+
+    manager.remove_model(args.name)
+    emit(args, {"removed": args.name}, f"removed {args.name}")
+    return 0

@@ -1,0 +1,65 @@
+"""``clipdesk-cli models``: list, import, activate, remove, download errors, with --json."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from clipdesk.cli import main
+from clipdesk.model import manager
+from clipdesk.model.testing import tiny_random_model
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    monkeypatch.setattr(manager, "bundled_models_dir", lambda: tmp_path / "no-bundled")
+    return tiny_random_model(tmp_path / "src", name="my-clip")
+
+
+def _json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_import_list_activate_remove(source, capsys):
+    assert main(["--json", "models", "list"]) == 0
+    assert _json(capsys) == {"models": [], "active": None}
+    assert main(["--json", "models", "import", str(source), "--activate"]) == 0
+    info = _json(capsys)
+    assert info["name"] == "my-clip" and info["active"] and info["source"] == "user"
+    assert main(["models", "import", str(source), "--rename"]) == 0
+    assert "imported my-clip-2" in capsys.readouterr().out
+    assert main(["--json", "models", "list", "--catalog"]) == 0
+    data = _json(capsys)
+    assert [m["name"] for m in data["models"]] == ["my-clip", "my-clip-2"]
+    assert data["active"] == "my-clip"
+    assert {e["repo_id"] for e in data["catalog"]} >= {"openai/clip-vit-base-patch32"}
+    assert main(["models", "activate", "my-clip-2"]) == 0
+    assert manager.get_active_model() == "my-clip-2"
+    assert main(["models", "activate", "default"]) == 0
+    assert manager.get_active_model() is None
+    capsys.readouterr()
+    assert main(["--json", "models", "remove", "my-clip-2"]) == 0
+    assert _json(capsys) == {"removed": "my-clip-2"}
+
+
+def test_errors_are_messages_with_hints(source, capsys):
+    assert main(["models", "import", str(source)]) == 0
+    capsys.readouterr()
+    assert main(["models", "import", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "already installed" in err and "hint:" in err
+    assert main(["--json", "models", "activate", "nope"]) == 1
+    assert "no installed model" in json.loads(capsys.readouterr().err)["error"]
+
+
+def test_download_without_network(source, capsys, monkeypatch):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    assert main(["models", "download", "clip-vit-base-patch32"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Hugging Face hub" in err and "models import" in err

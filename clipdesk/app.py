@@ -1,18 +1,115 @@
-"""Entry point of the desktop app (``clipdesk``, ``python -m clipdesk``)."""
+"""Entry point of the desktop app (``clipdesk``, ``python -m clipdesk``).
+
+The window is shown before anything slow happens: torch, the model and the library load in the
+background once the event loop runs (``controller.start`` on a zero timer), with their state in
+the status bar.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clipdesk.ui.controller import AppController
+    from clipdesk.ui.main_window import MainWindow
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="clipdesk", description="ClipDesk photo search")
+    parser.add_argument("--library", type=Path, help="library file to open (default: the usual one)")
+    parser.add_argument("--model", help="model name or path to use this time")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("images", nargs="*", type=Path, help="images to search with")
+    from clipdesk.ui import smoke
+
+    smoke.add_arguments(parser)  # --smoke-test / --quit-after (packaging checks)
+    args, _qt_args = parser.parse_known_args(list(argv)[1:])
+    return args
+
+
+def create_window(
+    args: argparse.Namespace | None = None, settings=None
+) -> tuple[AppController, MainWindow]:
+    """Build the controller and the main window (shown by the caller); nothing slow runs here."""
+    from clipdesk.ui.controller import AppController
+    from clipdesk.ui.main_window import MainWindow
+    from clipdesk.ui.settings import AppSettings
+
+    settings = settings or AppSettings()
+    if args is not None:
+        if args.library:
+            settings.library_path = args.library.expanduser().resolve()
+        if args.model:
+            settings.model_name = args.model
+        if args.device:
+            settings.device = args.device
+    controller = AppController(settings)
+    return controller, MainWindow(controller)
+
+
+def _apply_theme(app) -> None:
+    from clipdesk.ui import icons
+
+    app.setWindowIcon(icons.app_icon())
+    app.setStyleSheet(icons.style_sheet())
+    # palette(...) in the style sheet is resolved when it is set: re-apply on a light/dark switch.
+    app.styleHints().colorSchemeChanged.connect(lambda _s: app.setStyleSheet(icons.style_sheet()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QMainWindow
+    argv = list(argv) if argv is not None else sys.argv
+    args = parse_args(argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
+    from clipdesk.core.errors import ClipDeskError
+    from clipdesk.core.logging_setup import install_logging
+    from clipdesk.ui.crash_dialog import install_crash_handler
+    from clipdesk.ui.qt_logging import install_qt_logging
+    from clipdesk.ui.single_instance import FileOpenFilter, SingleInstance, bring_to_front
+
+    install_logging()
+    app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("ClipDesk")
-    window = QMainWindow()
-    window.setWindowTitle("ClipDesk")
-    window.resize(1200, 800)
+    app.setOrganizationName("ClipDesk")
+    app.setDesktopFileName("io.clipdesk.ClipDesk")  # = the installed .desktop file's id
+    install_qt_logging()
+    reporter = install_crash_handler(app, show_dialogs=args.smoke_test is None)
+    try:
+        # A smoke test must never hand over to a running ClipDesk and "pass" without starting.
+        key = f"clipdesk-smoke-{os.getpid()}" if args.smoke_test is not None else None
+        instance = SingleInstance.acquire_or_forward(argv, key=key)
+    except ClipDeskError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.warning(None, "ClipDesk", f"{exc.message}\n\n{exc.hint or ''}")
+        return 1
+    if instance is None:
+        return 0  # the running ClipDesk took our images and came to the front
+    _apply_theme(app)
+
+    controller, window = create_window(args)
+    reporter.dialog_parent = window
+    instance.activation_requested.connect(lambda: bring_to_front(window))
+    instance.images_requested.connect(window.search_image_paths)
+    app.installEventFilter(FileOpenFilter(instance))  # macOS: "Open with", drops on the Dock
+    app.aboutToQuit.connect(controller.shutdown)
+    app.aboutToQuit.connect(instance.close)
     window.show()
+    if args.smoke_test is not None:
+        from clipdesk.ui.smoke import SmokeTest
+
+        SmokeTest(controller, window, timeout_s=args.smoke_test).watch_crashes(reporter)
+    if args.quit_after is not None:
+        from clipdesk.ui.smoke import arm_quit_after
+
+        arm_quit_after(args.quit_after)
+    QTimer.singleShot(0, controller.start)  # after the first paint
+    if args.images:
+        QTimer.singleShot(0, lambda: window.search_image_paths(args.images))
     return app.exec()

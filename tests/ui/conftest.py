@@ -74,3 +74,74 @@ def send_drop(widget, mime) -> bool:
 @pytest.fixture
 def drop():
     return send_drop
+
+
+# --- a real app over a real library ---------------------------------------------------------
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+DEMO_MODEL = REPO / "models" / "clipdesk-mini"
+
+
+def demo_model_available() -> bool:
+    return (DEMO_MODEL / "config.json").exists()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random CLIP: real format, meaningless vectors (for plumbing, not semantics)."""
+    from clipdesk.model.testing import tiny_random_model
+
+    return tiny_random_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    if not demo_model_available():
+        pytest.skip("the demo model models/clipdesk-mini is not built yet")
+    return DEMO_MODEL
+
+
+@pytest.fixture(scope="session")
+def synth_photos(tmp_path_factory):
+    """24 generated photos (held-out scenes) with their specs; read-only for tests."""
+    from clipdesk.model import synth
+
+    root = tmp_path_factory.mktemp("photos")
+    return root, synth.write_photo_folder(root, 24, seed=3, formats=("jpg", "png"))
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path):
+    """Build (controller, window) over a library in tmp_path; everything shut down afterwards."""
+    from clipdesk.ui.controller import AppController
+    from clipdesk.ui.main_window import MainWindow
+    from clipdesk.ui.settings import AppSettings
+    from clipdesk.ui.workers import Workers
+
+    built = []
+
+    def make(model, library=None, welcome_done=True, start=True):
+        settings = AppSettings(tmp_path / "ui.ini")
+        settings.library_path = library or tmp_path / "library.sqlite3"
+        settings.model_name = str(model)
+        settings.device = "cpu"
+        settings.welcome_done = welcome_done
+        controller = AppController(settings, Workers(thumb_threads=2))
+        window = MainWindow(controller)
+        qtbot.addWidget(window)
+        built.append((controller, window))
+        window.show()
+        if start:
+            with qtbot.waitSignal(controller.modelReady, timeout=60_000):
+                controller.start()
+        return controller, window
+
+    yield make
+    for controller, window in built:
+        window.close()
+        controller.shutdown()
+
+
+def wait_idle(qtbot, controller, timeout=120_000):
+    """Until the index job has finished and every background task has delivered."""
+    qtbot.waitUntil(lambda: not controller.jobs.running and controller.workers.pending == 0,
+                    timeout=timeout)

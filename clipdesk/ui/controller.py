@@ -1,0 +1,250 @@
+"""The app's state outside any one widget: the library, the model, the workers, the index job.
+
+The window is painted before any of this is ready: :meth:`AppController.start` opens the library and
+loads the model in the background and reports each step through ``stateChanged`` (the status bar).
+Pages ask the controller to run backend calls (``call``/``call_model``/``call_db``) and receive
+results on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from clipdesk.core.errors import ClipDeskError
+from clipdesk.core.progress import CancelToken
+from clipdesk.ui.backend import ModelInfo
+from clipdesk.ui.jobs import JobRunner
+from clipdesk.ui.settings import AppSettings
+from clipdesk.ui.thumbnails import ThumbnailCache
+from clipdesk.ui.workers import Ticket, Workers
+
+if TYPE_CHECKING:
+    from clipdesk.ui.session import Backend
+
+log = logging.getLogger("clipdesk.ui.controller")
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(message, what to do next) for any failure shown to the user."""
+    if isinstance(exc, ClipDeskError):
+        return exc.message, exc.hint or ""
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or exc}", "Check that you can read this file or folder."
+    if isinstance(exc, FileNotFoundError):
+        return f"Not found: {exc.filename or exc}", "It may have been moved or deleted; rescan the folder."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}", "Check the disk (free space, permissions) and try again."
+    return f"Unexpected error: {type(exc).__name__}: {exc}", "Details are in the log file; please report it."
+
+
+class AppController(QObject):
+    stateChanged = Signal()  # library/model/index state changed: refresh the status bar
+    libraryReady = Signal()
+    modelReady = Signal(object)  # ModelInfo
+    libraryChanged = Signal()  # folders or photos changed (index step, watch event, removal)
+    errorRaised = Signal(str, str)  # message, hint
+    _diskChanged = Signal()  # emitted from the watcher thread
+
+    def __init__(self, settings: AppSettings, workers: Workers | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.workers = workers or Workers()
+        self.thumbs = ThumbnailCache(self.workers)
+        self.jobs = JobRunner(self.workers)
+        self.backend: Backend | None = None
+        self.model: ModelInfo | None = None
+        self.library_state = "Opening library…"
+        self.model_state = "Loading model…"
+        self.index_state = ""
+        self._closing = False
+        self._dirty = False
+        self._reindex = QTimer(self)  # coalesces watcher events into one index run
+        self._reindex.setSingleShot(True)
+        self._reindex.setInterval(800)
+        self._reindex.timeout.connect(self.index_now)
+        self._diskChanged.connect(self._reindex.start)
+        self.jobs.finished.connect(self._index_done)
+        self.jobs.failed.connect(self._index_failed)
+        self.jobs.progress.connect(self._index_progress)
+        self.jobs.stopped.connect(self._index_stopped)
+
+    # --- start-up --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the library, then load the model; both in the background."""
+        library = self.settings.library_path
+
+        def open_library(_token: CancelToken) -> Backend:
+            from clipdesk.ui.session import Backend  # the core's imports stay off the first paint
+
+            return Backend.open(library)
+
+        self.workers.run(self.workers.db, open_library, self._library_opened, self._library_failed)
+
+    def _library_opened(self, backend: Backend) -> None:
+        if self._closing:
+            backend.close()
+            return
+        self.backend = backend
+        self.library_state = f"Library: {backend.photo_count():,} photos"
+        self.stateChanged.emit()
+        self.libraryReady.emit()
+        self.libraryChanged.emit()
+        self.load_model()
+        backend.start_watching(self._on_disk_change)
+
+    def _library_failed(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        self.library_state = "Library could not be opened"
+        self.stateChanged.emit()
+        self.errorRaised.emit(f"The library could not be opened: {message}", hint or
+                              "Choose another library location in Settings.")
+
+    def reopen_library(self) -> None:
+        """Close the library and open the one the settings name now (Settings changed it)."""
+        self.jobs.cancel()
+        old, self.backend, self.model = self.backend, None, None
+        if old is not None:
+            old.stop_watching()
+            self.workers.run(self.workers.db, lambda _t: old.close())
+        self.library_state = "Opening library…"
+        self.stateChanged.emit()
+        self.start()  # the db pool has one thread: the close above runs first
+
+    def load_model(self) -> None:
+        if self.backend is None:
+            return
+        name, device = self.settings.model_name, self.settings.device
+        backend = self.backend
+        self.model_state = "Loading model…"
+        self.stateChanged.emit()
+        self.workers.run(
+            self.workers.model,
+            lambda _t: backend.load_model(name, device),
+            self._model_loaded,
+            self._model_failed,
+        )
+
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.model = info
+        demo = " (demo model)" if info.is_demo else ""
+        self.model_state = f"Model: {info.name}{demo} on {info.device}"
+        self.stateChanged.emit()
+        self.modelReady.emit(info)
+        self.index_now()
+
+    def _model_failed(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        self.model_state = "No model: search is off"
+        self.stateChanged.emit()
+        self.errorRaised.emit(f"The model could not be loaded: {message}",
+                              hint or "Open Settings to choose, import or download a model.")
+
+    # --- calls for pages --------------------------------------------------------------------
+    def call(self, fn: Callable[[Backend, CancelToken], Any], on_result=None, on_error=None,
+             pool: str = "db") -> Ticket | None:
+        """Run ``fn(backend, token)`` in a pool; results and errors come back on the GUI thread."""
+        if self.backend is None:
+            return None
+        backend = self.backend
+        return self.workers.run(getattr(self.workers, pool), lambda t: fn(backend, t),
+                                on_result, on_error or self.report_error)
+
+    def report_error(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        log.warning("operation failed: %s", message, exc_info=(type(exc), exc, exc.__traceback__))
+        self.errorRaised.emit(message, hint)
+
+    # --- folders and indexing ----------------------------------------------------------------
+    def add_folder(self, path: str | Path, on_done: Callable[[Any], None] | None = None) -> None:
+        def added(result: Any) -> None:
+            self.libraryChanged.emit()
+            if on_done is not None:
+                on_done(result)
+            self.index_now()
+
+        self.call(lambda b, _t: b.add_folder(Path(path)), added)
+
+    def remove_folder(self, folder_id: int) -> None:
+        self.jobs.cancel()  # the index must not write photos of a folder being removed
+
+        def removed(_r: Any) -> None:
+            self.libraryChanged.emit()
+            self.index_now()
+
+        self.call(lambda b, _t: b.remove_folder(folder_id), removed)
+
+    def index_now(self) -> None:
+        if self.backend is None or self.model is None or self._closing:
+            return
+        backend = self.backend
+        if self.jobs.start("Indexing", lambda report, token: backend.index(report, token)):
+            self._dirty = False
+            self.index_state = "Scanning folders…"
+            self.stateChanged.emit()
+        elif self.jobs.running:
+            self._dirty = True  # something changed mid-run: go again when this run ends
+
+    def pause_indexing(self) -> None:
+        self.jobs.pause()
+        self.index_state = "Indexing paused"
+        self.stateChanged.emit()
+
+    def resume_indexing(self) -> None:
+        self.jobs.resume()
+        self.index_now()
+
+    def _index_progress(self, p) -> None:
+        if p.total:
+            eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+            self.index_state = f"Indexing {p.done:,}/{p.total:,} · {p.rate:.1f} images/s{eta}"
+        else:
+            self.index_state = p.message or "Scanning folders…"
+        self.stateChanged.emit()
+
+    def _index_done(self, _result: Any) -> None:
+        self.index_state = ""
+        if self.backend is not None:
+            self.library_state = f"Library: {self.backend.photo_count():,} photos"
+        self.stateChanged.emit()
+        self.libraryChanged.emit()
+        if self._dirty:
+            self.index_now()
+
+    def _index_failed(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        self.index_state = "Indexing stopped by an error"
+        self.stateChanged.emit()
+        self.errorRaised.emit(f"Indexing stopped: {message}", hint)
+
+    def _index_stopped(self) -> None:
+        self.libraryChanged.emit()
+
+    def _on_disk_change(self) -> None:
+        """Watcher thread: ask the GUI thread (queued) to index soon."""
+        self._diskChanged.emit()
+
+    # --- shutdown ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self._closing = True
+        self._reindex.stop()
+        self.jobs.cancel()
+        if self.backend is not None:
+            self.backend.stop_watching()
+        self.workers.shutdown()
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

@@ -1,0 +1,186 @@
+"""The Folders page: watched folders with counts, errors and state; indexing progress; pause/resume."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clipdesk.ui.backend import FolderRow
+from clipdesk.ui.controller import AppController
+
+_Index = QModelIndex | QPersistentModelIndex
+COLUMNS = ("Folder", "Photos", "Indexed", "Waiting", "Errors", "State")
+
+
+class FolderTableModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[FolderRow] = []
+
+    def set_rows(self, rows: Sequence[FolderRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def folder(self, row: int) -> FolderRow:
+        return self._rows[row]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole):
+        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
+                and 0 <= section < len(COLUMNS)):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        f = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f.path, f"{f.total:,}", f"{f.indexed:,}", f"{f.pending:,}",
+                    f"{f.errors:,}", f.state_text)[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 4 and f.errors:
+                return "Double-click to see which files could not be read, and why"
+            if f.error:
+                return f.error
+            return f.path
+        if role == Qt.ItemDataRole.ForegroundRole and col == 5 and f.status != "ok":
+            return QColor("#c0392b") if f.status == "error" else QColor("#b9770e")
+        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 4:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return f.id
+        return None
+
+
+class FoldersPage(QWidget):
+    def __init__(self, controller: AppController, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.model = FolderTableModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._show_errors)
+
+        self.add_button = QPushButton("Add folder…", self)
+        self.add_button.clicked.connect(self.choose_folder)
+        self.remove_button = QPushButton("Remove", self)
+        self.remove_button.setToolTip("Stop watching this folder. Your photos on disk are not touched.")
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.pause_button = QPushButton("Pause indexing", self)
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.errors_button = QPushButton("Show errors", self)
+        self.errors_button.clicked.connect(lambda: self._show_errors(self.table.currentIndex()))
+        self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.progress_label = QLabel(self)
+        hint = QLabel("Drop a folder anywhere on the window to add it.", self)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.remove_button, self.errors_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.pause_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(hint)
+
+        controller.libraryChanged.connect(self.reload)
+        controller.jobs.progress.connect(self._progress)
+        controller.jobs.started.connect(lambda _n: self._running(True))
+        controller.jobs.finished.connect(lambda _r: self._running(False))
+        controller.jobs.failed.connect(lambda _e: self._running(False))
+        controller.jobs.stopped.connect(lambda: self._running(False))
+
+    def reload(self) -> None:
+        self.controller.call(lambda b, _t: b.folders(), self.model.set_rows)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if folder:
+            self.controller.add_folder(folder)
+
+    def _remove_selected(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        f = self.model.folder(index.row())
+        answer = QMessageBox.question(
+            self, "Remove folder",
+            f"Stop watching {f.path}?\n\nIts {f.total:,} photos leave the library (with their "
+            "tags). The files on disk are not touched.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.remove_folder(f.id)
+
+    def _show_errors(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        f = self.model.folder(index.row())
+
+        def show(errors: list[tuple[str, str]]) -> None:
+            lines = [f.error] if f.error else []
+            lines += [f"{path}: {reason}" for path, reason in errors[:200]]
+            if len(errors) > 200:
+                lines.append(f"… and {len(errors) - 200:,} more")
+            box = QMessageBox(QMessageBox.Icon.Information, "Problems in this folder",
+                              f"{len(errors):,} files in {f.path} could not be read.", parent=self)
+            box.setDetailedText("\n".join(lines) or "No problems.")
+            box.setInformativeText("Fix or replace a file and it is retried automatically.")
+            box.open()
+
+        self.controller.call(lambda b, _t: b.folder_errors(f.id), show)
+
+    def _pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Resume indexing" if paused else "Pause indexing")
+        if paused:
+            self.controller.pause_indexing()
+        else:
+            self.controller.resume_indexing()
+
+    def _running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        if not running:
+            self.progress_label.setText("Indexing paused." if self.controller.jobs.paused else "")
+
+    def _progress(self, p) -> None:
+        self.progress.show()
+        if p.total:
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+        else:
+            self.progress.setRange(0, 0)  # busy indicator while scanning
+        self.progress_label.setText(self.controller.index_state)

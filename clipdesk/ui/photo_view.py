@@ -1,0 +1,146 @@
+"""Photo view: a large preview, the photo's metadata and tags, and ways to hand it on."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QImageReader, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clipdesk.ui import desktop
+from clipdesk.ui.backend import PhotoDetails, TagRow
+from clipdesk.ui.controller import AppController
+from clipdesk.ui.photo_model import PhotoItem
+
+PREVIEW_PX = 1600
+
+
+def load_preview(path: str, px: int = PREVIEW_PX) -> QImage:
+    """Worker-side: decode at reduced scale where the format allows it, upright."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)  # EXIF orientation
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > px:
+        reader.setScaledSize(size.scaled(QSize(px, px), Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        raise OSError(f"cannot show {path}: {reader.errorString()}")
+    return image
+
+
+class PhotoView(QDialog):
+    tagsChanged = Signal(int)  # photo id
+    moreLikeThis = Signal(object)  # PhotoItem
+
+    def __init__(self, controller: AppController, item: PhotoItem, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.item = item
+        self.setWindowTitle(item.name)
+        self.resize(1100, 760)
+        self.preview = QLabel("Loading…", self)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview.setMinimumSize(400, 300)
+        self._image = QImage()
+
+        side = QWidget(self)
+        side.setFixedWidth(320)
+        self.meta = QFormLayout()
+        self.tags = QListWidget(self)
+        self.tags.setToolTip("C confirms, R rejects the selected tag")
+        confirm = QPushButton("Confirm", self)
+        reject = QPushButton("Reject", self)
+        confirm.clicked.connect(lambda: self._decide("confirmed"))
+        reject.clicked.connect(lambda: self._decide("rejected"))
+        QShortcut(QKeySequence("C"), self, lambda: self._decide("confirmed"))
+        QShortcut(QKeySequence("R"), self, lambda: self._decide("rejected"))
+        decide = QHBoxLayout()
+        decide.addWidget(confirm)
+        decide.addWidget(reject)
+        actions = QHBoxLayout()
+        for text, fn in (
+            ("Open", lambda: desktop.open_in_default_app(item.path)),
+            ("Show in folder", lambda: desktop.reveal_in_file_manager(item.path)),
+            ("Copy path", lambda: desktop.copy_path(item.path)),
+            ("More like this", lambda: (self.moreLikeThis.emit(item), self.accept())),
+        ):
+            button = QPushButton(text, self)
+            button.clicked.connect(fn)
+            actions.addWidget(button)
+        side_layout = QVBoxLayout(side)
+        side_layout.addLayout(self.meta)
+        side_layout.addWidget(QLabel("Tags"))
+        side_layout.addWidget(self.tags, 1)
+        side_layout.addLayout(decide)
+        top = QHBoxLayout()
+        top.addWidget(self.preview, 1)
+        top.addWidget(side)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addLayout(actions)
+
+        workers = controller.workers
+        workers.run(workers.thumbs, lambda _t: load_preview(item.path), self._show_image,
+                    lambda exc: self.preview.setText(f"{exc}\nThe file may be missing or damaged."))
+        self.reload()
+
+    def reload(self) -> None:
+        self.controller.call(lambda b, _t: b.photo_details(self.item.id), self._show_details)
+
+    def _show_image(self, image: QImage) -> None:
+        self._image = image
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._image.isNull():
+            return
+        ratio = self.devicePixelRatioF()
+        target = self.preview.size() * ratio
+        pixmap = QPixmap.fromImage(self._image.scaled(
+            target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        pixmap.setDevicePixelRatio(ratio)
+        self.preview.setPixmap(pixmap)
+
+    def _show_details(self, details: PhotoDetails) -> None:
+        while self.meta.rowCount():
+            self.meta.removeRow(0)
+        for label, value in details.fields():
+            text = QLabel(value, self)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            text.setWordWrap(True)
+            self.meta.addRow(label, text)
+        self.tags.clear()
+        for tag in details.tags:
+            entry = QListWidgetItem(tag.describe())
+            entry.setData(Qt.ItemDataRole.UserRole, tag)
+            self.tags.addItem(entry)
+        if self.tags.count():
+            self.tags.setCurrentRow(0)
+
+    def _decide(self, decision: str) -> None:
+        entry = self.tags.currentItem()
+        if entry is None:
+            return
+        tag: TagRow = entry.data(Qt.ItemDataRole.UserRole)
+        pid = self.item.id
+
+        def done(_r) -> None:
+            self.tagsChanged.emit(pid)
+            self.reload()
+
+        self.controller.call(lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision), done)

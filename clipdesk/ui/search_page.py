@@ -1,0 +1,185 @@
+"""The Search page: search box, filters, sort, minimum-score slider and the results grid.
+
+Every change of query or filter submits one search through a :class:`LatestOnly` on the model
+pool, so a query typed while an older one runs cancels the older one and only the newest result
+reaches the grid. With no text and no image the grid shows the library, newest first.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clipdesk.ui.backend import SearchRequest
+from clipdesk.ui.controller import AppController
+from clipdesk.ui.drops import QueryImage
+from clipdesk.ui.photo_grid import PhotoGrid
+from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.search_box import SearchBox
+from clipdesk.ui.workers import LatestOnly
+
+SLIDER_SCALE = 200  # slider units per 1.0 of cosine score
+
+
+class SearchPage(QWidget):
+    resultsShown = Signal(int)  # number of photos in the grid after a search
+    searchFailed = Signal(str)
+
+    def __init__(self, controller: AppController, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._search = LatestOnly(controller.workers, controller.workers.model)
+        self._like: PhotoItem | None = None
+
+        self.box = SearchBox(self)
+        self.box.queryChanged.connect(lambda _t, _i: self._new_query())
+        self.grid = PhotoGrid(controller.thumbs, self)
+
+        self.folder = QComboBox(self)
+        self.folder.setToolTip("Only photos in this folder")
+        self.tag = QComboBox(self)
+        self.tag.setToolTip("Only photos with this tag")
+        self.dates = QCheckBox("Taken between", self)
+        self.date_from = QDateEdit(QDate.currentDate().addYears(-1), self)
+        self.date_to = QDateEdit(QDate.currentDate(), self)
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+            edit.dateChanged.connect(lambda _d: self.refresh())
+        self.dates.toggled.connect(self._dates_toggled)
+        self.sort = QComboBox(self)
+        self.sort.addItem("Best match", "relevance")
+        self.sort.addItem("Newest first", "newest")
+        self.sort.addItem("Oldest first", "oldest")
+        self.min_score = QSlider(Qt.Orientation.Horizontal, self)
+        self.min_score.setRange(0, SLIDER_SCALE)
+        self.min_score.setValue(round(controller.settings.min_score * SLIDER_SCALE))
+        self.min_score.setFixedWidth(120)
+        self.min_score.setToolTip("Hide matches scoring below this")
+        self.min_label = QLabel(self)
+        self.min_score.valueChanged.connect(self._min_changed)
+        self._min_changed(self.min_score.value(), search=False)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("ResultSummary")
+        for combo in (self.folder, self.tag, self.sort):
+            combo.currentIndexChanged.connect(lambda _i: self.refresh())
+
+        filters = QHBoxLayout()
+        for w in (QLabel("Folder"), self.folder, QLabel("Tag"), self.tag, self.dates,
+                  self.date_from, QLabel("and"), self.date_to):
+            filters.addWidget(w)
+        filters.addStretch(1)
+        filters.addWidget(QLabel("Min score"))
+        filters.addWidget(self.min_score)
+        filters.addWidget(self.min_label)
+        filters.addWidget(self.sort)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.box)
+        layout.addLayout(filters)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.grid, 1)
+
+        self.grid.moreLikeThis.connect(self.more_like_this)
+        controller.libraryChanged.connect(self._library_changed)
+        controller.modelReady.connect(lambda _m: self.refresh())
+        self._fill_filters([], [])
+
+    # --- queries ---------------------------------------------------------------------------
+    def set_query_image(self, image: QueryImage) -> None:
+        self.box.set_image(image)
+
+    def more_like_this(self, item: PhotoItem) -> None:
+        self._like = item
+        self.box.clear_image()
+        self.box.line.clear()
+        self.box.set_image(QueryImage(label=f"like {item.name}", path=item.path))
+
+    def _new_query(self) -> None:
+        if self.box.image() is None or not self.box.image().label.startswith("like "):
+            self._like = None
+        self.refresh()
+
+    def request(self) -> SearchRequest:
+        image = self.box.image()
+        tag = self.tag.currentData()
+        return SearchRequest(
+            text=self.box.text(),
+            image=None if self._like is not None else image,
+            like_photo_id=self._like.id if self._like is not None else None,
+            folder_id=self.folder.currentData(),
+            tag=tuple(tag) if tag else None,
+            date_from=self.date_from.date().toPython() if self.dates.isChecked() else None,
+            date_to=self.date_to.date().toPython() if self.dates.isChecked() else None,
+            min_score=self.min_score.value() / SLIDER_SCALE,
+            sort=self.sort.currentData(),
+        )
+
+    def refresh(self) -> None:
+        if self.controller.backend is None:
+            return
+        req = self.request()
+        if req.needs_model and self.controller.model is None:
+            self.summary.setText("The model is still loading; your search runs as soon as it is ready.")
+            return
+        backend = self.controller.backend
+        self.summary.setText("Searching…")
+        self._search.submit(lambda token: backend.search(req, token), self._show, self._failed)
+
+    def _show(self, items: list[PhotoItem]) -> None:
+        self.grid.photos.set_items(items)
+        req = self.request()
+        what = "matches" if req.needs_model else "photos"
+        self.summary.setText(f"{len(items):,} {what}")
+        if self.grid.photos.rowCount():
+            self.grid.scrollToTop()
+        self.resultsShown.emit(len(items))
+
+    def _failed(self, exc: BaseException) -> None:
+        from clipdesk.ui.controller import describe_error
+
+        message, hint = describe_error(exc)
+        self.summary.setText(f"Search failed: {message}. {hint}".strip())
+        self.searchFailed.emit(message)
+
+    # --- filters ---------------------------------------------------------------------------
+    def _min_changed(self, value: int, search: bool = True) -> None:
+        score = value / SLIDER_SCALE
+        self.min_label.setText(f"{score:.2f}")
+        self.controller.settings.min_score = score
+        if search:
+            self.refresh()
+
+    def _dates_toggled(self, on: bool) -> None:
+        self.date_from.setEnabled(on)
+        self.date_to.setEnabled(on)
+        self.refresh()
+
+    def _library_changed(self) -> None:
+        self.controller.call(lambda b, _t: (b.folders(), b.tag_choices()),
+                             lambda r: self._fill_filters(*r))
+        self.refresh()
+
+    def _fill_filters(self, folders, tags) -> None:
+        for combo, first, entries in (
+            (self.folder, "All folders", [(f.path, f.id) for f in folders]),
+            (self.tag, "Any tag", [(f"{c}: {lab}", [c, lab]) for c, lab in tags]),
+        ):
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(first, None)
+            for text, data in entries:
+                combo.addItem(str(text), data)
+            index = combo.findData(current) if current is not None else 0
+            combo.setCurrentIndex(max(0, index))
+            combo.blockSignals(False)

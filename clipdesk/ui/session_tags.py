@@ -1,0 +1,114 @@
+"""The tag half of the UI session: categories, live previews, review, decisions, XMP, details."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clipdesk.core.categories import Category
+from clipdesk.core.errors import ClipDeskError
+from clipdesk.core.progress import CancelToken
+from clipdesk.core.records import PhotoStatus
+from clipdesk.core.tag_store import TagState
+from clipdesk.ui.backend import PhotoDetails, ReviewItem, TagRow, photo_item
+from clipdesk.ui.photo_model import PhotoItem
+
+if TYPE_CHECKING:
+    from clipdesk.ui.session import Backend
+
+DECISIONS = {"confirmed": TagState.CONFIRMED, "rejected": TagState.REJECTED}
+
+
+class TagCalls:
+    # --- categories -------------------------------------------------------------------------
+    def categories(self: Backend) -> list[Category]:
+        return self.tags.categories()
+
+    def tag_choices(self: Backend) -> list[tuple[str, str]]:
+        return [(c.name, lab.name) for c in self.tags.categories() for lab in c.labels]
+
+    def save_category(self: Backend, cat: Category, replacing: str | None = None) -> None:
+        """Store the category and re-tag the library with it (user decisions stay)."""
+        self.tags.save_category(cat, old_name=replacing)
+        if self.tagger is not None and cat.auto:
+            self.tagger.recompute([cat.name])
+
+    def remove_category(self: Backend, name: str) -> None:
+        self.tags.remove_category(name)
+
+    def import_categories(self: Backend, path: str) -> int:
+        from clipdesk.core.category_file import read_category_file
+
+        cats = read_category_file(path)  # a malformed file raises here and changes nothing
+        self.tags.import_categories(cats)
+        if self.tagger is not None:
+            self.tagger.recompute([c.name for c in cats if c.auto])
+        return len(cats)
+
+    def export_categories(self: Backend, path: str) -> None:
+        from clipdesk.core.category_file import write_category_file
+
+        write_category_file(path, self.tags.categories())
+
+    # --- preview and review -----------------------------------------------------------------
+    def preview_label(self: Backend, cat: Category, label: str, count: int,
+                      token: CancelToken) -> list[PhotoItem]:
+        """Top photos for ``label`` under the draft ``cat`` (not saved): one matrix product."""
+        if self.tagger is None or self.search_index is None or not len(self.search_index):
+            return []
+        from clipdesk.core.tagging import build_classifier
+
+        clf = build_classifier(self.model, cat)
+        token.raise_if_cancelled()
+        ids, vectors = self.library.load_vectors(self.model.id)
+        token.raise_if_cancelled()
+        column = clf.scores(vectors)[:, cat.label_names.index(cat.label(label).name)]
+        top = np.argsort(-column, kind="stable")[:count]
+        photos = {p.id: p for p in self.library.photos(ids=ids[top].tolist())}
+        return [photo_item(photos[int(ids[i])], float(column[i])) for i in top
+                if int(ids[i]) in photos]
+
+    def review_queue(self: Backend, category: str | None, limit: int) -> list[ReviewItem]:
+        tags = self.tags.review_list(category=category, limit=limit)
+        photos = {p.id: p for p in self.library.photos(ids=[t.photo_id for t in tags])}
+        return [ReviewItem(photo_item(photos[t.photo_id]), t.category, t.label, float(t.score or 0),
+                           float(t.threshold))
+                for t in tags if t.photo_id in photos
+                and photos[t.photo_id].status == PhotoStatus.OK]
+
+    def decide_tag(self: Backend, photo_id: int, category: str, label: str, decision: str) -> None:
+        if decision not in DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}")
+        self.tags.set_decision([photo_id], category, label, DECISIONS[decision])
+
+    # --- one photo --------------------------------------------------------------------------
+    def photo_details(self: Backend, photo_id: int) -> PhotoDetails:
+        photo = self.library.photo(photo_id)
+        if photo is None:
+            raise ClipDeskError("This photo is no longer in the library.",
+                                "Its folder may have been removed; search again.")
+        camera = " ".join(x for x in (photo.camera_make, photo.camera_model) if x) or None
+        tags = tuple(
+            TagRow(t.category, t.label, t.score,
+                   "confirmed" if t.state in (TagState.CONFIRMED, TagState.IMPORTED)
+                   else "rejected" if t.state is TagState.REJECTED else "suggested")
+            for t in self.tags.tags_of(photo_id)
+            if t.state is not TagState.CANDIDATE
+        )
+        return PhotoDetails(str(photo.path), photo.size, photo.width, photo.height, photo.taken_at,
+                            camera, str(photo.status), photo.error, tags)
+
+    # --- XMP --------------------------------------------------------------------------------
+    def write_xmp(self: Backend, confirmed_only: bool, naming: str, token: CancelToken) -> int:
+        from clipdesk.core.tag_service import Tagger
+
+        tagger = self.tagger or Tagger(self.library, None, self.tags)
+        style = "basename" if naming == "stem" else "fullname"
+        report = tagger.write_xmp(None, naming=style, confirmed_only=confirmed_only, cancel=token)
+        if report.failed:
+            first = "; ".join(f"{p}: {r}" for p, r in report.failed[:3])
+            raise ClipDeskError(
+                f"Wrote {len(report.written)} sidecars, but {len(report.failed)} could not be "
+                f"written ({first}).", "Check that the photos' folders are writable.")
+        return len(report.written) + report.unchanged

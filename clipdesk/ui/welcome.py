@@ -1,0 +1,79 @@
+"""First run: pick photo folders and a model, then start."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clipdesk.ui.controller import AppController
+from clipdesk.ui.model_panel import ModelPanel
+
+
+class WelcomePage(QWidget):
+    finished = Signal(list, str)  # folders, model name
+
+    def __init__(self, controller: AppController, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        title = QLabel("<h1>Welcome to ClipDesk</h1>"
+                       "<p>Find your photos by describing them, and tag them with categories of "
+                       "your own. Everything runs on this computer: your photos and searches never "
+                       "leave it.</p>", self)
+        title.setWordWrap(True)
+        self.folders = QListWidget(self)
+        self.folders.setToolTip("ClipDesk watches these folders and their subfolders")
+        add = QPushButton("Add folder…", self)
+        add.clicked.connect(self._add)
+        remove = QPushButton("Remove", self)
+        remove.clicked.connect(lambda: self.folders.takeItem(self.folders.currentRow()))
+        folder_box = QGroupBox("1. Where are your photos?", self)
+        fl = QVBoxLayout(folder_box)
+        fl.addWidget(self.folders)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        fl.addLayout(row)
+
+        model_box = QGroupBox("2. Which model?", self)
+        ml = QVBoxLayout(model_box)
+        note = QLabel("<b>ClipDesk-Mini (demo)</b> is bundled so you can try ClipDesk right away. "
+                      "It is a small demo model trained on generated pictures: it knows colours, "
+                      "shapes and simple scenes, not real-world photos. For real searches, import "
+                      "or download a CLIP model (ViT-B/32 works well on a laptop).", self)
+        note.setWordWrap(True)
+        self.models = ModelPanel(controller.workers, controller.settings.model_name, self)
+        ml.addWidget(note)
+        ml.addWidget(self.models)
+
+        self.start_button = QPushButton("Start", self)
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self._start)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(48, 24, 48, 24)
+        layout.addWidget(title)
+        layout.addWidget(folder_box, 1)
+        layout.addWidget(model_box, 1)
+        layout.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignRight)
+
+    def add_folder(self, path: str) -> None:
+        if not self.folders.findItems(path, Qt.MatchFlag.MatchExactly):
+            self.folders.addItem(path)
+
+    def _add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if folder:
+            self.add_folder(folder)
+
+    def _start(self) -> None:
+        folders = [self.folders.item(i).text() for i in range(self.folders.count())]
+        self.finished.emit(folders, self.models.selected())

@@ -1,0 +1,95 @@
+"""Search in the window: typed phrases, dropped images, "more like this", sort and score cut-off."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QUrl
+
+from clipdesk.ui.photo_model import Role
+from clipdesk.ui.search_page import SLIDER_SCALE
+from tests.ui.conftest import wait_idle
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+def _indexed(qtbot, make_app, model, folder):
+    controller, window = make_app(model)
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(folder)
+    wait_idle(qtbot, controller)
+    return controller, window
+
+
+def _grid_paths(window) -> list[str]:
+    model = window.search.grid.photos
+    return [model.index(r, 0).data(Role.Path) for r in range(model.rowCount())]
+
+
+def test_typing_a_phrase_fills_the_grid_with_the_right_photos(qtbot, make_app, demo_model,
+                                                              synth_photos):
+    root, photos = synth_photos
+    controller, window = _indexed(qtbot, make_app, demo_model, root)
+    colour = photos[0].spec.colour
+    wanted = {str(p.path) for p in photos if p.spec.colour == colour}
+    window.focus_search()
+    with qtbot.waitSignal(window.search.resultsShown, timeout=30_000):
+        qtbot.keyClicks(window.search.box.line, f"a {colour} shape")
+    top = _grid_paths(window)[: len(wanted)]
+    hits = len(wanted & set(top))
+    assert hits >= 0.8 * len(wanted), (colour, hits, len(wanted))
+
+
+def test_drop_of_a_file_url_on_the_window_runs_an_image_query(qtbot, make_app, tiny_model,
+                                                              synth_photos, drop):
+    root, photos = synth_photos
+    controller, window = _indexed(qtbot, make_app, tiny_model, root)
+    query = str(photos[5].path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(query)])
+    with qtbot.waitSignal(window.search.resultsShown, timeout=30_000):
+        assert drop(window, mime)
+    assert window.search.box.image().path == query
+    # the photo itself is its own best match, whatever the model
+    assert _grid_paths(window)[0] == query
+    scores = [window.search.grid.photos.item(r).score for r in range(3)]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.99
+
+
+def test_more_like_this_sort_and_min_score(qtbot, make_app, tiny_model, synth_photos):
+    root, photos = synth_photos
+    controller, window = _indexed(qtbot, make_app, tiny_model, root)
+    grid = window.search.grid
+    qtbot.waitUntil(lambda: grid.photos.rowCount() == len(photos), timeout=30_000)
+    item = grid.photos.item(3)
+    with qtbot.waitSignal(window.search.resultsShown, timeout=30_000):
+        grid.moreLikeThis.emit(item)
+    similar = [grid.photos.item(r) for r in range(grid.photos.rowCount())]
+    assert len(similar) == len(photos) - 1 and item.id not in {i.id for i in similar}
+    assert [i.score for i in similar] == sorted((i.score for i in similar), reverse=True)
+    assert window.search.box.image().label == f"like {item.name}"
+
+    with qtbot.waitSignal(window.search.resultsShown, timeout=30_000):
+        window.search.sort.setCurrentIndex(window.search.sort.findData("newest"))
+    dates = [grid.photos.item(r).taken_at for r in range(grid.photos.rowCount())]
+    assert dates == sorted(dates, reverse=True)
+
+    every = grid.photos.rowCount()
+    median = sorted(i.score for i in similar)[len(similar) // 2]
+    slider = window.search.min_score
+    with qtbot.waitSignal(window.search.resultsShown, timeout=30_000):
+        slider.setValue(int(median * SLIDER_SCALE) + 1)
+    cut = slider.value() / SLIDER_SCALE
+    assert 0 < grid.photos.rowCount() < every
+    assert all(grid.photos.item(r).score >= cut for r in range(grid.photos.rowCount()))
+
+
+def test_stale_query_never_overwrites_a_newer_one(qtbot, make_app, tiny_model, synth_photos):
+    root, _photos = synth_photos
+    controller, window = _indexed(qtbot, make_app, tiny_model, root)
+    shown = []
+    window.search.resultsShown.connect(shown.append)
+    for text in ("r", "re", "red", "red s", "red star"):
+        window.search.box.set_text(text)
+    qtbot.waitUntil(lambda: bool(shown) and controller.workers.pending == 0, timeout=30_000)
+    assert window.search.request().text == "red star"
+    assert len(shown) <= 2  # superseded queries were cancelled, not all delivered

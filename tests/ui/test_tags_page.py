@@ -1,0 +1,67 @@
+"""Tags: the category list model, editing with validation, review decisions that survive a restart."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from clipdesk.core.categories import Category, Label
+from clipdesk.ui.tags_page import CategoryListModel
+from tests.ui.conftest import wait_idle
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+def test_category_model_passes_qtmodeltester(qtmodeltester):
+    model = CategoryListModel()
+    qtmodeltester.check(model, force_py=True)
+    model.set_categories([Category("Scene", (Label("beach"), Label("city")))])
+    model.set_categories([])
+
+
+def test_editor_shows_what_is_wrong_and_saves_nothing(qtbot, make_app, tiny_model):
+    controller, window = make_app(tiny_model)
+    page = window.tags
+    qtbot.waitUntil(lambda: page.cats.rowCount() > 0, timeout=10_000)
+    before = page.cats.rowCount()
+    page._new()
+    page.editor.labels.item(0, 0).setText("bad|label")
+    page._save()
+    assert "|" in page.problem.text()
+    wait_idle(qtbot, controller)
+    assert page.cats.rowCount() == before
+
+
+def test_confirm_and_reject_persist_across_a_restart(qtbot, make_app, tiny_model, synth_photos,
+                                                     tmp_path):
+    root, _photos = synth_photos
+    controller, window = make_app(tiny_model)
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(str(root))
+    wait_idle(qtbot, controller)
+    window.show_page("Tags")
+    window.tags.tabs.setCurrentWidget(window.tags.review)
+    review = window.tags.review
+    review.load()
+    qtbot.waitUntil(lambda: len(review.queue) >= 2, timeout=30_000)
+    first, second = review.queue[0], review.queue[1]
+    review.setFocus()
+    qtbot.keyClick(review, Qt.Key.Key_C)
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    assert review.pos == 2
+    wait_idle(qtbot, controller)
+    window.close()
+    controller.shutdown()
+
+    controller2, _window2 = make_app(tiny_model, library=tmp_path / "library.sqlite3")
+    states = {}
+
+    def record(key, details):
+        states[key] = {(t.category, t.label): t.state for t in details.tags}
+
+    for key, item in (("first", first), ("second", second)):
+        controller2.call(lambda b, _t, i=item: b.photo_details(i.photo.id),
+                         lambda d, k=key: record(k, d))
+    qtbot.waitUntil(lambda: len(states) == 2, timeout=10_000)
+    assert states["first"][(first.category, first.label)] == "confirmed"
+    assert states["second"][(second.category, second.label)] == "rejected"

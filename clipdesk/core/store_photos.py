@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a reconcile holds one per photo of the library
 class KnownFile:
     """What the store remembers of a file: enough to tell unchanged from changed."""
 

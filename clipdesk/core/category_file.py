@@ -28,8 +28,12 @@ for JSON syntax errors, the line and column.
 
 from __future__ import annotations
 
+import bisect
 import json
+import json.decoder
+import json.scanner
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,46 @@ class CategoryFileError(ClipDeskError):
 
 def _fail(source: str, where: str, problem: str, hint: str | None = None) -> CategoryFileError:
     location = f"{source}: {where}: " if where else f"{source}: "
-    return CategoryFileError(f"{location}{problem}", hint)
+    err = CategoryFileError(f"{location}{problem}", hint)
+    err.where = where  # type: ignore[attr-defined]  # parse_categories adds the line from it
+    return err
+
+
+class _Located(dict):
+    """A JSON object that remembers the line it starts on."""
+
+    line = 0
+
+
+def _decode(text: str) -> Any:
+    """json.loads, except that every object is a :class:`_Located` (for error lines)."""
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
+        obj, end = json.decoder.JSONObject(s_and_end, *args)
+        located = _Located(obj)
+        located.line = bisect.bisect_left(newlines, s_and_end[1]) + 1
+        return located, end
+
+    decoder = json.JSONDecoder()
+    decoder.parse_object = parse_object  # type: ignore[method-assign]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # the C scanner ignores hooks
+    return decoder.decode(text)
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _line_of(doc: Any, where: str) -> int | None:
+    """The line of the innermost object on the JSON path ``where`` (e.g. categories[1].labels[0])."""
+    node, line = doc, getattr(doc, "line", None)
+    for key, index in _PATH_TOKEN.findall(where):
+        try:
+            node = node[int(index)] if index else node[key]
+        except (KeyError, IndexError, TypeError, ValueError):
+            break
+        line = getattr(node, "line", line)
+    return line
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], source: str, where: str, what: str) -> Any:
@@ -118,13 +161,29 @@ def _parse_category(raw: Any, source: str, where: str) -> Category:
 
 
 def parse_categories(text: str, source: str = "<text>") -> list[Category]:
-    """Validate a whole category document and return its categories (nothing partial)."""
+    """Validate a whole category document and return its categories (nothing partial).
+
+    Errors name the file, the line of the object at fault and the field's JSON path:
+    ``cats.json, line 14: categories[1].mode: ...``.
+    """
     try:
-        doc = json.loads(text)
+        doc = _decode(text)
     except json.JSONDecodeError as exc:
         raise _fail(
             source, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
         ) from None
+    try:
+        return _parse_document(doc, source)
+    except CategoryFileError as exc:
+        where = getattr(exc, "where", "")
+        line = _line_of(doc, where) if where else None
+        if line is None:
+            raise
+        message = exc.message.replace(f"{source}: ", f"{source}, line {line}: ", 1)
+        raise CategoryFileError(message, exc.hint) from None
+
+
+def _parse_document(doc: Any, source: str) -> list[Category]:
     _expect(doc, dict, source, "", "a JSON object with 'format', 'version' and 'categories'")
     _check_keys(doc, _TOP_KEYS, source, "top level")
     if doc.get("format") != FORMAT_NAME:

@@ -81,7 +81,7 @@ def test_malformed_category_file_is_refused_and_changes_nothing(capsys, tmp_path
     code, _, err = run(capsys, "--library", lib, "tags", "categories", "import", str(bad),
                        json_out=False)
     assert code == 1
-    assert "bad.json: categories[1]: category 'Bad' has mode 'many'" in err and "hint:" in err
+    assert "bad.json, line 1: categories[1]: category 'Bad' has mode 'many'" in err and "hint:" in err
     _, after, _ = run(capsys, "--library", lib, "tags", "categories", "list")
     assert after == before
 

@@ -100,3 +100,20 @@ def test_starter_categories_are_valid_and_documented_shape():
     assert {"Scene", "Pets"} <= set(names)
     assert parse_categories(dump_categories(cats)) == cats
     assert any(c.mode is Mode.MULTI for c in cats) and any(c.mode is Mode.SINGLE for c in cats)
+
+
+def test_errors_give_the_line_of_the_object_at_fault():
+    text = (
+        '{"format": "clipdesk-categories", "version": 1,\n'
+        ' "categories": [\n'
+        '  {"name": "A", "labels": ["x"]},\n'
+        '  {"name": "B", "mode": "multi",\n'
+        '   "labels": ["y", {"name": "z",\n'
+        '                    "threshold": "high"}]}]}\n'
+    )
+    with pytest.raises(CategoryFileError) as info:
+        parse_categories(text, "cats.json")
+    assert info.value.message.startswith(
+        'cats.json, line 5: categories[1].labels[1].threshold: expected a number')
+    with pytest.raises(CategoryFileError, match=r"cats.json, line 4: categories\[1\].mode"):
+        parse_categories(text.replace('"multi"', '"many"').replace('"high"', "0.3"), "cats.json")

@@ -1,0 +1,245 @@
+"""``clipdesk-cli index`` (one shot) and ``clipdesk-cli watch`` (until stopped).
+
+    index [--no-scan] [--batch-size N] [--workers N]   scan the folders, embed what is pending
+    watch [--no-scan]                                  the same, then follow changes on disk
+
+A progress bar is drawn on stderr when it is a terminal, nothing otherwise (scripts, cron, pipes).
+Ctrl+C stops cleanly: the batch in hand is committed, and the next run carries on from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from clipdesk.core.progress import CancelToken, Progress
+
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("index", help="scan the folders and embed every new or changed photo")
+    _common(p)
+    p.add_argument("--limit", type=int, metavar="N", help="embed at most N photos, then stop")
+    p.set_defaults(func=cmd_index)
+    w = subparsers.add_parser("watch", help="index, then keep the library in step with the disk "
+                                            "until stopped (Ctrl+C)")
+    _common(w)
+    w.set_defaults(func=cmd_watch)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-scan", action="store_true", help="do not reconcile folders first")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N",
+                   help="photos per model batch (default 32)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="decoding threads (default: number of CPU cores)")
+
+
+def open_services(args: argparse.Namespace) -> Any:
+    from clipdesk.core.services import ClipDeskServices
+
+    return ClipDeskServices(args.library, model=args.model, device=args.device or "auto")
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and p.total and p.done < p.total:
+            return
+        self._last = now
+        if p.total:
+            frac = p.fraction or 0.0
+            bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
+            eta = f"  ETA {_clock(p.eta_s)}" if p.eta_s is not None and p.done < p.total else ""
+            line = f"{p.message or 'Working'} [{bar}] {p.done:,}/{p.total:,}  {p.rate:.1f}/s{eta}"
+        else:
+            line = f"{p.message or 'Working'} {p.done:,}"
+        pad = max(0, self._width - len(line))
+        self._width = len(line)
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
+    """Run ``job`` in a thread so Ctrl+C (or SIGTERM) becomes a clean cancel, not an exception
+    in the middle of a database write. Returns (result, interrupted)."""
+    token = CancelToken()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = job(token)
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="clipdesk-cli-job")
+    interrupted = False
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: token.cancel())
+    try:
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                interrupted = True
+                token.cancel()
+        interrupted = interrupted or token.cancelled
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+    if "error" in box:
+        raise box["error"]
+    return box.get("result"), interrupted
+
+
+def _scan_and_index(app: Any, args: argparse.Namespace, token: CancelToken,
+                    bar: ProgressBar, limit: int | None = None) -> dict[str, Any]:
+    from clipdesk.core.errors import CancelledError
+
+    out: dict[str, Any] = {}
+    if not args.no_scan:
+        try:
+            changes = app.scan(cancel=token, progress=bar)
+        except CancelledError:
+            return {"cancelled": True}
+        finally:
+            bar.close()
+        out["scan"] = {"added": len(changes.added), "changed": len(changes.changed),
+                       "moved": len(changes.moved), "missing": len(changes.missing),
+                       "errors": len(changes.errors), "problems": changes.problems[:20]}
+    if token.cancelled:
+        out["cancelled"] = True
+        return out
+    try:
+        report = app.index(progress=bar, cancel=token, limit=limit, batch_size=args.batch_size,
+                           workers=args.workers)
+    finally:
+        bar.close()
+    out["index"] = {"embedded": report.embedded, "failed": report.failed,
+                    "total": report.total, "seconds": round(report.elapsed_s, 2),
+                    "photos_per_s": round(report.rate, 2), "cancelled": report.cancelled}
+    out["cancelled"] = report.cancelled
+    out["pending"] = app.pending_count()
+    out["model"] = app.model.id
+    return out
+
+
+def _summary(result: dict[str, Any]) -> str:
+    lines = []
+    if "scan" in result:
+        s = result["scan"]
+        lines.append(f"Scanned: {s['added']} new, {s['changed']} changed, {s['moved']} moved, "
+                     f"{s['missing']} missing.")
+        for path, reason in s["problems"][:5]:
+            lines.append(f"  could not read {path}: {reason}")
+    if "index" in result:
+        r = result["index"]
+        lines.append(f"Indexed {r['embedded']:,} photos ({r['failed']:,} could not be read) in "
+                     f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s.")
+        if r["failed"]:
+            lines.append("  see `clipdesk-cli status` for the reasons.")
+    if result.get("cancelled"):
+        lines.append(f"Stopped; {result.get('pending', 'the remaining'):,} photos still pending "
+                     "(the next run continues)." if isinstance(result.get("pending"), int)
+                     else "Stopped; the next run continues where this one stopped.")
+    return "\n".join(lines)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    bar = ProgressBar(enabled=None if not args.json else False)
+    with open_services(args) as app:
+        _ = app.model  # a missing model fails here, before any scanning
+        result, interrupted = _run_cancellable(
+            lambda token: _scan_and_index(app, args, token, bar, args.limit))
+    from clipdesk.cli import emit
+
+    emit(args, result, _summary(result))
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    bar = ProgressBar(enabled=None if not args.json else False)
+    with open_services(args) as app:
+        _ = app.model
+
+        def job(token: CancelToken) -> dict[str, Any]:
+            first = _scan_and_index(app, args, token, bar)
+            _print_event(args, "indexed", first)
+            wake = threading.Event()
+            failures: list[BaseException] = []
+
+            def changed(changes: Any) -> None:
+                _print_event(args, "changed", {
+                    "added": len(changes.added), "changed": len(changes.changed),
+                    "moved": len(changes.moved), "missing": len(changes.missing)})
+                wake.set()
+
+            watcher = app.watch(on_change=changed, on_error=failures.append)
+            try:
+                if not args.json:
+                    print(f"Watching {len(app.folders())} folder(s); Ctrl+C to stop.",
+                          file=sys.stderr)
+                while not token.cancelled:
+                    if failures:
+                        raise failures.pop(0)
+                    if not wake.wait(0.5):
+                        continue
+                    wake.clear()
+                    report = app.index(progress=bar, cancel=token, batch_size=args.batch_size,
+                                       workers=args.workers)
+                    bar.close()
+                    if report.embedded or report.failed:
+                        _print_event(args, "indexed", {"embedded": report.embedded,
+                                                       "failed": report.failed})
+            finally:
+                watcher.stop()
+            return {"stopped": True}
+
+        _, interrupted = _run_cancellable(job)
+    if not args.json:
+        print("Stopped watching.", file=sys.stderr)
+    return 0
+
+
+def _print_event(args: argparse.Namespace, kind: str, data: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps({"event": kind, **data}, default=str), flush=True)
+    elif kind == "changed":
+        parts = [f"{v} {k}" for k, v in data.items() if v]
+        if parts:
+            print("Disk changes: " + ", ".join(parts), flush=True)
+    elif kind == "indexed":
+        text = _summary(data) if ("index" in data or "scan" in data) else (
+            f"Indexed {data.get('embedded', 0)} photo(s), {data.get('failed', 0)} unreadable.")
+        if text:
+            print(text, flush=True)

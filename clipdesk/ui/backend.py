@@ -27,6 +27,7 @@ class ModelInfo:
     id: str
     device: str
     is_demo: bool
+    searching_with: str | None = None  # the previous model, while re-embedding for this one
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class AppController(QObject):
             return
         name, device = self.settings.model_name, self.settings.device
         backend = self.backend
+        self.jobs.cancel()  # a run embeds with the model it started with; the new one starts over
         self.model_state = "Loading model…"
         self.stateChanged.emit()
         self.workers.run(
@@ -130,12 +131,17 @@ class AppController(QObject):
         )
 
     def _model_loaded(self, info: ModelInfo) -> None:
+        self._show_model(info)
+        self.modelReady.emit(info)
+        self.index_now()
+
+    def _show_model(self, info: ModelInfo) -> None:
         self.model = info
         demo = " (demo model)" if info.is_demo else ""
         self.model_state = f"Model: {info.name}{demo} on {info.device}"
+        if info.searching_with:
+            self.model_state += f" · re-indexing; search uses {info.searching_with} until done"
         self.stateChanged.emit()
-        self.modelReady.emit(info)
-        self.index_now()
 
     def _model_failed(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)
@@ -199,7 +205,10 @@ class AppController(QObject):
         self.index_now()
 
     def _index_progress(self, p) -> None:
-        if p.total:
+        scanning = p.message.lower().startswith("scan")
+        if p.total and scanning:
+            self.index_state = f"Scanning new and changed files {p.done:,}/{p.total:,}"
+        elif p.total:
             eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
             self.index_state = f"Indexing {p.done:,}/{p.total:,} · {p.rate:.1f} images/s{eta}"
         else:
@@ -210,6 +219,8 @@ class AppController(QObject):
         self.index_state = ""
         if self.backend is not None:
             self.library_state = f"Library: {self.backend.photo_count():,} photos"
+            if self.model is not None and self.model.searching_with:
+                self._show_model(self.backend.model_info())
         self.stateChanged.emit()
         self.libraryChanged.emit()
         if self._dirty:

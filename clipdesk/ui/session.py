@@ -48,6 +48,7 @@ class Backend(TagCalls):
         self._watcher: Any = None
         self._on_change: Callable[[], None] | None = None
         self._scanned_all = False
+        self._previous: tuple[Any, Any, Any] | None = None  # (model, index, encoder) during re-embed
         self._lock = threading.RLock()
 
     @classmethod
@@ -64,6 +65,8 @@ class Backend(TagCalls):
 
     # --- model ------------------------------------------------------------------------------
     def load_model(self, name: str, device: str) -> ModelInfo:
+        """Load a model and its vectors. Switching models re-embeds in the next index run; until
+        that is complete, search keeps using the previous model and its (complete) vectors."""
         from clipdesk.core.index import VectorIndex
         from clipdesk.core.query import QueryEncoder
         from clipdesk.core.tag_service import Tagger
@@ -78,10 +81,28 @@ class Backend(TagCalls):
         if len(ids):
             index.add(ids, vectors)
         with self._lock:
+            old = self.model
+            if (old is not None and old.id != model.id and self.search_index is not None
+                    and len(self.search_index) and self.library.count_pending(model.id)):
+                self._previous = (old, self.search_index, self.encoder)
+            elif old is None or old.id != model.id:
+                self._previous = None
             self.model, self.search_index = model, index
             self.encoder = QueryEncoder(model, index.vector)
             self.tagger = Tagger(self.library, model, self.tags)
-        return ModelInfo(model.name, model.id, str(model.device), bool(model.is_demo))
+        return self.model_info()
+
+    def model_info(self) -> ModelInfo:
+        previous = self._previous[0].name if self._previous is not None else None
+        return ModelInfo(self.model.name, self.model.id, str(self.model.device),
+                         bool(self.model.is_demo), previous)
+
+    def _searching(self) -> tuple[Any, Any]:
+        """(encoder, index) that search uses: the previous model's while re-embedding."""
+        with self._lock:
+            if self._previous is not None:
+                return self._previous[2], self._previous[1]
+            return self.encoder, self.search_index
 
     # --- folders ----------------------------------------------------------------------------
     def folders(self) -> list[FolderRow]:
@@ -130,28 +151,37 @@ class Backend(TagCalls):
             if self._on_change is not None and self._watcher is None:
                 self._start_watcher()
         token.raise_if_cancelled()
-        pipeline = IndexPipeline(self.library, self.model, on_embedded=self._embedded)
-        result = pipeline.run(progress=report, cancel=token)
+        model, index, tagger = self.model, self.search_index, self.tagger
+
+        def embedded(ids: np.ndarray, vectors: np.ndarray) -> None:
+            index.add(ids, vectors)  # searchable at once, not at the end of the run
+            tagger.on_embedded(ids, vectors, model.id)
+
+        result = IndexPipeline(self.library, model, on_embedded=embedded).run(report, token)
         self._sync_index()
+        if (not result.cancelled and model is self.model
+                and not self.library.count_pending(model.id)):
+            with self._lock:
+                self._previous = None  # every photo has a vector of the new model: switch search
         return result
 
-    def _embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self.search_index.add(ids, vectors)
-        self.tagger.on_embedded(ids, vectors, self.model.id)
-
     def _sync_index(self) -> None:
-        """Make the search index hold exactly the ok photos with a vector (after moves/deletes)."""
-        if self.search_index is None:
-            return
+        """Make the search indexes hold exactly the ok photos with a vector (after moves/deletes)."""
         ok = {p.id for p in self.library.photos(statuses=[PhotoStatus.OK])}
-        have = set(self.search_index.ids.tolist())
-        if have - ok:
-            self.search_index.remove(sorted(have - ok))
-        missing = sorted(ok - have)
-        if missing:
-            ids, vectors = self.library.vectors_for(self.model.id, missing)
-            if len(ids):
-                self.search_index.add(ids, vectors)
+        pairs = [(self.model, self.search_index)]
+        if self._previous is not None:
+            pairs.append(self._previous[:2])
+        for model, index in pairs:
+            if index is None:
+                continue
+            have = set(index.ids.tolist())
+            if have - ok:
+                index.remove(sorted(have - ok))
+            missing = sorted(ok - have)
+            if missing:
+                ids, vectors = self.library.vectors_for(model.id, missing)
+                if len(ids):
+                    index.add(ids, vectors)
 
     # --- watching ---------------------------------------------------------------------------
     def start_watching(self, on_change: Callable[[], None]) -> None:
@@ -184,7 +214,8 @@ class Backend(TagCalls):
         else:
             from clipdesk.core.query import Query
 
-            if self.encoder is None:
+            encoder, index = self._searching()
+            if encoder is None:
                 raise ClipDeskError("No model is loaded, so search is off.",
                                     "Choose a model in Settings.")
             query = Query.parse(req.text) if req.text else Query()
@@ -192,9 +223,9 @@ class Backend(TagCalls):
                 query = query.with_image(req.image.image or Path(req.image.path or ""))
             if req.like_photo_id is not None:
                 query = query.with_photo(req.like_photo_id)
-            vector = self.encoder.encode(query)
+            vector = encoder.encode(query)
             token.raise_if_cancelled()
-            hits = self.search_index.search(vector, k=req.limit, allowed=allowed,
+            hits = index.search(vector, k=req.limit, allowed=allowed,
                                      min_score=req.min_score or None, exclude=query.photo_ids)
             scores = dict(hits.pairs())
             photos = {p.id: p for p in self.library.photos(ids=list(scores))}

@@ -31,11 +31,14 @@ from clipdesk.core.finetune_data import CaptionPair, LibraryPairs
 from clipdesk.core.progress import CancelToken, ProgressCallback
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.finetune_eval import RetrievalProbe, blend_state
+from clipdesk.model.finetune_save import save_version
 from clipdesk.model.train import STATE_FILE, ContrastiveTrainer, TrainConfig, TrainProgress
 
 log = logging.getLogger("clipdesk.model.finetune")
 
 JOB_FILE = "job.json"
+TUNED_FILE = "fine_tuned.pt"
+SWEEP_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 MIN_BATCH = 2
@@ -78,6 +81,7 @@ class FinetuneResult:
     seconds: float
     images_per_s: float
     reembed_needed: bool
+    sweep: dict[str, dict[str, float]] = field(default_factory=dict)  # alpha -> validation
     history: dict[str, list] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -228,25 +232,49 @@ class FinetuneJob:
                 base = load_checkpoint(self.spec["base"])
         self._save_history(history)
         tuned = {k: v.detach().to("cpu").clone() for k, v in trainer.module.state_dict().items()}
+        torch.save(tuned, self.folder / TUNED_FILE)  # kept for re-blending at another alpha
         fine_tuned = probe.measure(trainer.module) if probe else {}
         keep = ("visual.",) if o.towers == "text" else ()
-        blended = blend_state(original, tuned, o.alpha, keep)
-        trainer.module.load_state_dict(blended)
+        sweep: dict[str, dict[str, float]] = {}
+        for a in SWEEP_ALPHAS if probe else ():  # what the blend slider trades, on validation
+            trainer.module.load_state_dict(blend_state(original, tuned, a, keep))
+            sweep[f"{a:g}"] = probe.measure(trainer.module)
+        trainer.module.load_state_dict(blend_state(original, tuned, o.alpha, keep))
         after = probe.measure(trainer.module) if probe else {}
         name = save_name or self.spec.get("name") or self._version_name()
         result_obj = FinetuneResult(
-            model_name=name, model_path=paths.models_dir() / name, alpha=o.alpha, before=before, after=after,
-            fine_tuned=fine_tuned, steps=result.steps, batch_size=batch,
+            model_name=name, model_path=paths.models_dir() / name, alpha=o.alpha, before=before,
+            after=after, fine_tuned=fine_tuned, steps=result.steps, batch_size=batch,
             seconds=time.monotonic() - t0, images_per_s=result.images_per_s,
-            reembed_needed=o.towers == "both", history=history,
+            reembed_needed=o.towers == "both", sweep=sweep, history=history,
         )
-        torch.save(tuned, self.folder / "fine_tuned.pt")  # for re-blending at another alpha
-        base_id = f"{base.name}@{base.weights_hash[:12]}"
-        save_version(trainer, name, self.spec, result_obj, base.meta, base_id)
+        self.spec.update(base_id=f"{base.name}@{base.weights_hash[:12]}", base_meta=base.meta,
+                         result=result_obj.summary())
+        save_version(trainer.module, trainer.tokenizer, trainer.preprocess, name, self.spec,
+                     o.alpha, result_obj.summary())
         self.spec["finished"] = time.time()
         self.spec["model"] = name
-        (self.folder / JOB_FILE).write_text(json.dumps(self.spec), encoding="utf-8")
+        self._write_spec()
         return result_obj
+
+    def save_blend(self, alpha: float, name: str | None = None) -> Path:
+        """Another version from this finished run at blend ``alpha`` (no retraining)."""
+        if not self.spec.get("finished") or not (self.folder / TUNED_FILE).is_file():
+            raise ModelError("this fine-tuning run has not finished; there is nothing to blend")
+        base = load_checkpoint(self.spec["base"])
+        tuned = torch.load(self.folder / TUNED_FILE, map_location="cpu", weights_only=True)
+        keep = ("visual.",) if self.options.towers == "text" else ()
+        original = base.module.state_dict()
+        base.module.load_state_dict(blend_state(original, tuned, alpha, keep))
+        summary = dict(self.spec.get("result") or {})
+        name = name or self._version_name()
+        summary.update(model_name=name, model_path=str(paths.models_dir() / name), alpha=alpha,
+                       after=summary.get("sweep", {}).get(f"{alpha:g}", {}))
+        return save_version(base.module, base.tokenizer, base.preprocess, name, self.spec, alpha,
+                            summary)
+
+    def _write_spec(self) -> None:
+        (self.folder / JOB_FILE).write_text(json.dumps(self.spec, default=str), encoding="utf-8")
 
     def _version_name(self) -> str:
         from clipdesk.model.manager import free_name
@@ -255,35 +283,6 @@ class FinetuneJob:
 
     def _save_history(self, history: dict[str, list]) -> None:
         (self.folder / HISTORY_FILE).write_text(json.dumps(history), encoding="utf-8")
-
-
-def save_version(trainer: ContrastiveTrainer, name: str, spec: dict[str, Any],
-                 result: FinetuneResult, base_meta: dict[str, Any], base_id: str) -> Path:
-    """The blended model as a new folder in the user's models dir, with metrics.json."""
-    from clipdesk.model.manager import check_name
-
-    check_name(name)
-    dest = paths.models_dir() / name
-    if dest.exists():
-        raise ModelError(f"a model named {name!r} already exists", "choose another name")
-    o = spec["options"]
-    meta = {
-        "name": name,
-        "description": f"{spec['base_name']} fine-tuned on {len(spec['train'])} of your photos "
-                       f"({'text tower' if o['towers'] == 'text' else 'both towers'}, "
-                       f"blend {o['alpha']:.2f})",
-        "demo": bool(base_meta.get("demo", False)),
-        "base_model": spec["base_name"],
-        "base_model_id": base_id,
-        "finetune": {"options": o, "pairs": len(spec["train"]), "val_pairs": len(spec["val"]),
-                     "created": time.time()},
-    }
-    if o["towers"] == "text":  # the image tower is the base's, bit for bit
-        meta["image_vectors_from"] = base_meta.get("image_vectors_from") or base_id
-    path = trainer.save(dest, name=name, meta=meta)
-    (path / METRICS_FILE).write_text(json.dumps(result.summary(), indent=2, default=str),
-                                     encoding="utf-8")
-    return path
 
 
 def pending_jobs(root: Path | None = None) -> list[FinetuneJob]:

@@ -61,6 +61,14 @@ def test_text_only_finetune_saves_a_new_version_and_keeps_image_vectors(job_part
     assert (new.encode_images([img]) == old.encode_images([img])).all()  # bit for bit
     assert not (new.encode_texts(["a red star"]) == old.encode_texts(["a red star"])).all()
     assert not job.resumable and pending_jobs(tmp_path / "jobs") == []
+    # the blend slider's trade-off, measured on validation; any alpha saved without retraining
+    assert set(result.sweep) == {"0", "0.25", "0.5", "0.75", "1"}
+    assert result.sweep["0"] == result.before and result.sweep["1"] == result.fine_tuned
+    again = FinetuneJob.open(job.folder).save_blend(0.0, name="tiny-alpha0")
+    zero = load_model(again, "cpu")
+    assert (zero.encode_texts(["a red star"]) == old.encode_texts(["a red star"])).all()
+    assert zero.meta["finetune"]["options"]["alpha"] == 0.0
+    assert json.loads((again / "metrics.json").read_text())["after"] == result.sweep["0"]
 
 
 def test_cancel_then_resume_continues_the_same_run(job_parts, tmp_path):

@@ -77,11 +77,12 @@ class AppController(QObject):
     def start(self) -> None:
         """Open the library, then load the model; both in the background."""
         library = self.settings.library_path
+        model, device = self.settings.model_name, self.settings.device
 
         def open_library(_token: CancelToken) -> Backend:
             from clipdesk.ui.session import Backend  # the core's imports stay off the first paint
 
-            return Backend.open(library)
+            return Backend.open(library, model, device)
 
         self.workers.run(self.workers.db, open_library, self._library_opened, self._library_failed)
 

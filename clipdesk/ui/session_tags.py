@@ -31,7 +31,7 @@ class TagCalls:
     def save_category(self: Backend, cat: Category, replacing: str | None = None) -> None:
         """Store the category and re-tag the library with it (user decisions stay)."""
         self.tags.save_category(cat, old_name=replacing)
-        if self.tagger is not None and cat.auto:
+        if cat.auto:
             self.tagger.recompute([cat.name])
 
     def remove_category(self: Backend, name: str) -> None:
@@ -42,8 +42,7 @@ class TagCalls:
 
         cats = read_category_file(path)  # a malformed file raises here and changes nothing
         self.tags.import_categories(cats)
-        if self.tagger is not None:
-            self.tagger.recompute([c.name for c in cats if c.auto])
+        self.tagger.recompute([c.name for c in cats if c.auto])
         return len(cats)
 
     def export_categories(self: Backend, path: str) -> None:
@@ -55,13 +54,14 @@ class TagCalls:
     def preview_label(self: Backend, cat: Category, label: str, count: int,
                       token: CancelToken) -> list[PhotoItem]:
         """Top photos for ``label`` under the draft ``cat`` (not saved): one matrix product."""
-        if self.tagger is None or self.search_index is None or not len(self.search_index):
-            return []
         from clipdesk.core.tagging import build_classifier
 
-        clf = build_classifier(self.model, cat)
+        model = self.model
+        clf = build_classifier(model, cat)
         token.raise_if_cancelled()
-        ids, vectors = self.library.load_vectors(self.model.id)
+        ids, vectors = self.library.load_vectors(model.id)
+        if not len(ids):
+            return []
         token.raise_if_cancelled()
         column = clf.scores(vectors)[:, cat.label_names.index(cat.label(label).name)]
         top = np.argsort(-column, kind="stable")[:count]
@@ -101,9 +101,7 @@ class TagCalls:
 
     # --- XMP --------------------------------------------------------------------------------
     def write_xmp(self: Backend, confirmed_only: bool, naming: str, token: CancelToken) -> int:
-        from clipdesk.core.tag_service import Tagger
-
-        tagger = self.tagger or Tagger(self.library, None, self.tags)
+        tagger = self.tagger
         style = "basename" if naming == "stem" else "fullname"
         report = tagger.write_xmp(None, naming=style, confirmed_only=confirmed_only, cancel=token)
         if report.failed:

@@ -144,3 +144,22 @@ def test_tag_filter_helpers_for_search(library):
         args = parser.parse_args(["--tag", "Colour|red", "--confirmed-tags"])
         ids = allowed_ids_from_args(lib, args)
         assert [lib.photo(int(i)).path.name for i in ids] == ["p0.jpg", "p3.jpg"]
+
+
+def test_search_with_tag_filter_end_to_end(capsys, tmp_path, model_dir):
+    lib = str(tmp_path / "lib.sqlite3")
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(6):
+        Image.new("RGB", (32, 32), (40 * i, 200 - 30 * i, 90)).save(pics / f"{i}.png")
+    common = ["--library", lib, "--model", str(model_dir), "--device", "cpu"]
+    assert main([*common, "folders", "add", str(pics)]) == 0
+    assert main([*common, "index"]) == 0
+    capsys.readouterr()
+    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green")
+    run(capsys, "--library", lib, "tags", "confirm", "Colour|red", str(pics / "1.png"), str(pics / "4.png"))
+    code, data, _ = run(capsys, *common, "search", "a photo", "--tag", "Colour|red", "--confirmed-tags")
+    assert code == 0
+    assert sorted(Path(r["path"]).name for r in data["results"]) == ["1.png", "4.png"]
+    code, data, _ = run(capsys, *common, "search", "a photo", "--tag", "!Colour|red")
+    assert code == 0 and len(data["results"]) == 4

@@ -104,6 +104,7 @@ class Scanner:
 
     # --- folders ---------------------------------------------------------------------------
 
+    @_locked
     def add_folder(self, path: str | Path, cancel: CancelToken | None = None,
                    progress: ProgressCallback | None = None) -> tuple[Folder, ChangeSet]:
         """Add a folder to the library and scan it. Refuses what is not a readable directory."""
@@ -122,6 +123,7 @@ class Scanner:
         changes = self.reconcile(cancel=cancel, progress=progress, folders=[folder])
         return self.library.folder(folder.id) or folder, changes
 
+    @_locked
     def remove_folder(self, path: str | Path | int) -> int:
         """Forget a folder and its photos (files on disk are not touched)."""
         return self.library.remove_folder(path)

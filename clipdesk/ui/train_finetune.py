@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from clipdesk.core.finetune_data import SOURCE_TITLES, SOURCES
 from clipdesk.ui.train_plots import LivePlot
+from clipdesk.ui.train_versions import VersionsBox
 from clipdesk.ui.train_widgets import Relay, RowsModel, eta_text, table
 
 if TYPE_CHECKING:
@@ -74,10 +75,6 @@ class FinetunePanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button = QPushButton("Resume interrupted run", self)
         self.resume_button.clicked.connect(self.resume)
-        self.activate_button = QPushButton("Activate selected", self)
-        self.activate_button.clicked.connect(self.activate)
-        self.rollback_button = QPushButton("Roll back", self)
-        self.rollback_button.clicked.connect(self.rollback)
         self.progress = QProgressBar(self)
         self.eta = QLabel(self)
         self.status = QLabel("Pick caption sources and options, then start.", self)
@@ -85,9 +82,14 @@ class FinetunePanel(QWidget):
         self.loss_plot = LivePlot("Training loss", "step", "loss", self)
         self.val_plot = LivePlot("Validation (held-out pairs)", "step", "recall", self)
         self.metrics = RowsModel(["Validation", "Original", "Fine-tuned", "Saved (blend)"], self)
-        self.versions = RowsModel(["Version", "From", "Towers", "Blend", "R@5 before",
-                                   "R@5 after", "Active"], self)
-        self.versions_view = table(self.versions, self)
+        self.box = VersionsBox(controller, lambda: self.alpha.value() / 100, self)
+        self.box.message.connect(self.status.setText)
+        self.box.changed.connect(self.refresh)
+        # the box's parts, for tests and keyboard users of this panel
+        self.versions, self.versions_view = self.box.versions, self.box.versions_view
+        self.sweep, self.save_blend_button = self.box.sweep, self.box.save_blend_button
+        self.activate_button, self.rollback_button = (self.box.activate_button,
+                                                      self.box.rollback_button)
         self._layout()
         self._set_running(False)
 
@@ -125,13 +127,7 @@ class FinetunePanel(QWidget):
         plots.addWidget(self.val_plot)
         right.addLayout(plots, 2)
         right.addWidget(table(self.metrics, self), 1)
-        vb = QHBoxLayout()
-        vb.addWidget(QLabel("Model versions", self))
-        vb.addStretch(1)
-        vb.addWidget(self.activate_button)
-        vb.addWidget(self.rollback_button)
-        right.addLayout(vb)
-        right.addWidget(self.versions_view, 1)
+        right.addWidget(self.box, 2)
         row = QHBoxLayout(self)
         row.addLayout(left, 2)
         row.addLayout(right, 3)
@@ -143,8 +139,7 @@ class FinetunePanel(QWidget):
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.resume_button.setEnabled(not running and self.resume_button.property("job") is not None)
-        self.activate_button.setEnabled(not running)
-        self.rollback_button.setEnabled(not running)
+        self.box.set_busy(running)
 
     @property
     def running(self) -> bool:
@@ -177,16 +172,8 @@ class FinetunePanel(QWidget):
         self.device.addItems(["auto", *devices])
         self.device.setCurrentText(current if current in devices else "auto")
         self.resume_button.setProperty("job", pending)
-        self._show_versions(found_versions)
+        self.box.show_versions(found_versions)
         self._set_running(self.running)
-
-    def _show_versions(self, found: list[Any]) -> None:
-        rows = []
-        for v in found:
-            b, a = v.metrics.get("before") or {}, v.metrics.get("after") or {}
-            rows.append([v.name, v.base_model, v.towers, v.alpha, b.get("t2i_recall@5"),
-                         a.get("t2i_recall@5"), "yes" if v.active else ""])
-        self.versions.set_rows(rows, keys=[v.name for v in found])
 
     # --- a run --------------------------------------------------------------------------------
     def options(self) -> Any:
@@ -216,8 +203,8 @@ class FinetunePanel(QWidget):
                 train, val = split_pairs(pairs.pairs)
                 job = FinetuneJob.create(backend.model.path, train, val, opts)
             try:
-                return job.run(progress=relay.progress.emit, cancel=token,
-                               on_point=relay.point.emit)
+                return str(job.folder), job.run(progress=relay.progress.emit, cancel=token,
+                                                on_point=relay.point.emit)
             except CancelledError:
                 relay.stopped.emit()
                 raise
@@ -279,11 +266,13 @@ class FinetunePanel(QWidget):
         self.status.setText(f"Fine-tuning failed: {message} {hint}".strip())
         self._set_running(False)
 
-    def _finished(self, result: Any) -> None:
+    def _finished(self, found: tuple[str, Any]) -> None:
         self.ticket = None
+        job_folder, result = found
         self.result = result
         self.metrics.set_rows([[k, result.before.get(k), result.fine_tuned.get(k),
                                 result.after.get(k)] for k in result.before])
+        self.box.show_run(job_folder, result)
         self.status.setText(f"Saved as a new model version {result.model_name}. Activate it to "
                             "use it" + (" (the library will be embedded again)."
                                         if result.reembed_needed else " (no re-indexing needed)."))
@@ -291,36 +280,6 @@ class FinetunePanel(QWidget):
         self.refresh()
         self._set_running(False)
         self.finished.emit(result)
-
-    # --- versions -----------------------------------------------------------------------------
-    def selected_version(self) -> str | None:
-        rows = self.versions_view.selectionModel().selectedRows()
-        if rows:
-            return self.versions.keys[rows[0].row()]
-        return self.result.model_name if self.result is not None else None
-
-    def activate(self) -> None:
-        name = self.selected_version()
-        if name:
-            self._switch(lambda versions, lib: versions.activate(name, lib))
-
-    def rollback(self) -> None:
-        self._switch(lambda versions, lib: versions.rollback(None, lib))
-
-    def _switch(self, fn: Any) -> None:
-        def done(out: dict[str, Any]) -> None:
-            self.controller.settings.model_name = out["active"]
-            self.status.setText(f"Active model: {out['active']}" + (
-                " — embedding the library again in the background." if out["reembed"] else "."))
-            self.controller.load_model()
-            self.refresh()
-
-        def work(backend, _t):
-            from clipdesk.model import versions
-
-            return fn(versions, backend.library)
-
-        self.controller.call(work, done, self._failed)
 
 
 def _spin(box: Any, lo: float, hi: float, value: float, decimals: int | None = None) -> Any:

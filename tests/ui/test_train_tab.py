@@ -105,10 +105,15 @@ def test_finetune_start_cancel_then_finish_and_activate(qtbot, app_with_labels):
     val = ft.val_plot.points("t2i_recall@5")
     assert val[0][0] == 0 and val[-1][0] == 20
     assert [r[0] for r in ft.metrics.rows][:2] == ["t2i_recall@1", "t2i_recall@5"]
+    assert ft.sweep.rowCount() == 5 and ft.save_blend_button.isEnabled()
     qtbot.waitUntil(lambda: ft.versions.rowCount() == 1, timeout=20_000)
     assert ft.versions.keys == [result.model_name]
+    ft.alpha.setValue(25)
+    ft.save_blend_button.click()
+    qtbot.waitUntil(lambda: ft.versions.rowCount() == 2, timeout=30_000)
+    ft.versions_view.clearSelection()
 
-    ft.versions_view.selectRow(0)
+    ft.versions_view.selectRow(ft.versions.keys.index(result.model_name))
     with qtbot.waitSignal(controller.modelReady, timeout=60_000):
         ft.activate_button.click()
     assert controller.settings.model_name == result.model_name

@@ -1,0 +1,124 @@
+"""Train tab, model versions: the WiSE-FT trade-off of the last run (save another blend), and the
+fine-tuned versions with their metrics, to activate or roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from clipdesk.ui.train_widgets import RowsModel, table
+
+if TYPE_CHECKING:
+    from clipdesk.ui.controller import AppController
+
+
+class VersionsBox(QWidget):
+    message = Signal(str)  # what happened, for the panel's status line
+    changed = Signal()  # versions or the active model changed: refresh the summary
+
+    def __init__(self, controller: AppController, alpha: Callable[[], float],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._alpha = alpha
+        self.job_folder: str | None = None
+        self.last_name: str | None = None
+        self.sweep = RowsModel(["Blend alpha", "t2i R@1", "t2i R@5", "i2t R@1"], self)
+        self.save_blend_button = QPushButton("Save another version at the slider's blend", self)
+        self.save_blend_button.clicked.connect(self.save_blend)
+        self.save_blend_button.setEnabled(False)
+        self.versions = RowsModel(["Version", "From", "Towers", "Blend", "R@5 before",
+                                   "R@5 after", "Active"], self)
+        self.versions_view = table(self.versions, self)
+        self.activate_button = QPushButton("Activate selected", self)
+        self.activate_button.clicked.connect(self.activate)
+        self.rollback_button = QPushButton("Roll back", self)
+        self.rollback_button.clicked.connect(self.rollback)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Blend with the original (validation pairs)", self))
+        layout.addWidget(table(self.sweep, self), 1)
+        layout.addWidget(self.save_blend_button)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Model versions", self))
+        bar.addStretch(1)
+        bar.addWidget(self.activate_button)
+        bar.addWidget(self.rollback_button)
+        layout.addLayout(bar)
+        layout.addWidget(self.versions_view, 2)
+
+    def set_busy(self, busy: bool) -> None:
+        self.activate_button.setEnabled(not busy)
+        self.rollback_button.setEnabled(not busy)
+        self.save_blend_button.setEnabled(not busy and self.job_folder is not None)
+
+    def show_versions(self, found: list[Any]) -> None:
+        rows = []
+        for v in found:
+            b, a = v.metrics.get("before") or {}, v.metrics.get("after") or {}
+            rows.append([v.name, v.base_model, v.towers, v.alpha, b.get("t2i_recall@5"),
+                         a.get("t2i_recall@5"), "yes" if v.active else ""])
+        self.versions.set_rows(rows, keys=[v.name for v in found])
+
+    def show_run(self, job_folder: str, result: Any) -> None:
+        self.job_folder, self.last_name = job_folder, result.model_name
+        self.sweep.set_rows([[float(a), m.get("t2i_recall@1"), m.get("t2i_recall@5"),
+                              m.get("i2t_recall@1")] for a, m in result.sweep.items()])
+        self.save_blend_button.setEnabled(True)
+
+    def save_blend(self) -> None:
+        """The finished run again at the slider's alpha, as one more version (no retraining)."""
+        folder, alpha = self.job_folder, self._alpha()
+        if not folder:
+            return
+
+        def work(_backend, _t):
+            from clipdesk.model.finetune import FinetuneJob
+
+            return FinetuneJob.open(folder).save_blend(alpha)
+
+        def saved(path: Any) -> None:
+            self.message.emit(f"Saved {path.name} (blend {alpha:.2f}).")
+            self.changed.emit()
+
+        self.controller.call(work, saved, self._failed, pool="model")
+
+    def selected_version(self) -> str | None:
+        rows = self.versions_view.selectionModel().selectedRows()
+        if rows:
+            return self.versions.keys[rows[0].row()]
+        return self.last_name
+
+    def activate(self) -> None:
+        name = self.selected_version()
+        if name:
+            self._switch(lambda versions, lib: versions.activate(name, lib))
+
+    def rollback(self) -> None:
+        self._switch(lambda versions, lib: versions.rollback(None, lib))
+
+    def _switch(self, fn: Callable[[Any, Any], dict[str, Any]]) -> None:
+        def work(backend, _t):
+            from clipdesk.model import versions
+
+            return fn(versions, backend.library)
+
+        def done(out: dict[str, Any]) -> None:
+            self.controller.settings.model_name = out["active"]
+            self.message.emit(f"Active model: {out['active']}" + (
+                " — embedding the library again in the background." if out["reembed"] else
+                " (its image vectors were shared: no re-indexing)."))
+            self.controller.load_model()
+            self.changed.emit()
+
+        self.controller.call(work, done, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        from clipdesk.ui.controller import describe_error
+
+        message, hint = describe_error(exc)
+        self.message.emit(f"{message} {hint}".strip())

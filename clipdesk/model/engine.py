@@ -7,11 +7,11 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
 from clipdesk.model.clip import ClipModule
@@ -19,6 +19,9 @@ from clipdesk.model.config import ClipConfig
 from clipdesk.model.device import autocast_dtype, configure_cpu_threads, select_device
 from clipdesk.model.preprocess import Preprocessor
 from clipdesk.model.tokenizer import ClipTokenizer
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger("clipdesk.model")
 

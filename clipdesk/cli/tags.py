@@ -248,13 +248,14 @@ def cmd_cat_export(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
+    from clipdesk.core.services import ClipDeskServices
     from clipdesk.core.tag_service import Tagger
-    from clipdesk.model import load_model
 
-    model = load_model(args.model, args.device or "auto")
-    lib, store = _open(args)
-    with lib:
-        report = Tagger(lib, model, store).recompute(args.categories)
+    with ClipDeskServices(args.library, model=args.model, device=args.device or "auto") as app:
+        # Without --model: the model whose vectors are complete (search's), so a re-embedding
+        # under way for a newly chosen model does not leave half the library untagged.
+        model = app.model if args.model else app.search_model()
+        report = Tagger(app.library, model).recompute(args.categories)
     emit(args, {"model": model.id, **report.__dict__},
          f"tagged {report.photos} photos in {len(report.categories)} categories with {model.id}: "
          f"{report.suggested} tags suggested, {report.candidates} near-misses to review")

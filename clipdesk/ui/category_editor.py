@@ -49,8 +49,12 @@ class CategoryEditor(QWidget):
         self.templates.setPlaceholderText("One template per line, e.g. a photo of a {label}.")
         self.templates.setMaximumHeight(90)
         self.labels = QTableWidget(0, 3, self)
-        self.labels.setHorizontalHeaderLabels(["Label", f"Extra prompts ({PROMPT_SEP}-separated)",
-                                               "Threshold"])
+        self.labels.setHorizontalHeaderLabels(["Label", "Extra prompts", "Threshold"])
+        self.labels.horizontalHeaderItem(1).setToolTip(
+            f"Phrases that describe the label, separated by '{PROMPT_SEP}', e.g. "
+            f"a sandy beach{PROMPT_SEP} people swimming in the sea")
+        self.labels.horizontalHeaderItem(2).setToolTip(
+            "Only for 'any number of labels': this label's own threshold (empty: the category's)")
         self.labels.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.labels.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.labels.verticalHeader().hide()

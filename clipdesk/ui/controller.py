@@ -153,13 +153,14 @@ class AppController(QObject):
 
     # --- calls for pages --------------------------------------------------------------------
     def call(self, fn: Callable[[Backend, CancelToken], Any], on_result=None, on_error=None,
-             pool: str = "db") -> Ticket | None:
-        """Run ``fn(backend, token)`` in a pool; results and errors come back on the GUI thread."""
+             pool: str = "db", owner: QObject | None = None) -> Ticket | None:
+        """Run ``fn(backend, token)`` in a pool; results and errors come back on the GUI thread
+        (not at all once ``owner``, the widget the callbacks touch, has been deleted)."""
         if self.backend is None:
             return None
         backend = self.backend
         return self.workers.run(getattr(self.workers, pool), lambda t: fn(backend, t),
-                                on_result, on_error or self.report_error)
+                                on_result, on_error or self.report_error, owner=owner)
 
     def report_error(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)

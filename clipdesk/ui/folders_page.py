@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QElapsedTimer,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -119,6 +125,7 @@ class FoldersPage(QWidget):
         layout.addWidget(self.progress_label)
         layout.addWidget(hint)
 
+        self._last_reload = QElapsedTimer()
         controller.libraryChanged.connect(self.reload)
         controller.jobs.progress.connect(self._progress)
         controller.jobs.started.connect(lambda _n: self._running(True))
@@ -177,6 +184,9 @@ class FoldersPage(QWidget):
             self.progress_label.setText("Indexing paused." if self.controller.jobs.paused else "")
 
     def _progress(self, p) -> None:
+        if not self._last_reload.isValid() or self._last_reload.elapsed() > 1000:
+            self._last_reload.start()  # counts follow the run, at most once a second
+            self.reload()
         self.progress.show()
         if p.total:
             self.progress.setRange(0, p.total)

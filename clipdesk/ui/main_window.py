@@ -184,7 +184,8 @@ class MainWindow(QMainWindow):
         self.search.more_like_this(item)
 
     def open_photo(self, item: PhotoItem) -> None:
-        view = PhotoView(self.controller, item, self)
+        grid = self.tags.preview if self.stack.currentWidget() is self.tags else self.search.grid
+        view = PhotoView(self.controller, item, self, siblings=grid.photos.items())
         view.moreLikeThis.connect(self._more_like_this)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.open()

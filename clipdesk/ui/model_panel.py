@@ -74,10 +74,14 @@ class ModelPanel(QWidget):
     def reload(self, select: str | None = None) -> None:
         self._workers.run(self._workers.db, lambda _t: models_api.list_models(),
                           lambda entries: self._fill(entries, select or self._active),
-                          lambda exc: self.message.setText(describe_error(exc)[0]))
+                          lambda exc: self.message.setText(describe_error(exc)[0]), owner=self)
 
     def _fill(self, entries, select: str) -> None:
         self.list.clear()
+        if select and not any(e.name == select for e in entries):
+            # a model given by path (command line, earlier choice) is still a choice
+            entries = [models_api.ModelEntry(select, select, False, f"Loaded from {select}"),
+                       *entries]
         for entry in entries:
             item = QListWidgetItem(entry.title)
             item.setToolTip(entry.description)
@@ -120,7 +124,7 @@ class ModelPanel(QWidget):
         self.message.setText(f"{what}…")
         emit = self._relay.progress.emit
         self._ticket = self._workers.run(self._workers.jobs, lambda token: fn(emit, token),
-                                         self._done, self._failed)
+                                         self._done, self._failed, owner=self)
 
     def _progress(self, p) -> None:
         if p.total:

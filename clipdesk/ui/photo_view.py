@@ -42,11 +42,12 @@ class PhotoView(QDialog):
     tagsChanged = Signal(int)  # photo id
     moreLikeThis = Signal(object)  # PhotoItem
 
-    def __init__(self, controller: AppController, item: PhotoItem, parent=None) -> None:
+    def __init__(self, controller: AppController, item: PhotoItem, parent=None,
+                 siblings: list[PhotoItem] | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.item = item
-        self.setWindowTitle(item.name)
+        self._siblings = siblings or [item]  # Left / Right walk through the grid's photos
         self.resize(1100, 760)
         self.preview = QLabel("Loading…", self)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -70,10 +71,10 @@ class PhotoView(QDialog):
         decide.addWidget(reject)
         actions = QHBoxLayout()
         for text, fn in (
-            ("Open", lambda: desktop.open_in_default_app(item.path)),
-            ("Show in folder", lambda: desktop.reveal_in_file_manager(item.path)),
-            ("Copy path", lambda: desktop.copy_path(item.path)),
-            ("More like this", lambda: (self.moreLikeThis.emit(item), self.accept())),
+            ("Open", lambda: desktop.open_in_default_app(self.item.path)),
+            ("Show in folder", lambda: desktop.reveal_in_file_manager(self.item.path)),
+            ("Copy path", lambda: desktop.copy_path(self.item.path)),
+            ("More like this", lambda: (self.moreLikeThis.emit(self.item), self.accept())),
         ):
             button = QPushButton(text, self)
             button.clicked.connect(fn)
@@ -90,17 +91,42 @@ class PhotoView(QDialog):
         layout.addLayout(top, 1)
         layout.addLayout(actions)
 
-        workers = controller.workers
-        workers.run(workers.thumbs, lambda _t: load_preview(item.path), self._show_image,
-                    lambda exc: self.preview.setText(f"{exc}\nThe file may be missing or damaged."))
+        QShortcut(QKeySequence("Space"), self, self.accept)  # Space toggles the preview
+        QShortcut(QKeySequence("Return"), self,
+                  lambda: desktop.open_in_default_app(self.item.path))
+        QShortcut(QKeySequence("Left"), self, lambda: self.step(-1))
+        QShortcut(QKeySequence("Right"), self, lambda: self.step(1))
+        self.show_item(item)
+
+    def show_item(self, item: PhotoItem) -> None:
+        self.item = item
+        self.setWindowTitle(item.name)
+        self._image = QImage()
+        self.preview.setText("Loading…")
+        workers = self.controller.workers
+        workers.run(workers.thumbs, lambda _t: load_preview(item.path),
+                    lambda image: self._show_image(item, image),
+                    lambda exc: self.preview.setText(f"{exc}\nThe file may be missing or damaged."),
+                    owner=self)
         self.reload()
 
-    def reload(self) -> None:
-        self.controller.call(lambda b, _t: b.photo_details(self.item.id), self._show_details)
+    def step(self, delta: int) -> None:
+        ids = [i.id for i in self._siblings]
+        if self.item.id in ids:
+            row = ids.index(self.item.id) + delta
+            if 0 <= row < len(self._siblings):
+                self.show_item(self._siblings[row])
 
-    def _show_image(self, image: QImage) -> None:
-        self._image = image
-        self._fit()
+    def reload(self) -> None:
+        pid = self.item.id
+        self.controller.call(lambda b, _t: b.photo_details(pid),
+                             lambda d: self._show_details(d) if pid == self.item.id else None,
+                             owner=self)
+
+    def _show_image(self, item: PhotoItem, image: QImage) -> None:
+        if item.id == self.item.id:  # not a photo the user has already stepped past
+            self._image = image
+            self._fit()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -143,4 +169,5 @@ class PhotoView(QDialog):
             self.tagsChanged.emit(pid)
             self.reload()
 
-        self.controller.call(lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision), done)
+        self.controller.call(lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision),
+                             done, owner=self)

@@ -43,7 +43,8 @@ class SettingsDialog(QDialog):
         self.device_note = QLabel("Checking which devices this computer has…", self)
         controller.workers.run(controller.workers.model, lambda _t: models_api.device_names(),
                                self._devices_found,
-                               lambda exc: self.device_note.setText(f"Could not check devices: {exc}"))
+                               lambda exc: self.device_note.setText(f"Could not check devices: {exc}"),
+                               owner=self)
 
         self.models = ModelPanel(controller.workers, settings.model_name, self)
         self.library = QLineEdit(str(settings.library_path), self)

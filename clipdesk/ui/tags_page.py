@@ -134,6 +134,7 @@ class TagsPage(QWidget):
         self.editor.changed.connect(self._edited)
         controller.libraryReady.connect(self.reload)
         controller.modelReady.connect(lambda _m: self._preview_soon())
+        controller.libraryChanged.connect(self._preview_soon)  # new photos may be top ones
 
     # --- categories -------------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from clipdesk.core.errors import CancelledError
@@ -55,10 +56,12 @@ class _Relay(QObject):
 class Ticket:
     """A handle on one submitted task: cancel it, or ask whether it is still running."""
 
-    def __init__(self, token: CancelToken, on_result: ResultFn | None, on_error: ErrorFn | None):
+    def __init__(self, token: CancelToken, on_result: ResultFn | None, on_error: ErrorFn | None,
+                 owner: QObject | None = None):
         self.token = token
         self.on_result = on_result
         self.on_error = on_error
+        self.owner = owner  # a widget the callbacks touch: nothing is delivered once it is gone
         self.finished = False
 
     def cancel(self) -> None:
@@ -121,8 +124,9 @@ class Workers(QObject):
         on_result: ResultFn | None = None,
         on_error: ErrorFn | None = None,
         token: CancelToken | None = None,
+        owner: QObject | None = None,
     ) -> Ticket:
-        ticket = Ticket(token or CancelToken(), on_result, on_error)
+        ticket = Ticket(token or CancelToken(), on_result, on_error, owner)
         if self._closed:
             ticket.cancel()
             return ticket
@@ -137,6 +141,8 @@ class Workers(QObject):
         ticket.finished = True
         if ticket.token.cancelled or isinstance(exc, CancelledError):
             return
+        if ticket.owner is not None and not shiboken6.isValid(ticket.owner):
+            return  # the dialog that asked was closed (and deleted) meanwhile
         if exc is None:
             if ticket.on_result is not None:
                 ticket.on_result(result)

@@ -1,0 +1,128 @@
+"""Take the README's screenshots of the real app over a demo library of generated photos.
+
+Run under a real X server so fonts, style and window decorations are the real ones::
+
+    apt-get install -y xvfb libxcb-cursor0
+    xvfb-run -a -s "-screen 0 1600x1000x24" python3 docs/screenshots/take_screenshots.py
+
+It builds a private ClipDesk home in a temporary folder (never touching yours), writes a demo
+library of generated photos, indexes it with the bundled demo model (``models/clipdesk-mini``, or
+``--model``), then drives the window and saves PNGs next to this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def wait(app, condition, timeout_s: float = 300) -> None:
+    """Run the event loop until ``condition()`` holds (the app keeps painting meanwhile)."""
+    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+
+    deadline = QDeadlineTimer(int(timeout_s * 1000))
+    while not condition():
+        if deadline.hasExpired():
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def settle(app, ms: int = 600) -> None:
+    from PySide6.QtCore import QDeadlineTimer
+
+    deadline = QDeadlineTimer(ms)
+    while not deadline.hasExpired():
+        app.processEvents()
+
+
+def shoot(app, widget, name: str) -> None:
+    settle(app)
+    path = HERE / f"{name}.png"
+    widget.grab().save(str(path))
+    print("wrote", path.relative_to(REPO))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=str(REPO / "models" / "clipdesk-mini"))
+    parser.add_argument("--photos", type=int, default=120)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="clipdesk-shots-"))
+    os.environ["CLIPDESK_HOME"] = str(home)
+    sys.path.insert(0, str(REPO))
+    import torch
+
+    torch.set_num_threads(1)
+    from PySide6.QtWidgets import QApplication
+
+    from clipdesk.app import _apply_theme, create_window
+    from clipdesk.model import synth
+    from clipdesk.ui.settings import AppSettings
+
+    photos = home / "Pictures"
+    synth.write_photo_folder(photos, args.photos, seed=21, size=(960, 720), formats=("jpg",),
+                             exif_fraction=0.0)
+    app = QApplication(sys.argv)
+    app.setApplicationName("ClipDesk")
+    _apply_theme(app)
+
+    # 1. the first-run welcome page
+    settings = AppSettings()
+    settings.model_name = args.model
+    controller, window = create_window(settings=settings)
+    window.resize(1280, 800)
+    window.show()
+    controller.start()
+    window.welcome.add_folder(str(photos))
+    wait(app, lambda: controller.model is not None)
+    shoot(app, window, "welcome")
+
+    # 2. index the demo library, then search by text
+    window.welcome.start_button.click()
+    wait(app, lambda: controller.jobs.running)
+    settle(app, 1500)
+    shoot(app, window, "folders-indexing")
+    wait(app, lambda: not controller.jobs.running and controller.workers.pending == 0)
+    window.show_page("Search")
+    window.search.box.set_text("two red stars")
+    wait(app, lambda: window.search.grid.photos.rowCount() > 0 and controller.workers.pending == 0)
+    shoot(app, window, "search-text")
+
+    # 3. an image query: "more like this" on a result, refined by text
+    window.search.more_like_this(window.search.grid.photos.item(2))
+    wait(app, lambda: controller.workers.pending == 0)
+    shoot(app, window, "search-image")
+
+    # 4. tags: editor with live preview, then review mode
+    window.show_page("Tags")
+    wait(app, lambda: window.tags.cats.rowCount() > 0 and controller.workers.pending == 0)
+    settle(app, 1200)
+    wait(app, lambda: controller.workers.pending == 0)
+    shoot(app, window, "tags")
+    window.tags.tabs.setCurrentWidget(window.tags.review)
+    wait(app, lambda: bool(window.tags.review.queue) and controller.workers.pending == 0)
+    shoot(app, window, "review")
+
+    # 5. the photo view
+    window.show_page("Search")
+    item = window.search.grid.photos.item(0)
+    window.open_photo(item)
+    from clipdesk.ui.photo_view import PhotoView
+
+    dialog = window.findChildren(PhotoView)[-1]
+    wait(app, lambda: controller.workers.pending == 0)
+    shoot(app, dialog, "photo-view")
+    dialog.close()
+    window.close()
+    controller.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Photo view: metadata and tags, confirm from the view, arrows walk the grid, closing is safe."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from clipdesk.ui.photo_view import PhotoView
+from tests.ui.conftest import wait_idle
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model, synth_photos):
+    root, photos = synth_photos
+    controller, window = make_app(tiny_model)
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(str(root))
+    wait_idle(qtbot, controller)
+    grid = window.search.grid
+    qtbot.waitUntil(lambda: grid.photos.rowCount() == len(photos), timeout=30_000)
+    window.open_photo(grid.photos.item(0))
+    view = window.findChildren(PhotoView)[-1]
+    qtbot.waitUntil(lambda: view.meta.rowCount() > 0 and view.tags.count() > 0
+                    and view.preview.pixmap() is not None and not view.preview.pixmap().isNull(),
+                    timeout=20_000)
+    assert view.meta.itemAt(0, view.meta.ItemRole.FieldRole).widget().text() == \
+        grid.photos.item(0).name
+    tag = view.tags.item(0).data(Qt.ItemDataRole.UserRole)
+    with qtbot.waitSignal(view.tagsChanged, timeout=10_000):
+        qtbot.keyClick(view, Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: view.tags.count() and
+                    "(confirmed)" in view.tags.item(0).text(), timeout=10_000)
+    assert f"{tag.category}: {tag.label}" in view.tags.item(0).text()
+
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.item.id == grid.photos.item(1).id
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    qtbot.keyClick(view, Qt.Key.Key_Left)  # already the first: stays
+    assert view.item.id == grid.photos.item(0).id
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    view.close()  # closed while its preview may still be loading: nothing may touch it after
+    wait_idle(qtbot, controller)

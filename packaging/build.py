@@ -55,7 +55,7 @@ def build() -> float:
             "--distpath",
             str(ROOT / "dist"),
             "--workpath",
-            str(ROOT / "build"),
+            str(ROOT / "build" / "pyinstaller"),  # build/ also holds other people's work
             str(SPEC),
         ],
         cwd=ROOT,

@@ -157,6 +157,15 @@ def test_synth_pairs_are_reproducible_training_items():
         pairs[100]
 
 
+def test_synth_pairs_can_arrange_hard_negative_batches():
+    pairs = synth.SynthPairs(256, 32, split="train", seed=0, colour_groups=(64, 4))
+    for batch in range(4):
+        colours = [pairs.spec(batch * 64 + j).colour for j in range(64)]
+        assert len(set(colours)) == 4 and all(colours.count(c) == 16 for c in set(colours))
+    assert len({pairs.spec(j).shape for j in range(64)}) >= 6
+    assert not {pairs.spec(j).combo for j in range(256)} & synth.HELDOUT_COMBOS
+
+
 def test_photo_folder_has_formats_nesting_and_exif_orientation(tmp_path):
     photos = synth.write_photo_folder(tmp_path, 24, seed=4, exif_fraction=0.6)
     assert len(photos) == 24

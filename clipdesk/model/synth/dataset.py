@@ -8,7 +8,7 @@ from PIL import Image
 
 from clipdesk.model.synth.captions import caption
 from clipdesk.model.synth.render import render_scene
-from clipdesk.model.synth.world import SceneSpec, scene_at
+from clipdesk.model.synth.world import COLOURS, SceneSpec, scene_at
 
 
 class SynthPairs:
@@ -18,17 +18,34 @@ class SynthPairs:
     seed and a resumed run sees exactly the data it would have seen.
     """
 
-    def __init__(self, length: int, image_size: int, split: str = "train", seed: int = 0) -> None:
+    def __init__(
+        self,
+        length: int,
+        image_size: int,
+        split: str = "train",
+        seed: int = 0,
+        colour_groups: tuple[int, int] | None = None,
+    ) -> None:
+        """``colour_groups=(batch_size, k)`` arranges consecutive runs of ``batch_size`` items as
+        hard-negative batches: only ``k`` colours per batch, so that telling captions apart needs
+        shape, count and size as well (train with ``shuffle=False``)."""
         self.length = length
         self.image_size = image_size
         self.split = split
         self.seed = seed
+        self.colour_groups = colour_groups
 
     def __len__(self) -> int:
         return self.length
 
     def spec(self, index: int) -> SceneSpec:
-        return scene_at(self.split, self.seed, index)
+        if self.colour_groups is None:
+            return scene_at(self.split, self.seed, index)
+        batch_size, k = self.colour_groups
+        batch, slot = divmod(index, batch_size)
+        colours = random.Random(f"{self.seed}:group:{batch}").sample(list(COLOURS), k)
+        colour = colours[slot * k // batch_size]
+        return scene_at(self.split, self.seed, index, colour=colour)
 
     def __getitem__(self, index: int) -> tuple[Image.Image, str]:
         if not 0 <= index < self.length:

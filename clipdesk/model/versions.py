@@ -116,7 +116,20 @@ def share_vectors(library: Library, target: Path) -> int:
             "SELECT photo_id, ?, dim, vector, ? FROM embeddings WHERE model_id = ?",
             (tid, time.time(), source)).rowcount
     log.info("shared %d image vectors of %s with %s (same image tower)", n, source, tid)
+    _share_heads(library, source, tid)
     return int(n)
+
+
+def _share_heads(library: Library, source: str, target: str) -> None:
+    """Tag heads work on image vectors: the ones applied for ``source`` hold for ``target``."""
+    from dataclasses import replace
+
+    from clipdesk.core import head_store
+
+    for mid, category in head_store.applied_heads(library):
+        head = head_store.applied_head(library, mid, category) if mid == source else None
+        if head is not None and head_store.applied_head(library, target, category) is None:
+            head_store.apply_head(library, replace(head, model_id=target))
 
 
 def activate(name: str, library: Library | None = None) -> dict[str, Any]:

@@ -139,6 +139,7 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
     import numpy as np
 
     from clipdesk.core import paths
+    from clipdesk.core.categories import Mode
     from clipdesk.core.records import FileFacts
     from clipdesk.core.store import Library
     from clipdesk.model import manager, versions
@@ -158,12 +159,22 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
         ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
         vecs = base_model.encode_images([synth.render_scene(synth.sample_scenes(9, 1)[0], 40)] * 8)
         lib.store_embeddings(base_model.id, ids, vecs)
+        from clipdesk.core import head_store
+        from clipdesk.core.heads import Head
+
+        w = np.eye(2, 32, dtype=np.float32)
+        head = Head("Kind", Mode.SINGLE, ("a", "b"), base_model.id, "fp", w,
+                    np.zeros(2, np.float32), w, lam=0.1)
+        head_store.apply_head(lib, head)
         out = versions.activate(result.model_name, lib)
         assert out == {"active": result.model_name, "shared_vectors": 8, "reembed": False}
         assert manager.get_active_model() == result.model_name
         new_id = load_model(result.model_name, "cpu").id
         _, copied = lib.vectors_for(new_id, ids)
         np.testing.assert_array_equal(copied, vecs)
+        # a head on the shared image vectors holds for the new model too
+        moved = head_store.applied_head(lib, new_id, "Kind")
+        assert moved is not None and (moved.weights == head.weights).all()
         lib.delete_embeddings(base_model.id)  # what the app does once search switched over
         back = versions.rollback(library=lib)
         assert back["active"] == "tiny-base" and back["shared_vectors"] == 8

@@ -33,8 +33,11 @@ def load_preview(path: str, px: int = PREVIEW_PX) -> QImage:
     if size.isValid() and max(size.width(), size.height()) > px:
         reader.setScaledSize(size.scaled(QSize(px, px), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
-    if image.isNull():
-        raise OSError(f"cannot show {path}: {reader.errorString()}")
+    if image.isNull():  # HEIF, RAW and what Qt cannot read: the model's decoder can
+        from clipdesk.core.decode import decode_for_model
+        from clipdesk.ui.drops import pil_to_qimage
+
+        image = pil_to_qimage(decode_for_model(path, px).image)
     return image
 
 

@@ -14,7 +14,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
@@ -45,19 +45,15 @@ def thumb_key(path: str, px: int = THUMB_PX) -> str | None:
 
 
 def make_thumbnail(path: str, px: int = THUMB_PX) -> bytes:
-    """Decode ``path`` at reduced scale (JPEG draft mode) and return a JPEG of long side ``px``."""
-    with Image.open(path) as img:
-        img.draft("RGB", (px * 2, px * 2))  # only JPEG honours it: decodes at 1/2..1/8 scale
-        img = ImageOps.exif_transpose(img)
-        img.thumbnail((px, px), Image.Resampling.LANCZOS)
-        if img.mode not in ("RGB", "L"):
-            background = Image.new("RGB", img.size, "white")
-            rgba = img.convert("RGBA")
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            img = background
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=85)
-        return out.getvalue()
+    """A JPEG of long side ``px``, decoded at reduced scale (JPEG draft mode, HEIF, RAW previews,
+    EXIF orientation and the decompression-bomb guard all come from the model's decoder)."""
+    from clipdesk.core.decode import decode_for_model
+
+    image = decode_for_model(path, px).image  # shortest side <= px, upright, RGB
+    image.thumbnail((px, px), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def load_or_make(path: str, px: int = THUMB_PX) -> QImage:

@@ -93,3 +93,37 @@ def test_stale_query_never_overwrites_a_newer_one(qtbot, make_app, tiny_model, s
     qtbot.waitUntil(lambda: bool(shown) and controller.workers.pending == 0, timeout=30_000)
     assert window.search.request().text == "red star"
     assert len(shown) <= 2  # superseded queries were cancelled, not all delivered
+
+
+def test_folder_and_tag_filters(qtbot, make_app, tiny_model, synth_photos, tmp_path):
+    import shutil
+
+    root, photos = synth_photos
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    controller, window = _indexed(qtbot, make_app, tiny_model, root)
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(str(other))
+    wait_idle(qtbot, controller)
+    page = window.search
+    qtbot.waitUntil(lambda: page.folder.count() == 3 and page.tag.count() > 1, timeout=30_000)
+    qtbot.waitUntil(lambda: page.grid.photos.rowCount() == 2 * len(photos), timeout=30_000)
+    with qtbot.waitSignal(page.resultsShown, timeout=30_000):
+        page.folder.setCurrentIndex(page.folder.findText(str(other)))
+    assert page.grid.photos.rowCount() == len(photos)
+    assert all(p.startswith(str(other)) for p in _grid_paths(window))
+
+    page.box.set_text("a red star")
+    qtbot.waitUntil(lambda: page.summary.text().endswith("matches"), timeout=30_000)
+    assert all(p.startswith(str(other)) for p in _grid_paths(window))
+    counts = []
+    controller.call(lambda b, _t: b.tags.tag_counts(), counts.append)
+    qtbot.waitUntil(lambda: bool(counts), timeout=10_000)
+    category, label = next(key for key, n in counts[0].items() if n.get("suggested"))
+    tagged = []
+    controller.call(lambda b, _t: b.tags.allowed_ids([f"{category}|{label}"]), tagged.append)
+    qtbot.waitUntil(lambda: bool(tagged), timeout=10_000)
+    with qtbot.waitSignal(page.resultsShown, timeout=30_000):
+        page.tag.setCurrentIndex(page.tag.findData([category, label]))
+    shown = {page.grid.photos.item(r).id for r in range(page.grid.photos.rowCount())}
+    assert shown and shown <= set(tagged[0].tolist())

@@ -181,6 +181,7 @@ class HeadsPanel(QWidget):
             for lab, ap in ev.after.per_label_ap.items():
                 b = ev.before.per_label_ap.get(lab)
                 rows.append([f"AP {lab}", b, ap, delta(b, ap)])
+        rows += _calibration_rows(result.calibration)
         self.metrics.set_rows(rows)
         comp = head_service.before_after(ex, result)
         self.compare.set_rows(
@@ -235,3 +236,20 @@ class HeadsPanel(QWidget):
         self.controller.call(work, lambda had: self.status.setText(
             f"{name}: back to zero-shot." if had else f"{name}: no trained head was applied."),
             self._failed, pool="model")
+
+
+def _calibration_rows(cal: dict[str, Any] | None) -> list[list[Any]]:
+    """Rows "threshold for precision >= P" with the recall it keeps, for the metrics table."""
+    if not cal:
+        return []
+    target = cal["target_precision"]
+    found = {"category": cal["category"]} if "category" in cal else cal.get("labels", {})
+    rows: list[list[Any]] = []
+    for name, got in found.items():
+        what = f"Threshold {name}" if name != "category" else "Threshold"
+        if got is None:
+            rows.append([f"{what} (precision {target:.2f})", None, "not reachable", "–"])
+        else:
+            rows.append([f"{what} (precision {target:.2f})", None, got["threshold"],
+                         f"recall {got['recall']:.2f}"])
+    return rows

@@ -64,9 +64,11 @@ def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels
     heads.category.setCurrentText("Colour")
     qtbot.waitUntil(lambda: heads.counts.rowCount() == len(synth.COLOURS), timeout=20_000)
     assert "24 labelled photos" in heads.status.text()
+    heads.calibrate.setChecked(True)
     with qtbot.waitSignal(heads.trained, timeout=60_000):
         heads.train_button.click()
     assert [r[0] for r in heads.metrics.rows[:2]] == ["Accuracy", "Mean AP"]
+    assert heads.metrics.rows[-1][0] == "Threshold (precision 0.90)"
     assert heads.compare.rowCount() > 0 and heads.apply_button.isEnabled()
     with qtbot.waitSignal(heads.applied, timeout=60_000):
         heads.apply_button.click()

@@ -150,8 +150,10 @@ class IndexPipeline:
                 if state.batch and not cancel.cancelled:
                     self._embed(state)
             finally:
-                # Whatever was embedded is kept, also when the model or a cancel stops the run.
-                self._commit(state)
+                # Whatever was embedded is kept, also when the model or a cancel stops the run
+                # (but a commit that itself failed - disk full, locked - is not tried twice).
+                if not state.commit_failed:
+                    self._commit(state)
         report(force=True)
         elapsed = time.monotonic() - start
         if progress:
@@ -254,12 +256,16 @@ class IndexPipeline:
         vecs = (np.stack(state.vecs).astype(np.float32) if state.vecs
                 else np.zeros((0, self.model.dim), np.float32))
         stored = failed = 0
-        with self.library.transaction():
-            if len(ids):
-                stored = self.library.store_embeddings(self.model.id, ids.tolist(), vecs,
-                                                       state.vec_stamps)
-            if state.errors:
-                failed = self.library.mark_errors(state.errors)
+        try:
+            with self.library.transaction():
+                if len(ids):
+                    stored = self.library.store_embeddings(self.model.id, ids.tolist(), vecs,
+                                                           state.vec_stamps)
+                if state.errors:
+                    failed = self.library.mark_errors(state.errors)
+        except BaseException:
+            state.commit_failed = True
+            raise
         if stored < len(ids):
             # Some files changed while they were being embedded: the store kept them pending.
             ids, vecs = self._still_current(ids, vecs, state.vec_stamps)
@@ -291,6 +297,7 @@ class _RunState:
         self.errors: list[tuple[int, str, tuple[int, int]]] = []
         self.embedded = 0
         self.failed = 0
+        self.commit_failed = False
         self.last_commit = time.monotonic()
 
     @property

@@ -197,3 +197,27 @@ def test_process_decoder_gives_the_same_vectors(library, model, tmp_path) -> Non
     finally:
         lib2.close()
     np.testing.assert_allclose(vecs, vecs2, atol=1e-6)
+
+
+def test_store_failure_stops_the_run_and_writes_nothing_half(library, model, tmp_path,
+                                                             monkeypatch) -> None:
+    from clipdesk.core.errors import LibraryError
+
+    folder = tmp_path / "photos"
+    register(library, folder, solid_photos(folder, 10))
+    (folder / "bad.jpg").write_bytes(b"")
+    register(library, folder, [folder / "bad.jpg"])
+    calls = []
+
+    def full(*args, **kwargs):
+        calls.append(1)
+        raise LibraryError("The disk is full.", "Free some space.")
+
+    monkeypatch.setattr(library, "store_embeddings", full)
+    with pytest.raises(LibraryError, match="disk is full"):
+        IndexPipeline(library, model, batch_size=4, commit_size=100).run()
+    assert len(calls) == 1  # not retried in the clean-up
+    # The error mark of bad.jpg was in the same transaction: rolled back, still pending.
+    assert library.counts()["pending"] == 11 and embedding_rows(library) == []
+    monkeypatch.undo()
+    assert IndexPipeline(library, model).run().embedded == 10

@@ -74,25 +74,21 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         ) from exc
 
 
-def _is_torchscript(path: Path) -> bool:
-    """A TorchScript archive (OpenAI's original ``ViT-B-32.pt``) carries Python code beside the
-    weights, which ``torch.load`` would hand to ``torch.jit.load``."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in names)
-
-
 def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
-    if _is_torchscript(path):
-        raise CheckpointError(
-            f"{path}: refused — this is a TorchScript archive (like OpenAI's original JIT "
-            "checkpoints); it contains program code, and ClipDesk never runs code from a model file",
-            hint="use the Hugging Face version of the model (clipdesk-cli models download) or a "
-            ".safetensors export of its state dict",
-        )
+    from clipdesk.model import torchscript
+
+    if torchscript.is_torchscript(path):
+        # OpenAI's original JIT checkpoints: weights read by a restricted unpickler, code ignored.
+        try:
+            return torchscript.read_state_dict(path)
+        except (pickle.UnpicklingError, zipfile.BadZipFile, KeyError, RuntimeError,
+                ValueError, EOFError) as exc:
+            raise CheckpointError(
+                f"{path}: refused — a TorchScript archive holding more than module weights "
+                f"({exc}); ClipDesk never runs code from a model file",
+                hint="use the Hugging Face version of the model (clipdesk-cli models download) "
+                "or a .safetensors export of its state dict",
+            ) from exc
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -158,7 +154,10 @@ def to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our parameter names, whatever the source (HF, OpenAI, OpenCLIP, DataParallel)."""
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
-    sd = {k: v for k, v in sd.items() if k not in _OPENAI_EXTRAS and k != "attn_mask"}
+    # OpenAI's modules keep the causal mask as a tensor attribute, so their TorchScript archives
+    # carry one per block; it is derived, never a weight.
+    sd = {k: v for k, v in sd.items()
+          if k not in _OPENAI_EXTRAS and k != "attn_mask" and not k.endswith(".attn_mask")}
     return hf_to_native(sd) if is_hf_state_dict(sd.keys()) else sd
 
 

@@ -224,24 +224,48 @@ def test_half_precision_weights_load_as_fp32(tiny, native_sd, tmp_path):
     assert all(p.dtype == torch.float32 for p in ckpt.module.parameters())
 
 
+def _openai_style_archive(tiny: Path, path: Path) -> None:
+    """A TorchScript archive shaped like OpenAI's ViT-B-32.pt: the traced model, its causal
+    masks kept as tensors on every text block, and plain int attributes."""
+    module = load_checkpoint(tiny).module
+    for block in module.transformer.resblocks:
+        block.register_buffer("attn_mask", torch.full((77, 77), float("-inf")).triu(1))
+    module.input_resolution = 32
+    pixels, ids = torch.randn(1, 3, 32, 32), torch.tensor([[49406, 320, 49407]])
+    with pytest.warns(Warning):  # tracing warns about the data-dependent pooling index
+        traced = torch.jit.trace(module, (pixels, ids), check_trace=False)
+    torch.jit.save(traced, str(path))
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_torchscript_archive_is_refused_without_running_it(tmp_path, monkeypatch):
-    class Scripted(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.proj = torch.nn.Parameter(torch.ones(3))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x * self.proj
-
+def test_openai_torchscript_weights_are_read_without_running_code(tiny, tmp_path, monkeypatch):
     path = tmp_path / "ViT-B-32.pt"
-    torch.jit.save(torch.jit.trace(Scripted(), torch.ones(3)), str(path))
+    _openai_style_archive(tiny, path)
     called = []
     monkeypatch.setattr(torch.jit, "load", lambda *a, **k: called.append(a))
-    with pytest.raises(CheckpointError, match="TorchScript archive.*never runs code") as err:
-        load_checkpoint(path)
-    assert str(path) in str(err.value) and "models download" in (err.value.hint or "")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: called.append(a))
+    _same_outputs(load_checkpoint(tiny), load_checkpoint(path))
     assert not called
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_archive_with_code_in_its_pickle_is_refused(tiny, tmp_path, monkeypatch):
+    import zipfile
+
+    good = tmp_path / "good.pt"
+    _openai_style_archive(tiny, good)
+    evil = tmp_path / "ViT-B-32.pt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith("/data.pkl"):
+                data = pickle.dumps({"visual": _Evil()}, protocol=2)
+            dst.writestr(item, data)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match=r"refused.*TorchScript.*system is not allowed") as err:
+        load_checkpoint(evil)
+    assert str(evil) in str(err.value) and "models download" in (err.value.hint or "")
+    assert not (tmp_path / PWNED).exists()
 
 
 # --- sharded Hugging Face folders ---

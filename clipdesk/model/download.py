@@ -144,9 +144,15 @@ def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise _offline("HF_HUB_OFFLINE is set", endpoint)
     parts = urlsplit(endpoint)
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise ModelError(f"HF_ENDPOINT {endpoint!r} is not a URL")
+    # Behind a proxy (HTTPS_PROXY ...) the hub itself is not directly reachable; probe the proxy.
+    import urllib.request
+
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     outcome: list[BaseException | None] = []
 

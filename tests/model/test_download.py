@@ -256,3 +256,12 @@ def test_offline_mode_env(monkeypatch):
     with pytest.raises(ModelError, match="HF_HUB_OFFLINE") as err:
         download.download_model("clip-vit-base-patch32")
     assert "import" in err.value.hint
+
+
+def test_probe_goes_through_a_configured_proxy(monkeypatch):
+    """Behind a proxy the hub is not directly reachable; a dead proxy is what gets reported."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ModelError, match="cannot reach the Hugging Face hub at https://hf.example"):
+        download.check_reachable("https://hf.example", timeout=2)

@@ -1,0 +1,159 @@
+"""ClipDesk's CLIP engine vs transformers' CLIPModel, side by side in one run.
+
+Same random ViT-B/32 weights (transformers' CLIPConfig defaults) on the CPU in fp32:
+- image embedding throughput (img/s) at batch 1, 8 and 32, from preprocessed pixels;
+- text latency (ms) for one search phrase, tokenizer included, and for a batch of 64 labels;
+- import time of ``clipdesk.model`` beyond torch, measured in fresh interpreters.
+
+Ratios > 1 mean ClipDesk is faster. Runs alternate between the two engines and the median of
+each is kept, so background load hits both alike.
+
+    python3 bench/engine.py [--threads N] [--repeats N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: allocator, oneDNN kernels, caches
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def paired(ours: Callable[[], object], theirs: Callable[[], object], repeats: int,
+           rounds: int = 3) -> tuple[float, float]:
+    """Median seconds per call of each, measured in alternating rounds."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(median_time(ours, repeats))
+        b.append(median_time(theirs, repeats))
+    return statistics.median(a), statistics.median(b)
+
+
+IMPORT_PROBE = """
+import time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+import clipdesk.model
+from clipdesk.model import load_model
+t2 = time.perf_counter()
+import clipdesk.model.engine
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def import_times(runs: int) -> tuple[float, float, float]:
+    """Medians over fresh interpreters of: `import torch`; then `import clipdesk.model; from
+    clipdesk.model import load_model`; then the rest of the engine (paid at the first load)."""
+    rows = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], check=True, cwd=ROOT,
+                             capture_output=True, text=True).stdout
+        rows.append([float(x) for x in out.split()])
+    return tuple(statistics.median(col) for col in zip(*rows, strict=True))  # type: ignore[return-value]
+
+
+def report_imports(runs: int) -> None:
+    torch_s, ours_s, engine_s = import_times(runs)
+    print(f"\nimport time (median of {runs} fresh interpreters): torch itself {torch_s:.3f} s")
+    print(f"  then clipdesk.model + load_model   {ours_s:+.3f} s (goal < 0.5 s)")
+    print(f"  then the engine, at the first load {engine_s:+.3f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, batch 32 skipped")
+    parser.add_argument("--no-imports", action="store_true", help="skip the import-time part")
+    args = parser.parse_args()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+    import numpy as np
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from clipdesk.model import load_model
+    from tests.model import hf_reference as ref
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = 2 if args.quick else args.repeats
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fp32, "
+          "random ViT-B/32 weights")
+
+    if not args.no_imports:
+        report_imports(3 if args.quick else 5)
+
+    torch.manual_seed(0)
+    hf = CLIPModel(CLIPConfig()).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = ref.save_hf_folder(hf, Path(tmp) / "b32", Path(tmp) / "vocab")
+        tokenizer = ref.hf_tokenizer(Path(tmp) / "vocab")
+        ours = load_model(folder, device="cpu")
+        if args.threads:
+            torch.set_num_threads(args.threads)  # load_model may adjust it; keep both equal
+
+    rng = np.random.default_rng(0)
+    pixels = torch.from_numpy(rng.standard_normal((32, 3, 224, 224), dtype=np.float32))
+
+    print(f"\n{'image embedding':24}{'ClipDesk':>12}{'transformers':>14}{'ratio':>8}")
+    worst = float("inf")
+    for batch in (1, 8) if args.quick else (1, 8, 32):
+        px = pixels[:batch]
+
+        def run_ours(px=px) -> object:
+            return ours.encode_pixels(px)
+
+        @torch.inference_mode()
+        def run_theirs(px=px) -> object:
+            out = ref.features(hf.get_image_features(pixel_values=px))
+            return torch.nn.functional.normalize(out, dim=-1).numpy()
+
+        a, b = paired(run_ours, run_theirs, repeats)
+        worst = min(worst, b / a)
+        print(f"  batch {batch:<16}{batch / a:>8.1f} img/s{batch / b:>8.1f} img/s{b / a:>8.2f}x")
+
+    print(f"\n{'text':24}{'ClipDesk':>12}{'transformers':>14}{'ratio':>8}")
+    labels = [f"a photo of a {w}" for w in ("dog", "cat", "beach", "mountain") * 16]
+    for label, texts in (("one phrase", ["kids on a beach at sunset"]), ("64 labels", labels)):
+
+        def text_ours(texts=texts) -> object:
+            return ours.encode_texts(texts)
+
+        @torch.inference_mode()
+        def text_theirs(texts=texts) -> object:
+            batch = tokenizer(texts, padding=True, return_tensors="pt")
+            out = ref.features(hf.get_text_features(**batch))
+            return torch.nn.functional.normalize(out, dim=-1).numpy()
+
+        a, b = paired(text_ours, text_theirs, repeats * 2)
+        worst = min(worst, b / a)
+        print(f"  {label:22}{a * 1e3:>9.1f} ms{b * 1e3:>11.1f} ms{b / a:>8.2f}x")
+
+    diff = np.abs(ours.encode_pixels(pixels[:4]) - run_theirs(pixels[:4])).max()
+    print(f"\nmax abs diff of image embeddings: {diff:.1e}")
+    print(f"slowest ratio: {worst:.2f}x (goal >= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

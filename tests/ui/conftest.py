@@ -109,6 +109,19 @@ def synth_photos(tmp_path_factory):
     return root, synth.write_photo_folder(root, 24, seed=3, formats=("jpg", "png"))
 
 
+@pytest.fixture(scope="session")
+def colour_photos(tmp_path_factory):
+    """24 photos, 4 colours x 3 shapes x 2: ground truth a colour query must find."""
+    from clipdesk.model import synth
+
+    root = tmp_path_factory.mktemp("colours")
+    specs = [synth.SceneSpec(colour=c, shape=s, seed=seed)
+             for c in ("red", "blue", "green", "yellow") for s in ("circle", "square", "star")
+             for seed in (1, 2)]
+    return root, [synth.write_photo(spec, root / f"{spec.colour}-{spec.shape}-{spec.seed}.jpg",
+                                    (320, 240)) for spec in specs]
+
+
 @pytest.fixture
 def make_app(qtbot, tmp_path):
     """Build (controller, window) over a library in tmp_path; everything shut down afterwards."""

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from clipdesk.core.errors import ClipDeskError
 from clipdesk.core.progress import CancelToken
+from clipdesk.ui import thumbnails
 from clipdesk.ui.backend import ModelInfo
 from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.settings import AppSettings
@@ -85,6 +86,7 @@ class AppController(QObject):
             return Backend.open(library, model, device)
 
         self.workers.run(self.workers.db, open_library, self._library_opened, self._library_failed)
+        self.workers.run(self.workers.thumbs, lambda _t: thumbnails.prune())
 
     def _library_opened(self, backend: Backend) -> None:
         if self._closing:

@@ -25,6 +25,7 @@ from clipdesk.ui.workers import Workers
 
 # Physical pixels of the long side on disk: a 128-logical-pixel cell at 2x device pixel ratio.
 THUMB_PX = 256
+CACHE_LIMIT_BYTES = 2 * 1024**3  # ~150k thumbnails at ~14 KB
 _STALE_AFTER = 600  # a request older than this many newer requests is no longer on screen
 
 
@@ -78,6 +79,29 @@ def load_or_make(path: str, px: int = THUMB_PX) -> QImage:
     if image.isNull():
         raise ValueError(f"could not decode thumbnail of {path}")
     return image
+
+
+def prune(max_bytes: int = CACHE_LIMIT_BYTES) -> int:
+    """Delete the least recently made thumbnails until the disk cache fits; returns files removed.
+
+    Runs in a worker at start-up: a thumbnail is cheap to make again, the user's disk is not.
+    """
+    files = []
+    for f in thumb_dir().rglob("*.jpg"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _t, size, _f in files)
+    removed = 0
+    for _mtime, size, f in sorted(files):
+        if total <= max_bytes:
+            break
+        f.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    return removed
 
 
 class ThumbnailCache(QObject):

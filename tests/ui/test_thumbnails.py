@@ -60,3 +60,21 @@ def test_broken_file_reports_reason_not_crash(qtbot, workers, tmp_path):
     assert failed.args[0] == 9
     assert cache.error(9)
     assert cache.get(9, str(bad)) is None  # not retried in a loop
+
+
+def test_prune_keeps_the_disk_cache_within_its_limit(qtbot, workers, tmp_path):
+    import os
+
+    from clipdesk.ui import thumbnails
+
+    cache = ThumbnailCache(workers)
+    for i in range(4):
+        cache.get(i, _photo(tmp_path, f"p{i}.jpg", colour=(60 * i, 0, 0)))
+    qtbot.waitUntil(lambda: len(list(thumb_dir().rglob("*.jpg"))) == 4, timeout=20_000)
+    files = sorted(thumb_dir().rglob("*.jpg"))
+    for age, f in enumerate(files):  # make the order of creation explicit
+        os.utime(f, (1_000_000 + age, 1_000_000 + age))
+    newest = files[-1]
+    limit = newest.stat().st_size + files[-2].stat().st_size
+    assert thumbnails.prune(limit) == 2
+    assert sorted(thumb_dir().rglob("*.jpg")) == sorted(files[-2:]) and newest.exists()

@@ -246,6 +246,12 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
     try:
         raw = rawpy.imread(io.BytesIO(data))
     except Exception as exc:  # rawpy raises LibRawError subclasses, but also plain IOError
+        if data.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")):
+            # A JPEG/PNG/TIFF with a RAW extension (renamed, or a camera's "RAW+JPEG" mix-up).
+            try:
+                return _decode_bytes(data, size)
+            except DecodeError:
+                pass
         raise DecodeError("corrupt", f"not a readable camera RAW file: {_short(exc)}") from None
     with raw:
         flip = getattr(raw.sizes, "flip", 0)

@@ -231,3 +231,10 @@ def test_decode_image_in_memory() -> None:
     out = decode_image(_photo(1000, 500).convert("RGBA"), size=64)
     assert out.image.mode == "RGB" and out.image.size == (128, 64)
     assert (out.width, out.height) == (1000, 500)
+
+
+def test_jpeg_with_a_raw_extension_still_decodes(tmp_path: Path) -> None:
+    path = tmp_path / "renamed.nef"
+    _photo(640, 480).save(path, "JPEG")
+    out = decode_for_model(path)
+    assert out.format == "JPEG" and min(out.image.size) == 224

@@ -250,4 +250,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.settings.set_geometry(self.saveGeometry())
+        self.statusBar().clearMessage()  # and its timer
         super().closeEvent(event)

@@ -126,6 +126,7 @@ class TagsPage(QWidget):
         layout.addWidget(self.tabs)
 
         self._current: str | None = None
+        self._preview_stale = True
         self._previews = LatestOnly(controller.workers, controller.workers.model)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -242,7 +243,22 @@ class TagsPage(QWidget):
         self.problem.setText(f"⚠ {message}. {hint}".strip())
 
     def _preview_soon(self) -> None:
-        self._debounce.start()
+        if self.isVisible():
+            self._debounce.start()
+        else:
+            self._preview_stale = True  # computed when the page is shown, not for nobody
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._preview_stale:
+            self._preview_stale = False
+            self._debounce.start()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self._preview_stale = True
 
     def _run_preview(self) -> None:
         backend = self.controller.backend

@@ -33,11 +33,11 @@ def no_leaks(qapp, qtbot):
     except AssertionError:
         pytest.fail(f"test left threads running: {[t.name for t in new_threads()]}")
     timers = [
-        t for w in QApplication.topLevelWidgets() if w.isVisible()
-        for t in w.findChildren(QTimer) if t.isActive()
+        f"{w.__class__.__name__}/{t.parent().__class__.__name__}"
+        for w in QApplication.topLevelWidgets() for t in w.findChildren(QTimer) if t.isActive()
     ]
     if timers:
-        pytest.fail(f"test left {len(timers)} timer(s) running in visible windows")
+        pytest.fail(f"test left timers running: {timers}")
 
 
 @pytest.fixture

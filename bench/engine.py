@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, batch 32 skipped")
     parser.add_argument("--no-imports", action="store_true", help="skip the import-time part")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per figure")
     args = parser.parse_args()
     logging.getLogger("transformers").setLevel(logging.ERROR)
 
@@ -114,11 +116,12 @@ def main() -> None:
             torch.set_num_threads(args.threads)  # load_model may adjust it; keep both equal
 
     rng = np.random.default_rng(0)
-    pixels = torch.from_numpy(rng.standard_normal((32, 3, 224, 224), dtype=np.float32))
+    pixels = torch.from_numpy(
+        rng.standard_normal((max(args.batches + [4]), 3, 224, 224), dtype=np.float32))
 
     print(f"\n{'image embedding':24}{'ClipDesk':>12}{'transformers':>14}{'ratio':>8}")
     worst = float("inf")
-    for batch in (1, 8) if args.quick else (1, 8, 32):
+    for batch in [b for b in args.batches if b <= 8] if args.quick else args.batches:
         px = pixels[:batch]
 
         def run_ours(px=px) -> object:
@@ -129,7 +132,7 @@ def main() -> None:
             out = ref.features(hf.get_image_features(pixel_values=px))
             return torch.nn.functional.normalize(out, dim=-1).numpy()
 
-        a, b = paired(run_ours, run_theirs, repeats)
+        a, b = paired(run_ours, run_theirs, repeats, args.rounds)
         worst = min(worst, b / a)
         print(f"  batch {batch:<16}{batch / a:>8.1f} img/s{batch / b:>8.1f} img/s{b / a:>8.2f}x")
 
@@ -146,7 +149,7 @@ def main() -> None:
             out = ref.features(hf.get_text_features(**batch))
             return torch.nn.functional.normalize(out, dim=-1).numpy()
 
-        a, b = paired(text_ours, text_theirs, repeats * 2)
+        a, b = paired(text_ours, text_theirs, repeats * 2, args.rounds)
         worst = min(worst, b / a)
         print(f"  {label:22}{a * 1e3:>9.1f} ms{b * 1e3:>11.1f} ms{b / a:>8.2f}x")
 

@@ -166,6 +166,20 @@ def test_synth_pairs_can_arrange_hard_negative_batches():
     assert not {pairs.spec(j).combo for j in range(256)} & synth.HELDOUT_COMBOS
 
 
+def test_shape_contrast_groups_differ_only_in_shape():
+    from clipdesk.model.synth.world import shape_contrast_group
+
+    for group in range(30):
+        specs = shape_contrast_group("train", 0, group)
+        assert len(specs) == 8
+        assert len({(s.colour, s.count, s.size, s.background, s.bg_colour) for s in specs}) == 1
+        assert len({s.shape for s in specs}) >= 7
+        assert not {s.combo for s in specs} & synth.HELDOUT_COMBOS
+        assert all(s.seed % 2 == 0 for s in specs)  # training seed stream
+    pairs = synth.SynthPairs(64, 32, shape_groups=True)
+    assert [pairs.spec(i) for i in range(8)] == shape_contrast_group("train", 0, 0)
+
+
 def test_photo_folder_has_formats_nesting_and_exif_orientation(tmp_path):
     photos = synth.write_photo_folder(tmp_path, 24, seed=4, exif_fraction=0.6)
     assert len(photos) == 24

@@ -8,7 +8,13 @@ from PIL import Image
 
 from clipdesk.model.synth.captions import caption
 from clipdesk.model.synth.render import render_scene
-from clipdesk.model.synth.world import COLOURS, SceneSpec, scene_at
+from clipdesk.model.synth.world import (
+    COLOURS,
+    SHAPES,
+    SceneSpec,
+    scene_at,
+    shape_contrast_group,
+)
 
 
 class SynthPairs:
@@ -25,20 +31,27 @@ class SynthPairs:
         split: str = "train",
         seed: int = 0,
         colour_groups: tuple[int, int] | None = None,
+        shape_groups: bool = False,
     ) -> None:
         """``colour_groups=(batch_size, k)`` arranges consecutive runs of ``batch_size`` items as
         hard-negative batches: only ``k`` colours per batch, so that telling captions apart needs
-        shape, count and size as well (train with ``shuffle=False``)."""
+        shape, count and size as well (train with ``shuffle=False``). ``shape_groups`` arranges runs of
+        8 items that differ only in shape (:func:`~clipdesk.model.synth.world.shape_contrast_group`);
+        use a batch size that is a multiple of 8."""
         self.length = length
         self.image_size = image_size
         self.split = split
         self.seed = seed
         self.colour_groups = colour_groups
+        self.shape_groups = shape_groups
 
     def __len__(self) -> int:
         return self.length
 
     def spec(self, index: int) -> SceneSpec:
+        if self.shape_groups:
+            group, slot = divmod(index, len(SHAPES))
+            return shape_contrast_group(self.split, self.seed, group)[slot]
         if self.colour_groups is None:
             return scene_at(self.split, self.seed, index)
         batch_size, k = self.colour_groups

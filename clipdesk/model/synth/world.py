@@ -136,3 +136,29 @@ def sample_scenes(
 ) -> list[SceneSpec]:
     """``n`` scenes of ``split`` (see the module docstring), reproducible from ``seed``."""
     return [scene_at(split, seed, i, count, colour, shape) for i in range(n)]
+
+
+def shape_contrast_group(split: str, seed: int, group: int) -> list[SceneSpec]:
+    """One scene per shape, alike in everything else (colour, count, size, background).
+
+    Batches made of such groups are hard negatives for contrastive training: within a group only
+    the shape words (and where a single object sits) tell the captions apart. Held-out
+    combinations of ``split`` are left out, their slot filled with another shape.
+    """
+    rng = _rng("group", split, seed, group)
+    stream = 0 if split == "train" else 1
+    combos = _combos(split)
+    colour = rng.choice(sorted({c for c, _ in combos}))
+    shapes = [s for c, s in combos if c == colour]
+    shapes += rng.sample(shapes, len(SHAPES) - len(shapes)) if len(shapes) < len(SHAPES) else []
+    rng.shuffle(shapes)
+    count, size = rng.choice(COUNTS), rng.choice(SIZES)
+    background = rng.choice(BACKGROUNDS)
+    bg_colour = rng.choice([b for b in BACKGROUND_COLOURS if b != colour])
+    return [
+        SceneSpec(colour=colour, shape=shape, count=count, size=size,
+                  position=rng.choice(POSITIONS) if count == 1 else None,
+                  background=background, bg_colour=bg_colour,
+                  seed=rng.getrandbits(31) * 2 + stream)
+        for shape in shapes
+    ]

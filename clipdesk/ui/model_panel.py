@@ -78,6 +78,8 @@ class ModelPanel(QWidget):
 
     def _fill(self, entries, select: str) -> None:
         self.list.clear()
+        known = {e.path: e.name for e in entries}
+        select = known.get(select, select)  # a path to an installed model is that model
         if select and not any(e.name == select for e in entries):
             # a model given by path (command line, earlier choice) is still a choice
             entries = [models_api.ModelEntry(select, select, False, f"Loaded from {select}"),

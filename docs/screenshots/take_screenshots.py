@@ -50,7 +50,7 @@ def shoot(app, widget, name: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=str(REPO / "models" / "clipdesk-mini"))
+    parser.add_argument("--model", default="", help="model name or path (default: the demo)")
     parser.add_argument("--photos", type=int, default=120)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="clipdesk-shots-"))
@@ -85,8 +85,9 @@ def main() -> int:
 
     # 2. index the demo library, then search by text
     window.welcome.start_button.click()
-    wait(app, lambda: controller.jobs.running)
-    settle(app, 1500)
+    bar = window.folders.progress
+    wait(app, lambda: controller.index_state.startswith("Indexing") and bar.maximum() > 0
+         and bar.value() >= bar.maximum() // 3)
     shoot(app, window, "folders-indexing")
     wait(app, lambda: not controller.jobs.running and controller.workers.pending == 0)
     window.show_page("Search")
@@ -99,14 +100,25 @@ def main() -> int:
     wait(app, lambda: controller.workers.pending == 0)
     shoot(app, window, "search-image")
 
-    # 4. tags: editor with live preview, then review mode
+    # 4. tags: a category the demo model understands (colours), its live preview, then review
+    from clipdesk.core.categories import Category, Label
+
     window.show_page("Tags")
-    wait(app, lambda: window.tags.cats.rowCount() > 0 and controller.workers.pending == 0)
-    settle(app, 1200)
+    page = window.tags
+    wait(app, lambda: page.cats.rowCount() > 0 and controller.workers.pending == 0)
+    page._new()
+    page.editor.set_category(Category(
+        "Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow", "purple", "orange")),
+        templates=("a photo of a {label} shape.", "a {label} object.", "something {label}.")))
+    page._save()
+    wait(app, lambda: page._current == "Colour" and controller.workers.pending == 0)
+    page.preview_label.setCurrentText("purple")
+    settle(app, 800)
     wait(app, lambda: controller.workers.pending == 0)
     shoot(app, window, "tags")
-    window.tags.tabs.setCurrentWidget(window.tags.review)
-    wait(app, lambda: bool(window.tags.review.queue) and controller.workers.pending == 0)
+    page.tabs.setCurrentWidget(page.review)
+    page.review.category.setCurrentIndex(page.review.category.findData("Colour"))
+    wait(app, lambda: bool(page.review.queue) and controller.workers.pending == 0)
     shoot(app, window, "review")
 
     # 5. the photo view

@@ -19,6 +19,7 @@ from clipdesk.core.errors import ClipDeskError
 from clipdesk.core.progress import CancelToken
 from clipdesk.ui import thumbnails
 from clipdesk.ui.backend import ModelInfo
+from clipdesk.ui.delegate import CELL
 from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.settings import AppSettings
 from clipdesk.ui.thumbnails import ThumbnailCache
@@ -55,7 +56,7 @@ class AppController(QObject):
         super().__init__()
         self.settings = settings
         self.workers = workers or Workers()
-        self.thumbs = ThumbnailCache(self.workers)
+        self.thumbs = ThumbnailCache(self.workers, display_px=CELL)
         self.jobs = JobRunner(self.workers)
         self.backend: Backend | None = None
         self.model: ModelInfo | None = None

@@ -10,6 +10,9 @@ from clipdesk.ui.photo_model import Role
 from clipdesk.ui.thumbnails import ThumbnailCache
 
 CELL = 128  # logical pixels of the thumbnail square
+_SELECTED = QStyle.StateFlag.State_Selected
+_HOVER = QStyle.StateFlag.State_MouseOver
+_FOCUS = QStyle.StateFlag.State_HasFocus
 CAPTION = 18
 PAD = 6
 
@@ -32,10 +35,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.save()
         palette = option.palette
         rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        state = option.state
+        selected = _SELECTED in state
         if selected:
             painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight))
-        elif option.state & QStyle.StateFlag.State_MouseOver:
+        elif _HOVER in state:
             painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
 
         box = QRect(rect.x() + PAD, rect.y() + PAD, CELL, CELL)
@@ -43,11 +47,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         path = index.data(Role.Path)
         pixmap = self._thumbs.get(photo_id, path) if photo_id is not None else None
         if pixmap is not None and not pixmap.isNull():
-            # The pixmap has physical pixels; scale into logical cell size keeping aspect ratio.
-            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            # Made at the cell's size in device pixels: drawn 1:1, no resampling per frame.
+            size = pixmap.deviceIndependentSize().toSize()
+            if size.width() > box.width() or size.height() > box.height():
+                size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(target, pixmap)
         else:
             painter.fillRect(box, palette.color(QPalette.ColorRole.Mid).lighter(130))
@@ -66,7 +71,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             caption.setRight(caption.right() - painter.fontMetrics().horizontalAdvance(badge) - 4)
         elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, caption.width())
         painter.drawText(caption, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
-        if option.state & QStyle.StateFlag.State_HasFocus:
+        if _FOCUS in state:
             painter.setPen(QColor(palette.color(QPalette.ColorRole.Highlight)))
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
         painter.restore()

@@ -37,6 +37,12 @@ class PhotoItem:
         return os.path.basename(self.path)
 
 
+# Computed once: the view asks for flags many times per painted frame, and enum arithmetic in
+# Python is not free.
+_ITEM_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+               | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+
+
 class Role(IntEnum):
     PhotoId = Qt.ItemDataRole.UserRole + 1
     Path = Qt.ItemDataRole.UserRole + 2
@@ -116,14 +122,7 @@ class PhotoListModel(QAbstractListModel):
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemIsDragEnabled
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        return _ITEM_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def roleNames(self) -> dict[int, bytes]:
         names = super().roleNames()

@@ -15,8 +15,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from clipdesk.core import paths
 from clipdesk.core.errors import CancelledError
@@ -110,11 +110,17 @@ class ThumbnailCache(QObject):
     ready = Signal(int)
     failed = Signal(int, str)
 
-    def __init__(self, workers: Workers, capacity: int = 3000, px: int = THUMB_PX) -> None:
+    def __init__(self, workers: Workers, capacity: int = 3000, px: int = THUMB_PX,
+                 display_px: int = 128) -> None:
         super().__init__()
         self._workers = workers
         self._capacity = capacity
         self._px = px
+        # Pixmaps are scaled in the worker to the cell's size in device pixels, so painting a
+        # frame copies pixels and never resamples them (high-DPI screens get sharp thumbnails).
+        screen = QGuiApplication.primaryScreen()
+        self._dpr = screen.devicePixelRatio() if screen is not None else 1.0
+        self._display = max(1, round(display_px * self._dpr))
         self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
         self._pending: dict[int, int] = {}  # photo id -> request serial
         self._broken: dict[int, str] = {}
@@ -156,7 +162,12 @@ class ThumbnailCache(QObject):
         serial = self._pending.get(photo_id)
         if token.cancelled or serial is None or self._serial - serial > _STALE_AFTER:
             return None  # scrolled out of view: drop, it is asked for again when it comes back
-        return load_or_make(path, self._px)
+        image = load_or_make(path, self._px)
+        if max(image.width(), image.height()) > self._display:
+            image = image.scaled(self._display, self._display, Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        image.setDevicePixelRatio(self._dpr)
+        return image
 
     def _store(self, photo_id: int, image: QImage | None) -> None:
         self._pending.pop(photo_id, None)

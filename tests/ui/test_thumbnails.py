@@ -24,8 +24,15 @@ def test_thumbnail_made_in_background_and_cached_on_disk(qtbot, workers, tmp_pat
         pass
     assert ready.args == [1]
     pixmap = cache.get(1, path)
-    assert pixmap is not None and max(pixmap.width(), pixmap.height()) == THUMB_PX
-    assert len(list(thumb_dir().rglob("*.jpg"))) == 1
+    # in memory: the cell's size in device pixels; on disk: 2x that, for high-DPI screens
+    logical = pixmap.deviceIndependentSize()
+    assert max(logical.width(), logical.height()) == 128
+    assert max(pixmap.width(), pixmap.height()) == round(128 * pixmap.devicePixelRatio())
+    on_disk = list(thumb_dir().rglob("*.jpg"))
+    assert len(on_disk) == 1
+    from PIL import Image as PILImage
+
+    assert max(PILImage.open(on_disk[0]).size) == THUMB_PX
     # a new cache (next start) reads the disk copy
     again = ThumbnailCache(workers)
     assert again.get(1, path) is None

@@ -114,7 +114,8 @@ class ClipDeskServices:
             if isinstance(model, str | Path):
                 self._model_source, self._model = str(model), None
             else:
-                self._model_source, self._model = getattr(model, "name", None), model
+                path = getattr(model, "path", None)
+                self._model_source, self._model = (str(path) if path else None), model
 
     def search_model(self) -> Any:
         """The model whose vectors search uses right now (the active one unless a re-embedding

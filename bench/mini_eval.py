@@ -27,6 +27,7 @@ from clipdesk.core.prompts import DEFAULT_TEMPLATES  # noqa: E402
 from clipdesk.model import load_model  # noqa: E402
 from clipdesk.model.synth import COLOURS, SHAPES, render_scene  # noqa: E402
 from clipdesk.model.synth.evaluate import (  # noqa: E402
+    SINGLE_QUERY_TEMPLATES,
     balanced_scenes,
     retrieval_scores,
     single_object_scenes,
@@ -67,6 +68,11 @@ def evaluate(model_path: str, n_single: int, n_retrieval: int, big: int) -> dict
         r = retrieval_scores(model, specs, size, image_features=feats)
         out[f"retrieval_p10_seen[{render_size}]"] = r.precision_at_10
         out[f"retrieval_p10_heldout_combos[{render_size}]"] = r.heldout_precision_at_10
+        if render_size == size:
+            one = retrieval_scores(model, specs, size, image_features=feats,
+                                   templates=SINGLE_QUERY_TEMPLATES)
+            out[f"single_prompt_p10_seen[{render_size}]"] = one.precision_at_10
+            out[f"single_prompt_p10_heldout_combos[{render_size}]"] = one.heldout_precision_at_10
         if render_size == size:
             out["worst_queries"] = dict(sorted(r.per_query.items(), key=lambda kv: kv[1])[:5])
     return out

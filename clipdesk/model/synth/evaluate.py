@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from clipdesk.model.synth.captions import COUNT_LABELS, zero_shot_prompts
+from clipdesk.model.synth.captions import COUNT_LABELS, plural, zero_shot_prompts
 from clipdesk.model.synth.render import render_scene
 from clipdesk.model.synth.world import COLOURS, HELDOUT_COMBOS, SHAPES, SceneSpec, scene_at
 
@@ -86,20 +86,30 @@ class RetrievalScores:
     per_query: dict[str, float]
 
 
-RETRIEVAL_TEMPLATES = ("a {}.", "a photo of a {}.", "a picture of a {}.")
+# A query's prompt ensemble: "a red circle" should find two red circles as well, so the wordings
+# cover every count and the mean vector keeps colour and shape.
+RETRIEVAL_TEMPLATES = (
+    "a {colour} {shape}.", "a photo of a {colour} {shape}.", "{colour} {shapes}.",
+    "two {colour} {shapes}.", "three {colour} {shapes}.", "a photo of {colour} {shapes}.",
+)
+SINGLE_QUERY_TEMPLATES = ("a {colour} {shape}.",)  # the query as a user would type it
 
 
 def retrieval_scores(
     model: Encoder, specs: Sequence[SceneSpec], image_size: int, k: int = 10,
     image_features: np.ndarray | None = None,
+    templates: Sequence[str] = RETRIEVAL_TEMPLATES,
 ) -> RetrievalScores:
     """Precision@k of colour+shape queries ("a red star") over the renders of ``specs``: an image
-    counts when it has that colour and shape."""
+    counts when it has that colour and shape (any count, size, place or background)."""
     feats = image_features if image_features is not None else model.encode_images(
         [render_scene(s, image_size) for s in specs]
     )
     combos = [(c, s) for c in COLOURS for s in SHAPES]
-    prompts = {f"{c} {s}": [t.format(f"{c} {s}") for t in RETRIEVAL_TEMPLATES] for c, s in combos}
+    prompts = {
+        f"{c} {s}": [t.format(colour=c, shape=s, shapes=plural(s)) for t in templates]
+        for c, s in combos
+    }
     labels, queries = class_embeddings(model, prompts)
     top = np.argsort(-(queries @ feats.T), axis=1)[:, :k]
     per_query: dict[str, float] = {}

@@ -1,0 +1,75 @@
+"""ClipDesk-Mini, the bundled demo model, knows the synthetic world: measured on freshly rendered
+held-out scenes (seeds training never drew), never on training images."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clipdesk.model import load_model
+from clipdesk.model.manager import bundled_models_dir
+from clipdesk.model.synth import HELDOUT_COMBOS, render_scene
+from clipdesk.model.synth.evaluate import (
+    balanced_scenes,
+    retrieval_scores,
+    single_object_scenes,
+    zero_shot_accuracy,
+)
+
+MINI = bundled_models_dir() / "clipdesk-mini"
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return load_model(MINI, device="cpu")
+
+
+def test_bundled_mini_is_small_and_the_default_demo_model(mini):
+    weights = MINI / "model.safetensors"
+    assert weights.stat().st_size <= 20 * 1024 * 1024
+    assert mini.is_demo and "demo model" in mini.meta["description"]
+    assert (MINI / "MODEL_CARD.md").is_file()
+    params = sum(p.numel() for p in mini.module.parameters())
+    assert 1_000_000 < params < 5_000_000
+    default = load_model(None, device="cpu")  # nothing installed: the demo model
+    assert default.id == mini.id
+
+
+@pytest.fixture(scope="module")
+def single_test_scenes():
+    return single_object_scenes("test", 240)
+
+
+def test_zero_shot_colour_and_shape_on_held_out_renders(mini, single_test_scenes):
+    feats = mini.encode_images([render_scene(s, mini.image_size) for s in single_test_scenes])
+    colour = zero_shot_accuracy(mini, single_test_scenes, "colour", mini.image_size, image_features=feats)
+    shape = zero_shot_accuracy(mini, single_test_scenes, "shape", mini.image_size, image_features=feats)
+    assert colour >= 0.95
+    assert shape >= 0.90
+
+
+def test_zero_shot_on_photo_sized_renders(mini, single_test_scenes):
+    # a bigger picture goes through the model's own resize, like a user's photo
+    scenes = single_test_scenes[:120]
+    feats = mini.encode_images([render_scene(s, (320, 256)) for s in scenes])
+    assert zero_shot_accuracy(mini, scenes, "colour", 0, image_features=feats) >= 0.9
+    assert zero_shot_accuracy(mini, scenes, "shape", 0, image_features=feats) >= 0.8
+
+
+def test_retrieval_precision_at_10_over_1000_held_out_renders(mini):
+    scenes = balanced_scenes(1000)
+    assert {s.combo for s in scenes} >= HELDOUT_COMBOS
+    scores = retrieval_scores(mini, scenes, mini.image_size)
+    assert scores.precision_at_10 >= 0.9, sorted(scores.per_query.items(), key=lambda kv: kv[1])[:5]
+    # never-seen combinations are reported by bench/mini_eval.py; here: far better than chance
+    assert scores.heldout_precision_at_10 >= 0.6
+
+
+def test_model_card_carries_the_measured_scores():
+    card = (MINI / "MODEL_CARD.md").read_text(encoding="utf-8")
+    meta = json.loads((MINI / "clipdesk.json").read_text(encoding="utf-8"))
+    assert "python3 models/train_mini.py" in card and "bench/mini_eval.py" in card
+    assert "seed" in card and str(meta["training"]["seed"]) in card
+    for heading in ("colour", "shape", "count", "precision@10", "held-out"):
+        assert heading in card.lower(), heading

@@ -4,8 +4,10 @@ Three phases, all with CLIP's contrastive loss: random batches (colours, words, 
 hard-negative batches holding only a few colours each; then batches of groups of scenes alike in
 all but shape, which make the model tell shapes apart.
 
-    python3 models/train_mini.py                 # about 30 min on 2 idle CPU cores; writes models/clipdesk-mini
-    python3 models/train_mini.py --steps 200 --out /tmp/mini-smoke   # a quick smoke run
+    python3 models/train_mini.py        # writes models/clipdesk-mini; ~500k image passes, about an
+                                        # hour on 2 idle CPU cores (80 min on a busy shared one)
+    python3 models/train_mini.py --steps 20 --hard-steps 20 --shape-steps 20 \
+        --out /tmp/mini-smoke --work-dir /tmp/mini-smoke-work          # a quick smoke run
 
 Reproducible: the tokenizer, the initial weights and every batch follow from --seed. The run
 checkpoints to --work-dir every 100 steps and resumes from there if restarted with the same

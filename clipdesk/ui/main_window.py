@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -39,6 +40,23 @@ from clipdesk.ui.welcome import WelcomePage
 
 log = logging.getLogger("clipdesk.ui.main_window")
 PAGES = ("Search", "Folders", "Tags", "Train")
+
+
+class _LazyPage(QWidget):
+    """Builds its page the first time it is shown: the Train tab pulls in pyqtgraph and friends
+    (half a second of imports) that the first paint of the window must not wait for."""
+
+    def __init__(self, build, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._build = build
+        self.page: QWidget | None = None
+        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
+
+    def showEvent(self, event) -> None:
+        if self.page is None:
+            self.page = self._build(self)
+            self.layout().addWidget(self.page)
+        super().showEvent(event)
 
 
 def _train_page(controller: AppController, parent: QWidget) -> QWidget:
@@ -64,14 +82,15 @@ class MainWindow(QMainWindow):
         self.search = SearchPage(controller, self)
         self.folders = FoldersPage(controller, self)
         self.tags = TagsPage(controller, self)
-        self.train = _train_page(controller, self)
+        self._train = _LazyPage(lambda parent: _train_page(controller, parent), self)
         self.welcome = WelcomePage(controller, self)
         self.stack = QStackedWidget(self)
         self.nav = QListWidget(self)
         self.nav.setObjectName("Sidebar")
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setFixedWidth(150)
-        for page, name in zip((self.search, self.folders, self.tags, self.train), PAGES, strict=True):
+        for page, name in zip((self.search, self.folders, self.tags, self._train), PAGES,
+                              strict=True):
             self.stack.addWidget(page)
             self.nav.addItem(name)
         self.stack.addWidget(self.welcome)
@@ -100,6 +119,11 @@ class MainWindow(QMainWindow):
         geometry = controller.settings.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
+
+    @property
+    def train(self) -> QWidget:
+        """The Train page (built the first time it is shown)."""
+        return self._train.page or self._train
 
     # --- wiring -----------------------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -245,6 +245,7 @@ def save_model_folder(
         (tmp / META_FILE).write_text(
             json.dumps({"name": name, "format_version": 1, **(meta or {})}, indent=2)
         )
+        _apply_umask(tmp)
         if folder.exists():
             backup = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(backup, ignore_errors=True)
@@ -257,3 +258,13 @@ def save_model_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _apply_umask(folder: Path) -> None:
+    """mkdtemp and safetensors create owner-only files; a saved model should get the permissions
+    any file the user creates gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for f in folder.iterdir():
+        f.chmod(0o666 & ~umask)

@@ -320,3 +320,19 @@ def test_save_model_folder_round_trip_is_readable_by_transformers(tiny):
         b = theirs.get_image_features(pixel_values=px)
         b = b if isinstance(b, torch.Tensor) else b.pooler_output
     assert np.abs(a.numpy() - b.numpy()).max() < 1e-5
+
+
+def test_saved_model_folder_gets_the_users_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from clipdesk.model.testing import tiny_random_model
+
+    old = os.umask(0o022)
+    try:
+        folder = tiny_random_model(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    for f in folder.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name

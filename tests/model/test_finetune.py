@@ -181,3 +181,23 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
         assert manager.get_active_model() == "tiny-base"
     with pytest.raises(ModelError):
         versions.rollback("tiny-base")
+
+
+@pytest.mark.slow
+def test_demo_model_learns_new_shape_words_and_keeps_old_ones(tmp_path):
+    """bench/train_bench.py --quick at looser bounds (minutes on 2 CPU cores, hence slow):
+    text-only fine-tuning with replay raises recall@5 of held-out captions naming hexagons and
+    arrows, and at the blend chosen on validation old-concept recall drops by at most 0.1."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    demo = root / "models" / "clipdesk-mini"
+    if not (demo / "config.json").is_file():
+        pytest.skip("the demo model models/clipdesk-mini is not built yet")
+    spec = importlib.util.spec_from_file_location("train_bench", root / "bench" / "train_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = bench.finetune_experiment(demo, tmp_path, quick=True)
+    assert r["new_recall@5"]["blend"] > r["new_recall@5"]["original"]
+    assert r["old_drop_at_blend"] <= 0.1

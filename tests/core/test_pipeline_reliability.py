@@ -115,6 +115,7 @@ def test_fuzzed_files_are_all_recorded(tmp_path, model_dir) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_thousand_fuzzed_files_zero_crashes(tmp_path, model_dir) -> None:
     _fuzz(tmp_path, model_dir, 1000)
 
@@ -143,6 +144,7 @@ print("done", flush=True)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 def test_kill_9_at_twenty_random_moments(tmp_path, model_dir) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -184,7 +186,7 @@ def test_kill_9_at_twenty_random_moments(tmp_path, model_dir) -> None:
             lib.close()
     # Now let it finish: every photo indexed exactly once.
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(lib_path), str(model_dir), root],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr
     lib = Library(lib_path)
     try:

@@ -16,14 +16,22 @@ from clipdesk.core.services import ClipDeskServices
 from clipdesk.model import manager, synth
 
 DEMO = manager.find_model(manager.DEMO_MODEL)
-pytestmark = pytest.mark.skipif(DEMO is None, reason="the demo model models/clipdesk-mini is "
-                                "not built in this checkout")
+pytestmark = [
+    pytest.mark.skipif(DEMO is None, reason="the demo model models/clipdesk-mini is not built in "
+                       "this checkout"),
+    pytest.mark.timeout(900),  # indexing a folder on a busy 2-core machine
+]
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("semantic")
-    photos = synth.write_photo_folder(root / "Pictures", n=80, seed=11, split="eval", count=1)
+    photos = synth.write_photo_folder(root / "Pictures", n=48, seed=11, split="eval", count=1)
+    for i, (bg, bg_colour) in enumerate([("plain", "grey"), ("stripes", "blue"), ("dots", "green")]):
+        spec = synth.SceneSpec(colour="red", shape="circle", background=bg, bg_colour=bg_colour,
+                               seed=900_001 + i)
+        path = synth.write_photo(spec, root / "Pictures" / "extra" / f"red_{i}.jpg", size=(320, 240))
+        photos.append(synth.PhotoFile(path, spec))
     app = ClipDeskServices(root / "lib.sqlite3", model=str(DEMO), device="cpu")
     app.add_folder(root / "Pictures")
     report = app.index()
@@ -41,7 +49,7 @@ def test_text_query_finds_the_described_photos(library) -> None:
     combos = Counter((p.spec.colour, p.spec.shape) for p in photos)
     colours = Counter(p.spec.colour for p in photos)
     checked, colour_hits, exact_hits = 0, 0, 0
-    for (colour, shape), n in combos.most_common(12):
+    for (colour, shape), n in combos.most_common(8):
         results = app.search(_query_for(colour, shape), k=n)
         by_path = {p.path: p.spec for p in photos}
         specs = [by_path[r.photo.path] for r in results]
@@ -57,23 +65,22 @@ def test_text_query_finds_the_described_photos(library) -> None:
 def test_red_circles_rank_first(library) -> None:
     app, photos = library
     wanted = {p.path for p in photos if p.spec.colour == "red" and p.spec.shape == "circle"}
-    if not wanted:
-        pytest.skip("no red circle among the generated scenes")
     results = app.search("a red circle", k=len(wanted))
-    assert {r.photo.path for r in results} & wanted
+    # Three or more red circles among ~50 photos: at least two of them in the top places.
+    assert len({r.photo.path for r in results} & wanted) >= 2, [r.photo.path for r in results]
 
 
 def test_image_query_finds_the_same_scene(library, tmp_path: Path) -> None:
     app, photos = library
     found = 0
-    for photo in photos[:20]:
+    for photo in photos[:12]:
         # The same scene, rendered again at another size and saved as another format.
         query = synth.render_scene(photo.spec, (500, 375))
         path = tmp_path / (photo.path.stem + ".png")
         query.save(path)
         top = app.search_image(path, k=3)
         found += photo.path in [r.photo.path for r in top]
-    assert found >= 17, found
+    assert found >= 10, found
 
 
 def test_negative_weight_moves_away(library) -> None:

@@ -90,3 +90,40 @@ def test_arguments():
     assert parser.parse_args(["--smoke-test", "30"]).smoke_test == 30.0
     assert parser.parse_args(["--quit-after", "2.5"]).quit_after == 2.5
     assert parser.parse_args([]).smoke_test is None
+
+
+def test_the_real_app_starts_opens_a_library_and_exits_cleanly(tmp_path):
+    """End to end through ``clipdesk.app.main``: what packaging/build.py runs on the frozen app."""
+    import os
+    import subprocess
+    import sys
+
+    from clipdesk.model.testing import tiny_random_model
+
+    model = tiny_random_model(tmp_path / "models")
+    library = tmp_path / "library.sqlite3"
+    home = tmp_path / "home"
+    env = {**os.environ, "CLIPDESK_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clipdesk",
+            "--smoke-test",
+            "200",
+            "--library",
+            str(library),
+            "--model",
+            str(model),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == smoke.EXIT_PASSED, done.stdout + done.stderr
+    assert "smoke test passed" in done.stdout and "tiny-random" in done.stdout
+    assert library.is_file()
+    log = (home / "logs" / "clipdesk.log").read_text(encoding="utf-8")
+    assert "log started" in log and "uncaught" not in log
+    assert not list((home / "data").glob("clipdesk-smoke-*.lock"))  # lock released on exit

@@ -193,8 +193,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
         _ = app.model
 
         def job(token: CancelToken) -> dict[str, Any]:
-            first = _scan_and_index(app, args, token, bar)
-            _print_event(args, "indexed", first)
             wake = threading.Event()
             failures: list[BaseException] = []
 
@@ -204,8 +202,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     "moved": len(changes.moved), "missing": len(changes.missing)})
                 wake.set()
 
+            # Watch before the first scan: a file arriving during or just after it is then
+            # caught by the watcher instead of falling between the two.
             watcher = app.watch(on_change=changed, on_error=failures.append)
             try:
+                first = _scan_and_index(app, args, token, bar)
+                _print_event(args, "indexed", first)
                 if not args.json:
                     print(f"Watching {len(app.folders())} folder(s); Ctrl+C to stop.",
                           file=sys.stderr)

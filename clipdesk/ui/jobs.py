@@ -13,13 +13,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from clipdesk.core.progress import CancelToken, Progress
-from clipdesk.ui.workers import Ticket, Workers
+from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 JobFn = Callable[[Callable[[Progress], None], CancelToken], Any]
-
-
-class _ProgressRelay(QObject):
-    progress = Signal(object)
 
 
 class JobRunner(QObject):
@@ -34,7 +30,7 @@ class JobRunner(QObject):
     def __init__(self, workers: Workers, min_interval_s: float = 0.1) -> None:
         super().__init__()
         self._workers = workers
-        self._relay = _ProgressRelay()
+        self._relay = ProgressRelay()
         self._relay.progress.connect(self.progress)
         self._min_interval = min_interval_s
         self._ticket: Ticket | None = None

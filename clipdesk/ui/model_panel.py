@@ -6,7 +6,7 @@ progress bar and a Cancel button; nothing reaches the network unless the user cl
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -22,11 +22,7 @@ from PySide6.QtWidgets import (
 
 from clipdesk.ui import backend as models_api
 from clipdesk.ui.controller import describe_error
-from clipdesk.ui.workers import Ticket, Workers
-
-
-class _Relay(QObject):
-    progress = Signal(object)
+from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 
 class ModelPanel(QWidget):
@@ -37,7 +33,7 @@ class ModelPanel(QWidget):
         self._workers = workers
         self._active = active
         self._ticket: Ticket | None = None
-        self._relay = _Relay()
+        self._relay = ProgressRelay()
         self._relay.progress.connect(self._progress)
         self.list = QListWidget(self)
         self.list.currentItemChanged.connect(self._current_changed)

@@ -46,7 +46,10 @@ class Backend(TagCalls):
         self._tagger: Any = None
         self._watcher: Any = None
         self._on_change: Callable[[], None] | None = None
-        self._scanned_all = False
+        # A full reconcile runs when the folders changed since the last one (and at start);
+        # counters, not a flag, so a folder added during a scan is not marked scanned by it.
+        self._folders_changed = 1
+        self._scanned = 0
         self._lock = threading.RLock()
         services.add_embedded_listener(self._tag_new_photos)
 
@@ -126,7 +129,8 @@ class Backend(TagCalls):
         if not os.access(target, os.R_OK | os.X_OK):
             raise ClipDeskError(f"{target} cannot be read.", "Check the folder's permissions.")
         folder = self.library.add_folder(target)
-        self._scanned_all = False  # the next run reconciles, and so scans the new folder
+        with self._lock:
+            self._folders_changed += 1  # the next run reconciles, and so scans the new folder
         return next(r for r in self.folders() if r.id == folder.id)
 
     def remove_folder(self, folder_id: int) -> int:
@@ -140,10 +144,12 @@ class Backend(TagCalls):
     def index(self, report: Report, token: CancelToken) -> Any:
         """Reconcile with the disk (at start and after folders change), then embed what is
         pending; the watcher starts after the first reconcile."""
-        if not self._scanned_all:
+        with self._lock:
+            wanted = self._folders_changed
+        if self._scanned != wanted:
             report(Progress(0, None, message="Scanning folders for new, changed and deleted photos…"))
             self.services.scan(cancel=token, progress=report)
-            self._scanned_all = True
+            self._scanned = wanted
             if self._on_change is not None and self._watcher is None:
                 self._watcher = self.services.watch(
                     lambda changes: self._on_change() if self._on_change and not changes.empty

@@ -53,6 +53,12 @@ class _Relay(QObject):
         self._owner._finish(ticket, None, exc)
 
 
+class ProgressRelay(QObject):
+    """``progress.emit(p)`` from a worker thread arrives on the GUI thread (queued)."""
+
+    progress = Signal(object)
+
+
 class Ticket:
     """A handle on one submitted task: cancel it, or ask whether it is still running."""
 

@@ -5,8 +5,8 @@ contrastive fine-tuning with a WiSE-FT blend.
     python3 bench/train_bench.py --device cuda --precision bf16 --json
     python3 bench/train_bench.py --quick             # smaller sets (what the tests use)
 
-1. Head: a "New shape" category whose labels are shapes outside the training vocabulary (hexagon,
-   arrow, crescent, ...; rendered by the synthetic generator). Zero-shot cannot know these words;
+1. Head: a "New shape" category whose labels are shapes outside the training vocabulary (arrow,
+   crescent, octagon; rendered by the synthetic generator). Zero-shot cannot know these words;
    16 confirmed examples per class train a head (clipdesk.core.head_teach.teach, the app's code).
    Printed: held-out accuracy of zero-shot vs the head on fresh renders, beside chance.
 2. Fine-tuning: image-caption pairs of new-shape scenes plus a replay of old-world scenes
@@ -42,11 +42,11 @@ from clipdesk.core.tagging import Decisions, build_classifier  # noqa: E402
 from clipdesk.model.synth import caption, render_scene, scene_at, write_photo  # noqa: E402
 
 DEMO = ROOT / "models" / "clipdesk-mini"
-HEAD_SHAPES = ("hexagon", "arrow", "crescent")
+HEAD_SHAPES = ("arrow", "crescent", "octagon")
 # The same experiment on shapes the model was trained on: how far its image vectors separate
 # shapes at all (a head cannot beat what the frozen vectors carry).
 KNOWN_SHAPES = ("circle", "square", "triangle")
-FT_SHAPES = ("hexagon", "arrow")
+FT_SHAPES = ("crescent", "octagon")
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MAX_OLD_DROP = 0.05
 

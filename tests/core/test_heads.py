@@ -267,8 +267,8 @@ def _train_bench():
 
 
 def test_demo_model_head_learns_a_shape_it_never_saw():
-    """bench/train_bench.py at looser bounds: 16 examples per class of hexagon / arrow /
-    crescent (words and shapes outside the demo model's world) lift held-out accuracy well above
+    """bench/train_bench.py at looser bounds: 16 examples per class of arrow / crescent /
+    octagon (words and shapes outside the demo model's world) lift held-out accuracy well above
     zero-shot, which is near chance."""
     import torch
 
@@ -277,8 +277,7 @@ def test_demo_model_head_learns_a_shape_it_never_saw():
     bench, path = _train_bench()
     torch.set_num_threads(1)
     model = load_model(path, device="cpu")
-    r = bench.head_experiment(model, ("hexagon", "arrow", "crescent"), per_class=16,
-                              test_per_class=20)
-    assert r["zero_shot_accuracy"] < r["chance"] + 0.15
-    assert r["head_accuracy"] >= r["zero_shot_accuracy"] + 0.2
-    assert r["head_accuracy"] >= 0.5
+    r = bench.head_experiment(model, bench.HEAD_SHAPES, per_class=16, test_per_class=20)
+    assert r["zero_shot_accuracy"] < r["chance"] + 0.2
+    assert r["head_accuracy"] >= r["zero_shot_accuracy"] + 0.25
+    assert r["head_accuracy"] >= 0.75

@@ -186,8 +186,8 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
 @pytest.mark.slow
 def test_demo_model_learns_new_shape_words_and_keeps_old_ones(tmp_path):
     """bench/train_bench.py --quick at looser bounds (minutes on 2 CPU cores, hence slow):
-    text-only fine-tuning with replay raises recall@5 of held-out captions naming hexagons and
-    arrows, and at the blend chosen on validation old-concept recall drops by at most 0.1."""
+    text-only fine-tuning with replay raises recall@5 of held-out captions naming crescents and
+    octagons, and at the blend chosen on validation old-concept recall drops by at most 0.1."""
     import importlib.util
     from pathlib import Path
 

@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ from clipdesk.core.walk import is_skipped_path, walk
 log = logging.getLogger("clipdesk.scanner")
 
 T = TypeVar("T")
+_LOCKS: weakref.WeakKeyDictionary[Library, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
 BATCH = 200  # files fingerprinted and committed per transaction
 PURGE_SETTING = "purge_missing_after_days"
 DEFAULT_PURGE_DAYS = 30
@@ -98,9 +101,10 @@ class Scanner:
     def __init__(self, library: Library, *, with_metadata: bool = True) -> None:
         self.library = library
         self.with_metadata = with_metadata
-        # One reconcile at a time per scanner: the watcher's worker and a start-up or
-        # user-requested scan must not sweep each other's moves.
-        self._lock = threading.RLock()
+        # One reconcile at a time per library (not per Scanner: callers may make several), so
+        # the watcher's worker and a start-up or user-requested scan never sweep each other's moves.
+        with _LOCKS_GUARD:
+            self._lock = _LOCKS.setdefault(library, threading.RLock())
 
     # --- folders ---------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ def test_a_file_being_copied_is_indexed_once_complete(setup):
     lib, root, watcher, rec = setup
     source = make_photo(root.parent / "big.jpg", seed=5, size=256).read_bytes()
     target = root / "copying.jpg"
-    watcher.settle_s = 1.0  # a slow copy: pauses longer than the debounce, shorter than this
+    watcher.settle_s = 2.0  # a slow copy: pauses longer than the debounce, shorter than this
     step = max(1, len(source) // 8)
     with open(target, "wb") as fh:
         for start in range(0, len(source), step):
@@ -105,6 +105,7 @@ def test_a_file_being_copied_is_indexed_once_complete(setup):
 
 def test_bursts_on_one_file_are_coalesced(setup):
     lib, root, watcher, rec = setup
+    watcher.debounce_s = 1.0  # generous: a loaded CI machine may pause between two writes
     for seed in range(30):
         make_photo(root / "busy.jpg", seed=100 + seed)
     wait_until(lambda: lib.photo_by_path(root / "busy.jpg") is not None and watcher.idle())

@@ -154,6 +154,13 @@ def make_app(qtbot, tmp_path):
         controller.shutdown()
 
 
+def add_and_index(qtbot, controller, folder) -> None:
+    """Add a folder the way the UI does and wait until it is indexed and everything delivered."""
+    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+        controller.add_folder(str(folder))
+    wait_idle(qtbot, controller)
+
+
 def wait_idle(qtbot, controller, timeout=120_000):
     """Until the index job has finished and every background task has delivered."""
     qtbot.waitUntil(lambda: not controller.jobs.running and controller.workers.pending == 0,

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from clipdesk.ui.photo_view import PhotoView
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import add_and_index, wait_idle
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -14,9 +14,7 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model, synth_photos):
     root, photos = synth_photos
     controller, window = make_app(tiny_model)
-    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
-        controller.add_folder(str(root))
-    wait_idle(qtbot, controller)
+    add_and_index(qtbot, controller, str(root))
     grid = window.search.grid
     qtbot.waitUntil(lambda: grid.photos.rowCount() == len(photos), timeout=30_000)
     window.open_photo(grid.photos.item(0))

@@ -9,16 +9,14 @@ from PySide6.QtCore import QMimeData, QUrl
 
 from clipdesk.ui.photo_model import Role
 from clipdesk.ui.search_page import SLIDER_SCALE
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import add_and_index
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 def _indexed(qtbot, make_app, model, folder):
     controller, window = make_app(model)
-    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
-        controller.add_folder(folder)
-    wait_idle(qtbot, controller)
+    add_and_index(qtbot, controller, folder)
     return controller, window
 
 
@@ -105,9 +103,7 @@ def test_folder_and_tag_filters(qtbot, make_app, tiny_model, synth_photos, tmp_p
     other = tmp_path / "other"
     shutil.copytree(root, other)
     controller, window = _indexed(qtbot, make_app, tiny_model, root)
-    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
-        controller.add_folder(str(other))
-    wait_idle(qtbot, controller)
+    add_and_index(qtbot, controller, str(other))
     page = window.search
     qtbot.waitUntil(lambda: page.folder.count() == 3 and page.tag.count() > 1, timeout=30_000)
     qtbot.waitUntil(lambda: page.grid.photos.rowCount() == 2 * len(photos), timeout=30_000)

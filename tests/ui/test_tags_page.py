@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from clipdesk.core.categories import Category, Label
 from clipdesk.ui.tags_page import CategoryListModel
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import add_and_index, wait_idle
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -36,9 +36,7 @@ def test_confirm_and_reject_persist_across_a_restart(qtbot, make_app, tiny_model
                                                      tmp_path):
     root, _photos = synth_photos
     controller, window = make_app(tiny_model)
-    with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
-        controller.add_folder(str(root))
-    wait_idle(qtbot, controller)
+    add_and_index(qtbot, controller, str(root))
     window.show_page("Tags")
     window.tags.tabs.setCurrentWidget(window.tags.review)
     review = window.tags.review

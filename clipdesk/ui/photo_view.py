@@ -94,12 +94,24 @@ class PhotoView(QDialog):
         layout.addLayout(top, 1)
         layout.addLayout(actions)
 
-        QShortcut(QKeySequence("Space"), self, self.accept)  # Space toggles the preview
-        QShortcut(QKeySequence("Return"), self,
-                  lambda: desktop.open_in_default_app(self.item.path))
+        # Keys belong to the dialog, not to whichever button has focus: Space must close the
+        # preview, not press "Confirm".
+        for button in self.findChildren(QPushButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setAutoDefault(False)
+        self.preview.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.preview.setFocus()
         QShortcut(QKeySequence("Left"), self, lambda: self.step(-1))
         QShortcut(QKeySequence("Right"), self, lambda: self.step(1))
         self.show_item(item)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            self.accept()  # Space toggles the preview, as in the grid
+        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            desktop.open_in_default_app(self.item.path)
+        else:
+            super().keyPressEvent(event)
 
     def show_item(self, item: PhotoItem) -> None:
         self.item = item

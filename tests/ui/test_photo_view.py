@@ -39,3 +39,31 @@ def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model
     qtbot.keyClick(view, Qt.Key.Key_Right)
     view.close()  # closed while its preview may still be loading: nothing may touch it after
     wait_idle(qtbot, controller)
+
+
+def test_keys_space_previews_enter_opens(qtbot, make_app, tiny_model, synth_photos,
+                                         monkeypatch):
+    from clipdesk.ui import desktop
+
+    opened = []
+    monkeypatch.setattr(desktop, "open_in_default_app", opened.append)
+    root, photos = synth_photos
+    controller, window = make_app(tiny_model)
+    add_and_index(qtbot, controller, str(root))
+    grid = window.search.grid
+    qtbot.waitUntil(lambda: grid.photos.rowCount() == len(photos), timeout=30_000)
+    grid.setFocus()
+    grid.setCurrentIndex(grid.photos.index(2, 0))
+    qtbot.keyClick(grid, Qt.Key.Key_Right)  # arrows move through the grid
+    assert grid.current_item().id == grid.photos.item(3).id
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    views = [v for v in window.findChildren(PhotoView) if v.isVisible()]
+    assert len(views) == 1 and views[0].item.id == grid.photos.item(3).id
+    qtbot.keyClick(views[0], Qt.Key.Key_Space)  # Space again closes the preview
+    qtbot.waitUntil(lambda: not views[0].isVisible(), timeout=5000)
+    qtbot.keyClick(grid, Qt.Key.Key_Return)  # Enter opens the photo view ...
+    view = [v for v in window.findChildren(PhotoView) if v.isVisible()][-1]
+    qtbot.keyClick(view, Qt.Key.Key_Return)  # ... and there, the photo in the default app
+    assert opened == [grid.photos.item(3).path]
+    view.close()
+    wait_idle(qtbot, controller)

@@ -132,7 +132,7 @@ def test_watch_indexes_new_photos_and_stops_cleanly_on_sigint(indexed, tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            code = proc.wait(timeout=30)
+            code = proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise

@@ -413,4 +413,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: pyqtgraph's Qt objects can crash it after the report is written.
+    os._exit(code)

@@ -44,6 +44,11 @@ def test_spec_bundles_icons_demo_model_and_trims_torch():
     assert "torch/bin/*test*" in text and "torch/include/*" in text
     assert '"transformers"' in text and '"torchvision"' in text
     assert "CLIPDESK_BUNDLE_CUDA" in text
+    # Our lean torch hook replaces the contrib one (which imports every torch submodule).
+    assert 'ROOT / "packaging" / "hooks"' in text
+    hook = (PACKAGING / "hooks" / "hook-torch.py").read_text(encoding="utf-8")
+    assert 'collect_submodules("torch")' not in hook
+    assert "collect_dynamic_libs" in hook
     for name in ("clipdesk.ico", "clipdesk.icns", "clipdesk-256.png"):
         assert name in text
         assert (ICONS / name).is_file()

@@ -180,13 +180,14 @@ def _plot_lines(
     widget.setLabel("bottom", x_label)
     widget.setLabel("left", y_label)
     widget.setLogMode(x=log_x, y=log_y)
-    xs_all = []
+    xs_all, ys_all = [], []
     for i, (label, points) in enumerate(lines.items()):
         points = [p for p in points if p[1] is not None and (not log_x or p[0] > 0)]
         if not points:
             continue
         xs, ys = zip(*points, strict=True)
         xs_all += xs
+        ys_all += [y for y in ys if y > 0]
         colour = COLOURS[i % len(COLOURS)]
         widget.plot(
             list(xs),
@@ -197,10 +198,11 @@ def _plot_lines(
             symbolSize=6,
             name=label,
         )
-    if log_x and xs_all:
-        # Label whole decades only; pyqtgraph's minor log labels overlap.
-        lo, hi = math.floor(math.log10(min(xs_all))), math.ceil(math.log10(max(xs_all)))
-        widget.getAxis("bottom").setTicks([[(d, _si(10**d)) for d in range(lo, hi + 1)], []])
+    # Label whole decades only on log axes; pyqtgraph's minor log labels overlap.
+    for axis, used, values in (("bottom", log_x, xs_all), ("left", log_y, ys_all)):
+        if used and values:
+            lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+            widget.getAxis(axis).setTicks([[(d, _si(10**d)) for d in range(lo, hi + 1)], []])
     _export(widget, path)
 
 

@@ -246,18 +246,24 @@ def save_model_folder(
             json.dumps({"name": name, "format_version": 1, **(meta or {})}, indent=2)
         )
         _apply_umask(tmp)
-        if folder.exists():
-            backup = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            folder.rename(backup)
-            tmp.rename(folder)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            tmp.rename(folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def replace_folder(staging: Path, dest: Path) -> None:
+    """Put a complete folder in place of ``dest`` (if any) by renames, so readers see the old
+    folder or the new one, never a half-written one."""
+    if dest.exists():
+        backup = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(backup, ignore_errors=True)
+        dest.rename(backup)
+        staging.rename(dest)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        staging.rename(dest)
 
 
 def _apply_umask(folder: Path) -> None:

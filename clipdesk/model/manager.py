@@ -230,15 +230,10 @@ def target_for(name: str, on_clash: OnClash) -> str:
 
 def install_folder(staging: Path, name: str) -> Path:
     """Move a complete, validated model folder into place as ``name`` (replacing any old one)."""
+    from clipdesk.model.checkpoint import replace_folder
+
     dest = paths.models_dir() / name
-    if dest.exists():
-        old = dest.with_name(f".{name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        dest.rename(old)
-        staging.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(dest)
+    replace_folder(staging, dest)
     return dest
 
 

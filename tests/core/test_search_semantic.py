@@ -17,10 +17,12 @@ from clipdesk.model import manager, synth
 
 DEMO = manager.find_model(manager.DEMO_MODEL)
 pytestmark = [
-    pytest.mark.skipif(DEMO is None, reason="the demo model models/clipdesk-mini is not built in "
-                       "this checkout"),
     pytest.mark.timeout(900),  # indexing a folder on a busy 2-core machine
 ]
+
+
+def test_the_demo_model_is_bundled():
+    assert DEMO is not None, "the bundled demo model models/clipdesk-mini is missing"
 
 
 @pytest.fixture(scope="module")

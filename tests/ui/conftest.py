@@ -96,7 +96,7 @@ def tiny_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_model():
     if not demo_model_available():
-        pytest.skip("the demo model models/clipdesk-mini is not built yet")
+        pytest.fail("the bundled demo model models/clipdesk-mini is missing")
     return DEMO_MODEL
 
 

@@ -23,10 +23,9 @@ from typing import Any
 
 from clipdesk import __version__
 from clipdesk.core import paths
+from clipdesk.core.store import SEARCH_MODEL_KEY
 
 Section = dict[str, Any]
-# Library settings keys where the app may record the active model, most specific first.
-MODEL_SETTING_KEYS = ("active_model", "model", "model_id")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -253,12 +252,13 @@ def _inspect_library(conn: sqlite3.Connection, section: Section, *, quick: bool)
             conn.execute("SELECT model_id, count(*) FROM embeddings GROUP BY model_id").fetchall()
         )
     if {"key", "value"} <= columns.get("settings", set()):
-        for key in MODEL_SETTING_KEYS:
-            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                value = _loads(row[0])
-                section["active_model"] = value if isinstance(value, str) else None
-                break
+        row = conn.execute(
+            "SELECT value FROM settings WHERE key = ?", (SEARCH_MODEL_KEY,)
+        ).fetchone()
+        record = _loads(row[0]) if row is not None else None
+        if isinstance(record, dict) and record.get("id"):
+            section["search_model"] = record["id"]
+            section["active_model"] = record.get("source")
 
 
 def paths_info() -> Section:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clipdesk.core.store import Library
-
-MODEL_SETTING_KEYS = ("active_model", "model", "model_id")
+from clipdesk.core.store import SEARCH_MODEL_KEY, Library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,10 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def collect(lib: Library, model: str | None, max_errors: int) -> dict[str, Any]:
     active = model
-    for key in MODEL_SETTING_KEYS:
-        if active is None:
-            value = lib.get_setting(key)
-            active = value if isinstance(value, str) else None
+    if active is None:
+        record = lib.get_setting(SEARCH_MODEL_KEY)
+        active = record.get("id") if isinstance(record, dict) else None
     vectors = lib.embedding_models()
     model_ids = [m for m in vectors if active and (m == active or m.split("@")[0] == active)]
     pending = {m: lib.count_pending(m) for m in (model_ids or list(vectors))}

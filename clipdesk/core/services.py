@@ -40,11 +40,9 @@ from clipdesk.core.pipeline import EmbeddedHook, IndexPipeline, IndexReport
 from clipdesk.core.progress import CancelToken, ProgressCallback
 from clipdesk.core.query import Query, QueryEncoder
 from clipdesk.core.search import Searcher, SearchFilters, SearchResult
+from clipdesk.core.store import SEARCH_MODEL_KEY
 
 log = logging.getLogger("clipdesk.services")
-
-# Library setting: which model's vectors search uses, and how to load that model again.
-SEARCH_MODEL_KEY = "search_model"  # {"id": model id, "source": name or path}
 
 
 class ClipDeskServices:

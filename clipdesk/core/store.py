@@ -41,6 +41,10 @@ from clipdesk.core.store_folders import FolderQueries
 from clipdesk.core.store_photos import PhotoQueries
 from clipdesk.core.store_vectors import VectorQueries
 
+# Settings key of the model whose vectors search uses: {"id": model id, "source": name or path}.
+# Written by the services; read by status and doctor without loading torch.
+SEARCH_MODEL_KEY = "search_model"
+
 log = logging.getLogger("clipdesk.store")
 
 DEFAULT_TIMEOUT_S = 10.0

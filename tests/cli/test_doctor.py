@@ -10,7 +10,7 @@ import pytest
 
 from clipdesk.cli import doctor, main
 from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
+from clipdesk.core.store import SEARCH_MODEL_KEY, Library
 from clipdesk.model.testing import tiny_random_model
 
 
@@ -130,7 +130,7 @@ def test_missing_model_and_unknown_device_are_reported(capsys, library):
 
 def test_active_model_is_read_from_library_settings(library, model_dir):
     with Library(library) as lib:
-        lib.set_setting("active_model", str(model_dir))
+        lib.set_setting(SEARCH_MODEL_KEY, {"id": "remote@0123", "source": str(model_dir)})
     report = doctor.collect(library=str(library), quick=True)
     assert report["library"]["active_model"] == str(model_dir)
     assert report["model"]["path"] == str(model_dir)

@@ -8,7 +8,7 @@ import numpy as np
 
 from clipdesk.cli import main
 from clipdesk.core.scanner import Scanner
-from clipdesk.core.store import Library
+from clipdesk.core.store import SEARCH_MODEL_KEY, Library
 from tests.core.photofiles import make_photo
 
 
@@ -33,7 +33,7 @@ def test_status_reports_model_progress_and_limits_errors(tmp_path, capsys):
         for p in work:
             if p.path.suffix == ".png":
                 lib.mark_error(p.id, "truncated PNG")
-        lib.set_setting("active_model", "mini@abc")
+        lib.set_setting(SEARCH_MODEL_KEY, {"id": "mini@abc", "source": "mini"})
     code = main(["--library", str(path), "--json", "status", "--errors", "2"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0

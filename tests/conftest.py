@@ -22,3 +22,15 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     yield home
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Training tests run torch on one thread (steady numbers, the other core left to the rest),
+    and give the thread count back so later tests are not slowed."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from clipdesk.cli import main
 from clipdesk.core import paths
@@ -24,8 +23,7 @@ N = 40
 
 
 @pytest.fixture
-def setup(tmp_path):
-    torch.set_num_threads(1)
+def setup(tmp_path, one_torch_thread):
     tiny_random_model(paths.models_dir(), name="tiny")
     model = load_model("tiny", "cpu")
     lib_path = tmp_path / "lib.sqlite3"

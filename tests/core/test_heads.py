@@ -266,16 +266,13 @@ def _train_bench():
     return module, root / "models" / "clipdesk-mini"
 
 
-def test_demo_model_head_learns_a_shape_it_never_saw():
+def test_demo_model_head_learns_a_shape_it_never_saw(one_torch_thread):
     """bench/train_bench.py at looser bounds: 16 examples per class of arrow / crescent /
     octagon (words and shapes outside the demo model's world) lift held-out accuracy well above
     zero-shot, which is near chance."""
-    import torch
-
     from clipdesk.model import load_model
 
     bench, path = _train_bench()
-    torch.set_num_threads(1)
     model = load_model(path, device="cpu")
     r = bench.head_experiment(model, bench.HEAD_SHAPES, per_class=16, test_per_class=20)
     assert r["zero_shot_accuracy"] < r["chance"] + 0.2

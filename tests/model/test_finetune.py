@@ -18,13 +18,7 @@ from clipdesk.model.finetune import FinetuneJob, FinetuneOptions, pending_jobs
 from clipdesk.model.finetune_eval import blend_state, retrieval_scores
 from clipdesk.model.testing import tiny_random_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pairs(tmp_path, n: int, offset: int = 0) -> list[CaptionPair]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from clipdesk.core.categories import Category, Label
 from clipdesk.model import synth
@@ -14,15 +13,9 @@ from clipdesk.ui.train_tab import TrainTab
 from clipdesk.ui.train_widgets import RowsModel
 from tests.ui.conftest import wait_idle
 
-pytestmark = pytest.mark.usefixtures("no_leaks")
+pytestmark = pytest.mark.usefixtures("no_leaks", "one_torch_thread")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_rows_model_passes_qtmodeltester(qtmodeltester):

@@ -15,10 +15,17 @@ from typing import Any
 import numpy as np
 
 from clipdesk.core.categories import Mode
-from clipdesk.core.heads import Head, LabelData, fit_head, training_loss
+from clipdesk.core.heads import (
+    DISCRIMINANT,
+    Head,
+    LabelData,
+    fit_discriminant,
+    fit_head,
+    training_loss,
+)
 from clipdesk.core.progress import CancelToken
 
-# Pull strengths tried; "stay zero-shot" (None) competes with them.
+# Pull strengths tried; "stay zero-shot" (None) and the discriminant compete with them.
 LAM_GRID: tuple[float, ...] = (0.1, 0.01, 1e-3, 1e-4, 1e-5)
 MIN_EXAMPLES = 4  # fewer labelled photos than this: no held-out figures, no training
 MIN_POSITIVES_FOR_THRESHOLD = 3
@@ -108,24 +115,58 @@ def n_folds(data: LabelData, wanted: int = 5) -> int:
     return int(min(wanted, max(2, data.n // 2)))
 
 
-def select_lam(init: Head, data: LabelData, k: int = 3, seed: int = 0,
-               grid: tuple[float, ...] = LAM_GRID, cancel: CancelToken | None = None) -> float | None:
-    """The pull strength with the lowest cross-validated log-loss; None when zero-shot wins."""
+# What cross-validation chooses: a logistic pull strength, DISCRIMINANT, or None (stay zero-shot).
+Choice = float | str | None
+
+
+def fit_choice(init: Head, data: LabelData, choice: Choice, cancel: CancelToken | None = None,
+               start: Head | None = None) -> Head:
+    """The head ``choice`` gives on ``data`` (zero-shot when a discriminant has too few labels)."""
+    if choice is None:
+        return init
+    if choice == DISCRIMINANT:
+        return fit_discriminant(init, data) or init
+    return fit_head(init, data, float(choice), cancel=cancel, start=start)
+
+
+def wrong_decisions(head: Head, data: LabelData) -> int:
+    """How many of the user's decisions ``head`` contradicts: single choice, photos whose top label
+    is not allowed; multi-label, decided cells on the wrong side of the category's threshold."""
+    scores = head.scores(data.x)
+    if data.mode is Mode.MULTI:
+        said = scores >= _default_thresholds(head)
+        return int(((said != data.allowed) & data.observed).sum())
+    return int((~data.allowed[np.arange(data.n), scores.argmax(axis=1)]).sum())
+
+
+def select_fit(init: Head, data: LabelData, k: int = 3, seed: int = 0,
+               grid: tuple[float, ...] = LAM_GRID, cancel: CancelToken | None = None) -> Choice:
+    """The head kind with the fewest cross-validated mistakes (see the tie rule below). Mistakes,
+    not log-loss, because the log-loss of a few confident errors can outweigh many more right
+    answers, and it is right answers the user sees."""
     if data.n < MIN_EXAMPLES:
         return None
     folds = stratified_folds(data, min(k, data.n), seed)
-    totals = {lam: 0.0 for lam in (None, *grid)}
+    choices: tuple[Choice, ...] = (None, *grid, DISCRIMINANT)
+    wrong = dict.fromkeys(choices, 0)
+    loss = dict.fromkeys(choices, 0.0)
     for f in range(int(folds.max()) + 1):
         train, test = data.subset(folds != f), data.subset(folds == f)
         if test.n == 0 or train.n == 0:
             continue
-        totals[None] += training_loss(init, test) * test.n
         prev = None
-        for lam in grid:  # strong to weak pull, each warm-started from the last
-            prev = fit_head(init, train, lam, cancel=cancel, start=prev)
-            totals[lam] += training_loss(prev, test) * test.n
-    best = min(totals, key=lambda lam: (totals[lam], lam is not None))
-    return best
+        for choice in choices:
+            # logistic pulls go strong to weak, each warm-started from the last
+            head = fit_choice(init, train, choice, cancel, start=prev)
+            if isinstance(choice, float):
+                prev = head
+            wrong[choice] += wrong_decisions(head, test)
+            loss[choice] += training_loss(head, test) * test.n
+    # On equal mistakes the head with fewer choices fitted to these same labels wins: zero-shot
+    # (none), then the discriminant (closed form, fixed shrinkage), then a logistic pull picked
+    # from a grid; the log-loss only breaks ties between pulls.
+    rank = {None: 0, DISCRIMINANT: 1}
+    return min(choices, key=lambda c: (wrong[c], rank.get(c, 2), loss[c]))
 
 
 def evaluate(init: Head, data: LabelData, k: int = 5, seed: int = 0,
@@ -143,8 +184,8 @@ def evaluate(init: Head, data: LabelData, k: int = 5, seed: int = 0,
         if not test.any():
             continue
         train = data.subset(~test)
-        lam = select_lam(init, train, seed=seed + 1 + f, cancel=cancel)
-        head = init if lam is None else fit_head(init, train, lam, cancel=cancel)
+        choice = select_fit(init, train, seed=seed + 1 + f, cancel=cancel)
+        head = fit_choice(init, train, choice, cancel)
         oof[test] = head.scores(data.x[test])
     thr = _default_thresholds(init)
     return Evaluation(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.heads import Head, check_head_fits
+from clipdesk.core.heads import LOGISTIC, ZERO_SHOT, Head, check_head_fits
 from clipdesk.core.tagging import Classifier
 
 log = logging.getLogger("clipdesk.heads")
@@ -62,6 +62,7 @@ def head_to_json(head: Head) -> dict[str, Any]:
         "model_id": head.model_id, "fingerprint": head.fingerprint,
         "weights": _pack(head.weights), "bias": _pack(head.bias),
         "init_weights": _pack(head.init_weights), "lam": head.lam,
+        "method": head.method,
         "n_examples": head.n_examples,
         "thresholds": list(head.thresholds) if head.thresholds is not None else None,
         "info": head.info,
@@ -76,6 +77,8 @@ def head_from_json(d: dict[str, Any]) -> Head:
         category=d["category"], mode=Mode(d["mode"]), labels=tuple(d["labels"]),
         model_id=d["model_id"], fingerprint=d["fingerprint"], weights=_unpack(d["weights"]),
         bias=_unpack(d["bias"]), init_weights=_unpack(d["init_weights"]), lam=d.get("lam"),
+        # heads saved before discriminants existed: a pull strength means logistic
+        method=d.get("method") or (ZERO_SHOT if d.get("lam") is None else LOGISTIC),
         n_examples=int(d.get("n_examples", 0)),
         thresholds=tuple(float(t) for t in thr) if thr is not None else None,
         info=dict(d.get("info") or {}),

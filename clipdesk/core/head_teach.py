@@ -10,8 +10,15 @@ from typing import Any
 import numpy as np
 
 from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.head_eval import MIN_EXAMPLES, Evaluation, calibrate, evaluate, select_lam
-from clipdesk.core.heads import Head, LabelData, fit_head
+from clipdesk.core.head_eval import (
+    MIN_EXAMPLES,
+    Evaluation,
+    calibrate,
+    evaluate,
+    fit_choice,
+    select_fit,
+)
+from clipdesk.core.heads import Head, LabelData
 from clipdesk.core.progress import CancelToken, Progress, ProgressCallback
 
 
@@ -32,6 +39,7 @@ class TeachResult:
             "model_id": self.head.model_id,
             "examples": self.head.n_examples,
             "zero_shot_kept": self.head.is_zero_shot,
+            "method": self.head.method,
             "lam": self.head.lam,
             "evaluation": self.evaluation.as_dict() if self.evaluation else None,
             "calibration": self.calibration,
@@ -79,10 +87,10 @@ def teach(
 
     report(0, "evaluating on held-out labels")
     evaluation = evaluate(init, data, seed=seed, cancel=cancel)
-    report(1, "choosing the pull toward zero-shot")
-    lam = select_lam(init, data, seed=seed, cancel=cancel)
+    report(1, "choosing the kind of head")
+    choice = select_fit(init, data, seed=seed, cancel=cancel)
     report(2, "training on all labels")
-    head = init if lam is None else fit_head(init, data, lam, cancel=cancel)
+    head = fit_choice(init, data, choice, cancel)
     head = replace(head, n_examples=data.n)
     calibration = None
     if target_precision is not None and evaluation is not None:

@@ -193,7 +193,7 @@ class HeadsPanel(QWidget):
                               tips=[str(paths.get(pid, "")) for pid, _ in nxt])
         self.progress.setValue(3)
         kept = " Zero-shot did best on your labels, so the head equals it." \
-            if result.head.is_zero_shot else ""
+            if result.head.is_zero_shot else f" Held-out checks chose a {result.head.method} head."
         self.status.setText(f"Trained on {result.head.n_examples} labelled photos in "
                             f"{result.seconds:.1f} s.{kept} Apply it to use it for tagging.")
         self._set_buttons(busy=False)

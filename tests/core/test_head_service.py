@@ -83,6 +83,9 @@ def test_teach_from_library_decisions_then_apply(library):
     _decide(lib, [(int(ids[60]), lids[0], "rejected")])
     ex, result = head_service.teach_category(lib, model, "kind", target_precision=0.9)
     assert ex.data.n == 61 and ex.missing_vectors == 0
+    # the discriminant's geometry: the spread of the whole library's vectors, not the labelled ones
+    _, every = lib.load_vectors(model.id)
+    np.testing.assert_allclose(ex.data.library_cov, np.cov(every.T.astype(np.float64)), atol=1e-6)
     ev = result.evaluation
     assert ev.after.accuracy > ev.before.accuracy + 0.1
 

@@ -12,7 +12,8 @@ from clipdesk.core.head_eval import (
     average_precision,
     calibrate,
     evaluate,
-    select_lam,
+    fit_choice,
+    select_fit,
     stratified_folds,
     threshold_for_precision,
 )
@@ -164,15 +165,15 @@ def test_cross_validation_reports_before_and_after_on_held_out_photos():
     assert ev.after.mean_ap > ev.before.mean_ap
 
 
-def test_select_lam_keeps_zero_shot_when_it_is_already_right():
+def test_select_fit_keeps_zero_shot_when_it_is_already_right():
     w = World(text_noise=0.0)  # the text vectors are the prototypes: zero-shot is near perfect
     init = zero_shot_head(w.classifier())
     x, y = w.sample(8)
     data = _single_data(x, y, w.k)
-    lam = select_lam(init, data)
-    if lam is not None:  # whatever is chosen must not be worse held-out than zero-shot
+    choice = select_fit(init, data)
+    if choice is not None:  # whatever is chosen must not be worse held-out than zero-shot
         x_te, y_te = w.sample(400)
-        head = fit_head(init, data, lam)
+        head = fit_choice(init, data, choice)
         assert (head.scores(x_te).argmax(1) == y_te).mean() >= (
             init.scores(x_te).argmax(1) == y_te).mean() - 0.05
     assert training_loss(init, data) < 0.5
@@ -274,7 +275,8 @@ def test_demo_model_head_learns_a_shape_it_never_saw(one_torch_thread):
 
     bench, path = _train_bench()
     model = load_model(path, device="cpu")
-    r = bench.head_experiment(model, bench.HEAD_SHAPES, per_class=16, test_per_class=20)
+    r = bench.head_experiment(model, bench.HEAD_SHAPES, per_class=16, test_per_class=20,
+                              library_size=300)
     assert r["zero_shot_accuracy"] < r["chance"] + 0.2
     assert r["head_accuracy"] >= r["zero_shot_accuracy"] + 0.25
     assert r["head_accuracy"] >= 0.75

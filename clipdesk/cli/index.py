@@ -90,7 +90,14 @@ def _clock(seconds: float | None) -> str:
 
 def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
     """Run ``job`` in a thread so Ctrl+C (or SIGTERM) becomes a clean cancel, not an exception
-    in the middle of a database write. Returns (result, interrupted)."""
+    in the middle of a database write. Returns (result, interrupted).
+
+    The signals are handled, not caught as KeyboardInterrupt: an interrupt raised between two
+    joins would leave the job running with nobody to cancel it, and the process would hang at
+    exit waiting for it. A second Ctrl+C does raise KeyboardInterrupt, for a job that will not
+    stop; the job's thread is a daemon so that exit then happens (SQLite rolls back whatever
+    transaction it was in).
+    """
     token = CancelToken()
     box: dict[str, Any] = {}
 
@@ -100,26 +107,28 @@ def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name="clipdesk-cli-job")
-    interrupted = False
-    previous = signal.getsignal(signal.SIGTERM)
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT:
+            box["interrupted"] = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        token.cancel()
+
+    worker = threading.Thread(target=target, name="clipdesk-cli-job", daemon=True)
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: token.cancel())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, on_signal)
     try:
         worker.start()
         while worker.is_alive():
-            try:
-                worker.join(0.2)
-            except KeyboardInterrupt:
-                interrupted = True
-                token.cancel()
-        interrupted = interrupted or token.cancelled
+            worker.join(0.2)
     finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if "error" in box:
         raise box["error"]
-    return box.get("result"), interrupted
+    return box.get("result"), bool(box.get("interrupted")) or token.cancelled
 
 
 def _scan_and_index(app: Any, args: argparse.Namespace, token: CancelToken,

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clipdesk.core.errors import ClipDeskError
     from clipdesk.core.logging_setup import install_logging
     from clipdesk.ui.crash_dialog import install_crash_handler
+    from clipdesk.ui.gui_thread_gc import install_gui_thread_gc
     from clipdesk.ui.qt_logging import install_qt_logging
     from clipdesk.ui.single_instance import FileOpenFilter, SingleInstance, bring_to_front
 
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("ClipDesk")
     app.setDesktopFileName("io.clipdesk.ClipDesk")  # = the installed .desktop file's id
     install_qt_logging()
+    install_gui_thread_gc(app)
     reporter = install_crash_handler(app, show_dialogs=args.smoke_test is None)
     try:
         # A smoke test must never hand over to a running ClipDesk and "pass" without starting.

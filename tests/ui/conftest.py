@@ -13,6 +13,21 @@ import warnings
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def gc_on_the_gui_thread():
+    """As the app does (clipdesk.ui.gui_thread_gc), no cyclic collection on worker threads while a
+    test runs: one freeing Qt wrappers there can deadlock against the GUI thread. The garbage is
+    collected here, on the main thread, when the test ends."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if was_enabled:
+        gc.enable()
+
+
 @pytest.fixture
 def no_leaks(qapp, qtbot):
     from PySide6.QtCore import QTimer

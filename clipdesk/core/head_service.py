@@ -4,7 +4,7 @@ label next, apply. The Train tab and ``clipdesk-cli train heads`` both go throug
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from clipdesk.core.categories import Category, CategoryError, Mode
 from clipdesk.core.head_teach import TeachResult, teach
 from clipdesk.core.heads import Head, LabelData, label_data, library_covariance, zero_shot_head
 from clipdesk.core.progress import CancelToken, ProgressCallback
+from clipdesk.core.records import PhotoStatus
 from clipdesk.core.tagging import Decisions, TextModel, build_classifier
 
 if TYPE_CHECKING:
@@ -79,19 +80,18 @@ def examples(lib: Library, model: TextModel, category_name: str) -> CategoryExam
     dec = Decisions(rows, cols[keep], conf[keep])
     if len(have) == 0:
         vectors = np.zeros((0, init.weights.shape[1]), np.float32)
-    data = label_data(cat.mode, have, vectors, dec, len(cat.labels),
-                      library_cov=library_sample_covariance(lib, model.id))
+    data = label_data(cat.mode, have, vectors, dec, len(cat.labels))
     return CategoryExamples(cat, init, data, int(len(uniq) - len(have)))
 
 
 def library_sample_covariance(lib: Library, model_id: str, sample: int = LIBRARY_SAMPLE,
                               seed: int = 0) -> np.ndarray | None:
-    """Covariance of the library's vectors of ``model_id`` over a fixed random sample of photos
-    (the discriminant head's geometry; 20,000 photos pin it down and read in well under a second)."""
+    """Covariance of the library's vectors of ``model_id`` over a fixed random sample of photos:
+    the discriminant head's geometry. Read when teaching, not when a category's counts are shown."""
     with lib.reading() as conn:
         ids = [int(r[0]) for r in conn.execute(
             "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
-            "WHERE e.model_id = ? AND p.status = 'ok'", (model_id,))]
+            "WHERE e.model_id = ? AND p.status = ?", (model_id, str(PhotoStatus.OK)))]
     if len(ids) > sample:
         ids = sorted(random.Random(seed).sample(ids, sample))
     _, vectors = lib.vectors_for(model_id, ids)
@@ -108,6 +108,7 @@ def teach_category(
     cancel: CancelToken | None = None,
 ) -> tuple[CategoryExamples, TeachResult]:
     ex = examples(lib, model, category_name)
+    ex = replace(ex, data=replace(ex.data, library_cov=library_sample_covariance(lib, model.id)))
     return ex, teach(ex.init, ex.data, target_precision=target_precision, progress=progress,
                      cancel=cancel)
 

@@ -102,7 +102,7 @@ def library_covariance(vectors: np.ndarray) -> np.ndarray | None:
     if x.ndim != 2 or len(x) < 2:
         return None
     x = x - x.mean(axis=0)
-    return (x.T @ x / (len(x) - 1)).astype(np.float64)
+    return x.T @ x / (len(x) - 1)
 
 
 def label_data(

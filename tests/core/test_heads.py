@@ -279,4 +279,4 @@ def test_demo_model_head_learns_a_shape_it_never_saw(one_torch_thread):
                               library_size=300)
     assert r["zero_shot_accuracy"] < r["chance"] + 0.2
     assert r["head_accuracy"] >= r["zero_shot_accuracy"] + 0.25
-    assert r["head_accuracy"] >= 0.75
+    assert r["head_accuracy"] >= 0.85  # the bench's target is 0.9, over 8 seeds and more photos

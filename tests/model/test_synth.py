@@ -52,7 +52,7 @@ def test_training_split_never_holds_the_heldout_combinations():
     train = sample_scenes(0, 4000, "train")
     assert not {s.combo for s in train} & synth.HELDOUT_COMBOS
     # every other combination, every background, count, size and position does occur
-    assert len({s.combo for s in train}) == 80 - len(synth.HELDOUT_COMBOS)
+    assert len({s.combo for s in train}) == 10 * len(synth.SHAPES) - len(synth.HELDOUT_COMBOS)
     assert {s.background for s in train} == set(synth.BACKGROUNDS)
     assert {s.count for s in train} == {1, 2, 3}
     assert {s.position for s in train if s.count == 1} == set(synth.POSITIONS)
@@ -107,7 +107,8 @@ def test_shapes_differ_and_new_shapes_render():
     for a in synth.SHAPES:
         for b in synth.SHAPES:
             if a < b:
-                assert (masks[a] != masks[b]).mean() > 0.02, (a, b)
+                # share of the two outlines' union that only one covers
+                assert (masks[a] != masks[b]).sum() / (masks[a] | masks[b]).sum() > 0.15, (a, b)
     assert masks["ring"][48, 48] == 0 and masks["circle"][48, 48] == 1  # a ring has a hole
     for shape in synth.EXTRA_SHAPES:
         spec = SceneSpec("green", shape, 2, "large", None, "dots", "pink", seed=1)
@@ -138,6 +139,7 @@ def test_captions_vary_and_name_what_is_drawn():
     assert any("top left" in t for t in texts)
     assert any(t.startswith("an orange") for t in texts) and not any(" a orange" in t for t in texts)
     assert synth.plural("cross") == "crosses" and synth.plural("star") == "stars"
+    assert synth.plural("arch") == "arches"
 
 
 def test_zero_shot_prompts_cover_the_vocabulary():
@@ -171,13 +173,15 @@ def test_shape_contrast_groups_differ_only_in_shape():
 
     for group in range(30):
         specs = shape_contrast_group("train", 0, group)
-        assert len(specs) == 8
+        assert len(specs) == len(synth.SHAPES)
         assert len({(s.colour, s.count, s.size, s.background, s.bg_colour) for s in specs}) == 1
-        assert len({s.shape for s in specs}) >= 7
+        assert len({s.shape for s in specs}) >= len(synth.SHAPES) - 1  # one held-out slot refilled
         assert not {s.combo for s in specs} & synth.HELDOUT_COMBOS
         assert all(s.seed % 2 == 0 for s in specs)  # training seed stream
     pairs = synth.SynthPairs(64, 32, shape_groups=True)
-    assert [pairs.spec(i) for i in range(8)] == shape_contrast_group("train", 0, 0)
+    n = len(synth.SHAPES)
+    assert [pairs.spec(i) for i in range(n)] == shape_contrast_group("train", 0, 0)
+    assert [pairs.spec(n + i) for i in range(n)] == shape_contrast_group("train", 0, 1)
 
 
 def test_photo_folder_has_formats_nesting_and_exif_orientation(tmp_path):
@@ -202,3 +206,16 @@ def test_photo_folder_writes_camera_sized_files(tmp_path):
         assert im.size == (4000, 3000) and im.format == "JPEG"
     with pytest.raises(ValueError, match="unsupported photo format"):
         synth.write_photo_folder(tmp_path, 1, formats=("gif",))
+
+
+def test_core_shapes_limit_evaluation_scenes_to_the_issues_eight():
+    from clipdesk.model.synth.evaluate import balanced_scenes, shape_prompts, single_object_scenes
+
+    assert len(synth.CORE_SHAPES) == 8 and set(synth.CORE_SHAPES) < set(synth.SHAPES)
+    assert "oval" in synth.SHAPES and "oval" not in synth.CORE_SHAPES
+    assert {s.shape for s in single_object_scenes("test", 300)} == set(synth.CORE_SHAPES)
+    assert {s.shape for s in single_object_scenes("test", 300, shapes=synth.SHAPES)} == set(synth.SHAPES)
+    assert len({s.combo for s in balanced_scenes(80)}) == 80
+    assert list(shape_prompts()) == list(synth.CORE_SHAPES)
+    with pytest.raises(ValueError, match="no scenes of"):
+        synth.scene_at("heldout", 0, 0, shapes=("oval",))

@@ -53,10 +53,10 @@ def _params(module) -> dict[str, torch.Tensor]:
 
 def test_one_epoch_on_a_tiny_synthetic_set_lowers_the_loss(tok):
     torch.manual_seed(0)
-    pairs = SynthPairs(1536, 32, split="train", seed=1)
+    pairs = SynthPairs(6144, 32, split="train", seed=1)
     trainer = make(tok, steps=None, epochs=1.0, batch_size=32, lr=2e-3, warmup_steps=5)
     result = trainer.fit(pairs)
-    assert result.steps == result.total_steps == 48
+    assert result.steps == result.total_steps == 192
     first, last = sum(result.losses[:6]) / 6, sum(result.losses[-6:]) / 6
     assert last < first - 0.4, (first, last)
     assert last < math.log(32)  # better than chance over a batch of 32

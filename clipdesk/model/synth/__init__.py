@@ -1,7 +1,8 @@
 """A synthetic world of coloured shapes with captions: training data for the demo model and
 ground truth for tests that need real semantics ("does 'a red circle' find red circles?").
 
-Vocabulary: 10 colours (:data:`COLOURS`), 8 shapes (:data:`SHAPES`), counts 1-3, sizes small/large,
+Vocabulary: 10 colours (:data:`COLOURS`), 12 shapes (:data:`SHAPES`: the demo-model issue's eight
+plus oval, semicircle, trapezoid, arch), counts 1-3, sizes small/large,
 positions (centre, left, right, top, bottom and the four corners) for single objects, backgrounds
 plain / stripes / dots / gradient / noise in a pale or dark tint of a colour.
 
@@ -56,6 +57,7 @@ from clipdesk.model.synth.world import (
     BACKGROUND_COLOURS,
     BACKGROUNDS,
     COLOURS,
+    CORE_SHAPES,
     COUNTS,
     HELDOUT_COMBOS,
     POSITIONS,
@@ -68,9 +70,10 @@ from clipdesk.model.synth.world import (
 )
 
 __all__ = [
-    "BACKGROUNDS", "BACKGROUND_COLOURS", "COLOURS", "COLOUR_TEMPLATES", "COUNTS", "COUNT_TEMPLATES",
-    "EXTRA_SHAPES", "FORMATS", "HELDOUT_COMBOS", "POSITIONS", "SHAPES", "SHAPE_TEMPLATES", "SIZES",
-    "SPLITS", "PhotoFile", "SceneSpec", "SynthPairs", "caption", "caption_corpus", "colour_rgb", "plural",
+    "BACKGROUNDS", "BACKGROUND_COLOURS", "COLOURS", "COLOUR_TEMPLATES", "CORE_SHAPES", "COUNTS",
+    "COUNT_TEMPLATES", "EXTRA_SHAPES", "FORMATS", "HELDOUT_COMBOS", "POSITIONS", "SHAPES",
+    "SHAPE_TEMPLATES", "SIZES", "SPLITS", "PhotoFile", "SceneSpec", "SynthPairs", "caption",
+    "caption_corpus", "colour_rgb", "plural",
     "polygon_shape", "register_shape", "render_scene", "sample_scenes", "scene_at", "shape_names",
     "write_photo", "write_photo_folder", "zero_shot_prompts",
 ]

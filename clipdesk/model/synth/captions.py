@@ -14,7 +14,7 @@ import random
 from clipdesk.model.synth.world import COLOURS, SHAPES, SceneSpec
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
-_PLURAL_EXCEPTIONS = {"cross": "crosses"}
+_PLURAL_EXCEPTIONS = {"cross": "crosses", "arch": "arches"}
 _POSITION_PHRASES = {
     "centre": ["in the centre", "in the center", "in the middle", "at the centre"],
     "left": ["on the left", "at the left", "to the left"],

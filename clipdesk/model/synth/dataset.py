@@ -36,8 +36,9 @@ class SynthPairs:
         """``colour_groups=(batch_size, k)`` arranges consecutive runs of ``batch_size`` items as
         hard-negative batches: only ``k`` colours per batch, so that telling captions apart needs
         shape, count and size as well (train with ``shuffle=False``). ``shape_groups`` arranges runs of
-        8 items that differ only in shape (:func:`~clipdesk.model.synth.world.shape_contrast_group`);
-        use a batch size that is a multiple of 8."""
+        ``len(SHAPES)`` items that differ only in shape
+        (:func:`~clipdesk.model.synth.world.shape_contrast_group`); use a batch size that is a
+        multiple of ``len(SHAPES)``."""
         self.length = length
         self.image_size = image_size
         self.split = split

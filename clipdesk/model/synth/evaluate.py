@@ -16,7 +16,7 @@ from PIL import Image
 
 from clipdesk.model.synth.captions import COUNT_LABELS, plural, zero_shot_prompts
 from clipdesk.model.synth.render import render_scene
-from clipdesk.model.synth.world import COLOURS, HELDOUT_COMBOS, SHAPES, SceneSpec, scene_at
+from clipdesk.model.synth.world import COLOURS, CORE_SHAPES, HELDOUT_COMBOS, SceneSpec, scene_at
 
 # Seeds for evaluation renders; splits other than "train" never share seeds with training.
 EVAL_SEED = 1000
@@ -46,8 +46,10 @@ def zero_shot_accuracy(
     prompts: dict[str, list[str]] | None = None,
     image_features: np.ndarray | None = None,
 ) -> float:
-    """Share of ``specs`` whose ``kind`` ("colour", "shape", "count") zero-shot gets right."""
-    labels, classes = class_embeddings(model, prompts or zero_shot_prompts(kind))
+    """Share of ``specs`` whose ``kind`` ("colour", "shape", "count") zero-shot gets right; shapes
+    are told apart among :data:`CORE_SHAPES` unless ``prompts`` say otherwise."""
+    default = shape_prompts() if kind == "shape" else zero_shot_prompts(kind)
+    labels, classes = class_embeddings(model, prompts or default)
     feats = image_features if image_features is not None else model.encode_images(
         [render_scene(s, image_size) for s in specs]
     )
@@ -66,13 +68,22 @@ def _label(spec: SceneSpec, kind: str) -> str:
     raise ValueError(f"unknown kind {kind!r}")
 
 
-def single_object_scenes(split: str, n: int, seed: int = EVAL_SEED) -> list[SceneSpec]:
-    return [scene_at(split, seed, i, count=1) for i in range(n)]
+def single_object_scenes(split: str, n: int, seed: int = EVAL_SEED,
+                         shapes: Sequence[str] = CORE_SHAPES) -> list[SceneSpec]:
+    return [scene_at(split, seed, i, count=1, shapes=shapes) for i in range(n)]
 
 
-def balanced_scenes(n: int, seed: int = EVAL_SEED + 1) -> list[SceneSpec]:
-    """``n`` evaluation scenes cycling through every colour-shape combination (held-out included)."""
-    combos = [(c, s) for c in COLOURS for s in SHAPES]
+def shape_prompts(shapes: Sequence[str] = CORE_SHAPES) -> dict[str, list[str]]:
+    """The zero-shot shape prompts of ``shapes`` only: the classes a shape accuracy is over."""
+    every = zero_shot_prompts("shape")
+    return {s: every[s] for s in shapes}
+
+
+def balanced_scenes(n: int, seed: int = EVAL_SEED + 1,
+                    shapes: Sequence[str] = CORE_SHAPES) -> list[SceneSpec]:
+    """``n`` evaluation scenes cycling through every colour-shape combination of ``shapes``
+    (held-out combinations included)."""
+    combos = [(c, s) for c in COLOURS for s in shapes]
     return [
         scene_at("eval", seed, i, colour=combos[i % len(combos)][0], shape=combos[i % len(combos)][1])
         for i in range(n)
@@ -99,13 +110,14 @@ def retrieval_scores(
     model: Encoder, specs: Sequence[SceneSpec], image_size: int, k: int = 10,
     image_features: np.ndarray | None = None,
     templates: Sequence[str] = RETRIEVAL_TEMPLATES,
+    shapes: Sequence[str] = CORE_SHAPES,
 ) -> RetrievalScores:
     """Precision@k of colour+shape queries ("a red star") over the renders of ``specs``: an image
     counts when it has that colour and shape (any count, size, place or background)."""
     feats = image_features if image_features is not None else model.encode_images(
         [render_scene(s, image_size) for s in specs]
     )
-    combos = [(c, s) for c in COLOURS for s in SHAPES]
+    combos = [(c, s) for c in COLOURS for s in shapes]
     prompts = {
         f"{c} {s}": [t.format(colour=c, shape=s, shapes=plural(s)) for t in templates]
         for c, s in combos

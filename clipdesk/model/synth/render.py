@@ -74,6 +74,29 @@ def _heart() -> list[Point]:
     return pts
 
 
+def _ellipse(rx: float, ry: float, n: int = 48) -> list[Point]:
+    return [(rx * math.cos(2 * math.pi * k / n), ry * math.sin(2 * math.pi * k / n))
+            for k in range(n)]
+
+
+def _arc(radius: float, start: float, sweep: float, n: int, dy: float = 0.0) -> list[Point]:
+    """``n + 1`` points along a circle's arc, both ends included, moved down by ``dy``."""
+    return [(radius * math.cos(start + sweep * k / n), radius * math.sin(start + sweep * k / n) + dy)
+            for k in range(n + 1)]
+
+
+def _semicircle(n: int = 24) -> list[Point]:
+    """The upper half of a disc, moved down so that it sits centred on its spot."""
+    return _arc(0.92, math.pi, math.pi, n, dy=0.42)
+
+
+def _arch(n: int = 20) -> list[Point]:
+    """An upside-down U: a half ring on two legs."""
+    outer, inner, legs, dy = 0.8, 0.4, 0.55, 0.12
+    return [(-outer, legs + dy), *_arc(outer, math.pi, math.pi, n, dy), (outer, legs + dy),
+            (inner, legs + dy), *_arc(inner, 2 * math.pi, -math.pi, n, dy), (-inner, legs + dy)]
+
+
 def _circle(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, angle: float) -> None:
     d.ellipse((cx - r * 0.9, cy - r * 0.9, cx + r * 0.9, cy + r * 0.9), fill=255)
 
@@ -106,6 +129,11 @@ register_shape(
         (-_CROSS_ARM, _CROSS_ARM), (-0.9, _CROSS_ARM), (-0.9, -_CROSS_ARM), (-_CROSS_ARM, -_CROSS_ARM),
     ]),
 )
+register_shape("oval", polygon_shape(_ellipse(0.95, 0.58)))
+register_shape("semicircle", polygon_shape(_semicircle()))
+register_shape("trapezoid",
+               polygon_shape([(-0.88, 0.45), (0.88, 0.45), (0.42, -0.5), (-0.42, -0.5)]))
+register_shape("arch", polygon_shape(_arch()))
 # Shapes outside the training vocabulary, for teaching the model something new.
 EXTRA_SHAPES: tuple[str, ...] = ("hexagon", "pentagon", "octagon", "arrow", "crescent")
 register_shape("hexagon", polygon_shape(_regular(6, 0.92, 0.0)))

@@ -83,6 +83,13 @@ class ProgressBar:
             self._width = 0
 
 
+def _tag_as_indexed(app: Any) -> None:
+    """New photos get their XMP keywords and the model's tags as each batch lands, as in the app."""
+    from clipdesk.core.tag_service import attach_to_services
+
+    attach_to_services(app)
+
+
 def _clock(seconds: float | None) -> str:
     s = int(seconds or 0)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -188,6 +195,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
         _ = app.model  # a missing model fails here, before any scanning
+        _tag_as_indexed(app)
         result, interrupted = _run_cancellable(
             lambda token: _scan_and_index(app, args, token, bar, args.limit))
     from clipdesk.cli import emit
@@ -200,6 +208,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
         _ = app.model
+        _tag_as_indexed(app)
 
         def job(token: CancelToken) -> dict[str, Any]:
             wake = threading.Event()

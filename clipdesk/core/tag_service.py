@@ -289,14 +289,24 @@ class Tagger:
         return report
 
 
-def attach_to_services(services: Any) -> Tagger:
-    """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook.
+def tag_new_photos(tagger: Tagger, ids: np.ndarray, vectors: np.ndarray, model_id: str) -> None:
+    """What indexing does with each batch of newly embedded photos, in the app and the CLI alike:
+    keywords other tools wrote (sidecars, embedded XMP) come in as the user's own tags first, so
+    the model's suggestions never override them; then the model tags the batch."""
+    try:
+        tagger.import_xmp(ids)
+    except ClipDeskError as exc:  # the library, not a sidecar (those are skipped one by one)
+        log.warning("reading XMP keywords of new photos failed: %s", exc)
+    tagger.on_embedded(ids, vectors, model_id)
 
-    Each new batch first has its XMP keywords (sidecars, embedded) imported as user tags, then
-    gets the model's tags. ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`;
-    the listener follows its active model (vectors arrive for the model search uses, which is
-    the active one whenever the hook fires). The returned Tagger serves recompute and XMP calls
-    over the same library.
+
+def attach_to_services(services: Any) -> Tagger:
+    """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook
+    (:func:`tag_new_photos` on each batch).
+
+    ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`; the listener follows its
+    active model (vectors arrive for the model search uses, which is the active one whenever the
+    hook fires). The returned Tagger serves recompute and XMP calls over the same library.
     """
     tagger = Tagger(services.library, None)
 
@@ -304,11 +314,7 @@ def attach_to_services(services: Any) -> Tagger:
         model = services.model
         if tagger.model is None or tagger.model.id != model.id:
             tagger.model = model
-        try:  # keywords other tools wrote come in as the user's own tags
-            tagger.import_xmp(ids)
-        except ClipDeskError as exc:
-            log.warning("reading XMP keywords of new photos failed: %s", exc)
-        tagger.on_embedded(ids, vectors, model.id)
+        tag_new_photos(tagger, ids, vectors, model.id)
 
     services.add_embedded_listener(listener)
     return tagger

@@ -104,8 +104,10 @@ class Backend(TagCalls):
                          searching.name if searching.id != active.id else None)
 
     def _tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        from clipdesk.core.tag_service import tag_new_photos
+
         tagger = self.tagger
-        tagger.on_embedded(ids, vectors, tagger.model.id)
+        tag_new_photos(tagger, ids, vectors, tagger.model.id)
 
     # --- folders ----------------------------------------------------------------------------
     def folders(self) -> list[FolderRow]:

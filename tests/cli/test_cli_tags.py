@@ -163,3 +163,22 @@ def test_search_with_tag_filter_end_to_end(capsys, tmp_path, model_dir):
     assert sorted(Path(r["path"]).name for r in data["results"]) == ["1.png", "4.png"]
     code, data, _ = run(capsys, *common, "search", "a photo", "--tag", "!Colour|red")
     assert code == 0 and len(data["results"]) == 4
+
+
+def test_index_brings_in_keywords_and_tags_new_photos(capsys, tmp_path, model_dir):
+    from tests.xmp_helpers import folder_with_a_sidecar
+
+    lib = str(tmp_path / "lib.sqlite3")
+    tagged = folder_with_a_sidecar(tmp_path / "pics", 4, ["Colour|green", "vacation"], tagged=2)
+    common = ["--library", lib, "--model", str(model_dir), "--device", "cpu"]
+    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green",
+        "--threshold", "0")
+    assert main([*common, "folders", "add", str(tagged.parent)]) == 0
+    assert main([*common, "index"]) == 0
+    capsys.readouterr()
+    _, listing, _ = run(capsys, *common, "tags", "list", str(tagged))
+    mine = {(t["category"], t["label"]): t["state"] for t in listing["tags"]}
+    assert mine[("Colour", "green")] == "imported" and mine[("Keywords", "vacation")] == "imported"
+    # the others got the model's tags as they were indexed, no `tags apply` needed
+    _, listing, _ = run(capsys, *common, "tags", "list", str(tagged.parent / "0.png"))
+    assert any(t["category"] == "Colour" and t["state"] == "suggested" for t in listing["tags"])

@@ -63,3 +63,20 @@ def test_confirm_and_reject_persist_across_a_restart(qtbot, make_app, tiny_model
     qtbot.waitUntil(lambda: len(states) == 2, timeout=10_000)
     assert states["first"][(first.category, first.label)] == "confirmed"
     assert states["second"][(second.category, second.label)] == "rejected"
+
+
+def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(qtbot, make_app, tiny_model,
+                                                                  tmp_path):
+    from clipdesk.core.tag_records import TagState
+    from tests.xmp_helpers import folder_with_a_sidecar
+
+    # a keyword of ours and one of the other tool's own
+    tagged = folder_with_a_sidecar(tmp_path / "pics", 3, ["Scene|beach", "Trip|Rome"])
+    controller, _window = make_app(tiny_model)
+    add_and_index(qtbot, controller, str(tagged.parent))
+    wait_idle(qtbot, controller)
+    tags = controller.backend.tags
+    (photo,) = [p for p in controller.backend.library.photos() if p.path == tagged]
+    mine = {(t.category, t.label): t.state for t in tags.tags_of(photo.id)}
+    assert mine[("Scene", "beach")] is TagState.IMPORTED  # the user's keyword, not a suggestion
+    assert mine[("Keywords", "Trip|Rome")] is TagState.IMPORTED

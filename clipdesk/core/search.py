@@ -202,6 +202,20 @@ class Searcher:
                                  exclude=hidden if len(hidden) else None)
         return [SearchResult(pid, score) for pid, score in hits.pairs()]
 
+    def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity of every photo search can show (status ok) to each of ``queries``
+        [m, dim]: (ids [n], float32 [n, m]), from the index in memory, not the library file."""
+        queries = np.asarray(queries, dtype=np.float32)
+        with self._lock:
+            if self.index is None or not len(self.index):
+                return np.empty(0, np.int64), np.empty((0, len(queries)), np.float32)
+            ids, sims = self.index.score_all(queries)
+            hidden, _ = self._by_status(frozenset({PhotoStatus.OK.value}))
+        if len(hidden):
+            keep = ~np.isin(ids, hidden)
+            ids, sims = ids[keep], sims[:, keep]
+        return ids, np.ascontiguousarray(sims.T)
+
     def resolve(self, results: list[SearchResult]) -> list[SearchResult]:
         """Attach each result's Photo record (results whose photo vanished are dropped)."""
         photos = {p.id: p for p in self.library.photos(ids=[r.photo_id for r in results])}

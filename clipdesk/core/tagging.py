@@ -92,8 +92,10 @@ class Classifier:
 
     def logits(self, image_vectors: np.ndarray) -> np.ndarray:
         """Temperature-scaled similarities [N, labels] from one matrix product."""
-        x = np.asarray(image_vectors, dtype=np.float32)
-        sims = x @ self.weights.T  # [N, labels(+1)]
+        return self._logits(np.asarray(image_vectors, dtype=np.float32) @ self.weights.T)
+
+    def _logits(self, sims: np.ndarray) -> np.ndarray:
+        """``sims`` [N, labels(+1)], cosine similarities to :attr:`weights`' rows; updated in place."""
         if self.category.mode is Mode.MULTI:
             null = sims[:, -1:]  # similarity to a generic photo
             sims = sims[:, :-1]  # a view: the subtraction below happens in place
@@ -103,7 +105,14 @@ class Classifier:
 
     def scores(self, image_vectors: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
         """Scores in [0, 1], [N, labels]. ``rejected`` [N, labels] bool masks out user rejections."""
-        z = self.logits(image_vectors)  # a fresh array: updated in place below
+        return self._scores(self.logits(image_vectors), rejected)
+
+    def scores_from_similarities(self, sims: np.ndarray) -> np.ndarray:
+        """:meth:`scores` of photos whose cosine similarities to the rows of :attr:`weights` are
+        already known ([N, rows] float32, e.g. from the search index); ``sims`` is reused."""
+        return self._scores(self._logits(np.asarray(sims, dtype=np.float32)), None)
+
+    def _scores(self, z: np.ndarray, rejected: np.ndarray | None) -> np.ndarray:
         if self.category.mode is Mode.MULTI:
             # sigmoid as 0.5 * (1 + tanh(z / 2)): finite for any z
             z *= 0.5

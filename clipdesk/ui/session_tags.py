@@ -53,17 +53,18 @@ class TagCalls:
     # --- preview and review -----------------------------------------------------------------
     def preview_label(self: Backend, cat: Category, label: str, count: int,
                       token: CancelToken) -> list[PhotoItem]:
-        """Top photos for ``label`` under the draft ``cat`` (not saved): one matrix product."""
+        """Top photos for ``label`` under the draft ``cat`` (not saved), scored over the search
+        index in memory: the preview follows every keystroke, and reading a million vectors
+        from the library file each time would take seconds and gigabytes."""
         from clipdesk.core.tagging import build_classifier
 
-        model = self.model
-        clf = build_classifier(model, cat)
+        clf = build_classifier(self.model, cat)
         token.raise_if_cancelled()
-        ids, vectors = self.library.load_vectors(model.id)
+        ids, sims = self.services.searcher().similarities(clf.weights)
         if not len(ids):
             return []
         token.raise_if_cancelled()
-        column = clf.scores(vectors)[:, cat.label_names.index(cat.label(label).name)]
+        column = clf.scores_from_similarities(sims)[:, cat.label_names.index(cat.label(label).name)]
         top = np.argsort(-column, kind="stable")[:count]
         photos = {p.id: p for p in self.library.photos(ids=ids[top].tolist())}
         return [photo_item(photos[int(ids[i])], float(column[i])) for i in top

@@ -152,3 +152,18 @@ def test_offline_photos_hidden_until_back(library, tmp_path) -> None:
     assert int(ids[1]) not in [r.photo_id for r in s.search(vecs[1], k=10)]
     s.set_status([int(ids[1])], PhotoStatus.OK.value)
     assert s.search(vecs[1], k=1)[0].photo_id == ids[1]
+
+
+def test_similarities_are_the_index_scores_of_the_photos_search_shows(library, tmp_path) -> None:
+    ids, vecs = _setup(library, tmp_path, 12, 0)
+    s = Searcher(library, MODEL)  # float16 in memory, as in the app
+    assert s.similarities(vecs[:2])[0].size == 0  # nothing loaded yet
+    s.load()
+    s.set_status([int(ids[3])], PhotoStatus.MISSING.value)
+    queries = vecs[[0, 5, 9]]
+    got_ids, sims = s.similarities(queries)
+    shown = np.array([i for i in range(12) if i != 3])
+    assert sorted(got_ids.tolist()) == sorted(ids[shown].tolist())
+    order = np.argsort(got_ids)
+    assert sims.shape == (11, 3) and sims.dtype == np.float32
+    np.testing.assert_allclose(sims[order], vecs[shown] @ queries.T, atol=2e-3)

@@ -73,6 +73,15 @@ def test_multi_label_scores_each_label_against_a_generic_photo():
     np.testing.assert_allclose(clf.thresholds, [0.5, 0.5, 0.9])
 
 
+@pytest.mark.parametrize("mode", [Mode.SINGLE, Mode.MULTI])
+def test_scores_from_known_similarities_are_the_scores_of_the_vectors(mode):
+    # the Tags page preview scores photos from the search index's similarities
+    clf = build_classifier(FakeTextModel(logit_scale=40.0), Category("C", ("red", "blue", "green"), mode))
+    x = image_vectors(["red", "blue", "green", "circle"], noise=0.1)
+    np.testing.assert_allclose(clf.scores_from_similarities(x @ clf.weights.T), clf.scores(x),
+                               rtol=1e-6, atol=1e-7)
+
+
 def test_user_decisions_are_never_proposed_and_rejections_renormalise_single_choice():
     clf = build_classifier(FakeTextModel(logit_scale=100.0), COLOURS)
     x = image_vectors(["red", "red", "green"], noise=0.02)

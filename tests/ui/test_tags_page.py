@@ -80,3 +80,18 @@ def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(qtbot, make_ap
     mine = {(t.category, t.label): t.state for t in tags.tags_of(photo.id)}
     assert mine[("Scene", "beach")] is TagState.IMPORTED  # the user's keyword, not a suggestion
     assert mine[("Keywords", "Trip|Rome")] is TagState.IMPORTED
+
+
+def test_label_preview_shows_the_photos_of_that_label(qtbot, make_app, demo_model, colour_photos):
+    from clipdesk.core.categories import Mode
+    from clipdesk.core.progress import CancelToken
+
+    root, _paths = colour_photos  # 6 photos of each of 4 colours
+    controller, _window = make_app(demo_model)
+    add_and_index(qtbot, controller, str(root))
+    wait_idle(qtbot, controller)
+    draft = Category("Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow")),
+                     Mode.SINGLE)
+    items = controller.backend.preview_label(draft, "green", 6, CancelToken())
+    assert [it.name.split("-")[0] for it in items] == ["green"] * 6
+    assert all(0.5 < it.score <= 1.0 for it in items)

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -130,7 +131,7 @@ def library_recompute(x: np.ndarray, w: np.ndarray, n_labels: int) -> dict[str, 
     return times
 
 
-def label_preview(lib: object, clf: Classifier, dim: int) -> dict[str, float]:
+def label_preview(lib: Any, clf: Classifier, dim: int) -> dict[str, float]:
     """The Tags page's top photos for one label, as it was (every vector read from the library
     file) and as it is (the search index the app already holds in memory, float16)."""
     from clipdesk.core.search import Searcher
@@ -139,7 +140,7 @@ def label_preview(lib: object, clf: Classifier, dim: int) -> dict[str, float]:
     searcher.load()
 
     def from_file() -> np.ndarray:
-        ids, vecs = lib.load_vectors("bench@0")  # type: ignore[attr-defined]
+        ids, vecs = lib.load_vectors("bench@0")
         return ids[np.argsort(-clf.scores(vecs)[:, 3], kind="stable")[:50]]
 
     def from_index() -> np.ndarray:

@@ -26,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,9 @@ def head_experiment(model: Any, shapes: tuple[str, ...] = HEAD_SHAPES, per_class
 def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The head experiment's figures averaged over seeds, with the range of head accuracy."""
     acc = [r["head_accuracy"] for r in runs]
-    methods: dict[str, int] = {}
-    for r in runs:
-        methods[r["method"]] = methods.get(r["method"], 0) + 1
     return {**runs[0], "seeds": len(runs), "head_accuracy": float(np.mean(acc)),
-            "head_min": min(acc), "head_max": max(acc), "methods": methods,
+            "head_min": min(acc), "head_max": max(acc),
+            "methods": dict(Counter(r["method"] for r in runs)),
             "zero_shot_accuracy": float(np.mean([r["zero_shot_accuracy"] for r in runs])),
             "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
             "per_seed": [{k: r[k] for k in ("head_accuracy", "method", "lam")} for r in runs]}

@@ -43,8 +43,9 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def paired(ours: Callable[[], object], theirs: Callable[[], object], repeats: int,
-           rounds: int = 3) -> tuple[float, float]:
+def paired(
+    ours: Callable[[], object], theirs: Callable[[], object], repeats: int, rounds: int = 3
+) -> tuple[float, float]:
     """Median seconds per call of each, measured in alternating rounds."""
     a, b = [], []
     for _ in range(rounds):
@@ -72,8 +73,13 @@ def import_times(runs: int) -> tuple[float, float, float]:
     clipdesk.model import load_model`; then the rest of the engine (paid at the first load)."""
     rows = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], check=True, cwd=ROOT,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
         rows.append([float(x) for x in out.split()])
     return tuple(statistics.median(col) for col in zip(*rows, strict=True))  # type: ignore[return-value]
 
@@ -93,8 +99,12 @@ def main() -> None:
     parser.add_argument("--no-imports", action="store_true", help="skip the import-time part")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per figure")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="wall time, or process CPU time for busy shared machines")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall time, or process CPU time for busy shared machines",
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
@@ -110,8 +120,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     repeats = 2 if args.quick else args.repeats
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fp32, "
-          f"random ViT-B/32 weights, {args.clock} clock")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fp32, "
+        f"random ViT-B/32 weights, {args.clock} clock"
+    )
 
     if not args.no_imports:
         report_imports(3 if args.quick else 5)
@@ -127,7 +139,8 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     pixels = torch.from_numpy(
-        rng.standard_normal((max(args.batches + [4]), 3, 224, 224), dtype=np.float32))
+        rng.standard_normal((max(args.batches + [4]), 3, 224, 224), dtype=np.float32)
+    )
 
     print(f"\n{'image embedding':24}{'ClipDesk':>12}{'transformers':>14}{'ratio':>8}")
     worst = float("inf")

@@ -67,8 +67,10 @@ def main() -> None:
         pm = QPixmap(128, 96)
         pm.fill(QColor.fromHsv(i * 22, 160, 200))
         pixmaps.append(pm)
-    items = [PhotoItem(i, f"/photos/{i // 1000:03d}/IMG_{i:06d}.jpg", 1 - i / args.n, 1.7e9 + i)
-             for i in range(args.n)]
+    items = [
+        PhotoItem(i, f"/photos/{i // 1000:03d}/IMG_{i:06d}.jpg", 1 - i / args.n, 1.7e9 + i)
+        for i in range(args.n)
+    ]
 
     workers = Workers(thumb_threads=1)
     thumbs = ThumbnailCache(workers, capacity=args.n)
@@ -102,16 +104,24 @@ def main() -> None:
     theirs = frames(peer, args.frames)
 
     print(f"results grid, {args.n:,} photos, {args.frames} scrolled pages (offscreen)")
-    print(f"{'':28s} {'first screen':>12s} {'all laid out':>12s} {'frame p50':>10s} "
-          f"{'frame p95':>10s}")
-    for name, first, fill, fr in (("ClipDesk model + delegate", ours_first, ours_fill, ours),
-                                  ("QListWidget with icons", peer_first, peer_fill, theirs)):
+    print(
+        f"{'':28s} {'first screen':>12s} {'all laid out':>12s} {'frame p50':>10s} "
+        f"{'frame p95':>10s}"
+    )
+    for name, first, fill, fr in (
+        ("ClipDesk model + delegate", ours_first, ours_fill, ours),
+        ("QListWidget with icons", peer_first, peer_fill, theirs),
+    ):
         p95 = sorted(fr)[int(0.95 * len(fr))]
-        print(f"{name:28s} {first * 1000:10.0f}ms {fill * 1000:10.0f}ms "
-              f"{statistics.median(fr) * 1000:8.1f}ms {p95 * 1000:8.1f}ms")
-    print(f"first screen: ClipDesk {peer_first / ours_first:.0f}x sooner; frame p50 "
-          f"ClipDesk / QListWidget = {statistics.median(ours) / statistics.median(theirs):.2f}x "
-          f"(a frame under 16 ms keeps 60 fps)")
+        print(
+            f"{name:28s} {first * 1000:10.0f}ms {fill * 1000:10.0f}ms "
+            f"{statistics.median(fr) * 1000:8.1f}ms {p95 * 1000:8.1f}ms"
+        )
+    print(
+        f"first screen: ClipDesk {peer_first / ours_first:.0f}x sooner; frame p50 "
+        f"ClipDesk / QListWidget = {statistics.median(ours) / statistics.median(theirs):.2f}x "
+        f"(a frame under 16 ms keeps 60 fps)"
+    )
     grid.close()
     peer.close()
     workers.shutdown()

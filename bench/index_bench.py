@@ -63,7 +63,7 @@ def model_only(model, paths: list[Path], batch: int) -> float:
     model.encode_pixels(pixels[:batch])  # warm-up
     start = time.perf_counter()
     for i in range(0, len(pixels), batch):
-        model.encode_pixels(pixels[i:i + batch])
+        model.encode_pixels(pixels[i : i + batch])
     return len(paths) / (time.perf_counter() - start)
 
 
@@ -92,12 +92,13 @@ def reference(folder: Path, paths: list[Path], batch: int) -> float:
     from tests.model import hf_reference as ref
 
     hf = CLIPModel.from_pretrained(str(folder)).eval()
-    processor = CLIPProcessor(image_processor=ref.hf_image_processor(224),
-                              tokenizer=ref.hf_tokenizer(OUT / "vocab"))
+    processor = CLIPProcessor(
+        image_processor=ref.hf_image_processor(224), tokenizer=ref.hf_tokenizer(OUT / "vocab")
+    )
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(paths), batch):
-            images = [Image.open(p).convert("RGB") for p in paths[i:i + batch]]
+            images = [Image.open(p).convert("RGB") for p in paths[i : i + batch]]
             inputs = processor(images=images, return_tensors="pt")
             feats = ref.features(hf.get_image_features(pixel_values=inputs["pixel_values"]))
             torch.nn.functional.normalize(feats, dim=-1).numpy()
@@ -137,23 +138,31 @@ def main() -> None:
     t0 = time.perf_counter()
     paths = make_photos(args.n, size)  # type: ignore[arg-type]
     folder = make_model()
-    print(f"{len(paths)} photos {size[0]}x{size[1]} (avg {np.mean([p.stat().st_size for p in paths]) / 1e6:.1f} MB), "
-          f"random ViT-B/32; set-up {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{len(paths)} photos {size[0]}x{size[1]} (avg {np.mean([p.stat().st_size for p in paths]) / 1e6:.1f} MB), "
+        f"random ViT-B/32; set-up {time.perf_counter() - t0:.0f} s"
+    )
     model = load_model(folder, device="cpu")
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}: {torch.get_num_threads()} thread(s); "
-          f"{args.workers} decode worker(s); batch {args.batch}; {os.cpu_count()} CPU cores")
+    print(
+        f"torch {torch.__version__}: {torch.get_num_threads()} thread(s); "
+        f"{args.workers} decode worker(s); batch {args.batch}; {os.cpu_count()} CPU cores"
+    )
 
     ours_decode, full_decode = decode_times(paths[:8])
-    print(f"\ndecode one photo: ClipDesk (draft) {ours_decode * 1000:.0f} ms, "
-          f"full-size PIL {full_decode * 1000:.0f} ms ({full_decode / ours_decode:.1f}x)")
+    print(
+        f"\ndecode one photo: ClipDesk (draft) {ours_decode * 1000:.0f} ms, "
+        f"full-size PIL {full_decode * 1000:.0f} ms ({full_decode / ours_decode:.1f}x)"
+    )
 
     runs = {
         "model only (forward pass)": lambda: model_only(model, paths, args.batch),
-        "ClipDesk pipeline, threads": lambda: clipdesk_pipeline(model, paths, args.batch,
-                                                                args.workers, "threads"),
-        "ClipDesk pipeline, processes": lambda: clipdesk_pipeline(model, paths, args.batch,
-                                                                  args.workers, "processes"),
+        "ClipDesk pipeline, threads": lambda: clipdesk_pipeline(
+            model, paths, args.batch, args.workers, "threads"
+        ),
+        "ClipDesk pipeline, processes": lambda: clipdesk_pipeline(
+            model, paths, args.batch, args.workers, "processes"
+        ),
         "reference (CLIPProcessor + CLIPModel)": lambda: reference(folder, paths, args.batch),
     }
     rates = {}
@@ -166,8 +175,10 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name:40}{rate:>10.2f}{rate / base:>9.2f}x{rate / ref_rate:>13.2f}x")
     best = max(rates["ClipDesk pipeline, threads"], rates["ClipDesk pipeline, processes"])
-    print(f"\nClipDesk (best decoder) vs model-only: {best / base:.2f}x (goal >= 0.85x); "
-          f"vs reference: {best / ref_rate:.2f}x (goal >= 2x)")
+    print(
+        f"\nClipDesk (best decoder) vs model-only: {best / base:.2f}x (goal >= 0.85x); "
+        f"vs reference: {best / ref_rate:.2f}x (goal >= 2x)"
+    )
 
 
 if __name__ == "__main__":

@@ -49,30 +49,43 @@ def _target(key: str) -> float | None:
 
 def app_prompts(labels: list[str], category: str) -> dict[str, list[str]]:
     """The app's default tag templates, as a user's "Colour" / "Shape" category would use them."""
-    return {lab: [t.format(label=lab, category=category) for t in DEFAULT_TEMPLATES] for lab in labels}
+    return {
+        lab: [t.format(label=lab, category=category) for t in DEFAULT_TEMPLATES] for lab in labels
+    }
 
 
 def evaluate(model_path: str, n_single: int, n_retrieval: int, big: int) -> dict:
     model = load_model(model_path, device="cpu")
     size = model.image_size
-    out: dict = {"model": model.id, "image_size": size, "n_single": n_single,
-                 "n_retrieval": n_retrieval}
+    out: dict = {
+        "model": model.id,
+        "image_size": size,
+        "n_single": n_single,
+        "n_retrieval": n_retrieval,
+    }
     for split in ("test", "heldout"):
         specs = single_object_scenes(split, n_single)
         for render_size in (size, big):
             feats = model.encode_images([render_scene(s, render_size) for s in specs])
             key = f"{split}@{render_size}"
-            out[f"colour_acc[{key}]"] = zero_shot_accuracy(model, specs, "colour", size, image_features=feats)
-            out[f"shape_acc[{key}]"] = zero_shot_accuracy(model, specs, "shape", size, image_features=feats)
+            out[f"colour_acc[{key}]"] = zero_shot_accuracy(
+                model, specs, "colour", size, image_features=feats
+            )
+            out[f"shape_acc[{key}]"] = zero_shot_accuracy(
+                model, specs, "shape", size, image_features=feats
+            )
             if split == "test" and render_size == size:
                 out[f"colour_acc_app_templates[{key}]"] = zero_shot_accuracy(
-                    model, specs, "colour", size, app_prompts(list(COLOURS), "colour"), feats)
+                    model, specs, "colour", size, app_prompts(list(COLOURS), "colour"), feats
+                )
                 out[f"shape_acc_app_templates[{key}]"] = zero_shot_accuracy(
-                    model, specs, "shape", size, app_prompts(list(CORE_SHAPES), "shape"), feats)
+                    model, specs, "shape", size, app_prompts(list(CORE_SHAPES), "shape"), feats
+                )
     every = single_object_scenes("test", n_single * len(SHAPES) // len(CORE_SHAPES), shapes=SHAPES)
     feats = model.encode_images([render_scene(s, size) for s in every])
     out[f"shape_acc_all_shapes[test@{size}]"] = zero_shot_accuracy(
-        model, every, "shape", size, zero_shot_prompts("shape"), feats)
+        model, every, "shape", size, zero_shot_prompts("shape"), feats
+    )
     counts = [scene_at("test", 2000, i) for i in range(n_single)]
     out[f"count_acc[test@{size}]"] = zero_shot_accuracy(model, counts, "count", size)
     specs = balanced_scenes(n_retrieval)
@@ -82,8 +95,9 @@ def evaluate(model_path: str, n_single: int, n_retrieval: int, big: int) -> dict
         out[f"retrieval_p10_seen[{render_size}]"] = r.precision_at_10
         out[f"retrieval_p10_heldout_combos[{render_size}]"] = r.heldout_precision_at_10
         if render_size == size:
-            one = retrieval_scores(model, specs, size, image_features=feats,
-                                   templates=SINGLE_QUERY_TEMPLATES)
+            one = retrieval_scores(
+                model, specs, size, image_features=feats, templates=SINGLE_QUERY_TEMPLATES
+            )
             out[f"single_prompt_p10_seen[{render_size}]"] = one.precision_at_10
             out[f"single_prompt_p10_heldout_combos[{render_size}]"] = one.heldout_precision_at_10
         if render_size == size:

@@ -37,7 +37,7 @@ def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
     for i in range(0, n, 100_000):
         m = min(100_000, n - i)
         x = centres[rng.integers(0, 1000, m)] + 0.8 * rng.standard_normal((m, DIM), np.float32)
-        out[i:i + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+        out[i : i + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
     return out
 
 
@@ -60,7 +60,9 @@ def bench_latency(sizes: list[int], n_queries: int) -> None:
 
     from clipdesk.core.index import VectorIndex
 
-    print(f"\n{'vectors':>9} {'':22}{'p50 ms':>9}{'p99 ms':>9}{'vs faiss p50':>14}{'recall@50':>11}")
+    print(
+        f"\n{'vectors':>9} {'':22}{'p50 ms':>9}{'p99 ms':>9}{'vs faiss p50':>14}{'recall@50':>11}"
+    )
     for n in sizes:
         vecs = unit_vectors(n)
         rng = np.random.default_rng(1)
@@ -84,11 +86,18 @@ def bench_latency(sizes: list[int], n_queries: int) -> None:
             recall = None
             if j:
                 ix = list(indexes.values())[j - 1]
-                recall = np.mean([len(exact[i] & set(ix.search(q, K).ids.tolist())) / K
-                                  for i, q in enumerate(queries[:20])])
+                recall = np.mean(
+                    [
+                        len(exact[i] & set(ix.search(q, K).ids.tolist())) / K
+                        for i, q in enumerate(queries[:20])
+                    ]
+                )
             ratio = np.percentile(lat, 50) / np.percentile(lats[0], 50)
-            print(f"{n:>9,} {name:22}{np.percentile(lat, 50):>9.2f}{np.percentile(lat, 99):>9.2f}"
-                  f"{ratio:>13.2f}x{'' if recall is None else f'{recall:>11.3f}'}", flush=True)
+            print(
+                f"{n:>9,} {name:22}{np.percentile(lat, 50):>9.2f}{np.percentile(lat, 99):>9.2f}"
+                f"{ratio:>13.2f}x{'' if recall is None else f'{recall:>11.3f}'}",
+                flush=True,
+            )
         del flat, indexes
 
 
@@ -123,8 +132,12 @@ print(json.dumps({"before": before, "after": after,
 
 def rss(n: int, mode: str) -> dict:
     root = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), mode, root],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(n), mode, root],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -138,8 +151,9 @@ def make_library(path: Path, n: int) -> None:
     now = _t.time()
     rng = np.random.default_rng(0)
     with lib.transaction() as conn:
-        conn.execute("INSERT INTO folders(path, status, added_at) VALUES('/bench', 'ok', ?)",
-                     (now,))
+        conn.execute(
+            "INSERT INTO folders(path, status, added_at) VALUES('/bench', 'ok', ?)", (now,)
+        )
         for i in range(0, n, 10_000):
             m = min(10_000, n - i)
             x = rng.standard_normal((m, DIM), np.float32)
@@ -147,21 +161,27 @@ def make_library(path: Path, n: int) -> None:
             conn.executemany(
                 "INSERT INTO photos(id, folder_id, path, size, mtime_ns, status, added_at, "
                 "updated_at) VALUES(?, 1, ?, 1, 1, 'ok', ?, ?)",
-                [(i + j + 1, f"/bench/{i + j}.jpg", now, now) for j in range(m)])
+                [(i + j + 1, f"/bench/{i + j}.jpg", now, now) for j in range(m)],
+            )
             conn.executemany(
                 "INSERT INTO embeddings(photo_id, model_id, dim, vector, created_at) "
                 "VALUES(?, 'bench@0', 512, ?, ?)",
-                [(i + j + 1, x[j].astype("<f4").tobytes(), now) for j in range(m)])
+                [(i + j + 1, x[j].astype("<f4").tobytes(), now) for j in range(m)],
+            )
     lib.close()
 
 
 def bench_memory(sizes: list[int], library_n: int) -> None:
-    print(f"\n{'resident memory (fresh process)':44}{'RSS MB':>9}{'index MB':>10}{'bytes/photo':>13}")
+    print(
+        f"\n{'resident memory (fresh process)':44}{'RSS MB':>9}{'index MB':>10}{'bytes/photo':>13}"
+    )
     for n in sizes:
         r = rss(n, "index")
         grown = (r["after"] - r["before"]) / 1e6
-        print(f"{'VectorIndex float16, ' + f'{n:,} photos':44}{r['after'] / 1e6:>9.0f}"
-              f"{grown:>10.0f}{(r['after'] - r['before']) / n:>13.0f}")
+        print(
+            f"{'VectorIndex float16, ' + f'{n:,} photos':44}{r['after'] / 1e6:>9.0f}"
+            f"{grown:>10.0f}{(r['after'] - r['before']) / n:>13.0f}"
+        )
     if library_n:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "lib.sqlite3"
@@ -172,9 +192,11 @@ def bench_memory(sizes: list[int], library_n: int) -> None:
             r = rss(library_n, str(path))
             loaded = time.perf_counter() - start
             grown = (r["after"] - r["before"]) / 1e6
-            print(f"{'Searcher.load from SQLite, ' + f'{library_n:,} photos':44}"
-                  f"{r['after'] / 1e6:>9.0f}{grown:>10.0f}{(r['after'] - r['before']) / library_n:>13.0f}"
-                  f"   (library built in {made:.0f} s; process incl. load {loaded:.1f} s)")
+            print(
+                f"{'Searcher.load from SQLite, ' + f'{library_n:,} photos':44}"
+                f"{r['after'] / 1e6:>9.0f}{grown:>10.0f}{(r['after'] - r['before']) / library_n:>13.0f}"
+                f"   (library built in {made:.0f} s; process incl. load {loaded:.1f} s)"
+            )
 
 
 def main() -> None:
@@ -182,8 +204,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2, help="torch and faiss threads")
-    ap.add_argument("--library", type=int, default=100_000,
-                    help="photos in the SQLite library for the load test (0: skip)")
+    ap.add_argument(
+        "--library",
+        type=int,
+        default=100_000,
+        help="photos in the SQLite library for the load test (0: skip)",
+    )
     args = ap.parse_args()
     import faiss
     import torch
@@ -191,8 +217,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"dim {DIM}, top-{K}, {args.queries} queries, {args.threads} thread(s) for both; "
-          f"faiss {faiss.__version__}, torch {torch.__version__}")
+    print(
+        f"dim {DIM}, top-{K}, {args.queries} queries, {args.threads} thread(s) for both; "
+        f"faiss {faiss.__version__}, torch {torch.__version__}"
+    )
     bench_latency(sizes, args.queries)
     bench_memory([s for s in sizes if s >= 100_000] or sizes, args.library)
 

@@ -49,8 +49,13 @@ else:
 
 def time_to_paint(kind: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, kind], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, kind],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("PAINTED"):
@@ -80,12 +85,18 @@ def main() -> None:
             results["bare QMainWindow"].append(time_to_paint("peer", env))
     ours = statistics.median(results["clipdesk"])
     peer = statistics.median(results["bare QMainWindow"])
-    print(f"window painted after launch, median of {args.runs} runs "
-          f"({env.get('QT_QPA_PLATFORM', 'default')} platform)")
+    print(
+        f"window painted after launch, median of {args.runs} runs "
+        f"({env.get('QT_QPA_PLATFORM', 'default')} platform)"
+    )
     print(f"{'':20s} {'median':>8s} {'min':>8s} {'max':>8s}")
     for name, values in results.items():
-        print(f"{name:20s} {statistics.median(values):7.3f}s {min(values):7.3f}s {max(values):7.3f}s")
-    print(f"ClipDesk / peer: {ours / peer:.2f}x;  goal < 1.5 s: {'met' if ours < 1.5 else 'MISSED'}")
+        print(
+            f"{name:20s} {statistics.median(values):7.3f}s {min(values):7.3f}s {max(values):7.3f}s"
+        )
+    print(
+        f"ClipDesk / peer: {ours / peer:.2f}x;  goal < 1.5 s: {'met' if ours < 1.5 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

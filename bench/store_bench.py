@@ -53,8 +53,16 @@ def build(lib: Library, root: Path, n: int, dim: int) -> None:
     step = 20_000
     for start in range(0, n, step):
         k = min(step, n - start)
-        facts = [FileFacts(path=root / f"{i:08}.jpg", size=1000 + i, mtime_ns=i, kind="jpeg",
-                           content_hash=f"{i:032x}") for i in range(start, start + k)]
+        facts = [
+            FileFacts(
+                path=root / f"{i:08}.jpg",
+                size=1000 + i,
+                mtime_ns=i,
+                kind="jpeg",
+                content_hash=f"{i:032x}",
+            )
+            for i in range(start, start + k)
+        ]
         ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
         vecs = rng.standard_normal((k, dim), dtype=np.float32)
         lib.store_embeddings(MODEL, ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
@@ -62,9 +70,12 @@ def build(lib: Library, root: Path, n: int, dim: int) -> None:
 
 def naive_load(path: Path) -> tuple[np.ndarray, np.ndarray]:
     conn = sqlite3.connect(path)
-    rows = conn.execute("SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p "
-                        "ON p.id = e.photo_id WHERE e.model_id = ? AND p.status = 'ok' "
-                        "ORDER BY e.photo_id", (MODEL,)).fetchall()
+    rows = conn.execute(
+        "SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p "
+        "ON p.id = e.photo_id WHERE e.model_id = ? AND p.status = 'ok' "
+        "ORDER BY e.photo_id",
+        (MODEL,),
+    ).fetchall()
     conn.close()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return ids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
@@ -80,13 +91,17 @@ def bench_vectors(tmp: Path, n: int, dim: int) -> None:
     peer_s, peer_mem, (pids, pmat) = timed(lambda: naive_load(path))
     assert np.array_equal(ids, pids) and np.array_equal(mat, pmat)
     mib = mat.nbytes / 2**20
-    print(f"\nvectors: {n:,} x {dim} float32 ({mib:,.0f} MiB matrix), "
-          f"file {path.stat().st_size / 2**20:,.0f} MiB, built in {build_s:.1f} s "
-          f"({n / build_s:,.0f} photos+vectors/s incl. photo rows)")
+    print(
+        f"\nvectors: {n:,} x {dim} float32 ({mib:,.0f} MiB matrix), "
+        f"file {path.stat().st_size / 2**20:,.0f} MiB, built in {build_s:.1f} s "
+        f"({n / build_s:,.0f} photos+vectors/s incl. photo rows)"
+    )
     print(f"{'load all vectors':34} {'ours':>10} {'fetchall+stack':>15} {'ratio':>7}")
     print(f"{'  time (s)':34} {ours_s:10.3f} {peer_s:15.3f} {ours_s / peer_s:7.2f}x")
-    print(f"{'  peak traced memory (MiB)':34} {ours_mem / 2**20:10.0f} {peer_mem / 2**20:15.0f} "
-          f"{ours_mem / peer_mem:7.2f}x")
+    print(
+        f"{'  peak traced memory (MiB)':34} {ours_mem / 2**20:10.0f} {peer_mem / 2**20:15.0f} "
+        f"{ours_mem / peer_mem:7.2f}x"
+    )
     print(f"{'  rows/s':34} {n / ours_s:10,.0f} {n / peer_s:15,.0f}")
 
     batch = 256
@@ -97,7 +112,7 @@ def bench_vectors(tmp: Path, n: int, dim: int) -> None:
 
         def ours() -> None:
             for s in range(0, len(some), batch):
-                lib.store_embeddings("other@1", some[s:s + batch], vecs[s:s + batch])
+                lib.store_embeddings("other@1", some[s : s + batch], vecs[s : s + batch])
 
         ours_s = timed(ours, repeat=2)[0]
     conn = sqlite3.connect(path, isolation_level=None)
@@ -105,10 +120,13 @@ def bench_vectors(tmp: Path, n: int, dim: int) -> None:
     def bare() -> None:
         for s in range(0, len(some), batch):
             conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO embeddings VALUES(?, 'raw@1', ?, ?, 0)",
-                             [(i, dim, v.tobytes()) for i, v in zip(some[s:s + batch],
-                                                                     vecs[s:s + batch],
-                                                                     strict=True)])
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES(?, 'raw@1', ?, ?, 0)",
+                [
+                    (i, dim, v.tobytes())
+                    for i, v in zip(some[s : s + batch], vecs[s : s + batch], strict=True)
+                ],
+            )
             conn.execute("COMMIT")
 
     bare_s = timed(bare, repeat=2)[0]
@@ -146,10 +164,14 @@ def bench_scan(tmp: Path, files: int) -> None:
         rescan_s = timed(scanner.reconcile)[0]
     print(f"\nscanner: {files:,} JPEGs")
     print(f"{'':34} {'ours':>10} {'walk+stat':>15} {'ratio':>7}")
-    print(f"{'  first scan (files/s)':34} {files / first_s:10,.0f} {files / floor_s:15,.0f} "
-          f"{first_s / floor_s:7.1f}x")
-    print(f"{'  unchanged rescan (files/s)':34} {files / rescan_s:10,.0f} {files / floor_s:15,.0f} "
-          f"{rescan_s / floor_s:7.1f}x")
+    print(
+        f"{'  first scan (files/s)':34} {files / first_s:10,.0f} {files / floor_s:15,.0f} "
+        f"{first_s / floor_s:7.1f}x"
+    )
+    print(
+        f"{'  unchanged rescan (files/s)':34} {files / rescan_s:10,.0f} {files / floor_s:15,.0f} "
+        f"{rescan_s / floor_s:7.1f}x"
+    )
 
 
 def main() -> None:

@@ -81,8 +81,12 @@ class FixedModel:
         self.id, self.logit_scale, self._w = "bench@0", 100.0, weights
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        rows = [int(t.split("label ")[1].split(maxsplit=1)[0].rstrip(".,")) % len(self._w)
-                if "label " in t else 0 for t in texts]
+        rows = [
+            int(t.split("label ")[1].split(maxsplit=1)[0].rstrip(".,")) % len(self._w)
+            if "label " in t
+            else 0
+            for t in texts
+        ]
         return self._w[rows]
 
 
@@ -99,13 +103,20 @@ def library_recompute(x: np.ndarray, w: np.ndarray, n_labels: int) -> dict[str, 
         with Library(Path(tmp) / "lib.sqlite3") as lib:
             t0 = time.perf_counter()
             f = lib.add_folder(folder)
-            facts = [FileFacts(folder / f"{i:07d}.jpg", 1000, 1, "jpeg", f"{i:x}") for i in range(len(x))]
+            facts = [
+                FileFacts(folder / f"{i:07d}.jpg", 1000, 1, "jpeg", f"{i:x}") for i in range(len(x))
+            ]
             ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
             lib.store_embeddings("bench@0", ids, x)
             build = time.perf_counter() - t0
             store = TagStore(lib, install_starters=False)
-            cat = Category("Bench", tuple(f"label {i}" for i in range(n_labels)), Mode.SINGLE, 0.5,
-                           templates=("a photo of a {label}.",))
+            cat = Category(
+                "Bench",
+                tuple(f"label {i}" for i in range(n_labels)),
+                Mode.SINGLE,
+                0.5,
+                templates=("a photo of a {label}.",),
+            )
             store.add_category(cat)
             tagger = Tagger(lib, FixedModel(w), store)
             tagger.classifier(store.category("Bench"))  # text vectors cached, as in the app
@@ -149,12 +160,14 @@ def label_preview(lib: Any, clf: Classifier, dim: int) -> dict[str, float]:
 
     same = len(set(from_file().tolist()) & set(from_index().tolist())) / 50
     n = len(searcher)
-    return {"label preview, vectors read from SQLite (before)": best_of(from_file, 3),
-            "label preview, search index in memory (now)": best_of(from_index, 3),
-            "label preview: top 50 in common (share)": same,
-            # what each way allocates per preview: every vector, or one score per photo and row
-            "label preview, MB allocated (before)": n * dim * 4 / 1e6,
-            "label preview, MB allocated (now)": n * len(clf.weights) * 4 / 1e6}
+    return {
+        "label preview, vectors read from SQLite (before)": best_of(from_file, 3),
+        "label preview, search index in memory (now)": best_of(from_index, 3),
+        "label preview: top 50 in common (share)": same,
+        # what each way allocates per preview: every vector, or one score per photo and row
+        "label preview, MB allocated (before)": n * dim * 4 / 1e6,
+        "label preview, MB allocated (now)": n * len(clf.weights) * 4 / 1e6,
+    }
 
 
 def main() -> None:
@@ -177,34 +190,50 @@ def main() -> None:
     multi = classifier(Mode.MULTI, w, k)
     dec_rows = np.arange(0, n, 500)
     decisions = Decisions(dec_rows, np.full(len(dec_rows), 3), np.ones(len(dec_rows), bool))
-    rows["ClipDesk scoring, single choice"] = best_of(lambda: propose(single, x, decisions), ARGS.repeat)
-    rows["ClipDesk scoring, multi-label"] = best_of(lambda: propose(multi, x, decisions), ARGS.repeat)
+    rows["ClipDesk scoring, single choice"] = best_of(
+        lambda: propose(single, x, decisions), ARGS.repeat
+    )
+    rows["ClipDesk scoring, multi-label"] = best_of(
+        lambda: propose(multi, x, decisions), ARGS.repeat
+    )
 
     ref = rows["numpy reference: X @ W.T"]
     threads = ARGS.threads or os.cpu_count()
-    print(f"tag recompute: {n:,} photos x {k} labels, d={d}, float32, {threads} thread(s), "
-          f"best of {ARGS.repeat}")
+    print(
+        f"tag recompute: {n:,} photos x {k} labels, d={d}, float32, {threads} thread(s), "
+        f"best of {ARGS.repeat}"
+    )
     print(f"{'':44s} {'seconds':>9s} {'x numpy':>8s}")
     for name, t in rows.items():
         print(f"{name:44s} {t:9.3f} {t / ref:8.2f}")
     if not ARGS.no_library:
         print(f"through a library (SQLite, {n:,} photos):")
         for name, t in library_recompute(x, w, k).items():
-            shown = (f"{int(t):9d}" if name == "tag rows written"
-                     else f"{t:9.2f}" if "share" in name else f"{t:9.1f}" if "MB" in name
-                     else f"{t:9.3f}")
+            shown = (
+                f"{int(t):9d}"
+                if name == "tag rows written"
+                else f"{t:9.2f}"
+                if "share" in name
+                else f"{t:9.1f}"
+                if "MB" in name
+                else f"{t:9.3f}"
+            )
             print(f"  {name:50s} {shown}")
     goal = rows["ClipDesk scoring, single choice"]
-    print(f"goal < 1 s for scoring {n:,} x {k}: {'met' if goal < 1.0 else 'NOT met'} ({goal:.3f} s)")
+    print(
+        f"goal < 1 s for scoring {n:,} x {k}: {'met' if goal < 1.0 else 'NOT met'} ({goal:.3f} s)"
+    )
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _report import record
 
-    record(metrics={
-        f"tag scoring {n} x {k} single (s)": round(goal, 4),
-        f"tag scoring {n} x {k} multi (s)": round(rows["ClipDesk scoring, multi-label"], 4),
-        f"numpy X @ W.T {n} x {k} (s)": round(ref, 4),
-        "tag scoring / numpy product": round(goal / ref, 2),
-    })
+    record(
+        metrics={
+            f"tag scoring {n} x {k} single (s)": round(goal, 4),
+            f"tag scoring {n} x {k} multi (s)": round(rows["ClipDesk scoring, multi-label"], 4),
+            f"numpy X @ W.T {n} x {k} (s)": round(ref, 4),
+            "tag scoring / numpy product": round(goal / ref, 2),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -56,13 +56,21 @@ LIBRARY_SIZE = 1500  # unlabelled old-world photos beside the labelled ones
 
 def new_shape_scenes(shapes: tuple[str, ...], per_class: int, seed: int) -> list[Any]:
     """Photos of one large object (any colour, position, background) of each shape in turn."""
-    return [scene_at("test", seed, i * len(shapes) + k, count=1).with_(shape=s, size="large")
-            for i in range(per_class) for k, s in enumerate(shapes)]
+    return [
+        scene_at("test", seed, i * len(shapes) + k, count=1).with_(shape=s, size="large")
+        for i in range(per_class)
+        for k, s in enumerate(shapes)
+    ]
 
 
-def head_experiment(model: Any, shapes: tuple[str, ...] = HEAD_SHAPES, per_class: int = 16,
-                    test_per_class: int = 60, seed: int = 0,
-                    library_size: int = LIBRARY_SIZE) -> dict[str, Any]:
+def head_experiment(
+    model: Any,
+    shapes: tuple[str, ...] = HEAD_SHAPES,
+    per_class: int = 16,
+    test_per_class: int = 60,
+    seed: int = 0,
+    library_size: int = LIBRARY_SIZE,
+) -> dict[str, Any]:
     cat = Category("New shape", tuple(Label(s) for s in shapes))
     init = zero_shot_head(build_classifier(model, cat))
     size = model.image_size
@@ -74,8 +82,9 @@ def head_experiment(model: Any, shapes: tuple[str, ...] = HEAD_SHAPES, per_class
     y_test = np.array([shapes.index(s.shape) for s in test])
     # The rest of the user's library, unlabelled: old-world scenes; its spread is the geometry of
     # the discriminant head (head_service samples the real library the same way)
-    others = model.encode_images([render_scene(s, size)
-                                  for s in _old_scenes(library_size, 6000 + seed, "test")])
+    others = model.encode_images(
+        [render_scene(s, size) for s in _old_scenes(library_size, 6000 + seed, "test")]
+    )
     cov = library_covariance(np.concatenate([others, x_train]))
     dec = Decisions(np.arange(len(train)), y_train, np.ones(len(train), bool))
     data = label_data(cat.mode, np.arange(len(train)), x_train, dec, len(shapes), library_cov=cov)
@@ -85,22 +94,35 @@ def head_experiment(model: Any, shapes: tuple[str, ...] = HEAD_SHAPES, per_class
     zs = float((init.scores(x_test).argmax(1) == y_test).mean())
     head = float((result.head.scores(x_test).argmax(1) == y_test).mean())
     ev = result.evaluation
-    return {"shapes": list(shapes), "chance": 1 / len(shapes), "examples_per_class": per_class,
-            "test_images": len(test), "zero_shot_accuracy": zs, "head_accuracy": head,
-            "cv_zero_shot_accuracy": ev.before.accuracy if ev else None,
-            "cv_head_accuracy": ev.after.accuracy if ev else None,
-            "method": result.head.method, "lam": result.head.lam, "train_seconds": seconds}
+    return {
+        "shapes": list(shapes),
+        "chance": 1 / len(shapes),
+        "examples_per_class": per_class,
+        "test_images": len(test),
+        "zero_shot_accuracy": zs,
+        "head_accuracy": head,
+        "cv_zero_shot_accuracy": ev.before.accuracy if ev else None,
+        "cv_head_accuracy": ev.after.accuracy if ev else None,
+        "method": result.head.method,
+        "lam": result.head.lam,
+        "train_seconds": seconds,
+    }
 
 
 def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The head experiment's figures averaged over seeds, with the range of head accuracy."""
     acc = [r["head_accuracy"] for r in runs]
-    return {**runs[0], "seeds": len(runs), "head_accuracy": float(np.mean(acc)),
-            "head_min": min(acc), "head_max": max(acc),
-            "methods": dict(Counter(r["method"] for r in runs)),
-            "zero_shot_accuracy": float(np.mean([r["zero_shot_accuracy"] for r in runs])),
-            "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
-            "per_seed": [{k: r[k] for k in ("head_accuracy", "method", "lam")} for r in runs]}
+    return {
+        **runs[0],
+        "seeds": len(runs),
+        "head_accuracy": float(np.mean(acc)),
+        "head_min": min(acc),
+        "head_max": max(acc),
+        "methods": dict(Counter(r["method"] for r in runs)),
+        "zero_shot_accuracy": float(np.mean([r["zero_shot_accuracy"] for r in runs])),
+        "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
+        "per_seed": [{k: r[k] for k in ("head_accuracy", "method", "lam")} for r in runs],
+    }
 
 
 _TAG_IDS = {"new": 0, "old": 1, "vnew": 2, "vold": 3, "tnew": 4, "told": 5}
@@ -112,8 +134,14 @@ def _pairs(folder: Path, specs: list[Any], size: int, tag: str, seed: int) -> li
     out = []
     for i, spec in enumerate(specs):
         path = write_photo(spec, folder / f"{tag}_{i:05d}.png", size)
-        out.append(CaptionPair(_TAG_IDS[tag] * 1_000_000 + i, path,
-                               caption(spec, random.Random(f"{tag}:{seed}:{i}")), tag))
+        out.append(
+            CaptionPair(
+                _TAG_IDS[tag] * 1_000_000 + i,
+                path,
+                caption(spec, random.Random(f"{tag}:{seed}:{i}")),
+                tag,
+            )
+        )
     return out
 
 
@@ -147,9 +175,18 @@ class Gallery:
         return {"new": new[f"t2i_recall@{k}"], "old": old[f"t2i_recall@{k}"]}
 
 
-def finetune_experiment(model_path: Path, work: Path, *, quick: bool = False, device: str = "cpu",
-                        precision: str = "auto", towers: str = "text", seed: int = 0,
-                        lr: float = 1e-4, epochs: float = 8.0) -> dict[str, Any]:
+def finetune_experiment(
+    model_path: Path,
+    work: Path,
+    *,
+    quick: bool = False,
+    device: str = "cpu",
+    precision: str = "auto",
+    towers: str = "text",
+    seed: int = 0,
+    lr: float = 1e-4,
+    epochs: float = 8.0,
+) -> dict[str, Any]:
     from clipdesk.model.checkpoint import load_checkpoint
     from clipdesk.model.finetune import FinetuneJob, FinetuneOptions
     from clipdesk.model.finetune_eval import blend_state
@@ -158,17 +195,28 @@ def finetune_experiment(model_path: Path, work: Path, *, quick: bool = False, de
     size = base.preprocess.size
     n_new, n_old = (160, 160) if quick else (480, 480)
     n_eval = 60 if quick else 150
-    train = (_pairs(work / "train", new_shape_scenes(FT_SHAPES, n_new // 2, 3000 + seed), size,
-                    "new", seed)
-             + _pairs(work / "train", _old_scenes(n_old, 3100 + seed, "train"), size, "old", seed))
-    val_new = _pairs(work / "val", new_shape_scenes(FT_SHAPES, n_eval // 2, 4000 + seed), size,
-                     "vnew", seed)
+    train = _pairs(
+        work / "train", new_shape_scenes(FT_SHAPES, n_new // 2, 3000 + seed), size, "new", seed
+    ) + _pairs(work / "train", _old_scenes(n_old, 3100 + seed, "train"), size, "old", seed)
+    val_new = _pairs(
+        work / "val", new_shape_scenes(FT_SHAPES, n_eval // 2, 4000 + seed), size, "vnew", seed
+    )
     val_old = _pairs(work / "val", _old_scenes(n_eval, 4100 + seed, "test"), size, "vold", seed)
-    test_new = _pairs(work / "test", new_shape_scenes(FT_SHAPES, n_eval // 2, 5000 + seed), size,
-                      "tnew", seed)
+    test_new = _pairs(
+        work / "test", new_shape_scenes(FT_SHAPES, n_eval // 2, 5000 + seed), size, "tnew", seed
+    )
     test_old = _pairs(work / "test", _old_scenes(n_eval, 5100 + seed, "test"), size, "told", seed)
-    opts = FinetuneOptions(towers=towers, epochs=epochs, batch_size=64, lr=lr, alpha=1.0,
-                           device=device, precision=precision, seed=seed, min_steps=20)
+    opts = FinetuneOptions(
+        towers=towers,
+        epochs=epochs,
+        batch_size=64,
+        lr=lr,
+        alpha=1.0,
+        device=device,
+        precision=precision,
+        seed=seed,
+        min_steps=20,
+    )
     job = FinetuneJob.create(model_path, train, val_new + val_old, opts, root=work / "jobs")
     result = job.run(save_name=f"bench-ft-{int(time.time())}")
     tuned = torch.load(job.folder / "fine_tuned.pt", weights_only=True)
@@ -184,9 +232,15 @@ def finetune_experiment(model_path: Path, work: Path, *, quick: bool = False, de
     chosen = max(ok, key=lambda a: (sweep[a]["val"]["new"], -a))
     orig, ft, blend = sweep[0.0]["test"], sweep[1.0]["test"], sweep[chosen]["test"]
     return {
-        "towers": towers, "new_shapes": list(FT_SHAPES), "train_pairs": len(train),
-        "steps": result.steps, "batch_size": result.batch_size, "seconds": result.seconds,
-        "images_per_s": result.images_per_s, "device": device, "precision": precision,
+        "towers": towers,
+        "new_shapes": list(FT_SHAPES),
+        "train_pairs": len(train),
+        "steps": result.steps,
+        "batch_size": result.batch_size,
+        "seconds": result.seconds,
+        "images_per_s": result.images_per_s,
+        "device": device,
+        "precision": precision,
         "chosen_alpha": chosen,
         "new_recall@5": {"original": orig["new"], "fine_tuned": ft["new"], "blend": blend["new"]},
         "old_recall@5": {"original": orig["old"], "fine_tuned": ft["old"], "blend": blend["old"]},
@@ -196,8 +250,9 @@ def finetune_experiment(model_path: Path, work: Path, *, quick: bool = False, de
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", type=Path, default=DEMO)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto")
@@ -207,9 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seeds", type=int, default=None,
-                    help="head experiments, each with its own labelled and test photos "
-                         "(default 8, --quick 3): one seed's 16 examples swing accuracy by +-0.05")
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="head experiments, each with its own labelled and test photos "
+        "(default 8, --quick 3): one seed's 16 examples swing accuracy by +-0.05",
+    )
     args = ap.parse_args(argv)
     from _report import quick as report_quick
     from _report import record
@@ -227,46 +286,68 @@ def main(argv: list[str] | None = None) -> int:
         n_test = 30 if quick else 100
         seeds = range(args.seeds or (3 if quick else 8))
         heads = over_seeds([head_experiment(model, test_per_class=n_test, seed=s) for s in seeds])
-        known = over_seeds([head_experiment(model, KNOWN_SHAPES, test_per_class=n_test, seed=s)
-                            for s in seeds])
-        ft = finetune_experiment(args.model, Path(tmp), quick=quick, device=args.device,
-                                 precision=args.precision, towers=args.towers, lr=args.lr,
-                                 epochs=args.epochs)
+        known = over_seeds(
+            [head_experiment(model, KNOWN_SHAPES, test_per_class=n_test, seed=s) for s in seeds]
+        )
+        ft = finetune_experiment(
+            args.model,
+            Path(tmp),
+            quick=quick,
+            device=args.device,
+            precision=args.precision,
+            towers=args.towers,
+            lr=args.lr,
+            epochs=args.epochs,
+        )
     out = {"model": model.id, "heads": heads, "heads_known_shapes": known, "finetune": ft}
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(f"model {model.id}\n")
-        print(f"Tag head, new shapes {', '.join(heads['shapes'])} "
-              f"({heads['examples_per_class']} labelled examples per class; mean over "
-              f"{heads['seeds']} seeds, [min, max])")
-        print(f"  held-out accuracy   chance {heads['chance']:.2f}   zero-shot "
-              f"{heads['zero_shot_accuracy']:.3f}   head {heads['head_accuracy']:.3f} "
-              f"[{heads['head_min']:.3f}, {heads['head_max']:.3f}]   (target >= 0.9)")
-        print(f"  heads chosen: {heads['methods']}; trained in {heads['train_seconds']:.1f} s "
-              "on average")
-        print(f"  same on known shapes {', '.join(known['shapes'])}:   zero-shot "
-              f"{known['zero_shot_accuracy']:.3f}   head {known['head_accuracy']:.3f}   "
-              "(what the model's image vectors separate)")
-        print(f"\nFine-tuning ({ft['towers']} tower), new concepts {', '.join(ft['new_shapes'])}: "
-              f"{ft['train_pairs']} pairs, {ft['steps']} steps, {ft['images_per_s']:.0f} images/s "
-              f"on {ft['device']}")
-        print("  text->image recall@5   original   fine-tuned   blend alpha="
-              f"{ft['chosen_alpha']}")
+        print(
+            f"Tag head, new shapes {', '.join(heads['shapes'])} "
+            f"({heads['examples_per_class']} labelled examples per class; mean over "
+            f"{heads['seeds']} seeds, [min, max])"
+        )
+        print(
+            f"  held-out accuracy   chance {heads['chance']:.2f}   zero-shot "
+            f"{heads['zero_shot_accuracy']:.3f}   head {heads['head_accuracy']:.3f} "
+            f"[{heads['head_min']:.3f}, {heads['head_max']:.3f}]   (target >= 0.9)"
+        )
+        print(
+            f"  heads chosen: {heads['methods']}; trained in {heads['train_seconds']:.1f} s "
+            "on average"
+        )
+        print(
+            f"  same on known shapes {', '.join(known['shapes'])}:   zero-shot "
+            f"{known['zero_shot_accuracy']:.3f}   head {known['head_accuracy']:.3f}   "
+            "(what the model's image vectors separate)"
+        )
+        print(
+            f"\nFine-tuning ({ft['towers']} tower), new concepts {', '.join(ft['new_shapes'])}: "
+            f"{ft['train_pairs']} pairs, {ft['steps']} steps, {ft['images_per_s']:.0f} images/s "
+            f"on {ft['device']}"
+        )
+        print(f"  text->image recall@5   original   fine-tuned   blend alpha={ft['chosen_alpha']}")
         for key, label in (("new_recall@5", "new concept"), ("old_recall@5", "old concepts")):
             r = ft[key]
-            print(f"  {label:20s}   {r['original']:8.3f}   {r['fine_tuned']:10.3f}   "
-                  f"{r['blend']:8.3f}")
-        print(f"  old-concept drop at the chosen blend: {ft['old_drop_at_blend']:+.3f} "
-              f"(limit {MAX_OLD_DROP})")
-    record(metrics={
-        "head accuracy (new shapes)": heads["head_accuracy"],
-        "zero-shot accuracy (new shapes)": heads["zero_shot_accuracy"],
-        "new-concept recall@5 original -> blend":
-            f"{ft['new_recall@5']['original']:.3f} -> {ft['new_recall@5']['blend']:.3f}",
-        "old-concept recall@5 drop": ft["old_drop_at_blend"],
-        "fine-tune images/s": ft["images_per_s"],
-    })
+            print(
+                f"  {label:20s}   {r['original']:8.3f}   {r['fine_tuned']:10.3f}   "
+                f"{r['blend']:8.3f}"
+            )
+        print(
+            f"  old-concept drop at the chosen blend: {ft['old_drop_at_blend']:+.3f} "
+            f"(limit {MAX_OLD_DROP})"
+        )
+    record(
+        metrics={
+            "head accuracy (new shapes)": heads["head_accuracy"],
+            "zero-shot accuracy (new shapes)": heads["zero_shot_accuracy"],
+            "new-concept recall@5 original -> blend": f"{ft['new_recall@5']['original']:.3f} -> {ft['new_recall@5']['blend']:.3f}",
+            "old-concept recall@5 drop": ft["old_drop_at_blend"],
+            "fine-tune images/s": ft["images_per_s"],
+        }
+    )
     return 0
 
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="clipdesk", description="ClipDesk photo search")
-    parser.add_argument("--library", type=Path, help="library file to open (default: the usual one)")
+    parser.add_argument(
+        "--library", type=Path, help="library file to open (default: the usual one)"
+    )
     parser.add_argument("--model", help="model name or path to use this time")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("images", nargs="*", type=Path, help="images to search with")

@@ -53,10 +53,26 @@ DESCRIPTION = (
 def mini_config(vocab_size: int, eos_id: int, image_size: int = 64) -> ClipConfig:
     return ClipConfig(
         embed_dim=128,
-        vision=VisionConfig(image_size=image_size, patch_size=8, width=160, layers=5, heads=5,
-                            mlp_width=640, act="gelu"),
-        text=TextConfig(vocab_size=vocab_size, context_length=32, width=128, layers=4, heads=4,
-                        mlp_width=512, act="gelu", eos_token_id=eos_id, pooling="eos"),
+        vision=VisionConfig(
+            image_size=image_size,
+            patch_size=8,
+            width=160,
+            layers=5,
+            heads=5,
+            mlp_width=640,
+            act="gelu",
+        ),
+        text=TextConfig(
+            vocab_size=vocab_size,
+            context_length=32,
+            width=128,
+            layers=4,
+            heads=4,
+            mlp_width=512,
+            act="gelu",
+            eos_token_id=eos_id,
+            pooling="eos",
+        ),
     )
 
 
@@ -68,14 +84,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hard-steps", type=int, default=250, help="phase 2 steps")
     ap.add_argument("--hard-lr", type=float, default=5e-4)
     ap.add_argument("--shape-steps", type=int, default=3800, help="phase 3 steps")
-    ap.add_argument("--shape-batch-size", type=int, default=6 * len(SHAPES),
-                    help="phase 3 batch; a multiple of the number of shapes keeps groups whole")
+    ap.add_argument(
+        "--shape-batch-size",
+        type=int,
+        default=6 * len(SHAPES),
+        help="phase 3 batch; a multiple of the number of shapes keeps groups whole",
+    )
     ap.add_argument("--shape-lr", type=float, default=6e-4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
-                    help="autocast dtype; bf16 needs a CPU with native bf16 to be the faster one")
-    ap.add_argument("--threads", type=int, default=2,
-                    help="torch threads; more than the idle cores slows training down badly")
+    ap.add_argument(
+        "--precision",
+        choices=("bf16", "fp32"),
+        default="bf16",
+        help="autocast dtype; bf16 needs a CPU with native bf16 to be the faster one",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads; more than the idle cores slows training down badly",
+    )
     ap.add_argument("--workers", type=int, default=0, help="DataLoader processes rendering scenes")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / NAME)
     ap.add_argument("--work-dir", type=Path, default=ROOT / "build" / "mini-train")
@@ -95,18 +123,31 @@ def main(argv: list[str] | None = None) -> int:
         "description": DESCRIPTION,
         "training": {
             "command": "python3 models/train_mini.py " + " ".join(argv or sys.argv[1:]),
-            "seed": args.seed, "batch_size": args.batch_size, "threads": args.threads,
+            "seed": args.seed,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
             "precision": args.precision,
-            "phase1": {"steps": phase1.step, "lr": args.lr, "batches": "random",
-                       "seconds": phase1.meta.get("train_seconds")},
-            "phase2": {"steps": phase2.step, "lr": args.hard_lr,
-                       "batches": f"{HARD_COLOURS} colours per batch",
-                       "seconds": phase2.meta.get("train_seconds")},
-            "phase3": {"steps": phase3.step, "lr": args.shape_lr,
-                       "batch_size": args.shape_batch_size,
-                       "batches": f"groups of {len(SHAPES)} scenes differing only in shape",
-                       "seconds": phase3.meta.get("train_seconds")},
-            "minutes_this_run": round(minutes, 1), "torch": torch.__version__,
+            "phase1": {
+                "steps": phase1.step,
+                "lr": args.lr,
+                "batches": "random",
+                "seconds": phase1.meta.get("train_seconds"),
+            },
+            "phase2": {
+                "steps": phase2.step,
+                "lr": args.hard_lr,
+                "batches": f"{HARD_COLOURS} colours per batch",
+                "seconds": phase2.meta.get("train_seconds"),
+            },
+            "phase3": {
+                "steps": phase3.step,
+                "lr": args.shape_lr,
+                "batch_size": args.shape_batch_size,
+                "batches": f"groups of {len(SHAPES)} scenes differing only in shape",
+                "seconds": phase3.meta.get("train_seconds"),
+            },
+            "minutes_this_run": round(minutes, 1),
+            "torch": torch.__version__,
         },
     }
     phase3.meta = {"name": NAME}
@@ -138,9 +179,19 @@ def _fit(trainer: ContrastiveTrainer, pairs: SynthPairs, work_dir: Path) -> Cont
 def train_phase1(args: argparse.Namespace) -> ContrastiveTrainer:
     """From scratch, random batches: colours, words, coarse shapes."""
     tcfg = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=100,
-        min_lr_ratio=0.02, weight_decay=0.1, grad_clip=1.0, seed=args.seed, device="cpu",
-        precision=args.precision, num_workers=args.workers, checkpoint_every=100, progress_every=10,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=100,
+        min_lr_ratio=0.02,
+        weight_decay=0.1,
+        grad_clip=1.0,
+        seed=args.seed,
+        device="cpu",
+        precision=args.precision,
+        num_workers=args.workers,
+        checkpoint_every=100,
+        progress_every=10,
     )
     if (args.work_dir / STATE_FILE).is_file():
         trainer = ContrastiveTrainer.resume(args.work_dir, tcfg)
@@ -150,12 +201,18 @@ def train_phase1(args: argparse.Namespace) -> ContrastiveTrainer:
         cfg = mini_config(tok.vocab_size, tok.eot_id)
         trainer = ContrastiveTrainer.from_scratch(cfg, tok, tcfg, meta={"name": NAME})
     n_params = sum(p.numel() for p in trainer.module.parameters())
-    print(f"{n_params / 1e6:.2f}M parameters; phase 1: {args.steps} steps of {args.batch_size}",
-          flush=True)
+    print(
+        f"{n_params / 1e6:.2f}M parameters; phase 1: {args.steps} steps of {args.batch_size}",
+        flush=True,
+    )
     # A fixed pool of scenes (batch k is a function of seed and k alone), so --steps changes the
     # schedule but not which scenes the first steps see.
-    pairs = SynthPairs(max(POOL, args.steps * args.batch_size), trainer.module.cfg.vision.image_size,
-                       split="train", seed=args.seed)
+    pairs = SynthPairs(
+        max(POOL, args.steps * args.batch_size),
+        trainer.module.cfg.vision.image_size,
+        split="train",
+        seed=args.seed,
+    )
     return _fit(trainer, pairs, args.work_dir)
 
 
@@ -163,8 +220,14 @@ def train_phase2(args: argparse.Namespace) -> ContrastiveTrainer:
     """Hard-negative batches of a few colours each: once colour is learned it no longer tells a
     batch's captions apart, so the gradient goes to shape, count and size."""
     return _fine_tune(
-        args, "phase 2", args.work_dir / MODEL_SUBDIR, args.work_dir / "hard", args.hard_steps,
-        args.hard_lr, seed=args.seed + 1, colour_groups=(args.batch_size, HARD_COLOURS),
+        args,
+        "phase 2",
+        args.work_dir / MODEL_SUBDIR,
+        args.work_dir / "hard",
+        args.hard_steps,
+        args.hard_lr,
+        seed=args.seed + 1,
+        colour_groups=(args.batch_size, HARD_COLOURS),
     )
 
 
@@ -172,20 +235,44 @@ def train_phase3(args: argparse.Namespace) -> ContrastiveTrainer:
     """Batches of groups of scenes (one per shape) alike in all but shape: shape is the only way to
     match captions inside a group."""
     return _fine_tune(
-        args, "phase 3", args.work_dir / "hard" / MODEL_SUBDIR, args.work_dir / "shapes",
-        args.shape_steps, args.shape_lr, seed=args.seed + 2, batch_size=args.shape_batch_size,
+        args,
+        "phase 3",
+        args.work_dir / "hard" / MODEL_SUBDIR,
+        args.work_dir / "shapes",
+        args.shape_steps,
+        args.shape_lr,
+        seed=args.seed + 2,
+        batch_size=args.shape_batch_size,
         shape_groups=True,
     )
 
 
-def _fine_tune(args: argparse.Namespace, label: str, source: Path, work: Path, steps: int,
-               lr: float, seed: int, batch_size: int | None = None,
-               **arrangement: object) -> ContrastiveTrainer:
+def _fine_tune(
+    args: argparse.Namespace,
+    label: str,
+    source: Path,
+    work: Path,
+    steps: int,
+    lr: float,
+    seed: int,
+    batch_size: int | None = None,
+    **arrangement: object,
+) -> ContrastiveTrainer:
     batch_size = batch_size or args.batch_size
     tcfg = TrainConfig(
-        steps=steps, batch_size=batch_size, lr=lr, warmup_steps=50,
-        min_lr_ratio=0.0, weight_decay=0.1, grad_clip=1.0, seed=seed, device="cpu",
-        precision=args.precision, num_workers=args.workers, checkpoint_every=100, progress_every=10,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_steps=50,
+        min_lr_ratio=0.0,
+        weight_decay=0.1,
+        grad_clip=1.0,
+        seed=seed,
+        device="cpu",
+        precision=args.precision,
+        num_workers=args.workers,
+        checkpoint_every=100,
+        progress_every=10,
         shuffle=False,
     )
     if (work / STATE_FILE).is_file():
@@ -195,8 +282,13 @@ def _fine_tune(args: argparse.Namespace, label: str, source: Path, work: Path, s
         trainer = ContrastiveTrainer.from_checkpoint(source, tcfg)
         trainer.meta = {"name": NAME}
     print(f"{label}: {steps} steps, {arrangement}", flush=True)
-    pairs = SynthPairs(steps * batch_size, trainer.module.cfg.vision.image_size,
-                       split="train", seed=seed, **arrangement)  # type: ignore[arg-type]
+    pairs = SynthPairs(
+        steps * batch_size,
+        trainer.module.cfg.vision.image_size,
+        split="train",
+        seed=seed,
+        **arrangement,
+    )  # type: ignore[arg-type]
     return _fit(trainer, pairs, work)
 
 

@@ -17,8 +17,17 @@ from clipdesk import __version__
 from clipdesk.core.errors import ClipDeskError
 
 # Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
-COMMAND_MODULES: list[str] = ["doctor", "desktop_entry", "tags", "folders", "status", "train",
-                              "index", "search", "models"]
+COMMAND_MODULES: list[str] = [
+    "doctor",
+    "desktop_entry",
+    "tags",
+    "folders",
+    "status",
+    "train",
+    "index",
+    "search",
+    "models",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a known, user-fixable failure (message printed)

@@ -17,8 +17,11 @@ from clipdesk.core.store import Library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("folders", help="add, remove, list or rescan photo folders",
-                                   description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser(
+        "folders",
+        help="add, remove, list or rescan photo folders",
+        description=__doc__.splitlines()[0],
+    )
     sub = parser.add_subparsers(dest="folders_command", metavar="ACTION")
     sub.required = True
     add = sub.add_parser("add", help="add folders and scan them")
@@ -45,17 +48,21 @@ def _progress(args: argparse.Namespace):
 
 
 def _summary(changes: ChangeSet) -> dict[str, Any]:
-    return {"added": len(changes.added), "changed": len(changes.changed),
-            "moved": len(changes.moved), "missing": len(changes.missing),
-            "restored": len(changes.restored), "errors": len(changes.errors),
-            "offline_folders": len(changes.offline_folders),
-            "problems": [{"path": p, "reason": r} for p, r in changes.problems]}
+    return {
+        "added": len(changes.added),
+        "changed": len(changes.changed),
+        "moved": len(changes.moved),
+        "missing": len(changes.missing),
+        "restored": len(changes.restored),
+        "errors": len(changes.errors),
+        "offline_folders": len(changes.offline_folders),
+        "problems": [{"path": p, "reason": r} for p, r in changes.problems],
+    }
 
 
 def _describe(changes: ChangeSet) -> str:
     s = _summary(changes)
-    parts = [f"{s[k]} {k}" for k in ("added", "changed", "moved", "missing", "restored")
-             if s[k]]
+    parts = [f"{s[k]} {k}" for k in ("added", "changed", "moved", "missing", "restored") if s[k]]
     text = ", ".join(parts) or "no changes"
     if s["errors"]:
         text += f"; {s['errors']} unreadable (see `clipdesk-cli status`)"
@@ -91,16 +98,27 @@ def run_remove(args: argparse.Namespace) -> int:
         for path in args.paths:
             removed = Scanner(lib).remove_folder(path)
             out.append({"folder": path, "photos_removed": removed})
-    emit(args, out, "\n".join(
-        f"removed {o['folder']} ({o['photos_removed']} photos forgotten; files untouched)"
-        for o in out))
+    emit(
+        args,
+        out,
+        "\n".join(
+            f"removed {o['folder']} ({o['photos_removed']} photos forgotten; files untouched)"
+            for o in out
+        ),
+    )
     return 0
 
 
 def _folder_row(folder: Folder, counts: dict[str, int]) -> dict[str, Any]:
-    return {"id": folder.id, "path": str(folder.path), "status": folder.status.value,
-            "error": folder.error, "last_scan": folder.last_scan,
-            "photos": sum(counts.values()), "by_status": counts}
+    return {
+        "id": folder.id,
+        "path": str(folder.path),
+        "status": folder.status.value,
+        "error": folder.error,
+        "last_scan": folder.last_scan,
+        "photos": sum(counts.values()),
+        "by_status": counts,
+    }
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -116,7 +134,11 @@ def run_list(args: argparse.Namespace) -> int:
         lines.append(f"{r['path']}{flag}: {r['photos']} photos ({detail})")
         if r["error"]:
             lines.append(f"  {r['error']}")
-    emit(args, rows, "\n".join(lines) or "no folders yet: add one with `clipdesk-cli folders add PATH`")
+    emit(
+        args,
+        rows,
+        "\n".join(lines) or "no folders yet: add one with `clipdesk-cli folders add PATH`",
+    )
     return 0
 
 

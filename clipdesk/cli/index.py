@@ -28,18 +28,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--limit", type=int, metavar="N", help="embed at most N photos, then stop")
     p.set_defaults(func=cmd_index)
-    w = subparsers.add_parser("watch", help="index, then keep the library in step with the disk "
-                                            "until stopped (Ctrl+C)")
+    w = subparsers.add_parser(
+        "watch", help="index, then keep the library in step with the disk until stopped (Ctrl+C)"
+    )
     _common(w)
     w.set_defaults(func=cmd_watch)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-scan", action="store_true", help="do not reconcile folders first")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N",
-                   help="photos per model batch (default 32)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="decoding threads (default: number of CPU cores)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        metavar="N",
+        help="photos per model batch (default 32)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="decoding threads (default: number of CPU cores)",
+    )
 
 
 def open_services(args: argparse.Namespace) -> Any:
@@ -92,7 +103,9 @@ def _tag_as_indexed(app: Any) -> None:
 
 def _clock(seconds: float | None) -> str:
     s = int(seconds or 0)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
@@ -138,8 +151,13 @@ def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
     return box.get("result"), bool(box.get("interrupted")) or token.cancelled
 
 
-def _scan_and_index(app: Any, args: argparse.Namespace, token: CancelToken,
-                    bar: ProgressBar, limit: int | None = None) -> dict[str, Any]:
+def _scan_and_index(
+    app: Any,
+    args: argparse.Namespace,
+    token: CancelToken,
+    bar: ProgressBar,
+    limit: int | None = None,
+) -> dict[str, Any]:
     from clipdesk.core.errors import CancelledError
 
     out: dict[str, Any] = {}
@@ -150,20 +168,35 @@ def _scan_and_index(app: Any, args: argparse.Namespace, token: CancelToken,
             return {"cancelled": True}
         finally:
             bar.close()
-        out["scan"] = {"added": len(changes.added), "changed": len(changes.changed),
-                       "moved": len(changes.moved), "missing": len(changes.missing),
-                       "errors": len(changes.errors), "problems": changes.problems[:20]}
+        out["scan"] = {
+            "added": len(changes.added),
+            "changed": len(changes.changed),
+            "moved": len(changes.moved),
+            "missing": len(changes.missing),
+            "errors": len(changes.errors),
+            "problems": changes.problems[:20],
+        }
     if token.cancelled:
         out["cancelled"] = True
         return out
     try:
-        report = app.index(progress=bar, cancel=token, limit=limit, batch_size=args.batch_size,
-                           workers=args.workers)
+        report = app.index(
+            progress=bar,
+            cancel=token,
+            limit=limit,
+            batch_size=args.batch_size,
+            workers=args.workers,
+        )
     finally:
         bar.close()
-    out["index"] = {"embedded": report.embedded, "failed": report.failed,
-                    "total": report.total, "seconds": round(report.elapsed_s, 2),
-                    "photos_per_s": round(report.rate, 2), "cancelled": report.cancelled}
+    out["index"] = {
+        "embedded": report.embedded,
+        "failed": report.failed,
+        "total": report.total,
+        "seconds": round(report.elapsed_s, 2),
+        "photos_per_s": round(report.rate, 2),
+        "cancelled": report.cancelled,
+    }
     out["cancelled"] = report.cancelled
     out["pending"] = app.pending_count()
     out["model"] = app.model.id
@@ -174,20 +207,27 @@ def _summary(result: dict[str, Any]) -> str:
     lines = []
     if "scan" in result:
         s = result["scan"]
-        lines.append(f"Scanned: {s['added']} new, {s['changed']} changed, {s['moved']} moved, "
-                     f"{s['missing']} missing.")
+        lines.append(
+            f"Scanned: {s['added']} new, {s['changed']} changed, {s['moved']} moved, "
+            f"{s['missing']} missing."
+        )
         for path, reason in s["problems"][:5]:
             lines.append(f"  could not read {path}: {reason}")
     if "index" in result:
         r = result["index"]
-        lines.append(f"Indexed {r['embedded']:,} photos ({r['failed']:,} could not be read) in "
-                     f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s.")
+        lines.append(
+            f"Indexed {r['embedded']:,} photos ({r['failed']:,} could not be read) in "
+            f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s."
+        )
         if r["failed"]:
             lines.append("  see `clipdesk-cli status` for the reasons.")
     if result.get("cancelled"):
-        lines.append(f"Stopped; {result.get('pending', 'the remaining'):,} photos still pending "
-                     "(the next run continues)." if isinstance(result.get("pending"), int)
-                     else "Stopped; the next run continues where this one stopped.")
+        lines.append(
+            f"Stopped; {result.get('pending', 'the remaining'):,} photos still pending "
+            "(the next run continues)."
+            if isinstance(result.get("pending"), int)
+            else "Stopped; the next run continues where this one stopped."
+        )
     return "\n".join(lines)
 
 
@@ -197,7 +237,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         _ = app.model  # a missing model fails here, before any scanning
         _tag_as_indexed(app)
         result, interrupted = _run_cancellable(
-            lambda token: _scan_and_index(app, args, token, bar, args.limit))
+            lambda token: _scan_and_index(app, args, token, bar, args.limit)
+        )
     from clipdesk.cli import emit
 
     emit(args, result, _summary(result))
@@ -215,9 +256,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
             failures: list[BaseException] = []
 
             def changed(changes: Any) -> None:
-                _print_event(args, "changed", {
-                    "added": len(changes.added), "changed": len(changes.changed),
-                    "moved": len(changes.moved), "missing": len(changes.missing)})
+                _print_event(
+                    args,
+                    "changed",
+                    {
+                        "added": len(changes.added),
+                        "changed": len(changes.changed),
+                        "moved": len(changes.moved),
+                        "missing": len(changes.missing),
+                    },
+                )
                 wake.set()
 
             # Watch before the first scan: a file arriving during or just after it is then
@@ -227,20 +275,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 first = _scan_and_index(app, args, token, bar)
                 _print_event(args, "indexed", first)
                 if not args.json:
-                    print(f"Watching {len(app.folders())} folder(s); Ctrl+C to stop.",
-                          file=sys.stderr)
+                    print(
+                        f"Watching {len(app.folders())} folder(s); Ctrl+C to stop.", file=sys.stderr
+                    )
                 while not token.cancelled:
                     if failures:
                         raise failures.pop(0)
                     if not wake.wait(0.5):
                         continue
                     wake.clear()
-                    report = app.index(progress=bar, cancel=token, batch_size=args.batch_size,
-                                       workers=args.workers)
+                    report = app.index(
+                        progress=bar, cancel=token, batch_size=args.batch_size, workers=args.workers
+                    )
                     bar.close()
                     if report.embedded or report.failed:
-                        _print_event(args, "indexed", {"embedded": report.embedded,
-                                                       "failed": report.failed})
+                        _print_event(
+                            args, "indexed", {"embedded": report.embedded, "failed": report.failed}
+                        )
             finally:
                 watcher.stop()
             return {"stopped": True}
@@ -259,7 +310,12 @@ def _print_event(args: argparse.Namespace, kind: str, data: dict[str, Any]) -> N
         if parts:
             print("Disk changes: " + ", ".join(parts), flush=True)
     elif kind == "indexed":
-        text = _summary(data) if ("index" in data or "scan" in data) else (
-            f"Indexed {data.get('embedded', 0)} photo(s), {data.get('failed', 0)} unreadable.")
+        text = (
+            _summary(data)
+            if ("index" in data or "scan" in data)
+            else (
+                f"Indexed {data.get('embedded', 0)} photo(s), {data.get('failed', 0)} unreadable."
+            )
+        )
         if text:
             print(text, flush=True)

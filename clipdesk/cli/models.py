@@ -10,8 +10,9 @@ from clipdesk.core.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="list, import, download or activate models",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "models", help="list, import, download or activate models", description=__doc__
+    )
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
     sub.required = True
 
@@ -23,16 +24,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clash.add_argument("--name", help="install under this name (default: from the source)")
     group = clash.add_mutually_exclusive_group()
     group.add_argument("--replace", action="store_true", help="replace a model of the same name")
-    group.add_argument("--rename", action="store_true",
-                       help="on a name clash, pick a free name (name-2, name-3 ...)")
+    group.add_argument(
+        "--rename",
+        action="store_true",
+        help="on a name clash, pick a free name (name-2, name-3 ...)",
+    )
     clash.add_argument("--activate", action="store_true", help="make it the active model")
 
-    p = sub.add_parser("import", parents=[clash],
-                       help="import a Hugging Face CLIP folder or a .safetensors/.bin checkpoint")
+    p = sub.add_parser(
+        "import",
+        parents=[clash],
+        help="import a Hugging Face CLIP folder or a .safetensors/.bin checkpoint",
+    )
     p.add_argument("source", help="model folder (config.json + model.safetensors) or weight file")
-    p.add_argument("--act", choices=["quick_gelu", "gelu"],
-                   help="activation of a config-less state dict (OpenAI: quick_gelu, "
-                        "most LAION/DataComp: gelu; default: declared by the file, else quick_gelu)")
+    p.add_argument(
+        "--act",
+        choices=["quick_gelu", "gelu"],
+        help="activation of a config-less state dict (OpenAI: quick_gelu, "
+        "most LAION/DataComp: gelu; default: declared by the file, else quick_gelu)",
+    )
     p.set_defaults(func=run_import)
 
     p = sub.add_parser("download", parents=[clash], help="download a known model from the hub")
@@ -65,8 +75,10 @@ def run_list(args: argparse.Namespace) -> int:
     from clipdesk.model import manager
 
     models = manager.list_models()
-    data: dict[str, Any] = {"models": [m.to_json() for m in models],
-                            "active": manager.get_active_model()}
+    data: dict[str, Any] = {
+        "models": [m.to_json() for m in models],
+        "active": manager.get_active_model(),
+    }
     lines = []
     for m in models:
         flags = [m.source] + (["demo"] if m.demo else [])
@@ -94,16 +106,24 @@ def _finish(args: argparse.Namespace, info: Any, verb: str) -> int:
     if args.activate:
         manager.set_active_model(info.name)
         info = next(m for m in manager.list_models() if m.name == info.name)
-    emit(args, info.to_json(), f"{verb} {info.name} ({_size(info.size_bytes)}) at {info.path}"
-         + (" — now active" if info.active else ""))
+    emit(
+        args,
+        info.to_json(),
+        f"{verb} {info.name} ({_size(info.size_bytes)}) at {info.path}"
+        + (" — now active" if info.active else ""),
+    )
     return 0
 
 
 def run_import(args: argparse.Namespace) -> int:
     from clipdesk.model import manager
 
-    info = manager.import_model(args.source, args.name, on_clash=_on_clash(args),  # type: ignore[arg-type]
-                                act=args.act)
+    info = manager.import_model(
+        args.source,
+        args.name,
+        on_clash=_on_clash(args),  # type: ignore[arg-type]
+        act=args.act,
+    )
     return _finish(args, info, "imported")
 
 
@@ -118,8 +138,9 @@ class _ProgressLine:
             return
         pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else ""
         eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
-        sys.stderr.write(f"\r{pct} {p.done / 1e6:8.1f} MB  {p.rate / 1e6:6.1f} MB/s{eta}  "
-                         f"{p.message[:30]:30}")
+        sys.stderr.write(
+            f"\r{pct} {p.done / 1e6:8.1f} MB  {p.rate / 1e6:6.1f} MB/s{eta}  {p.message[:30]:30}"
+        )
         sys.stderr.flush()
 
     def done(self) -> None:
@@ -132,9 +153,12 @@ def run_download(args: argparse.Namespace) -> int:
 
     line = _ProgressLine(not args.json)
     try:
-        info = download.download_model(args.model, name=args.name,
-                                       on_clash=_on_clash(args),  # type: ignore[arg-type]
-                                       progress=line)
+        info = download.download_model(
+            args.model,
+            name=args.name,
+            on_clash=_on_clash(args),  # type: ignore[arg-type]
+            progress=line,
+        )
     finally:
         line.done()
     return _finish(args, info, "downloaded")

@@ -22,23 +22,46 @@ from clipdesk.core.query import Query
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="find photos by text, image, or similarity")
-    p.add_argument("text", nargs="?", default="",
-                   help='the query, e.g. "beach +0.5 sunset -people" (quote it)')
+    p.add_argument(
+        "text", nargs="?", default="", help='the query, e.g. "beach +0.5 sunset -people" (quote it)'
+    )
     p.add_argument("--image", metavar="PATH", help="an image to search with")
-    p.add_argument("--image-weight", type=float, default=1.0, metavar="W",
-                   help="weight of --image when combined with text (default 1)")
+    p.add_argument(
+        "--image-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="weight of --image when combined with text (default 1)",
+    )
     p.add_argument("--like", metavar="PHOTO", help="photos like this one (id or path)")
-    p.add_argument("-k", "--limit", type=int, default=20, metavar="N",
-                   help="how many results (default 20)")
-    p.add_argument("--min-score", type=float, default=None, metavar="S",
-                   help="drop results scoring below S (cosine similarity)")
-    p.add_argument("--folder", action="append", default=None, metavar="PATH",
-                   help="only photos in this watched folder (repeatable)")
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after (YYYY-MM-DD)")
+    p.add_argument(
+        "-k", "--limit", type=int, default=20, metavar="N", help="how many results (default 20)"
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=None,
+        metavar="S",
+        help="drop results scoring below S (cosine similarity)",
+    )
+    p.add_argument(
+        "--folder",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="only photos in this watched folder (repeatable)",
+    )
+    p.add_argument(
+        "--from", dest="date_from", metavar="DATE", help="taken on or after (YYYY-MM-DD)"
+    )
     p.add_argument("--to", dest="date_to", metavar="DATE", help="taken on or before (YYYY-MM-DD)")
-    p.add_argument("--status", action="append", default=None,
-                   choices=["ok", "missing", "offline", "error"],
-                   help="photo status to include (default ok; repeatable)")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        choices=["ok", "missing", "offline", "error"],
+        help="photo status to include (default ok; repeatable)",
+    )
     try:
         from clipdesk.cli.tags import add_tag_filter_arguments
 
@@ -53,8 +76,10 @@ def _like_id(app: Any, ref: str) -> int:
         return int(ref)
     photo = app.library.photo_by_path(Path(ref).expanduser())
     if photo is None:
-        raise ClipDeskError(f"{ref} is not a photo of this library.",
-                            "Give a photo id, or the path of an indexed photo.")
+        raise ClipDeskError(
+            f"{ref} is not a photo of this library.",
+            "Give a photo id, or the path of an indexed photo.",
+        )
     return photo.id
 
 
@@ -67,27 +92,35 @@ def _filters(app: Any, args: argparse.Namespace) -> Any:
 
             try:
                 dt.date.fromisoformat(value) if "T" not in value else dt.datetime.fromisoformat(
-                    value)
+                    value
+                )
             except ValueError:
-                raise ClipDeskError(f"{flag} {value!r} is not a date.",
-                                    "Use YYYY-MM-DD, e.g. 2023-06-30.") from None
+                raise ClipDeskError(
+                    f"{flag} {value!r} is not a date.", "Use YYYY-MM-DD, e.g. 2023-06-30."
+                ) from None
     folders = None
     if args.folder:
         folders = []
         for f in args.folder:
             found = app.library.folder(Path(f).expanduser())
             if found is None:
-                raise ClipDeskError(f"{f} is not a watched folder.",
-                                    "See `clipdesk-cli folders list`.")
+                raise ClipDeskError(
+                    f"{f} is not a watched folder.", "See `clipdesk-cli folders list`."
+                )
             folders.append(found.id)
     allowed = None
     if getattr(args, "tags", None):
         from clipdesk.cli.tags import allowed_ids_from_args
 
         allowed = allowed_ids_from_args(app.library, args)
-    return SearchFilters(folders=folders, date_from=args.date_from, date_to=args.date_to,
-                         statuses=tuple(args.status or ["ok"]), allowed_ids=allowed,
-                         min_score=args.min_score)
+    return SearchFilters(
+        folders=folders,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        statuses=tuple(args.status or ["ok"]),
+        allowed_ids=allowed,
+        min_score=args.min_score,
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -95,8 +128,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from clipdesk.cli.index import open_services
 
     if not (args.text.strip() or args.image or args.like):
-        raise ClipDeskError("Nothing to search for.",
-                            'Give a phrase ("a dog on a beach"), --image PATH or --like PHOTO.')
+        raise ClipDeskError(
+            "Nothing to search for.",
+            'Give a phrase ("a dog on a beach"), --image PATH or --like PHOTO.',
+        )
     if args.limit < 1:
         raise ClipDeskError("--limit must be at least 1.")
     with open_services(args) as app:
@@ -104,18 +139,24 @@ def cmd_search(args: argparse.Namespace) -> int:
         if args.image:
             image = Path(args.image).expanduser()
             if not image.is_file():
-                raise ClipDeskError(f"The image {args.image} does not exist.",
-                                    "Check the path of --image.")
+                raise ClipDeskError(
+                    f"The image {args.image} does not exist.", "Check the path of --image."
+                )
             query = query.with_image(image, args.image_weight)
         if args.like:
             query = query.with_photo(_like_id(app, args.like))
         results = app.search(query, k=args.limit, filters=_filters(app, args))
         pending = app.pending_count()
         if pending and not args.json:
-            print(f"note: {pending:,} photo(s) are not indexed yet "
-                  "(run `clipdesk-cli index`).", file=sys.stderr)
-        data = {"query": query.describe(), "model": app.search_model().id,
-                "results": [r.as_dict() for r in results]}
+            print(
+                f"note: {pending:,} photo(s) are not indexed yet (run `clipdesk-cli index`).",
+                file=sys.stderr,
+            )
+        data = {
+            "query": query.describe(),
+            "model": app.search_model().id,
+            "results": [r.as_dict() for r in results],
+        }
         lines = [f"{r.score:.3f}  {r.photo.path}" for r in results]
         emit(args, data, "\n".join(lines) if lines else "No matching photos.")
     return 0

@@ -9,10 +9,16 @@ from clipdesk.core.store import SEARCH_MODEL_KEY, Library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("status", help="photo counts, indexing progress and errors",
-                                   description=__doc__)
-    parser.add_argument("--errors", type=int, default=20, metavar="N",
-                        help="list at most N photos in error with their reasons (default 20)")
+    parser = subparsers.add_parser(
+        "status", help="photo counts, indexing progress and errors", description=__doc__
+    )
+    parser.add_argument(
+        "--errors",
+        type=int,
+        default=20,
+        metavar="N",
+        help="list at most N photos in error with their reasons (default 20)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -29,31 +35,43 @@ def collect(lib: Library, model: str | None, max_errors: int) -> dict[str, Any]:
     return {
         "library": str(lib.path),
         "schema_version": lib.version,
-        "folders": {"total": len(folders),
-                    "offline": [{"path": str(f.path), "reason": f.error}
-                                for f in folders if f.status.value != "ok"],
-                    "problems": [{"path": str(f.path), "reason": f.error}
-                                 for f in folders if f.status.value == "ok" and f.error]},
+        "folders": {
+            "total": len(folders),
+            "offline": [
+                {"path": str(f.path), "reason": f.error} for f in folders if f.status.value != "ok"
+            ],
+            "problems": [
+                {"path": str(f.path), "reason": f.error}
+                for f in folders
+                if f.status.value == "ok" and f.error
+            ],
+        },
         "photos": {"total": sum(counts.values()), **counts},
         "model": active,
         "vectors": vectors,
         "pending": pending,
-        "errors": [{"id": p.id, "path": str(p.path), "reason": p.error}
-                   for p in lib.errors(limit=max_errors)],
+        "errors": [
+            {"id": p.id, "path": str(p.path), "reason": p.error}
+            for p in lib.errors(limit=max_errors)
+        ],
     }
 
 
 def describe(data: dict[str, Any]) -> str:
     photos = data["photos"]
-    lines = [f"library: {data['library']} (schema v{data['schema_version']})",
-             f"folders: {data['folders']['total']}"]
+    lines = [
+        f"library: {data['library']} (schema v{data['schema_version']})",
+        f"folders: {data['folders']['total']}",
+    ]
     for f in data["folders"]["offline"]:
         lines.append(f"  offline: {f['path']} - {f['reason']}")
     for f in data["folders"]["problems"]:
         lines.append(f"  {f['path']}: {f['reason']}")
-    lines.append(f"photos: {photos['total']} ({photos['ok']} indexed, {photos['pending']} pending, "
-                 f"{photos['error']} errors, {photos['missing']} missing, "
-                 f"{photos['offline']} offline)")
+    lines.append(
+        f"photos: {photos['total']} ({photos['ok']} indexed, {photos['pending']} pending, "
+        f"{photos['error']} errors, {photos['missing']} missing, "
+        f"{photos['offline']} offline)"
+    )
     lines.append(f"model: {data['model'] or 'not chosen yet'}")
     for model_id, n in sorted(data["vectors"].items()):
         left = data["pending"].get(model_id)

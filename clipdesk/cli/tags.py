@@ -23,9 +23,12 @@ from clipdesk.core.errors import ClipDeskError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    tags = subparsers.add_parser("tags", help="tag categories, zero-shot tags, review, XMP",
-                                 description="Define tag categories, let the model tag photos, "
-                                 "review its tags and write them to XMP sidecars.")
+    tags = subparsers.add_parser(
+        "tags",
+        help="tag categories, zero-shot tags, review, XMP",
+        description="Define tag categories, let the model tag photos, "
+        "review its tags and write them to XMP sidecars.",
+    )
     sub = tags.add_subparsers(dest="tags_command", metavar="ACTION")
     sub.required = True
 
@@ -36,14 +39,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = csub.add_parser("add", help="add (or with --replace, redefine) a category")
     add.add_argument("name")
     add.add_argument("labels", nargs="+", metavar="LABEL")
-    add.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.SINGLE.value,
-                     help="single: at most one label per photo; multi: any number")
-    add.add_argument("--threshold", type=float, default=0.5,
-                     help="0..1; single: least probability of the best label, multi: per label")
-    add.add_argument("--template", action="append", dest="templates", metavar="TEMPLATE",
-                     help="prompt template with {label} (and {category}); repeat for several")
-    add.add_argument("--prompt", action="append", default=[], metavar="LABEL=PROMPT",
-                     help="an extra prompt for one label, e.g. beach='a sandy beach'")
+    add.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.SINGLE.value,
+        help="single: at most one label per photo; multi: any number",
+    )
+    add.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="0..1; single: least probability of the best label, multi: per label",
+    )
+    add.add_argument(
+        "--template",
+        action="append",
+        dest="templates",
+        metavar="TEMPLATE",
+        help="prompt template with {label} (and {category}); repeat for several",
+    )
+    add.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        metavar="LABEL=PROMPT",
+        help="an extra prompt for one label, e.g. beach='a sandy beach'",
+    )
     add.add_argument("--manual", action="store_true", help="never suggested by the model")
     add.add_argument("--replace", action="store_true", help="redefine an existing category")
     add.set_defaults(func=cmd_cat_add)
@@ -68,8 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--all", action="store_true", help="also rejected tags and near-misses")
     show.set_defaults(func=cmd_list)
 
-    for name, helptext in (("confirm", "confirm a tag on photos"), ("reject", "reject a tag on photos"),
-                           ("clear", "forget your decision on a tag")):
+    for name, helptext in (
+        ("confirm", "confirm a tag on photos"),
+        ("reject", "reject a tag on photos"),
+        ("clear", "forget your decision on a tag"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("tag", help='"Category|label"')
         p.add_argument("photos", nargs="+", metavar="PHOTO")
@@ -91,22 +115,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rx.set_defaults(func=cmd_import_xmp)
     wx = sub.add_parser("write-xmp", help="write tags to XMP sidecars (merging, atomically)")
     wx.add_argument("photos", nargs="*", metavar="PHOTO", help="default: every tagged photo")
-    wx.add_argument("--naming", choices=["fullname", "basename"], default="fullname",
-                    help="fullname: photo.jpg.xmp (darktable, digiKam); basename: photo.xmp (Lightroom)")
-    wx.add_argument("--confirmed-only", action="store_true",
-                    help="write only tags you confirmed (or imported), not the model's suggestions")
+    wx.add_argument(
+        "--naming",
+        choices=["fullname", "basename"],
+        default="fullname",
+        help="fullname: photo.jpg.xmp (darktable, digiKam); basename: photo.xmp (Lightroom)",
+    )
+    wx.add_argument(
+        "--confirmed-only",
+        action="store_true",
+        help="write only tags you confirmed (or imported), not the model's suggestions",
+    )
     wx.set_defaults(func=cmd_write_xmp)
 
 
 # --- helpers shared with other commands ------------------------------------------------------
 
+
 def add_tag_filter_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--tag EXPR`` (repeatable) and ``--confirmed-tags`` to a command (search uses it)."""
-    parser.add_argument("--tag", action="append", dest="tags", metavar="EXPR", default=[],
-                        help='only photos with this tag: "Scene|beach"; "Scene|beach,Scene|city" '
-                        'for either; "!Pets|dog" for without; repeat to require all')
-    parser.add_argument("--confirmed-tags", action="store_true",
-                        help="--tag matches only tags you confirmed, not the model's suggestions")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        dest="tags",
+        metavar="EXPR",
+        default=[],
+        help='only photos with this tag: "Scene|beach"; "Scene|beach,Scene|city" '
+        'for either; "!Pets|dog" for without; repeat to require all',
+    )
+    parser.add_argument(
+        "--confirmed-tags",
+        action="store_true",
+        help="--tag matches only tags you confirmed, not the model's suggestions",
+    )
 
 
 def allowed_ids_from_args(library: Any, args: argparse.Namespace) -> Any:
@@ -139,16 +180,24 @@ def _photo_ids(lib: Any, refs: list[str]) -> list[int]:
     for ref in refs:
         photo = lib.photo(int(ref)) if ref.isdigit() else lib.photo_by_path(Path(ref))
         if photo is None:
-            raise ClipDeskError(f"{ref}: not a photo of this library",
-                                "give a path inside a watched folder (indexed) or a photo id")
+            raise ClipDeskError(
+                f"{ref}: not a photo of this library",
+                "give a path inside a watched folder (indexed) or a photo id",
+            )
         ids.append(photo.id)
     return ids
 
 
 def _tag_dict(t: Any, path: str | None = None) -> dict[str, Any]:
-    out = {"photo_id": t.photo_id, "category": t.category, "label": t.label, "state": t.state.value,
-           "score": None if t.score is None else round(t.score, 4), "threshold": t.threshold,
-           "model": t.model_id}
+    out = {
+        "photo_id": t.photo_id,
+        "category": t.category,
+        "label": t.label,
+        "state": t.state.value,
+        "score": None if t.score is None else round(t.score, 4),
+        "threshold": t.threshold,
+        "model": t.model_id,
+    }
     if path is not None:
         out["path"] = path
     return out
@@ -159,13 +208,16 @@ def _score(t: Any) -> str:
 
 
 def _category_text(c: Category) -> str:
-    labels = ", ".join(lab.name + (f" ({lab.threshold:g})" if lab.threshold is not None else "")
-                       for lab in c.labels)
+    labels = ", ".join(
+        lab.name + (f" ({lab.threshold:g})" if lab.threshold is not None else "")
+        for lab in c.labels
+    )
     kind = "manual" if not c.auto else f"{c.mode.value}, threshold {c.threshold:g}"
     return f"{c.name}  [{kind}]\n    {labels or '(no labels)'}"
 
 
 # --- categories -----------------------------------------------------------------------------
+
 
 def cmd_cat_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
@@ -174,8 +226,11 @@ def cmd_cat_list(args: argparse.Namespace) -> int:
     lib, store = _open(args)
     with lib:
         cats = store.categories()
-    emit(args, [category_to_dict(c) for c in cats],
-         "\n".join(_category_text(c) for c in cats) or "no categories")
+    emit(
+        args,
+        [category_to_dict(c) for c in cats],
+        "\n".join(_category_text(c) for c in cats) or "no categories",
+    )
     return 0
 
 
@@ -191,7 +246,9 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
         extra.setdefault(label.strip().casefold(), []).append(text)
     unknown = set(extra) - {lab.casefold() for lab in args.labels}
     if unknown:
-        raise CategoryError(f"--prompt for label(s) not in the category: {', '.join(sorted(unknown))}")
+        raise CategoryError(
+            f"--prompt for label(s) not in the category: {', '.join(sorted(unknown))}"
+        )
     labels = tuple(Label(n, tuple(extra.get(n.casefold(), ()))) for n in args.labels)
     templates = tuple(args.templates) if args.templates else prompts.DEFAULT_TEMPLATES
     cat = Category(args.name, labels, args.mode, args.threshold, templates, not args.manual)
@@ -201,8 +258,12 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
             store.save_category(cat)
         else:
             store.add_category(cat)
-    emit(args, {"added": cat.name}, f"category {cat.name!r}: {', '.join(cat.label_names)}\n"
-         "run 'clipdesk-cli tags apply' to tag the library")
+    emit(
+        args,
+        {"added": cat.name},
+        f"category {cat.name!r}: {', '.join(cat.label_names)}\n"
+        "run 'clipdesk-cli tags apply' to tag the library",
+    )
     return 0
 
 
@@ -246,6 +307,7 @@ def cmd_cat_export(args: argparse.Namespace) -> int:
 
 # --- tagging --------------------------------------------------------------------------------
 
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
     from clipdesk.core.services import ClipDeskServices
@@ -256,9 +318,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
         # under way for a newly chosen model does not leave half the library untagged.
         model = app.model if args.model else app.search_model()
         report = Tagger(app.library, model).recompute(args.categories)
-    emit(args, {"model": model.id, **report.__dict__},
-         f"tagged {report.photos} photos in {len(report.categories)} categories with {model.id}: "
-         f"{report.suggested} tags suggested, {report.candidates} near-misses to review")
+    emit(
+        args,
+        {"model": model.id, **report.__dict__},
+        f"tagged {report.photos} photos in {len(report.categories)} categories with {model.id}: "
+        f"{report.suggested} tags suggested, {report.candidates} near-misses to review",
+    )
     return 0
 
 
@@ -272,8 +337,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         tags = store.tags_of(pid, None if args.all else [str(s) for s in TAGGED_STATES])
         path = str(lib.photo(pid).path)
     lines = [path] + [f"  {_score(t)}  {t.state.value:<9}  {t.keyword}" for t in tags]
-    emit(args, {"photo_id": pid, "path": path, "tags": [_tag_dict(t) for t in tags]},
-         "\n".join(lines if tags else [path, "  no tags"]))
+    emit(
+        args,
+        {"photo_id": pid, "path": path, "tags": [_tag_dict(t) for t in tags]},
+        "\n".join(lines if tags else [path, "  no tags"]),
+    )
     return 0
 
 
@@ -290,8 +358,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
         else:
             state = TagState.CONFIRMED if args.decision == "confirm" else TagState.REJECTED
             store.set_decision(ids, cat, label, state)
-    emit(args, {args.decision: args.tag, "photos": ids},
-         f"{args.decision}: {args.tag} on {len(ids)} photo(s)")
+    emit(
+        args,
+        {args.decision: args.tag, "photos": ids},
+        f"{args.decision}: {args.tag} on {len(ids)} photo(s)",
+    )
     return 0
 
 
@@ -303,9 +374,12 @@ def cmd_photos(args: argparse.Namespace) -> int:
     with lib:
         tags = store.photos_with_tag(cat, label, limit=args.limit)
         paths = {p.id: str(p.path) for p in lib.photos(ids=[t.photo_id for t in tags])}
-    emit(args, [_tag_dict(t, paths.get(t.photo_id)) for t in tags],
-         "\n".join(f"{_score(t)}  {t.state.value:<9}  {paths.get(t.photo_id)}" for t in tags)
-         or "no photos with this tag")
+    emit(
+        args,
+        [_tag_dict(t, paths.get(t.photo_id)) for t in tags],
+        "\n".join(f"{_score(t)}  {t.state.value:<9}  {paths.get(t.photo_id)}" for t in tags)
+        or "no photos with this tag",
+    )
     return 0
 
 
@@ -316,9 +390,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     with lib:
         items = store.review_list(args.category, args.label, args.limit)
         paths = {p.id: str(p.path) for p in lib.photos(ids=[t.photo_id for t in items])}
-    emit(args, [_tag_dict(t, paths.get(t.photo_id)) for t in items],
-         "\n".join(f"{_score(t)} / {t.threshold:.2f}  {t.keyword:<24}  {paths.get(t.photo_id)}"
-                   for t in items) or "nothing to review")
+    emit(
+        args,
+        [_tag_dict(t, paths.get(t.photo_id)) for t in items],
+        "\n".join(
+            f"{_score(t)} / {t.threshold:.2f}  {t.keyword:<24}  {paths.get(t.photo_id)}"
+            for t in items
+        )
+        or "nothing to review",
+    )
     return 0
 
 
@@ -344,8 +424,14 @@ def cmd_write_xmp(args: argparse.Namespace) -> int:
         report = Tagger(lib, None, store).write_xmp(ids, args.naming, args.confirmed_only)
     for path, reason in report.failed:
         print(f"warning: {path}: {reason}", file=sys.stderr)
-    emit(args, {"written": [str(p) for p in report.written], "unchanged": report.unchanged,
-                "failed": [{"path": p, "reason": r} for p, r in report.failed]},
-         f"wrote {len(report.written)} sidecars, {report.unchanged} already up to date, "
-         f"{len(report.failed)} failed")
+    emit(
+        args,
+        {
+            "written": [str(p) for p in report.written],
+            "unchanged": report.unchanged,
+            "failed": [{"path": p, "reason": r} for p, r in report.failed],
+        },
+        f"wrote {len(report.written)} sidecars, {report.unchanged} already up to date, "
+        f"{len(report.failed)} failed",
+    )
     return 1 if report.failed else 0

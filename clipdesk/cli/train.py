@@ -23,19 +23,31 @@ from clipdesk.core.finetune_data import SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="teach tags from your decisions; fine-tune CLIP",
-                                   description="Teach tag heads and fine-tune the model.")
+    parser = subparsers.add_parser(
+        "train",
+        help="teach tags from your decisions; fine-tune CLIP",
+        description="Teach tag heads and fine-tune the model.",
+    )
     sub = parser.add_subparsers(dest="train_command", metavar="WHAT")
     sub.required = True
 
     p = sub.add_parser("heads", help="train a category's classifier from confirmed/rejected tags")
     p.add_argument("category")
-    p.add_argument("--target-precision", type=float, metavar="P",
-                   help="calibrate thresholds to this precision on your labels (e.g. 0.9)")
+    p.add_argument(
+        "--target-precision",
+        type=float,
+        metavar="P",
+        help="calibrate thresholds to this precision on your labels (e.g. 0.9)",
+    )
     p.add_argument("--apply", action="store_true", help="use the trained head for tagging")
     p.add_argument("--revert", action="store_true", help="go back to zero-shot for the category")
-    p.add_argument("--suggest", type=int, default=0, metavar="N",
-                   help="list the N photos the head is least sure about (label them next)")
+    p.add_argument(
+        "--suggest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="list the N photos the head is least sure about (label them next)",
+    )
     p.add_argument("--method", choices=("margin", "entropy"), default="margin")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_heads)
@@ -46,20 +58,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("finetune", help="fine-tune the model on your photos' captions")
     _source_arg(p)
-    p.add_argument("--towers", choices=("text", "both"), default="text",
-                   help="text: no re-index needed (default); both: re-embeds when activated")
+    p.add_argument(
+        "--towers",
+        choices=("text", "both"),
+        default="text",
+        help="text: no re-index needed (default); both: re-embeds when activated",
+    )
     p.add_argument("--epochs", type=float, default=5.0)
     p.add_argument("--min-steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64, help="halved on out-of-memory")
     p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--alpha", type=float, default=0.5,
-                   help="WiSE-FT blend: 0 = original weights, 1 = fully fine-tuned")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="WiSE-FT blend: 0 = original weights, 1 = fully fine-tuned",
+    )
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--name", help="name of the new model version (default: BASE-ft-DATE)")
     p.add_argument("--activate", action="store_true", help="activate the new version")
-    p.add_argument("--resume", nargs="?", const="last", metavar="JOB_DIR",
-                   help="continue an interrupted run (default: the most recent)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        metavar="JOB_DIR",
+        help="continue an interrupted run (default: the most recent)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_finetune)
 
@@ -74,8 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _source_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="tags", metavar="LIST",
-                   help=f"comma-separated caption sources: {', '.join(SOURCES)} (default: tags)")
+    p.add_argument(
+        "--source",
+        default="tags",
+        metavar="LIST",
+        help=f"comma-separated caption sources: {', '.join(SOURCES)} (default: tags)",
+    )
 
 
 def _sources(args: argparse.Namespace) -> list[str]:
@@ -108,23 +137,34 @@ def run_heads(args: argparse.Namespace) -> int:
         if args.revert:
             model_id = load_model(args.model, args.device or "auto").id
             had = head_service.revert(lib, model_id, args.category)
-            emit(args, {"category": args.category, "reverted": had},
-                 f"{args.category}: back to zero-shot" if had else
-                 f"{args.category}: no trained head was applied")
+            emit(
+                args,
+                {"category": args.category, "reverted": had},
+                f"{args.category}: back to zero-shot"
+                if had
+                else f"{args.category}: no trained head was applied",
+            )
             return 0
         model = load_model(args.model, args.device or "auto")
         ex, result = head_service.teach_category(
-            lib, model, args.category, target_precision=args.target_precision,
-            progress=_progress(args))
+            lib,
+            model,
+            args.category,
+            target_precision=args.target_precision,
+            progress=_progress(args),
+        )
         data: dict[str, Any] = result.summary()
         data["missing_vectors"] = ex.missing_vectors
         if args.apply:
             head_service.apply(lib, result.head)
         data["applied"] = bool(args.apply)
         if args.suggest:
-            data["suggest"] = [{"photo_id": pid, "uncertainty": round(u, 4)} for pid, u in
-                               head_service.next_to_label(lib, model.id, result.head,
-                                                          args.suggest, args.method)]
+            data["suggest"] = [
+                {"photo_id": pid, "uncertainty": round(u, 4)}
+                for pid, u in head_service.next_to_label(
+                    lib, model.id, result.head, args.suggest, args.method
+                )
+            ]
         emit(args, data, _heads_text(data))
     return 0
 
@@ -145,8 +185,9 @@ def _heads_text(d: dict[str, Any]) -> str:
         lines.append("  zero-shot did best on held-out labels; the head equals it")
     if d.get("thresholds"):
         lines.append("  calibrated thresholds: " + ", ".join(f"{t:.3f}" for t in d["thresholds"]))
-    lines.append("  applied: tagging now uses this head" if d["applied"] else
-                 "  not applied (use --apply)")
+    lines.append(
+        "  applied: tagging now uses this head" if d["applied"] else "  not applied (use --apply)"
+    )
     for s in d.get("suggest", []):
         lines.append(f"  label next: photo {s['photo_id']} (uncertainty {s['uncertainty']})")
     return "\n".join(lines)
@@ -159,8 +200,10 @@ def run_pairs(args: argparse.Namespace) -> int:
     with _library(args) as lib:
         pairs = caption_pairs(lib, _sources(args))
     data = pairs.summary()
-    text = "\n".join([f"{n:8d}  {SOURCE_TITLES[s]}" for s, n in pairs.counts.items()]
-                     + [f"{len(pairs.pairs):8d}  pairs from {pairs.photos} photos"])
+    text = "\n".join(
+        [f"{n:8d}  {SOURCE_TITLES[s]}" for s, n in pairs.counts.items()]
+        + [f"{len(pairs.pairs):8d}  pairs from {pairs.photos} photos"]
+    )
     emit(args, data, text)
     return 0
 
@@ -181,9 +224,16 @@ def run_finetune(args: argparse.Namespace) -> int:
         from clipdesk.model.manager import resolve_model
 
         opts = FinetuneOptions(
-            towers=args.towers, epochs=args.epochs, min_steps=args.min_steps,
-            batch_size=args.batch_size, lr=args.lr, alpha=args.alpha,
-            device=args.device or "auto", precision=args.precision, seed=args.seed).validate()
+            towers=args.towers,
+            epochs=args.epochs,
+            min_steps=args.min_steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            alpha=args.alpha,
+            device=args.device or "auto",
+            precision=args.precision,
+            seed=args.seed,
+        ).validate()
         with _library(args) as lib:
             pairs = caption_pairs(lib, _sources(args))
         train, val = split_pairs(pairs.pairs, args.val_fraction, args.seed)
@@ -192,8 +242,10 @@ def run_finetune(args: argparse.Namespace) -> int:
     try:
         result = job.run(progress=_progress(args))
     except CancelledError:
-        print(f"\nstopped; resume with: clipdesk-cli train finetune --resume {job.folder}",
-              file=sys.stderr)
+        print(
+            f"\nstopped; resume with: clipdesk-cli train finetune --resume {job.folder}",
+            file=sys.stderr,
+        )
         return 130
     data = {**result.summary(), "data": pairs_summary, "job": str(job.folder)}
     if args.activate:
@@ -204,18 +256,24 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def _finetune_text(d: dict[str, Any]) -> str:
-    lines = [f"new model version: {d['model_name']}  ({d['model_path']})",
-             f"  {d['steps']} steps, batch {d['batch_size']}, {d['seconds']:.0f} s, "
-             f"{d['images_per_s']:.1f} images/s, blend alpha {d['alpha']}"]
+    lines = [
+        f"new model version: {d['model_name']}  ({d['model_path']})",
+        f"  {d['steps']} steps, batch {d['batch_size']}, {d['seconds']:.0f} s, "
+        f"{d['images_per_s']:.1f} images/s, blend alpha {d['alpha']}",
+    ]
     keys = [k for k in ("t2i_recall@1", "t2i_recall@5", "i2t_recall@1") if k in d["before"]]
     if keys:
         lines.append("  validation        original   fine-tuned   saved (blend)")
         for k in keys:
-            lines.append(f"  {k:16s}  {d['before'][k]:8.3f}   {d['fine_tuned'][k]:10.3f}   "
-                         f"{d['after'][k]:13.3f}")
-    lines.append("  activate it: clipdesk-cli train activate " + d["model_name"]
-                 if "activation" not in d else f"  active now (re-embedding needed: "
-                 f"{d['activation']['reembed']})")
+            lines.append(
+                f"  {k:16s}  {d['before'][k]:8.3f}   {d['fine_tuned'][k]:10.3f}   "
+                f"{d['after'][k]:13.3f}"
+            )
+    lines.append(
+        "  activate it: clipdesk-cli train activate " + d["model_name"]
+        if "activation" not in d
+        else f"  active now (re-embedding needed: {d['activation']['reembed']})"
+    )
     return "\n".join(lines)
 
 
@@ -224,9 +282,14 @@ def run_versions(args: argparse.Namespace) -> int:
     from clipdesk.model import versions
 
     found = versions.finetuned_versions()
-    text = "\n".join(
-        f"{'*' if v.active else ' '} {v.name}  from {v.base_model}, {v.towers} tower(s), "
-        f"alpha {v.alpha}" for v in found) or "no fine-tuned versions yet"
+    text = (
+        "\n".join(
+            f"{'*' if v.active else ' '} {v.name}  from {v.base_model}, {v.towers} tower(s), "
+            f"alpha {v.alpha}"
+            for v in found
+        )
+        or "no fine-tuned versions yet"
+    )
     emit(args, [v.to_json() for v in found], text)
     return 0
 
@@ -237,8 +300,12 @@ def run_activate(args: argparse.Namespace) -> int:
 
     with _library(args) as lib:
         out = versions.activate(args.name, lib)
-    emit(args, out, f"active model: {out['active']}"
-         + ("  (photos will be embedded again at the next index)" if out["reembed"] else ""))
+    emit(
+        args,
+        out,
+        f"active model: {out['active']}"
+        + ("  (photos will be embedded again at the next index)" if out["reembed"] else ""),
+    )
     return 0
 
 

@@ -20,8 +20,9 @@ from clipdesk.core.categories import Mode
 METHODS = ("margin", "entropy")
 
 
-def uncertainty(scores: np.ndarray, mode: Mode, thresholds: np.ndarray | float = 0.5,
-                method: str = "margin") -> np.ndarray:
+def uncertainty(
+    scores: np.ndarray, mode: Mode, thresholds: np.ndarray | float = 0.5, method: str = "margin"
+) -> np.ndarray:
     """[n] uncertainty of each photo, larger = less sure, from its scores [n, labels]."""
     p = np.clip(np.asarray(scores, np.float64), 1e-12, 1.0)
     if method == "margin":

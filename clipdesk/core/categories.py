@@ -140,7 +140,9 @@ class Category:
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "templates", templates)
-        object.__setattr__(self, "threshold", _check_threshold(f"category {name!r}", self.threshold))
+        object.__setattr__(
+            self, "threshold", _check_threshold(f"category {name!r}", self.threshold)
+        )
         object.__setattr__(self, "auto", bool(self.auto))
 
     @property
@@ -167,7 +169,9 @@ class Category:
         return prompts.label_prompts(label.name, self.name, self.templates, label.prompts)
 
     def with_labels(self, labels: Iterable[Label | str]) -> Category:
-        return replace(self, labels=tuple(lab if isinstance(lab, Label) else Label(lab) for lab in labels))
+        return replace(
+            self, labels=tuple(lab if isinstance(lab, Label) else Label(lab) for lab in labels)
+        )
 
     def adding_label(self, label: Label | str) -> Category:
         return self.with_labels([*self.labels, label])

@@ -114,7 +114,9 @@ def _check_keys(obj: dict, allowed: set[str], source: str, where: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise _fail(
-            source, where, f"unknown field(s) {', '.join(map(repr, unknown))}",
+            source,
+            where,
+            f"unknown field(s) {', '.join(map(repr, unknown))}",
             f"allowed fields: {', '.join(sorted(allowed))}",
         )
 
@@ -127,7 +129,9 @@ def _parse_label(raw: Any, source: str, where: str) -> Label:
     if "name" not in raw:
         raise _fail(source, where, "label has no 'name'")
     name = _expect(raw["name"], str, source, f"{where}.name", "text")
-    label_prompts = _expect(raw.get("prompts", []), list, source, f"{where}.prompts", "a list of prompts")
+    label_prompts = _expect(
+        raw.get("prompts", []), list, source, f"{where}.prompts", "a list of prompts"
+    )
     for i, p in enumerate(label_prompts):
         _expect(p, str, source, f"{where}.prompts[{i}]", "text")
     threshold = raw.get("threshold")
@@ -145,8 +149,12 @@ def _parse_category(raw: Any, source: str, where: str) -> Category:
     name = _expect(raw["name"], str, source, f"{where}.name", "text")
     labels_raw = _expect(raw["labels"], list, source, f"{where}.labels", "a list of labels")
     labels = [_parse_label(lab, source, f"{where}.labels[{i}]") for i, lab in enumerate(labels_raw)]
-    mode = _expect(raw.get("mode", Mode.SINGLE.value), str, source, f"{where}.mode", "'single' or 'multi'")
-    threshold = _expect(raw.get("threshold", 0.5), (int, float), source, f"{where}.threshold", "a number")
+    mode = _expect(
+        raw.get("mode", Mode.SINGLE.value), str, source, f"{where}.mode", "'single' or 'multi'"
+    )
+    threshold = _expect(
+        raw.get("threshold", 0.5), (int, float), source, f"{where}.threshold", "a number"
+    )
     templates = raw.get("templates")
     if templates is None:
         templates = list(prompts.DEFAULT_TEMPLATES)
@@ -188,7 +196,9 @@ def _parse_document(doc: Any, source: str) -> list[Category]:
     _check_keys(doc, _TOP_KEYS, source, "top level")
     if doc.get("format") != FORMAT_NAME:
         raise _fail(
-            source, "format", f"expected \"{FORMAT_NAME}\", found {json.dumps(doc.get('format'))}",
+            source,
+            "format",
+            f'expected "{FORMAT_NAME}", found {json.dumps(doc.get("format"))}',
             "is this a ClipDesk category file?",
         )
     version = doc.get("version")
@@ -196,7 +206,9 @@ def _parse_document(doc: Any, source: str) -> list[Category]:
         raise _fail(source, "version", f"expected a version number, found {json.dumps(version)}")
     if version > FORMAT_VERSION:
         raise _fail(
-            source, "version", f"version {version} is newer than this ClipDesk reads ({FORMAT_VERSION})",
+            source,
+            "version",
+            f"version {version} is newer than this ClipDesk reads ({FORMAT_VERSION})",
             "update ClipDesk to import this file",
         )
     if "categories" not in doc:
@@ -209,7 +221,8 @@ def _parse_document(doc: Any, source: str) -> list[Category]:
         key = cat.name.casefold()
         if key in seen:
             raise _fail(
-                source, f"categories[{i}].name",
+                source,
+                f"categories[{i}].name",
                 f"category {cat.name!r} appears twice (also categories[{seen[key]}])",
             )
         seen[key] = i
@@ -222,7 +235,9 @@ def read_category_file(path: str | os.PathLike[str]) -> list[Category]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _fail(str(path), "", f"file is {size} bytes; a category file is at most {MAX_FILE_BYTES}")
+            raise _fail(
+                str(path), "", f"file is {size} bytes; a category file is at most {MAX_FILE_BYTES}"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise CategoryFileError(f"{path}: no such file") from None
@@ -233,7 +248,9 @@ def read_category_file(path: str | os.PathLike[str]) -> list[Category]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _fail(str(path), f"byte {exc.start}", "not UTF-8 text", "save the file as UTF-8") from None
+        raise _fail(
+            str(path), f"byte {exc.start}", "not UTF-8 text", "save the file as UTF-8"
+        ) from None
     return parse_categories(text, str(path))
 
 

@@ -27,11 +27,37 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from clipdesk.core.errors import ClipDeskError
 from clipdesk.core.imaging import MAX_PIXELS, to_rgb
 
-RAW_EXTENSIONS = frozenset({
-    ".3fr", ".ari", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25",
-    ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2",
-    ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-})
+RAW_EXTENSIONS = frozenset(
+    {
+        ".3fr",
+        ".ari",
+        ".arw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".dcr",
+        ".dng",
+        ".erf",
+        ".iiq",
+        ".k25",
+        ".kdc",
+        ".mef",
+        ".mos",
+        ".mrw",
+        ".nef",
+        ".nrw",
+        ".orf",
+        ".pef",
+        ".raf",
+        ".raw",
+        ".rw2",
+        ".rwl",
+        ".sr2",
+        ".srf",
+        ".srw",
+        ".x3f",
+    }
+)
 HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif"}
@@ -48,8 +74,16 @@ _heif_registered = False
 class DecodeError(ClipDeskError):
     """A photo that cannot be decoded; ``kind`` is a stable key, ``reason`` the text to record."""
 
-    KINDS = ("missing", "unreadable", "empty", "not_image", "unsupported", "corrupt",
-             "truncated", "too_large")
+    KINDS = (
+        "missing",
+        "unreadable",
+        "empty",
+        "not_image",
+        "unsupported",
+        "corrupt",
+        "truncated",
+        "too_large",
+    )
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -83,8 +117,12 @@ def decode_for_model(path: str | os.PathLike[str], size: int = 224) -> DecodedPh
     data = _read_bytes(path)
     if path.suffix.lower() in RAW_EXTENSIONS:
         return _decode_raw(path, data, size)
-    if path.suffix.lower() in HEIF_EXTENSIONS or data[4:12] in (b"ftypheic", b"ftypheix",
-                                                                 b"ftypmif1", b"ftyphevc"):
+    if path.suffix.lower() in HEIF_EXTENSIONS or data[4:12] in (
+        b"ftypheic",
+        b"ftypheix",
+        b"ftypmif1",
+        b"ftyphevc",
+    ):
         _ensure_heif()
     return _decode_bytes(data, size)
 
@@ -150,8 +188,18 @@ def _decode_bytes(data: bytes, size: int, fmt_override: str | None = None) -> De
     except Image.DecompressionBombError as exc:
         raise DecodeError("too_large", f"image is too large to decode safely ({exc})") from None
     # Damaged files make Pillow's plugins raise almost anything; all of it is the file's fault.
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
-            ZeroDivisionError, MemoryError, struct.error) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ZeroDivisionError,
+        MemoryError,
+        struct.error,
+    ) as exc:
         raise _load_error(exc, fmt) from None
 
 
@@ -196,11 +244,14 @@ def _load_error(exc: BaseException, fmt: str) -> DecodeError:
     if isinstance(exc, MemoryError):
         return DecodeError("too_large", f"not enough memory to decode this {fmt} image")
     if "truncated" in text or isinstance(exc, EOFError) or "premature end" in text:
-        return DecodeError("truncated", f"{fmt} data ends early: the file is truncated or "
-                                        "still being copied")
+        return DecodeError(
+            "truncated", f"{fmt} data ends early: the file is truncated or still being copied"
+        )
     if "cannot load this image" in text:  # the header ended before any image data
-        return DecodeError("truncated", f"{fmt} file has no image data after its header: it "
-                                        "is truncated or damaged")
+        return DecodeError(
+            "truncated",
+            f"{fmt} file has no image data after its header: it is truncated or damaged",
+        )
     if "broken data stream" in text or "not enough data" in text:
         return DecodeError("truncated", f"{fmt} data ends early: the file is truncated")
     if "decoder" in text and "not available" in text:
@@ -234,8 +285,11 @@ def _short(exc: BaseException) -> str:
 # --- camera RAW -----------------------------------------------------------------------------
 
 # LibRaw's flip code -> PIL transpose that makes the picture upright.
-_RAW_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90,
-             6: Image.Transpose.ROTATE_270}
+_RAW_FLIP = {
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.ROTATE_90,
+    6: Image.Transpose.ROTATE_270,
+}
 
 
 def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:

@@ -28,10 +28,22 @@ def examine(path: str, with_metadata: bool = True) -> FileFacts | None:
         except OSError:
             return None
         reason = exc.strerror or exc.__class__.__name__
-        return FileFacts(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                         kind=kind_from_extension(name), content_hash=None,
-                         error=f"cannot read the file: {reason}")
+        return FileFacts(
+            path=path,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            kind=kind_from_extension(name),
+            content_hash=None,
+            error=f"cannot read the file: {reason}",
+        )
     kind, error = classify(name, fp.head)
     meta = read_metadata(path, kind) if (kind and with_metadata and not error) else PhotoMeta()
-    return FileFacts(path=path, size=fp.size, mtime_ns=fp.mtime_ns, kind=kind,
-                     content_hash=fp.digest, meta=meta, error=error)
+    return FileFacts(
+        path=path,
+        size=fp.size,
+        mtime_ns=fp.mtime_ns,
+        kind=kind,
+        content_hash=fp.digest,
+        meta=meta,
+        error=error,
+    )

@@ -10,25 +10,68 @@ from __future__ import annotations
 import os
 
 # Camera RAW formats (decoded through rawpy's embedded preview). Most are TIFF containers.
-RAW_EXTENSIONS = frozenset({
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25", ".kdc",
-    ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl",
-    ".sr2", ".srf", ".srw", ".x3f",
-})
+RAW_EXTENSIONS = frozenset(
+    {
+        ".3fr",
+        ".arw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".dcr",
+        ".dng",
+        ".erf",
+        ".iiq",
+        ".k25",
+        ".kdc",
+        ".mef",
+        ".mos",
+        ".mrw",
+        ".nef",
+        ".nrw",
+        ".orf",
+        ".pef",
+        ".raf",
+        ".raw",
+        ".rw2",
+        ".rwl",
+        ".sr2",
+        ".srf",
+        ".srw",
+        ".x3f",
+    }
+)
 
 EXTENSION_KINDS: dict[str, str] = {
-    ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".jpe": "jpeg",
+    ".jfif": "jpeg",
     ".png": "png",
     ".webp": "webp",
-    ".tif": "tiff", ".tiff": "tiff",
-    ".bmp": "bmp", ".dib": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".dib": "bmp",
     ".gif": "gif",
-    ".heic": "heif", ".heif": "heif", ".hif": "heif", ".avif": "heif",
+    ".heic": "heif",
+    ".heif": "heif",
+    ".hif": "heif",
+    ".avif": "heif",
     **{ext: "raw" for ext in RAW_EXTENSIONS},
 }
 
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
-                b"avif", b"avis")
+_HEIF_BRANDS = (
+    b"heic",
+    b"heix",
+    b"hevc",
+    b"hevx",
+    b"heim",
+    b"heis",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+)
 
 HEAD_BYTES = 32  # how much of a file :func:`sniff` needs
 
@@ -82,7 +125,10 @@ def classify(name: str, head: bytes) -> tuple[str | None, str | None]:
     if by_content is None:
         if by_name == "raw":  # RAW containers vary by vendor; rawpy gets the final word
             return "raw", None
-        return None, f"not an image: the content is not {by_name.upper() if by_name else 'an image'}"
+        return (
+            None,
+            f"not an image: the content is not {by_name.upper() if by_name else 'an image'}",
+        )
     if by_content == "tiff" and by_name == "raw":
         return "raw", None
     return by_content, None

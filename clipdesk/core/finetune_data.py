@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("clipdesk.finetune")
 
 SOURCES: tuple[str, ...] = ("tags", "xmp", "folders")
-SOURCE_TITLES = {"tags": "confirmed tags", "xmp": "XMP titles, descriptions and keywords",
-                 "folders": "folder names"}
+SOURCE_TITLES = {
+    "tags": "confirmed tags",
+    "xmp": "XMP titles, descriptions and keywords",
+    "folders": "folder names",
+}
 MAX_CAPTION_CHARS = 300  # the text tower reads 77 tokens; longer text is cut anyway
 _MAX_TAGS_PER_CAPTION = 4
 _BORING_FOLDER = re.compile(
@@ -132,8 +135,9 @@ def caption_pairs(
     chosen = list(dict.fromkeys(sources))
     unknown = [s for s in chosen if s not in SOURCES]
     if unknown:
-        raise ClipDeskError(f"unknown caption source {unknown[0]!r}",
-                            f"choose from: {', '.join(SOURCES)}")
+        raise ClipDeskError(
+            f"unknown caption source {unknown[0]!r}", f"choose from: {', '.join(SOURCES)}"
+        )
     photos = lib.photos(statuses=["ok"])
     roots = {f.id: Path(f.path) for f in lib.folders()}
     tags = tag_captions(lib) if "tags" in chosen else {}
@@ -168,14 +172,17 @@ def is_validation(photo_id: int, fraction: float, seed: int = 0) -> bool:
     return int.from_bytes(digest, "little") / 2**64 < fraction
 
 
-def split_pairs(pairs: Sequence[CaptionPair], fraction: float = 0.1, seed: int = 0,
-                min_val: int = 8) -> tuple[list[CaptionPair], list[CaptionPair]]:
+def split_pairs(
+    pairs: Sequence[CaptionPair], fraction: float = 0.1, seed: int = 0, min_val: int = 8
+) -> tuple[list[CaptionPair], list[CaptionPair]]:
     """(train, validation): whole photos on one side only; at least ``min_val`` validation pairs
     when there are enough photos."""
     val = [p for p in pairs if is_validation(p.photo_id, fraction, seed)]
     if len(val) < min_val and len(pairs) >= 4 * min_val:
-        ids = sorted({p.photo_id for p in pairs},
-                     key=lambda i: hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest())
+        ids = sorted(
+            {p.photo_id for p in pairs},
+            key=lambda i: hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(),
+        )
         take = set(ids[: max(1, round(len(ids) * max(fraction, min_val / len(pairs))))])
         val = [p for p in pairs if p.photo_id in take]
     val_ids = {p.photo_id for p in val}

@@ -39,8 +39,12 @@ class Metrics:
     n: int  # labelled photos scored
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "mean_ap": self.mean_ap,
-                "per_label_ap": self.per_label_ap, "n": self.n}
+        return {
+            "accuracy": self.accuracy,
+            "mean_ap": self.mean_ap,
+            "per_label_ap": self.per_label_ap,
+            "n": self.n,
+        }
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,12 @@ class Evaluation:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"before": self.before.as_dict(), "after": self.after.as_dict(),
-                "folds": self.folds, "seconds": round(self.seconds, 3)}
+        return {
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+            "folds": self.folds,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -68,8 +76,12 @@ def average_precision(scores: np.ndarray, positive: np.ndarray) -> float | None:
     return float(precision_at[hits].mean())
 
 
-def metrics(scores: np.ndarray, data: LabelData, labels: tuple[str, ...],
-            thresholds: np.ndarray | float = 0.5) -> Metrics:
+def metrics(
+    scores: np.ndarray,
+    data: LabelData,
+    labels: tuple[str, ...],
+    thresholds: np.ndarray | float = 0.5,
+) -> Metrics:
     pos, neg = data.positives(), data.negatives()
     per_label: dict[str, float] = {}
     for j, name in enumerate(labels):
@@ -119,8 +131,13 @@ def n_folds(data: LabelData, wanted: int = 5) -> int:
 Choice = float | str | None
 
 
-def fit_choice(init: Head, data: LabelData, choice: Choice, cancel: CancelToken | None = None,
-               start: Head | None = None) -> Head:
+def fit_choice(
+    init: Head,
+    data: LabelData,
+    choice: Choice,
+    cancel: CancelToken | None = None,
+    start: Head | None = None,
+) -> Head:
     """The head ``choice`` gives on ``data`` (zero-shot when a discriminant has too few labels)."""
     if choice is None:
         return init
@@ -139,8 +156,14 @@ def wrong_decisions(head: Head, data: LabelData) -> int:
     return int((~data.allowed[np.arange(data.n), scores.argmax(axis=1)]).sum())
 
 
-def select_fit(init: Head, data: LabelData, k: int = 3, seed: int = 0,
-               grid: tuple[float, ...] = LAM_GRID, cancel: CancelToken | None = None) -> Choice:
+def select_fit(
+    init: Head,
+    data: LabelData,
+    k: int = 3,
+    seed: int = 0,
+    grid: tuple[float, ...] = LAM_GRID,
+    cancel: CancelToken | None = None,
+) -> Choice:
     """The head kind with the fewest cross-validated mistakes (see the tie rule below). Mistakes,
     not log-loss, because the log-loss of a few confident errors can outweigh many more right
     answers, and it is right answers the user sees."""
@@ -169,8 +192,9 @@ def select_fit(init: Head, data: LabelData, k: int = 3, seed: int = 0,
     return min(choices, key=lambda c: (wrong[c], rank.get(c, 2), loss[c]))
 
 
-def evaluate(init: Head, data: LabelData, k: int = 5, seed: int = 0,
-             cancel: CancelToken | None = None) -> Evaluation | None:
+def evaluate(
+    init: Head, data: LabelData, k: int = 5, seed: int = 0, cancel: CancelToken | None = None
+) -> Evaluation | None:
     """Cross-validated zero-shot vs trained-head figures; None with too few labelled photos."""
     if data.n < MIN_EXAMPLES:
         return None
@@ -191,7 +215,9 @@ def evaluate(init: Head, data: LabelData, k: int = 5, seed: int = 0,
     return Evaluation(
         before=metrics(before, data, init.labels, thr),
         after=metrics(oof, data, init.labels, thr),
-        folds=k, oof_scores=oof, seconds=time.monotonic() - t0,
+        folds=k,
+        oof_scores=oof,
+        seconds=time.monotonic() - t0,
     )
 
 
@@ -201,9 +227,12 @@ def _default_thresholds(head: Head) -> np.ndarray:
     return np.full(len(head.labels), 0.5, np.float32)
 
 
-def threshold_for_precision(scores: np.ndarray, positive: np.ndarray, target: float,
-                            min_positives: int = MIN_POSITIVES_FOR_THRESHOLD,
-                            ) -> tuple[float, float, float] | None:
+def threshold_for_precision(
+    scores: np.ndarray,
+    positive: np.ndarray,
+    target: float,
+    min_positives: int = MIN_POSITIVES_FOR_THRESHOLD,
+) -> tuple[float, float, float] | None:
     """The lowest score cut-off whose precision on the labels reaches ``target``, keeping the
     most recall: (threshold, precision, recall), or None when no cut-off reaches it."""
     positive = np.asarray(positive, bool)
@@ -222,8 +251,12 @@ def threshold_for_precision(scores: np.ndarray, positive: np.ndarray, target: fl
     return float(s[i]), float(precision[i]), float(tp[i] / hits.sum())
 
 
-def calibrate(head: Head, data: LabelData, oof_scores: np.ndarray, target: float,
-              ) -> tuple[Head, dict[str, Any]]:
+def calibrate(
+    head: Head,
+    data: LabelData,
+    oof_scores: np.ndarray,
+    target: float,
+) -> tuple[Head, dict[str, Any]]:
     """Thresholds reaching ``target`` precision on held-out scores of the user's labels.
 
     Multi-label: one per label (labels that cannot reach it keep the category's threshold).
@@ -244,9 +277,11 @@ def calibrate(head: Head, data: LabelData, oof_scores: np.ndarray, target: float
                 report["labels"][name] = None
             else:
                 out.append(found[0])
-                report["labels"][name] = {"threshold": round(found[0], 4),
-                                          "precision": round(found[1], 4),
-                                          "recall": round(found[2], 4)}
+                report["labels"][name] = {
+                    "threshold": round(found[0], 4),
+                    "precision": round(found[1], 4),
+                    "recall": round(found[2], 4),
+                }
         return replace(head, thresholds=tuple(out)), report
     t = data.targets()
     top = oof_scores.argmax(axis=1)
@@ -255,6 +290,9 @@ def calibrate(head: Head, data: LabelData, oof_scores: np.ndarray, target: float
     if found is None:
         report["category"] = None
         return head, report
-    report["category"] = {"threshold": round(found[0], 4), "precision": round(found[1], 4),
-                          "recall": round(found[2], 4)}
+    report["category"] = {
+        "threshold": round(found[0], 4),
+        "precision": round(found[1], 4),
+        "recall": round(found[2], 4),
+    }
     return replace(head, thresholds=(found[0],)), report

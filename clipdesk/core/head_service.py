@@ -60,8 +60,11 @@ def decisions_of(lib: Library, category: Category) -> tuple[np.ndarray, np.ndarr
             (category.name, *states),
         ).fetchall()
     index = {name.casefold(): i for i, name in enumerate(category.label_names)}
-    kept = [(r[0], index[r[1].casefold()], r[2] in _POSITIVE_STATES) for r in rows
-            if r[1].casefold() in index]
+    kept = [
+        (r[0], index[r[1].casefold()], r[2] in _POSITIVE_STATES)
+        for r in rows
+        if r[1].casefold() in index
+    ]
     if not kept:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
     ids, cols, conf = zip(*kept, strict=True)
@@ -84,14 +87,20 @@ def examples(lib: Library, model: TextModel, category_name: str) -> CategoryExam
     return CategoryExamples(cat, init, data, int(len(uniq) - len(have)))
 
 
-def library_sample_covariance(lib: Library, model_id: str, sample: int = LIBRARY_SAMPLE,
-                              seed: int = 0) -> np.ndarray | None:
+def library_sample_covariance(
+    lib: Library, model_id: str, sample: int = LIBRARY_SAMPLE, seed: int = 0
+) -> np.ndarray | None:
     """Covariance of the library's vectors of ``model_id`` over a fixed random sample of photos:
     the discriminant head's geometry. Read when teaching, not when a category's counts are shown."""
     with lib.reading() as conn:
-        ids = [int(r[0]) for r in conn.execute(
-            "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
-            "WHERE e.model_id = ? AND p.status = ?", (model_id, str(PhotoStatus.OK)))]
+        ids = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
+                "WHERE e.model_id = ? AND p.status = ?",
+                (model_id, str(PhotoStatus.OK)),
+            )
+        ]
     if len(ids) > sample:
         ids = sorted(random.Random(seed).sample(ids, sample))
     _, vectors = lib.vectors_for(model_id, ids)
@@ -109,26 +118,33 @@ def teach_category(
 ) -> tuple[CategoryExamples, TeachResult]:
     ex = examples(lib, model, category_name)
     ex = replace(ex, data=replace(ex.data, library_cov=library_sample_covariance(lib, model.id)))
-    return ex, teach(ex.init, ex.data, target_precision=target_precision, progress=progress,
-                     cancel=cancel)
+    return ex, teach(
+        ex.init, ex.data, target_precision=target_precision, progress=progress, cancel=cancel
+    )
 
 
 def next_to_label(
-    lib: Library, model_id: str, head: Head, limit: int = 20, method: str = "margin",
+    lib: Library,
+    model_id: str,
+    head: Head,
+    limit: int = 20,
+    method: str = "margin",
 ) -> list[tuple[int, float]]:
     """Photos of the library (with a ``model_id`` vector) the head is least sure about, skipping
     those the user already decided in this category."""
     ids, vectors = lib.load_vectors(model_id)
     if len(ids) == 0:
         return []
-    scores = np.concatenate([head.scores(vectors[i : i + 65536])
-                             for i in range(0, len(vectors), 65536)])
+    scores = np.concatenate(
+        [head.scores(vectors[i : i + 65536]) for i in range(0, len(vectors), 65536)]
+    )
     decided = _decided_ids(lib, head.category)
     thresholds: Any = 0.5
     if head.mode is Mode.MULTI and head.thresholds is not None:
         thresholds = np.asarray(head.thresholds, np.float32)
-    return propose_to_label(ids, scores, head.mode, limit, thresholds=thresholds, method=method,
-                            exclude=decided)
+    return propose_to_label(
+        ids, scores, head.mode, limit, thresholds=thresholds, method=method, exclude=decided
+    )
 
 
 def _decided_ids(lib: Library, category: str) -> list[int]:
@@ -136,7 +152,9 @@ def _decided_ids(lib: Library, category: str) -> list[int]:
         rows = conn.execute(
             "SELECT DISTINCT t.photo_id FROM photo_tags t JOIN labels l ON l.id = t.label_id "
             "JOIN categories c ON c.id = l.category_id WHERE c.name = ? AND t.state IN "
-            "('confirmed', 'rejected', 'imported')", (category,)).fetchall()
+            "('confirmed', 'rejected', 'imported')",
+            (category,),
+        ).fetchall()
     return [int(r[0]) for r in rows]
 
 
@@ -168,8 +186,14 @@ def before_after(ex: CategoryExamples, result: TeachResult, limit: int = 48) -> 
     broke = (a != t) & (b == t) & (t >= 0)
     order = np.r_[np.nonzero(fixed)[0], np.nonzero(broke)[0], np.nonzero(~fixed & ~broke)[0]]
     return [
-        Comparison(int(ex.data.photo_ids[i]), labels[t[i]] if t[i] >= 0 else None,
-                   labels[b[i]], float(before[i, b[i]]), labels[a[i]], float(after[i, a[i]]))
+        Comparison(
+            int(ex.data.photo_ids[i]),
+            labels[t[i]] if t[i] >= 0 else None,
+            labels[b[i]],
+            float(before[i, b[i]]),
+            labels[a[i]],
+            float(after[i, a[i]]),
+        )
         for i in order[:limit]
     ]
 

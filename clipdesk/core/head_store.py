@@ -58,10 +58,15 @@ def _unpack(d: dict[str, Any]) -> np.ndarray:
 def head_to_json(head: Head) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
-        "category": head.category, "mode": head.mode.value, "labels": list(head.labels),
-        "model_id": head.model_id, "fingerprint": head.fingerprint,
-        "weights": _pack(head.weights), "bias": _pack(head.bias),
-        "init_weights": _pack(head.init_weights), "lam": head.lam,
+        "category": head.category,
+        "mode": head.mode.value,
+        "labels": list(head.labels),
+        "model_id": head.model_id,
+        "fingerprint": head.fingerprint,
+        "weights": _pack(head.weights),
+        "bias": _pack(head.bias),
+        "init_weights": _pack(head.init_weights),
+        "lam": head.lam,
         "method": head.method,
         "n_examples": head.n_examples,
         "thresholds": list(head.thresholds) if head.thresholds is not None else None,
@@ -74,9 +79,15 @@ def head_from_json(d: dict[str, Any]) -> Head:
         raise ValueError(f"unknown head format {d.get('format_version')!r}")
     thr = d.get("thresholds")
     return Head(
-        category=d["category"], mode=Mode(d["mode"]), labels=tuple(d["labels"]),
-        model_id=d["model_id"], fingerprint=d["fingerprint"], weights=_unpack(d["weights"]),
-        bias=_unpack(d["bias"]), init_weights=_unpack(d["init_weights"]), lam=d.get("lam"),
+        category=d["category"],
+        mode=Mode(d["mode"]),
+        labels=tuple(d["labels"]),
+        model_id=d["model_id"],
+        fingerprint=d["fingerprint"],
+        weights=_unpack(d["weights"]),
+        bias=_unpack(d["bias"]),
+        init_weights=_unpack(d["init_weights"]),
+        lam=d.get("lam"),
         # heads saved before discriminants existed: a pull strength means logistic
         method=d.get("method") or (ZERO_SHOT if d.get("lam") is None else LOGISTIC),
         n_examples=int(d.get("n_examples", 0)),
@@ -141,14 +152,25 @@ def head_classifier(clf: Classifier, head: Head) -> HeadClassifier:
     if head.thresholds is not None:
         if category.mode is Mode.MULTI:
             thresholds = np.asarray(head.thresholds, np.float32)
-            category = replace(category, labels=tuple(
-                Label(lab.name, lab.prompts, float(t))
-                for lab, t in zip(category.labels, thresholds, strict=True)))
+            category = replace(
+                category,
+                labels=tuple(
+                    Label(lab.name, lab.prompts, float(t))
+                    for lab, t in zip(category.labels, thresholds, strict=True)
+                ),
+            )
         else:
             category = replace(category, threshold=float(head.thresholds[0]))
             thresholds = np.full(len(category.labels), category.threshold, np.float32)
-    return HeadClassifier(category=category, model_id=clf.model_id, weights=head.weights,
-                          logit_scale=1.0, thresholds=thresholds, bias=head.bias, head=head)
+    return HeadClassifier(
+        category=category,
+        model_id=clf.model_id,
+        weights=head.weights,
+        logit_scale=1.0,
+        thresholds=thresholds,
+        bias=head.bias,
+        head=head,
+    )
 
 
 def with_applied_head(store: SettingsStore, clf: Classifier) -> Classifier:

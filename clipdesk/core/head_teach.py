@@ -51,8 +51,10 @@ class TeachResult:
 
 def label_counts(data: LabelData, labels: tuple[str, ...]) -> dict[str, dict[str, int]]:
     pos, neg = data.counts()
-    return {name: {"positive": int(p), "negative": int(n)}
-            for name, p, n in zip(labels, pos, neg, strict=True)}
+    return {
+        name: {"positive": int(p), "negative": int(n)}
+        for name, p, n in zip(labels, pos, neg, strict=True)
+    }
 
 
 def teach(
@@ -96,12 +98,15 @@ def teach(
     if target_precision is not None and evaluation is not None:
         head, calibration = calibrate(head, data, evaluation.oof_scores, target_precision)
     seconds = time.monotonic() - t0
-    head = replace(head, info={
-        "trained_at": time.time(),
-        "evaluation": evaluation.as_dict() if evaluation else None,
-        "calibration": calibration,
-        "counts": label_counts(data, init.labels),
-    })
+    head = replace(
+        head,
+        info={
+            "trained_at": time.time(),
+            "evaluation": evaluation.as_dict() if evaluation else None,
+            "calibration": calibration,
+            "counts": label_counts(data, init.labels),
+        },
+    )
     report(3, "done")
     return TeachResult(head, evaluation, calibration, seconds)
 

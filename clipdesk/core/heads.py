@@ -68,8 +68,13 @@ class LabelData:
         return self.allowed.shape[1]
 
     def subset(self, rows: np.ndarray) -> LabelData:
-        return replace(self, photo_ids=self.photo_ids[rows], x=self.x[rows],
-                       allowed=self.allowed[rows], observed=self.observed[rows])
+        return replace(
+            self,
+            photo_ids=self.photo_ids[rows],
+            x=self.x[rows],
+            allowed=self.allowed[rows],
+            observed=self.observed[rows],
+        )
 
     def targets(self) -> np.ndarray:
         """[n] label index of each photo's confirmed label (single choice), -1 where none."""
@@ -107,7 +112,11 @@ def library_covariance(vectors: np.ndarray) -> np.ndarray | None:
 
 
 def label_data(
-    mode: Mode, photo_ids: np.ndarray, vectors: np.ndarray, decisions: Decisions, n_labels: int,
+    mode: Mode,
+    photo_ids: np.ndarray,
+    vectors: np.ndarray,
+    decisions: Decisions,
+    n_labels: int,
     library_cov: np.ndarray | None = None,
 ) -> LabelData:
     """Gather the decided photos of a category (``decisions.rows`` index ``photo_ids``/``vectors``).
@@ -200,9 +209,14 @@ def zero_shot_head(clf: Classifier) -> Head:
         w = w[:-1] - w[-1:]
     w = (w * clf.logit_scale).astype(np.float32)
     return Head(
-        category=clf.category.name, mode=clf.category.mode, labels=tuple(clf.category.label_names),
-        model_id=clf.model_id, fingerprint=category_fingerprint(clf.category), weights=w,
-        bias=np.zeros(len(w), np.float32), init_weights=w.copy(),
+        category=clf.category.name,
+        mode=clf.category.mode,
+        labels=tuple(clf.category.label_names),
+        model_id=clf.model_id,
+        fingerprint=category_fingerprint(clf.category),
+        weights=w,
+        bias=np.zeros(len(w), np.float32),
+        init_weights=w.copy(),
     )
 
 
@@ -262,18 +276,24 @@ def fit_head(
     w0 = init.init_weights.astype(np.float64)
     s = start or init
     theta0 = np.concatenate([s.weights.astype(np.float64).ravel(), s.bias.astype(np.float64)])
-    theta = lbfgs(lambda t: _loss_and_grad(t, data, w0, lam), theta0, max_iter=max_iter,
-                  cancel=cancel)
+    theta = lbfgs(
+        lambda t: _loss_and_grad(t, data, w0, lam), theta0, max_iter=max_iter, cancel=cancel
+    )
     k, d = w0.shape
     return replace(
-        init, weights=theta[: k * d].reshape(k, d).astype(np.float32),
-        bias=theta[k * d :].astype(np.float32), lam=float(lam), n_examples=data.n,
+        init,
+        weights=theta[: k * d].reshape(k, d).astype(np.float32),
+        bias=theta[k * d :].astype(np.float32),
+        lam=float(lam),
+        n_examples=data.n,
         method=LOGISTIC,
     )
 
 
 def fit_discriminant(
-    init: Head, data: LabelData, mix: float = DISCRIMINANT_MIX,
+    init: Head,
+    data: LabelData,
+    mix: float = DISCRIMINANT_MIX,
     shrink: float = DISCRIMINANT_SHRINK,
 ) -> Head | None:
     """Shrinkage LDA (see the module notes); None when the labels cannot support it.
@@ -315,8 +335,14 @@ def fit_discriminant(
             mp, mn = p.mean(axis=0), n.mean(axis=0)
             w[j] = np.linalg.solve(cov, mp - mn)
             b[j] = -0.5 * float(w[j] @ (mp + mn))
-    return replace(init, weights=w.astype(np.float32), bias=b.astype(np.float32), lam=None,
-                   n_examples=data.n, method=DISCRIMINANT)
+    return replace(
+        init,
+        weights=w.astype(np.float32),
+        bias=b.astype(np.float32),
+        lam=None,
+        n_examples=data.n,
+        method=DISCRIMINANT,
+    )
 
 
 def training_loss(head: Head, data: LabelData) -> float:

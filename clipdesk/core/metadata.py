@@ -67,7 +67,9 @@ def _from_exif(exif: Image.Exif, width: int, height: int) -> PhotoMeta:
     gps = _safe(lambda: exif.get_ifd(GPS_IFD)) or {}
     taken = None
     for source, tag in ((sub, DATETIME_ORIGINAL), (sub, DATETIME_DIGITIZED), (exif, DATETIME)):
-        taken = _safe(lambda s=source, t=tag: parse_exif_datetime(s.get(t), sub.get(OFFSET_ORIGINAL)))
+        taken = _safe(
+            lambda s=source, t=tag: parse_exif_datetime(s.get(t), sub.get(OFFSET_ORIGINAL))
+        )
         if taken:
             break
     lat, lon = _safe(lambda: parse_gps(gps)) or (None, None)
@@ -131,8 +133,11 @@ def parse_exif_datetime(value: Any, offset: Any = None) -> str | None:
 
 def _degrees(dms: Any) -> float:
     parts = [float(x) for x in dms]
-    value = parts[0] + (parts[1] / 60 if len(parts) > 1 else 0) + (
-        parts[2] / 3600 if len(parts) > 2 else 0)
+    value = (
+        parts[0]
+        + (parts[1] / 60 if len(parts) > 1 else 0)
+        + (parts[2] / 3600 if len(parts) > 2 else 0)
+    )
     if not math.isfinite(value):
         raise ValueError("non-finite GPS coordinate")
     return value

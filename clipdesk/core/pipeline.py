@@ -109,8 +109,12 @@ class IndexPipeline:
 
     # --- public ----------------------------------------------------------------------------
 
-    def run(self, progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None, limit: int | None = None) -> IndexReport:
+    def run(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        limit: int | None = None,
+    ) -> IndexReport:
         """Index until nothing is pending (or ``limit`` photos, or cancel). Never raises for a
         bad photo; raises ModelError if the model fails, LibraryError if the store does."""
         cancel = cancel or CancelToken()
@@ -142,8 +146,8 @@ class IndexPipeline:
                         if len(state.batch) >= self.batch_size:
                             self._embed(state)
                     if state.uncommitted >= self.commit_size or (
-                        state.uncommitted and time.monotonic() - state.last_commit
-                        >= self.commit_interval_s
+                        state.uncommitted
+                        and time.monotonic() - state.last_commit >= self.commit_interval_s
                     ):
                         self._commit(state)
                     report()
@@ -157,9 +161,15 @@ class IndexPipeline:
         report(force=True)
         elapsed = time.monotonic() - start
         if progress:
-            progress(Progress(state.embedded + state.failed, total, meter.update(
-                state.embedded + state.failed).rate, 0.0,
-                "Cancelled" if cancel.cancelled else "Indexing finished"))
+            progress(
+                Progress(
+                    state.embedded + state.failed,
+                    total,
+                    meter.update(state.embedded + state.failed).rate,
+                    0.0,
+                    "Cancelled" if cancel.cancelled else "Indexing finished",
+                )
+            )
         return IndexReport(state.embedded, state.failed, total, elapsed, cancel.cancelled)
 
     # --- stages ----------------------------------------------------------------------------
@@ -189,8 +199,9 @@ class IndexPipeline:
             return pool.submit(_prepare_array, str(photo.path), size, self.model.preprocessor)
         return pool.submit(_prepare, str(photo.path), size, self.model.preprocess)
 
-    def _decoded(self, pool: cf.Executor, photos: Iterator[Photo],
-                 cancel: CancelToken) -> Iterator[tuple[Photo, Any]]:
+    def _decoded(
+        self, pool: cf.Executor, photos: Iterator[Photo], cancel: CancelToken
+    ) -> Iterator[tuple[Photo, Any]]:
         """(photo, tensor) or (photo, error reason), in order, with a bounded look-ahead."""
         inflight: deque[tuple[Photo, cf.Future]] = deque()
         try:
@@ -227,8 +238,10 @@ class IndexPipeline:
         except ModelError:
             raise
         except Exception as exc:
-            raise ModelError(f"The model failed while indexing: {exc}",
-                             "Try --device cpu, or a smaller batch size.") from exc
+            raise ModelError(
+                f"The model failed while indexing: {exc}",
+                "Try --device cpu, or a smaller batch size.",
+            ) from exc
         for (photo, _), vec in zip(batch, vectors, strict=True):
             state.vec_ids.append(photo.id)
             state.vec_stamps.append(photo.stamp)
@@ -253,14 +266,18 @@ class IndexPipeline:
             state.last_commit = time.monotonic()
             return
         ids = np.asarray(state.vec_ids, dtype=np.int64)
-        vecs = (np.stack(state.vecs).astype(np.float32) if state.vecs
-                else np.zeros((0, self.model.dim), np.float32))
+        vecs = (
+            np.stack(state.vecs).astype(np.float32)
+            if state.vecs
+            else np.zeros((0, self.model.dim), np.float32)
+        )
         stored = failed = 0
         try:
             with self.library.transaction():
                 if len(ids):
-                    stored = self.library.store_embeddings(self.model.id, ids.tolist(), vecs,
-                                                           state.vec_stamps)
+                    stored = self.library.store_embeddings(
+                        self.model.id, ids.tolist(), vecs, state.vec_stamps
+                    )
                 if state.errors:
                     failed = self.library.mark_errors(state.errors)
         except BaseException:
@@ -279,12 +296,15 @@ class IndexPipeline:
             except Exception:  # a listener's bug must not stop indexing
                 log.exception("on_embedded listener failed")
 
-
-    def _still_current(self, ids: np.ndarray, vecs: np.ndarray,
-                       stamps: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    def _still_current(
+        self, ids: np.ndarray, vecs: np.ndarray, stamps: list[tuple[int, int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         current = {p.id: p.stamp for p in self.library.photos(ids=ids.tolist())}
-        keep = [i for i, (pid, stamp) in enumerate(zip(ids.tolist(), stamps, strict=True))
-                if current.get(pid) == tuple(stamp)]
+        keep = [
+            i
+            for i, (pid, stamp) in enumerate(zip(ids.tolist(), stamps, strict=True))
+            if current.get(pid) == tuple(stamp)
+        ]
         return ids[keep], vecs[keep]
 
 

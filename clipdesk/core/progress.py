@@ -62,8 +62,10 @@ class RateMeter:
         dt = now - self._last_t
         if dt > 0 and done > self._last_done:
             inst = (done - self._last_done) / dt
-            self._rate = inst if self._rate == 0 else (
-                self._smoothing * inst + (1 - self._smoothing) * self._rate
+            self._rate = (
+                inst
+                if self._rate == 0
+                else (self._smoothing * inst + (1 - self._smoothing) * self._rate)
             )
             self._last_t, self._last_done = now, done
         eta = None

@@ -57,8 +57,11 @@ class Term:
     def describe(self) -> str:
         sign = "-" if self.weight < 0 else "+"
         w = abs(self.weight)
-        what = {"text": lambda: repr(self.value), "photo": lambda: f"photo:{self.value}",
-                "image": lambda: f"image:{getattr(self.value, 'name', 'in-memory')}"}[self.kind]()
+        what = {
+            "text": lambda: repr(self.value),
+            "photo": lambda: f"photo:{self.value}",
+            "image": lambda: f"image:{getattr(self.value, 'name', 'in-memory')}",
+        }[self.kind]()
         return f"{sign}{'' if w == 1 else f'{w:g} '}{what}"
 
 
@@ -108,8 +111,9 @@ def parse_terms(text: str) -> list[Term]:
         lexer.quotes = '"'  # not "'": "children's party" is a phrase, not an open quote
         tokens = list(lexer)
     except ValueError as exc:
-        raise QueryError(f"Cannot read the query {text!r}: {exc}.",
-                         "Close the quotation mark, or remove it.") from None
+        raise QueryError(
+            f"Cannot read the query {text!r}: {exc}.", "Close the quotation mark, or remove it."
+        ) from None
     quoted = _quoted_flags(text, tokens)
     terms: list[Term] = []
     words: list[str] = []
@@ -125,8 +129,10 @@ def parse_terms(text: str) -> list[Term]:
         nonlocal sign
         flush()
         if sign is not None:
-            raise QueryError(f"Two weights in a row ({token!r}) in {text!r}.",
-                             "Write one weight before each phrase: beach +0.5 sunset.")
+            raise QueryError(
+                f"Two weights in a row ({token!r}) in {text!r}.",
+                "Write one weight before each phrase: beach +0.5 sunset.",
+            )
         sign = value
 
     for token, is_quoted in zip(tokens, quoted, strict=True):
@@ -152,8 +158,10 @@ def parse_terms(text: str) -> list[Term]:
             sign = None
         words.append(token)
     if sign is not None:
-        raise QueryError(f"The weight at the end of {text!r} has no phrase after it.",
-                         "Write the phrase after its weight: beach +0.5 sunset.")
+        raise QueryError(
+            f"The weight at the end of {text!r} has no phrase after it.",
+            "Write the phrase after its weight: beach +0.5 sunset.",
+        )
     flush()
     return terms
 
@@ -188,8 +196,9 @@ class QueryEncoder:
     ``load_image(path)`` decodes an image file for the model (clipdesk.core.decode).
     """
 
-    def __init__(self, model: Any, photo_vector: Callable[[int], np.ndarray | None],
-                 cache_size: int = 1024) -> None:
+    def __init__(
+        self, model: Any, photo_vector: Callable[[int], np.ndarray | None], cache_size: int = 1024
+    ) -> None:
         self.model = model
         self._photo_vector = photo_vector
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
@@ -215,8 +224,11 @@ class QueryEncoder:
                     self._cache[(key_model, t)] = v
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return np.stack([out[t] for t in texts]) if texts else np.zeros((0, self.model.dim),
-                                                                         np.float32)
+        return (
+            np.stack([out[t] for t in texts])
+            if texts
+            else np.zeros((0, self.model.dim), np.float32)
+        )
 
     def image_vector(self, image: Image.Image | Path) -> np.ndarray:
         from clipdesk.core.decode import DecodeError, decode_for_model, decode_image
@@ -228,8 +240,10 @@ class QueryEncoder:
                 decoded = decode_for_model(image, self.model.image_size)
         except DecodeError as exc:
             where = f" {image}" if not isinstance(image, Image.Image) else ""
-            raise QueryError(f"Cannot use the image{where} as a query: {exc.reason}.",
-                             "Use a JPEG, PNG, WebP, HEIC, TIFF or RAW photo.") from None
+            raise QueryError(
+                f"Cannot use the image{where} as a query: {exc.reason}.",
+                "Use a JPEG, PNG, WebP, HEIC, TIFF or RAW photo.",
+            ) from None
         pixels = self.model.preprocess(decoded.image).unsqueeze(0)
         return self.model.encode_pixels(pixels)[0]
 
@@ -248,11 +262,15 @@ class QueryEncoder:
             else:
                 vec = self._photo_vector(term.value)
                 if vec is None:
-                    raise QueryError(f"Photo {term.value} has no vector for this model yet.",
-                                     "Wait for indexing to finish, or pick another photo.")
+                    raise QueryError(
+                        f"Photo {term.value} has no vector for this model yet.",
+                        "Wait for indexing to finish, or pick another photo.",
+                    )
             total += term.weight * np.asarray(vec, dtype=np.float64)
         norm = float(np.linalg.norm(total))
         if norm < 1e-6:
-            raise QueryError(f"The parts of the query cancel out: {query.describe()}.",
-                             "Change the weights so that something is left to search for.")
+            raise QueryError(
+                f"The parts of the query cancel out: {query.describe()}.",
+                "Change the weights so that something is left to search for.",
+            )
         return (total / norm).astype(np.float32)

@@ -69,12 +69,29 @@ class ChangeSet:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.changed or self.moved or self.restored or self.missing
-                    or self.errors or self.offline_folders or self.online_folders)
+        return not (
+            self.added
+            or self.changed
+            or self.moved
+            or self.restored
+            or self.missing
+            or self.errors
+            or self.offline_folders
+            or self.online_folders
+        )
 
     def merge(self, other: ChangeSet) -> ChangeSet:
-        for name in ("added", "changed", "moved", "restored", "missing", "errors",
-                     "offline_folders", "online_folders", "problems"):
+        for name in (
+            "added",
+            "changed",
+            "moved",
+            "restored",
+            "missing",
+            "errors",
+            "offline_folders",
+            "online_folders",
+            "problems",
+        ):
             getattr(self, name).extend(getattr(other, name))
         self.unchanged += other.unchanged
         return self
@@ -109,8 +126,12 @@ class Scanner:
     # --- folders ---------------------------------------------------------------------------
 
     @_locked
-    def add_folder(self, path: str | Path, cancel: CancelToken | None = None,
-                   progress: ProgressCallback | None = None) -> tuple[Folder, ChangeSet]:
+    def add_folder(
+        self,
+        path: str | Path,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[Folder, ChangeSet]:
         """Add a folder to the library and scan it. Refuses what is not a readable directory."""
         target = normalise_path(path)
         if not os.path.exists(target):
@@ -121,8 +142,9 @@ class Scanner:
             with os.scandir(target):
                 pass
         except OSError as exc:
-            raise FolderError(f"{target} cannot be read: {exc.strerror}.",
-                              "Check the folder's permissions.") from exc
+            raise FolderError(
+                f"{target} cannot be read: {exc.strerror}.", "Check the folder's permissions."
+            ) from exc
         folder = self.library.add_folder(target)
         changes = self.reconcile(cancel=cancel, progress=progress, folders=[folder])
         return self.library.folder(folder.id) or folder, changes
@@ -138,7 +160,10 @@ class Scanner:
             if not os.path.isdir(root):
                 if os.path.exists(root):
                     return FolderStatus.OFFLINE, "the path is no longer a folder"
-                return FolderStatus.OFFLINE, "folder not found (drive unplugged or share unmounted?)"
+                return (
+                    FolderStatus.OFFLINE,
+                    "folder not found (drive unplugged or share unmounted?)",
+                )
             with os.scandir(root) as it:
                 empty = next(it, None) is None
         except PermissionError as exc:
@@ -188,8 +213,12 @@ class Scanner:
     # --- reconcile -------------------------------------------------------------------------
 
     @_locked
-    def reconcile(self, cancel: CancelToken | None = None, progress: ProgressCallback | None = None,
-                  folders: Iterable[Folder] | None = None) -> ChangeSet:
+    def reconcile(
+        self,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+        folders: Iterable[Folder] | None = None,
+    ) -> ChangeSet:
         """Full mark-and-sweep over ``folders`` (default: all). Raises CancelledError if
         cancelled; batches already committed stay, and nothing is swept."""
         changes = ChangeSet()
@@ -249,14 +278,21 @@ class Scanner:
         self._apply(disk, known, changes, None, None)
         return changes
 
-    def _collect(self, path: str, folder_id: int, disk: _Disk, known: dict[str, KnownFile],
-                 changes: ChangeSet) -> None:
+    def _collect(
+        self,
+        path: str,
+        folder_id: int,
+        disk: _Disk,
+        known: dict[str, KnownFile],
+        changes: ChangeSet,
+    ) -> None:
         row = self.library.known_files(under=path)
         known.update(row)
         exact = self.library.photo_by_path(path)
         if exact is not None:
-            known[str(exact.path)] = KnownFile(exact.id, exact.size, exact.mtime_ns, exact.status,
-                                               exact.content_hash)
+            known[str(exact.path)] = KnownFile(
+                exact.id, exact.size, exact.mtime_ns, exact.status, exact.content_hash
+            )
         try:
             if os.path.isdir(path):
                 result = walk(path)
@@ -273,19 +309,31 @@ class Scanner:
             disk.unreadable.append(path)
             changes.problems.append((path, exc.strerror or str(exc)))
 
-    def _apply(self, disk: _Disk, known: dict[str, KnownFile], changes: ChangeSet,
-               cancel: CancelToken | None, progress: ProgressCallback | None) -> None:
+    def _apply(
+        self,
+        disk: _Disk,
+        known: dict[str, KnownFile],
+        changes: ChangeSet,
+        cancel: CancelToken | None,
+        progress: ProgressCallback | None,
+    ) -> None:
         lib = self.library
         inactive = (PhotoStatus.MISSING, PhotoStatus.OFFLINE)
         vanished: dict[str, KnownFile] = {
-            p: k for p, k in known.items()
-            if p not in disk.files and k.status not in inactive
+            p: k
+            for p, k in known.items()
+            if p not in disk.files
+            and k.status not in inactive
             and not any(is_inside(p, u) for u in disk.unreadable)
         }
         todo: list[str] = []
         for path, (size, mtime, _) in disk.files.items():
             k = known.get(path)
-            if k is None or k.status is PhotoStatus.MISSING or (k.size, k.mtime_ns) != (size, mtime):
+            if (
+                k is None
+                or k.status is PhotoStatus.MISSING
+                or (k.size, k.mtime_ns) != (size, mtime)
+            ):
                 todo.append(path)
             else:
                 changes.unchanged += 1
@@ -298,8 +346,11 @@ class Scanner:
         for start in range(0, len(todo), BATCH):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            batch = [f for f in (examine(p, self.with_metadata) for p in todo[start:start + BATCH])
-                     if f is not None]
+            batch = [
+                f
+                for f in (examine(p, self.with_metadata) for p in todo[start : start + BATCH])
+                if f is not None
+            ]
             missing_rows = lib.missing_by_hash(f.content_hash for f in batch if f.content_hash)
             with lib.transaction():
                 for facts in batch:
@@ -307,8 +358,11 @@ class Scanner:
                     folder_id = disk.files[path][2]
                     old = known.get(path)
                     source = None
-                    if facts.content_hash and facts.error is None and (
-                            old is None or old.content_hash != facts.content_hash):
+                    if (
+                        facts.content_hash
+                        and facts.error is None
+                        and (old is None or old.content_hash != facts.content_hash)
+                    ):
                         ids = by_hash.get(facts.content_hash) or []
                         source = ids.pop() if ids else None
                         rows = missing_rows.get(facts.content_hash) or []

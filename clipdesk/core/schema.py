@@ -177,7 +177,9 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            current, _ = read_version(conn)  # re-read under the write lock: another process may have won
+            current, _ = read_version(
+                conn
+            )  # re-read under the write lock: another process may have won
             if current > latest_version():
                 raise SchemaTooNew(current)
             db = sqlite_utils.Database(conn)

@@ -56,9 +56,13 @@ class SearchResult:
 
     def as_dict(self) -> dict[str, Any]:
         p = self.photo
-        return {"id": self.photo_id, "score": round(self.score, 5),
-                "path": str(p.path) if p else None,
-                "taken_at": p.taken_at if p else None, "status": str(p.status) if p else None}
+        return {
+            "id": self.photo_id,
+            "score": round(self.score, 5),
+            "path": str(p.path) if p else None,
+            "taken_at": p.taken_at if p else None,
+            "status": str(p.status) if p else None,
+        }
 
 
 def _iso(value: DateLike | None, end: bool) -> str | None:
@@ -66,8 +70,11 @@ def _iso(value: DateLike | None, end: bool) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value) if "T" in value or " " in value \
+        value = (
+            dt.datetime.fromisoformat(value)
+            if "T" in value or " " in value
             else dt.date.fromisoformat(value)
+        )
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None).isoformat(timespec="seconds")
     return (value.isoformat() + "T23:59:59") if end else (value.isoformat() + "T00:00:00")
@@ -76,8 +83,9 @@ def _iso(value: DateLike | None, end: bool) -> str | None:
 class Searcher:
     """The search index of one model id over one library."""
 
-    def __init__(self, library: Any, model_id: str, dim: int | None = None,
-                 dtype: str = "float16") -> None:
+    def __init__(
+        self, library: Any, model_id: str, dim: int | None = None, dtype: str = "float16"
+    ) -> None:
         self.library = library
         self.model_id = model_id
         self.dtype = dtype
@@ -106,7 +114,8 @@ class Searcher:
             cur = conn.execute(
                 "SELECT e.photo_id, e.vector, e.created_at, p.status FROM embeddings e "
                 "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? AND e.dim = ?",
-                (self.model_id, int(dim)))
+                (self.model_id, int(dim)),
+            )
             while rows := cur.fetchmany(_FETCH):
                 ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
                 vecs = np.frombuffer(b"".join(r[1] for r in rows), "<f4").reshape(len(rows), -1)
@@ -122,10 +131,15 @@ class Searcher:
     def sync(self) -> tuple[int, int]:
         """Bring the index in step with the store; returns (added or replaced, removed)."""
         with self._lock:
-            rows = self.library.connection().execute(
-                "SELECT e.photo_id, e.created_at, p.status FROM embeddings e "
-                "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ?", (self.model_id,)
-            ).fetchall()
+            rows = (
+                self.library.connection()
+                .execute(
+                    "SELECT e.photo_id, e.created_at, p.status FROM embeddings e "
+                    "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ?",
+                    (self.model_id,),
+                )
+                .fetchall()
+            )
             seen: dict[int, float] = {}
             not_ok: dict[int, str] = {}
             for pid, created, status in rows:
@@ -184,8 +198,13 @@ class Searcher:
             vec = vecs[0] if len(ids) else None
         return vec
 
-    def search(self, vector: np.ndarray, k: int = 50, filters: SearchFilters | None = None,
-               exclude: Iterable[int] = ()) -> list[SearchResult]:
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int = 50,
+        filters: SearchFilters | None = None,
+        exclude: Iterable[int] = (),
+    ) -> list[SearchResult]:
         filters = filters or SearchFilters()
         if self.index is None or not len(self.index):
             return []
@@ -198,8 +217,13 @@ class Searcher:
         exclude = np.asarray(list(exclude), np.int64)
         if len(exclude):
             hidden = np.concatenate([hidden, exclude])
-        hits = self.index.search(vector, k=k, allowed=allowed, min_score=filters.min_score,
-                                 exclude=hidden if len(hidden) else None)
+        hits = self.index.search(
+            vector,
+            k=k,
+            allowed=allowed,
+            min_score=filters.min_score,
+            exclude=hidden if len(hidden) else None,
+        )
         return [SearchResult(pid, score) for pid, score in hits.pairs()]
 
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +243,11 @@ class Searcher:
     def resolve(self, results: list[SearchResult]) -> list[SearchResult]:
         """Attach each result's Photo record (results whose photo vanished are dropped)."""
         photos = {p.id: p for p in self.library.photos(ids=[r.photo_id for r in results])}
-        return [SearchResult(r.photo_id, r.score, photos[r.photo_id])
-                for r in results if r.photo_id in photos]
+        return [
+            SearchResult(r.photo_id, r.score, photos[r.photo_id])
+            for r in results
+            if r.photo_id in photos
+        ]
 
     # --- internals -------------------------------------------------------------------------
 
@@ -281,8 +308,10 @@ class Searcher:
             where.append(f"folder_id IN ({','.join('?' * len(ids)) or 'NULL'})")
             params += ids
         # Photos without an EXIF date are placed by their file's modification time.
-        taken = ("coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, "
-                 "'unixepoch', 'localtime'))")
+        taken = (
+            "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, "
+            "'unixepoch', 'localtime'))"
+        )
         lo, hi = _iso(filters.date_from, end=False), _iso(filters.date_to, end=True)
         if lo:
             where.append(f"{taken} >= ?")
@@ -290,6 +319,9 @@ class Searcher:
         if hi:
             where.append(f"{taken} <= ?")
             params.append(hi)
-        rows = self.library.connection().execute(
-            f"SELECT id FROM photos WHERE {' AND '.join(where)}", params).fetchall()
+        rows = (
+            self.library.connection()
+            .execute(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
+            .fetchall()
+        )
         return np.fromiter((r[0] for r in rows), np.int64, len(rows))

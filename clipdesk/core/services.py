@@ -46,14 +46,21 @@ log = logging.getLogger("clipdesk.services")
 
 
 class ClipDeskServices:
-    def __init__(self, library_path: str | Path | None = None, model: Any = None,
-                 device: str | None = "auto", *, index_dtype: str = "float16") -> None:
+    def __init__(
+        self,
+        library_path: str | Path | None = None,
+        model: Any = None,
+        device: str | None = "auto",
+        *,
+        index_dtype: str = "float16",
+    ) -> None:
         """``model``: None (the active/default model), a name or path, or a loaded ClipModel."""
         self.library_path = library_path
         self.device = device or "auto"
         self.index_dtype = index_dtype
-        self._model_source = None if model is None or not isinstance(model, str | Path) \
-            else str(model)
+        self._model_source = (
+            None if model is None or not isinstance(model, str | Path) else str(model)
+        )
         self._model = model if model is not None and not isinstance(model, str | Path) else None
         self._search_model: Any = None
         self._library: Any = None
@@ -141,27 +148,32 @@ class ClipDeskServices:
         try:
             model = load_model(record.get("source"), device=self.device)
         except ClipDeskError as exc:
-            log.warning("previous model %s unavailable (%s): searching with the new one",
-                        record["id"], exc)
+            log.warning(
+                "previous model %s unavailable (%s): searching with the new one", record["id"], exc
+            )
             self._switch_search_model(self.model)
             return None
         if model.id != record["id"]:
-            log.warning("model at %s changed (%s != %s): searching with the new one",
-                        record.get("source"), model.id, record["id"])
+            log.warning(
+                "model at %s changed (%s != %s): searching with the new one",
+                record.get("source"),
+                model.id,
+                record["id"],
+            )
             self._switch_search_model(self.model)
             return None
         return model
 
     def _switch_search_model(self, model: Any) -> None:
         old = self.library.get_setting(SEARCH_MODEL_KEY) or {}
-        self.library.set_setting(SEARCH_MODEL_KEY, {
-            "id": model.id, "source": str(self._model_source or model.path)})
+        self.library.set_setting(
+            SEARCH_MODEL_KEY, {"id": model.id, "source": str(self._model_source or model.path)}
+        )
         self._searcher = None
         self._search_model = None
         if old.get("id") and old["id"] != model.id:
             removed = self.library.delete_embeddings(old["id"])
-            log.info("search now uses %s; removed %d vectors of %s", model.id, removed,
-                     old["id"])
+            log.info("search now uses %s; removed %d vectors of %s", model.id, removed, old["id"])
 
     @property
     def reembedding(self) -> bool:
@@ -175,8 +187,12 @@ class ClipDeskServices:
 
         return Scanner(self.library)
 
-    def add_folder(self, path: str | Path, cancel: CancelToken | None = None,
-                   progress: ProgressCallback | None = None) -> Any:
+    def add_folder(
+        self,
+        path: str | Path,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Any:
         folder, changes = self._scanner().add_folder(path, cancel=cancel, progress=progress)
         self._after_changes()
         return folder
@@ -189,15 +205,20 @@ class ClipDeskServices:
     def folders(self) -> list[Any]:
         return self.library.folders()
 
-    def scan(self, cancel: CancelToken | None = None,
-             progress: ProgressCallback | None = None) -> Any:
+    def scan(
+        self, cancel: CancelToken | None = None, progress: ProgressCallback | None = None
+    ) -> Any:
         """Reconcile every folder with the disk (new, changed, moved, deleted files)."""
         changes = self._scanner().reconcile(cancel=cancel, progress=progress)
         self._after_changes()
         return changes
 
-    def watch(self, on_change: Callable[[Any], None] | None = None,
-              on_error: Callable[[BaseException], None] | None = None, **options: Any) -> Any:
+    def watch(
+        self,
+        on_change: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        **options: Any,
+    ) -> Any:
         """A started :class:`clipdesk.core.watcher.Watcher`; call its ``stop()`` when done.
         Changes are applied to the search index before ``on_change`` sees them."""
         from clipdesk.core.watcher import Watcher
@@ -227,8 +248,13 @@ class ClipDeskServices:
     def pending_count(self) -> int:
         return self.library.count_pending(self.model.id)
 
-    def index(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-              limit: int | None = None, **pipeline_options: Any) -> IndexReport:
+    def index(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        limit: int | None = None,
+        **pipeline_options: Any,
+    ) -> IndexReport:
         """Embed every pending photo with the active model (see IndexPipeline)."""
         with self._index_lock:
             model = self.model
@@ -236,8 +262,11 @@ class ClipDeskServices:
             hook = self._on_embedded if searching_with == model.id else None
             pipe = IndexPipeline(self.library, model, on_embedded=hook, **pipeline_options)
             report = pipe.run(progress=progress, cancel=cancel, limit=limit)
-            if searching_with != model.id and not report.cancelled \
-                    and self.library.count_pending(model.id) == 0:
+            if (
+                searching_with != model.id
+                and not report.cancelled
+                and self.library.count_pending(model.id) == 0
+            ):
                 with self._lock:
                     self._switch_search_model(model)
             return report
@@ -277,9 +306,15 @@ class ClipDeskServices:
         searcher = self.searcher()
         return self._encoder(searcher, self.search_model()).encode(query)
 
-    def search(self, query: str | Query = "", k: int = 50, filters: SearchFilters | None = None,
-               *, image: Image.Image | str | Path | None = None, image_weight: float = 1.0,
-               ) -> list[SearchResult]:
+    def search(
+        self,
+        query: str | Query = "",
+        k: int = 50,
+        filters: SearchFilters | None = None,
+        *,
+        image: Image.Image | str | Path | None = None,
+        image_weight: float = 1.0,
+    ) -> list[SearchResult]:
         """Text (with the query syntax of clipdesk.core.query), image, or both; best first,
         each with its Photo record."""
         q = query if isinstance(query, Query) else Query.parse(query)
@@ -290,12 +325,14 @@ class ClipDeskServices:
         results = searcher.search(vector, k=k, filters=filters, exclude=q.photo_ids)
         return searcher.resolve(results)
 
-    def search_image(self, image: Image.Image | str | Path, k: int = 50,
-                     filters: SearchFilters | None = None) -> list[SearchResult]:
+    def search_image(
+        self, image: Image.Image | str | Path, k: int = 50, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         return self.search(Query.image(image), k=k, filters=filters)
 
-    def more_like_this(self, photo_id: int, k: int = 50,
-                       filters: SearchFilters | None = None) -> list[SearchResult]:
+    def more_like_this(
+        self, photo_id: int, k: int = 50, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         return self.search(Query.photo(photo_id), k=k, filters=filters)
 
     def sync_index(self) -> tuple[int, int]:
@@ -309,8 +346,9 @@ class ClipDeskServices:
         out: dict[str, Any] = {
             "library": str(lib.path),
             "photos": lib.counts(),
-            "folders": [{"id": f.id, "path": str(f.path), "status": str(f.status)}
-                        for f in lib.folders()],
+            "folders": [
+                {"id": f.id, "path": str(f.path), "status": str(f.status)} for f in lib.folders()
+            ],
         }
         if with_model:
             try:
@@ -318,8 +356,11 @@ class ClipDeskServices:
             except ModelError as exc:
                 out["model"] = {"error": exc.message}
             else:
-                out["model"] = {"id": model.id, "device": str(model.device),
-                                "demo": bool(model.is_demo)}
+                out["model"] = {
+                    "id": model.id,
+                    "device": str(model.device),
+                    "demo": bool(model.is_demo),
+                }
                 out["pending"] = lib.count_pending(model.id)
                 out["search_model"] = self._search_model_record()["id"]
         return out

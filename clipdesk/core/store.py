@@ -84,7 +84,10 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             ) from exc
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False,
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
                 factory=_Connection,
             )
         except sqlite3.Error as exc:
@@ -220,7 +223,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             if version > schema.latest_version():
                 raise self._too_new(version)
             if version < schema.latest_version():
-                log.info("library %s: schema v%d -> v%d", self.path, version, schema.latest_version())
+                log.info(
+                    "library %s: schema v%d -> v%d", self.path, version, schema.latest_version()
+                )
                 version = schema.migrate(conn)
             return version
         except schema.SchemaTooNew as exc:

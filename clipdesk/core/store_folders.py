@@ -67,8 +67,10 @@ class FolderQueries:
         """
         found = self.folder(folder)
         if found is None:
-            raise FolderError(f"{folder} is not a folder of this library.",
-                              "List them with `clipdesk-cli folders list`.")
+            raise FolderError(
+                f"{folder} is not a folder of this library.",
+                "List them with `clipdesk-cli folders list`.",
+            )
         with self.transaction() as conn:
             count = conn.execute(
                 "SELECT count(*) FROM photos WHERE folder_id = ?", (found.id,)
@@ -135,8 +137,13 @@ class FolderQueries:
             cur = conn.execute(
                 "UPDATE photos SET prev_status = status, status = ?, updated_at = ? "
                 "WHERE folder_id = ? AND status NOT IN (?, ?)",
-                (PhotoStatus.OFFLINE.value, time.time(), folder_id,
-                 PhotoStatus.OFFLINE.value, PhotoStatus.MISSING.value),
+                (
+                    PhotoStatus.OFFLINE.value,
+                    time.time(),
+                    folder_id,
+                    PhotoStatus.OFFLINE.value,
+                    PhotoStatus.MISSING.value,
+                ),
             )
             return cur.rowcount
 

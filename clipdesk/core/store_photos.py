@@ -41,8 +41,19 @@ def chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
 
 def _meta_values(facts: FileFacts) -> tuple:
     m = facts.meta
-    return (facts.kind, facts.size, facts.mtime_ns, facts.content_hash, m.width, m.height,
-            m.taken_at, m.camera_make, m.camera_model, m.gps_lat, m.gps_lon)
+    return (
+        facts.kind,
+        facts.size,
+        facts.mtime_ns,
+        facts.content_hash,
+        m.width,
+        m.height,
+        m.taken_at,
+        m.camera_make,
+        m.camera_model,
+        m.gps_lat,
+        m.gps_lon,
+    )
 
 
 _META_SET = (
@@ -96,21 +107,27 @@ class PhotoQueries:
             sql += f" LIMIT {int(limit)}"
         return [Photo.from_row(r) for r in self._query(sql, params)]
 
-    def known_files(self: Library, *, folder_id: int | None = None,
-                    under: str | Path | None = None) -> dict[str, KnownFile]:
+    def known_files(
+        self: Library, *, folder_id: int | None = None, under: str | Path | None = None
+    ) -> dict[str, KnownFile]:
         """{path: KnownFile} for a folder, or for every photo inside the directory ``under``."""
         if under is not None:
             lo, hi = subtree_range(normalise_path(under))
             rows = self._query(
                 "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
-                "WHERE path >= ? AND path < ?", (lo, hi))
+                "WHERE path >= ? AND path < ?",
+                (lo, hi),
+            )
         else:
             rows = self._query(
                 "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
-                "WHERE folder_id = ?", (folder_id,))
+                "WHERE folder_id = ?",
+                (folder_id,),
+            )
         return {
-            r["path"]: KnownFile(r["id"], r["size"], r["mtime_ns"], PhotoStatus(r["status"]),
-                                 r["content_hash"])
+            r["path"]: KnownFile(
+                r["id"], r["size"], r["mtime_ns"], PhotoStatus(r["status"]), r["content_hash"]
+            )
             for r in rows
         }
 
@@ -141,8 +158,9 @@ class PhotoQueries:
 
     # --- writing (scanner) -----------------------------------------------------------------
 
-    def add_or_update_photos(self: Library, folder_id: int,
-                             facts: Sequence[FileFacts]) -> list[tuple[int, str]]:
+    def add_or_update_photos(
+        self: Library, folder_id: int, facts: Sequence[FileFacts]
+    ) -> list[tuple[int, str]]:
         """Record files as seen on disk, in one transaction. Returns [(photo id, change)].
 
         change is ``"new"`` (inserted, pending), ``"changed"`` (content differs: pending again,
@@ -169,8 +187,11 @@ class PhotoQueries:
                         (folder_id, path, status, f.error, now, now, *_meta_values(f)),
                     )
                     out.append((int(cur.lastrowid), "new"))
-                elif (f.error is None and f.content_hash is not None
-                      and row["content_hash"] == f.content_hash):
+                elif (
+                    f.error is None
+                    and f.content_hash is not None
+                    and row["content_hash"] == f.content_hash
+                ):
                     keep = row["status"]
                     if keep in (PhotoStatus.MISSING.value, PhotoStatus.OFFLINE.value):
                         keep = row["prev_status"] or PhotoStatus.PENDING.value
@@ -203,8 +224,16 @@ class PhotoQueries:
                 f"UPDATE photos SET folder_id = ?, path = ?, "
                 f"status = CASE WHEN status IN (?, ?) THEN coalesce(prev_status, ?) ELSE status END, "
                 f"prev_status = NULL, updated_at = ?, {_META_SET} WHERE id = ?",
-                (folder_id, path, PhotoStatus.MISSING.value, PhotoStatus.OFFLINE.value,
-                 PhotoStatus.PENDING.value, time.time(), *_meta_values(facts), photo_id),
+                (
+                    folder_id,
+                    path,
+                    PhotoStatus.MISSING.value,
+                    PhotoStatus.OFFLINE.value,
+                    PhotoStatus.PENDING.value,
+                    time.time(),
+                    *_meta_values(facts),
+                    photo_id,
+                ),
             )
 
     def mark_missing(self: Library, photo_ids: Sequence[int]) -> int:
@@ -215,8 +244,13 @@ class PhotoQueries:
                 cur = conn.execute(
                     f"UPDATE photos SET prev_status = status, status = ?, updated_at = ? "
                     f"WHERE status NOT IN (?, ?) AND id IN ({','.join('?' * len(part))})",
-                    (PhotoStatus.MISSING.value, now, PhotoStatus.MISSING.value,
-                     PhotoStatus.OFFLINE.value, *part),
+                    (
+                        PhotoStatus.MISSING.value,
+                        now,
+                        PhotoStatus.MISSING.value,
+                        PhotoStatus.OFFLINE.value,
+                        *part,
+                    ),
                 )
                 n += cur.rowcount
         return n
@@ -227,7 +261,8 @@ class PhotoQueries:
         with self.transaction() as conn:
             for part in chunks(list(photo_ids)):
                 cur = conn.execute(
-                    f"DELETE FROM photos WHERE id IN ({','.join('?' * len(part))})", part)
+                    f"DELETE FROM photos WHERE id IN ({','.join('?' * len(part))})", part
+                )
                 n += cur.rowcount
         return n
 
@@ -242,22 +277,31 @@ class PhotoQueries:
 
     # --- writing (pipeline) ----------------------------------------------------------------
 
-    def mark_error(self: Library, photo_id: int, reason: str,
-                   stamp: tuple[int, int] | None = None) -> bool:
+    def mark_error(
+        self: Library, photo_id: int, reason: str, stamp: tuple[int, int] | None = None
+    ) -> bool:
         """Record that a photo could not be decoded, and why. False if the photo is gone or
         changed since ``stamp`` (its ``Photo.stamp`` when the work was handed out)."""
         return self.mark_errors([(photo_id, reason, stamp)]) == 1
 
-    def mark_errors(self: Library,
-                    items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
+    def mark_errors(self: Library, items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
         """Batch form of :meth:`mark_error`, one transaction. Returns how many were recorded."""
         now, n = time.time(), 0
         with self.transaction() as conn:
             for photo_id, reason, stamp in items:
-                sql = ("UPDATE photos SET status = ?, error = ?, updated_at = ?, indexed_at = ? "
-                       "WHERE id = ? AND status IN (?, ?)")
-                params: list = [PhotoStatus.ERROR.value, reason, now, now, photo_id,
-                                PhotoStatus.PENDING.value, PhotoStatus.OK.value]
+                sql = (
+                    "UPDATE photos SET status = ?, error = ?, updated_at = ?, indexed_at = ? "
+                    "WHERE id = ? AND status IN (?, ?)"
+                )
+                params: list = [
+                    PhotoStatus.ERROR.value,
+                    reason,
+                    now,
+                    now,
+                    photo_id,
+                    PhotoStatus.PENDING.value,
+                    PhotoStatus.OK.value,
+                ]
                 if stamp is not None:
                     sql += " AND size = ? AND mtime_ns = ?"
                     params += list(stamp)

@@ -32,20 +32,24 @@ def _as_matrix(vectors: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray
 
 
 class VectorQueries:
-    def pending_photos(self: Library, model_id: str, limit: int | None = None,
-                       after_id: int = 0) -> list[Photo]:
+    def pending_photos(
+        self: Library, model_id: str, limit: int | None = None, after_id: int = 0
+    ) -> list[Photo]:
         """Photos the pipeline should embed with ``model_id``, by id, at most ``limit``.
 
         That is every ``pending`` photo, plus ``ok`` photos with no vector for ``model_id``
         (after the active model changes). Page with ``after_id`` = the last id returned.
         """
-        sql = (f"SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id > ? AND (p.status = ? OR "
-               f"(p.status = ? AND NOT EXISTS (SELECT 1 FROM embeddings e "
-               f"WHERE e.photo_id = p.id AND e.model_id = ?))) ORDER BY p.id")
+        sql = (
+            f"SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id > ? AND (p.status = ? OR "
+            f"(p.status = ? AND NOT EXISTS (SELECT 1 FROM embeddings e "
+            f"WHERE e.photo_id = p.id AND e.model_id = ?))) ORDER BY p.id"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        rows = self._query(sql, (after_id, PhotoStatus.PENDING.value, PhotoStatus.OK.value,
-                                 model_id))
+        rows = self._query(
+            sql, (after_id, PhotoStatus.PENDING.value, PhotoStatus.OK.value, model_id)
+        )
         return [Photo.from_row(r) for r in rows]
 
     def count_pending(self: Library, model_id: str) -> int:
@@ -56,9 +60,13 @@ class VectorQueries:
         )
         return int(rows[0][0])
 
-    def store_embeddings(self: Library, model_id: str, photo_ids: Sequence[int],
-                         vectors: np.ndarray | Sequence[np.ndarray],
-                         stamps: Sequence[tuple[int, int] | None] | None = None) -> int:
+    def store_embeddings(
+        self: Library,
+        model_id: str,
+        photo_ids: Sequence[int],
+        vectors: np.ndarray | Sequence[np.ndarray],
+        stamps: Sequence[tuple[int, int] | None] | None = None,
+    ) -> int:
         """Save one batch of vectors in one transaction and mark those photos indexed (ok).
 
         ``vectors`` is float32 [n, dim], row i for ``photo_ids[i]``. ``stamps[i]`` is the
@@ -75,7 +83,9 @@ class VectorQueries:
             for part in chunks(ids):
                 for r in conn.execute(
                     f"SELECT id, size, mtime_ns FROM photos WHERE id IN "
-                    f"({','.join('?' * len(part))})", part):
+                    f"({','.join('?' * len(part))})",
+                    part,
+                ):
                     current[r["id"]] = (r["size"], r["mtime_ns"])
             rows, done = [], []
             for i, pid in enumerate(ids):
@@ -95,60 +105,87 @@ class VectorQueries:
                 conn.execute(
                     f"UPDATE photos SET status = ?, error = NULL, indexed_at = ? "
                     f"WHERE status IN (?, ?) AND id IN ({marks})",
-                    (PhotoStatus.OK.value, now, PhotoStatus.PENDING.value,
-                     PhotoStatus.ERROR.value, *part),
+                    (
+                        PhotoStatus.OK.value,
+                        now,
+                        PhotoStatus.PENDING.value,
+                        PhotoStatus.ERROR.value,
+                        *part,
+                    ),
                 )
                 conn.execute(  # finished while its folder went offline / the file went missing
                     f"UPDATE photos SET prev_status = ?, error = NULL, indexed_at = ? "
                     f"WHERE status IN (?, ?) AND id IN ({marks})",
-                    (PhotoStatus.OK.value, now, PhotoStatus.MISSING.value,
-                     PhotoStatus.OFFLINE.value, *part),
+                    (
+                        PhotoStatus.OK.value,
+                        now,
+                        PhotoStatus.MISSING.value,
+                        PhotoStatus.OFFLINE.value,
+                        *part,
+                    ),
                 )
             stored = len(done)
         return stored
 
-    def mark_indexed(self: Library, photo_id: int, model_id: str, vector: np.ndarray,
-                     stamp: tuple[int, int] | None = None) -> bool:
+    def mark_indexed(
+        self: Library,
+        photo_id: int,
+        model_id: str,
+        vector: np.ndarray,
+        stamp: tuple[int, int] | None = None,
+    ) -> bool:
         """Single-photo form of :meth:`store_embeddings`."""
         return self.store_embeddings(model_id, [photo_id], [vector], [stamp]) == 1
 
-    def load_vectors(self: Library, model_id: str,
-                     statuses: Sequence[PhotoStatus | str] = (PhotoStatus.OK,),
-                     ) -> tuple[np.ndarray, np.ndarray]:
+    def load_vectors(
+        self: Library,
+        model_id: str,
+        statuses: Sequence[PhotoStatus | str] = (PhotoStatus.OK,),
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64 [n], vectors float32 [n, dim]) of every photo with a ``model_id`` vector
         and one of ``statuses``, ordered by id. Empty arrays (dim 0) when there are none."""
         st = [str(s) for s in statuses]
-        where = (f"FROM embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? "
-                 f"AND p.status IN ({','.join('?' * len(st))})")
+        where = (
+            f"FROM embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? "
+            f"AND p.status IN ({','.join('?' * len(st))})"
+        )
         with self.reading() as conn:
             # both answered from indexes alone: no vector BLOB is read twice
             n = int(conn.execute(f"SELECT count(*) {where}", (model_id, *st)).fetchone()[0])
-            row = conn.execute("SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1",
-                               (model_id,)).fetchone()
+            row = conn.execute(
+                "SELECT dim FROM embeddings WHERE model_id = ? LIMIT 1", (model_id,)
+            ).fetchone()
             dim = int(row[0]) if row else 0
             ids = np.empty(n, dtype=np.int64)
             mat = np.empty((n, dim), dtype=np.float32)
-            cur = conn.execute(f"SELECT e.photo_id, e.vector {where} ORDER BY e.photo_id",
-                               (model_id, *st))
+            cur = conn.execute(
+                f"SELECT e.photo_id, e.vector {where} ORDER BY e.photo_id", (model_id, *st)
+            )
             filled = 0
             while rows := cur.fetchmany(_FETCH):
                 k = len(rows)
-                ids[filled:filled + k] = [r[0] for r in rows]
+                ids[filled : filled + k] = [r[0] for r in rows]
                 blob = b"".join(r[1] for r in rows)
                 if len(blob) != k * dim * 4:
                     raise ValueError(f"vectors of model {model_id} have mixed dimensions")
-                mat[filled:filled + k] = np.frombuffer(blob, dtype="<f4").reshape(k, dim)
+                mat[filled : filled + k] = np.frombuffer(blob, dtype="<f4").reshape(k, dim)
                 filled += k
         return ids[:filled], mat[:filled]
 
-    def vectors_for(self: Library, model_id: str,
-                    photo_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    def vectors_for(
+        self: Library, model_id: str, photo_ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) for the given photos that have a ``model_id`` vector (any status)."""
         found: list[tuple[int, bytes]] = []
         for part in chunks([int(i) for i in photo_ids]):
-            found += [(r[0], r[1]) for r in self._query(
-                f"SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN "
-                f"({','.join('?' * len(part))}) ORDER BY photo_id", (model_id, *part))]
+            found += [
+                (r[0], r[1])
+                for r in self._query(
+                    f"SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN "
+                    f"({','.join('?' * len(part))}) ORDER BY photo_id",
+                    (model_id, *part),
+                )
+            ]
         if not found:
             return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
         ids = np.array([f[0] for f in found], dtype=np.int64)

@@ -33,59 +33,97 @@ _TAG_COLUMNS = (
     "CASE WHEN c.mode = 'multi' AND l.threshold IS NOT NULL THEN l.threshold "
     "ELSE c.threshold END AS eff_threshold"
 )
-_TAG_JOIN = "photo_tags t JOIN labels l ON l.id = t.label_id JOIN categories c ON c.id = l.category_id"
+_TAG_JOIN = (
+    "photo_tags t JOIN labels l ON l.id = t.label_id JOIN categories c ON c.id = l.category_id"
+)
 
 
 def _tag(row) -> PhotoTag:
-    return PhotoTag(row["photo_id"], row["category"], row["label"], TagState(row["state"]),
-                    row["score"], row["eff_threshold"], row["model_id"])
+    return PhotoTag(
+        row["photo_id"],
+        row["category"],
+        row["label"],
+        TagState(row["state"]),
+        row["score"],
+        row["eff_threshold"],
+        row["model_id"],
+    )
 
 
 class PhotoTagQueries:
     # --- the model's side ------------------------------------------------------------------
 
-    def decisions(self: TagStore, label_ids: Sequence[int],
-                  photo_ids: Sequence[int] | None = None) -> list[tuple[int, int, str]]:
+    def decisions(
+        self: TagStore, label_ids: Sequence[int], photo_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, int, str]]:
         """(photo id, label id, state) of every user decision on these labels."""
-        sql = (f"SELECT photo_id, label_id, state FROM photo_tags WHERE state IN ({marks(3)}) "
-               f"AND label_id IN ({marks(len(label_ids))})")
+        sql = (
+            f"SELECT photo_id, label_id, state FROM photo_tags WHERE state IN ({marks(3)}) "
+            f"AND label_id IN ({marks(len(label_ids))})"
+        )
         params = [*USER_STATES, *label_ids]
         if photo_ids is None:
             return [tuple(r) for r in self.lib._query(sql, params)]
         out: list[tuple[int, int, str]] = []
         for part in chunks(list(photo_ids)):
-            out += [tuple(r) for r in self.lib._query(
-                f"{sql} AND photo_id IN ({marks(len(part))})", [*params, *part])]
+            out += [
+                tuple(r)
+                for r in self.lib._query(
+                    f"{sql} AND photo_id IN ({marks(len(part))})", [*params, *part]
+                )
+            ]
         return out
 
-    def write_proposal(self: TagStore, label_ids: Sequence[int], model_id: str,
-                       photo_ids: np.ndarray, proposal: Proposal, scores: np.ndarray,
-                       whole_library: bool) -> None:
+    def write_proposal(
+        self: TagStore,
+        label_ids: Sequence[int],
+        model_id: str,
+        photo_ids: np.ndarray,
+        proposal: Proposal,
+        scores: np.ndarray,
+        whole_library: bool,
+    ) -> None:
         """Replace the model's tags on these labels for these photos (all photos when
         ``whole_library``) by ``proposal``; refresh the score of user-decided tags from ``scores``
         [photos, labels]. User states are never changed."""
         now = time.time()
         ids = [int(i) for i in label_ids]
         rows = [
-            (int(photo_ids[r]), ids[c], (TagState.SUGGESTED if a else TagState.CANDIDATE).value,
-             float(s), model_id, now)
-            for r, c, s, a in zip(proposal.rows.tolist(), proposal.cols.tolist(),
-                                  proposal.scores.tolist(), proposal.assigned.tolist(), strict=True)
+            (
+                int(photo_ids[r]),
+                ids[c],
+                (TagState.SUGGESTED if a else TagState.CANDIDATE).value,
+                float(s),
+                model_id,
+                now,
+            )
+            for r, c, s, a in zip(
+                proposal.rows.tolist(),
+                proposal.cols.tolist(),
+                proposal.scores.tolist(),
+                proposal.assigned.tolist(),
+                strict=True,
+            )
         ]
         col_of = {lid: i for i, lid in enumerate(ids)}
         with self.lib.transaction() as conn:
-            base = (f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) "
-                    f"AND label_id IN ({marks(len(ids))})")
+            base = (
+                f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) "
+                f"AND label_id IN ({marks(len(ids))})"
+            )
             if whole_library:
                 conn.execute(base, (*MODEL_STATES, *ids))
             else:
                 for part in chunks([int(p) for p in photo_ids]):
-                    conn.execute(f"{base} AND photo_id IN ({marks(len(part))})",
-                                 (*MODEL_STATES, *ids, *part))
+                    conn.execute(
+                        f"{base} AND photo_id IN ({marks(len(part))})", (*MODEL_STATES, *ids, *part)
+                    )
             # A decision made while we computed wins: DO NOTHING keeps the user's row.
             conn.executemany(
                 "INSERT INTO photo_tags(photo_id, label_id, state, score, model_id, updated_at) "
-                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(photo_id, label_id) DO NOTHING", rows)
+                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(photo_id, label_id) DO NOTHING",
+                rows,
+            )
             user = self.decisions(ids, None if whole_library else photo_ids.tolist())
             if user:
                 pos = np.searchsorted(photo_ids, [u[0] for u in user])
@@ -93,13 +131,17 @@ class PhotoTagQueries:
                 for (pid, lid, _), p in zip(user, pos.tolist(), strict=True):
                     if p < len(photo_ids) and photo_ids[p] == pid:
                         updates.append((float(scores[p, col_of[lid]]), model_id, pid, lid))
-                conn.executemany("UPDATE photo_tags SET score = ?, model_id = ? "
-                                 "WHERE photo_id = ? AND label_id = ?", updates)
+                conn.executemany(
+                    "UPDATE photo_tags SET score = ?, model_id = ? "
+                    "WHERE photo_id = ? AND label_id = ?",
+                    updates,
+                )
 
     # --- the user's side -------------------------------------------------------------------
 
-    def set_decision(self: TagStore, photo_ids: Iterable[int], category: str, label: str,
-                     state: TagState | str) -> int:
+    def set_decision(
+        self: TagStore, photo_ids: Iterable[int], category: str, label: str, state: TagState | str
+    ) -> int:
         """Confirm, reject or import a tag on photos; returns how many photos were changed.
 
         Confirming in a single-choice category rejects the photo's other confirmed label there
@@ -120,14 +162,22 @@ class PhotoTagQueries:
                 conn.executemany(
                     "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) VALUES(?, ?, ?, ?) "
                     "ON CONFLICT(photo_id, label_id) DO UPDATE SET state = excluded.state, "
-                    "updated_at = excluded.updated_at", [(p, lid, state.value, now) for p in part])
+                    "updated_at = excluded.updated_at",
+                    [(p, lid, state.value, now) for p in part],
+                )
                 if cat.mode is Mode.SINGLE and state is not TagState.REJECTED and others:
-                    where = f"label_id IN ({marks(len(others))}) AND photo_id IN ({marks(len(part))})"
-                    conn.execute(f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) AND {where}",
-                                 (*MODEL_STATES, *others, *part))
-                    conn.execute(f"UPDATE photo_tags SET state = ?, updated_at = ? WHERE state IN "
-                                 f"({marks(2)}) AND {where}",
-                                 (TagState.REJECTED.value, now, *CONFIRMED_STATES, *others, *part))
+                    where = (
+                        f"label_id IN ({marks(len(others))}) AND photo_id IN ({marks(len(part))})"
+                    )
+                    conn.execute(
+                        f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) AND {where}",
+                        (*MODEL_STATES, *others, *part),
+                    )
+                    conn.execute(
+                        f"UPDATE photo_tags SET state = ?, updated_at = ? WHERE state IN "
+                        f"({marks(2)}) AND {where}",
+                        (TagState.REJECTED.value, now, *CONFIRMED_STATES, *others, *part),
+                    )
         return len(photos)
 
     def clear_decision(self: TagStore, photo_ids: Iterable[int], category: str, label: str) -> None:
@@ -136,15 +186,22 @@ class PhotoTagQueries:
         lid = self.label_ids(cat.name)[cat.label(label).name]
         with self.lib.transaction() as conn:
             for part in chunks(sorted({int(p) for p in photo_ids})):
-                conn.execute(f"UPDATE photo_tags SET state = ? WHERE label_id = ? AND state IN "
-                             f"({marks(3)}) AND score IS NOT NULL AND photo_id IN ({marks(len(part))})",
-                             (TagState.CANDIDATE.value, lid, *USER_STATES, *part))
-                conn.execute(f"DELETE FROM photo_tags WHERE label_id = ? AND state IN ({marks(3)}) "
-                             f"AND photo_id IN ({marks(len(part))})", (lid, *USER_STATES, *part))
+                conn.execute(
+                    f"UPDATE photo_tags SET state = ? WHERE label_id = ? AND state IN "
+                    f"({marks(3)}) AND score IS NOT NULL AND photo_id IN ({marks(len(part))})",
+                    (TagState.CANDIDATE.value, lid, *USER_STATES, *part),
+                )
+                conn.execute(
+                    f"DELETE FROM photo_tags WHERE label_id = ? AND state IN ({marks(3)}) "
+                    f"AND photo_id IN ({marks(len(part))})",
+                    (lid, *USER_STATES, *part),
+                )
 
     # --- reading ---------------------------------------------------------------------------
 
-    def tags_of(self: TagStore, photo_id: int, states: Sequence[str] | None = None) -> list[PhotoTag]:
+    def tags_of(
+        self: TagStore, photo_id: int, states: Sequence[str] | None = None
+    ) -> list[PhotoTag]:
         sql = f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.photo_id = ?"
         params: list = [int(photo_id)]
         if states is not None:
@@ -153,23 +210,32 @@ class PhotoTagQueries:
         sql += " ORDER BY c.position, c.id, l.position"
         return [_tag(r) for r in self.lib._query(sql, params)]
 
-    def photos_with_tag(self: TagStore, category: str, label: str,
-                        states: Sequence[str] = TAGGED_STATES, limit: int | None = None,
-                        ) -> list[PhotoTag]:
+    def photos_with_tag(
+        self: TagStore,
+        category: str,
+        label: str,
+        states: Sequence[str] = TAGGED_STATES,
+        limit: int | None = None,
+    ) -> list[PhotoTag]:
         """Photos carrying a tag, highest score first (user tags without a score last)."""
         cat = self.category(category)
         lid = self.label_ids(cat.name)[cat.label(label).name]
-        sql = (f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.label_id = ? AND t.state IN "
-               f"({marks(len(states))}) ORDER BY t.score IS NULL, t.score DESC, t.photo_id")
+        sql = (
+            f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.label_id = ? AND t.state IN "
+            f"({marks(len(states))}) ORDER BY t.score IS NULL, t.score DESC, t.photo_id"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_tag(r) for r in self.lib._query(sql, [lid, *[str(s) for s in states]])]
 
-    def review_list(self: TagStore, category: str | None = None, label: str | None = None,
-                    limit: int = 100) -> list[PhotoTag]:
+    def review_list(
+        self: TagStore, category: str | None = None, label: str | None = None, limit: int = 100
+    ) -> list[PhotoTag]:
         """The model's tags and near-misses nearest their threshold: the ones worth a look."""
-        sql = (f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.state IN ({marks(2)}) "
-               "AND t.score IS NOT NULL")
+        sql = (
+            f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.state IN ({marks(2)}) "
+            "AND t.score IS NOT NULL"
+        )
         params: list = [*MODEL_STATES]
         if category is not None:
             cat = self.category(category)
@@ -185,7 +251,8 @@ class PhotoTagQueries:
         """{(category, label): {state: count}}."""
         rows = self.lib._query(
             "SELECT c.name, l.name, t.state, count(*) FROM photo_tags t JOIN labels l ON "
-            "l.id = t.label_id JOIN categories c ON c.id = l.category_id GROUP BY t.label_id, t.state")
+            "l.id = t.label_id JOIN categories c ON c.id = l.category_id GROUP BY t.label_id, t.state"
+        )
         out: dict[tuple[str, str], dict[str, int]] = {}
         for c, lab, state, n in rows:
             out.setdefault((c, lab), {})[state] = n
@@ -209,23 +276,32 @@ class PhotoTagQueries:
             return list(ids.values()) if label == "*" else [ids[cat.label(label).name]]
         rows = self.lib._query(
             "SELECT l.id, c.name FROM labels l JOIN categories c ON c.id = l.category_id "
-            "WHERE l.name = ?", (term,))
+            "WHERE l.name = ?",
+            (term,),
+        )
         if not rows:
-            raise CategoryError(f"no label is called {term!r}",
-                                "write 'Category|label' (or 'Category|*' for any label)")
+            raise CategoryError(
+                f"no label is called {term!r}",
+                "write 'Category|label' (or 'Category|*' for any label)",
+            )
         if len(rows) > 1:
             options = ", ".join(f"{r[1]}|{term}" for r in rows)
-            raise CategoryError(f"the label {term!r} is in several categories", f"write one of: {options}")
+            raise CategoryError(
+                f"the label {term!r} is in several categories", f"write one of: {options}"
+            )
         return [int(rows[0][0])]
 
     def _ids_with(self: TagStore, label_ids: list[int], states: Sequence[str]) -> np.ndarray:
         rows = self.lib._query(
             f"SELECT DISTINCT photo_id FROM photo_tags WHERE label_id IN ({marks(len(label_ids))}) "
-            f"AND state IN ({marks(len(states))})", [*label_ids, *states])
+            f"AND state IN ({marks(len(states))})",
+            [*label_ids, *states],
+        )
         return np.array(sorted(r[0] for r in rows), dtype=np.int64)
 
-    def allowed_ids(self: TagStore, expressions: Sequence[str],
-                    confirmed_only: bool = False) -> np.ndarray | None:
+    def allowed_ids(
+        self: TagStore, expressions: Sequence[str], confirmed_only: bool = False
+    ) -> np.ndarray | None:
         """Sorted photo ids matching every expression (AND), or None for "no filter".
 
         An expression is terms joined by ``,`` (OR); a term is ``Category|label``,
@@ -242,8 +318,10 @@ class PhotoTagQueries:
             negated = [t[1:].strip() for t in terms if t.startswith("!")]
             positive = [t for t in terms if not t.startswith("!")]
             if negated and positive:
-                raise CategoryError(f"tag filter {expr!r} mixes '!' and plain terms in one OR",
-                                    "give negations as separate --tag options")
+                raise CategoryError(
+                    f"tag filter {expr!r} mixes '!' and plain terms in one OR",
+                    "give negations as separate --tag options",
+                )
             ids = sorted({i for t in (negated or positive) for i in self._term_label_ids(t)})
             found = self._ids_with(ids, states)
             if negated:
@@ -252,8 +330,9 @@ class PhotoTagQueries:
                 result = found if result is None else np.intersect1d(result, found)
         if excluded:
             if result is None:
-                result = np.array(sorted(r[0] for r in self.lib._query(
-                    "SELECT id FROM photos")), dtype=np.int64)
+                result = np.array(
+                    sorted(r[0] for r in self.lib._query("SELECT id FROM photos")), dtype=np.int64
+                )
             for ex in excluded:
                 result = np.setdiff1d(result, ex, assume_unique=True)
         return result

@@ -69,8 +69,9 @@ class XmpReport:
 class Tagger:
     """Zero-shot tagging for one library with one model (``model`` may be None for XMP-only use)."""
 
-    def __init__(self, library: Library, model: TextModel | None = None,
-                 store: TagStore | None = None) -> None:
+    def __init__(
+        self, library: Library, model: TextModel | None = None, store: TagStore | None = None
+    ) -> None:
         self.lib = library
         self.model = model
         self.store = store or TagStore(library)
@@ -79,8 +80,10 @@ class Tagger:
 
     def _need_model(self) -> TextModel:
         if self.model is None:
-            raise ClipDeskError("tagging needs a model, and none is loaded",
-                                "choose a model (--model NAME_OR_PATH) or install the demo model")
+            raise ClipDeskError(
+                "tagging needs a model, and none is loaded",
+                "choose a model (--model NAME_OR_PATH) or install the demo model",
+            )
         return self.model
 
     def classifier(self, category: Category) -> Classifier:
@@ -96,15 +99,19 @@ class Tagger:
 
     # --- recompute -------------------------------------------------------------------------
 
-    def _score_block(self, cat: Category, ids: np.ndarray, vectors: np.ndarray,
-                     whole_library: bool) -> Proposal:
+    def _score_block(
+        self, cat: Category, ids: np.ndarray, vectors: np.ndarray, whole_library: bool
+    ) -> Proposal:
         clf = self.classifier(cat)
         label_ids = list(self.store.label_ids(cat.name).values())
         user = self.store.decisions(label_ids, None if whole_library else ids.tolist())
         col_of = {lid: i for i, lid in enumerate(label_ids)}
         rows = np.searchsorted(ids, np.array([u[0] for u in user], dtype=np.int64))
-        valid = [i for i, (u, r) in enumerate(zip(user, rows.tolist(), strict=True))
-                 if r < len(ids) and ids[r] == u[0]]
+        valid = [
+            i
+            for i, (u, r) in enumerate(zip(user, rows.tolist(), strict=True))
+            if r < len(ids) and ids[r] == u[0]
+        ]
         all_rows = rows[valid] if valid else np.zeros(0, np.int64)
         all_cols = np.array([col_of[user[i][1]] for i in valid], dtype=np.int64)
         all_conf = np.array([user[i][2] != TagState.REJECTED for i in valid], dtype=bool)
@@ -118,16 +125,23 @@ class Tagger:
             parts.append(Proposal(prop.rows + start, prop.cols, prop.scores, prop.assigned))
             score_parts.append(scores)
         scores = np.concatenate(score_parts) if score_parts else np.zeros((0, len(label_ids)))
-        proposal = Proposal(*(np.concatenate([getattr(p, f) for p in parts]) if parts
-                              else np.zeros(0) for f in ("rows", "cols", "scores", "assigned")))
+        proposal = Proposal(
+            *(
+                np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
+                for f in ("rows", "cols", "scores", "assigned")
+            )
+        )
         self.store.write_proposal(label_ids, clf.model_id, ids, proposal, scores, whole_library)
         return proposal
 
-    def recompute(self, categories: Sequence[str] | None = None,
-                  photo_ids: Sequence[int] | None = None,
-                  progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None,
-                  vectors: tuple[np.ndarray, np.ndarray] | None = None) -> RecomputeReport:
+    def recompute(
+        self,
+        categories: Sequence[str] | None = None,
+        photo_ids: Sequence[int] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> RecomputeReport:
         """Re-tag every photo (or ``photo_ids``) with the model, for every automatic category
         (or ``categories``). User decisions stay; only the model's tags are replaced.
 
@@ -153,9 +167,15 @@ class Tagger:
             ids, vectors = self.lib.vectors_for(model.id, sorted({int(i) for i in photo_ids}))
         return self._recompute(cats, ids, vectors, photo_ids is None, progress, cancel)
 
-    def _recompute(self, cats: list[Category], ids: np.ndarray, vectors: np.ndarray,
-                   whole_library: bool, progress: ProgressCallback | None,
-                   cancel: CancelToken | None) -> RecomputeReport:
+    def _recompute(
+        self,
+        cats: list[Category],
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        whole_library: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> RecomputeReport:
         report = RecomputeReport(photos=len(ids))
         meter = RateMeter(len(cats))
         for done, cat in enumerate(cats):
@@ -166,9 +186,13 @@ class Tagger:
             if len(ids) == 0 and not whole_library:
                 continue
             if len(ids) and vectors.shape[1] != self.classifier(cat).weights.shape[1]:
-                raise ClipDeskError("the stored photo vectors do not match the model's size",
-                                    "re-index the library with this model")
-            prop = self._score_block(cat, ids, vectors if len(ids) else np.zeros((0, 1)), whole_library)
+                raise ClipDeskError(
+                    "the stored photo vectors do not match the model's size",
+                    "re-index the library with this model",
+                )
+            prop = self._score_block(
+                cat, ids, vectors if len(ids) else np.zeros((0, 1)), whole_library
+            )
             report.categories.append(cat.name)
             report.suggested += int(prop.assigned.sum())
             report.candidates += int((~prop.assigned.astype(bool)).sum())
@@ -176,8 +200,9 @@ class Tagger:
             progress(meter.update(len(cats), "tagging done"))
         return report
 
-    def on_embedded(self, photo_ids: Sequence[int], vectors: np.ndarray,
-                    model_id: str | None = None) -> None:
+    def on_embedded(
+        self, photo_ids: Sequence[int], vectors: np.ndarray, model_id: str | None = None
+    ) -> None:
         """Pipeline hook (``clipdesk.core.pipeline.EmbeddedHook``): tag photos the moment their
         vectors are stored. ``model_id``, when given, must be this tagger's model (vectors of
         another model are ignored). Failures are logged, never raised: tagging must not stop
@@ -191,7 +216,9 @@ class Tagger:
             ids = np.asarray(photo_ids, dtype=np.int64)
             order = np.argsort(ids, kind="stable")
             cats = [c for c in self.store.categories() if c.auto]
-            self._recompute(cats, ids[order], np.asarray(vectors, np.float32)[order], False, None, None)
+            self._recompute(
+                cats, ids[order], np.asarray(vectors, np.float32)[order], False, None, None
+            )
         except ClipDeskError as exc:
             log.warning("tagging new photos failed: %s", exc)
         except Exception:
@@ -231,7 +258,9 @@ class Tagger:
                             if cat_name.casefold() not in cats:
                                 cats = {c.name.casefold(): c for c in self.store.categories()}
                     except CategoryError as exc:
-                        log.warning("%s: keyword %r not imported: %s", photo.path, path, exc.message)
+                        log.warning(
+                            "%s: keyword %r not imported: %s", photo.path, path, exc.message
+                        )
                         continue
                     rows.append((photo.id, label_ids[key]))
             if not rows:
@@ -243,15 +272,28 @@ class Tagger:
                     "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
                     "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
                     f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
-                    [(pid, lid, TagState.IMPORTED.value, now, TagState.SUGGESTED.value,
-                      TagState.CANDIDATE.value) for pid, lid in rows])
+                    [
+                        (
+                            pid,
+                            lid,
+                            TagState.IMPORTED.value,
+                            now,
+                            TagState.SUGGESTED.value,
+                            TagState.CANDIDATE.value,
+                        )
+                        for pid, lid in rows
+                    ],
+                )
                 added += conn.total_changes - before
         return added
 
-    def write_xmp(self, photo_ids: Iterable[int] | None = None,
-                  naming: xmp.SidecarNaming | str = xmp.SidecarNaming.FULLNAME,
-                  confirmed_only: bool = False,
-                  cancel: CancelToken | None = None) -> XmpReport:
+    def write_xmp(
+        self,
+        photo_ids: Iterable[int] | None = None,
+        naming: xmp.SidecarNaming | str = xmp.SidecarNaming.FULLNAME,
+        confirmed_only: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> XmpReport:
         """Write tags into each photo's sidecar (every tagged photo when ``photo_ids`` is None).
 
         The sidecar gets the photo's tags (confirmed and imported ones only with
@@ -261,8 +303,12 @@ class Tagger:
         keep = [str(s) for s in (CONFIRMED_STATES if confirmed_only else TAGGED_STATES)]
         if photo_ids is None:
             photo_ids = [r[0] for r in self.lib._query("SELECT DISTINCT photo_id FROM photo_tags")]
-        managed = [f"{c.name}{HIERARCHY_SEP}{lab.name}" for c in self.store.categories()
-                   if c.auto for lab in c.labels]
+        managed = [
+            f"{c.name}{HIERARCHY_SEP}{lab.name}"
+            for c in self.store.categories()
+            if c.auto
+            for lab in c.labels
+        ]
         report = XmpReport()
         ids = sorted({int(i) for i in photo_ids})
         for part in chunks(ids, 200):
@@ -277,8 +323,9 @@ class Tagger:
                     report.failed.append((str(photo.path), f"photo is {photo.status}"))
                     continue
                 try:
-                    path, changed = xmp.write_sidecar_keywords(photo.path, add, remove, naming,
-                                                               rejected)
+                    path, changed = xmp.write_sidecar_keywords(
+                        photo.path, add, remove, naming, rejected
+                    )
                 except xmp.XmpError as exc:
                     report.failed.append((str(photo.path), exc.message))
                     continue

@@ -78,8 +78,14 @@ class TagStore(PhotoTagQueries):
                 Label(r["name"], tuple(json.loads(r["prompts"])), r["threshold"])
             )
         return [
-            Category(r["name"], tuple(by_cat.get(r["id"], ())), Mode(r["mode"]), r["threshold"],
-                     tuple(json.loads(r["templates"])), bool(r["auto"]))
+            Category(
+                r["name"],
+                tuple(by_cat.get(r["id"], ())),
+                Mode(r["mode"]),
+                r["threshold"],
+                tuple(json.loads(r["templates"])),
+                bool(r["auto"]),
+            )
             for r in cats
         ]
 
@@ -95,7 +101,9 @@ class TagStore(PhotoTagQueries):
         """{label name: label id} of a category, in label order."""
         rows = self.lib._query(
             "SELECT l.name, l.id FROM labels l JOIN categories c ON c.id = l.category_id "
-            "WHERE c.name = ? ORDER BY l.position, l.id", (category,))
+            "WHERE c.name = ? ORDER BY l.position, l.id",
+            (category,),
+        )
         return {r[0]: r[1] for r in rows}
 
     def _insert_category(self, conn: sqlite3.Connection, cat: Category) -> int:
@@ -103,8 +111,15 @@ class TagStore(PhotoTagQueries):
         cur = conn.execute(
             "INSERT INTO categories(name, mode, threshold, templates, auto, position, updated_at) "
             "VALUES(?, ?, ?, ?, ?, ?, ?)",
-            (cat.name, cat.mode.value, cat.threshold, json.dumps(list(cat.templates)),
-             int(cat.auto), pos, time.time()),
+            (
+                cat.name,
+                cat.mode.value,
+                cat.threshold,
+                json.dumps(list(cat.templates)),
+                int(cat.auto),
+                pos,
+                time.time(),
+            ),
         )
         cat_id = int(cur.lastrowid)
         self._write_labels(conn, cat_id, cat)
@@ -112,8 +127,10 @@ class TagStore(PhotoTagQueries):
 
     def _write_labels(self, conn: sqlite3.Connection, cat_id: int, cat: Category) -> None:
         """Make the category's labels exactly ``cat.labels``; a kept name keeps its id and tags."""
-        old = {r[1].casefold(): r[0] for r in conn.execute(
-            "SELECT id, name FROM labels WHERE category_id = ?", (cat_id,))}
+        old = {
+            r[1].casefold(): r[0]
+            for r in conn.execute("SELECT id, name FROM labels WHERE category_id = ?", (cat_id,))
+        }
         wanted = {lab.name.casefold() for lab in cat.labels}
         gone = [i for name, i in old.items() if name not in wanted]
         for part in chunks(gone):
@@ -121,11 +138,17 @@ class TagStore(PhotoTagQueries):
         for pos, lab in enumerate(cat.labels):
             values = (lab.name, json.dumps(list(lab.prompts)), lab.threshold, pos)
             if lab.name.casefold() in old:
-                conn.execute("UPDATE labels SET name = ?, prompts = ?, threshold = ?, position = ? "
-                             "WHERE id = ?", (*values, old[lab.name.casefold()]))
+                conn.execute(
+                    "UPDATE labels SET name = ?, prompts = ?, threshold = ?, position = ? "
+                    "WHERE id = ?",
+                    (*values, old[lab.name.casefold()]),
+                )
             else:
-                conn.execute("INSERT INTO labels(name, prompts, threshold, position, category_id) "
-                             "VALUES(?, ?, ?, ?, ?)", (*values, cat_id))
+                conn.execute(
+                    "INSERT INTO labels(name, prompts, threshold, position, category_id) "
+                    "VALUES(?, ?, ?, ?, ?)",
+                    (*values, cat_id),
+                )
 
     def _category_id(self, conn: sqlite3.Connection, name: str) -> int | None:
         row = conn.execute("SELECT id FROM categories WHERE name = ?", (name,)).fetchone()
@@ -155,13 +178,22 @@ class TagStore(PhotoTagQueries):
             conn.execute(
                 "UPDATE categories SET name = ?, mode = ?, threshold = ?, templates = ?, auto = ?, "
                 "updated_at = ? WHERE id = ?",
-                (cat.name, cat.mode.value, cat.threshold, json.dumps(list(cat.templates)),
-                 int(cat.auto), time.time(), cat_id),
+                (
+                    cat.name,
+                    cat.mode.value,
+                    cat.threshold,
+                    json.dumps(list(cat.templates)),
+                    int(cat.auto),
+                    time.time(),
+                    cat_id,
+                ),
             )
             self._write_labels(conn, cat_id, cat)
             conn.execute(
                 f"DELETE FROM photo_tags WHERE state IN ({marks(2)}) AND label_id IN "
-                "(SELECT id FROM labels WHERE category_id = ?)", (*MODEL_STATES, cat_id))
+                "(SELECT id FROM labels WHERE category_id = ?)",
+                (*MODEL_STATES, cat_id),
+            )
 
     def rename_label(self, category: str, old: str, new: str) -> None:
         """Rename a label keeping its id, so its tags and the user's decisions stay."""
@@ -197,15 +229,18 @@ class TagStore(PhotoTagQueries):
             cat_id = self._category_id(conn, category)
             if cat_id is None:
                 cat_id = self._insert_category(conn, Category(category, (), auto=auto))
-            row = conn.execute("SELECT id FROM labels WHERE category_id = ? AND name = ?",
-                               (cat_id, label)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM labels WHERE category_id = ? AND name = ?", (cat_id, label)
+            ).fetchone()
             if row is not None:
                 return int(row[0])
             cat = self.category(category)
             updated = cat.adding_label(label)  # validates the name
             pos = len(cat.labels)
-            cur = conn.execute("INSERT INTO labels(category_id, name, position) VALUES(?, ?, ?)",
-                               (cat_id, updated.labels[-1].name, pos))
+            cur = conn.execute(
+                "INSERT INTO labels(category_id, name, position) VALUES(?, ?, ?)",
+                (cat_id, updated.labels[-1].name, pos),
+            )
             return int(cur.lastrowid)
 
     def keywords_category(self) -> str:

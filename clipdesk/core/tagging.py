@@ -69,8 +69,12 @@ def encode_ensembles(model: TextModel, ensembles: Sequence[Sequence[str]]) -> np
 def category_fingerprint(category: Category) -> str:
     """Changes whenever anything that affects the category's text vectors changes."""
     payload = json.dumps(
-        [category.name, [[lab.name, list(lab.prompts)] for lab in category.labels],
-         list(category.templates), category.mode.value],
+        [
+            category.name,
+            [[lab.name, list(lab.prompts)] for lab in category.labels],
+            list(category.templates),
+            category.mode.value,
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]

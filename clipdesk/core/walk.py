@@ -17,14 +17,35 @@ from dataclasses import dataclass, field
 
 from clipdesk.core.filetypes import is_candidate
 
-SKIP_DIRS = frozenset({
-    "@eadir", "#recycle", "#snapshot", "@recycle", "@recently-snapshot",  # Synology / QNAP
-    "$recycle.bin", "system volume information", "recycler", "recycled",  # Windows
-    "lost+found", "__macosx",
-    ".git", ".svn", ".hg", ".thumbnails", ".thumbs", ".trash", ".trashes", ".cache",
-    ".spotlight-v100", ".fseventsd", ".documentrevisions-v100", ".temporaryitems",
-    ".picasaoriginals", ".dtrash",
-})
+SKIP_DIRS = frozenset(
+    {
+        "@eadir",
+        "#recycle",
+        "#snapshot",
+        "@recycle",
+        "@recently-snapshot",  # Synology / QNAP
+        "$recycle.bin",
+        "system volume information",
+        "recycler",
+        "recycled",  # Windows
+        "lost+found",
+        "__macosx",
+        ".git",
+        ".svn",
+        ".hg",
+        ".thumbnails",
+        ".thumbs",
+        ".trash",
+        ".trashes",
+        ".cache",
+        ".spotlight-v100",
+        ".fseventsd",
+        ".documentrevisions-v100",
+        ".temporaryitems",
+        ".picasaoriginals",
+        ".dtrash",
+    }
+)
 SKIP_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db"})
 
 _HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2) | getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)

@@ -239,7 +239,9 @@ class Watcher:
                 stamp = None if os.path.isdir(path) else (st.st_size, st.st_mtime_ns)
             except OSError:
                 stamp = None  # gone (or unreadable): nothing to wait for
-            if stamp is not None and (entry.seen_stamp != stamp or now - entry.seen_at < self.settle_s):
+            if stamp is not None and (
+                entry.seen_stamp != stamp or now - entry.seen_at < self.settle_s
+            ):
                 if entry.seen_stamp != stamp:
                     entry.seen_stamp, entry.seen_at = stamp, now
                 continue  # still being written, or not yet observed stable for settle_s
@@ -266,8 +268,9 @@ class Watcher:
         observer = self._observer
         if observer is None:
             return
-        wanted = {str(f.path) for f in self.scanner.library.folders()
-                  if f.status is FolderStatus.OK}
+        wanted = {
+            str(f.path) for f in self.scanner.library.folders() if f.status is FolderStatus.OK
+        }
         for path, (watch, inode) in list(self._watches.items()):
             if path not in wanted or _inode(path) != inode:  # gone, or a new folder in its place
                 del self._watches[path]
@@ -286,8 +289,12 @@ class Watcher:
                 # rescan keeps this folder in step, so say so once.
                 if path not in self._unwatched:
                     self._unwatched.add(path)
-                    log.warning("cannot watch %s live (%s); it is rescanned every %s s", path,
-                                exc, self.full_rescan_s)
+                    log.warning(
+                        "cannot watch %s live (%s); it is rescanned every %s s",
+                        path,
+                        exc,
+                        self.full_rescan_s,
+                    )
 
 
 def _inode(path: str) -> tuple[int, int]:

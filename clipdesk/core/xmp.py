@@ -23,9 +23,17 @@ from clipdesk.core.categories import HIERARCHY_SEP, flat_keyword
 from clipdesk.core.xmp_packet import NS_RDF, Packet, XmpError, parse, q
 
 __all__ = [
-    "SidecarNaming", "XmpError", "XmpKeywords", "existing_sidecars", "parse_keywords",
-    "read_embedded_keywords", "read_photo_keywords", "read_sidecar_keywords", "sidecar_path",
-    "update_keywords", "write_sidecar_keywords",
+    "SidecarNaming",
+    "XmpError",
+    "XmpKeywords",
+    "existing_sidecars",
+    "parse_keywords",
+    "read_embedded_keywords",
+    "read_photo_keywords",
+    "read_sidecar_keywords",
+    "sidecar_path",
+    "update_keywords",
+    "write_sidecar_keywords",
 ]
 
 log = logging.getLogger("clipdesk.xmp")
@@ -119,7 +127,11 @@ def _items(packet: Packet, tag: str) -> list[str]:
     if container is None:
         text = (prop.text or "").strip()
         return [text] if text else []
-    return [(li.text or "").strip() for li in container.findall(q(NS_RDF, "li")) if (li.text or "").strip()]
+    return [
+        (li.text or "").strip()
+        for li in container.findall(q(NS_RDF, "li"))
+        if (li.text or "").strip()
+    ]
 
 
 def _blank(text: str | None) -> bool:
@@ -190,8 +202,11 @@ def parse_keywords(data: bytes, source: str = "XMP") -> XmpKeywords:
 
 
 def update_keywords(
-    data: bytes | None, add: Iterable[str], remove: Iterable[str] = (),
-    source: str = "XMP", rejected: Iterable[str] = (),
+    data: bytes | None,
+    add: Iterable[str],
+    remove: Iterable[str] = (),
+    source: str = "XMP",
+    rejected: Iterable[str] = (),
 ) -> bytes:
     """Return the packet with the keyword paths in ``add`` present and those in ``remove`` (and
     ``rejected``) gone.
@@ -213,7 +228,9 @@ def update_keywords(
     kept_leaves = {flat_keyword(h) for h in new_hier}
     dropped_leaves = {flat_keyword(h) for h in [*removed, *rejected_set]} - kept_leaves
     new_subjects = [s for s in subjects if s not in dropped_leaves]
-    new_subjects += [leaf for leaf in _unique(flat_keyword(h) for h in add) if leaf not in new_subjects]
+    new_subjects += [
+        leaf for leaf in _unique(flat_keyword(h) for h in add) if leaf not in new_subjects
+    ]
     if new_hier != hier or set(new_hier) != set(hier):
         _set_items(packet, HIER_SUBJECT, new_hier)
     if new_subjects != subjects:
@@ -222,7 +239,9 @@ def update_keywords(
     if digikam:
         dk_remove = {h.replace(HIERARCHY_SEP, "/") for h in remove_set}
         dk_add = [h.replace(HIERARCHY_SEP, "/") for h in add]
-        new_dk = [t for t in digikam if t not in dk_remove] + [t for t in dk_add if t not in digikam]
+        new_dk = [t for t in digikam if t not in dk_remove] + [
+            t for t in dk_add if t not in digikam
+        ]
         if new_dk != digikam:
             _set_items(packet, DIGIKAM_TAGS, new_dk)
     return packet.to_bytes()

@@ -101,7 +101,7 @@ def _split_outer(text: str, root_qname: str) -> tuple[str, str]:
         before = text[: m.start()]
         # Skip a '<' that sits inside a comment of the prolog.
         if before.count("<!--") > before.count("-->"):
-            pos = text.index("-->", m.start()) + 3 if "-->" in text[m.start():] else len(text)
+            pos = text.index("-->", m.start()) + 3 if "-->" in text[m.start() :] else len(text)
             continue
         break
     prolog = before
@@ -140,7 +140,9 @@ def parse(data: bytes, source: str = "XMP") -> Packet:
     try:
         text = data.decode("utf-8-sig")
         local = root.tag.split("}", 1)[1]
-        prolog, epilog = _split_outer(text, f"{prefixes.get(root.tag[1:].split('}')[0], '')}:{local}")
+        prolog, epilog = _split_outer(
+            text, f"{prefixes.get(root.tag[1:].split('}')[0], '')}:{local}"
+        )
     except (UnicodeDecodeError, ValueError):
         prolog, epilog = NEW_PROLOG, NEW_EPILOG
     return Packet(root, prefixes, prolog, epilog)
@@ -152,7 +154,10 @@ def _escape_text(s: str) -> str:
 
 def _escape_attr(s: str) -> str:
     return (
-        _escape_text(s).replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
+        _escape_text(s)
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
         .replace("\t", "&#9;")
     )
 

@@ -153,7 +153,9 @@ def build_module(cfg: ClipConfig, sd: dict[str, torch.Tensor], source: Path) -> 
     if wrong:
         problems.append(f"wrong shapes: {_sample(wrong)}")
     if problems:
-        raise CheckpointError(f"{source}: does not fit the CLIP architecture: {'; '.join(problems)}")
+        raise CheckpointError(
+            f"{source}: does not fit the CLIP architecture: {'; '.join(problems)}"
+        )
     module.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
     return module.eval()
 

@@ -69,8 +69,9 @@ class ResidualBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, width: int, layers: int, heads: int, mlp_width: int, act: Activation,
-                 eps: float) -> None:
+    def __init__(
+        self, width: int, layers: int, heads: int, mlp_width: int, act: Activation, eps: float
+    ) -> None:
         super().__init__()
         self.width = width
         self.resblocks = nn.ModuleList(
@@ -197,7 +198,8 @@ class ClipModule(nn.Module):
             params = list(self.visual.parameters())
         elif tower == "text":
             params = [
-                p for name, p in self.named_parameters()
+                p
+                for name, p in self.named_parameters()
                 if not name.startswith("visual.") and name != "logit_scale"
             ]
         else:

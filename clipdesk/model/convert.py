@@ -29,7 +29,10 @@ _FLAT_RENAMES = {
     "logit_scale": "logit_scale",
 }
 # Stored [out, in] as nn.Linear weights by Hugging Face; ours are [in, out] matrices.
-_TRANSPOSED = {"text_projection.weight": "text_projection", "visual_projection.weight": "visual.proj"}
+_TRANSPOSED = {
+    "text_projection.weight": "text_projection",
+    "visual_projection.weight": "visual.proj",
+}
 # Buffers some transformers versions saved; derived, never needed.
 _IGNORED = re.compile(r"(^|\.)position_ids$")
 
@@ -64,7 +67,7 @@ def hf_to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             continue
         for hf_name, our_name in _BLOCK_RENAMES.items():
             if rest.startswith(hf_name + "."):
-                rest = our_name + rest[len(hf_name):]
+                rest = our_name + rest[len(hf_name) :]
                 break
         out[prefix + rest] = value
     for (prefix, kind), parts in qkv.items():
@@ -105,7 +108,7 @@ def native_to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             continue
         for ours, theirs in block.items():
             if rest.startswith(ours + "."):
-                rest = theirs + rest[len(ours):]
+                rest = theirs + rest[len(ours) :]
                 break
         out[prefix + rest] = value.contiguous()
     return out

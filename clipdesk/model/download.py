@@ -135,7 +135,9 @@ def hub_endpoint() -> str:
 
 
 def _offline(reason: str, endpoint: str) -> ModelError:
-    return ModelError(f"cannot reach the Hugging Face hub at {endpoint} ({reason})", hint=OFFLINE_HINT)
+    return ModelError(
+        f"cannot reach the Hugging Face hub at {endpoint} ({reason})", hint=OFFLINE_HINT
+    )
 
 
 def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -193,8 +195,9 @@ class _ByteCounter:
 
 
 class _Transfer:
-    def __init__(self, total: int, done: int, progress: ProgressCallback | None,
-                 cancel: CancelToken | None) -> None:
+    def __init__(
+        self, total: int, done: int, progress: ProgressCallback | None, cancel: CancelToken | None
+    ) -> None:
         self.done = done
         self.meter = RateMeter(total)
         self.progress = progress
@@ -224,9 +227,11 @@ class _Remote:
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """Network failure types of whichever HTTP client this huggingface_hub uses."""
     errors: list[type[BaseException]] = [TimeoutError, ConnectionError]
-    for module, names in (("httpx2", ("TimeoutException", "TransportError")),
-                          ("httpx", ("TimeoutException", "TransportError")),
-                          ("requests", ("ConnectionError", "Timeout"))):
+    for module, names in (
+        ("httpx2", ("TimeoutException", "TransportError")),
+        ("httpx", ("TimeoutException", "TransportError")),
+        ("requests", ("ConnectionError", "Timeout")),
+    ):
         try:
             mod = __import__(module)
         except ImportError:
@@ -246,8 +251,10 @@ def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
             meta = get_hf_file_metadata(url, timeout=METADATA_TIMEOUT_S, endpoint=endpoint)
         except EntryNotFoundError:
             if spec.required:
-                raise ModelError(f"{entry.repo_id} has no {spec.name}; it is not a CLIP model "
-                                 "in the Hugging Face format") from None
+                raise ModelError(
+                    f"{entry.repo_id} has no {spec.name}; it is not a CLIP model "
+                    "in the Hugging Face format"
+                ) from None
             continue
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
@@ -299,9 +306,14 @@ def _fetch(remote: _Remote, staging: Path, transfer: _Transfer) -> None:
     transfer.label = remote.spec.name
     try:
         with open(part, "ab") as fh:
-            http_get(remote.url, fh, resume_size=have, expected_size=remote.size,
-                     displayed_filename=remote.spec.name,
-                     tqdm_class=transfer.bar)  # type: ignore[arg-type]
+            http_get(
+                remote.url,
+                fh,
+                resume_size=have,
+                expected_size=remote.size,
+                displayed_filename=remote.spec.name,
+                tqdm_class=transfer.bar,
+            )  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
     except (CancelledError, KeyboardInterrupt):
@@ -318,8 +330,10 @@ def _fetch(remote: _Remote, staging: Path, transfer: _Transfer) -> None:
         ) from None
     size = part.stat().st_size
     if remote.size is not None and size != remote.size:
-        raise ModelError(f"{remote.spec.name}: got {size} bytes, expected {remote.size}",
-                         hint="run the download again: it resumes where it stopped")
+        raise ModelError(
+            f"{remote.spec.name}: got {size} bytes, expected {remote.size}",
+            hint="run the download again: it resumes where it stopped",
+        )
     if remote.sha256 is not None:
         digest = _sha256(part)
         if digest != remote.sha256:
@@ -354,8 +368,10 @@ def download_model(
     total = sum(r.size or 0 for r in remotes)
     free = shutil.disk_usage(staging).free
     if total > free:
-        raise ModelError(f"not enough disk space: the model needs {total / 1e6:.0f} MB, "
-                         f"{free / 1e6:.0f} MB are free in {staging.parent}")
+        raise ModelError(
+            f"not enough disk space: the model needs {total / 1e6:.0f} MB, "
+            f"{free / 1e6:.0f} MB are free in {staging.parent}"
+        )
     already = sum(_present_bytes(staging, r) for r in remotes)
     transfer = _Transfer(total, already, progress, cancel)
     for remote in remotes:

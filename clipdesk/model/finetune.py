@@ -111,21 +111,33 @@ class FinetuneJob:
         self.val_pairs = [CaptionPair(p[0], Path(p[1]), p[2], p[3]) for p in spec["val"]]
 
     @classmethod
-    def create(cls, base: str | Path, train: Sequence[CaptionPair], val: Sequence[CaptionPair],
-               options: FinetuneOptions, root: Path | None = None, name: str | None = None,
-               ) -> FinetuneJob:
+    def create(
+        cls,
+        base: str | Path,
+        train: Sequence[CaptionPair],
+        val: Sequence[CaptionPair],
+        options: FinetuneOptions,
+        root: Path | None = None,
+        name: str | None = None,
+    ) -> FinetuneJob:
         from clipdesk.model.manager import resolve_model
 
         options.validate()
         if len(train) < 2:
-            raise ModelError(f"{len(train)} training pairs are too few to fine-tune",
-                             "choose more caption sources or confirm more tags")
+            raise ModelError(
+                f"{len(train)} training pairs are too few to fine-tune",
+                "choose more caption sources or confirm more tags",
+            )
         base_path = resolve_model(base)
         folder = (root or jobs_dir()) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         folder.mkdir(parents=True)
         spec = {
-            "base": str(base_path), "base_name": base_path.name, "name": name,
-            "options": asdict(options), "created": time.time(), "finished": None,
+            "base": str(base_path),
+            "base_name": base_path.name,
+            "name": name,
+            "options": asdict(options),
+            "created": time.time(),
+            "finished": None,
             "train": [[p.photo_id, str(p.path), p.caption, p.source] for p in train],
             "val": [[p.photo_id, str(p.path), p.caption, p.source] for p in val],
         }
@@ -148,9 +160,17 @@ class FinetuneJob:
     def _config(self, batch: int, n: int) -> TrainConfig:
         o = self.options
         steps = max(o.min_steps, math.ceil(o.epochs * max(1, n // batch)))
-        return TrainConfig(steps=steps, batch_size=batch, lr=o.lr, seed=o.seed, device=o.device,
-                           precision=o.precision, freeze_image=o.towers == "text",
-                           checkpoint_every=max(10, steps // 10), weight_decay=0.0)
+        return TrainConfig(
+            steps=steps,
+            batch_size=batch,
+            lr=o.lr,
+            seed=o.seed,
+            device=o.device,
+            precision=o.precision,
+            freeze_image=o.towers == "text",
+            checkpoint_every=max(10, steps // 10),
+            weight_decay=0.0,
+        )
 
     def _history(self) -> dict[str, list]:
         try:
@@ -177,8 +197,13 @@ class FinetuneJob:
         probe = None
         if len(val_set):
             imgs, caps = zip(*(val_set[i] for i in range(len(val_set))), strict=True)
-            probe = RetrievalProbe(imgs, caps, base.tokenizer, base.preprocess,
-                                   groups=[p.photo_id for p in self.val_pairs])
+            probe = RetrievalProbe(
+                imgs,
+                caps,
+                base.tokenizer,
+                base.preprocess,
+                groups=[p.photo_id for p in self.val_pairs],
+            )
         before = probe.measure(base.module) if probe else {}
         history = self._history()
         batch = int(self.spec.get("batch_size") or min(o.batch_size, len(train_set)))
@@ -189,8 +214,9 @@ class FinetuneJob:
                 trainer = ContrastiveTrainer.resume(self.folder, config)
             else:
                 torch.manual_seed(o.seed)
-                trainer = ContrastiveTrainer(base.module, base.tokenizer, config,
-                                             preprocess=base.preprocess)
+                trainer = ContrastiveTrainer(
+                    base.module, base.tokenizer, config, preprocess=base.preprocess
+                )
             total = config.steps or 1
             every = o.eval_every or max(1, total // 10)
             if probe and not history["val"]:
@@ -198,8 +224,12 @@ class FinetuneJob:
                 if on_point:
                     on_point("val", trainer.step, before)
 
-            def tick(p: TrainProgress, trainer: ContrastiveTrainer = trainer,
-                     every: int = every, history: dict[str, list] = history) -> None:
+            def tick(
+                p: TrainProgress,
+                trainer: ContrastiveTrainer = trainer,
+                every: int = every,
+                history: dict[str, list] = history,
+            ) -> None:
                 history["loss"].append([p.step, p.loss])
                 if on_point:
                     on_point("loss", p.step, {"loss": p.loss, "lr": p.lr})
@@ -212,8 +242,9 @@ class FinetuneJob:
                     progress(p)
 
             try:
-                result = trainer.fit(train_set, progress=tick, cancel=cancel,
-                                     checkpoint_dir=self.folder)
+                result = trainer.fit(
+                    train_set, progress=tick, cancel=cancel, checkpoint_dir=self.folder
+                )
                 break
             except CancelledError:
                 self._save_history(history)
@@ -243,15 +274,34 @@ class FinetuneJob:
         after = probe.measure(trainer.module) if probe else {}
         name = save_name or self.spec.get("name") or self._version_name()
         result_obj = FinetuneResult(
-            model_name=name, model_path=paths.models_dir() / name, alpha=o.alpha, before=before,
-            after=after, fine_tuned=fine_tuned, steps=result.steps, batch_size=batch,
-            seconds=time.monotonic() - t0, images_per_s=result.images_per_s,
-            reembed_needed=o.towers == "both", sweep=sweep, history=history,
+            model_name=name,
+            model_path=paths.models_dir() / name,
+            alpha=o.alpha,
+            before=before,
+            after=after,
+            fine_tuned=fine_tuned,
+            steps=result.steps,
+            batch_size=batch,
+            seconds=time.monotonic() - t0,
+            images_per_s=result.images_per_s,
+            reembed_needed=o.towers == "both",
+            sweep=sweep,
+            history=history,
         )
-        self.spec.update(base_id=f"{base.name}@{base.weights_hash[:12]}", base_meta=base.meta,
-                         result=result_obj.summary())
-        save_version(trainer.module, trainer.tokenizer, trainer.preprocess, name, self.spec,
-                     o.alpha, result_obj.summary())
+        self.spec.update(
+            base_id=f"{base.name}@{base.weights_hash[:12]}",
+            base_meta=base.meta,
+            result=result_obj.summary(),
+        )
+        save_version(
+            trainer.module,
+            trainer.tokenizer,
+            trainer.preprocess,
+            name,
+            self.spec,
+            o.alpha,
+            result_obj.summary(),
+        )
         self.spec["finished"] = time.time()
         self.spec["model"] = name
         self._write_spec()
@@ -268,10 +318,15 @@ class FinetuneJob:
         base.module.load_state_dict(blend_state(original, tuned, alpha, keep))
         summary = dict(self.spec.get("result") or {})
         name = name or self._version_name()
-        summary.update(model_name=name, model_path=str(paths.models_dir() / name), alpha=alpha,
-                       after=summary.get("sweep", {}).get(f"{alpha:g}", {}))
-        return save_version(base.module, base.tokenizer, base.preprocess, name, self.spec, alpha,
-                            summary)
+        summary.update(
+            model_name=name,
+            model_path=str(paths.models_dir() / name),
+            alpha=alpha,
+            after=summary.get("sweep", {}).get(f"{alpha:g}", {}),
+        )
+        return save_version(
+            base.module, base.tokenizer, base.preprocess, name, self.spec, alpha, summary
+        )
 
     def _write_spec(self) -> None:
         (self.folder / JOB_FILE).write_text(json.dumps(self.spec, default=str), encoding="utf-8")

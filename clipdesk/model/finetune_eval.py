@@ -59,22 +59,40 @@ class RetrievalProbe:
         dev = next(module.parameters()).device
         bs = self.batch_size
         try:
-            img = torch.cat([module.encode_image(self.pixels[i : i + bs].to(dev), normalize=True)
-                             for i in range(0, len(self.pixels), bs)]).float().cpu()
-            txt = torch.cat([module.encode_text(self.ids[i : i + bs].to(dev), normalize=True)
-                             for i in range(0, len(self.ids), bs)]).float().cpu()
+            img = (
+                torch.cat(
+                    [
+                        module.encode_image(self.pixels[i : i + bs].to(dev), normalize=True)
+                        for i in range(0, len(self.pixels), bs)
+                    ]
+                )
+                .float()
+                .cpu()
+            )
+            txt = (
+                torch.cat(
+                    [
+                        module.encode_text(self.ids[i : i + bs].to(dev), normalize=True)
+                        for i in range(0, len(self.ids), bs)
+                    ]
+                )
+                .float()
+                .cpu()
+            )
         finally:
             module.train(was_training)
         return img, txt
 
     def measure(self, module: ClipModule) -> dict[str, float]:
         img, txt = self.features(module)
-        return retrieval_scores(img, txt, self.photo_of_pair,
-                                float(module.logit_scale.detach().exp().clamp(max=100)))
+        return retrieval_scores(
+            img, txt, self.photo_of_pair, float(module.logit_scale.detach().exp().clamp(max=100))
+        )
 
 
-def retrieval_scores(img: torch.Tensor, txt: torch.Tensor, photo_of_pair: torch.Tensor,
-                     scale: float = 100.0) -> dict[str, float]:
+def retrieval_scores(
+    img: torch.Tensor, txt: torch.Tensor, photo_of_pair: torch.Tensor, scale: float = 100.0
+) -> dict[str, float]:
     """Recall@k both ways and the contrastive loss, from normalised features."""
     sims = txt @ img.T  # [pairs, photos]
     target = sims.gather(1, photo_of_pair[:, None])
@@ -86,7 +104,8 @@ def retrieval_scores(img: torch.Tensor, txt: torch.Tensor, photo_of_pair: torch.
     # image -> text: for each photo, is one of its captions among the top k
     sims_i = sims.T  # [photos, pairs]
     best_own = torch.full((img.shape[0],), -2.0).scatter_reduce(
-        0, photo_of_pair, sims.gather(1, photo_of_pair[:, None])[:, 0], reduce="amax")
+        0, photo_of_pair, sims.gather(1, photo_of_pair[:, None])[:, 0], reduce="amax"
+    )
     rank_i2t = (sims_i > best_own[:, None]).sum(dim=1)
     for k in RECALL_AT:
         if k <= txt.shape[0]:

@@ -17,8 +17,15 @@ from clipdesk.model.tokenizer import ClipTokenizer
 METRICS_FILE = "metrics.json"
 
 
-def save_version(module: ClipModule, tokenizer: ClipTokenizer, preprocess: PreprocessConfig,
-                 name: str, spec: dict[str, Any], alpha: float, summary: dict[str, Any]) -> Path:
+def save_version(
+    module: ClipModule,
+    tokenizer: ClipTokenizer,
+    preprocess: PreprocessConfig,
+    name: str,
+    spec: dict[str, Any],
+    alpha: float,
+    summary: dict[str, Any],
+) -> Path:
     """``module`` as a new folder ``name`` in the user's models dir, with ``metrics.json``.
 
     ``spec`` is the job's (base, options, pairs, base_id, base_meta). A text-only fine-tune
@@ -35,13 +42,17 @@ def save_version(module: ClipModule, tokenizer: ClipTokenizer, preprocess: Prepr
     base_id = spec.get("base_id") or ""
     meta: dict[str, Any] = {
         "description": f"{spec['base_name']} fine-tuned on {len(spec['train'])} of your photos "
-                       f"({'text tower' if o['towers'] == 'text' else 'both towers'}, "
-                       f"blend {alpha:.2f})",
+        f"({'text tower' if o['towers'] == 'text' else 'both towers'}, "
+        f"blend {alpha:.2f})",
         "demo": bool(base_meta.get("demo", False)),
         "base_model": spec["base_name"],
         "base_model_id": base_id,
-        "finetune": {"options": {**o, "alpha": alpha}, "pairs": len(spec["train"]),
-                     "val_pairs": len(spec["val"]), "created": time.time()},
+        "finetune": {
+            "options": {**o, "alpha": alpha},
+            "pairs": len(spec["train"]),
+            "val_pairs": len(spec["val"]),
+            "created": time.time(),
+        },
     }
     if o["towers"] == "text" and base_id:
         meta["image_vectors_from"] = base_meta.get("image_vectors_from") or base_id

@@ -76,7 +76,9 @@ def model_dirs() -> list[Path]:
 
 
 def _is_model_folder(folder: Path) -> bool:
-    return folder.is_dir() and not folder.name.startswith(".") and (folder / "config.json").is_file()
+    return (
+        folder.is_dir() and not folder.name.startswith(".") and (folder / "config.json").is_file()
+    )
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -264,8 +266,12 @@ def import_model(
         staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
         try:
             save_model_folder(
-                ckpt.module, ckpt.tokenizer, staging / "model", name=name,
-                preprocess=ckpt.preprocess, meta=meta,
+                ckpt.module,
+                ckpt.tokenizer,
+                staging / "model",
+                name=name,
+                preprocess=ckpt.preprocess,
+                meta=meta,
             )
             dest = install_folder(staging / "model", name)
         finally:

@@ -81,8 +81,14 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
         # OpenAI's original JIT checkpoints: weights read by a restricted unpickler, code ignored.
         try:
             return torchscript.read_state_dict(path)
-        except (pickle.UnpicklingError, zipfile.BadZipFile, KeyError, RuntimeError,
-                ValueError, EOFError) as exc:
+        except (
+            pickle.UnpicklingError,
+            zipfile.BadZipFile,
+            KeyError,
+            RuntimeError,
+            ValueError,
+            EOFError,
+        ) as exc:
             raise CheckpointError(
                 f"{path}: refused — a TorchScript archive holding more than module weights "
                 f"({exc}); ClipDesk never runs code from a model file",
@@ -146,18 +152,23 @@ def _read_sidecar(path: Path) -> dict:
 
 def _check_act(value: object, where: str) -> str:
     if value not in ("quick_gelu", "gelu"):
-        raise CheckpointError(f"{where}: unknown activation {value!r} (expected quick_gelu or gelu)")
+        raise CheckpointError(
+            f"{where}: unknown activation {value!r} (expected quick_gelu or gelu)"
+        )
     return str(value)
 
 
 def to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our parameter names, whatever the source (HF, OpenAI, OpenCLIP, DataParallel)."""
     if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
     # OpenAI's modules keep the causal mask as a tensor attribute, so their TorchScript archives
     # carry one per block; it is derived, never a weight.
-    sd = {k: v for k, v in sd.items()
-          if k not in _OPENAI_EXTRAS and k != "attn_mask" and not k.endswith(".attn_mask")}
+    sd = {
+        k: v
+        for k, v in sd.items()
+        if k not in _OPENAI_EXTRAS and k != "attn_mask" and not k.endswith(".attn_mask")
+    }
     return hf_to_native(sd) if is_hf_state_dict(sd.keys()) else sd
 
 

@@ -15,10 +15,12 @@ from clipdesk.model.state_dicts import default_clip_tokenizer
 def tiny_config(act: str = "quick_gelu") -> ClipConfig:
     return ClipConfig(
         embed_dim=32,
-        vision=VisionConfig(image_size=32, patch_size=8, width=64, layers=2, heads=2,
-                            mlp_width=128, act=act),  # type: ignore[arg-type]
-        text=TextConfig(context_length=77, width=64, layers=2, heads=2, mlp_width=128,
-                        act=act, pooling="eos"),  # type: ignore[arg-type]
+        vision=VisionConfig(
+            image_size=32, patch_size=8, width=64, layers=2, heads=2, mlp_width=128, act=act
+        ),  # type: ignore[arg-type]
+        text=TextConfig(
+            context_length=77, width=64, layers=2, heads=2, mlp_width=128, act=act, pooling="eos"
+        ),  # type: ignore[arg-type]
     )
 
 

@@ -94,8 +94,14 @@ class _Unpickler(pickle.Unpickler):
         return self._storages[key]
 
 
-def _rebuild_tensor(storage: torch.storage.TypedStorage, offset: int, size: tuple, stride: tuple,
-                    requires_grad: bool = False, *_: Any) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: torch.storage.TypedStorage,
+    offset: int,
+    size: tuple,
+    stride: tuple,
+    requires_grad: bool = False,
+    *_: Any,
+) -> torch.Tensor:
     if not isinstance(storage, torch.storage.TypedStorage):
         raise pickle.UnpicklingError("tensor without a storage")
     t = torch.empty((0,), dtype=storage.dtype)

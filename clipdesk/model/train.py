@@ -130,11 +130,17 @@ class ContrastiveTrainer:
             self.module.lock_tower("text")
         named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
         groups = [
-            {"params": [p for n, p in named if _is_decayed(n, p)], "weight_decay": config.weight_decay},
+            {
+                "params": [p for n, p in named if _is_decayed(n, p)],
+                "weight_decay": config.weight_decay,
+            },
             {"params": [p for n, p in named if not _is_decayed(n, p)], "weight_decay": 0.0},
         ]
         self.optimizer = torch.optim.AdamW(
-            groups, lr=config.lr, betas=config.betas, eps=config.eps,
+            groups,
+            lr=config.lr,
+            betas=config.betas,
+            eps=config.eps,
             fused=self.device.type == "cuda",
         )
         self._amp = self._amp_dtype()
@@ -192,8 +198,9 @@ class ContrastiveTrainer:
         self.module.train()
         pixels = pixels.to(self.device, non_blocking=True)
         ids = ids.to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=self._amp or torch.float32,
-                            enabled=self._amp is not None):
+        with torch.autocast(
+            self.device.type, dtype=self._amp or torch.float32, enabled=self._amp is not None
+        ):
             img, txt, scale = self.module(pixels, ids)
         loss = clip_loss(img, txt, scale)
         self.optimizer.zero_grad(set_to_none=True)
@@ -238,19 +245,33 @@ class ContrastiveTrainer:
                 lr = self._set_lr(total)
                 loss = self.train_step(pixels, ids)
                 if not math.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss} at step {self.step}; lower the lr")
+                    raise FloatingPointError(
+                        f"loss became {loss} at step {self.step}; lower the lr"
+                    )
                 result.losses.append(loss)
                 images += pixels.shape[0]
-                if checkpoint_dir and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                if (
+                    checkpoint_dir
+                    and cfg.checkpoint_every
+                    and self.step % cfg.checkpoint_every == 0
+                ):
                     self.save_checkpoint(checkpoint_dir)
                 if progress and (self.step % cfg.progress_every == 0 or self.step == total):
                     p = meter.update(self.step)
                     elapsed = max(1e-9, time.monotonic() - t0)
-                    progress(TrainProgress(
-                        done=self.step, total=total, rate=p.rate, eta_s=p.eta_s,
-                        message=f"step {self.step}/{total}  loss {loss:.4f}  lr {lr:.2e}",
-                        step=self.step, loss=loss, lr=lr, images_per_s=images / elapsed,
-                    ))
+                    progress(
+                        TrainProgress(
+                            done=self.step,
+                            total=total,
+                            rate=p.rate,
+                            eta_s=p.eta_s,
+                            message=f"step {self.step}/{total}  loss {loss:.4f}  lr {lr:.2e}",
+                            step=self.step,
+                            loss=loss,
+                            lr=lr,
+                            images_per_s=images / elapsed,
+                        )
+                    )
         except CancelledError:
             if checkpoint_dir:
                 self.save_checkpoint(checkpoint_dir)

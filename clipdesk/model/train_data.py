@@ -57,7 +57,9 @@ class _Collate:
         self.tokenizer = tokenizer
         self.preprocessor = Preprocessor(preprocess)
 
-    def __call__(self, items: Sequence[tuple[Image.Image, str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, items: Sequence[tuple[Image.Image, str]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         images = [img for img, _ in items]
         texts = [text for _, text in items]
         return self.preprocessor.batch(images), self.tokenizer(texts)

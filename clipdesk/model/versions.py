@@ -39,10 +39,17 @@ class VersionInfo:
     metrics: dict[str, Any] = field(default_factory=dict)  # metrics.json of the run
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "base_model": self.base_model,
-                "created": self.created, "towers": self.towers, "alpha": self.alpha,
-                "active": self.active, "before": self.metrics.get("before"),
-                "after": self.metrics.get("after")}
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "base_model": self.base_model,
+            "created": self.created,
+            "towers": self.towers,
+            "alpha": self.alpha,
+            "active": self.active,
+            "before": self.metrics.get("before"),
+            "after": self.metrics.get("after"),
+        }
 
 
 def _meta(folder: Path) -> dict[str, Any]:
@@ -70,10 +77,18 @@ def finetuned_versions(base: str | None = None) -> list[VersionInfo]:
         except (OSError, ValueError):
             metrics = {}
         opts = ft.get("options", {})
-        out.append(VersionInfo(
-            name=folder.name, path=folder, base_model=str(meta.get("base_model", "")),
-            created=float(ft.get("created", 0)), towers=str(opts.get("towers", "?")),
-            alpha=float(opts.get("alpha", 1.0)), active=folder.name == active, metrics=metrics))
+        out.append(
+            VersionInfo(
+                name=folder.name,
+                path=folder,
+                base_model=str(meta.get("base_model", "")),
+                created=float(ft.get("created", 0)),
+                towers=str(opts.get("towers", "?")),
+                alpha=float(opts.get("alpha", 1.0)),
+                active=folder.name == active,
+                metrics=metrics,
+            )
+        )
     return sorted(out, key=lambda v: v.created, reverse=True)
 
 
@@ -114,7 +129,8 @@ def share_vectors(library: Library, target: Path) -> int:
         n = conn.execute(
             "INSERT OR IGNORE INTO embeddings(photo_id, model_id, dim, vector, created_at) "
             "SELECT photo_id, ?, dim, vector, ? FROM embeddings WHERE model_id = ?",
-            (tid, time.time(), source)).rowcount
+            (tid, time.time(), source),
+        ).rowcount
     log.info("shared %d image vectors of %s with %s (same image tower)", n, source, tid)
     _share_heads(library, source, tid)
     return int(n)
@@ -154,6 +170,8 @@ def rollback(name: str | None = None, library: Library | None = None) -> dict[st
     folder = manager.find_model(name) if name else None
     base = _meta(folder).get("base_model") if folder else None
     if not base:
-        raise ModelError(f"{name or 'the active model'} is not a fine-tuned version",
-                         "activate the model you want in Settings")
+        raise ModelError(
+            f"{name or 'the active model'} is not a fine-tuned version",
+            "activate the model you want in Settings",
+        )
     return activate(str(base), library)

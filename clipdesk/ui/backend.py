@@ -188,4 +188,3 @@ def device_names() -> list[str]:
     from clipdesk.model.device import available_devices
 
     return [d.name for d in available_devices()]
-

@@ -52,9 +52,11 @@ class CategoryEditor(QWidget):
         self.labels.setHorizontalHeaderLabels(["Label", "Extra prompts", "Threshold"])
         self.labels.horizontalHeaderItem(1).setToolTip(
             f"Phrases that describe the label, separated by '{PROMPT_SEP}', e.g. "
-            f"a sandy beach{PROMPT_SEP} people swimming in the sea")
+            f"a sandy beach{PROMPT_SEP} people swimming in the sea"
+        )
         self.labels.horizontalHeaderItem(2).setToolTip(
-            "Only for 'any number of labels': this label's own threshold (empty: the category's)")
+            "Only for 'any number of labels': this label's own threshold (empty: the category's)"
+        )
         self.labels.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.labels.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.labels.verticalHeader().hide()
@@ -152,5 +154,7 @@ def _parse_threshold(text: str, label: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise CategoryError(f"threshold of label {label!r} is {text!r}",
-                            "enter a number between 0 and 1, or leave it empty") from None
+        raise CategoryError(
+            f"threshold of label {label!r} is {text!r}",
+            "enter a number between 0 and 1, or leave it empty",
+        ) from None

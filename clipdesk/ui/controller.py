@@ -36,12 +36,21 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, ClipDeskError):
         return exc.message, exc.hint or ""
     if isinstance(exc, PermissionError):
-        return f"Permission denied: {exc.filename or exc}", "Check that you can read this file or folder."
+        return (
+            f"Permission denied: {exc.filename or exc}",
+            "Check that you can read this file or folder.",
+        )
     if isinstance(exc, FileNotFoundError):
-        return f"Not found: {exc.filename or exc}", "It may have been moved or deleted; rescan the folder."
+        return (
+            f"Not found: {exc.filename or exc}",
+            "It may have been moved or deleted; rescan the folder.",
+        )
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}", "Check the disk (free space, permissions) and try again."
-    return f"Unexpected error: {type(exc).__name__}: {exc}", "Details are in the log file; please report it."
+    return (
+        f"Unexpected error: {type(exc).__name__}: {exc}",
+        "Details are in the log file; please report it.",
+    )
 
 
 class AppController(QObject):
@@ -105,8 +114,10 @@ class AppController(QObject):
         message, hint = describe_error(exc)
         self.library_state = "Library could not be opened"
         self.stateChanged.emit()
-        self.errorRaised.emit(f"The library could not be opened: {message}", hint or
-                              "Choose another library location in Settings.")
+        self.errorRaised.emit(
+            f"The library could not be opened: {message}",
+            hint or "Choose another library location in Settings.",
+        )
 
     def reopen_library(self) -> None:
         """Close the library and open the one the settings name now (Settings changed it)."""
@@ -151,19 +162,32 @@ class AppController(QObject):
         message, hint = describe_error(exc)
         self.model_state = "No model: search is off"
         self.stateChanged.emit()
-        self.errorRaised.emit(f"The model could not be loaded: {message}",
-                              hint or "Open Settings to choose, import or download a model.")
+        self.errorRaised.emit(
+            f"The model could not be loaded: {message}",
+            hint or "Open Settings to choose, import or download a model.",
+        )
 
     # --- calls for pages --------------------------------------------------------------------
-    def call(self, fn: Callable[[Backend, CancelToken], Any], on_result=None, on_error=None,
-             pool: str = "db", owner: QObject | None = None) -> Ticket | None:
+    def call(
+        self,
+        fn: Callable[[Backend, CancelToken], Any],
+        on_result=None,
+        on_error=None,
+        pool: str = "db",
+        owner: QObject | None = None,
+    ) -> Ticket | None:
         """Run ``fn(backend, token)`` in a pool; results and errors come back on the GUI thread
         (not at all once ``owner``, the widget the callbacks touch, has been deleted)."""
         if self.backend is None:
             return None
         backend = self.backend
-        return self.workers.run(getattr(self.workers, pool), lambda t: fn(backend, t),
-                                on_result, on_error or self.report_error, owner=owner)
+        return self.workers.run(
+            getattr(self.workers, pool),
+            lambda t: fn(backend, t),
+            on_result,
+            on_error or self.report_error,
+            owner=owner,
+        )
 
     def report_error(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)

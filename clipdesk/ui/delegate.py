@@ -67,10 +67,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         if self.show_score and score is not None:
             badge = f"{score:.2f}"
-            painter.drawText(caption, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, badge)
+            painter.drawText(
+                caption, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, badge
+            )
             caption.setRight(caption.right() - painter.fontMetrics().horizontalAdvance(badge) - 4)
-        elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, caption.width())
-        painter.drawText(caption, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+        elided = painter.fontMetrics().elidedText(
+            text, Qt.TextElideMode.ElideMiddle, caption.width()
+        )
+        painter.drawText(
+            caption, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided
+        )
         if _FOCUS in state:
             painter.setPen(QColor(palette.color(QPalette.ColorRole.Highlight)))
             painter.drawRect(rect.adjusted(0, 0, -1, -1))

@@ -39,8 +39,12 @@ class QueryImage:
         if image.isNull():
             return QPixmap()
         return QPixmap.fromImage(
-            image.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                         Qt.TransformationMode.SmoothTransformation)
+            image.scaled(
+                px,
+                px,
+                Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                Qt.TransformationMode.SmoothTransformation,
+            )
         )
 
 

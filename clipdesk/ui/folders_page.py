@@ -52,10 +52,14 @@ class FolderTableModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole):
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(COLUMNS)):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 
@@ -65,8 +69,14 @@ class FolderTableModel(QAbstractTableModel):
         f = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (f.path, f"{f.total:,}", f"{f.indexed:,}", f"{f.pending:,}",
-                    f"{f.errors:,}", f.state_text)[col]
+            return (
+                f.path,
+                f"{f.total:,}",
+                f"{f.indexed:,}",
+                f"{f.pending:,}",
+                f"{f.errors:,}",
+                f.state_text,
+            )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == 4 and f.errors:
                 return "Double-click to see which files could not be read, and why"
@@ -99,7 +109,9 @@ class FoldersPage(QWidget):
         self.add_button = QPushButton("Add folder…", self)
         self.add_button.clicked.connect(self.choose_folder)
         self.remove_button = QPushButton("Remove", self)
-        self.remove_button.setToolTip("Stop watching this folder. Your photos on disk are not touched.")
+        self.remove_button.setToolTip(
+            "Stop watching this folder. Your photos on disk are not touched."
+        )
         self.remove_button.clicked.connect(self._remove_selected)
         self.pause_button = QPushButton("Pause indexing", self)
         self.pause_button.setCheckable(True)
@@ -147,9 +159,11 @@ class FoldersPage(QWidget):
             return
         f = self.model.folder(index.row())
         answer = QMessageBox.question(
-            self, "Remove folder",
+            self,
+            "Remove folder",
             f"Stop watching {f.path}?\n\nIts {f.total:,} photos leave the library (with their "
-            "tags). The files on disk are not touched.")
+            "tags). The files on disk are not touched.",
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self.controller.remove_folder(f.id)
 
@@ -163,8 +177,12 @@ class FoldersPage(QWidget):
             lines += [f"{path}: {reason}" for path, reason in errors[:200]]
             if len(errors) > 200:
                 lines.append(f"… and {len(errors) - 200:,} more")
-            box = QMessageBox(QMessageBox.Icon.Information, "Problems in this folder",
-                              f"{len(errors):,} files in {f.path} could not be read.", parent=self)
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Problems in this folder",
+                f"{len(errors):,} files in {f.path} could not be read.",
+                parent=self,
+            )
             box.setDetailedText("\n".join(lines) or "No problems.")
             box.setInformativeText("Fix or replace a file and it is retried automatically.")
             box.open()

@@ -89,8 +89,9 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("Sidebar")
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setFixedWidth(150)
-        for page, name in zip((self.search, self.folders, self.tags, self._train), PAGES,
-                              strict=True):
+        for page, name in zip(
+            (self.search, self.folders, self.tags, self._train), PAGES, strict=True
+        ):
             self.stack.addWidget(page)
             self.nav.addItem(name)
         self.stack.addWidget(self.welcome)
@@ -244,9 +245,12 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from clipdesk import __version__
 
-        QMessageBox.about(self, "About ClipDesk",
-                          f"<h3>ClipDesk {__version__}</h3><p>Local photo search and tagging with "
-                          "an on-device CLIP model. Your photos never leave this computer.</p>")
+        QMessageBox.about(
+            self,
+            "About ClipDesk",
+            f"<h3>ClipDesk {__version__}</h3><p>Local photo search and tagging with "
+            "an on-device CLIP model. Your photos never leave this computer.</p>",
+        )
 
     # --- drops ------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

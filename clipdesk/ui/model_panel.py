@@ -68,9 +68,13 @@ class ModelPanel(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else self._active
 
     def reload(self, select: str | None = None) -> None:
-        self._workers.run(self._workers.db, lambda _t: models_api.list_models(),
-                          lambda entries: self._fill(entries, select or self._active),
-                          lambda exc: self.message.setText(describe_error(exc)[0]), owner=self)
+        self._workers.run(
+            self._workers.db,
+            lambda _t: models_api.list_models(),
+            lambda entries: self._fill(entries, select or self._active),
+            lambda exc: self.message.setText(describe_error(exc)[0]),
+            owner=self,
+        )
 
     def _fill(self, entries, select: str) -> None:
         self.list.clear()
@@ -78,8 +82,10 @@ class ModelPanel(QWidget):
         select = known.get(select, select)  # a path to an installed model is that model
         if select and not any(e.name == select for e in entries):
             # a model given by path (command line, earlier choice) is still a choice
-            entries = [models_api.ModelEntry(select, select, False, f"Loaded from {select}"),
-                       *entries]
+            entries = [
+                models_api.ModelEntry(select, select, False, f"Loaded from {select}"),
+                *entries,
+            ]
         for entry in entries:
             item = QListWidgetItem(entry.title)
             item.setToolTip(entry.description)
@@ -96,7 +102,8 @@ class ModelPanel(QWidget):
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import a model", "", "Model (*.safetensors config.json);;All files (*)")
+            self, "Import a model", "", "Model (*.safetensors config.json);;All files (*)"
+        )
         if not path:
             return
         if path.endswith("config.json"):
@@ -106,12 +113,19 @@ class ModelPanel(QWidget):
     def _download(self) -> None:
         names = [e.name for e in models_api.download_catalog()]
         name, ok = QInputDialog.getItem(
-            self, "Download a model",
+            self,
+            "Download a model",
             "A model from the list, or any Hugging Face CLIP repository (owner/name).\n"
-            "This download is the only time ClipDesk uses the network.", names, 0, True)
+            "This download is the only time ClipDesk uses the network.",
+            names,
+            0,
+            True,
+        )
         if ok and name.strip():
             repo = name.strip()
-            self._run("Downloading", lambda report, token: models_api.download_model(repo, report, token))
+            self._run(
+                "Downloading", lambda report, token: models_api.download_model(repo, report, token)
+            )
 
     def _run(self, what: str, fn) -> None:
         self.progress.setRange(0, 0)
@@ -121,8 +135,9 @@ class ModelPanel(QWidget):
         self.download_button.setEnabled(False)
         self.message.setText(f"{what}…")
         emit = self._relay.progress.emit
-        self._ticket = self._workers.run(self._workers.jobs, lambda token: fn(emit, token),
-                                         self._done, self._failed, owner=self)
+        self._ticket = self._workers.run(
+            self._workers.jobs, lambda token: fn(emit, token), self._done, self._failed, owner=self
+        )
 
     def _progress(self, p) -> None:
         if p.total:

@@ -39,8 +39,12 @@ class PhotoItem:
 
 # Computed once: the view asks for flags many times per painted frame, and enum arithmetic in
 # Python is not free.
-_ITEM_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-               | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+_ITEM_FLAGS = (
+    Qt.ItemFlag.ItemIsEnabled
+    | Qt.ItemFlag.ItemIsSelectable
+    | Qt.ItemFlag.ItemIsDragEnabled
+    | Qt.ItemFlag.ItemNeverHasChildren
+)
 
 
 class Role(IntEnum):
@@ -52,7 +56,9 @@ class Role(IntEnum):
 
 
 def describe_date(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts is not None else "unknown date"
+    return (
+        datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts is not None else "unknown date"
+    )
 
 
 class PhotoListModel(QAbstractListModel):
@@ -126,8 +132,15 @@ class PhotoListModel(QAbstractListModel):
 
     def roleNames(self) -> dict[int, bytes]:
         names = super().roleNames()
-        names.update({Role.PhotoId: b"photoId", Role.Path: b"path", Role.Score: b"score",
-                      Role.TakenAt: b"takenAt", Role.Item: b"item"})
+        names.update(
+            {
+                Role.PhotoId: b"photoId",
+                Role.Path: b"path",
+                Role.Score: b"score",
+                Role.TakenAt: b"takenAt",
+                Role.Item: b"item",
+            }
+        )
         return names
 
     def mimeTypes(self) -> list[str]:

@@ -45,8 +45,13 @@ class PhotoView(QDialog):
     tagsChanged = Signal(int)  # photo id
     moreLikeThis = Signal(object)  # PhotoItem
 
-    def __init__(self, controller: AppController, item: PhotoItem, parent=None,
-                 siblings: list[PhotoItem] | None = None) -> None:
+    def __init__(
+        self,
+        controller: AppController,
+        item: PhotoItem,
+        parent=None,
+        siblings: list[PhotoItem] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.item = item
@@ -119,10 +124,13 @@ class PhotoView(QDialog):
         self._image = QImage()
         self.preview.setText("Loading…")
         workers = self.controller.workers
-        workers.run(workers.thumbs, lambda _t: load_preview(item.path),
-                    lambda image: self._show_image(item, image),
-                    lambda exc: self.preview.setText(f"{exc}\nThe file may be missing or damaged."),
-                    owner=self)
+        workers.run(
+            workers.thumbs,
+            lambda _t: load_preview(item.path),
+            lambda image: self._show_image(item, image),
+            lambda exc: self.preview.setText(f"{exc}\nThe file may be missing or damaged."),
+            owner=self,
+        )
         self.reload()
 
     def step(self, delta: int) -> None:
@@ -134,9 +142,11 @@ class PhotoView(QDialog):
 
     def reload(self) -> None:
         pid = self.item.id
-        self.controller.call(lambda b, _t: b.photo_details(pid),
-                             lambda d: self._show_details(d) if pid == self.item.id else None,
-                             owner=self)
+        self.controller.call(
+            lambda b, _t: b.photo_details(pid),
+            lambda d: self._show_details(d) if pid == self.item.id else None,
+            owner=self,
+        )
 
     def _show_image(self, item: PhotoItem, image: QImage) -> None:
         if item.id == self.item.id:  # not a photo the user has already stepped past
@@ -152,8 +162,13 @@ class PhotoView(QDialog):
             return
         ratio = self.devicePixelRatioF()
         target = self.preview.size() * ratio
-        pixmap = QPixmap.fromImage(self._image.scaled(
-            target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        pixmap = QPixmap.fromImage(
+            self._image.scaled(
+                target,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
         pixmap.setDevicePixelRatio(ratio)
         self.preview.setPixmap(pixmap)
 
@@ -184,5 +199,6 @@ class PhotoView(QDialog):
             self.tagsChanged.emit(pid)
             self.reload()
 
-        self.controller.call(lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision),
-                             done, owner=self)
+        self.controller.call(
+            lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision), done, owner=self
+        )

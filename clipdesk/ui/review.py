@@ -110,8 +110,9 @@ class ReviewPanel(QWidget):
         if item is None:
             return
         if decision != "skipped":
-            self.controller.call(lambda b, _t: b.decide_tag(item.photo.id, item.category,
-                                                            item.label, decision))
+            self.controller.call(
+                lambda b, _t: b.decide_tag(item.photo.id, item.category, item.label, decision)
+            )
         self.decided.emit(item, decision)
         self.pos += 1
         self._show()
@@ -121,18 +122,26 @@ class ReviewPanel(QWidget):
         if item is None:
             self.counter.setText("")
             self.image.clear()
-            self.question.setText("Nothing to review. New suggestions appear as photos are tagged."
-                                  if not self.queue else "All done: refresh for more.")
+            self.question.setText(
+                "Nothing to review. New suggestions appear as photos are tagged."
+                if not self.queue
+                else "All done: refresh for more."
+            )
             return
         self.counter.setText(f"{self.pos + 1} of {len(self.queue)}")
-        self.question.setText(f"{item.category}: <b>{item.label}</b>?  "
-                              f"<span>score {item.score:.2f}, threshold {item.threshold:.2f}</span>")
+        self.question.setText(
+            f"{item.category}: <b>{item.label}</b>?  "
+            f"<span>score {item.score:.2f}, threshold {item.threshold:.2f}</span>"
+        )
         self.image.setText("Loading…")
         path = item.photo.path
         workers = self.controller.workers
-        workers.run(workers.thumbs, lambda _t: load_preview(path, 900),
-                    lambda image, p=path: self._image_ready(p, image),
-                    lambda exc: self.image.setText(str(exc)))
+        workers.run(
+            workers.thumbs,
+            lambda _t: load_preview(path, 900),
+            lambda image, p=path: self._image_ready(p, image),
+            lambda exc: self.image.setText(str(exc)),
+        )
 
     def _image_ready(self, path: str, image: QImage) -> None:
         item = self.current()
@@ -147,6 +156,10 @@ class ReviewPanel(QWidget):
 
     def _fit(self) -> None:
         if not self._pixmap.isNull():
-            self.image.setPixmap(self._pixmap.scaled(self.image.size(),
-                                                     Qt.AspectRatioMode.KeepAspectRatio,
-                                                     Qt.TransformationMode.SmoothTransformation))
+            self.image.setPixmap(
+                self._pixmap.scaled(
+                    self.image.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )

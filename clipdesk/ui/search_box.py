@@ -47,7 +47,9 @@ class SearchBox(QWidget):
         self.chip.clicked.connect(self.clear_image)
         self.chip.hide()
         self.line = _Line(self)
-        self.line.setPlaceholderText("Describe a photo (\"kids on a beach at sunset\") or drop an image here")
+        self.line.setPlaceholderText(
+            'Describe a photo ("kids on a beach at sunset") or drop an image here'
+        )
         self.line.setClearButtonEnabled(True)
         self.line.setAcceptDrops(False)  # drops go to the box, which knows about images
         self.line.imagePasted.connect(self.set_image)
@@ -78,7 +80,7 @@ class SearchBox(QWidget):
         label = image.label if len(image.label) <= 24 else image.label[:21] + "…"
         self.chip.setText(f"{label}  ✕")
         self.chip.show()
-        self.line.setPlaceholderText("Add words to refine, e.g. \"but at night\"")
+        self.line.setPlaceholderText('Add words to refine, e.g. "but at night"')
         self._emit()
 
     def clear_image(self) -> None:

@@ -75,8 +75,16 @@ class SearchPage(QWidget):
             combo.currentIndexChanged.connect(lambda _i: self.refresh())
 
         filters = QHBoxLayout()
-        for w in (QLabel("Folder"), self.folder, QLabel("Tag"), self.tag, self.dates,
-                  self.date_from, QLabel("and"), self.date_to):
+        for w in (
+            QLabel("Folder"),
+            self.folder,
+            QLabel("Tag"),
+            self.tag,
+            self.dates,
+            self.date_from,
+            QLabel("and"),
+            self.date_to,
+        ):
             filters.addWidget(w)
         filters.addStretch(1)
         filters.addWidget(QLabel("Min score"))
@@ -129,7 +137,9 @@ class SearchPage(QWidget):
             return
         req = self.request()
         if req.needs_model and self.controller.model is None:
-            self.summary.setText("The model is still loading; your search runs as soon as it is ready.")
+            self.summary.setText(
+                "The model is still loading; your search runs as soon as it is ready."
+            )
             return
         backend = self.controller.backend
         self.summary.setText("Searching…")
@@ -165,8 +175,9 @@ class SearchPage(QWidget):
         self.refresh()
 
     def _library_changed(self) -> None:
-        self.controller.call(lambda b, _t: (b.folders(), b.tag_choices()),
-                             lambda r: self._fill_filters(*r))
+        self.controller.call(
+            lambda b, _t: (b.folders(), b.tag_choices()), lambda r: self._fill_filters(*r)
+        )
         self.refresh()
 
     def _fill_filters(self, folders, tags) -> None:

@@ -100,8 +100,13 @@ class Backend(TagCalls):
     def model_info(self, active: Any = None) -> ModelInfo:
         active = active or self.services.model
         searching = self.model
-        return ModelInfo(active.name, active.id, str(active.device), bool(active.is_demo),
-                         searching.name if searching.id != active.id else None)
+        return ModelInfo(
+            active.name,
+            active.id,
+            str(active.device),
+            bool(active.is_demo),
+            searching.name if searching.id != active.id else None,
+        )
 
     def _tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         from clipdesk.core.tag_service import tag_new_photos
@@ -115,19 +120,28 @@ class Backend(TagCalls):
         rows = []
         for f in self.library.folders():
             c = counts.get(f.id, {})
-            rows.append(FolderRow(
-                id=f.id, path=str(f.path), status=str(f.status), error=f.error,
-                total=sum(n for s, n in c.items() if s != PhotoStatus.MISSING),
-                indexed=c.get(PhotoStatus.OK, 0), pending=c.get(PhotoStatus.PENDING, 0),
-                errors=c.get(PhotoStatus.ERROR, 0)))
+            rows.append(
+                FolderRow(
+                    id=f.id,
+                    path=str(f.path),
+                    status=str(f.status),
+                    error=f.error,
+                    total=sum(n for s, n in c.items() if s != PhotoStatus.MISSING),
+                    indexed=c.get(PhotoStatus.OK, 0),
+                    pending=c.get(PhotoStatus.PENDING, 0),
+                    errors=c.get(PhotoStatus.ERROR, 0),
+                )
+            )
         return rows
 
     def add_folder(self, path: Path) -> FolderRow:
         """Register a folder (the next index run scans it); refuses what cannot be read."""
         target = os.path.abspath(os.path.expanduser(str(path)))
         if not os.path.isdir(target):
-            raise ClipDeskError(f"{target} is not a folder that exists.",
-                                "Check the path, or connect the drive it is on.")
+            raise ClipDeskError(
+                f"{target} is not a folder that exists.",
+                "Check the path, or connect the drive it is on.",
+            )
         if not os.access(target, os.R_OK | os.X_OK):
             raise ClipDeskError(f"{target} cannot be read.", "Check the folder's permissions.")
         folder = self.library.add_folder(target)
@@ -139,8 +153,10 @@ class Backend(TagCalls):
         return self.services.remove_folder(folder_id)
 
     def folder_errors(self, folder_id: int) -> list[tuple[str, str]]:
-        return [(str(p.path), p.error or "unreadable")
-                for p in self.library.photos(folder_id=folder_id, statuses=[PhotoStatus.ERROR])]
+        return [
+            (str(p.path), p.error or "unreadable")
+            for p in self.library.photos(folder_id=folder_id, statuses=[PhotoStatus.ERROR])
+        ]
 
     # --- indexing ---------------------------------------------------------------------------
     def index(self, report: Report, token: CancelToken) -> Any:
@@ -149,14 +165,18 @@ class Backend(TagCalls):
         with self._lock:
             wanted = self._folders_changed
         if self._scanned != wanted:
-            report(Progress(0, None, message="Scanning folders for new, changed and deleted photos…"))
+            report(
+                Progress(0, None, message="Scanning folders for new, changed and deleted photos…")
+            )
             self.services.scan(cancel=token, progress=report)
             self._scanned = wanted
             if self._on_change is not None and self._watcher is None:
                 self._watcher = self.services.watch(
-                    lambda changes: self._on_change() if self._on_change and not changes.empty
-                    else None,
-                    on_error=lambda exc: log.warning("watching failed: %s", exc))
+                    lambda changes: (
+                        self._on_change() if self._on_change and not changes.empty else None
+                    ),
+                    on_error=lambda exc: log.warning("watching failed: %s", exc),
+                )
         token.raise_if_cancelled()
         return self.services.index(progress=report, cancel=token)
 
@@ -188,8 +208,11 @@ class Backend(TagCalls):
                 query = query.with_photo(req.like_photo_id)
             filters = SearchFilters(
                 folders=[req.folder_id] if req.folder_id is not None else None,
-                date_from=req.date_from, date_to=req.date_to, allowed_ids=allowed,
-                min_score=req.min_score or None)
+                date_from=req.date_from,
+                date_to=req.date_to,
+                allowed_ids=allowed,
+                min_score=req.min_score or None,
+            )
             results = self.services.search(query, k=req.limit, filters=filters)
             items = [photo_item(r.photo, r.score) for r in results]
         token.raise_if_cancelled()
@@ -222,5 +245,6 @@ def _in_dates(ts: float | None, req: SearchRequest) -> bool:
     if ts is None:
         return False
     day = datetime.fromtimestamp(ts).date()
-    return (req.date_from is None or day >= req.date_from) and (req.date_to is None
-                                                                or day <= req.date_to)
+    return (req.date_from is None or day >= req.date_from) and (
+        req.date_to is None or day <= req.date_to
+    )

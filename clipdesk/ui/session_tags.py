@@ -51,8 +51,9 @@ class TagCalls:
         write_category_file(path, self.tags.categories())
 
     # --- preview and review -----------------------------------------------------------------
-    def preview_label(self: Backend, cat: Category, label: str, count: int,
-                      token: CancelToken) -> list[PhotoItem]:
+    def preview_label(
+        self: Backend, cat: Category, label: str, count: int, token: CancelToken
+    ) -> list[PhotoItem]:
         """Top photos for ``label`` under the draft ``cat`` (not saved), scored over the search
         index in memory: the preview follows every keystroke, and reading a million vectors
         from the library file each time would take seconds and gigabytes."""
@@ -67,16 +68,24 @@ class TagCalls:
         column = clf.scores_from_similarities(sims)[:, cat.label_names.index(cat.label(label).name)]
         top = np.argsort(-column, kind="stable")[:count]
         photos = {p.id: p for p in self.library.photos(ids=ids[top].tolist())}
-        return [photo_item(photos[int(ids[i])], float(column[i])) for i in top
-                if int(ids[i]) in photos]
+        return [
+            photo_item(photos[int(ids[i])], float(column[i])) for i in top if int(ids[i]) in photos
+        ]
 
     def review_queue(self: Backend, category: str | None, limit: int) -> list[ReviewItem]:
         tags = self.tags.review_list(category=category, limit=limit)
         photos = {p.id: p for p in self.library.photos(ids=[t.photo_id for t in tags])}
-        return [ReviewItem(photo_item(photos[t.photo_id]), t.category, t.label, float(t.score or 0),
-                           float(t.threshold))
-                for t in tags if t.photo_id in photos
-                and photos[t.photo_id].status == PhotoStatus.OK]
+        return [
+            ReviewItem(
+                photo_item(photos[t.photo_id]),
+                t.category,
+                t.label,
+                float(t.score or 0),
+                float(t.threshold),
+            )
+            for t in tags
+            if t.photo_id in photos and photos[t.photo_id].status == PhotoStatus.OK
+        ]
 
     def decide_tag(self: Backend, photo_id: int, category: str, label: str, decision: str) -> None:
         if decision not in DECISIONS:
@@ -87,18 +96,36 @@ class TagCalls:
     def photo_details(self: Backend, photo_id: int) -> PhotoDetails:
         photo = self.library.photo(photo_id)
         if photo is None:
-            raise ClipDeskError("This photo is no longer in the library.",
-                                "Its folder may have been removed; search again.")
+            raise ClipDeskError(
+                "This photo is no longer in the library.",
+                "Its folder may have been removed; search again.",
+            )
         camera = " ".join(x for x in (photo.camera_make, photo.camera_model) if x) or None
         tags = tuple(
-            TagRow(t.category, t.label, t.score,
-                   "confirmed" if t.state in (TagState.CONFIRMED, TagState.IMPORTED)
-                   else "rejected" if t.state is TagState.REJECTED else "suggested")
+            TagRow(
+                t.category,
+                t.label,
+                t.score,
+                "confirmed"
+                if t.state in (TagState.CONFIRMED, TagState.IMPORTED)
+                else "rejected"
+                if t.state is TagState.REJECTED
+                else "suggested",
+            )
             for t in self.tags.tags_of(photo_id)
             if t.state is not TagState.CANDIDATE
         )
-        return PhotoDetails(str(photo.path), photo.size, photo.width, photo.height, photo.taken_at,
-                            camera, str(photo.status), photo.error, tags)
+        return PhotoDetails(
+            str(photo.path),
+            photo.size,
+            photo.width,
+            photo.height,
+            photo.taken_at,
+            camera,
+            str(photo.status),
+            photo.error,
+            tags,
+        )
 
     # --- XMP --------------------------------------------------------------------------------
     def write_xmp(self: Backend, confirmed_only: bool, naming: str, token: CancelToken) -> int:
@@ -109,5 +136,7 @@ class TagCalls:
             first = "; ".join(f"{p}: {r}" for p, r in report.failed[:3])
             raise ClipDeskError(
                 f"Wrote {len(report.written)} sidecars, but {len(report.failed)} could not be "
-                f"written ({first}).", "Check that the photos' folders are writable.")
+                f"written ({first}).",
+                "Check that the photos' folders are writable.",
+            )
         return len(report.written) + report.unchanged

@@ -24,8 +24,12 @@ from clipdesk.ui import backend as models_api
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.model_panel import ModelPanel
 
-DEVICE_LABELS = {"auto": "Automatic (best available)", "cuda": "NVIDIA GPU (CUDA)",
-                 "mps": "Apple GPU (Metal)", "cpu": "CPU"}
+DEVICE_LABELS = {
+    "auto": "Automatic (best available)",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "mps": "Apple GPU (Metal)",
+    "cpu": "CPU",
+}
 
 
 class SettingsDialog(QDialog):
@@ -41,10 +45,13 @@ class SettingsDialog(QDialog):
             self.device.addItem(text, key)
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device.split(":")[0])))
         self.device_note = QLabel("Checking which devices this computer has…", self)
-        controller.workers.run(controller.workers.model, lambda _t: models_api.device_names(),
-                               self._devices_found,
-                               lambda exc: self.device_note.setText(f"Could not check devices: {exc}"),
-                               owner=self)
+        controller.workers.run(
+            controller.workers.model,
+            lambda _t: models_api.device_names(),
+            self._devices_found,
+            lambda exc: self.device_note.setText(f"Could not check devices: {exc}"),
+            owner=self,
+        )
 
         self.models = ModelPanel(controller.workers, settings.model_name, self)
         self.library = QLineEdit(str(settings.library_path), self)
@@ -71,8 +78,9 @@ class SettingsDialog(QDialog):
         xmp_form = QFormLayout(xmp_box)
         xmp_form.addRow(self.xmp_confirmed)
         xmp_form.addRow("File name", self.xmp_naming)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -94,15 +102,20 @@ class SettingsDialog(QDialog):
 
     def _choose_library(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Library file", self.library.text(), "ClipDesk library (*.sqlite3)",
-            options=QFileDialog.Option.DontConfirmOverwrite)
+            self,
+            "Library file",
+            self.library.text(),
+            "ClipDesk library (*.sqlite3)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self.library.setText(path)
 
     def accept(self) -> None:
         s = self.controller.settings
-        model_changed = (self.models.selected() != s.model_name
-                         or self.device.currentData() != s.device)
+        model_changed = (
+            self.models.selected() != s.model_name or self.device.currentData() != s.device
+        )
         library = Path(self.library.text()).expanduser()
         library_changed = library != s.library_path
         s.device = self.device.currentData()

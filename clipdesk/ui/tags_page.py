@@ -78,9 +78,13 @@ class TagsPage(QWidget):
         self.list.setModel(self.cats)
         self.list.selectionModel().currentChanged.connect(lambda cur, _prev: self._select(cur))
         buttons = QVBoxLayout()
-        for text, fn in (("New category", self._new), ("Delete", self._delete),
-                         ("Import…", self._import), ("Export…", self._export),
-                         ("Write XMP sidecars…", self._write_xmp)):
+        for text, fn in (
+            ("New category", self._new),
+            ("Delete", self._delete),
+            ("Import…", self._import),
+            ("Export…", self._export),
+            ("Write XMP sidecars…", self._write_xmp),
+        ):
             b = QPushButton(text, self)
             b.clicked.connect(fn)
             buttons.addWidget(b)
@@ -177,16 +181,20 @@ class TagsPage(QWidget):
             self.reload(cat.name)
             self.controller.libraryChanged.emit()
 
-        self.controller.call(lambda b, _t: b.save_category(cat, replacing=old), saved,
-                             pool="model")
+        self.controller.call(lambda b, _t: b.save_category(cat, replacing=old), saved, pool="model")
 
     def _delete(self) -> None:
         if self._current is None:
             return
         name = self._current
-        if QMessageBox.question(self, "Delete category",
-                                f"Delete the category {name!r} and all its tags, including the "
-                                "ones you confirmed?") != QMessageBox.StandardButton.Yes:
+        if (
+            QMessageBox.question(
+                self,
+                "Delete category",
+                f"Delete the category {name!r} and all its tags, including the ones you confirmed?",
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
             return
         self._current = None
         self.controller.call(lambda b, _t: b.remove_category(name), lambda _r: self.reload())
@@ -194,12 +202,14 @@ class TagsPage(QWidget):
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import categories", "", "Categories (*.json)")
         if path:
-            self.controller.call(lambda b, _t: b.import_categories(path), lambda _r: self.reload(),
-                                 pool="model")
+            self.controller.call(
+                lambda b, _t: b.import_categories(path), lambda _r: self.reload(), pool="model"
+            )
 
     def _export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export categories", "categories.json",
-                                              "Categories (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export categories", "categories.json", "Categories (*.json)"
+        )
         if path:
             self.controller.call(lambda b, _t: b.export_categories(path))
 
@@ -208,11 +218,13 @@ class TagsPage(QWidget):
         only = settings.xmp_confirmed_only
         naming = settings.xmp_naming
         answer = QMessageBox.question(
-            self, "Write XMP sidecars",
+            self,
+            "Write XMP sidecars",
             "Write tags as keywords to XMP sidecar files next to your photos?\n\n"
             f"{'Only confirmed tags' if only else 'Confirmed and suggested tags'} are written, as "
             f"{'photo.xmp' if naming == 'stem' else 'photo.jpg.xmp'}; existing sidecars are merged, "
-            "never overwritten. Change this in Settings.")
+            "never overwritten. Change this in Settings.",
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
 
@@ -270,6 +282,8 @@ class TagsPage(QWidget):
         except ClipDeskError:
             return
         self.preview_info.setText("Top photos for")
-        self._previews.submit(lambda t: backend.preview_label(cat, label, PREVIEW_COUNT, t),
-                              self.preview.photos.set_items,
-                              lambda exc: self.preview_info.setText(describe_error(exc)[0]))
+        self._previews.submit(
+            lambda t: backend.preview_label(cat, label, PREVIEW_COUNT, t),
+            self.preview.photos.set_items,
+            lambda exc: self.preview_info.setText(describe_error(exc)[0]),
+        )

@@ -110,8 +110,9 @@ class ThumbnailCache(QObject):
     ready = Signal(int)
     failed = Signal(int, str)
 
-    def __init__(self, workers: Workers, capacity: int = 3000, px: int = THUMB_PX,
-                 display_px: int = 128) -> None:
+    def __init__(
+        self, workers: Workers, capacity: int = 3000, px: int = THUMB_PX, display_px: int = 128
+    ) -> None:
         super().__init__()
         self._workers = workers
         self._capacity = capacity
@@ -164,8 +165,12 @@ class ThumbnailCache(QObject):
             return None  # scrolled out of view: drop, it is asked for again when it comes back
         image = load_or_make(path, self._px)
         if max(image.width(), image.height()) > self._display:
-            image = image.scaled(self._display, self._display, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
+            image = image.scaled(
+                self._display,
+                self._display,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
         image.setDevicePixelRatio(self._dpr)
         return image
 

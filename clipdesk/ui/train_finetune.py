@@ -88,8 +88,10 @@ class FinetunePanel(QWidget):
         # the box's parts, for tests and keyboard users of this panel
         self.versions, self.versions_view = self.box.versions, self.box.versions_view
         self.sweep, self.save_blend_button = self.box.sweep, self.box.save_blend_button
-        self.activate_button, self.rollback_button = (self.box.activate_button,
-                                                      self.box.rollback_button)
+        self.activate_button, self.rollback_button = (
+            self.box.activate_button,
+            self.box.rollback_button,
+        )
         self._layout()
         self._set_running(False)
 
@@ -138,7 +140,9 @@ class FinetunePanel(QWidget):
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        self.resume_button.setEnabled(not running and self.resume_button.property("job") is not None)
+        self.resume_button.setEnabled(
+            not running and self.resume_button.property("job") is not None
+        )
         self.box.set_busy(running)
 
     @property
@@ -157,16 +161,23 @@ class FinetunePanel(QWidget):
 
             counts = caption_pairs(backend.library, wanted, cancel=token).counts
             pending = pending_jobs()
-            return (counts, [d.name for d in available_devices()], versions.finetuned_versions(),
-                    str(pending[0].folder) if pending else None)
+            return (
+                counts,
+                [d.name for d in available_devices()],
+                versions.finetuned_versions(),
+                str(pending[0].folder) if pending else None,
+            )
 
         self.controller.call(work, self._show_summary, pool="model")
 
     def _show_summary(self, found: tuple[dict[str, int], list[str], list[Any], str | None]) -> None:
         counts, devices, found_versions, pending = found
         for s, box in self.sources.items():
-            box.setText(f"{SOURCE_TITLES[s]}: {counts[s]:,} pairs" if s in counts
-                        else f"{SOURCE_TITLES[s]} (tick to count)")
+            box.setText(
+                f"{SOURCE_TITLES[s]}: {counts[s]:,} pairs"
+                if s in counts
+                else f"{SOURCE_TITLES[s]} (tick to count)"
+            )
         current = self.device.currentText()
         self.device.clear()
         self.device.addItems(["auto", *devices])
@@ -180,9 +191,14 @@ class FinetunePanel(QWidget):
         from clipdesk.model.finetune import FinetuneOptions
 
         return FinetuneOptions(
-            towers=self.towers.currentData(), epochs=self.epochs.value(), lr=self.lr.value(),
-            batch_size=self.batch.value(), alpha=self.alpha.value() / 100,
-            device=self.device.currentText(), precision=self.precision.currentText())
+            towers=self.towers.currentData(),
+            epochs=self.epochs.value(),
+            lr=self.lr.value(),
+            batch_size=self.batch.value(),
+            alpha=self.alpha.value() / 100,
+            device=self.device.currentText(),
+            precision=self.precision.currentText(),
+        )
 
     def start(self, resume_folder: str | None = None) -> None:
         if self.running or self.controller.backend is None:
@@ -203,8 +219,9 @@ class FinetunePanel(QWidget):
                 train, val = split_pairs(pairs.pairs)
                 job = FinetuneJob.create(backend.model.path, train, val, opts)
             try:
-                return str(job.folder), job.run(progress=relay.progress.emit, cancel=token,
-                                                on_point=relay.point.emit)
+                return str(job.folder), job.run(
+                    progress=relay.progress.emit, cancel=token, on_point=relay.point.emit
+                )
             except CancelledError:
                 relay.stopped.emit()
                 raise
@@ -214,9 +231,12 @@ class FinetunePanel(QWidget):
         self.metrics.set_rows([])
         self.progress.setValue(0)
         self.status.setText("Preparing the pairs and the model…")
-        self.ticket = self.controller.workers.run(self.controller.workers.jobs,
-                                                  lambda t: work(self.controller.backend, t),
-                                                  self._finished, self._failed)
+        self.ticket = self.controller.workers.run(
+            self.controller.workers.jobs,
+            lambda t: work(self.controller.backend, t),
+            self._finished,
+            self._failed,
+        )
         self._set_running(True)
 
     def resume(self) -> None:
@@ -235,8 +255,9 @@ class FinetunePanel(QWidget):
             self.progress.setRange(0, int(p.total))
             self.progress.setValue(int(p.done))
         rate = getattr(p, "images_per_s", 0.0)
-        self.eta.setText(f"{eta_text(p.eta_s)}  ·  {rate:.1f} images/s" if rate else
-                         eta_text(p.eta_s))
+        self.eta.setText(
+            f"{eta_text(p.eta_s)}  ·  {rate:.1f} images/s" if rate else eta_text(p.eta_s)
+        )
         if p.message:
             self.status.setText(p.message)
 
@@ -270,12 +291,22 @@ class FinetunePanel(QWidget):
         self.ticket = None
         job_folder, result = found
         self.result = result
-        self.metrics.set_rows([[k, result.before.get(k), result.fine_tuned.get(k),
-                                result.after.get(k)] for k in result.before])
+        self.metrics.set_rows(
+            [
+                [k, result.before.get(k), result.fine_tuned.get(k), result.after.get(k)]
+                for k in result.before
+            ]
+        )
         self.box.show_run(job_folder, result)
-        self.status.setText(f"Saved as a new model version {result.model_name}. Activate it to "
-                            "use it" + (" (the library will be embedded again)."
-                                        if result.reembed_needed else " (no re-indexing needed)."))
+        self.status.setText(
+            f"Saved as a new model version {result.model_name}. Activate it to "
+            "use it"
+            + (
+                " (the library will be embedded again)."
+                if result.reembed_needed
+                else " (no re-indexing needed)."
+            )
+        )
         self.eta.setText(f"{result.steps} steps in {result.seconds:.0f} s")
         self.refresh()
         self._set_running(False)

@@ -70,8 +70,12 @@ class HeadsPanel(QWidget):
         top.addWidget(self.apply_button)
         top.addWidget(self.revert_button)
         grid = QHBoxLayout()
-        for title, model in (("Your labels", self.counts), ("Before / after", self.metrics),
-                             ("Held-out examples", self.compare), ("Least sure", self.next_up)):
+        for title, model in (
+            ("Your labels", self.counts),
+            ("Before / after", self.metrics),
+            ("Held-out examples", self.compare),
+            ("Least sure", self.next_up),
+        ):
             box = QGroupBox(title, self)
             lay = QVBoxLayout(box)
             lay.addWidget(table(model, box))
@@ -91,6 +95,7 @@ class HeadsPanel(QWidget):
 
     def refresh(self) -> None:
         """Reload the categories the model tags (after the library or model changed)."""
+
         def names(backend, _t) -> list[str]:
             return [c.name for c in backend.tags.categories() if c.auto]
 
@@ -124,11 +129,15 @@ class HeadsPanel(QWidget):
     def _show_counts(self, found: tuple[Any, Any]) -> None:
         ex, applied = found
         pos, neg = ex.data.counts()
-        self.counts.set_rows([[n, int(p), int(q)] for n, p, q in zip(ex.init.labels, pos, neg,
-                                                                    strict=True)])
+        self.counts.set_rows(
+            [[n, int(p), int(q)] for n, p, q in zip(ex.init.labels, pos, neg, strict=True)]
+        )
         state = "a trained head is applied" if applied else "zero-shot (no head applied)"
-        missing = (f"; {ex.missing_vectors} labelled photos are not indexed yet"
-                   if ex.missing_vectors else "")
+        missing = (
+            f"; {ex.missing_vectors} labelled photos are not indexed yet"
+            if ex.missing_vectors
+            else ""
+        )
         self.status.setText(f"{ex.category.name}: {ex.data.n} labelled photos, {state}{missing}.")
 
     # --- train / apply ----------------------------------------------------------------------
@@ -144,12 +153,21 @@ class HeadsPanel(QWidget):
             from clipdesk.core import head_service
 
             ex, result = head_service.teach_category(
-                backend.library, backend.model, name, target_precision=target,
-                progress=relay.progress.emit, cancel=token)
+                backend.library,
+                backend.model,
+                name,
+                target_precision=target,
+                progress=relay.progress.emit,
+                cancel=token,
+            )
             nxt = head_service.next_to_label(backend.library, backend.model.id, result.head, 20)
-            paths = {p.id: p.path for p in backend.library.photos(
-                ids=[c.photo_id for c in head_service.before_after(ex, result)]
-                + [pid for pid, _ in nxt])}
+            paths = {
+                p.id: p.path
+                for p in backend.library.photos(
+                    ids=[c.photo_id for c in head_service.before_after(ex, result)]
+                    + [pid for pid, _ in nxt]
+                )
+            }
             return ex, result, nxt, paths
 
         self.controller.call(work, self._show_result, self._failed, pool="model")
@@ -185,17 +203,33 @@ class HeadsPanel(QWidget):
         self.metrics.set_rows(rows)
         comp = head_service.before_after(ex, result)
         self.compare.set_rows(
-            [[Path(paths.get(c.photo_id, f"#{c.photo_id}")).name, c.truth or "(rejections)",
-              f"{c.before} {c.before_score:.2f}", f"{c.after} {c.after_score:.2f}"] for c in comp],
-            keys=[c.photo_id for c in comp], tips=[str(paths.get(c.photo_id, "")) for c in comp])
-        self.next_up.set_rows([[Path(paths.get(pid, f"#{pid}")).name, u] for pid, u in nxt],
-                              keys=[pid for pid, _ in nxt],
-                              tips=[str(paths.get(pid, "")) for pid, _ in nxt])
+            [
+                [
+                    Path(paths.get(c.photo_id, f"#{c.photo_id}")).name,
+                    c.truth or "(rejections)",
+                    f"{c.before} {c.before_score:.2f}",
+                    f"{c.after} {c.after_score:.2f}",
+                ]
+                for c in comp
+            ],
+            keys=[c.photo_id for c in comp],
+            tips=[str(paths.get(c.photo_id, "")) for c in comp],
+        )
+        self.next_up.set_rows(
+            [[Path(paths.get(pid, f"#{pid}")).name, u] for pid, u in nxt],
+            keys=[pid for pid, _ in nxt],
+            tips=[str(paths.get(pid, "")) for pid, _ in nxt],
+        )
         self.progress.setValue(3)
-        kept = " Zero-shot did best on your labels, so the head equals it." \
-            if result.head.is_zero_shot else f" Held-out checks chose a {result.head.method} head."
-        self.status.setText(f"Trained on {result.head.n_examples} labelled photos in "
-                            f"{result.seconds:.1f} s.{kept} Apply it to use it for tagging.")
+        kept = (
+            " Zero-shot did best on your labels, so the head equals it."
+            if result.head.is_zero_shot
+            else f" Held-out checks chose a {result.head.method} head."
+        )
+        self.status.setText(
+            f"Trained on {result.head.n_examples} labelled photos in "
+            f"{result.seconds:.1f} s.{kept} Apply it to use it for tagging."
+        )
         self._set_buttons(busy=False)
         self.trained.emit(result)
 
@@ -216,8 +250,10 @@ class HeadsPanel(QWidget):
         self.controller.call(work, self._applied, self._failed, pool="model")
 
     def _applied(self, category: str) -> None:
-        self.status.setText(f"{category}: tagging now uses the trained head "
-                            "(suggestions recomputed; your decisions are kept).")
+        self.status.setText(
+            f"{category}: tagging now uses the trained head "
+            "(suggestions recomputed; your decisions are kept)."
+        )
         self._set_buttons(busy=False)
         self.controller.libraryChanged.emit()
         self.applied.emit(category)
@@ -233,9 +269,14 @@ class HeadsPanel(QWidget):
                 backend.tagger.recompute([name], cancel=token)
             return had
 
-        self.controller.call(work, lambda had: self.status.setText(
-            f"{name}: back to zero-shot." if had else f"{name}: no trained head was applied."),
-            self._failed, pool="model")
+        self.controller.call(
+            work,
+            lambda had: self.status.setText(
+                f"{name}: back to zero-shot." if had else f"{name}: no trained head was applied."
+            ),
+            self._failed,
+            pool="model",
+        )
 
 
 def _calibration_rows(cal: dict[str, Any] | None) -> list[list[Any]]:
@@ -250,6 +291,12 @@ def _calibration_rows(cal: dict[str, Any] | None) -> list[list[Any]]:
         if got is None:
             rows.append([f"{what} (precision {target:.2f})", None, "not reachable", "–"])
         else:
-            rows.append([f"{what} (precision {target:.2f})", None, got["threshold"],
-                         f"recall {got['recall']:.2f}"])
+            rows.append(
+                [
+                    f"{what} (precision {target:.2f})",
+                    None,
+                    got["threshold"],
+                    f"recall {got['recall']:.2f}",
+                ]
+            )
     return rows

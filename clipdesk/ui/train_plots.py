@@ -12,8 +12,9 @@ _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 class LivePlot(QWidget):
     """A plot of ``series name -> [(x, y)]``; :meth:`add_point` appends and redraws that series."""
 
-    def __init__(self, title: str, x_label: str, y_label: str,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, x_label: str, y_label: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget(self)
         self.plot.setBackground(None)  # follow the window palette (light or dark)
@@ -36,9 +37,14 @@ class LivePlot(QWidget):
         curve = self._curves.get(series)
         if curve is None:
             pen = pg.mkPen(_COLOURS[len(self._curves) % len(_COLOURS)], width=2)
-            curve = self.plot.plot(xs, ys, pen=pen, name=series,
-                                   symbol="o" if series.startswith("val") or "@" in series else None,
-                                   symbolSize=5)
+            curve = self.plot.plot(
+                xs,
+                ys,
+                pen=pen,
+                name=series,
+                symbol="o" if series.startswith("val") or "@" in series else None,
+                symbolSize=5,
+            )
             self._curves[series] = curve
         else:
             curve.setData(xs, ys)

@@ -19,8 +19,9 @@ class VersionsBox(QWidget):
     message = Signal(str)  # what happened, for the panel's status line
     changed = Signal()  # versions or the active model changed: refresh the summary
 
-    def __init__(self, controller: AppController, alpha: Callable[[], float],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: AppController, alpha: Callable[[], float], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self._alpha = alpha
@@ -30,8 +31,9 @@ class VersionsBox(QWidget):
         self.save_blend_button = QPushButton("Save another version at the slider's blend", self)
         self.save_blend_button.clicked.connect(self.save_blend)
         self.save_blend_button.setEnabled(False)
-        self.versions = RowsModel(["Version", "From", "Towers", "Blend", "R@5 before",
-                                   "R@5 after", "Active"], self)
+        self.versions = RowsModel(
+            ["Version", "From", "Towers", "Blend", "R@5 before", "R@5 after", "Active"], self
+        )
         self.versions_view = table(self.versions, self)
         self.activate_button = QPushButton("Activate selected", self)
         self.activate_button.clicked.connect(self.activate)
@@ -60,14 +62,27 @@ class VersionsBox(QWidget):
         rows = []
         for v in found:
             b, a = v.metrics.get("before") or {}, v.metrics.get("after") or {}
-            rows.append([v.name, v.base_model, v.towers, v.alpha, b.get("t2i_recall@5"),
-                         a.get("t2i_recall@5"), "yes" if v.active else ""])
+            rows.append(
+                [
+                    v.name,
+                    v.base_model,
+                    v.towers,
+                    v.alpha,
+                    b.get("t2i_recall@5"),
+                    a.get("t2i_recall@5"),
+                    "yes" if v.active else "",
+                ]
+            )
         self.versions.set_rows(rows, keys=[v.name for v in found])
 
     def show_run(self, job_folder: str, result: Any) -> None:
         self.job_folder, self.last_name = job_folder, result.model_name
-        self.sweep.set_rows([[float(a), m.get("t2i_recall@1"), m.get("t2i_recall@5"),
-                              m.get("i2t_recall@1")] for a, m in result.sweep.items()])
+        self.sweep.set_rows(
+            [
+                [float(a), m.get("t2i_recall@1"), m.get("t2i_recall@5"), m.get("i2t_recall@1")]
+                for a, m in result.sweep.items()
+            ]
+        )
         self.save_blend_button.setEnabled(True)
 
     def save_blend(self) -> None:
@@ -109,9 +124,14 @@ class VersionsBox(QWidget):
 
         def done(out: dict[str, Any]) -> None:
             self.controller.settings.model_name = out["active"]
-            self.message.emit(f"Active model: {out['active']}" + (
-                " — embedding the library again in the background." if out["reembed"] else
-                " (its image vectors were shared: no re-indexing)."))
+            self.message.emit(
+                f"Active model: {out['active']}"
+                + (
+                    " — embedding the library again in the background."
+                    if out["reembed"]
+                    else " (its image vectors were shared: no re-indexing)."
+                )
+            )
             self.controller.load_model()
             self.changed.emit()
 

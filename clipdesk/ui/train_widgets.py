@@ -37,8 +37,12 @@ class RowsModel(QAbstractTableModel):
         self.keys: list[Any] = []
         self.tips: list[str] = []
 
-    def set_rows(self, rows: Sequence[Sequence[Any]], keys: Sequence[Any] | None = None,
-                 tips: Sequence[str] | None = None) -> None:
+    def set_rows(
+        self,
+        rows: Sequence[Sequence[Any]],
+        keys: Sequence[Any] | None = None,
+        tips: Sequence[str] | None = None,
+    ) -> None:
         self.beginResetModel()
         self.rows = [[_cell(v) for v in r] for r in rows]
         self.keys = list(keys) if keys is not None else [None] * len(self.rows)
@@ -64,10 +68,14 @@ class RowsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(self.headers)):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.headers)
+        ):
             return self.headers[section]
         return None
 

@@ -24,10 +24,13 @@ class WelcomePage(QWidget):
     def __init__(self, controller: AppController, parent=None) -> None:
         super().__init__(parent)
         self.controller = controller
-        title = QLabel("<h1>Welcome to ClipDesk</h1>"
-                       "<p>Find your photos by describing them, and tag them with categories of "
-                       "your own. Everything runs on this computer: your photos and searches never "
-                       "leave it.</p>", self)
+        title = QLabel(
+            "<h1>Welcome to ClipDesk</h1>"
+            "<p>Find your photos by describing them, and tag them with categories of "
+            "your own. Everything runs on this computer: your photos and searches never "
+            "leave it.</p>",
+            self,
+        )
         title.setWordWrap(True)
         self.folders = QListWidget(self)
         self.folders.setToolTip("ClipDesk watches these folders and their subfolders")
@@ -46,10 +49,13 @@ class WelcomePage(QWidget):
 
         model_box = QGroupBox("2. Which model?", self)
         ml = QVBoxLayout(model_box)
-        note = QLabel("<b>ClipDesk-Mini (demo)</b> is bundled so you can try ClipDesk right away. "
-                      "It is a small demo model trained on generated pictures: it knows colours, "
-                      "shapes and simple scenes, not real-world photos. For real searches, import "
-                      "or download a CLIP model (ViT-B/32 works well on a laptop).", self)
+        note = QLabel(
+            "<b>ClipDesk-Mini (demo)</b> is bundled so you can try ClipDesk right away. "
+            "It is a small demo model trained on generated pictures: it knows colours, "
+            "shapes and simple scenes, not real-world photos. For real searches, import "
+            "or download a CLIP model (ViT-B/32 works well on a laptop).",
+            self,
+        )
         note.setWordWrap(True)
         self.models = ModelPanel(controller.workers, controller.settings.model_name, self)
         ml.addWidget(note)

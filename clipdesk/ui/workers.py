@@ -62,8 +62,13 @@ class ProgressRelay(QObject):
 class Ticket:
     """A handle on one submitted task: cancel it, or ask whether it is still running."""
 
-    def __init__(self, token: CancelToken, on_result: ResultFn | None, on_error: ErrorFn | None,
-                 owner: QObject | None = None):
+    def __init__(
+        self,
+        token: CancelToken,
+        on_result: ResultFn | None,
+        on_error: ErrorFn | None,
+        owner: QObject | None = None,
+    ):
         self.token = token
         self.on_result = on_result
         self.on_error = on_error

@@ -23,8 +23,19 @@ hiddenimports = collect_submodules("torch._dynamo")
 
 datas = collect_data_files(
     "torch",
-    excludes=["**/*.h", "**/*.hpp", "**/*.cuh", "**/*.lib", "**/*.cpp", "**/*.pyi", "**/*.cmake",
-              "**/include/**", "**/share/**", "**/test/**", "**/bin/*test*"],
+    excludes=[
+        "**/*.h",
+        "**/*.hpp",
+        "**/*.cuh",
+        "**/*.lib",
+        "**/*.cpp",
+        "**/*.pyi",
+        "**/*.cmake",
+        "**/include/**",
+        "**/share/**",
+        "**/test/**",
+        "**/bin/*test*",
+    ],
 )
 binaries = collect_dynamic_libs("torch", search_patterns=[*PY_DYLIB_PATTERNS, "*.so.*"])
 # Symlinks from torch/lib to the top level confuse torch's own library lookup on Linux.

@@ -34,8 +34,14 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 def indexed(tmp_path, model_dir, capsys):
     photos = solid_photos(tmp_path / "Pictures", 8)
     (tmp_path / "Pictures" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
-    base = ["--library", str(tmp_path / "lib.sqlite3"), "--model", str(model_dir),
-            "--device", "cpu"]
+    base = [
+        "--library",
+        str(tmp_path / "lib.sqlite3"),
+        "--model",
+        str(model_dir),
+        "--device",
+        "cpu",
+    ]
     code, _, err = cli(capsys, *base, "folders", "add", str(tmp_path / "Pictures"))
     assert code == 0, err
     return base, photos
@@ -68,8 +74,7 @@ def test_index_then_search_text_image_like(indexed, capsys) -> None:
 
     code, out, _ = cli(capsys, *base, "--json", "search", "sky", "--min-score", "1.01")
     assert json.loads(out)["results"] == []
-    code, out, _ = cli(capsys, *base, "search", "sky", "--from", "1990-01-01", "--to",
-                       "1990-12-31")
+    code, out, _ = cli(capsys, *base, "search", "sky", "--from", "1990-01-01", "--to", "1990-12-31")
     assert "No matching photos" in out
 
 
@@ -91,8 +96,14 @@ def test_search_errors_exit_1_with_message(indexed, capsys, argv, words) -> None
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys) -> None:
-    code, _, err = cli(capsys, "--library", str(tmp_path / "l.sqlite3"), "--model",
-                       str(tmp_path / "no-such-model"), "index")
+    code, _, err = cli(
+        capsys,
+        "--library",
+        str(tmp_path / "l.sqlite3"),
+        "--model",
+        str(tmp_path / "no-such-model"),
+        "index",
+    )
     assert code == 1 and "error:" in err
 
 
@@ -111,10 +122,18 @@ def test_watch_indexes_new_photos_and_stops_cleanly_on_sigint(indexed, tmp_path)
     base, photos = indexed
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from clipdesk.cli import main; sys.exit(main(sys.argv[1:]))",
-         *base, "--json", "watch"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from clipdesk.cli import main; sys.exit(main(sys.argv[1:]))",
+            *base,
+            "--json",
+            "watch",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     lines: list[dict] = []
     try:

@@ -38,8 +38,10 @@ def library(tmp_path: Path, model_dir: Path) -> tuple[Path, list[Path]]:
     model = load_model(model_dir, device="cpu")
     with Library(path) as lib:
         f = lib.add_folder(folder)
-        facts = [FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}")
-                 for i, p in enumerate(files)]
+        facts = [
+            FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}")
+            for i, p in enumerate(files)
+        ]
         ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
         vecs = np.random.default_rng(0).standard_normal((6, model.dim)).astype(np.float32)
         lib.store_embeddings(model.id, ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
@@ -57,8 +59,21 @@ def test_categories_add_list_export_import_remove(capsys, tmp_path, library):
     lib = str(library[0])
     code, data, _ = run(capsys, "--library", lib, "tags", "categories", "list")
     assert code == 0 and "Scene" in [c["name"] for c in data]  # starters on first use
-    code, _, _ = run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green",
-                     "--prompt", "red=a crimson object", "--threshold", "0.3")
+    code, _, _ = run(
+        capsys,
+        "--library",
+        lib,
+        "tags",
+        "categories",
+        "add",
+        "Colour",
+        "red",
+        "green",
+        "--prompt",
+        "red=a crimson object",
+        "--threshold",
+        "0.3",
+    )
     assert code == 0
     code, _, err = run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "x")
     assert code == 1 and "already exists" in err
@@ -76,28 +91,66 @@ def test_malformed_category_file_is_refused_and_changes_nothing(capsys, tmp_path
     lib = str(library[0])
     _, before, _ = run(capsys, "--library", lib, "tags", "categories", "list")
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "clipdesk-categories", "version": 1, "categories": [
-        {"name": "Good", "labels": ["a"]}, {"name": "Bad", "labels": ["b"], "mode": "many"}]}))
-    code, _, err = run(capsys, "--library", lib, "tags", "categories", "import", str(bad),
-                       json_out=False)
+    bad.write_text(
+        json.dumps(
+            {
+                "format": "clipdesk-categories",
+                "version": 1,
+                "categories": [
+                    {"name": "Good", "labels": ["a"]},
+                    {"name": "Bad", "labels": ["b"], "mode": "many"},
+                ],
+            }
+        )
+    )
+    code, _, err = run(
+        capsys, "--library", lib, "tags", "categories", "import", str(bad), json_out=False
+    )
     assert code == 1
-    assert "bad.json, line 1: categories[1]: category 'Bad' has mode 'many'" in err and "hint:" in err
+    assert (
+        "bad.json, line 1: categories[1]: category 'Bad' has mode 'many'" in err and "hint:" in err
+    )
     _, after, _ = run(capsys, "--library", lib, "tags", "categories", "list")
     assert after == before
 
 
 def test_apply_list_confirm_reject_review_photos(capsys, library, model_dir):
     lib, files = str(library[0]), library[1]
-    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green", "blue",
-        "--threshold", "0.0")
-    code, data, _ = run(capsys, "--library", lib, "--model", str(model_dir), "--device", "cpu",
-                        "tags", "apply", "--category", "Colour")
+    run(
+        capsys,
+        "--library",
+        lib,
+        "tags",
+        "categories",
+        "add",
+        "Colour",
+        "red",
+        "green",
+        "blue",
+        "--threshold",
+        "0.0",
+    )
+    code, data, _ = run(
+        capsys,
+        "--library",
+        lib,
+        "--model",
+        str(model_dir),
+        "--device",
+        "cpu",
+        "tags",
+        "apply",
+        "--category",
+        "Colour",
+    )
     assert code == 0 and data["photos"] == 6 and data["suggested"] == 6
     _, listing, _ = run(capsys, "--library", lib, "tags", "list", str(files[0]))
     (tag,) = [t for t in listing["tags"] if t["category"] == "Colour"]
     assert tag["state"] == "suggested" and 0 <= tag["score"] <= 1
     other = next(x for x in ("red", "green", "blue") if x != tag["label"])
-    assert run(capsys, "--library", lib, "tags", "confirm", f"Colour|{other}", str(files[0]))[0] == 0
+    assert (
+        run(capsys, "--library", lib, "tags", "confirm", f"Colour|{other}", str(files[0]))[0] == 0
+    )
     assert run(capsys, "--library", lib, "tags", "reject", "Colour|red", "2")[0] == 0
     # a recompute keeps both decisions
     run(capsys, "--library", lib, "--model", str(model_dir), "--device", "cpu", "tags", "apply")
@@ -114,7 +167,7 @@ def test_apply_list_confirm_reject_review_photos(capsys, library, model_dir):
     code, _, err = run(capsys, "--library", lib, "tags", "list", "/nowhere/x.jpg", json_out=False)
     assert code == 1 and "not a photo of this library" in err
     code, _, err = run(capsys, "--library", lib, "tags", "confirm", "beach", "1", json_out=False)
-    assert code == 1 and 'Category|label' in err
+    assert code == 1 and "Category|label" in err
 
 
 def test_write_and_import_xmp(capsys, library):
@@ -130,7 +183,9 @@ def test_write_and_import_xmp(capsys, library):
     assert code == 0 and data["imported"] == 2
     _, listing, _ = run(capsys, "--library", lib, "tags", "list", str(files[2]))
     assert {(t["category"], t["label"], t["state"]) for t in listing["tags"]} == {
-        ("Colour", "green", "imported"), ("Keywords", "vacation", "imported")}
+        ("Colour", "green", "imported"),
+        ("Keywords", "vacation", "imported"),
+    }
 
 
 def test_tag_filter_helpers_for_search(library):
@@ -140,7 +195,17 @@ def test_tag_filter_helpers_for_search(library):
     with Library(lib_path) as lib:
         assert allowed_ids_from_args(lib, parser.parse_args([])) is None
         main(["--library", str(lib_path), "tags", "categories", "add", "Colour", "red", "green"])
-        main(["--library", str(lib_path), "tags", "confirm", "Colour|red", str(files[0]), str(files[3])])
+        main(
+            [
+                "--library",
+                str(lib_path),
+                "tags",
+                "confirm",
+                "Colour|red",
+                str(files[0]),
+                str(files[3]),
+            ]
+        )
         args = parser.parse_args(["--tag", "Colour|red", "--confirmed-tags"])
         ids = allowed_ids_from_args(lib, args)
         assert [lib.photo(int(i)).path.name for i in ids] == ["p0.jpg", "p3.jpg"]
@@ -157,8 +222,19 @@ def test_search_with_tag_filter_end_to_end(capsys, tmp_path, model_dir):
     assert main([*common, "index"]) == 0
     capsys.readouterr()
     run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green")
-    run(capsys, "--library", lib, "tags", "confirm", "Colour|red", str(pics / "1.png"), str(pics / "4.png"))
-    code, data, _ = run(capsys, *common, "search", "a photo", "--tag", "Colour|red", "--confirmed-tags")
+    run(
+        capsys,
+        "--library",
+        lib,
+        "tags",
+        "confirm",
+        "Colour|red",
+        str(pics / "1.png"),
+        str(pics / "4.png"),
+    )
+    code, data, _ = run(
+        capsys, *common, "search", "a photo", "--tag", "Colour|red", "--confirmed-tags"
+    )
     assert code == 0
     assert sorted(Path(r["path"]).name for r in data["results"]) == ["1.png", "4.png"]
     code, data, _ = run(capsys, *common, "search", "a photo", "--tag", "!Colour|red")
@@ -171,8 +247,19 @@ def test_index_brings_in_keywords_and_tags_new_photos(capsys, tmp_path, model_di
     lib = str(tmp_path / "lib.sqlite3")
     tagged = folder_with_a_sidecar(tmp_path / "pics", 4, ["Colour|green", "vacation"], tagged=2)
     common = ["--library", lib, "--model", str(model_dir), "--device", "cpu"]
-    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green",
-        "--threshold", "0")
+    run(
+        capsys,
+        "--library",
+        lib,
+        "tags",
+        "categories",
+        "add",
+        "Colour",
+        "red",
+        "green",
+        "--threshold",
+        "0",
+    )
     assert main([*common, "folders", "add", str(tagged.parent)]) == 0
     assert main([*common, "index"]) == 0
     capsys.readouterr()

@@ -35,8 +35,10 @@ def setup(tmp_path, one_torch_thread):
     with Library(lib_path) as lib:
         root = tmp_path / "photos"
         folder = lib.add_folder(root)
-        files = [synth.write_photo(s, root / ("beach" if i % 2 else "city") / f"IMG_{i}.png", 40)
-                 for i, s in enumerate(synth.sample_scenes(0, N, split="test"))]
+        files = [
+            synth.write_photo(s, root / ("beach" if i % 2 else "city") / f"IMG_{i}.png", 40)
+            for i, s in enumerate(synth.sample_scenes(0, N, split="test"))
+        ]
         facts = [FileFacts(p, p.stat().st_size, i, "png", f"h{i}") for i, p in enumerate(files)]
         ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
         lib.store_embeddings(model.id, ids, x)
@@ -46,7 +48,8 @@ def setup(tmp_path, one_torch_thread):
         with lib.transaction() as conn:
             conn.executemany(
                 "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) VALUES(?,?,?,?)",
-                [(ids[i], lid[y[i]], "confirmed", time.time()) for i in range(30)])
+                [(ids[i], lid[y[i]], "confirmed", time.time()) for i in range(30)],
+            )
     return lib_path, model, ids
 
 
@@ -60,8 +63,18 @@ def _run(capsys, *argv: str) -> dict:
 def test_train_heads_reports_metrics_applies_and_suggests(setup, capsys):
     lib_path, model, ids = setup
     base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
-    d = _run(capsys, *base, "train", "heads", "kind", "--apply", "--suggest", "5",
-             "--target-precision", "0.9")
+    d = _run(
+        capsys,
+        *base,
+        "train",
+        "heads",
+        "kind",
+        "--apply",
+        "--suggest",
+        "5",
+        "--target-precision",
+        "0.9",
+    )
     assert d["examples"] == 30 and d["applied"]
     assert d["evaluation"]["after"]["accuracy"] >= 0.9
     assert d["evaluation"]["after"]["accuracy"] > d["evaluation"]["before"]["accuracy"]
@@ -79,9 +92,27 @@ def test_train_pairs_finetune_activate_rollback(setup, capsys):
     base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
     d = _run(capsys, *base, "train", "pairs", "--source", "tags,folders")
     assert d["by_source"] == {"tags": 30, "folders": N} and d["photos"] == N
-    d = _run(capsys, *base, "train", "finetune", "--source", "tags,folders", "--min-steps", "3",
-             "--epochs", "0.1", "--batch-size", "8", "--lr", "1e-3", "--val-fraction", "0.2",
-             "--name", "tiny-mine", "--activate")
+    d = _run(
+        capsys,
+        *base,
+        "train",
+        "finetune",
+        "--source",
+        "tags,folders",
+        "--min-steps",
+        "3",
+        "--epochs",
+        "0.1",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--val-fraction",
+        "0.2",
+        "--name",
+        "tiny-mine",
+        "--activate",
+    )
     assert d["model_name"] == "tiny-mine" and d["steps"] == 3
     assert d["data"]["validation"] > 0 and "t2i_recall@5" in d["after"]
     assert d["activation"] == {"active": "tiny-mine", "shared_vectors": N, "reembed": False}

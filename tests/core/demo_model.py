@@ -10,6 +10,8 @@ def load_demo_model():
 
     path = manager.find_model("clipdesk-mini")
     if path is None:
-        pytest.fail("the bundled demo model models/clipdesk-mini is missing "
-                    "(rebuild: python3 models/train_mini.py)")
+        pytest.fail(
+            "the bundled demo model models/clipdesk-mini is missing "
+            "(rebuild: python3 models/train_mini.py)"
+        )
     return load_model(path, device="cpu")

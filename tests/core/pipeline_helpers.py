@@ -20,8 +20,15 @@ def register(library: Library, folder: Path, files: Iterable[Path]) -> list[int]
     for path in files:
         st = path.stat()
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        facts.append(FileFacts(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, kind="jpeg",
-                               content_hash=digest))
+        facts.append(
+            FileFacts(
+                path=path,
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                kind="jpeg",
+                content_hash=digest,
+            )
+        )
     return [pid for pid, _ in library.add_or_update_photos(found.id, facts)]
 
 

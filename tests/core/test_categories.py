@@ -37,7 +37,10 @@ def test_names_are_normalised_and_labels_may_be_plain_strings():
         ({"name": "S", "labels": ("a",), "threshold": True}, "must be a number"),
         ({"name": "S", "labels": (Label("a", threshold=0.3),)}, "single-choice"),
         ({"name": "S", "labels": (Label("a", ("",)),)}, "empty prompt"),
-        ({"name": "S", "labels": ("a",), "templates": ("a photo of {thing}",)}, "unknown placeholder"),
+        (
+            {"name": "S", "labels": ("a",), "templates": ("a photo of {thing}",)},
+            "unknown placeholder",
+        ),
         ({"name": "S", "labels": ("a",), "templates": ("a photo",)}, "no {label}"),
         ({"name": "S", "labels": ("a",), "templates": ("a {label",)}, "not valid"),
         ({"name": "S", "labels": ("a",), "templates": ()}, "no prompt templates"),

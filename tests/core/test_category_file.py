@@ -18,14 +18,21 @@ from clipdesk.core.category_file import (
 
 
 def _doc(*categories: dict) -> str:
-    return json.dumps({"format": "clipdesk-categories", "version": 1, "categories": list(categories)})
+    return json.dumps(
+        {"format": "clipdesk-categories", "version": 1, "categories": list(categories)}
+    )
 
 
 def test_round_trip_keeps_every_field(tmp_path):
     cats = [
         Category("Scene", ("city", Label("beach", ("a sandy beach",))), Mode.SINGLE, 0.4),
-        Category("Pets", ("cat", Label("dog", threshold=0.7)), Mode.MULTI, 0.6,
-                 templates=("a photo of my {label}.",)),
+        Category(
+            "Pets",
+            ("cat", Label("dog", threshold=0.7)),
+            Mode.MULTI,
+            0.6,
+            templates=("a photo of my {label}.",),
+        ),
         Category("Keywords", ("Places|Paris",), auto=False),
     ]
     path = tmp_path / "cats.json"
@@ -42,22 +49,39 @@ def test_defaults_apply_to_omitted_fields():
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ('{"format": "clipdesk-categories",\n "version": 1,\n "categories": [,]}', "line 3, column"),
-        ('[]', "expected a JSON object"),
-        ('{"format": "other", "version": 1, "categories": []}', 'format: expected "clipdesk-categories"'),
+        (
+            '{"format": "clipdesk-categories",\n "version": 1,\n "categories": [,]}',
+            "line 3, column",
+        ),
+        ("[]", "expected a JSON object"),
+        (
+            '{"format": "other", "version": 1, "categories": []}',
+            'format: expected "clipdesk-categories"',
+        ),
         ('{"format": "clipdesk-categories", "version": 9, "categories": []}', "version 9 is newer"),
         ('{"format": "clipdesk-categories", "version": 1}', "no 'categories'"),
         (_doc({"name": "S"}), "categories[0]: category has no 'labels'"),
         (_doc({"name": "S", "labels": "beach"}), "categories[0].labels: expected a list"),
         (_doc({"name": "S", "labels": ["a", 3]}), "categories[0].labels[1]: expected a label"),
-        (_doc({"name": "S", "labels": [{"nme": "a"}]}), "categories[0].labels[0]: unknown field(s) 'nme'"),
+        (
+            _doc({"name": "S", "labels": [{"nme": "a"}]}),
+            "categories[0].labels[0]: unknown field(s) 'nme'",
+        ),
         (_doc({"name": "S", "labels": ["a"], "treshold": 0.5}), "unknown field(s) 'treshold'"),
-        (_doc({"name": "S", "labels": ["a"], "threshold": "high"}), "categories[0].threshold: expected a number"),
+        (
+            _doc({"name": "S", "labels": ["a"], "threshold": "high"}),
+            "categories[0].threshold: expected a number",
+        ),
         (_doc({"name": "S", "labels": ["a"], "threshold": 2}), "between 0 and 1"),
         (_doc({"name": "S", "labels": ["a"], "auto": "yes"}), "categories[0].auto"),
-        (_doc({"name": "S", "labels": ["a"]}, {"name": "s", "labels": ["b"]}),
-         "categories[1].name: category 's' appears twice"),
-        (_doc({"name": "S", "labels": ["a"], "templates": ["{label"]}), "categories[0]: category 'S'"),
+        (
+            _doc({"name": "S", "labels": ["a"]}, {"name": "s", "labels": ["b"]}),
+            "categories[1].name: category 's' appears twice",
+        ),
+        (
+            _doc({"name": "S", "labels": ["a"], "templates": ["{label"]}),
+            "categories[0]: category 'S'",
+        ),
         (_doc({"name": "S", "labels": [{"name": "a", "prompts": [1]}]}), "labels[0].prompts[0]"),
     ],
 )
@@ -114,6 +138,9 @@ def test_errors_give_the_line_of_the_object_at_fault():
     with pytest.raises(CategoryFileError) as info:
         parse_categories(text, "cats.json")
     assert info.value.message.startswith(
-        'cats.json, line 5: categories[1].labels[1].threshold: expected a number')
-    with pytest.raises(CategoryFileError, match=r"cats.json, line 4: categories\[1\]: .* mode .many."):
+        "cats.json, line 5: categories[1].labels[1].threshold: expected a number"
+    )
+    with pytest.raises(
+        CategoryFileError, match=r"cats.json, line 4: categories\[1\]: .* mode .many."
+    ):
         parse_categories(text.replace('"multi"', '"many"').replace('"high"', "0.3"), "cats.json")

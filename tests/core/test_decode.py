@@ -32,8 +32,12 @@ def _save(img: Image.Image, path: Path, fmt: str | None = None, **kw) -> Path:
 def _png_header_claiming(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+    )
 
 
 def test_large_jpeg_decodes_at_reduced_scale_never_full(tmp_path: Path, monkeypatch) -> None:
@@ -170,13 +174,19 @@ def _truncated_jpeg(tmp_path: Path) -> Path:
     "make,kind,words",
     [
         (lambda p: _save_bytes(p / "empty.jpg", b""), "empty", "0 bytes"),
-        (lambda p: _save_bytes(p / "notes.jpg", b"hello, this is just text\n" * 20),
-         "not_image", "text file"),
+        (
+            lambda p: _save_bytes(p / "notes.jpg", b"hello, this is just text\n" * 20),
+            "not_image",
+            "text file",
+        ),
         (lambda p: _save_bytes(p / "doc.png", b"%PDF-1.4 something"), "not_image", "PDF"),
         (lambda p: _save_bytes(p / "noise.jpg", os.urandom(4096)), "not_image", "not an image"),
         (_truncated_jpeg, "truncated", "truncated"),
-        (lambda p: _save_bytes(p / "bomb.png", _png_header_claiming(30000, 30000)),
-         "too_large", "30000×30000"),
+        (
+            lambda p: _save_bytes(p / "bomb.png", _png_header_claiming(30000, 30000)),
+            "too_large",
+            "30000×30000",
+        ),
         (lambda p: p / "gone.jpg", "missing", "not found"),
         (lambda p: (p / "dir.jpg").mkdir() or p / "dir.jpg", "not_image", "folder"),
     ],

@@ -16,8 +16,17 @@ def encoded(fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "kind"), [("JPEG", "jpeg"), ("PNG", "png"), ("WEBP", "webp"),
-                                           ("TIFF", "tiff"), ("BMP", "bmp"), ("GIF", "gif")])
+@pytest.mark.parametrize(
+    ("fmt", "kind"),
+    [
+        ("JPEG", "jpeg"),
+        ("PNG", "png"),
+        ("WEBP", "webp"),
+        ("TIFF", "tiff"),
+        ("BMP", "bmp"),
+        ("GIF", "gif"),
+    ],
+)
 def test_pillow_formats_are_recognised_by_content(fmt, kind):
     assert sniff(encoded(fmt)[:32]) == kind
 
@@ -47,8 +56,22 @@ def test_content_wins_over_a_wrong_extension_and_junk_is_named():
 
 
 def test_candidates_by_extension():
-    for name in ["a.JPG", "b.jpeg", "c.png", "d.webp", "e.tiff", "f.bmp", "g.gif", "h.HEIC",
-                 "i.heif", "j.dng", "k.CR2", "l.arw", "m.nef", "n.rw2"]:
+    for name in [
+        "a.JPG",
+        "b.jpeg",
+        "c.png",
+        "d.webp",
+        "e.tiff",
+        "f.bmp",
+        "g.gif",
+        "h.HEIC",
+        "i.heif",
+        "j.dng",
+        "k.CR2",
+        "l.arw",
+        "m.nef",
+        "n.rw2",
+    ]:
         assert is_candidate(name), name
     for name in ["a.txt", "b.xmp", "c.mp4", "d", "e.jpg.part", "Thumbs.db"]:
         assert not is_candidate(name), name

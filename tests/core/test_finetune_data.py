@@ -44,14 +44,19 @@ SIDECAR = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
 def test_folder_and_tag_captions():
     root = Path("/photos")
     assert folder_caption(root / "2024/trips/swiss_alps/IMG_1.jpg", root) == (
-        "a photo of swiss alps, trips")
+        "a photo of swiss alps, trips"
+    )
     assert folder_caption(root / "DCIM/100CANON/IMG_1.jpg", root) is None
     assert folder_caption(root / "2023-07-14/x.jpg", root) is None
     assert folder_caption(Path("/elsewhere/x.jpg"), root) is None
     tpl = ["a photo of a {label}, a type of {category}.", "a photo of a {label}."]
     assert caption_from_tags([("beach", "Scene", tpl)]) == "a photo of a beach."
-    assert caption_from_tags([("beach", "Scene", tpl), ("dog", "Pets", tpl),
-                              ("Places|Spain", "Keywords", [])]) == "a photo of a beach, dog, Spain."
+    assert (
+        caption_from_tags(
+            [("beach", "Scene", tpl), ("dog", "Pets", tpl), ("Places|Spain", "Keywords", [])]
+        )
+        == "a photo of a beach, dog, Spain."
+    )
 
 
 def test_xmp_text_reads_title_description_keywords(tmp_path):
@@ -77,17 +82,21 @@ def library(tmp_path):
     facts = [FileFacts(p, p.stat().st_size, i, "jpeg", f"h{i}") for i, p in enumerate(paths)]
     ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
     with lib.transaction() as conn:
-        conn.execute(f"UPDATE photos SET status = 'ok' WHERE id IN ({','.join('?' * len(ids))})",
-                     ids)
+        conn.execute(
+            f"UPDATE photos SET status = 'ok' WHERE id IN ({','.join('?' * len(ids))})", ids
+        )
     tags = TagStore(lib, install_starters=False)
     tags.add_category(Category("Scene", (Label("beach"), Label("city"))))
     lid = tags.label_ids("Scene")
     with lib.transaction() as conn:
         conn.executemany(
             "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) VALUES(?, ?, ?, ?)",
-            [(ids[0], lid["beach"], "confirmed", time.time()),
-             (ids[4], lid["city"], "confirmed", time.time()),
-             (ids[5], lid["city"], "rejected", time.time())])
+            [
+                (ids[0], lid["beach"], "confirmed", time.time()),
+                (ids[4], lid["city"], "confirmed", time.time()),
+                (ids[5], lid["city"], "rejected", time.time()),
+            ],
+        )
     yield lib, ids
     lib.close()
 
@@ -120,8 +129,9 @@ def test_library_pairs_skip_unreadable_photos(tmp_path):
     good = synth.write_photo(synth.sample_scenes(0, 1)[0], tmp_path / "good.png", 32)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    pairs = LibraryPairs([CaptionPair(1, bad, "bad", "tags"), CaptionPair(2, good, "good", "tags")],
-                         32)
+    pairs = LibraryPairs(
+        [CaptionPair(1, bad, "bad", "tags"), CaptionPair(2, good, "good", "tags")], 32
+    )
     img, cap = pairs[0]
     assert cap == "good" and img.size[0] <= 32
     with pytest.raises(NoReadablePhotosError):

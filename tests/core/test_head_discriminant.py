@@ -39,8 +39,11 @@ class NuisanceWorld:
 
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         y = np.arange(n) % self.k
-        x = (self.signal[y] + 0.6 * self.rng.normal(size=(n, 6)) @ self.nuisance
-             + 0.25 * self.rng.normal(size=(n, D)))
+        x = (
+            self.signal[y]
+            + 0.6 * self.rng.normal(size=(n, 6)) @ self.nuisance
+            + 0.25 * self.rng.normal(size=(n, D))
+        )
         return x.astype(np.float32), y
 
     def library(self, n: int = 2000) -> np.ndarray:

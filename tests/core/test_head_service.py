@@ -69,7 +69,9 @@ def _decide(lib: Library, rows: list[tuple[int, int, str]]) -> None:
     with lib.transaction() as conn:
         conn.executemany(
             "INSERT OR REPLACE INTO photo_tags(photo_id, label_id, state, updated_at) "
-            "VALUES(?, ?, ?, ?)", [(*r, time.time()) for r in rows])
+            "VALUES(?, ?, ?, ?)",
+            [(*r, time.time()) for r in rows],
+        )
 
 
 def test_teach_from_library_decisions_then_apply(library):

@@ -47,8 +47,11 @@ class World:
         self.k = k
         self.protos = _unit(self.rng.normal(size=(k, D)))
         # each text vector also points at the next class: zero-shot confuses neighbours
-        self.text = _unit(self.protos + text_noise * np.roll(self.protos, 1, axis=0)
-                          + 0.3 * _unit(self.rng.normal(size=(k, D))))
+        self.text = _unit(
+            self.protos
+            + text_noise * np.roll(self.protos, 1, axis=0)
+            + 0.3 * _unit(self.rng.normal(size=(k, D)))
+        )
         self.null = _unit(self.rng.normal(size=(1, D)))
 
     def sample(self, n: int, noise: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +121,11 @@ def test_rejections_alone_teach_the_single_choice_head():
 
 def test_label_data_rules():
     x = _unit(np.random.default_rng(0).normal(size=(5, D)))
-    dec = Decisions(rows=np.array([0, 0, 1, 2, 2, 3]), cols=np.array([1, 0, 2, 0, 1, 0]),
-                    confirmed=np.array([True, False, False, False, False, True]))
+    dec = Decisions(
+        rows=np.array([0, 0, 1, 2, 2, 3]),
+        cols=np.array([1, 0, 2, 0, 1, 0]),
+        confirmed=np.array([True, False, False, False, False, True]),
+    )
     data = label_data(Mode.SINGLE, np.arange(10, 15), x, dec, 3)
     # photo 2 rejected two of three labels: it may only be label 2; photo 4 has no decision
     assert list(data.photo_ids) == [10, 11, 12, 13]
@@ -175,7 +181,8 @@ def test_select_fit_keeps_zero_shot_when_it_is_already_right():
         x_te, y_te = w.sample(400)
         head = fit_choice(init, data, choice)
         assert (head.scores(x_te).argmax(1) == y_te).mean() >= (
-            init.scores(x_te).argmax(1) == y_te).mean() - 0.05
+            init.scores(x_te).argmax(1) == y_te
+        ).mean() - 0.05
     assert training_loss(init, data) < 0.5
 
 
@@ -198,7 +205,8 @@ def test_teach_needs_labels_and_returns_a_summary():
 def test_average_precision_and_threshold_search():
     assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0])) == 1.0
     assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([0, 1, 1])) == pytest.approx(
-        (0.5 + 2 / 3) / 2)
+        (0.5 + 2 / 3) / 2
+    )
     assert average_precision(np.array([0.5]), np.array([1])) is None
     scores = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4])
     pos = np.array([1, 1, 1, 0, 1, 0, 0, 1], bool)
@@ -212,8 +220,9 @@ def test_uncertainty_sampling_picks_the_boundary():
     scores = np.array([[0.98, 0.02], [0.51, 0.49], [0.7, 0.3], [0.5, 0.5]], np.float32)
     picked = propose_to_label(np.array([1, 2, 3, 4]), scores, Mode.SINGLE, 2)
     assert [p for p, _ in picked] == [4, 2]
-    picked = propose_to_label(np.array([1, 2, 3, 4]), scores, Mode.SINGLE, 3, exclude=[4],
-                              method="entropy")
+    picked = propose_to_label(
+        np.array([1, 2, 3, 4]), scores, Mode.SINGLE, 3, exclude=[4], method="entropy"
+    )
     assert [p for p, _ in picked] == [2, 3, 1]
     multi = np.array([[0.9, 0.1], [0.45, 0.1], [0.2, 0.8]], np.float32)
     u = uncertainty(multi, Mode.MULTI, thresholds=np.array([0.5, 0.7]))
@@ -245,9 +254,13 @@ def test_applied_head_persists_and_replaces_zero_shot_in_tagging(tmp_path):
         # another model, or an edited category, falls back to zero-shot
         other = Classifier(clf.category, "other@2", clf.weights, SCALE, clf.thresholds)
         assert with_applied_head(lib, other) is other
-        edited = Classifier(clf.category.adding_label("c9"), "m@1",
-                            np.vstack([clf.weights, clf.weights[:1]]), SCALE,
-                            np.full(5, 0.5, np.float32))
+        edited = Classifier(
+            clf.category.adding_label("c9"),
+            "m@1",
+            np.vstack([clf.weights, clf.weights[:1]]),
+            SCALE,
+            np.full(5, 0.5, np.float32),
+        )
         assert with_applied_head(lib, edited) is edited
         assert remove_head(lib, "m@1", "Things")
         assert with_applied_head(lib, clf) is clf
@@ -275,8 +288,9 @@ def test_demo_model_head_learns_a_shape_it_never_saw(one_torch_thread):
 
     bench, path = _train_bench()
     model = load_model(path, device="cpu")
-    r = bench.head_experiment(model, bench.HEAD_SHAPES, per_class=16, test_per_class=20,
-                              library_size=300)
+    r = bench.head_experiment(
+        model, bench.HEAD_SHAPES, per_class=16, test_per_class=20, library_size=300
+    )
     assert r["zero_shot_accuracy"] < r["chance"] + 0.2
     assert r["head_accuracy"] >= r["zero_shot_accuracy"] + 0.25
     assert r["head_accuracy"] >= 0.85  # the bench's target is 0.9, over 8 seeds and more photos

@@ -116,7 +116,7 @@ def test_concurrent_adds_removes_and_searches_stay_consistent() -> None:
     def writer() -> None:
         try:
             for start in range(0, 3000, 100):
-                index.add(np.arange(start, start + 100), vecs[start:start + 100])
+                index.add(np.arange(start, start + 100), vecs[start : start + 100])
                 index.remove(np.arange(start, start + 50))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)

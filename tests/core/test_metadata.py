@@ -26,9 +26,15 @@ def test_camera_jpeg(tmp_path):
     path = tmp_path / "c.jpg"
     Image.new("RGB", (60, 40)).save(path, exif=camera_exif().tobytes())
     meta = read_metadata(path, "jpeg")
-    assert meta == PhotoMeta(width=60, height=40, taken_at="2021-07-14T18:03:22",
-                             camera_make="Canon", camera_model="EOS R5",
-                             gps_lat=-33.85985, gps_lon=151.2083333)
+    assert meta == PhotoMeta(
+        width=60,
+        height=40,
+        taken_at="2021-07-14T18:03:22",
+        camera_make="Canon",
+        camera_model="EOS R5",
+        gps_lat=-33.85985,
+        gps_lon=151.2083333,
+    )
 
 
 def test_size_is_reported_after_orientation(tmp_path):

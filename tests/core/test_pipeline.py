@@ -50,8 +50,14 @@ def test_indexes_everything_and_records_bad_files(library, model, tmp_path) -> N
     register(library, folder, good + [folder / n for n in bad])
     seen: list[tuple[np.ndarray, np.ndarray]] = []
     reports: list[Progress] = []
-    pipe = IndexPipeline(library, model, batch_size=8, workers=2, commit_size=16,
-                         on_embedded=lambda ids, v: seen.append((ids, v)))
+    pipe = IndexPipeline(
+        library,
+        model,
+        batch_size=8,
+        workers=2,
+        commit_size=16,
+        on_embedded=lambda ids, v: seen.append((ids, v)),
+    )
     report = pipe.run(progress=reports.append)
     assert (report.embedded, report.failed, report.total) == (40, 3, 43)
     assert not report.cancelled
@@ -71,8 +77,9 @@ def test_indexes_everything_and_records_bad_files(library, model, tmp_path) -> N
     photo = library.photo(int(ids[0]))
     from clipdesk.core.decode import decode_for_model
 
-    direct = model.encode_pixels(model.preprocess(decode_for_model(photo.path,
-                                                                   model.image_size).image)[None])
+    direct = model.encode_pixels(
+        model.preprocess(decode_for_model(photo.path, model.image_size).image)[None]
+    )
     np.testing.assert_allclose(vecs[0], direct[0], atol=1e-5)
     # Progress: starts at 0 with the total, ends with everything done.
     assert reports[0].done == 0 and reports[0].total == 43
@@ -91,8 +98,9 @@ def test_cancel_keeps_committed_work_and_resume_finishes(library, model, tmp_pat
         done_batches.append(len(ids))
         token.cancel()  # cancel right after the first commit
 
-    pipe = IndexPipeline(library, model, batch_size=4, workers=2, commit_size=8,
-                         on_embedded=on_embedded)
+    pipe = IndexPipeline(
+        library, model, batch_size=4, workers=2, commit_size=8, on_embedded=on_embedded
+    )
     first = pipe.run(cancel=token)
     assert first.cancelled and 0 < first.embedded < 60
     assert library.counts()["ok"] == first.embedded
@@ -199,8 +207,9 @@ def test_process_decoder_gives_the_same_vectors(library, model, tmp_path) -> Non
     np.testing.assert_allclose(vecs, vecs2, atol=1e-6)
 
 
-def test_store_failure_stops_the_run_and_writes_nothing_half(library, model, tmp_path,
-                                                             monkeypatch) -> None:
+def test_store_failure_stops_the_run_and_writes_nothing_half(
+    library, model, tmp_path, monkeypatch
+) -> None:
     from clipdesk.core.errors import LibraryError
 
     folder = tmp_path / "photos"

@@ -34,9 +34,16 @@ def _bomb_png() -> bytes:
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     idat = zlib.compress(b"\0" * 4096)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + struct.pack(">I", len(idat)) + b"IDAT"
-            + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
 
 
 def _valid(rng: random.Random, fmt: str) -> bytes:
@@ -62,8 +69,16 @@ def write_fuzz_files(folder: Path, n: int, seed: int = 0) -> dict[str, str]:
         elif kind == "bomb_png":
             ext, data = ".png", _bomb_png()
         elif kind == "bitflip":
-            fmt, ext = rng.choice([("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp"),
-                                   ("GIF", ".gif"), ("TIFF", ".tif"), ("BMP", ".bmp")])
+            fmt, ext = rng.choice(
+                [
+                    ("JPEG", ".jpg"),
+                    ("PNG", ".png"),
+                    ("WEBP", ".webp"),
+                    ("GIF", ".gif"),
+                    ("TIFF", ".tif"),
+                    ("BMP", ".bmp"),
+                ]
+            )
             data = bytearray(_valid(rng, fmt))
             for _ in range(rng.randrange(1, 20)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
@@ -71,8 +86,16 @@ def write_fuzz_files(folder: Path, n: int, seed: int = 0) -> dict[str, str]:
         elif kind == "empty":
             data = b""
         else:  # a real signature, then garbage
-            data = rng.choice([b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"RIFF\0\0\0\0WEBP",
-                               b"II*\0", b"GIF89a", b"BM"]) + rng.randbytes(rng.randrange(0, 64))
+            data = rng.choice(
+                [
+                    b"\xff\xd8\xff\xe0",
+                    b"\x89PNG\r\n\x1a\n",
+                    b"RIFF\0\0\0\0WEBP",
+                    b"II*\0",
+                    b"GIF89a",
+                    b"BM",
+                ]
+            ) + rng.randbytes(rng.randrange(0, 64))
         name = f"f{i:04d}{ext}"
         (folder / name).write_bytes(data)
         kinds[name] = kind
@@ -164,8 +187,11 @@ def test_kill_9_at_twenty_random_moments(tmp_path, model_dir) -> None:
     kills = 0
     progress = []
     while kills < 20:
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(lib_path), str(model_dir),
-                                 root], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(lib_path), str(model_dir), root],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is None:
@@ -185,8 +211,12 @@ def test_kill_9_at_twenty_random_moments(tmp_path, model_dir) -> None:
         finally:
             lib.close()
     # Now let it finish: every photo indexed exactly once.
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(lib_path), str(model_dir), root],
-                          capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(lib_path), str(model_dir), root],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr
     lib = Library(lib_path)
     try:
@@ -194,9 +224,14 @@ def test_kill_9_at_twenty_random_moments(tmp_path, model_dir) -> None:
         assert lib.counts()["ok"] == n and lib.count_pending(model_id) == 0
         rows = embedding_rows(lib)
         assert len(rows) == len(set(rows)) == n
-        dupes = lib.connection().execute(
-            "SELECT count(*) FROM (SELECT photo_id FROM embeddings GROUP BY photo_id, model_id "
-            "HAVING count(*) > 1)").fetchone()[0]
+        dupes = (
+            lib.connection()
+            .execute(
+                "SELECT count(*) FROM (SELECT photo_id FROM embeddings GROUP BY photo_id, model_id "
+                "HAVING count(*) > 1)"
+            )
+            .fetchone()[0]
+        )
         assert dupes == 0
     finally:
         lib.close()

@@ -109,7 +109,7 @@ def test_image_and_photo_terms(tmp_path: Path) -> None:
     v = enc.encode(Query.image(Image.new("RGB", (40, 30), (0, 0, 255))))
     assert v[5] == pytest.approx(1.0)
     v = enc.encode(Query.photo(5).with_image(red, 1.0))
-    assert v[3] == pytest.approx(v[4]) == pytest.approx(2 ** -0.5)
+    assert v[3] == pytest.approx(v[4]) == pytest.approx(2**-0.5)
     with pytest.raises(QueryError, match="no vector"):
         enc.encode(Query.photo(6))
 

@@ -41,8 +41,14 @@ def by_name(lib: Library) -> dict[str, int]:
 
 
 def test_first_scan_finds_photos_skips_system_folders_and_records_bad_files(lib, root):
-    for junk in [".git/x.jpg", "@eaDir/a.jpg/SYNOPHOTO_THUMB.jpg", ".thumbnails/t.jpg",
-                 "$RECYCLE.BIN/old.jpg", ".hidden.jpg", "trip/._c.jpg"]:
+    for junk in [
+        ".git/x.jpg",
+        "@eaDir/a.jpg/SYNOPHOTO_THUMB.jpg",
+        ".thumbnails/t.jpg",
+        "$RECYCLE.BIN/old.jpg",
+        ".hidden.jpg",
+        "trip/._c.jpg",
+    ]:
         make_photo(root / junk, seed=99)
     (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (root / "notes.txt").write_text("not a photo")
@@ -51,8 +57,16 @@ def test_first_scan_finds_photos_skips_system_folders_and_records_bad_files(lib,
     shutil.copy(root / "b.png", root / "png-named.jpg")
     folder, changes = Scanner(lib).add_folder(root)
     photos = {p.path.relative_to(root).as_posix(): p for p in lib.photos()}
-    assert set(photos) == {"a.jpg", "b.png", "trip/c.jpg", "trip/day2/d.webp", "e.jpg",
-                           "fake.jpg", "empty.heic", "png-named.jpg"}
+    assert set(photos) == {
+        "a.jpg",
+        "b.png",
+        "trip/c.jpg",
+        "trip/day2/d.webp",
+        "e.jpg",
+        "fake.jpg",
+        "empty.heic",
+        "png-named.jpg",
+    }
     assert photos["fake.jpg"].status == PhotoStatus.ERROR
     assert "not an image" in photos["fake.jpg"].error
     assert photos["empty.heic"].error == "empty file (0 bytes)"
@@ -93,7 +107,9 @@ def test_changes_while_closed_are_reconciled_keeping_ids_and_vectors(lib, root, 
     after = by_name(lib)
     assert after["renamed.jpg"] == ids["a.jpg"]
     assert after["c.jpg"] == ids["c.jpg"]
-    assert after["e.jpg"] == ids["e.jpg"] and lib.photo(ids["e.jpg"]).folder_id == lib.folder(other).id
+    assert (
+        after["e.jpg"] == ids["e.jpg"] and lib.photo(ids["e.jpg"]).folder_id == lib.folder(other).id
+    )
     assert sorted(changes.moved) == sorted([ids["a.jpg"], ids["c.jpg"], ids["e.jpg"]])
     assert changes.missing == [ids["b.png"]] and changes.changed == [ids["d.webp"]]
     assert len(changes.added) == 1
@@ -278,8 +294,13 @@ def test_a_thousand_fuzzed_files_are_all_recorded_without_a_crash(lib, tmp_path)
     root.mkdir()
     good = make_photo(tmp_path / "good.jpg", seed=1, size=128).read_bytes()
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
-    bomb = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
-            + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + b"IHDR"
+        + ihdr
+        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    )
     exts = [".jpg", ".png", ".webp", ".tif", ".bmp", ".gif", ".heic", ".nef", ".dng"]
     for i in range(1000):
         kind = i % 4

@@ -92,7 +92,8 @@ def test_a_v1_library_is_migrated_step_by_step_to_the_latest(tmp_path):
     conn.execute("INSERT INTO folders(id, path, status, added_at) VALUES(1, '/p', 'ok', 0)")
     conn.execute(
         "INSERT INTO photos(id, folder_id, path, size, mtime_ns, status, added_at, updated_at) "
-        "VALUES(7, 1, '/p/a.jpg', 10, 1, 'ok', 0, 0)")
+        "VALUES(7, 1, '/p/a.jpg', 10, 1, 'ok', 0, 0)"
+    )
     conn.execute("INSERT INTO embeddings VALUES(7, 'm', 2, ?, 0)", (b"\x00" * 8,))
     conn.close()
     with Library(path) as lib:

@@ -59,10 +59,8 @@ def test_load_and_search_ranks_like_exact(library, tmp_path) -> None:
 def test_filters_folder_date_status_allowed_and_min_score(library, tmp_path) -> None:
     ids, vecs = _setup(library, tmp_path)
     conn = library.connection()
-    conn.execute("UPDATE photos SET taken_at = '2021-06-01T10:00:00' WHERE id <= ?",
-                 (int(ids[9]),))
-    conn.execute("UPDATE photos SET taken_at = '2023-01-15T08:30:00' WHERE id > ?",
-                 (int(ids[9]),))
+    conn.execute("UPDATE photos SET taken_at = '2021-06-01T10:00:00' WHERE id <= ?", (int(ids[9]),))
+    conn.execute("UPDATE photos SET taken_at = '2023-01-15T08:30:00' WHERE id > ?", (int(ids[9]),))
     s = Searcher(library, MODEL)
     s.load()
     q = vecs[0]
@@ -72,8 +70,9 @@ def test_filters_folder_date_status_allowed_and_min_score(library, tmp_path) -> 
     assert {r.photo_id for r in old} == set(ids[:10].tolist())
     day = s.search(q, k=100, filters=SearchFilters(date_from="2021-06-01", date_to="2021-06-01"))
     assert len(day) == 10
-    new_b = s.search(q, k=100, filters=SearchFilters(folders=[tmp_path / "b"],
-                                                     date_from="2022-01-01"))
+    new_b = s.search(
+        q, k=100, filters=SearchFilters(folders=[tmp_path / "b"], date_from="2022-01-01")
+    )
     assert {r.photo_id for r in new_b} == set(ids[30:].tolist())
     tagged = s.search(q, k=100, filters=SearchFilters(allowed_ids=[ids[3], ids[40], 99999]))
     assert {r.photo_id for r in tagged} == {ids[3], ids[40]}
@@ -104,8 +103,9 @@ def test_sync_is_incremental(library, tmp_path, monkeypatch) -> None:
     assert s.sync() == (0, 0) and read == []
     # One photo re-embedded, one deleted, one added: only those are touched.
     new_vec = _unit(np.random.default_rng(5), 1)
-    library.connection().execute("UPDATE embeddings SET created_at = created_at + 1 "
-                                 "WHERE photo_id = ?", (int(ids[4]),))
+    library.connection().execute(
+        "UPDATE embeddings SET created_at = created_at + 1 WHERE photo_id = ?", (int(ids[4]),)
+    )
     library.store_embeddings(MODEL, [int(ids[4])], new_vec)
     library.delete_photos([int(ids[5])])
     folder = tmp_path / "a"

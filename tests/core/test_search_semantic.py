@@ -29,10 +29,15 @@ def test_the_demo_model_is_bundled():
 def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("semantic")
     photos = synth.write_photo_folder(root / "Pictures", n=48, seed=11, split="eval", count=1)
-    for i, (bg, bg_colour) in enumerate([("plain", "grey"), ("stripes", "blue"), ("dots", "green")]):
-        spec = synth.SceneSpec(colour="red", shape="circle", background=bg, bg_colour=bg_colour,
-                               seed=900_001 + i)
-        path = synth.write_photo(spec, root / "Pictures" / "extra" / f"red_{i}.jpg", size=(320, 240))
+    for i, (bg, bg_colour) in enumerate(
+        [("plain", "grey"), ("stripes", "blue"), ("dots", "green")]
+    ):
+        spec = synth.SceneSpec(
+            colour="red", shape="circle", background=bg, bg_colour=bg_colour, seed=900_001 + i
+        )
+        path = synth.write_photo(
+            spec, root / "Pictures" / "extra" / f"red_{i}.jpg", size=(320, 240)
+        )
         photos.append(synth.PhotoFile(path, spec))
     app = ClipDeskServices(root / "lib.sqlite3", model=str(DEMO), device="cpu")
     app.add_folder(root / "Pictures")

@@ -17,8 +17,9 @@ from tests.core.pipeline_helpers import embedding_rows, solid_photos
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    return tiny_random_model(root, seed=0, name="tiny-a"), tiny_random_model(root, seed=1,
-                                                                             name="tiny-b")
+    return tiny_random_model(root, seed=0, name="tiny-a"), tiny_random_model(
+        root, seed=1, name="tiny-b"
+    )
 
 
 @pytest.fixture

@@ -31,13 +31,21 @@ def lib(tmp_path):
 
 
 def facts(path: Path, content: str = "h", size: int = 10, mtime: int = 1) -> FileFacts:
-    return FileFacts(path=path, size=size, mtime_ns=mtime, kind="jpeg", content_hash=content,
-                     meta=PhotoMeta(width=4, height=3))
+    return FileFacts(
+        path=path,
+        size=size,
+        mtime_ns=mtime,
+        kind="jpeg",
+        content_hash=content,
+        meta=PhotoMeta(width=4, height=3),
+    )
 
 
 def add_photos(lib: Library, root: Path, n: int) -> list[int]:
     folder = lib.folder(root) or lib.add_folder(root)
-    made = lib.add_or_update_photos(folder.id, [facts(root / f"p{i}.jpg", f"h{i}") for i in range(n)])
+    made = lib.add_or_update_photos(
+        folder.id, [facts(root / f"p{i}.jpg", f"h{i}") for i in range(n)]
+    )
     return [pid for pid, _ in made]
 
 
@@ -111,7 +119,7 @@ def test_corrupt_file_is_reported_as_damaged(tmp_path):
     data = bytearray(path.read_bytes())
     page = 4096
     for offset in range(page, len(data), page):  # keep the header page, scramble the rest
-        data[offset:offset + page] = os.urandom(page)
+        data[offset : offset + page] = os.urandom(page)
     path.write_bytes(bytes(data))
     with pytest.raises(LibraryError) as err:
         library = Library(path)
@@ -196,8 +204,7 @@ def test_pipeline_round_trip_and_stale_results_are_dropped(lib, tmp_path):
     # photo 2 changes on disk while being embedded
     lib.add_or_update_photos(work[1].folder_id, [facts(work[1].path, "new", size=11, mtime=5)])
     vecs = np.eye(2, 4, dtype=np.float32)
-    stored = lib.store_embeddings("m1", [p.id for p in work[:2]], vecs,
-                                  [p.stamp for p in work[:2]])
+    stored = lib.store_embeddings("m1", [p.id for p in work[:2]], vecs, [p.stamp for p in work[:2]])
     assert stored == 1
     assert lib.mark_error(work[2].id, "truncated JPEG", work[2].stamp)
     assert [p.id for p in lib.pending_photos("m1")] == [ids[1]]
@@ -238,10 +245,13 @@ def test_changed_content_drops_vectors_same_content_keeps_them(lib, tmp_path):
     ids = add_photos(lib, tmp_path, 2)
     lib.store_embeddings("m", ids, np.ones((2, 4)))
     folder_id = lib.photo(ids[0]).folder_id
-    changes = lib.add_or_update_photos(folder_id, [
-        facts(tmp_path / "p0.jpg", "h0", mtime=9),  # touched only
-        facts(tmp_path / "p1.jpg", "other", mtime=9),  # edited
-    ])
+    changes = lib.add_or_update_photos(
+        folder_id,
+        [
+            facts(tmp_path / "p0.jpg", "h0", mtime=9),  # touched only
+            facts(tmp_path / "p1.jpg", "other", mtime=9),  # edited
+        ],
+    )
     assert changes == [(ids[0], "same"), (ids[1], "changed")]
     assert lib.photo(ids[0]).status == PhotoStatus.OK
     assert lib.photo(ids[1]).status == PhotoStatus.PENDING

@@ -26,8 +26,9 @@ def lib(tmp_path):
         yield library
 
 
-def add_photos(lib: Library, folder, words: list[str], model_id: str = "fake@1",
-               noise: float = 0.05) -> list[int]:
+def add_photos(
+    lib: Library, folder, words: list[str], model_id: str = "fake@1", noise: float = 0.05
+) -> list[int]:
     folder.mkdir(exist_ok=True)
     f = lib.add_folder(folder)
     facts = []
@@ -66,8 +67,13 @@ def test_starter_categories_installed_once_and_removable(lib):
 
 def test_category_crud_round_trips_and_is_all_or_nothing(lib):
     store = TagStore(lib, install_starters=False)
-    cat = Category("Pets", ("cat", Label("dog", ("a puppy",), 0.7)), Mode.MULTI, 0.6,
-                   templates=("a photo of my {label}.",))
+    cat = Category(
+        "Pets",
+        ("cat", Label("dog", ("a puppy",), 0.7)),
+        Mode.MULTI,
+        0.6,
+        templates=("a photo of my {label}.",),
+    )
     store.add_category(cat)
     assert store.category("pets") == cat
     with pytest.raises(CategoryError, match="already exists"):

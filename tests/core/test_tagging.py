@@ -76,10 +76,13 @@ def test_multi_label_scores_each_label_against_a_generic_photo():
 @pytest.mark.parametrize("mode", [Mode.SINGLE, Mode.MULTI])
 def test_scores_from_known_similarities_are_the_scores_of_the_vectors(mode):
     # the Tags page preview scores photos from the search index's similarities
-    clf = build_classifier(FakeTextModel(logit_scale=40.0), Category("C", ("red", "blue", "green"), mode))
+    clf = build_classifier(
+        FakeTextModel(logit_scale=40.0), Category("C", ("red", "blue", "green"), mode)
+    )
     x = image_vectors(["red", "blue", "green", "circle"], noise=0.1)
-    np.testing.assert_allclose(clf.scores_from_similarities(x @ clf.weights.T), clf.scores(x),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        clf.scores_from_similarities(x @ clf.weights.T), clf.scores(x), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_user_decisions_are_never_proposed_and_rejections_renormalise_single_choice():
@@ -123,7 +126,9 @@ def test_fingerprint_follows_what_changes_vectors():
     a = category_fingerprint(COLOURS)
     assert a == category_fingerprint(Category("Colour", ("red", "green", "blue")))
     assert a != category_fingerprint(COLOURS.adding_label("black"))
-    assert a != category_fingerprint(Category("Colour", ("red", "green", "blue"), templates=("{label}",)))
+    assert a != category_fingerprint(
+        Category("Colour", ("red", "green", "blue"), templates=("{label}",))
+    )
     assert a == category_fingerprint(Category("Colour", ("red", "green", "blue"), threshold=0.9))
 
 
@@ -157,8 +162,9 @@ def demo_model():
 # "test": renders training never drew (held-out seeds); "heldout": colour-shape combinations
 # training never showed. The small demo model names colours in unseen combinations too, but not
 # yet shapes (bench/mini_eval.py reports that figure), so shapes are held to the "test" split.
-@pytest.mark.parametrize(("kind", "split"), [("colour", "test"), ("colour", "heldout"),
-                                             ("shape", "test")])
+@pytest.mark.parametrize(
+    ("kind", "split"), [("colour", "test"), ("colour", "heldout"), ("shape", "test")]
+)
 def test_demo_model_tags_held_out_renders(demo_model, kind, split):
     from clipdesk.model.synth import COLOURS, CORE_SHAPES, render_scene
     from clipdesk.model.synth.evaluate import single_object_scenes
@@ -169,7 +175,11 @@ def test_demo_model_tags_held_out_renders(demo_model, kind, split):
     specs = single_object_scenes(split, 200)
     x = demo_model.encode_images([render_scene(s, demo_model.image_size) for s in specs])
     _, prop = propose(build_classifier(demo_model, cat), x, margin=0.0)
-    tagged = {int(r): labels[int(c)] for r, c, a in zip(prop.rows, prop.cols, prop.assigned, strict=True) if a}
+    tagged = {
+        int(r): labels[int(c)]
+        for r, c, a in zip(prop.rows, prop.cols, prop.assigned, strict=True)
+        if a
+    }
     truth = [getattr(s, kind) for s in specs]
     accuracy = np.mean([tagged.get(i) == t for i, t in enumerate(truth)])  # "none" counts as wrong
     assert accuracy >= 0.9, f"{kind} tags on {split} renders: accuracy {accuracy:.3f}"

@@ -94,7 +94,7 @@ def test_a_file_being_copied_is_indexed_once_complete(setup):
     step = max(1, len(source) // 8)
     with open(target, "wb") as fh:
         for start in range(0, len(source), step):
-            fh.write(source[start:start + step])
+            fh.write(source[start : start + step])
             fh.flush()
             time.sleep(0.15)
     wait_until(lambda: lib.photo_by_path(target) is not None and watcher.idle(), what="copy seen")
@@ -207,7 +207,9 @@ def test_burst_of_5000_events_leaves_library_equal_to_disk(tmp_path):
     try:
         wait_until(settled(lib, watcher, root), timeout=300, what="library == disk after burst")
         assert {str(p) for p in live} == present_paths(lib)
-        rows = lib.connection().execute("SELECT count(*), count(DISTINCT path) FROM photos").fetchone()
+        rows = (
+            lib.connection().execute("SELECT count(*), count(DISTINCT path) FROM photos").fetchone()
+        )
         assert rows[0] == rows[1]
         assert lib.integrity_check() == "ok"
     finally:

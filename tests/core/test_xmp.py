@@ -28,17 +28,23 @@ from clipdesk.core.xmp import (
 
 RICH = Path(__file__).parent / "data" / "rich_darktable.xmp"
 EXIFTOOL = shutil.which("exiftool")
-needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool (libimage-exiftool-perl) not installed")
+needs_exiftool = pytest.mark.skipif(
+    EXIFTOOL is None, reason="exiftool (libimage-exiftool-perl) not installed"
+)
 KEYWORD_TAGS = {"XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList"}
 
 
 def exiftool(path: Path) -> dict:
     out = subprocess.run(
         [EXIFTOOL, "-j", "-a", "-G1", "-struct", "-n", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(out.stdout)[0]
-    return {k: v for k, v in data.items() if not k.startswith(("System:", "SourceFile", "ExifTool:"))}
+    return {
+        k: v for k, v in data.items() if not k.startswith(("System:", "SourceFile", "ExifTool:"))
+    }
 
 
 def as_list(value) -> list:
@@ -84,7 +90,10 @@ def test_merge_keeps_every_other_field_of_a_rich_sidecar(tmp_path):
     }
     assert as_list(after["XMP-dc:Subject"]) == ["holiday", "Provence", "beach", "dog"]
     assert as_list(after["XMP-lr:HierarchicalSubject"]) == [
-        "Places|France|Provence", "Scene|beach", "Pets|dog"]
+        "Places|France|Provence",
+        "Scene|beach",
+        "Pets|dog",
+    ]
     text = side.read_text(encoding="utf-8")
     assert "darktable:history" in text and "ns0:" not in text  # original prefixes kept
 
@@ -94,13 +103,24 @@ def test_exiftool_written_sidecar_and_embedded_keywords_are_read(tmp_path):
     photo = tmp_path / "a.jpg"
     Image.new("RGB", (8, 8)).save(photo)
     subprocess.run(
-        [EXIFTOOL, "-q", "-overwrite_original", "-XMP-dc:Subject=sunset", "-XMP-dc:Subject=beach",
-         "-XMP-lr:HierarchicalSubject=Scene|beach", str(photo)], check=True)
+        [
+            EXIFTOOL,
+            "-q",
+            "-overwrite_original",
+            "-XMP-dc:Subject=sunset",
+            "-XMP-dc:Subject=beach",
+            "-XMP-lr:HierarchicalSubject=Scene|beach",
+            str(photo),
+        ],
+        check=True,
+    )
     emb = read_embedded_keywords(photo)
     assert emb.subjects == ["sunset", "beach"] and emb.hierarchical == ["Scene|beach"]
     assert emb.paths() == ["Scene|beach", "sunset"]
     side = tmp_path / "a.xmp"
-    subprocess.run([EXIFTOOL, "-q", "-XMP-dc:Subject=holiday", "-XMP-xmp:Rating=3", str(side)], check=True)
+    subprocess.run(
+        [EXIFTOOL, "-q", "-XMP-dc:Subject=holiday", "-XMP-xmp:Rating=3", str(side)], check=True
+    )
     # exiftool's own packet, merged by us, read back by exiftool
     write_sidecar_keywords(photo, ["Pets|cat"], naming="basename")
     tags = exiftool(side)
@@ -112,7 +132,9 @@ def test_exiftool_written_sidecar_and_embedded_keywords_are_read(tmp_path):
 def test_removal_takes_only_what_was_ours(tmp_path):
     photo, side = photo_with_rich_sidecar(tmp_path)
     write_sidecar_keywords(photo, ["Scene|beach", "Scene|city"])
-    write_sidecar_keywords(photo, [], remove=["Scene|beach", "Places|France|Provence", "Pets|holiday"])
+    write_sidecar_keywords(
+        photo, [], remove=["Scene|beach", "Places|France|Provence", "Pets|holiday"]
+    )
     kw = read_sidecar_keywords(side)
     assert kw.hierarchical == ["Scene|city"]
     # Provence came with its path; "holiday" is a flat keyword nobody's path explains: it stays

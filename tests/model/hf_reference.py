@@ -88,14 +88,18 @@ def features(out) -> torch.Tensor:
 def hf_image_embeddings(model, images) -> torch.Tensor:
     size = model.config.vision_config.image_size
     pixels = hf_image_processor(size)(images=images, return_tensors="pt")["pixel_values"]
-    return torch.nn.functional.normalize(features(model.get_image_features(pixel_values=pixels)), dim=-1)
+    return torch.nn.functional.normalize(
+        features(model.get_image_features(pixel_values=pixels)), dim=-1
+    )
 
 
 @torch.no_grad()
 def hf_text_embeddings(model, tokenizer, texts) -> torch.Tensor:
     n = model.config.text_config.max_position_embeddings
-    batch = tokenizer(texts, padding="max_length", truncation=True, max_length=n,
-                      return_tensors="pt")
-    out = model.get_text_features(input_ids=batch["input_ids"],
-                                  attention_mask=batch["attention_mask"])
+    batch = tokenizer(
+        texts, padding="max_length", truncation=True, max_length=n, return_tensors="pt"
+    )
+    out = model.get_text_features(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+    )
     return torch.nn.functional.normalize(features(out), dim=-1)

@@ -29,14 +29,16 @@ def tiny_model(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     cfg = ClipConfig(
         embed_dim=32,
-        vision=VisionConfig(image_size=32, patch_size=8, width=64, layers=2, heads=1,
-                            mlp_width=128),
+        vision=VisionConfig(
+            image_size=32, patch_size=8, width=64, layers=2, heads=1, mlp_width=128
+        ),
         text=TextConfig(width=64, layers=2, heads=1, mlp_width=128, pooling="argmax"),
     )
     module = ClipModule(cfg)
     module.init_weights()
-    return save_model_folder(module, default_clip_tokenizer(77), folder / "tiny-random",
-                             name="tiny-random")
+    return save_model_folder(
+        module, default_clip_tokenizer(77), folder / "tiny-random", name="tiny-random"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +61,9 @@ def _same_outputs(a, b) -> None:
     px = torch.randn(2, 3, a.module.cfg.vision.image_size, a.module.cfg.vision.image_size)
     with torch.no_grad():
         assert torch.allclose(a.module.encode_image(px), b.module.encode_image(px), atol=1e-6)
-        assert torch.allclose(a.module.encode_text(_ids(a)), b.module.encode_text(_ids(b)),
-                              atol=1e-6)
+        assert torch.allclose(
+            a.module.encode_text(_ids(a)), b.module.encode_text(_ids(b)), atol=1e-6
+        )
 
 
 def test_hf_folder_and_state_dict_files_give_the_same_model(tiny, native_sd, tmp_path):
@@ -105,8 +108,11 @@ def test_shape_mismatch_in_hf_folder(tiny, tmp_path):
     sd = load_file(str(folder / "model.safetensors"))
     sd["text_model.final_layer_norm.weight"] = torch.ones(65)
     save_file(sd, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"wrong shapes: ln_final.weight \(65,\) "
-                                              r"\(expected \(64,\)\)") as err:
+    with pytest.raises(
+        CheckpointError,
+        match=r"wrong shapes: ln_final.weight \(65,\) "
+        r"\(expected \(64,\)\)",
+    ) as err:
         load_checkpoint(folder)
     assert "model.safetensors" in str(err.value)
 
@@ -205,8 +211,11 @@ def test_pytorch_model_bin_in_hf_folder(tiny, tmp_path):
 
 def test_openai_extras_dataparallel_prefix_and_wrapped_state_dict(tiny, native_sd, tmp_path):
     ref = load_checkpoint(tiny)
-    extras = {"input_resolution": torch.tensor(32), "context_length": torch.tensor(77),
-              "vocab_size": torch.tensor(49408)}
+    extras = {
+        "input_resolution": torch.tensor(32),
+        "context_length": torch.tensor(77),
+        "vocab_size": torch.tensor(49408),
+    }
     path = tmp_path / "openai.pt"
     torch.save({**native_sd, **extras}, path)
     _same_outputs(ref, load_checkpoint(path))
@@ -262,7 +271,9 @@ def test_torchscript_archive_with_code_in_its_pickle_is_refused(tiny, tmp_path, 
                 data = pickle.dumps({"visual": _Evil()}, protocol=2)
             dst.writestr(item, data)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CheckpointError, match=r"refused.*TorchScript.*system is not allowed") as err:
+    with pytest.raises(
+        CheckpointError, match=r"refused.*TorchScript.*system is not allowed"
+    ) as err:
         load_checkpoint(evil)
     assert str(evil) in str(err.value) and "models download" in (err.value.hint or "")
     assert not (tmp_path / PWNED).exists()
@@ -278,8 +289,10 @@ def test_sharded_folder(tiny, tmp_path):
     (folder / "model.safetensors").unlink()
     keys = sorted(sd)
     half = len(keys) // 2
-    shards = {"model-00001-of-00002.safetensors": keys[:half],
-              "model-00002-of-00002.safetensors": keys[half:]}
+    shards = {
+        "model-00001-of-00002.safetensors": keys[:half],
+        "model-00002-of-00002.safetensors": keys[half:],
+    }
     for name, names in shards.items():
         save_file({k: sd[k] for k in names}, str(folder / name))
     index = {"metadata": {}, "weight_map": {k: n for n, ks in shards.items() for k in ks}}

@@ -94,11 +94,22 @@ def vit_b32(tmp_path_factory, vocab_dir):
 
 SMALL_GELU = {
     "projection_dim": 48,
-    "text_config": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
-                    "num_attention_heads": 2, "hidden_act": "gelu"},
-    "vision_config": {"hidden_size": 128, "intermediate_size": 320, "num_hidden_layers": 3,
-                      "num_attention_heads": 2, "image_size": 64, "patch_size": 16,
-                      "hidden_act": "gelu"},
+    "text_config": {
+        "hidden_size": 128,
+        "intermediate_size": 256,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "hidden_act": "gelu",
+    },
+    "vision_config": {
+        "hidden_size": 128,
+        "intermediate_size": 320,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "image_size": 64,
+        "patch_size": 16,
+        "hidden_act": "gelu",
+    },
 }
 
 
@@ -121,8 +132,9 @@ def test_vit_b32_model_facts(vit_b32):
     assert m.config.text.act == "quick_gelu"
     assert m.logit_scale == pytest.approx(float(vit_b32.hf.logit_scale.detach().exp()), rel=1e-5)
     ids = m.tokenizer(vit_b32.texts, pad_to_context=True)
-    expected = vit_b32.tokenizer(vit_b32.texts, padding="max_length", truncation=True,
-                                 max_length=77)["input_ids"]
+    expected = vit_b32.tokenizer(
+        vit_b32.texts, padding="max_length", truncation=True, max_length=77
+    )["input_ids"]
     ref_ids = torch.tensor(expected)
     ref_ids[ref_ids == 49407] = 0  # transformers pads with end-of-text, we with 0
     first_eot = (torch.tensor(expected) == 49407).int().argmax(-1)

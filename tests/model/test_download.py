@@ -44,7 +44,7 @@ class FakeHub:
                 prefix = f"/{REPO}/resolve/main/"
                 if not self.path.startswith(prefix):
                     return None
-                name = self.path[len(prefix):]
+                name = self.path[len(prefix) :]
                 return (name, hub.files[name]) if name in hub.files else None
 
             def _headers(self, name: str, data: bytes, length: int, status: int) -> None:
@@ -132,7 +132,8 @@ def test_download_installs_a_verified_model(hub, repo_files):
         assert (info.path / name).read_bytes() == data
     assert not (paths.models_dir() / ".downloads" / info.name).exists()
     assert reports and reports[-1].done == reports[-1].total == sum(
-        len(d) for n, d in repo_files.items() if n in {f.name for f in download._HF_CLIP_FILES})
+        len(d) for n, d in repo_files.items() if n in {f.name for f in download._HF_CLIP_FILES}
+    )
     assert load_model(info.name, device="cpu").encode_texts(["a dog"]).shape == (1, 32)
 
 

@@ -38,8 +38,9 @@ def job_parts(tmp_path):
 def test_text_only_finetune_saves_a_new_version_and_keeps_image_vectors(job_parts, tmp_path):
     base, train, val = job_parts
     before_bytes = (base / "model.safetensors").read_bytes()
-    opts = FinetuneOptions(towers="text", min_steps=4, epochs=1, batch_size=4, lr=1e-3,
-                           alpha=0.5, eval_every=2)
+    opts = FinetuneOptions(
+        towers="text", min_steps=4, epochs=1, batch_size=4, lr=1e-3, alpha=0.5, eval_every=2
+    )
     points = []
     job = FinetuneJob.create(base, train, val, opts, root=tmp_path / "jobs")
     result = job.run(on_point=lambda kind, step, values: points.append((kind, step)))
@@ -157,8 +158,17 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
         from clipdesk.core.heads import Head
 
         w = np.eye(2, 32, dtype=np.float32)
-        head = Head("Kind", Mode.SINGLE, ("a", "b"), base_model.id, "fp", w,
-                    np.zeros(2, np.float32), w, lam=0.1)
+        head = Head(
+            "Kind",
+            Mode.SINGLE,
+            ("a", "b"),
+            base_model.id,
+            "fp",
+            w,
+            np.zeros(2, np.float32),
+            w,
+            lam=0.1,
+        )
         head_store.apply_head(lib, head)
         out = versions.activate(result.model_name, lib)
         assert out == {"active": result.model_name, "shared_vectors": 8, "reembed": False}

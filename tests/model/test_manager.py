@@ -38,7 +38,11 @@ def test_bundled_models_dir_is_the_checkout_models_folder():
 def test_list_shows_bundled_demo(bundled):
     (info,) = manager.list_models()
     assert (info.name, info.source, info.demo, info.active) == (
-        manager.DEMO_MODEL, "bundled", True, False)
+        manager.DEMO_MODEL,
+        "bundled",
+        True,
+        False,
+    )
     assert info.size_bytes > 10_000
     assert json.loads(json.dumps(info.to_json()))["path"] == str(bundled / manager.DEMO_MODEL)
 

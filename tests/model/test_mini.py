@@ -43,8 +43,12 @@ def single_test_scenes():
 
 def test_zero_shot_colour_and_shape_on_held_out_renders(mini, single_test_scenes):
     feats = mini.encode_images([render_scene(s, mini.image_size) for s in single_test_scenes])
-    colour = zero_shot_accuracy(mini, single_test_scenes, "colour", mini.image_size, image_features=feats)
-    shape = zero_shot_accuracy(mini, single_test_scenes, "shape", mini.image_size, image_features=feats)
+    colour = zero_shot_accuracy(
+        mini, single_test_scenes, "colour", mini.image_size, image_features=feats
+    )
+    shape = zero_shot_accuracy(
+        mini, single_test_scenes, "shape", mini.image_size, image_features=feats
+    )
     assert colour >= 0.95
     assert shape >= 0.90
 
@@ -86,9 +90,24 @@ def test_the_training_script_runs_end_to_end(tmp_path, one_torch_thread):
     train_mini = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_mini)
     out = tmp_path / "mini"
-    argv = ["--steps", "3", "--hard-steps", "2", "--shape-steps", "2", "--batch-size", "16",
-            "--shape-batch-size", "16", "--threads", "1", "--out", str(out),
-            "--work-dir", str(tmp_path / "work")]
+    argv = [
+        "--steps",
+        "3",
+        "--hard-steps",
+        "2",
+        "--shape-steps",
+        "2",
+        "--batch-size",
+        "16",
+        "--shape-batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--work-dir",
+        str(tmp_path / "work"),
+    ]
     assert train_mini.main(argv) == 0
     model = load_model(out, device="cpu")
     training = model.meta["training"]

@@ -24,8 +24,18 @@ def photo(w: int, h: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-SIZES = [(224, 224), (640, 480), (480, 640), (300, 1000), (4000, 300), (5, 3), (3, 5), (1, 1),
-         (225, 224), (1001, 223)]
+SIZES = [
+    (224, 224),
+    (640, 480),
+    (480, 640),
+    (300, 1000),
+    (4000, 300),
+    (5, 3),
+    (3, 5),
+    (1, 1),
+    (225, 224),
+    (1001, 223),
+]
 MODES = ["RGB", "L", "P", "CMYK", "LA", "RGBX", "YCbCr"]
 
 
@@ -104,6 +114,7 @@ def test_exif_orientation_is_applied(tmp_path):
     assert upright.size == (200, 400)
     assert upright.mode == "RGB"
     expected = stored.transpose(Image.Transpose.ROTATE_270)
+
     def diff(a: Image.Image, b: Image.Image) -> float:
         return float(np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).mean())
 

@@ -94,8 +94,16 @@ def test_render_shows_the_object_in_its_colour_and_position():
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_render_draws_count_separate_objects(count):
     for seed in range(4):
-        spec = SceneSpec("blue", "circle", count, "small", None if count > 1 else "centre",
-                         "stripes", "yellow", seed=seed)
+        spec = SceneSpec(
+            "blue",
+            "circle",
+            count,
+            "small",
+            None if count > 1 else "centre",
+            "stripes",
+            "yellow",
+            seed=seed,
+        )
         assert _components(_object_mask(render_scene(spec, 256), spec)) == count
 
 
@@ -118,7 +126,9 @@ def test_shapes_differ_and_new_shapes_render():
 
 
 def test_register_shape_adds_a_renderable_shape():
-    synth.register_shape("bar", synth.polygon_shape([(-0.9, -0.2), (0.9, -0.2), (0.9, 0.2), (-0.9, 0.2)]))
+    synth.register_shape(
+        "bar", synth.polygon_shape([(-0.9, -0.2), (0.9, -0.2), (0.9, 0.2), (-0.9, 0.2)])
+    )
     assert "bar" in synth.shape_names()
     spec = SceneSpec("orange", "bar", 1, "large", "centre", "plain", "blue", seed=0)
     mask = _object_mask(render_scene(spec, 100), spec)
@@ -137,7 +147,9 @@ def test_captions_vary_and_name_what_is_drawn():
     single = SceneSpec("orange", "cross", 1, "large", "top left", "plain", "grey", seed=1)
     texts = [synth.caption(single, random.Random(i)) for i in range(300)]
     assert any("top left" in t for t in texts)
-    assert any(t.startswith("an orange") for t in texts) and not any(" a orange" in t for t in texts)
+    assert any(t.startswith("an orange") for t in texts) and not any(
+        " a orange" in t for t in texts
+    )
     assert synth.plural("cross") == "crosses" and synth.plural("star") == "stars"
     assert synth.plural("arch") == "arches"
 
@@ -153,7 +165,9 @@ def test_synth_pairs_are_reproducible_training_items():
     pairs = synth.SynthPairs(100, 48, split="train", seed=2)
     img, text = pairs[5]
     img2, text2 = pairs[5]
-    assert img.size == (48, 48) and text == text2 and np.array_equal(np.asarray(img), np.asarray(img2))
+    assert (
+        img.size == (48, 48) and text == text2 and np.array_equal(np.asarray(img), np.asarray(img2))
+    )
     assert pairs.spec(5).combo not in synth.HELDOUT_COMBOS
     with pytest.raises(IndexError):
         pairs[100]
@@ -188,7 +202,9 @@ def test_photo_folder_has_formats_nesting_and_exif_orientation(tmp_path):
     photos = synth.write_photo_folder(tmp_path, 24, seed=4, exif_fraction=0.6)
     assert len(photos) == 24
     assert {p.path.suffix for p in photos} == {".jpg", ".png", ".webp"}
-    assert len({p.path.parent for p in photos}) > 2 and any(len(p.path.relative_to(tmp_path).parts) > 2 for p in photos)
+    assert len({p.path.parent for p in photos}) > 2 and any(
+        len(p.path.relative_to(tmp_path).parts) > 2 for p in photos
+    )
     rotated = 0
     for path, spec in photos:
         with Image.open(path) as im:
@@ -201,7 +217,9 @@ def test_photo_folder_has_formats_nesting_and_exif_orientation(tmp_path):
 
 
 def test_photo_folder_writes_camera_sized_files(tmp_path):
-    (path, spec), = synth.write_photo_folder(tmp_path, 1, seed=1, size=(4000, 3000), formats=("jpg",))
+    ((path, spec),) = synth.write_photo_folder(
+        tmp_path, 1, seed=1, size=(4000, 3000), formats=("jpg",)
+    )
     with Image.open(path) as im:
         assert im.size == (4000, 3000) and im.format == "JPEG"
     with pytest.raises(ValueError, match="unsupported photo format"):
@@ -214,7 +232,9 @@ def test_core_shapes_limit_evaluation_scenes_to_the_issues_eight():
     assert len(synth.CORE_SHAPES) == 8 and set(synth.CORE_SHAPES) < set(synth.SHAPES)
     assert "oval" in synth.SHAPES and "oval" not in synth.CORE_SHAPES
     assert {s.shape for s in single_object_scenes("test", 300)} == set(synth.CORE_SHAPES)
-    assert {s.shape for s in single_object_scenes("test", 300, shapes=synth.SHAPES)} == set(synth.SHAPES)
+    assert {s.shape for s in single_object_scenes("test", 300, shapes=synth.SHAPES)} == set(
+        synth.SHAPES
+    )
     assert len({s.combo for s in balanced_scenes(80)}) == 80
     assert list(shape_prompts()) == list(synth.CORE_SHAPES)
     with pytest.raises(ValueError, match="no scenes of"):

@@ -34,10 +34,19 @@ def tok():
 def tiny_cfg(tok) -> ClipConfig:
     return ClipConfig(
         embed_dim=32,
-        vision=VisionConfig(image_size=32, patch_size=8, width=48, layers=2, heads=2,
-                            mlp_width=96, act="gelu"),
-        text=TextConfig(vocab_size=tok.vocab_size, context_length=24, width=48, layers=2,
-                        heads=2, mlp_width=96, act="gelu", eos_token_id=tok.eot_id),
+        vision=VisionConfig(
+            image_size=32, patch_size=8, width=48, layers=2, heads=2, mlp_width=96, act="gelu"
+        ),
+        text=TextConfig(
+            vocab_size=tok.vocab_size,
+            context_length=24,
+            width=48,
+            layers=2,
+            heads=2,
+            mlp_width=96,
+            act="gelu",
+            eos_token_id=tok.eot_id,
+        ),
     )
 
 
@@ -70,8 +79,10 @@ def test_loss_is_symmetric_cross_entropy_with_temperature():
     assert aligned < 0.01 < shuffled
     img, txt = torch.randn(4, 5), torch.randn(4, 5)
     logits = 3.0 * img @ txt.T
-    expected = (torch.nn.functional.cross_entropy(logits, torch.arange(4))
-                + torch.nn.functional.cross_entropy(logits.T, torch.arange(4))) / 2
+    expected = (
+        torch.nn.functional.cross_entropy(logits, torch.arange(4))
+        + torch.nn.functional.cross_entropy(logits.T, torch.arange(4))
+    ) / 2
     assert torch.allclose(clip_loss(img, txt, torch.tensor(3.0)), expected)
 
 
@@ -88,8 +99,14 @@ def test_no_weight_decay_on_gains_biases_embeddings_and_temperature(tok):
     decayed = {n for n, p in trainer.module.named_parameters() if _is_decayed(n, p)}
     assert "visual.transformer.resblocks.0.mlp.c_fc.weight" in decayed
     assert "text_projection" in decayed
-    for name in ("logit_scale", "token_embedding.weight", "positional_embedding",
-                 "visual.class_embedding", "ln_final.weight", "visual.ln_pre.bias"):
+    for name in (
+        "logit_scale",
+        "token_embedding.weight",
+        "positional_embedding",
+        "visual.class_embedding",
+        "ln_final.weight",
+        "visual.ln_pre.bias",
+    ):
         assert name not in decayed, name
     wd = [g["weight_decay"] for g in trainer.optimizer.param_groups]
     assert wd == [0.1, 0.0]
@@ -130,8 +147,10 @@ def test_resumed_run_matches_an_uninterrupted_one(tok, tmp_path):
 
     first = make(tok, steps=3)
     first.fit(pairs, checkpoint_dir=tmp_path / "ck")
-    resumed = ContrastiveTrainer.resume(tmp_path / "ck", TrainConfig(
-        steps=6, batch_size=16, lr=1e-3, warmup_steps=2, device="cpu", seed=0))
+    resumed = ContrastiveTrainer.resume(
+        tmp_path / "ck",
+        TrainConfig(steps=6, batch_size=16, lr=1e-3, warmup_steps=2, device="cpu", seed=0),
+    )
     assert resumed.step == 3
     resumed.fit(pairs)
     assert resumed.step == 6
@@ -149,8 +168,9 @@ def test_cancel_saves_a_checkpoint_that_resumes(tok, tmp_path):
 
     trainer = make(tok, steps=6)
     with pytest.raises(CancelledError):
-        trainer.fit(SynthPairs(200, 32), progress=on_progress, cancel=token,
-                    checkpoint_dir=tmp_path / "ck")
+        trainer.fit(
+            SynthPairs(200, 32), progress=on_progress, cancel=token, checkpoint_dir=tmp_path / "ck"
+        )
     assert trainer.step == 2
     resumed = ContrastiveTrainer.resume(tmp_path / "ck")  # the saved config: 6 steps
     assert resumed.step == 2 and resumed.config.steps == 6
@@ -189,7 +209,8 @@ def test_fine_tunes_any_loadable_checkpoint_and_saves_for_the_engine(tmp_path):
     source = tiny_random_model(tmp_path / "src")
     original = load_model(source, device="cpu")
     trainer = ContrastiveTrainer.from_checkpoint(
-        source, TrainConfig(steps=3, batch_size=8, lr=1e-3, device="cpu"))
+        source, TrainConfig(steps=3, batch_size=8, lr=1e-3, device="cpu")
+    )
     trainer.fit(SynthPairs(40, original.image_size))
     out = trainer.save(tmp_path / "tuned", name="tuned", meta={"note": "test"})
     tuned = load_model(out, device="cpu")

@@ -40,8 +40,11 @@ def no_leaks(qapp, qtbot):
         widget.close()
 
     def new_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t not in before and t.is_alive()
-                and not t.name.startswith(("pydevd", "Dummy"))]
+        return [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and not t.name.startswith(("pydevd", "Dummy"))
+        ]
 
     try:
         qtbot.waitUntil(lambda: not new_threads(), timeout=5000)
@@ -49,7 +52,9 @@ def no_leaks(qapp, qtbot):
         pytest.fail(f"test left threads running: {[t.name for t in new_threads()]}")
     timers = [
         f"{w.__class__.__name__}/{t.parent().__class__.__name__}"
-        for w in QApplication.topLevelWidgets() for t in w.findChildren(QTimer) if t.isActive()
+        for w in QApplication.topLevelWidgets()
+        for t in w.findChildren(QTimer)
+        if t.isActive()
     ]
     if timers:
         pytest.fail(f"test left timers running: {timers}")
@@ -75,13 +80,23 @@ def send_drop(widget, mime) -> bool:
     pos = widget.rect().center()
     with warnings.catch_warnings():  # PySide flags the QPoint overload; it is the only one
         warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(QPoint(pos), Qt.DropAction.CopyAction, mime,
-                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(
+            QPoint(pos),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
-    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime,
-                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(pos),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(widget, drop)
     return drop.isAccepted()
 
@@ -130,11 +145,16 @@ def colour_photos(tmp_path_factory):
     from clipdesk.model import synth
 
     root = tmp_path_factory.mktemp("colours")
-    specs = [synth.SceneSpec(colour=c, shape=s, seed=seed)
-             for c in ("red", "blue", "green", "yellow") for s in ("circle", "square", "star")
-             for seed in (1, 2)]
-    return root, [synth.write_photo(spec, root / f"{spec.colour}-{spec.shape}-{spec.seed}.jpg",
-                                    (320, 240)) for spec in specs]
+    specs = [
+        synth.SceneSpec(colour=c, shape=s, seed=seed)
+        for c in ("red", "blue", "green", "yellow")
+        for s in ("circle", "square", "star")
+        for seed in (1, 2)
+    ]
+    return root, [
+        synth.write_photo(spec, root / f"{spec.colour}-{spec.shape}-{spec.seed}.jpg", (320, 240))
+        for spec in specs
+    ]
 
 
 @pytest.fixture
@@ -178,5 +198,6 @@ def add_and_index(qtbot, controller, folder) -> None:
 
 def wait_idle(qtbot, controller, timeout=120_000):
     """Until the index job has finished and every background task has delivered."""
-    qtbot.waitUntil(lambda: not controller.jobs.running and controller.workers.pending == 0,
-                    timeout=timeout)
+    qtbot.waitUntil(
+        lambda: not controller.jobs.running and controller.workers.pending == 0, timeout=timeout
+    )

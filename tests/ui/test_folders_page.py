@@ -16,13 +16,18 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 def test_folder_model_passes_qtmodeltester(qtmodeltester):
     model = FolderTableModel()
     qtmodeltester.check(model, force_py=True)
-    model.set_rows([FolderRow(1, "/a", "ok", None, 10, 8, 1, 1),
-                    FolderRow(2, "/b", "offline", "drive not connected", 3, 3, 0, 0)])
+    model.set_rows(
+        [
+            FolderRow(1, "/a", "ok", None, 10, 8, 1, 1),
+            FolderRow(2, "/b", "offline", "drive not connected", 3, 3, 0, 0),
+        ]
+    )
     model.set_rows([])
 
 
-def test_adding_a_folder_indexes_it_and_the_grid_updates(qtbot, make_app, tiny_model,
-                                                         synth_photos, tmp_path):
+def test_adding_a_folder_indexes_it_and_the_grid_updates(
+    qtbot, make_app, tiny_model, synth_photos, tmp_path
+):
     root, photos = synth_photos
     folder = tmp_path / "holiday"
     shutil.copytree(root, folder)
@@ -45,8 +50,9 @@ def test_adding_a_folder_indexes_it_and_the_grid_updates(qtbot, make_app, tiny_m
     assert errors[0][0].endswith("broken.jpg") and errors[0][1]
 
 
-def test_pause_stops_indexing_and_resume_finishes(qtbot, make_app, tiny_model, synth_photos,
-                                                  tmp_path):
+def test_pause_stops_indexing_and_resume_finishes(
+    qtbot, make_app, tiny_model, synth_photos, tmp_path
+):
     root, photos = synth_photos
     folder = tmp_path / "more"
     shutil.copytree(root, folder)

@@ -20,8 +20,9 @@ def panel(qtbot, workers):
 
 
 def test_import_a_model_folder(qtbot, panel, tiny_model, monkeypatch):
-    monkeypatch.setattr(QFileDialog, "getOpenFileName",
-                        lambda *a, **k: (str(tiny_model / "config.json"), ""))
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_model / "config.json"), "")
+    )
     chosen = []
     panel.chosen.connect(chosen.append)
     panel.import_button.click()

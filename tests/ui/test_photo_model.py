@@ -11,8 +11,10 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 def _items(n: int) -> list[PhotoItem]:
-    return [PhotoItem(i, f"/photos/p{i:03d}.jpg", score=1 - i / 100, taken_at=1.7e9 + i)
-            for i in range(n)]
+    return [
+        PhotoItem(i, f"/photos/p{i:03d}.jpg", score=1 - i / 100, taken_at=1.7e9 + i)
+        for i in range(n)
+    ]
 
 
 def test_passes_qtmodeltester(qtmodeltester):

@@ -19,16 +19,25 @@ def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model
     qtbot.waitUntil(lambda: grid.photos.rowCount() == len(photos), timeout=30_000)
     window.open_photo(grid.photos.item(0))
     view = window.findChildren(PhotoView)[-1]
-    qtbot.waitUntil(lambda: view.meta.rowCount() > 0 and view.tags.count() > 0
-                    and view.preview.pixmap() is not None and not view.preview.pixmap().isNull(),
-                    timeout=20_000)
-    assert view.meta.itemAt(0, view.meta.ItemRole.FieldRole).widget().text() == \
-        grid.photos.item(0).name
+    qtbot.waitUntil(
+        lambda: (
+            view.meta.rowCount() > 0
+            and view.tags.count() > 0
+            and view.preview.pixmap() is not None
+            and not view.preview.pixmap().isNull()
+        ),
+        timeout=20_000,
+    )
+    assert (
+        view.meta.itemAt(0, view.meta.ItemRole.FieldRole).widget().text()
+        == grid.photos.item(0).name
+    )
     tag = view.tags.item(0).data(Qt.ItemDataRole.UserRole)
     with qtbot.waitSignal(view.tagsChanged, timeout=10_000):
         qtbot.keyClick(view, Qt.Key.Key_C)
-    qtbot.waitUntil(lambda: view.tags.count() and
-                    "(confirmed)" in view.tags.item(0).text(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: view.tags.count() and "(confirmed)" in view.tags.item(0).text(), timeout=10_000
+    )
     assert f"{tag.category}: {tag.label}" in view.tags.item(0).text()
 
     qtbot.keyClick(view, Qt.Key.Key_Right)
@@ -41,8 +50,7 @@ def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model
     wait_idle(qtbot, controller)
 
 
-def test_keys_space_previews_enter_opens(qtbot, make_app, tiny_model, synth_photos,
-                                         monkeypatch):
+def test_keys_space_previews_enter_opens(qtbot, make_app, tiny_model, synth_photos, monkeypatch):
     from clipdesk.ui import desktop
 
     opened = []

@@ -24,10 +24,17 @@ print("alive")
 
 
 def _run(prelude: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SNIPPET.format(prelude=prelude)],
-                          capture_output=True, text=True, timeout=120,
-                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin",
-                               "PYTHONPATH": ":".join(sys.path)})
+    return subprocess.run(
+        [sys.executable, "-c", SNIPPET.format(prelude=prelude)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "QT_QPA_PLATFORM": "offscreen",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": ":".join(sys.path),
+        },
+    )
 
 
 def test_importing_clipdesk_ui_keeps_many_signals_safe():

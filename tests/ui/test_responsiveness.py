@@ -42,6 +42,8 @@ def test_event_loop_stays_responsive_while_indexing(qtbot, make_app, tiny_model,
         timer.stop()
     assert len(gaps) > 20
     worst = max(gaps[1:])
-    print(f"event loop: {len(gaps)} ticks, max gap {worst * 1000:.0f} ms, "
-          f"p99 {sorted(gaps)[int(len(gaps) * 0.99)] * 1000:.0f} ms")
+    print(
+        f"event loop: {len(gaps)} ticks, max gap {worst * 1000:.0f} ms, "
+        f"p99 {sorted(gaps)[int(len(gaps) * 0.99)] * 1000:.0f} ms"
+    )
     assert worst < MAX_GAP_S

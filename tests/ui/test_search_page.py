@@ -25,8 +25,9 @@ def _grid_paths(window) -> list[str]:
     return [model.index(r, 0).data(Role.Path) for r in range(model.rowCount())]
 
 
-def test_typing_a_phrase_fills_the_grid_with_the_right_photos(qtbot, make_app, demo_model,
-                                                              colour_photos):
+def test_typing_a_phrase_fills_the_grid_with_the_right_photos(
+    qtbot, make_app, demo_model, colour_photos
+):
     root, paths = colour_photos
     controller, window = _indexed(qtbot, make_app, demo_model, root)
     window.focus_search()
@@ -40,8 +41,9 @@ def test_typing_a_phrase_fills_the_grid_with_the_right_photos(qtbot, make_app, d
     assert os.path.basename(_grid_paths(window)[0]).startswith("blue-")
 
 
-def test_drop_of_a_file_url_on_the_window_runs_an_image_query(qtbot, make_app, tiny_model,
-                                                              synth_photos, drop):
+def test_drop_of_a_file_url_on_the_window_runs_an_image_query(
+    qtbot, make_app, tiny_model, synth_photos, drop
+):
     root, photos = synth_photos
     controller, window = _indexed(qtbot, make_app, tiny_model, root)
     query = str(photos[5].path)

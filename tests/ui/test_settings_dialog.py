@@ -15,7 +15,9 @@ def test_unavailable_devices_are_disabled_and_choice_persists(qtbot, make_app, t
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.device_note.text().startswith("Available here"), timeout=30_000)
     model = dialog.device.model()
-    rows = {dialog.device.itemData(r): model.item(r).isEnabled() for r in range(dialog.device.count())}
+    rows = {
+        dialog.device.itemData(r): model.item(r).isEnabled() for r in range(dialog.device.count())
+    }
     assert rows["auto"] and rows["cpu"]
     import torch
 

@@ -32,8 +32,9 @@ def test_editor_shows_what_is_wrong_and_saves_nothing(qtbot, make_app, tiny_mode
     assert page.cats.rowCount() == before
 
 
-def test_confirm_and_reject_persist_across_a_restart(qtbot, make_app, tiny_model, synth_photos,
-                                                     tmp_path):
+def test_confirm_and_reject_persist_across_a_restart(
+    qtbot, make_app, tiny_model, synth_photos, tmp_path
+):
     root, _photos = synth_photos
     controller, window = make_app(tiny_model)
     add_and_index(qtbot, controller, str(root))
@@ -58,15 +59,17 @@ def test_confirm_and_reject_persist_across_a_restart(qtbot, make_app, tiny_model
         states[key] = {(t.category, t.label): t.state for t in details.tags}
 
     for key, item in (("first", first), ("second", second)):
-        controller2.call(lambda b, _t, i=item: b.photo_details(i.photo.id),
-                         lambda d, k=key: record(k, d))
+        controller2.call(
+            lambda b, _t, i=item: b.photo_details(i.photo.id), lambda d, k=key: record(k, d)
+        )
     qtbot.waitUntil(lambda: len(states) == 2, timeout=10_000)
     assert states["first"][(first.category, first.label)] == "confirmed"
     assert states["second"][(second.category, second.label)] == "rejected"
 
 
-def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(qtbot, make_app, tiny_model,
-                                                                  tmp_path):
+def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(
+    qtbot, make_app, tiny_model, tmp_path
+):
     from clipdesk.core.tag_records import TagState
     from tests.xmp_helpers import folder_with_a_sidecar
 
@@ -90,8 +93,9 @@ def test_label_preview_shows_the_photos_of_that_label(qtbot, make_app, demo_mode
     controller, _window = make_app(demo_model)
     add_and_index(qtbot, controller, str(root))
     wait_idle(qtbot, controller)
-    draft = Category("Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow")),
-                     Mode.SINGLE)
+    draft = Category(
+        "Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow")), Mode.SINGLE
+    )
     items = controller.backend.preview_label(draft, "green", 6, CancelToken())
     assert [it.name.split("-")[0] for it in items] == ["green"] * 6
     assert all(0.5 < it.score <= 1.0 for it in items)

@@ -16,8 +16,6 @@ from tests.ui.conftest import wait_idle
 pytestmark = pytest.mark.usefixtures("no_leaks", "one_torch_thread")
 
 
-
-
 def test_rows_model_passes_qtmodeltester(qtmodeltester):
     model = RowsModel(["a", "b"])
     qtmodeltester.check(model, force_py=True)
@@ -34,15 +32,15 @@ def app_with_labels(qtbot, make_app, tiny_model, synth_photos):
         controller.add_folder(str(root))
     wait_idle(qtbot, controller)
     lib = controller.backend.library
-    controller.backend.tags.add_category(
-        Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
+    controller.backend.tags.add_category(Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
     lid = controller.backend.tags.label_ids("Colour")
     by_path = {str(p.path): p for p in lib.photos()}
     with lib.transaction() as conn:
         conn.executemany(
             "INSERT OR REPLACE INTO photo_tags(photo_id, label_id, state, updated_at) "
             "VALUES(?, ?, 'confirmed', ?)",
-            [(by_path[str(ph.path)].id, lid[ph.spec.colour], time.time()) for ph in photos])
+            [(by_path[str(ph.path)].id, lid[ph.spec.colour], time.time()) for ph in photos],
+        )
     window.show_page("Train")
     tab = window.train
     assert isinstance(tab, TrainTab)

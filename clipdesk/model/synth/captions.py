@@ -33,13 +33,21 @@ _PREFIXES = ["", "", "", "a photo of ", "a picture of ", "an image of ", "a draw
 # The framings of CLIP's usual zero-shot templates (clipdesk.core.prompts), so that a user's tag
 # category with default templates means the same to the demo model as a plain caption.
 _PHOTO_PREFIXES = [
-    "a blurry photo of ", "a close-up photo of ", "a bright photo of ", "a dark photo of ",
-    "a good photo of ", "a cropped photo of ", "a low resolution photo of ",
+    "a blurry photo of ",
+    "a close-up photo of ",
+    "a bright photo of ",
+    "a dark photo of ",
+    "a good photo of ",
+    "a cropped photo of ",
+    "a low resolution photo of ",
 ]
 
 # Zero-shot prompt templates ("prompt ensembling"): a class's text embedding is the mean of these.
 COLOUR_TEMPLATES = (
-    "a {} shape.", "a photo of something {}.", "a {} object.", "a picture of a {} thing.",
+    "a {} shape.",
+    "a photo of something {}.",
+    "a {} object.",
+    "a picture of a {} thing.",
 )
 SHAPE_TEMPLATES = ("a {}.", "a photo of a {}.", "a {} shape.", "a picture of a {}.")
 COUNT_TEMPLATES = ("{} shapes.", "a photo of {} objects.", "{} things.", "a picture of {} shapes.")

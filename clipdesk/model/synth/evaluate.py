@@ -50,8 +50,10 @@ def zero_shot_accuracy(
     are told apart among :data:`CORE_SHAPES` unless ``prompts`` say otherwise."""
     default = shape_prompts() if kind == "shape" else zero_shot_prompts(kind)
     labels, classes = class_embeddings(model, prompts or default)
-    feats = image_features if image_features is not None else model.encode_images(
-        [render_scene(s, image_size) for s in specs]
+    feats = (
+        image_features
+        if image_features is not None
+        else model.encode_images([render_scene(s, image_size) for s in specs])
     )
     predicted = (feats @ classes.T).argmax(axis=1)
     truth = [_label(s, kind) for s in specs]
@@ -68,8 +70,9 @@ def _label(spec: SceneSpec, kind: str) -> str:
     raise ValueError(f"unknown kind {kind!r}")
 
 
-def single_object_scenes(split: str, n: int, seed: int = EVAL_SEED,
-                         shapes: Sequence[str] = CORE_SHAPES) -> list[SceneSpec]:
+def single_object_scenes(
+    split: str, n: int, seed: int = EVAL_SEED, shapes: Sequence[str] = CORE_SHAPES
+) -> list[SceneSpec]:
     return [scene_at(split, seed, i, count=1, shapes=shapes) for i in range(n)]
 
 
@@ -79,13 +82,16 @@ def shape_prompts(shapes: Sequence[str] = CORE_SHAPES) -> dict[str, list[str]]:
     return {s: every[s] for s in shapes}
 
 
-def balanced_scenes(n: int, seed: int = EVAL_SEED + 1,
-                    shapes: Sequence[str] = CORE_SHAPES) -> list[SceneSpec]:
+def balanced_scenes(
+    n: int, seed: int = EVAL_SEED + 1, shapes: Sequence[str] = CORE_SHAPES
+) -> list[SceneSpec]:
     """``n`` evaluation scenes cycling through every colour-shape combination of ``shapes``
     (held-out combinations included)."""
     combos = [(c, s) for c in COLOURS for s in shapes]
     return [
-        scene_at("eval", seed, i, colour=combos[i % len(combos)][0], shape=combos[i % len(combos)][1])
+        scene_at(
+            "eval", seed, i, colour=combos[i % len(combos)][0], shape=combos[i % len(combos)][1]
+        )
         for i in range(n)
     ]
 
@@ -100,22 +106,31 @@ class RetrievalScores:
 # A query's prompt ensemble: "a red circle" should find two red circles as well, so the wordings
 # cover every count and the mean vector keeps colour and shape.
 RETRIEVAL_TEMPLATES = (
-    "a {colour} {shape}.", "a photo of a {colour} {shape}.", "{colour} {shapes}.",
-    "two {colour} {shapes}.", "three {colour} {shapes}.", "a photo of {colour} {shapes}.",
+    "a {colour} {shape}.",
+    "a photo of a {colour} {shape}.",
+    "{colour} {shapes}.",
+    "two {colour} {shapes}.",
+    "three {colour} {shapes}.",
+    "a photo of {colour} {shapes}.",
 )
 SINGLE_QUERY_TEMPLATES = ("a {colour} {shape}.",)  # the query as a user would type it
 
 
 def retrieval_scores(
-    model: Encoder, specs: Sequence[SceneSpec], image_size: int, k: int = 10,
+    model: Encoder,
+    specs: Sequence[SceneSpec],
+    image_size: int,
+    k: int = 10,
     image_features: np.ndarray | None = None,
     templates: Sequence[str] = RETRIEVAL_TEMPLATES,
     shapes: Sequence[str] = CORE_SHAPES,
 ) -> RetrievalScores:
     """Precision@k of colour+shape queries ("a red star") over the renders of ``specs``: an image
     counts when it has that colour and shape (any count, size, place or background)."""
-    feats = image_features if image_features is not None else model.encode_images(
-        [render_scene(s, image_size) for s in specs]
+    feats = (
+        image_features
+        if image_features is not None
+        else model.encode_images([render_scene(s, image_size) for s in specs])
     )
     combos = [(c, s) for c in COLOURS for s in shapes]
     prompts = {
@@ -127,6 +142,12 @@ def retrieval_scores(
     per_query: dict[str, float] = {}
     for (c, s), label, row in zip(combos, labels, top, strict=True):
         per_query[label] = float(np.mean([specs[i].combo == (c, s) for i in row]))
-    seen = [v for (c, s), v in zip(combos, per_query.values(), strict=True) if (c, s) not in HELDOUT_COMBOS]
-    held = [v for (c, s), v in zip(combos, per_query.values(), strict=True) if (c, s) in HELDOUT_COMBOS]
+    seen = [
+        v
+        for (c, s), v in zip(combos, per_query.values(), strict=True)
+        if (c, s) not in HELDOUT_COMBOS
+    ]
+    held = [
+        v for (c, s), v in zip(combos, per_query.values(), strict=True) if (c, s) in HELDOUT_COMBOS
+    ]
     return RetrievalScores(float(np.mean(seen)), float(np.mean(held)), per_query)

@@ -84,7 +84,9 @@ def write_photo_folder(
     """
     for f in formats:
         if f not in _PIL_FORMAT:
-            raise ValueError(f"unsupported photo format {f!r} (expected one of {', '.join(FORMATS)})")
+            raise ValueError(
+                f"unsupported photo format {f!r} (expected one of {', '.join(FORMATS)})"
+            )
     root = Path(root)
     rng = random.Random(f"photos:{seed}")
     out: list[PhotoFile] = []
@@ -93,8 +95,12 @@ def write_photo_folder(
         ext = formats[i % len(formats)]
         folder = root / rng.choice(_FOLDERS) if nested else root
         path = folder / f"IMG_{seed:03d}_{i:05d}.{ext}"
-        w, h = size if isinstance(size, tuple) else (size, size) if size else rng.choice(
-            [(320, 240), (240, 320), (256, 256), (400, 300)]
+        w, h = (
+            size
+            if isinstance(size, tuple)
+            else (size, size)
+            if size
+            else rng.choice([(320, 240), (240, 320), (256, 256), (400, 300)])
         )
         orientation = 1
         if ext == "jpg" and rng.random() < exif_fraction:

@@ -50,7 +50,10 @@ def polygon_shape(points: list[Point], rotates: bool = True) -> ShapeDrawer:
 
 def _regular(n: int, radius: float = 1.0, phase: float = -math.pi / 2) -> list[Point]:
     return [
-        (radius * math.cos(phase + 2 * math.pi * k / n), radius * math.sin(phase + 2 * math.pi * k / n))
+        (
+            radius * math.cos(phase + 2 * math.pi * k / n),
+            radius * math.sin(phase + 2 * math.pi * k / n),
+        )
         for k in range(n)
     ]
 
@@ -75,14 +78,17 @@ def _heart() -> list[Point]:
 
 
 def _ellipse(rx: float, ry: float, n: int = 48) -> list[Point]:
-    return [(rx * math.cos(2 * math.pi * k / n), ry * math.sin(2 * math.pi * k / n))
-            for k in range(n)]
+    return [
+        (rx * math.cos(2 * math.pi * k / n), ry * math.sin(2 * math.pi * k / n)) for k in range(n)
+    ]
 
 
 def _arc(radius: float, start: float, sweep: float, n: int, dy: float = 0.0) -> list[Point]:
     """``n + 1`` points along a circle's arc, both ends included, moved down by ``dy``."""
-    return [(radius * math.cos(start + sweep * k / n), radius * math.sin(start + sweep * k / n) + dy)
-            for k in range(n + 1)]
+    return [
+        (radius * math.cos(start + sweep * k / n), radius * math.sin(start + sweep * k / n) + dy)
+        for k in range(n + 1)
+    ]
 
 
 def _semicircle(n: int = 24) -> list[Point]:
@@ -93,8 +99,14 @@ def _semicircle(n: int = 24) -> list[Point]:
 def _arch(n: int = 20) -> list[Point]:
     """An upside-down U: a half ring on two legs."""
     outer, inner, legs, dy = 0.8, 0.4, 0.55, 0.12
-    return [(-outer, legs + dy), *_arc(outer, math.pi, math.pi, n, dy), (outer, legs + dy),
-            (inner, legs + dy), *_arc(inner, 2 * math.pi, -math.pi, n, dy), (-inner, legs + dy)]
+    return [
+        (-outer, legs + dy),
+        *_arc(outer, math.pi, math.pi, n, dy),
+        (outer, legs + dy),
+        (inner, legs + dy),
+        *_arc(inner, 2 * math.pi, -math.pi, n, dy),
+        (-inner, legs + dy),
+    ]
 
 
 def _circle(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, angle: float) -> None:
@@ -116,23 +128,37 @@ def _crescent(d: ImageDraw.ImageDraw, cx: float, cy: float, r: float, angle: flo
 _CROSS_ARM = 0.3
 register_shape("circle", _circle)
 register_shape("ring", _ring)
-register_shape("square", polygon_shape([(-0.68, -0.68), (0.68, -0.68), (0.68, 0.68), (-0.68, 0.68)]))
+register_shape(
+    "square", polygon_shape([(-0.68, -0.68), (0.68, -0.68), (0.68, 0.68), (-0.68, 0.68)])
+)
 register_shape("triangle", polygon_shape([(0.0, -0.95), (0.86, 0.6), (-0.86, 0.6)]))
 register_shape("star", polygon_shape(_star()))
 register_shape("heart", polygon_shape(_heart()))
 register_shape("diamond", polygon_shape([(0.0, -0.98), (0.62, 0.0), (0.0, 0.98), (-0.62, 0.0)]))
 register_shape(
     "cross",
-    polygon_shape([
-        (-_CROSS_ARM, -0.9), (_CROSS_ARM, -0.9), (_CROSS_ARM, -_CROSS_ARM), (0.9, -_CROSS_ARM),
-        (0.9, _CROSS_ARM), (_CROSS_ARM, _CROSS_ARM), (_CROSS_ARM, 0.9), (-_CROSS_ARM, 0.9),
-        (-_CROSS_ARM, _CROSS_ARM), (-0.9, _CROSS_ARM), (-0.9, -_CROSS_ARM), (-_CROSS_ARM, -_CROSS_ARM),
-    ]),
+    polygon_shape(
+        [
+            (-_CROSS_ARM, -0.9),
+            (_CROSS_ARM, -0.9),
+            (_CROSS_ARM, -_CROSS_ARM),
+            (0.9, -_CROSS_ARM),
+            (0.9, _CROSS_ARM),
+            (_CROSS_ARM, _CROSS_ARM),
+            (_CROSS_ARM, 0.9),
+            (-_CROSS_ARM, 0.9),
+            (-_CROSS_ARM, _CROSS_ARM),
+            (-0.9, _CROSS_ARM),
+            (-0.9, -_CROSS_ARM),
+            (-_CROSS_ARM, -_CROSS_ARM),
+        ]
+    ),
 )
 register_shape("oval", polygon_shape(_ellipse(0.95, 0.58)))
 register_shape("semicircle", polygon_shape(_semicircle()))
-register_shape("trapezoid",
-               polygon_shape([(-0.88, 0.45), (0.88, 0.45), (0.42, -0.5), (-0.42, -0.5)]))
+register_shape(
+    "trapezoid", polygon_shape([(-0.88, 0.45), (0.88, 0.45), (0.42, -0.5), (-0.42, -0.5)])
+)
 register_shape("arch", polygon_shape(_arch()))
 # Shapes outside the training vocabulary, for teaching the model something new.
 EXTRA_SHAPES: tuple[str, ...] = ("hexagon", "pentagon", "octagon", "arrow", "crescent")
@@ -141,16 +167,31 @@ register_shape("pentagon", polygon_shape(_regular(5, 0.92)))
 register_shape("octagon", polygon_shape(_regular(8, 0.92, math.pi / 8)))
 register_shape(
     "arrow",
-    polygon_shape([(-0.9, -0.25), (0.15, -0.25), (0.15, -0.6), (0.92, 0.0), (0.15, 0.6),
-                   (0.15, 0.25), (-0.9, 0.25)]),
+    polygon_shape(
+        [
+            (-0.9, -0.25),
+            (0.15, -0.25),
+            (0.15, -0.6),
+            (0.92, 0.0),
+            (0.15, 0.6),
+            (0.15, 0.25),
+            (-0.9, 0.25),
+        ]
+    ),
 )
 register_shape("crescent", _crescent)
 
 # Centres of the named positions, as fractions of width and height.
 _POSITION_XY: dict[str, Point] = {
-    "centre": (0.5, 0.5), "left": (0.27, 0.5), "right": (0.73, 0.5), "top": (0.5, 0.27),
-    "bottom": (0.5, 0.73), "top left": (0.27, 0.27), "top right": (0.73, 0.27),
-    "bottom left": (0.27, 0.73), "bottom right": (0.73, 0.73),
+    "centre": (0.5, 0.5),
+    "left": (0.27, 0.5),
+    "right": (0.73, 0.5),
+    "top": (0.5, 0.27),
+    "bottom": (0.5, 0.73),
+    "top left": (0.27, 0.27),
+    "top right": (0.73, 0.27),
+    "bottom left": (0.27, 0.73),
+    "bottom right": (0.73, 0.73),
 }
 # Object diameter as a fraction of the shorter image side.
 _DIAMETER = {"small": (0.22, 0.28), "large": (0.42, 0.52)}
@@ -180,7 +221,11 @@ def background_tone(spec: SceneSpec, rng: random.Random) -> tuple[int, int, int]
     obj = colour_rgb(spec.colour)
     pale, dark = _mix(base, (255, 255, 255), 0.6), _mix(base, (0, 0, 0), 0.55)
     first, second = (pale, dark) if rng.random() < 0.6 else (dark, pale)
-    return first if _distance(first, obj) >= 110 else max((first, second), key=lambda c: _distance(c, obj))
+    return (
+        first
+        if _distance(first, obj) >= 110
+        else max((first, second), key=lambda c: _distance(c, obj))
+    )
 
 
 def _background(spec: SceneSpec, w: int, h: int, rng: random.Random) -> Image.Image:
@@ -221,7 +266,10 @@ def _background(spec: SceneSpec, w: int, h: int, rng: random.Random) -> Image.Im
         second = background_tone(spec.with_(bg_colour=rng.choice(["grey", spec.bg_colour])), rng)
         second = _mix(second, other, 0.6)
         t = np.linspace(0.0, 1.0, h if rng.random() < 0.5 else w, dtype=np.float32)
-        line = np.asarray(tone, np.float32)[None] * (1 - t[:, None]) + np.asarray(second, np.float32)[None] * t[:, None]
+        line = (
+            np.asarray(tone, np.float32)[None] * (1 - t[:, None])
+            + np.asarray(second, np.float32)[None] * t[:, None]
+        )
         arr = np.broadcast_to(line[:, None, :], (len(t), w if len(t) == h else h, 3))
         if len(t) != h:
             arr = arr.transpose(1, 0, 2)
@@ -234,7 +282,9 @@ def _background(spec: SceneSpec, w: int, h: int, rng: random.Random) -> Image.Im
     raise ValueError(f"unknown background {kind!r}")
 
 
-def _placements(spec: SceneSpec, w: int, h: int, rng: random.Random) -> list[tuple[float, float, float]]:
+def _placements(
+    spec: SceneSpec, w: int, h: int, rng: random.Random
+) -> list[tuple[float, float, float]]:
     """(cx, cy, radius) in pixels for each object, non-overlapping."""
     short = min(w, h)
     if spec.count == 1:
@@ -276,5 +326,7 @@ def render_scene(spec: SceneSpec, size: int | tuple[int, int] = 224) -> Image.Im
     if ss > 1:
         mask = mask.reduce(ss)
     jitter = [rng.randint(-12, 12) for _ in range(3)]
-    fill = tuple(min(255, max(0, c + j)) for c, j in zip(colour_rgb(spec.colour), jitter, strict=True))
+    fill = tuple(
+        min(255, max(0, c + j)) for c, j in zip(colour_rgb(spec.colour), jitter, strict=True)
+    )
     return Image.composite(Image.new("RGB", (w, h), fill), bg, mask)

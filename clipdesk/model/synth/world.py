@@ -33,18 +33,36 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "brown": (125, 75, 35),
 }
 SHAPES: tuple[str, ...] = (
-    "circle", "square", "triangle", "star", "heart", "cross", "ring", "diamond",
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "heart",
+    "cross",
+    "ring",
+    "diamond",
     # Beyond the eight the demo-model issue names: a model that has told only eight outlines
     # apart keeps little else about shape in its vectors, and the Train tab teaches new shapes
     # from those vectors.
-    "oval", "semicircle", "trapezoid", "arch",
+    "oval",
+    "semicircle",
+    "trapezoid",
+    "arch",
 )
 # The eight shapes the demo model's targets are stated over (zero-shot shape accuracy, retrieval
 # precision of colour + shape queries): the issue's vocabulary.
 CORE_SHAPES: tuple[str, ...] = SHAPES[:8]
 SIZES: tuple[str, ...] = ("small", "large")
 POSITIONS: tuple[str, ...] = (
-    "centre", "left", "right", "top", "bottom", "top left", "top right", "bottom left", "bottom right",
+    "centre",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "top left",
+    "top right",
+    "bottom left",
+    "bottom right",
 )
 BACKGROUNDS: tuple[str, ...] = ("plain", "stripes", "dots", "gradient", "noise")
 # Background colours: the colour words plus grey, drawn as pale or dark tints (see render.py).
@@ -54,8 +72,13 @@ COUNTS: tuple[int, ...] = (1, 2, 3)
 # Colour-shape combinations that never appear in training images (nor in their captions), to test
 # whether the model composes words it learned separately.
 HELDOUT_COMBOS: frozenset[tuple[str, str]] = frozenset(
-    {("purple", "star"), ("green", "heart"), ("orange", "ring"), ("blue", "diamond"),
-     ("yellow", "cross")}
+    {
+        ("purple", "star"),
+        ("green", "heart"),
+        ("orange", "ring"),
+        ("blue", "diamond"),
+        ("yellow", "cross"),
+    }
 )
 SPLITS: tuple[str, ...] = ("train", "test", "heldout", "eval")
 
@@ -118,7 +141,8 @@ def scene_at(
     rng = _rng(stream, split, seed, index)
     if colour is not None or shape is not None:
         combos = [
-            cs for cs in combos
+            cs
+            for cs in combos
             if (colour is None or cs[0] == colour) and (shape is None or cs[1] == shape)
         ]
         if not combos:
@@ -170,9 +194,15 @@ def shape_contrast_group(split: str, seed: int, group: int) -> list[SceneSpec]:
     background = rng.choice(BACKGROUNDS)
     bg_colour = rng.choice([b for b in BACKGROUND_COLOURS if b != colour])
     return [
-        SceneSpec(colour=colour, shape=shape, count=count, size=size,
-                  position=rng.choice(POSITIONS) if count == 1 else None,
-                  background=background, bg_colour=bg_colour,
-                  seed=rng.getrandbits(31) * 2 + stream)
+        SceneSpec(
+            colour=colour,
+            shape=shape,
+            count=count,
+            size=size,
+            position=rng.choice(POSITIONS) if count == 1 else None,
+            background=background,
+            bg_colour=bg_colour,
+            seed=rng.getrandbits(31) * 2 + stream,
+        )
         for shape in shapes
     ]

@@ -1,0 +1,190 @@
+"""The rows the UI shows (folders, photo details, tags, review items, models) and model helpers.
+
+Small immutable records made from core records in worker threads (see :mod:`clipdesk.ui.session`),
+so widgets never touch the database. Nothing here imports Qt or torch at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from clipdesk.core.progress import CancelToken, Progress
+from clipdesk.ui.drops import QueryImage
+from clipdesk.ui.photo_model import PhotoItem
+
+Report = Callable[[Progress], None]
+RESULT_LIMIT = 100_000  # the grid scrolls smoothly through this many
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    id: str
+    device: str
+    is_demo: bool
+    searching_with: str | None = None  # the previous model, while re-embedding for this one
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    path: str
+    is_demo: bool
+    description: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} — demo model" if self.is_demo else self.name
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    id: int
+    path: str
+    status: str  # ok | offline | error
+    error: str | None
+    total: int
+    indexed: int
+    pending: int
+    errors: int
+
+    @property
+    def state_text(self) -> str:
+        if self.status == "offline":
+            return "Offline (drive or share not connected)"
+        if self.status == "error":
+            return f"Cannot read: {self.error}" if self.error else "Cannot read"
+        if self.pending:
+            return "Indexing"
+        return "Up to date"
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    image: QueryImage | None = None
+    like_photo_id: int | None = None
+    folder_id: int | None = None
+    tag: tuple[str, str] | None = None  # (category, label)
+    date_from: date | None = None
+    date_to: date | None = None
+    min_score: float = 0.0
+    sort: str = "relevance"  # relevance | newest | oldest
+    limit: int = RESULT_LIMIT
+
+    @property
+    def needs_model(self) -> bool:
+        return bool(self.text or self.image is not None or self.like_photo_id is not None)
+
+
+@dataclass(frozen=True)
+class TagRow:
+    category: str
+    label: str
+    score: float | None
+    state: str  # suggested | confirmed | rejected
+
+    def describe(self) -> str:
+        mark = {"confirmed": "✓", "rejected": "✗"}.get(self.state, "?")
+        score = f"  {self.score:.2f}" if self.score is not None else ""
+        return f"{mark} {self.category}: {self.label}{score}  ({self.state})"
+
+
+@dataclass(frozen=True)
+class PhotoDetails:
+    path: str
+    size: int
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera: str | None
+    status: str
+    error: str | None
+    tags: tuple[TagRow, ...]
+
+    def fields(self) -> list[tuple[str, str]]:
+        out = [("File", os.path.basename(self.path)), ("Folder", os.path.dirname(self.path))]
+        out.append(("Taken", self.taken_at.replace("T", " ") if self.taken_at else "unknown"))
+        if self.width and self.height:
+            out.append(("Size", f"{self.width} × {self.height} px, {_bytes(self.size)}"))
+        else:
+            out.append(("Size", _bytes(self.size)))
+        if self.camera:
+            out.append(("Camera", self.camera))
+        if self.status != "ok":
+            out.append(("Status", f"{self.status}: {self.error}" if self.error else self.status))
+        return out
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    photo: PhotoItem
+    category: str
+    label: str
+    score: float
+    threshold: float
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+def iso_to_ts(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def photo_item(photo: Any, score: float | None = None) -> PhotoItem:
+    """A grid row from a core Photo record: EXIF date, else the file's mtime."""
+    taken = iso_to_ts(photo.taken_at)
+    if taken is None:
+        taken = photo.mtime_ns / 1e9
+    return PhotoItem(photo.id, str(photo.path), score, taken)
+
+
+# --- models: no library needed ------------------------------------------------------------
+def list_models() -> list[ModelEntry]:
+    from clipdesk.model import manager
+
+    return [ModelEntry(m.name, str(m.path), m.demo, m.description) for m in manager.list_models()]
+
+
+def import_model(path: str, report: Report, token: CancelToken) -> str:
+    from clipdesk.model import manager
+
+    report(Progress(0, None, message=f"Checking {os.path.basename(path)}…"))
+    installed = manager.import_model(Path(path), on_clash="rename")
+    token.raise_if_cancelled()
+    return installed.name
+
+
+def download_model(repo: str, report: Report, token: CancelToken) -> str:
+    from clipdesk.model.download import download_model as download
+
+    return download(repo, on_clash="rename", progress=report, cancel=token).name
+
+
+def download_catalog() -> list[Any]:
+    from clipdesk.model.download import catalog
+
+    return catalog()
+
+
+def device_names() -> list[str]:
+    from clipdesk.model.device import available_devices
+
+    return [d.name for d in available_devices()]

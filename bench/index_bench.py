@@ -57,7 +57,7 @@ def make_model() -> Path:
 
 
 def model_only(model, paths: list[Path], batch: int) -> float:
-    from clipdesk.core.decode import decode_for_model
+    from clipdesk.imaging.decode import decode_for_model
 
     pixels = torch.stack([model.preprocess(decode_for_model(p).image) for p in paths])
     model.encode_pixels(pixels[:batch])  # warm-up
@@ -68,9 +68,9 @@ def model_only(model, paths: list[Path], batch: int) -> float:
 
 
 def clipdesk_pipeline(model, paths: list[Path], batch: int, workers: int, decoder: str) -> float:
-    from clipdesk.core.pipeline import IndexPipeline
-    from clipdesk.core.store import Library
-    from tests.core.pipeline_helpers import register
+    from clipdesk.indexing.pipeline import IndexPipeline
+    from clipdesk.library.store import Library
+    from tests.support.pipeline_helpers import register
 
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library(Path(tmp) / "lib.sqlite3")
@@ -106,7 +106,7 @@ def reference(folder: Path, paths: list[Path], batch: int) -> float:
 
 
 def decode_times(paths: list[Path]) -> tuple[float, float]:
-    from clipdesk.core.decode import decode_for_model
+    from clipdesk.imaging.decode import decode_for_model
 
     start = time.perf_counter()
     for p in paths:

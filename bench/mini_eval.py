@@ -25,7 +25,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipdesk.core.prompts import DEFAULT_TEMPLATES  # noqa: E402
 from clipdesk.model import load_model  # noqa: E402
 from clipdesk.model.synth import COLOURS, CORE_SHAPES, SHAPES, render_scene, zero_shot_prompts  # noqa: E402
 from clipdesk.model.synth.evaluate import (  # noqa: E402
@@ -36,6 +35,7 @@ from clipdesk.model.synth.evaluate import (  # noqa: E402
     zero_shot_accuracy,
 )
 from clipdesk.model.synth.world import scene_at  # noqa: E402
+from clipdesk.tags.prompts import DEFAULT_TEMPLATES  # noqa: E402
 
 TARGETS = {"colour": 0.95, "shape": 0.90, "retrieval_p10": 0.90}
 

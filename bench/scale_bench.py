@@ -52,7 +52,7 @@ def median_ms(func, queries: np.ndarray) -> float:
 
 
 def search_scaling(sizes: list[int]) -> tuple[dict, dict]:
-    from clipdesk.core.index import VectorIndex
+    from clipdesk.search.vector_index import VectorIndex
 
     rng = np.random.default_rng(0)
     queries = unit_rows(rng, 20)
@@ -108,8 +108,8 @@ def indexing_rates(model_path: str, counts: list[int]) -> dict:
     import torch
     from PIL import Image
 
-    from clipdesk.core.services import ClipDeskServices
     from clipdesk.model import load_model
+    from clipdesk.services.app import ClipDeskServices
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = load_model(model_path, device="cpu")

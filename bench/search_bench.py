@@ -58,7 +58,7 @@ def paired_latencies(fns: list, queries: np.ndarray) -> list[np.ndarray]:
 def bench_latency(sizes: list[int], n_queries: int) -> None:
     import faiss
 
-    from clipdesk.core.index import VectorIndex
+    from clipdesk.search.vector_index import VectorIndex
 
     print(
         f"\n{'vectors':>9} {'':22}{'p50 ms':>9}{'p99 ms':>9}{'vs faiss p50':>14}{'recall@50':>11}"
@@ -104,7 +104,7 @@ def bench_latency(sizes: list[int], n_queries: int) -> None:
 _RSS_CHILD = r"""
 import json, sys, psutil, numpy as np
 sys.path.insert(0, sys.argv[3])
-from clipdesk.core.index import VectorIndex
+from clipdesk.search.vector_index import VectorIndex
 import torch
 n, mode = int(sys.argv[1]), sys.argv[2]
 proc = psutil.Process()
@@ -118,8 +118,8 @@ if mode == "index":
         index.add(np.arange(i, i + m), x / np.linalg.norm(x, axis=1, keepdims=True))
     index.search(x[0], 50)
 else:
-    from clipdesk.core.store import Library
-    from clipdesk.core.search import Searcher
+    from clipdesk.library.store import Library
+    from clipdesk.search.searcher import Searcher
     lib = Library(mode)
     s = Searcher(lib, "bench@0")
     s.load()
@@ -145,7 +145,7 @@ def make_library(path: Path, n: int) -> None:
     """A library with n photos and one 512-d vector each (rows written directly, fast)."""
     import time as _t
 
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
     lib = Library(path)
     now = _t.time()

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clipdesk.core.records import FileFacts  # noqa: E402
-from clipdesk.core.scanner import Scanner  # noqa: E402
-from clipdesk.core.store import Library  # noqa: E402
+from clipdesk.library.records import FileFacts  # noqa: E402
+from clipdesk.library.store import Library  # noqa: E402
+from clipdesk.scanning.scanner import Scanner  # noqa: E402
 
 MODEL = "bench@0"
 

@@ -8,7 +8,7 @@ Printed side by side, best of ``--repeat`` runs:
 
 - numpy reference: ``X @ W.T`` alone, the same product written plainly;
 - numpy reference + softmax: the reference with a textbook softmax and argmax;
-- ClipDesk scoring: :func:`clipdesk.core.tagging.propose` (product, temperature, softmax or
+- ClipDesk scoring: :func:`clipdesk.tags.zero_shot.propose` (product, temperature, softmax or
   sigmoid, user decisions, thresholds, review candidates), single and multi mode;
 - full recompute through a real library (unless ``--no-library``): load the vectors from SQLite,
   score, and rewrite the model's tags in one transaction (goal: < 1 s for the scoring; the SQLite
@@ -49,8 +49,8 @@ if ARGS.threads:
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
-from clipdesk.core.categories import Category, Mode  # noqa: E402
-from clipdesk.core.tagging import Classifier, Decisions, propose  # noqa: E402
+from clipdesk.tags.categories import Category, Mode  # noqa: E402
+from clipdesk.tags.zero_shot import Classifier, Decisions, propose  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> float:
@@ -91,10 +91,10 @@ class FixedModel:
 
 
 def library_recompute(x: np.ndarray, w: np.ndarray, n_labels: int) -> dict[str, float]:
-    from clipdesk.core.records import FileFacts
-    from clipdesk.core.store import Library
-    from clipdesk.core.tag_service import Tagger
-    from clipdesk.core.tag_store import TagStore
+    from clipdesk.library.records import FileFacts
+    from clipdesk.library.store import Library
+    from clipdesk.tags.store.tag_store import TagStore
+    from clipdesk.tags.tagger import Tagger
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CLIPDESK_HOME"] = tmp
@@ -145,7 +145,7 @@ def library_recompute(x: np.ndarray, w: np.ndarray, n_labels: int) -> dict[str, 
 def label_preview(lib: Any, clf: Classifier, dim: int) -> dict[str, float]:
     """The Tags page's top photos for one label, as it was (every vector read from the library
     file) and as it is (the search index the app already holds in memory, float16)."""
-    from clipdesk.core.search import Searcher
+    from clipdesk.search.searcher import Searcher
 
     searcher = Searcher(lib, "bench@0", dim, dtype="float16")
     searcher.load()

@@ -7,7 +7,7 @@ contrastive fine-tuning with a WiSE-FT blend.
 
 1. Head: a "New shape" category whose labels are shapes outside the training vocabulary (arrow,
    crescent, octagon; rendered by the synthetic generator). Zero-shot cannot know these words;
-   16 confirmed examples per class train a head (clipdesk.core.head_teach.teach, the app's code).
+   16 confirmed examples per class train a head (clipdesk.tags.heads.teach.teach, the app's code).
    Printed: held-out accuracy of zero-shot vs the head on fresh renders, beside chance, averaged
    over seeds (each its own labelled and test photos) with the range.
 2. Fine-tuning: image-caption pairs of new-shape scenes plus a replay of old-world scenes
@@ -37,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clipdesk.core.categories import Category, Label  # noqa: E402
-from clipdesk.core.head_teach import teach  # noqa: E402
-from clipdesk.core.heads import label_data, library_covariance, zero_shot_head  # noqa: E402
-from clipdesk.core.tagging import Decisions, build_classifier  # noqa: E402
 from clipdesk.model.synth import caption, render_scene, scene_at, write_photo  # noqa: E402
+from clipdesk.tags.categories import Category, Label  # noqa: E402
+from clipdesk.tags.heads.fit import label_data, library_covariance, zero_shot_head  # noqa: E402
+from clipdesk.tags.heads.teach import teach  # noqa: E402
+from clipdesk.tags.zero_shot import Decisions, build_classifier  # noqa: E402
 
 DEMO = ROOT / "models" / "clipdesk-mini"
 HEAD_SHAPES = ("arrow", "crescent", "octagon")
@@ -129,7 +129,7 @@ _TAG_IDS = {"new": 0, "old": 1, "vnew": 2, "vold": 3, "tnew": 4, "told": 5}
 
 
 def _pairs(folder: Path, specs: list[Any], size: int, tag: str, seed: int) -> list[Any]:
-    from clipdesk.core.finetune_data import CaptionPair
+    from clipdesk.training.captions import CaptionPair
 
     out = []
     for i, spec in enumerate(specs):

@@ -69,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from clipdesk.core.errors import ClipDeskError
-    from clipdesk.core.logging_setup import install_logging
+    from clipdesk.common.errors import ClipDeskError
+    from clipdesk.common.logging_setup import install_logging
     from clipdesk.ui.crash_dialog import install_crash_handler
     from clipdesk.ui.gui_thread_gc import install_gui_thread_gc
     from clipdesk.ui.qt_logging import install_qt_logging

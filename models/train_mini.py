@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipdesk.core.progress import Progress  # noqa: E402
+from clipdesk.common.progress import Progress  # noqa: E402
 from clipdesk.model.bpe_train import train_caption_tokenizer  # noqa: E402
 from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig  # noqa: E402
 from clipdesk.model.synth import SHAPES, SynthPairs  # noqa: E402

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from clipdesk import __version__
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
 
 # Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
 COMMAND_MODULES: list[str] = [

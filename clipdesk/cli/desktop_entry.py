@@ -21,7 +21,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
 
 APP_ID = "io.clipdesk.ClipDesk"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)  # hicolor's fixed-size directories

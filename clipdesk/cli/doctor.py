@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from clipdesk import __version__
-from clipdesk.core import paths
-from clipdesk.core.store import SEARCH_MODEL_KEY
+from clipdesk.common import paths
+from clipdesk.library.store import SEARCH_MODEL_KEY
 
 Section = dict[str, Any]
 
@@ -216,7 +216,7 @@ def library_health(path: Path, *, quick: bool = False) -> Section:
 
 
 def _inspect_library(conn: sqlite3.Connection, section: Section, *, quick: bool) -> None:
-    from clipdesk.core import schema
+    from clipdesk.library import schema
 
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -262,7 +262,7 @@ def _inspect_library(conn: sqlite3.Connection, section: Section, *, quick: bool)
 
 
 def paths_info() -> Section:
-    from clipdesk.core import logging_setup
+    from clipdesk.common import logging_setup
 
     return {
         "status": "ok",

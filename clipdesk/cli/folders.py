@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from clipdesk.core.progress import Progress
-from clipdesk.core.records import Folder
-from clipdesk.core.scanner import ChangeSet, Scanner
-from clipdesk.core.store import Library
+from clipdesk.common.progress import Progress
+from clipdesk.library.records import Folder
+from clipdesk.library.store import Library
+from clipdesk.scanning.scanner import ChangeSet, Scanner
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

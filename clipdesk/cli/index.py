@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from clipdesk.core.progress import CancelToken, Progress
+from clipdesk.common.progress import CancelToken, Progress
 
 EXIT_INTERRUPTED = 130
 
@@ -54,7 +54,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def open_services(args: argparse.Namespace) -> Any:
-    from clipdesk.core.services import ClipDeskServices
+    from clipdesk.services.app import ClipDeskServices
 
     return ClipDeskServices(args.library, model=args.model, device=args.device or "auto")
 
@@ -96,7 +96,7 @@ class ProgressBar:
 
 def _tag_as_indexed(app: Any) -> None:
     """New photos get their XMP keywords and the model's tags as each batch lands, as in the app."""
-    from clipdesk.core.tag_service import attach_to_services
+    from clipdesk.tags.tagger import attach_to_services
 
     attach_to_services(app)
 
@@ -158,7 +158,7 @@ def _scan_and_index(
     bar: ProgressBar,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    from clipdesk.core.errors import CancelledError
+    from clipdesk.common.errors import CancelledError
 
     out: dict[str, Any] = {}
     if not args.no_scan:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from clipdesk.core.progress import Progress
+from clipdesk.common.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@
     search --image query.jpg [--image-weight 0.5] ["optional text"]
     search --like PHOTO                  (a photo id or a path in the library)
 
-The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.core.query`.
+The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`.
 Prints one ``score  path`` line per photo, best first; ``--json`` prints a list of objects.
 """
 
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.query import Query
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.search.query import Query
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,7 +84,7 @@ def _like_id(app: Any, ref: str) -> int:
 
 
 def _filters(app: Any, args: argparse.Namespace) -> Any:
-    from clipdesk.core.search import SearchFilters
+    from clipdesk.search.searcher import SearchFilters
 
     for value, flag in ((args.date_from, "--from"), (args.date_to, "--to")):
         if value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clipdesk.core.store import SEARCH_MODEL_KEY, Library
+from clipdesk.library.store import SEARCH_MODEL_KEY, Library
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core.categories import HIERARCHY_SEP, Category, CategoryError, Label, Mode
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.tags.categories import HIERARCHY_SEP, Category, CategoryError, Label, Mode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -152,7 +152,7 @@ def add_tag_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def allowed_ids_from_args(library: Any, args: argparse.Namespace) -> Any:
     """The allowed photo ids for ``--tag`` options (numpy int64 array), or None when none given."""
-    from clipdesk.core.tag_store import TagStore
+    from clipdesk.tags.store.tag_store import TagStore
 
     exprs = list(getattr(args, "tags", None) or [])
     if not exprs:
@@ -161,8 +161,8 @@ def allowed_ids_from_args(library: Any, args: argparse.Namespace) -> Any:
 
 
 def _open(args: argparse.Namespace):
-    from clipdesk.core.store import Library
-    from clipdesk.core.tag_store import TagStore
+    from clipdesk.library.store import Library
+    from clipdesk.tags.store.tag_store import TagStore
 
     lib = Library(args.library)
     return lib, TagStore(lib)
@@ -221,7 +221,7 @@ def _category_text(c: Category) -> str:
 
 def cmd_cat_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.category_file import category_to_dict
+    from clipdesk.tags.category_file import category_to_dict
 
     lib, store = _open(args)
     with lib:
@@ -236,7 +236,7 @@ def cmd_cat_list(args: argparse.Namespace) -> int:
 
 def cmd_cat_add(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core import prompts
+    from clipdesk.tags import prompts
 
     extra: dict[str, list[str]] = {}
     for item in args.prompt:
@@ -280,7 +280,7 @@ def cmd_cat_remove(args: argparse.Namespace) -> int:
 
 def cmd_cat_import(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.category_file import read_category_file
+    from clipdesk.tags.category_file import read_category_file
 
     cats = read_category_file(args.file)  # all validated before anything changes
     lib, store = _open(args)
@@ -292,7 +292,7 @@ def cmd_cat_import(args: argparse.Namespace) -> int:
 
 
 def cmd_cat_export(args: argparse.Namespace) -> int:
-    from clipdesk.core.category_file import dump_categories, write_category_file
+    from clipdesk.tags.category_file import dump_categories, write_category_file
 
     lib, store = _open(args)
     with lib:
@@ -310,8 +310,8 @@ def cmd_cat_export(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.services import ClipDeskServices
-    from clipdesk.core.tag_service import Tagger
+    from clipdesk.services.app import ClipDeskServices
+    from clipdesk.tags.tagger import Tagger
 
     with ClipDeskServices(args.library, model=args.model, device=args.device or "auto") as app:
         # Without --model: the model whose vectors are complete (search's), so a re-embedding
@@ -329,7 +329,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.tag_store import TAGGED_STATES
+    from clipdesk.tags.store.tag_store import TAGGED_STATES
 
     lib, store = _open(args)
     with lib:
@@ -347,7 +347,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.tag_store import TagState
+    from clipdesk.tags.store.tag_store import TagState
 
     cat, label = _split_tag(args.tag)
     lib, store = _open(args)
@@ -404,7 +404,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_import_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.tag_service import Tagger
+    from clipdesk.tags.tagger import Tagger
 
     lib, store = _open(args)
     with lib:
@@ -416,7 +416,7 @@ def cmd_import_xmp(args: argparse.Namespace) -> int:
 
 def cmd_write_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.tag_service import Tagger
+    from clipdesk.tags.tagger import Tagger
 
     lib, store = _open(args)
     with lib:

@@ -18,8 +18,8 @@ import argparse
 import sys
 from typing import Any
 
-from clipdesk.core.errors import CancelledError, ClipDeskError
-from clipdesk.core.finetune_data import SOURCES
+from clipdesk.common.errors import CancelledError, ClipDeskError
+from clipdesk.training.captions import SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -112,7 +112,7 @@ def _sources(args: argparse.Namespace) -> list[str]:
 
 
 def _library(args: argparse.Namespace):
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
     return Library(args.library)
 
@@ -130,8 +130,8 @@ def _progress(args: argparse.Namespace):
 
 def run_heads(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core import head_service
     from clipdesk.model import load_model
+    from clipdesk.tags.heads import examples as head_service
 
     with _library(args) as lib:
         if args.revert:
@@ -195,7 +195,7 @@ def _heads_text(d: dict[str, Any]) -> str:
 
 def run_pairs(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.finetune_data import SOURCE_TITLES, caption_pairs
+    from clipdesk.training.captions import SOURCE_TITLES, caption_pairs
 
     with _library(args) as lib:
         pairs = caption_pairs(lib, _sources(args))
@@ -210,9 +210,9 @@ def run_pairs(args: argparse.Namespace) -> int:
 
 def run_finetune(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.core.finetune_data import caption_pairs, split_pairs
     from clipdesk.model import versions
     from clipdesk.model.finetune import FinetuneJob, FinetuneOptions, pending_jobs
+    from clipdesk.training.captions import caption_pairs, split_pairs
 
     if args.resume:
         jobs = pending_jobs() if args.resume == "last" else [FinetuneJob.open(args.resume)]

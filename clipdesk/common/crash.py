@@ -27,8 +27,8 @@ from types import TracebackType
 from typing import IO
 
 from clipdesk import __version__
-from clipdesk.core import logging_setup, paths
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common import logging_setup, paths
+from clipdesk.common.errors import ClipDeskError
 
 log = logging.getLogger("clipdesk.crash")
 

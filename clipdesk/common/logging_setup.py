@@ -1,8 +1,8 @@
 """Logging for the app and the CLI: one rotating file in the log dir, one named logger per area.
 
 Modules log through ``logging.getLogger(__name__)``, so every record carries its area
-(``clipdesk.core.store``, ``clipdesk.model.manager``, ``clipdesk.ui.main_window``) and an area's
-verbosity can be tuned alone (``CLIPDESK_LOG=clipdesk.core.store=DEBUG``). Everything goes to
+(``clipdesk.library.store``, ``clipdesk.model.manager``, ``clipdesk.ui.main_window``) and an area's
+verbosity can be tuned alone (``CLIPDESK_LOG=clipdesk.library.store=DEBUG``). Everything goes to
 ``log_dir()/clipdesk.log``, rotated so a long-running app never fills the disk; that file is what
 a user attaches to a bug report, and the crash dialog points at it.
 
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from clipdesk.core import paths
+from clipdesk.common import paths
 
 ROOT_LOGGER = "clipdesk"
 LOG_FILE_NAME = "clipdesk.log"
@@ -27,7 +27,7 @@ BACKUP_COUNT = 5
 FILE_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-8s %(threadName)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
-# Per-area levels from the environment: "clipdesk.core.store=DEBUG,clipdesk.ui=WARNING".
+# Per-area levels from the environment: "clipdesk.library.store=DEBUG,clipdesk.ui=WARNING".
 LEVELS_ENV = "CLIPDESK_LOG"
 
 # Areas a user or a bug report refers to; documentation for --help and doctor, not a whitelist.

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clipdesk.core.errors import CancelledError
+from clipdesk.common.errors import CancelledError
 
 
 @dataclass(frozen=True)

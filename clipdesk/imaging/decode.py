@@ -24,8 +24,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.imaging import MAX_PIXELS, to_rgb
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.imaging.pixels import MAX_PIXELS, to_rgb
 
 RAW_EXTENSIONS = frozenset(
     {

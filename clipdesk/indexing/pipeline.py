@@ -22,7 +22,7 @@
   search index adds them; the tag engine tags them).
 - Re-embedding for a new model is the same run with the new model: ``pending_photos(model.id)``
   includes every ok photo without a vector for it, and the old vectors stay until the caller
-  switches over (see :mod:`clipdesk.core.services`).
+  switches over (see :mod:`clipdesk.services.app`).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from clipdesk.core.decode import DecodeError, decode_for_model
-from clipdesk.core.errors import ModelError
-from clipdesk.core.progress import CancelToken, Progress, ProgressCallback, RateMeter
-from clipdesk.core.records import Photo
+from clipdesk.common.errors import ModelError
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
+from clipdesk.imaging.decode import DecodeError, decode_for_model
+from clipdesk.library.records import Photo
 
 log = logging.getLogger("clipdesk.pipeline")
 

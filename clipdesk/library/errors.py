@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from clipdesk.core.errors import ClipDeskError, LibraryError
+from clipdesk.common.errors import ClipDeskError, LibraryError
 
 
 class LibraryLockedError(LibraryError):

@@ -1,4 +1,4 @@
-"""Folder queries of :class:`clipdesk.core.store.Library` (a mixin; see store.py for threads)."""
+"""Folder queries of :class:`clipdesk.library.store.Library` (a mixin; see store.py for threads)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clipdesk.core.records import Folder, FolderStatus, PhotoStatus
-from clipdesk.core.store_errors import FolderError
+from clipdesk.library.errors import FolderError
+from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 
 def normalise_path(path: str | Path) -> str:

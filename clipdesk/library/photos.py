@@ -1,4 +1,4 @@
-"""Photo queries of :class:`clipdesk.core.store.Library` (a mixin; see store.py for threads).
+"""Photo queries of :class:`clipdesk.library.store.Library` (a mixin; see store.py for threads).
 
 The scanner writes files' facts here; the indexing pipeline asks for pending work and reports
 each photo back with :meth:`~PhotoQueries.mark_error` or ``store_embeddings`` / ``mark_indexed``
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clipdesk.core.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
-from clipdesk.core.store_folders import normalise_path, subtree_range
+from clipdesk.library.folders import normalise_path, subtree_range
+from clipdesk.library.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 

@@ -63,7 +63,7 @@ def _v1_library(db: sqlite_utils.Database) -> None:
             "kind": str,  # jpeg | png | webp | tiff | bmp | gif | heif | raw (by content)
             "size": int,  # bytes
             "mtime_ns": int,
-            "content_hash": str,  # clipdesk.core.hashing.content_hash (hex)
+            "content_hash": str,  # clipdesk.scanning.hashing.content_hash (hex)
             "width": int,  # after EXIF orientation
             "height": int,
             "taken_at": str,  # ISO 8601 from EXIF DateTimeOriginal, local time as recorded
@@ -106,7 +106,7 @@ def _v1_library(db: sqlite_utils.Database) -> None:
 
 
 def _v2_tags(db: sqlite_utils.Database) -> None:
-    """Tag categories, their labels, and tags per photo (clipdesk.core.tag_store)."""
+    """Tag categories, their labels, and tags per photo (clipdesk.tags.store.tag_store)."""
     db.execute(
         "CREATE TABLE categories ("
         " id INTEGER PRIMARY KEY,"

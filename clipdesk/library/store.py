@@ -7,13 +7,13 @@ Writes take the database write lock up front (``BEGIN IMMEDIATE``) and wait up t
 seconds for another writer, so two threads (or two processes) never deadlock on a lock upgrade.
 A connection must not be carried to another thread; ask the Library again on that thread.
 
-Errors: every public method raises a :mod:`clipdesk.core.store_errors` subclass of
+Errors: every public method raises a :mod:`clipdesk.library.errors` subclass of
 ``LibraryError`` (with a hint) for the known failures - locked, read-only, disk full, corrupt,
 not a library, too new - and rolls back the change it was making, so the file is never half
 written. Anything else is a bug and propagates unchanged.
 
-The queries live in mixins by table (:mod:`clipdesk.core.store_folders`,
-:mod:`clipdesk.core.store_photos`, :mod:`clipdesk.core.store_vectors`); this module owns the
+The queries live in mixins by table (:mod:`clipdesk.library.folders`,
+:mod:`clipdesk.library.photos`, :mod:`clipdesk.library.vectors`); this module owns the
 connections, transactions, schema check and settings.
 """
 
@@ -29,17 +29,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core import paths, schema
-from clipdesk.core.store_errors import (
+from clipdesk.common import paths
+from clipdesk.library import schema
+from clipdesk.library.errors import (
     LibraryClosedError,
     LibraryOpenError,
     LibraryTooNewError,
     NotALibraryError,
     translate,
 )
-from clipdesk.core.store_folders import FolderQueries
-from clipdesk.core.store_photos import PhotoQueries
-from clipdesk.core.store_vectors import VectorQueries
+from clipdesk.library.folders import FolderQueries
+from clipdesk.library.photos import PhotoQueries
+from clipdesk.library.vectors import VectorQueries
 
 # Settings key of the model whose vectors search uses: {"id": model id, "source": name or path}.
 # Written by the services; read by status and doctor without loading torch.
@@ -58,7 +59,7 @@ class _Connection(sqlite3.Connection):
 class Library(FolderQueries, PhotoQueries, VectorQueries):
     """Open (creating or migrating if needed) the library at ``path``.
 
-    ``path`` defaults to :func:`clipdesk.core.paths.default_library_path`. ``timeout`` is how
+    ``path`` defaults to :func:`clipdesk.common.paths.default_library_path`. ``timeout`` is how
     long a write waits for another writer before :class:`LibraryLockedError`.
     """
 

@@ -1,4 +1,4 @@
-"""Embedding queries of :class:`clipdesk.core.store.Library` (a mixin; see store.py for threads).
+"""Embedding queries of :class:`clipdesk.library.store.Library` (a mixin; see store.py for threads).
 
 Vectors are stored as little-endian float32 BLOBs (``dim * 4`` bytes), one row per
 (photo, model id); deleting a photo deletes its vectors. Loading a model's vectors for search
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clipdesk.core.records import PHOTO_COLUMNS, Photo, PhotoStatus
-from clipdesk.core.store_photos import chunks
+from clipdesk.library.photos import chunks
+from clipdesk.library.records import PHOTO_COLUMNS, Photo, PhotoStatus
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 _FETCH = 4096  # rows per fetchmany while loading vectors (bounds the extra memory)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from clipdesk.core.errors import CheckpointError
+from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig
@@ -168,7 +168,7 @@ def _sample(items: list[str], n: int = 3) -> str:
 def weights_hash(files: list[Path]) -> str:
     """sha256 over the weight files, cached by (path, size, mtime) so a load does not re-read
     gigabytes."""
-    from clipdesk.core import paths
+    from clipdesk.common import paths
 
     cache_file = paths.cache_dir() / "weight-hashes.json"
     try:

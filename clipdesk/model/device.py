@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from clipdesk.core.errors import DeviceError
+from clipdesk.common.errors import DeviceError
 
 log = logging.getLogger("clipdesk.model.device")
 

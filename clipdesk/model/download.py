@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from clipdesk.core import paths
-from clipdesk.core.errors import CancelledError, ModelError
-from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.common import paths
+from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model import manager
 
 log = logging.getLogger("clipdesk.model.download")

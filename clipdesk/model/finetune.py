@@ -25,14 +25,14 @@ from typing import Any
 
 import torch
 
-from clipdesk.core import paths
-from clipdesk.core.errors import CancelledError, ModelError
-from clipdesk.core.finetune_data import CaptionPair, LibraryPairs
-from clipdesk.core.progress import CancelToken, ProgressCallback
+from clipdesk.common import paths
+from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.finetune_eval import RetrievalProbe, blend_state
 from clipdesk.model.finetune_save import save_version
 from clipdesk.model.train import STATE_FILE, ContrastiveTrainer, TrainConfig, TrainProgress
+from clipdesk.training.captions import CaptionPair, LibraryPairs
 
 log = logging.getLogger("clipdesk.model.finetune")
 

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core import paths
-from clipdesk.core.errors import ModelError
+from clipdesk.common import paths
+from clipdesk.common.errors import ModelError
 from clipdesk.model.checkpoint import save_model_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.preprocess import PreprocessConfig

@@ -1,7 +1,7 @@
 """Installed models: the user's models folder and the bundled demo model.
 
 A model is a folder (Hugging Face CLIP layout plus ``clipdesk.json``) named after the model.
-User models live in :func:`clipdesk.core.paths.models_dir`; the package's own in
+User models live in :func:`clipdesk.common.paths.models_dir`; the package's own in
 :func:`bundled_models_dir`. A user model shadows a bundled one of the same name. The active model
 (the one the library's vectors come from) is a small JSON setting under the config dir.
 """
@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from clipdesk.core import paths
-from clipdesk.core.errors import ModelError
+from clipdesk.common import paths
+from clipdesk.common.errors import ModelError
 
 log = logging.getLogger("clipdesk.model.manager")
 

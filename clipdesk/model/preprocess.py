@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from clipdesk.core.imaging import to_rgb
+from clipdesk.imaging.pixels import to_rgb
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

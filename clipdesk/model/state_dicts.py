@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from clipdesk.core.errors import CheckpointError
+from clipdesk.common.errors import CheckpointError
 from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig
 from clipdesk.model.convert import hf_to_native, is_hf_state_dict
 from clipdesk.model.tokenizer import ClipTokenizer

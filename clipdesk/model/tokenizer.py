@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from clipdesk.core.errors import CheckpointError
+from clipdesk.common.errors import CheckpointError
 
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from clipdesk.core.errors import CancelledError, CheckpointError
-from clipdesk.core.progress import CancelToken, Progress, ProgressCallback, RateMeter
+from clipdesk.common.errors import CancelledError, CheckpointError
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
 from clipdesk.model.checkpoint import load_checkpoint, save_model_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig

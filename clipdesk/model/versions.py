@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clipdesk.core import paths
-from clipdesk.core.errors import ModelError
+from clipdesk.common import paths
+from clipdesk.common.errors import ModelError
 from clipdesk.model import manager
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 log = logging.getLogger("clipdesk.model.versions")
 
@@ -140,7 +140,7 @@ def _share_heads(library: Library, source: str, target: str) -> None:
     """Tag heads work on image vectors: the ones applied for ``source`` hold for ``target``."""
     from dataclasses import replace
 
-    from clipdesk.core import head_store
+    from clipdesk.tags.heads import store as head_store
 
     for mid, category in head_store.applied_heads(library):
         head = head_store.applied_head(library, mid, category) if mid == source else None

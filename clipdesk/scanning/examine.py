@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from clipdesk.core.filetypes import classify, kind_from_extension
-from clipdesk.core.hashing import content_hash
-from clipdesk.core.metadata import read_metadata
-from clipdesk.core.records import FileFacts, PhotoMeta
+from clipdesk.imaging.filetypes import classify, kind_from_extension
+from clipdesk.library.records import FileFacts, PhotoMeta
+from clipdesk.scanning.hashing import content_hash
+from clipdesk.scanning.metadata import read_metadata
 
 
 def examine(path: str, with_metadata: bool = True) -> FileFacts | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from clipdesk.core.records import PhotoMeta
+from clipdesk.library.records import PhotoMeta
 
 log = logging.getLogger("clipdesk.metadata")
 
@@ -42,7 +42,7 @@ def _ensure_heif() -> None:
 
 
 def read_metadata(path: str | os.PathLike[str], kind: str | None = None) -> PhotoMeta:
-    """Metadata of the photo at ``path`` (``kind`` from :mod:`clipdesk.core.filetypes`)."""
+    """Metadata of the photo at ``path`` (``kind`` from :mod:`clipdesk.imaging.filetypes`)."""
     if kind == "heif":
         _ensure_heif()
     try:

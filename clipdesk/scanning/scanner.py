@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clipdesk.core.examine import examine
-from clipdesk.core.filetypes import is_candidate
-from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.core.records import Folder, FolderStatus, PhotoStatus
-from clipdesk.core.store import Library
-from clipdesk.core.store_errors import FolderError
-from clipdesk.core.store_folders import is_inside, normalise_path
-from clipdesk.core.store_photos import KnownFile
-from clipdesk.core.walk import is_skipped_path, walk
+from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.imaging.filetypes import is_candidate
+from clipdesk.library.errors import FolderError
+from clipdesk.library.folders import is_inside, normalise_path
+from clipdesk.library.photos import KnownFile
+from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
+from clipdesk.library.store import Library
+from clipdesk.scanning.examine import examine
+from clipdesk.scanning.walk import is_skipped_path, walk
 
 log = logging.getLogger("clipdesk.scanner")
 

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from clipdesk.core.filetypes import is_candidate
+from clipdesk.imaging.filetypes import is_candidate
 
 SKIP_DIRS = frozenset(
     {

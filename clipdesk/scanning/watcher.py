@@ -35,10 +35,10 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from clipdesk.core.errors import LibraryError
-from clipdesk.core.filetypes import is_candidate
-from clipdesk.core.records import FolderStatus
-from clipdesk.core.scanner import ChangeSet, Scanner
+from clipdesk.common.errors import LibraryError
+from clipdesk.imaging.filetypes import is_candidate
+from clipdesk.library.records import FolderStatus
+from clipdesk.scanning.scanner import ChangeSet, Scanner
 
 log = logging.getLogger("clipdesk.watcher")
 

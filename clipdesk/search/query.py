@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
 
 
 class QueryError(ClipDeskError):
@@ -193,7 +193,7 @@ class QueryEncoder:
     """Turns a :class:`Query` into a unit vector with one model; caches phrase vectors.
 
     ``photo_vector(id)`` returns a stored photo vector (from the index or the store) or None;
-    ``load_image(path)`` decodes an image file for the model (clipdesk.core.decode).
+    ``load_image(path)`` decodes an image file for the model (clipdesk.imaging.decode).
     """
 
     def __init__(
@@ -231,7 +231,7 @@ class QueryEncoder:
         )
 
     def image_vector(self, image: Image.Image | Path) -> np.ndarray:
-        from clipdesk.core.decode import DecodeError, decode_for_model, decode_image
+        from clipdesk.imaging.decode import DecodeError, decode_for_model, decode_image
 
         try:
             if isinstance(image, Image.Image):

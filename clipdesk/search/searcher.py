@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from clipdesk.core.index import VectorIndex
-from clipdesk.core.records import Photo, PhotoStatus
+from clipdesk.library.records import Photo, PhotoStatus
+from clipdesk.search.vector_index import VectorIndex
 
 log = logging.getLogger("clipdesk.search")
 

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from clipdesk.core.errors import ClipDeskError, ModelError
-from clipdesk.core.pipeline import EmbeddedHook, IndexPipeline, IndexReport
-from clipdesk.core.progress import CancelToken, ProgressCallback
-from clipdesk.core.query import Query, QueryEncoder
-from clipdesk.core.search import Searcher, SearchFilters, SearchResult
-from clipdesk.core.store import SEARCH_MODEL_KEY
+from clipdesk.common.errors import ClipDeskError, ModelError
+from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.indexing.pipeline import EmbeddedHook, IndexPipeline, IndexReport
+from clipdesk.library.store import SEARCH_MODEL_KEY
+from clipdesk.search.query import Query, QueryEncoder
+from clipdesk.search.searcher import Searcher, SearchFilters, SearchResult
 
 log = logging.getLogger("clipdesk.services")
 
@@ -79,7 +79,7 @@ class ClipDeskServices:
             if self._closed:
                 raise ClipDeskError("ClipDesk services are closed.")
             if self._library is None:
-                from clipdesk.core.store import Library
+                from clipdesk.library.store import Library
 
                 self._library = Library(self.library_path)
             return self._library
@@ -183,7 +183,7 @@ class ClipDeskServices:
     # --- folders and scanning ----------------------------------------------------------------
 
     def _scanner(self) -> Any:
-        from clipdesk.core.scanner import Scanner
+        from clipdesk.scanning.scanner import Scanner
 
         return Scanner(self.library)
 
@@ -219,9 +219,9 @@ class ClipDeskServices:
         on_error: Callable[[BaseException], None] | None = None,
         **options: Any,
     ) -> Any:
-        """A started :class:`clipdesk.core.watcher.Watcher`; call its ``stop()`` when done.
+        """A started :class:`clipdesk.scanning.watcher.Watcher`; call its ``stop()`` when done.
         Changes are applied to the search index before ``on_change`` sees them."""
-        from clipdesk.core.watcher import Watcher
+        from clipdesk.scanning.watcher import Watcher
 
         def changed(changes: Any) -> None:
             self._after_changes()
@@ -315,7 +315,7 @@ class ClipDeskServices:
         image: Image.Image | str | Path | None = None,
         image_weight: float = 1.0,
     ) -> list[SearchResult]:
-        """Text (with the query syntax of clipdesk.core.query), image, or both; best first,
+        """Text (with the query syntax of clipdesk.search.query), image, or both; best first,
         each with its Photo record."""
         q = query if isinstance(query, Query) else Query.parse(query)
         if image is not None:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from clipdesk.core import prompts
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.tags import prompts
 
 DEFAULT_THRESHOLD = 0.5
 MAX_NAME_LENGTH = 120

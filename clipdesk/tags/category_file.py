@@ -38,10 +38,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core import prompts
-from clipdesk.core.atomic_file import atomic_write_bytes
-from clipdesk.core.categories import Category, CategoryError, Label, Mode
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.atomic_file import atomic_write_bytes
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.tags import prompts
+from clipdesk.tags.categories import Category, CategoryError, Label, Mode
 
 FORMAT_NAME = "clipdesk-categories"
 FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Sequence
 
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
 
 # The template that puts the category name beside the label.
 CONTEXT_TEMPLATE = "a photo of a {label}, a type of {category}."

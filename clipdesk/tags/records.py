@@ -1,4 +1,4 @@
-"""Records and constants of tags per photo (see :mod:`clipdesk.core.tag_store`)."""
+"""Records and constants of tags per photo (see :mod:`clipdesk.tags.store.tag_store`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clipdesk.core.categories import hierarchical_keyword
+from clipdesk.tags.categories import hierarchical_keyword
 
 
 class TagState(StrEnum):

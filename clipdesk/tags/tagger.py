@@ -1,7 +1,7 @@
 """Tagging over the library: recompute, tag new photos as they are indexed, XMP in and out.
 
 The GUI and the CLI both drive a :class:`Tagger`. Recomputing a category is one matrix product of
-the stored image vectors with the category's label matrix (:mod:`clipdesk.core.tagging`); label
+the stored image vectors with the category's label matrix (:mod:`clipdesk.tags.zero_shot`); label
 matrices are cached per (model, category definition), so tagging freshly indexed photos costs one
 small product per category, not a pass of the text encoder.
 """
@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clipdesk.core import xmp
-from clipdesk.core.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, Category, CategoryError
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.head_store import with_applied_head
-from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.core.records import PhotoStatus
-from clipdesk.core.tag_store import (
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.library.records import PhotoStatus
+from clipdesk.tags.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, Category, CategoryError
+from clipdesk.tags.heads.store import with_applied_head
+from clipdesk.tags.store.tag_store import (
     CONFIRMED_STATES,
     TAGGED_STATES,
     TagState,
@@ -32,7 +31,8 @@ from clipdesk.core.tag_store import (
     chunks,
     marks,
 )
-from clipdesk.core.tagging import (
+from clipdesk.tags.xmp import sidecar as xmp
+from clipdesk.tags.zero_shot import (
     CHUNK_ROWS,
     Classifier,
     Decisions,
@@ -44,7 +44,7 @@ from clipdesk.core.tagging import (
 )
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 log = logging.getLogger("clipdesk.tags")
 
@@ -203,7 +203,7 @@ class Tagger:
     def on_embedded(
         self, photo_ids: Sequence[int], vectors: np.ndarray, model_id: str | None = None
     ) -> None:
-        """Pipeline hook (``clipdesk.core.pipeline.EmbeddedHook``): tag photos the moment their
+        """Pipeline hook (``clipdesk.indexing.pipeline.EmbeddedHook``): tag photos the moment their
         vectors are stored. ``model_id``, when given, must be this tagger's model (vectors of
         another model are ignored). Failures are logged, never raised: tagging must not stop
         indexing.
@@ -351,7 +351,7 @@ def attach_to_services(services: Any) -> Tagger:
     """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook
     (:func:`tag_new_photos` on each batch).
 
-    ``services`` is a :class:`clipdesk.core.services.ClipDeskServices`; the listener follows its
+    ``services`` is a :class:`clipdesk.services.app.ClipDeskServices`; the listener follows its
     active model (vectors arrive for the model search uses, which is the active one whenever the
     hook fires). The returned Tagger serves recompute and XMP calls over the same library.
     """

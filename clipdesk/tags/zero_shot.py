@@ -24,8 +24,8 @@ from typing import Protocol
 
 import numpy as np
 
-from clipdesk.core import prompts
-from clipdesk.core.categories import Category, Mode
+from clipdesk.tags import prompts
+from clipdesk.tags.categories import Category, Mode
 
 # Near-misses this far below the threshold are kept as review candidates.
 REVIEW_MARGIN = 0.25

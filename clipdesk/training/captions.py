@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clipdesk.core import prompts
-from clipdesk.core.categories import KEYWORDS_CATEGORY, flat_keyword
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.core.xmp_text import read_xmp_text
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.tags import prompts
+from clipdesk.tags.categories import KEYWORDS_CATEGORY, flat_keyword
+from clipdesk.tags.xmp.text import read_xmp_text
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 log = logging.getLogger("clipdesk.finetune")
 
@@ -202,7 +202,7 @@ class LibraryPairs:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[Image.Image, str]:
-        from clipdesk.core.decode import DecodeError, decode_for_model
+        from clipdesk.imaging.decode import DecodeError, decode_for_model
 
         if not 0 <= index < len(self.pairs):
             raise IndexError(index)

@@ -1,7 +1,7 @@
 """One open library for the app: the blocking calls the UI runs in its worker pools.
 
-A thin layer over :class:`clipdesk.core.services.ClipDeskServices` (the facade the CLI drives too)
-plus the tag store, returning the UI's small records from :mod:`clipdesk.ui.backend`. Every
+A thin layer over :class:`clipdesk.services.app.ClipDeskServices` (the facade the CLI drives too)
+plus the tag store, returning the UI's small records from :mod:`clipdesk.ui.rows`. Every
 method runs in a worker thread (``AppController.call``), never on the GUI thread; torch loads with
 the model, on a worker, after the window is painted.
 """
@@ -17,27 +17,27 @@ from typing import Any
 
 import numpy as np
 
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.progress import CancelToken, Progress
-from clipdesk.core.records import PhotoStatus
-from clipdesk.core.services import ClipDeskServices
-from clipdesk.core.store import Library
-from clipdesk.core.tag_store import TagStore
-from clipdesk.ui.backend import (
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken, Progress
+from clipdesk.library.records import PhotoStatus
+from clipdesk.library.store import Library
+from clipdesk.services.app import ClipDeskServices
+from clipdesk.tags.store.tag_store import TagStore
+from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.rows import (
     FolderRow,
     ModelInfo,
     SearchRequest,
     photo_item,
 )
-from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.session_tags import TagCalls
 
-log = logging.getLogger("clipdesk.ui.session")
+log = logging.getLogger("clipdesk.ui.backend")
 Report = Callable[[Progress], None]
 
 
 class Backend(TagCalls):
-    """The UI's handle on :class:`~clipdesk.core.services.ClipDeskServices` (the CLI's facade)."""
+    """The UI's handle on :class:`~clipdesk.services.app.ClipDeskServices` (the CLI's facade)."""
 
     def __init__(self, services: ClipDeskServices) -> None:
         self.services = services
@@ -74,7 +74,7 @@ class Backend(TagCalls):
 
     @property
     def tagger(self) -> Any:
-        from clipdesk.core.tag_service import Tagger
+        from clipdesk.tags.tagger import Tagger
 
         model = self.model
         with self._lock:
@@ -109,7 +109,7 @@ class Backend(TagCalls):
         )
 
     def _tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        from clipdesk.core.tag_service import tag_new_photos
+        from clipdesk.tags.tagger import tag_new_photos
 
         tagger = self.tagger
         tag_new_photos(tagger, ids, vectors, tagger.model.id)
@@ -198,8 +198,8 @@ class Backend(TagCalls):
         if not req.needs_model:
             items = self._browse(req, allowed)
         else:
-            from clipdesk.core.query import Query
-            from clipdesk.core.search import SearchFilters
+            from clipdesk.search.query import Query
+            from clipdesk.search.searcher import SearchFilters
 
             query = Query.parse(req.text) if req.text else Query()
             if req.image is not None:

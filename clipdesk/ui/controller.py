@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken
 from clipdesk.ui import thumbnails
-from clipdesk.ui.backend import ModelInfo
 from clipdesk.ui.delegate import CELL
 from clipdesk.ui.jobs import JobRunner
+from clipdesk.ui.rows import ModelInfo
 from clipdesk.ui.settings import AppSettings
 from clipdesk.ui.thumbnails import ThumbnailCache
 from clipdesk.ui.workers import Ticket, Workers
 
 if TYPE_CHECKING:
-    from clipdesk.ui.session import Backend
+    from clipdesk.ui.backend import Backend
 
 log = logging.getLogger("clipdesk.ui.controller")
 
@@ -91,7 +91,7 @@ class AppController(QObject):
         model, device = self.settings.model_name, self.settings.device
 
         def open_library(_token: CancelToken) -> Backend:
-            from clipdesk.ui.session import Backend  # the core's imports stay off the first paint
+            from clipdesk.ui.backend import Backend  # the core's imports stay off the first paint
 
             return Backend.open(library, model, device)
 

@@ -1,6 +1,6 @@
 """The friendly face of an uncaught exception: one dialog, the log's path, "Copy details".
 
-:func:`install_crash_handler` wires :mod:`clipdesk.core.crash` to the GUI. Reports may come from
+:func:`install_crash_handler` wires :mod:`clipdesk.common.crash` to the GUI. Reports may come from
 any thread; :class:`QtCrashReporter` lives on the GUI thread and receives them through a queued
 signal, so the dialog is always built on the GUI thread. Only the first report of each kind opens
 a dialog (the core handler drops repeats), and while a dialog is open further failures are added
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.core import crash
-from clipdesk.core.crash import CrashHandler, CrashReport
+from clipdesk.common import crash
+from clipdesk.common.crash import CrashHandler, CrashReport
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from PIL import Image
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt
 from PySide6.QtGui import QImage, QPixmap
 
-from clipdesk.core.decode import SUPPORTED_EXTENSIONS
+from clipdesk.imaging.decode import SUPPORTED_EXTENSIONS
 
 
 @dataclass
@@ -29,7 +29,7 @@ class QueryImage:
     def pil(self) -> Image.Image:
         if self.image is not None:
             return self.image
-        from clipdesk.core.imaging import open_image
+        from clipdesk.imaging.pixels import open_image
 
         return open_image(self.path)  # type: ignore[arg-type]
 

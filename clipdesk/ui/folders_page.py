@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.ui.backend import FolderRow
 from clipdesk.ui.controller import AppController
+from clipdesk.ui.rows import FolderRow
 
 _Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Folder", "Photos", "Indexed", "Waiting", "Errors", "State")

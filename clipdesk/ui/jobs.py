@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from clipdesk.core.progress import CancelToken, Progress
+from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 JobFn = Callable[[Callable[[Progress], None], CancelToken], Any]

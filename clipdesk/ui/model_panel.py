@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.ui import backend as models_api
+from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import describe_error
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 

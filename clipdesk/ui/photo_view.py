@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.ui import desktop
-from clipdesk.ui.backend import PhotoDetails, TagRow
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.rows import PhotoDetails, TagRow
 
 PREVIEW_PX = 1600
 
@@ -34,7 +34,7 @@ def load_preview(path: str, px: int = PREVIEW_PX) -> QImage:
         reader.setScaledSize(size.scaled(QSize(px, px), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():  # HEIF, RAW and what Qt cannot read: the model's decoder can
-        from clipdesk.core.decode import decode_for_model
+        from clipdesk.imaging.decode import decode_for_model
         from clipdesk.ui.drops import pil_to_qimage
 
         image = pil_to_qimage(decode_for_model(path, px).image)

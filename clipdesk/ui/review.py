@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.ui.backend import ReviewItem
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.photo_view import load_preview
+from clipdesk.ui.rows import ReviewItem
 
 QUEUE_SIZE = 300
 

@@ -1,6 +1,6 @@
 """The rows the UI shows (folders, photo details, tags, review items, models) and model helpers.
 
-Small immutable records made from core records in worker threads (see :mod:`clipdesk.ui.session`),
+Small immutable records made from core records in worker threads (see :mod:`clipdesk.ui.backend`),
 so widgets never touch the database. Nothing here imports Qt or torch at import time.
 """
 
@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from clipdesk.core.progress import CancelToken, Progress
+from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_model import PhotoItem
 

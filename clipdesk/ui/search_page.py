@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.ui.backend import SearchRequest
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.rows import SearchRequest
 from clipdesk.ui.search_box import SearchBox
 from clipdesk.ui.workers import LatestOnly
 

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clipdesk.core.categories import Category
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.progress import CancelToken
-from clipdesk.core.records import PhotoStatus
-from clipdesk.core.tag_store import TagState
-from clipdesk.ui.backend import PhotoDetails, ReviewItem, TagRow, photo_item
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken
+from clipdesk.library.records import PhotoStatus
+from clipdesk.tags.categories import Category
+from clipdesk.tags.store.tag_store import TagState
 from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.rows import PhotoDetails, ReviewItem, TagRow, photo_item
 
 if TYPE_CHECKING:
-    from clipdesk.ui.session import Backend
+    from clipdesk.ui.backend import Backend
 
 DECISIONS = {"confirmed": TagState.CONFIRMED, "rejected": TagState.REJECTED}
 
@@ -38,7 +38,7 @@ class TagCalls:
         self.tags.remove_category(name)
 
     def import_categories(self: Backend, path: str) -> int:
-        from clipdesk.core.category_file import read_category_file
+        from clipdesk.tags.category_file import read_category_file
 
         cats = read_category_file(path)  # a malformed file raises here and changes nothing
         self.tags.import_categories(cats)
@@ -46,7 +46,7 @@ class TagCalls:
         return len(cats)
 
     def export_categories(self: Backend, path: str) -> None:
-        from clipdesk.core.category_file import write_category_file
+        from clipdesk.tags.category_file import write_category_file
 
         write_category_file(path, self.tags.categories())
 
@@ -57,7 +57,7 @@ class TagCalls:
         """Top photos for ``label`` under the draft ``cat`` (not saved), scored over the search
         index in memory: the preview follows every keystroke, and reading a million vectors
         from the library file each time would take seconds and gigabytes."""
-        from clipdesk.core.tagging import build_classifier
+        from clipdesk.tags.zero_shot import build_classifier
 
         clf = build_classifier(self.model, cat)
         token.raise_if_cancelled()

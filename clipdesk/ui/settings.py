@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from clipdesk.core import paths
+from clipdesk.common import paths
 
 SCHEMA_VERSION = 1
 DEVICES = ("auto", "cuda", "mps", "cpu")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from clipdesk.ui import backend as models_api
+from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.model_panel import ModelPanel
 

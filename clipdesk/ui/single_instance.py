@@ -27,8 +27,8 @@ from PySide6.QtCore import QByteArray, QEvent, QLockFile, QObject, Qt, QUrl, Sig
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QWidget
 
-from clipdesk.core import paths
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common import paths
+from clipdesk.common.errors import ClipDeskError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CONNECT_TIMEOUT_MS = 3000  # how long a second launch waits for a starting first
 LOCK_NAME = "instance.lock"
 
 try:  # the scanner's list is the one truth about what ClipDesk can open
-    from clipdesk.core.decode import SUPPORTED_EXTENSIONS as _EXTENSIONS
+    from clipdesk.imaging.decode import SUPPORTED_EXTENSIONS as _EXTENSIONS
 except ImportError:  # pragma: no cover - only while the decoder is missing
     _EXTENSIONS = frozenset(
         [

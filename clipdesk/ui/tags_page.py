@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.core.categories import Category
-from clipdesk.core.errors import ClipDeskError
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.tags.categories import Category
 from clipdesk.ui.category_editor import CategoryEditor
 from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.photo_grid import PhotoGrid

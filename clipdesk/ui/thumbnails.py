@@ -18,9 +18,9 @@ from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
-from clipdesk.core import paths
-from clipdesk.core.errors import CancelledError
-from clipdesk.core.progress import CancelToken
+from clipdesk.common import paths
+from clipdesk.common.errors import CancelledError
+from clipdesk.common.progress import CancelToken
 from clipdesk.ui.workers import Workers
 
 # Physical pixels of the long side on disk: a 128-logical-pixel cell at 2x device pixel ratio.
@@ -48,7 +48,7 @@ def thumb_key(path: str, px: int = THUMB_PX) -> str | None:
 def make_thumbnail(path: str, px: int = THUMB_PX) -> bytes:
     """A JPEG of long side ``px``, decoded at reduced scale (JPEG draft mode, HEIF, RAW previews,
     EXIF orientation and the decompression-bomb guard all come from the model's decoder)."""
-    from clipdesk.core.decode import decode_for_model
+    from clipdesk.imaging.decode import decode_for_model
 
     image = decode_for_model(path, px).image  # shortest side <= px, upright, RGB
     image.thumbnail((px, px), Image.Resampling.LANCZOS)

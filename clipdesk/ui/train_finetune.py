@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.core.finetune_data import SOURCE_TITLES, SOURCES
+from clipdesk.training.captions import SOURCE_TITLES, SOURCES
 from clipdesk.ui.train_plots import LivePlot
 from clipdesk.ui.train_versions import VersionsBox
 from clipdesk.ui.train_widgets import Relay, RowsModel, eta_text, table
@@ -154,10 +154,10 @@ class FinetunePanel(QWidget):
         wanted = [s for s in SOURCES if s != "xmp" or self.sources["xmp"].isChecked()]
 
         def work(backend, token):
-            from clipdesk.core.finetune_data import caption_pairs
             from clipdesk.model import versions
             from clipdesk.model.device import available_devices
             from clipdesk.model.finetune import pending_jobs
+            from clipdesk.training.captions import caption_pairs
 
             counts = caption_pairs(backend.library, wanted, cancel=token).counts
             pending = pending_jobs()
@@ -208,9 +208,9 @@ class FinetunePanel(QWidget):
         relay = self.relay
 
         def work(backend, token):
-            from clipdesk.core.errors import CancelledError
-            from clipdesk.core.finetune_data import caption_pairs, split_pairs
+            from clipdesk.common.errors import CancelledError
             from clipdesk.model.finetune import FinetuneJob
+            from clipdesk.training.captions import caption_pairs, split_pairs
 
             if resume_folder:
                 job = FinetuneJob.open(resume_folder)

@@ -118,7 +118,8 @@ class HeadsPanel(QWidget):
             return
 
         def work(backend, _t):
-            from clipdesk.core import head_service, head_store
+            from clipdesk.tags.heads import examples as head_service
+            from clipdesk.tags.heads import store as head_store
 
             ex = head_service.examples(backend.library, backend.model, name)
             applied = head_store.applied_head(backend.library, backend.model.id, ex.category.name)
@@ -150,7 +151,7 @@ class HeadsPanel(QWidget):
         relay = self.relay
 
         def work(backend, token):
-            from clipdesk.core import head_service
+            from clipdesk.tags.heads import examples as head_service
 
             ex, result = head_service.teach_category(
                 backend.library,
@@ -186,7 +187,7 @@ class HeadsPanel(QWidget):
         self.status.setText(f"{message} {hint}".strip())
 
     def _show_result(self, found: tuple[Any, Any, Any, dict[int, Path]]) -> None:
-        from clipdesk.core import head_service
+        from clipdesk.tags.heads import examples as head_service
 
         ex, result, nxt, paths = found
         self.examples, self.result = ex, result
@@ -240,7 +241,7 @@ class HeadsPanel(QWidget):
         self._set_buttons(busy=True)
 
         def work(backend, token):
-            from clipdesk.core import head_service
+            from clipdesk.tags.heads import examples as head_service
 
             head_service.apply(backend.library, head)
             if backend.tagger is not None:
@@ -262,7 +263,7 @@ class HeadsPanel(QWidget):
         name = self.category.currentText()
 
         def work(backend, token):
-            from clipdesk.core import head_service
+            from clipdesk.tags.heads import examples as head_service
 
             had = head_service.revert(backend.library, backend.model.id, name)
             if had and backend.tagger is not None:

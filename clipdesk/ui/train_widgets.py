@@ -21,7 +21,7 @@ Index = QModelIndex | QPersistentModelIndex
 class Relay(QObject):
     """Signals a worker thread emits and the GUI thread receives (queued across threads)."""
 
-    progress = Signal(object)  # clipdesk.core.progress.Progress
+    progress = Signal(object)  # clipdesk.common.progress.Progress
     point = Signal(str, int, object)  # (kind, step, {series: value}) for live plots
     stopped = Signal()  # the run ended by cancel (its checkpoint is saved)
 

@@ -9,7 +9,7 @@ starves thumbnails, and a query never waits behind an index:
 - ``model``: one thread for short model work (query embeddings, previews);
 - ``jobs``: one thread for long jobs (indexing, re-embedding, recomputing tags).
 
-Every task gets a :class:`~clipdesk.core.progress.CancelToken`; a cancelled task is never delivered.
+Every task gets a :class:`~clipdesk.common.progress.CancelToken`; a cancelled task is never delivered.
 :class:`LatestOnly` cancels the previous task whenever a new one is submitted (as-you-type search).
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from clipdesk.core.errors import CancelledError
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.errors import CancelledError
+from clipdesk.common.progress import CancelToken
 
 log = logging.getLogger("clipdesk.ui.workers")
 

@@ -101,7 +101,7 @@ def main() -> int:
     shoot(app, window, "search-image")
 
     # 4. tags: a category the demo model understands (colours), its live preview, then review
-    from clipdesk.core.categories import Category, Label
+    from clipdesk.tags.categories import Category, Label
 
     window.show_page("Tags")
     page = window.tags

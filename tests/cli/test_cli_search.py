@@ -14,9 +14,9 @@ import pytest
 
 from clipdesk.cli import main
 from clipdesk.cli.index import ProgressBar
-from clipdesk.core.progress import Progress
+from clipdesk.common.progress import Progress
 from clipdesk.model.testing import tiny_random_model
-from tests.core.pipeline_helpers import solid_photos
+from tests.support.pipeline_helpers import solid_photos
 
 
 @pytest.fixture(scope="module")

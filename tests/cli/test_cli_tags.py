@@ -12,11 +12,11 @@ from PIL import Image
 
 from clipdesk.cli import main
 from clipdesk.cli.tags import add_tag_filter_arguments, allowed_ids_from_args
-from clipdesk.core import xmp
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
 from clipdesk.model import load_model
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.tags.xmp import sidecar as xmp
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +242,7 @@ def test_search_with_tag_filter_end_to_end(capsys, tmp_path, model_dir):
 
 
 def test_index_brings_in_keywords_and_tags_new_photos(capsys, tmp_path, model_dir):
-    from tests.xmp_helpers import folder_with_a_sidecar
+    from tests.support.xmp_helpers import folder_with_a_sidecar
 
     lib = str(tmp_path / "lib.sqlite3")
     tagged = folder_with_a_sidecar(tmp_path / "pics", 4, ["Colour|green", "vacation"], tagged=2)

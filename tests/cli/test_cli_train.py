@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from clipdesk.cli import main
-from clipdesk.core import paths
-from clipdesk.core.categories import Category, Label
-from clipdesk.core.head_store import applied_heads
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
-from clipdesk.core.tag_store import TagStore
+from clipdesk.common import paths
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
 from clipdesk.model import load_model, manager, synth
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.tags.categories import Category, Label
+from clipdesk.tags.heads.store import applied_heads
+from clipdesk.tags.store.tag_store import TagStore
 
 N = 40
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from clipdesk.cli import doctor, main
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import SEARCH_MODEL_KEY, Library
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import SEARCH_MODEL_KEY, Library
 from clipdesk.model.testing import tiny_random_model
 
 

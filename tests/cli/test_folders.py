@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from clipdesk.cli import main
-from clipdesk.core.store import Library
-from tests.core.photofiles import make_photo
+from clipdesk.library.store import Library
+from tests.support.photofiles import make_photo
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 import numpy as np
 
 from clipdesk.cli import main
-from clipdesk.core.scanner import Scanner
-from clipdesk.core.store import SEARCH_MODEL_KEY, Library
-from tests.core.photofiles import make_photo
+from clipdesk.library.store import SEARCH_MODEL_KEY, Library
+from clipdesk.scanning.scanner import Scanner
+from tests.support.photofiles import make_photo
 
 
 def test_status_of_an_empty_library(tmp_path, capsys):

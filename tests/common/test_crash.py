@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from clipdesk.core import crash, logging_setup
-from clipdesk.core.errors import LibraryError
+from clipdesk.common import crash, logging_setup
+from clipdesk.common.errors import LibraryError
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_escaped_user_error_keeps_its_message_and_hint(handler):
 
 
 def test_details_carry_versions_thread_traceback_and_log_tail(handler):
-    logging.getLogger("clipdesk.core.index").info("indexing /photos/a.jpg")
+    logging.getLogger("clipdesk.search.vector_index").info("indexing /photos/a.jpg")
     sys.excepthook(*_fail_here("broken"))
     details = handler.reports[0].details()
     assert details.startswith("ClipDesk ")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.core import logging_setup, paths
+from clipdesk.common import logging_setup, paths
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +27,11 @@ def _read_log() -> str:
 def test_records_from_every_area_land_in_the_log_dir_file():
     path = logging_setup.install_logging()
     assert path == paths.log_dir() / "clipdesk.log"
-    logging.getLogger("clipdesk.core.store").info("opened library")
+    logging.getLogger("clipdesk.library.store").info("opened library")
     logging.getLogger("clipdesk.model.manager").warning("model missing")
     logging.getLogger("clipdesk.ui.main_window").debug("not at INFO")
     text = _read_log()
-    assert "INFO     MainThread clipdesk.core.store: opened library" in text
+    assert "INFO     MainThread clipdesk.library.store: opened library" in text
     assert "clipdesk.model.manager: model missing" in text
     assert "not at INFO" not in text
     assert "log started" in text
@@ -54,9 +54,9 @@ def test_uninstall_restores_propagation_for_host_handlers(caplog):
 
 
 def test_per_area_levels_from_environment(monkeypatch):
-    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.core.store=DEBUG,clipdesk.ui=ERROR")
+    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.library.store=DEBUG,clipdesk.ui=ERROR")
     logging_setup.install_logging(logging.INFO)
-    logging.getLogger("clipdesk.core.store").debug("store detail")
+    logging.getLogger("clipdesk.library.store").debug("store detail")
     logging.getLogger("clipdesk.core.scan").debug("scan detail")
     logging.getLogger("clipdesk.ui.grid").warning("ui warning")
     logging.getLogger("clipdesk.ui.grid").error("ui error")
@@ -66,7 +66,7 @@ def test_per_area_levels_from_environment(monkeypatch):
     assert "ui warning" not in text
     assert "ui error" in text
     logging_setup.uninstall_logging()
-    assert logging.getLogger("clipdesk.core.store").level == logging.NOTSET
+    assert logging.getLogger("clipdesk.library.store").level == logging.NOTSET
 
 
 def test_bad_level_in_environment_is_reported_not_fatal(monkeypatch):
@@ -88,7 +88,7 @@ def test_log_rotates_instead_of_growing(monkeypatch):
     monkeypatch.setattr(logging_setup, "MAX_BYTES", 2000)
     monkeypatch.setattr(logging_setup, "BACKUP_COUNT", 2)
     path = logging_setup.install_logging()
-    logger = logging.getLogger("clipdesk.core.index")
+    logger = logging.getLogger("clipdesk.search.vector_index")
     for i in range(200):
         logger.info("indexed photo %04d %s", i, "x" * 40)
     files = sorted(p.name for p in path.parent.glob("clipdesk.log*"))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdesk.core.decode import DecodeError, decode_for_model, decode_image
+from clipdesk.imaging.decode import DecodeError, decode_for_model, decode_image
 
 
 def _photo(w: int, h: int) -> Image.Image:

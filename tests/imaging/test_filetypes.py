@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from clipdesk.core.filetypes import classify, is_candidate, sniff
+from clipdesk.imaging.filetypes import classify, is_candidate, sniff
 
 
 def encoded(fmt: str, **kw) -> bytes:

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipdesk.core.errors import ModelError
-from clipdesk.core.pipeline import IndexPipeline
-from clipdesk.core.progress import CancelToken, Progress
-from clipdesk.core.store import Library
+from clipdesk.common.errors import ModelError
+from clipdesk.common.progress import CancelToken, Progress
+from clipdesk.indexing.pipeline import IndexPipeline
+from clipdesk.library.store import Library
 from clipdesk.model import load_model
 from clipdesk.model.testing import tiny_random_model
-from tests.core.pipeline_helpers import embedding_rows, register, solid_photos
+from tests.support.pipeline_helpers import embedding_rows, register, solid_photos
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_indexes_everything_and_records_bad_files(library, model, tmp_path) -> N
     # Vectors equal the model's own output for the same photo.
     ids, vecs = library.load_vectors(model.id)
     photo = library.photo(int(ids[0]))
-    from clipdesk.core.decode import decode_for_model
+    from clipdesk.imaging.decode import decode_for_model
 
     direct = model.encode_pixels(
         model.preprocess(decode_for_model(photo.path, model.image_size).image)[None]
@@ -210,7 +210,7 @@ def test_process_decoder_gives_the_same_vectors(library, model, tmp_path) -> Non
 def test_store_failure_stops_the_run_and_writes_nothing_half(
     library, model, tmp_path, monkeypatch
 ) -> None:
-    from clipdesk.core.errors import LibraryError
+    from clipdesk.common.errors import LibraryError
 
     folder = tmp_path / "photos"
     register(library, folder, solid_photos(folder, 10))

@@ -1,6 +1,6 @@
 """Reliability of the indexing pipeline: fuzzed files and kill -9 at random moments.
 
-The full runs are ``@pytest.mark.slow`` (``pytest -m slow tests/core/test_pipeline_reliability.py``);
+The full runs are ``@pytest.mark.slow`` (``pytest -m slow tests/indexing/test_pipeline_reliability.py``);
 a small fuzz runs with the normal suite.
 """
 
@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdesk.core.pipeline import IndexPipeline
-from clipdesk.core.store import Library
+from clipdesk.indexing.pipeline import IndexPipeline
+from clipdesk.library.store import Library
 from clipdesk.model import load_model
 from clipdesk.model.testing import tiny_random_model
-from tests.core.pipeline_helpers import embedding_rows, register
+from tests.support.pipeline_helpers import embedding_rows, register
 
 EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".tif", ".gif", ".bmp", ".heic", ".nef", ".dng"]
 
@@ -146,8 +146,8 @@ def test_thousand_fuzzed_files_zero_crashes(tmp_path, model_dir) -> None:
 _CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[3])
-from clipdesk.core.pipeline import IndexPipeline
-from clipdesk.core.store import Library
+from clipdesk.indexing.pipeline import IndexPipeline
+from clipdesk.library.store import Library
 from clipdesk.model import load_model
 
 lib = Library(sys.argv[1])

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from clipdesk.core import schema
-from clipdesk.core.store import Library
-from clipdesk.core.store_errors import LibraryTooNewError, NotALibraryError
+from clipdesk.library import schema
+from clipdesk.library.errors import LibraryTooNewError, NotALibraryError
+from clipdesk.library.store import Library
 
 
 def test_new_library_is_at_latest_version_and_marked_as_ours(tmp_path):

@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipdesk.core.errors import LibraryError
-from clipdesk.core.records import FileFacts, PhotoMeta, PhotoStatus
-from clipdesk.core.store import Library
-from clipdesk.core.store_errors import (
+from clipdesk.common.errors import LibraryError
+from clipdesk.library.errors import (
     FolderError,
     LibraryCorruptError,
     LibraryDiskFullError,
@@ -22,6 +20,8 @@ from clipdesk.core.store_errors import (
     NotALibraryError,
     translate,
 )
+from clipdesk.library.records import FileFacts, PhotoMeta, PhotoStatus
+from clipdesk.library.store import Library
 
 
 @pytest.fixture

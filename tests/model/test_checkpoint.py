@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from clipdesk.core.errors import CheckpointError
+from clipdesk.common.errors import CheckpointError
 from clipdesk.model.checkpoint import load_checkpoint, save_model_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clipdesk.core.errors import DeviceError
+from clipdesk.common.errors import DeviceError
 from clipdesk.model import device as dev
 
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from clipdesk.core import paths
-from clipdesk.core.errors import CancelledError, ModelError
-from clipdesk.core.progress import CancelToken
+from clipdesk.common import paths
+from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.progress import CancelToken
 from clipdesk.model import download, load_model, manager
 from clipdesk.model.testing import tiny_random_model
 

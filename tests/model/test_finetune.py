@@ -9,14 +9,14 @@ import random
 import pytest
 import torch
 
-from clipdesk.core.errors import CancelledError, ModelError
-from clipdesk.core.finetune_data import CaptionPair
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.progress import CancelToken
 from clipdesk.model import load_model, synth
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.finetune import FinetuneJob, FinetuneOptions, pending_jobs
 from clipdesk.model.finetune_eval import blend_state, retrieval_scores
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.training.captions import CaptionPair
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -133,11 +133,11 @@ def test_wise_ft_blend_and_retrieval_scores():
 def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path):
     import numpy as np
 
-    from clipdesk.core import paths
-    from clipdesk.core.categories import Mode
-    from clipdesk.core.records import FileFacts
-    from clipdesk.core.store import Library
+    from clipdesk.common import paths
+    from clipdesk.library.records import FileFacts
+    from clipdesk.library.store import Library
     from clipdesk.model import manager, versions
+    from clipdesk.tags.categories import Mode
 
     tiny_random_model(paths.models_dir(), name="tiny-base")
     train, val = _pairs(tmp_path, 8), _pairs(tmp_path, 4, offset=50)
@@ -154,8 +154,8 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
         ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
         vecs = base_model.encode_images([synth.render_scene(synth.sample_scenes(9, 1)[0], 40)] * 8)
         lib.store_embeddings(base_model.id, ids, vecs)
-        from clipdesk.core import head_store
-        from clipdesk.core.heads import Head
+        from clipdesk.tags.heads import store as head_store
+        from clipdesk.tags.heads.fit import Head
 
         w = np.eye(2, 32, dtype=np.float32)
         head = Head(

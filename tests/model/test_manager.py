@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import save_file
 
-from clipdesk.core import paths
-from clipdesk.core.errors import CheckpointError, ModelError
+from clipdesk.common import paths
+from clipdesk.common.errors import CheckpointError, ModelError
 from clipdesk.model import load_model, manager
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.testing import tiny_random_model

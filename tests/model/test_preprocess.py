@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdesk.core.imaging import open_image
+from clipdesk.imaging.pixels import open_image
 from clipdesk.model.preprocess import PreprocessConfig, Preprocessor
 from tests.model import hf_reference as ref
 

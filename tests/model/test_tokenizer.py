@@ -79,7 +79,7 @@ def test_clean_text():
 def test_not_a_clip_tokenizer_is_refused(tmp_path):
     from tokenizers import Tokenizer, models
 
-    from clipdesk.core.errors import CheckpointError
+    from clipdesk.common.errors import CheckpointError
 
     path = tmp_path / "tokenizer.json"
     Tokenizer(models.BPE()).save(str(path))

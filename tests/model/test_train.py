@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from clipdesk.core.errors import CancelledError, CheckpointError
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.errors import CancelledError, CheckpointError
+from clipdesk.common.progress import CancelToken
 from clipdesk.model import load_model
 from clipdesk.model.bpe_train import train_caption_tokenizer
 from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig

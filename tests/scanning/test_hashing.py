@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from clipdesk.core.hashing import CHUNK, content_hash
+from clipdesk.scanning.hashing import CHUNK, content_hash
 
 
 def write(path, data: bytes):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image, TiffImagePlugin
 
-from clipdesk.core.metadata import parse_exif_datetime, parse_gps, read_metadata
-from clipdesk.core.records import PhotoMeta
+from clipdesk.library.records import PhotoMeta
+from clipdesk.scanning.metadata import parse_exif_datetime, parse_gps, read_metadata
 
 R = TiffImagePlugin.IFDRational
 

@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from clipdesk.core.errors import CancelledError
-from clipdesk.core.progress import CancelToken
-from clipdesk.core.records import FolderStatus, PhotoStatus
-from clipdesk.core.scanner import Scanner
-from clipdesk.core.store import Library
-from clipdesk.core.store_errors import FolderError
-from tests.core.photofiles import index_all, make_photo, present_paths
+from clipdesk.common.errors import CancelledError
+from clipdesk.common.progress import CancelToken
+from clipdesk.library.errors import FolderError
+from clipdesk.library.records import FolderStatus, PhotoStatus
+from clipdesk.library.store import Library
+from clipdesk.scanning.scanner import Scanner
+from tests.support.photofiles import index_all, make_photo, present_paths
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.core.records import FolderStatus, PhotoStatus
-from clipdesk.core.scanner import ChangeSet, Scanner
-from clipdesk.core.store import Library
-from clipdesk.core.watcher import Watcher
-from tests.core.photofiles import index_all, make_photo, present_paths
+from clipdesk.library.records import FolderStatus, PhotoStatus
+from clipdesk.library.store import Library
+from clipdesk.scanning.scanner import ChangeSet, Scanner
+from clipdesk.scanning.watcher import Watcher
+from tests.support.photofiles import index_all, make_photo, present_paths
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
@@ -144,7 +144,7 @@ def test_unplugged_folder_goes_offline_and_returns_while_watching(setup, tmp_pat
 def test_without_live_watches_the_periodic_rescan_keeps_up(tmp_path, monkeypatch, caplog):
     import errno
 
-    from clipdesk.core import watcher as watcher_module
+    from clipdesk.scanning import watcher as watcher_module
 
     class NoWatches(watcher_module.Observer):
         def schedule(self, *args, **kwargs):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from clipdesk.core.query import Query, QueryEncoder, QueryError, Term, parse_terms
+from clipdesk.search.query import Query, QueryEncoder, QueryError, Term, parse_terms
 
 
 def T(value, weight=1.0) -> Term:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.core.services import ClipDeskServices
 from clipdesk.model import manager, synth
+from clipdesk.services.app import ClipDeskServices
 
 DEMO = manager.find_model(manager.DEMO_MODEL)
 pytestmark = [

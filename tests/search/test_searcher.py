@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipdesk.core.records import PhotoStatus
-from clipdesk.core.search import Searcher, SearchFilters
-from clipdesk.core.store import Library
-from tests.core.pipeline_helpers import register
+from clipdesk.library.records import PhotoStatus
+from clipdesk.library.store import Library
+from clipdesk.search.searcher import Searcher, SearchFilters
+from tests.support.pipeline_helpers import register
 
 MODEL = "fake@1"
 DIM = 16

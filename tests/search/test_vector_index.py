@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from clipdesk.core.index import VectorIndex
+from clipdesk.search.vector_index import VectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

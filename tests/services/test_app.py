@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdesk.core.query import QueryError
-from clipdesk.core.search import SearchFilters
-from clipdesk.core.services import ClipDeskServices
 from clipdesk.model.testing import tiny_random_model
-from tests.core.pipeline_helpers import embedding_rows, solid_photos
+from clipdesk.search.query import QueryError
+from clipdesk.search.searcher import SearchFilters
+from clipdesk.services.app import ClipDeskServices
+from tests.support.pipeline_helpers import embedding_rows, solid_photos
 
 
 @pytest.fixture(scope="module")

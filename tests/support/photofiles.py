@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from clipdesk.core.store import Library
+from clipdesk.library.store import Library
 
 try:
     from clipdesk.model.synth import scene_at, write_photo

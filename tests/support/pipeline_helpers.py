@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
 
 
 def register(library: Library, folder: Path, files: Iterable[Path]) -> list[int]:

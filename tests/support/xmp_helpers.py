@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from clipdesk.core import xmp
+from clipdesk.tags.xmp import sidecar as xmp
 
 
 def folder_with_a_sidecar(folder: Path, n: int, keywords: list[str], tagged: int = 1) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clipdesk.core import prompts
-from clipdesk.core.categories import (
+from clipdesk.tags import prompts
+from clipdesk.tags.categories import (
     KEYWORDS_CATEGORY,
     Category,
     CategoryError,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.category_file import (
+from clipdesk.tags.categories import Category, Label, Mode
+from clipdesk.tags.category_file import (
     CategoryFileError,
     dump_categories,
     parse_categories,

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdesk.core import xmp
-from clipdesk.core.categories import Category, CategoryError, Label, Mode
-from clipdesk.core.category_file import starter_categories
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
-from clipdesk.core.tag_service import Tagger
-from clipdesk.core.tag_store import TagState, TagStore
-from tests.core.fake_text_model import FakeTextModel, image_vectors
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
+from clipdesk.tags.categories import Category, CategoryError, Label, Mode
+from clipdesk.tags.category_file import starter_categories
+from clipdesk.tags.store.tag_store import TagState, TagStore
+from clipdesk.tags.tagger import Tagger
+from clipdesk.tags.xmp import sidecar as xmp
+from tests.support.fake_text_model import FakeTextModel, image_vectors
 
 COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.5)
 SHAPE = Category("Shape", ("circle", "square"), Mode.MULTI, 0.5)
@@ -232,9 +232,9 @@ def test_recompute_from_in_memory_vectors_matches_reading_the_store(tagged, lib)
 
 
 def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
-    from clipdesk.core.services import ClipDeskServices
-    from clipdesk.core.tag_service import attach_to_services
     from clipdesk.model.testing import tiny_random_model
+    from clipdesk.services.app import ClipDeskServices
+    from clipdesk.tags.tagger import attach_to_services
 
     model_dir = tiny_random_model(tmp_path / "models")
     pics = tmp_path / "pics"
@@ -269,7 +269,7 @@ def test_demo_model_decisions_survive_recompute_and_a_model_change(lib, tmp_path
     from clipdesk.model.synth import COLOURS, render_scene
     from clipdesk.model.synth.evaluate import single_object_scenes
     from clipdesk.model.testing import tiny_random_model
-    from tests.core.demo_model import load_demo_model
+    from tests.support.demo_model import load_demo_model
 
     mini = load_demo_model()
     specs = single_object_scenes("heldout", 40)

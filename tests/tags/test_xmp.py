@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from clipdesk.core import xmp
-from clipdesk.core.xmp import (
+from clipdesk.tags.xmp import sidecar as xmp
+from clipdesk.tags.xmp.sidecar import (
     SidecarNaming,
     XmpError,
     existing_sidecars,
@@ -26,7 +26,7 @@ from clipdesk.core.xmp import (
     write_sidecar_keywords,
 )
 
-RICH = Path(__file__).parent / "data" / "rich_darktable.xmp"
+RICH = Path(__file__).parents[1] / "support" / "data" / "rich_darktable.xmp"
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(
     EXIFTOOL is None, reason="exiftool (libimage-exiftool-perl) not installed"

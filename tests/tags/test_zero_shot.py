@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.tagging import (
+from clipdesk.tags.categories import Category, Label, Mode
+from clipdesk.tags.zero_shot import (
     Decisions,
     build_classifier,
     category_fingerprint,
@@ -14,7 +14,7 @@ from clipdesk.core.tagging import (
     encode_ensembles,
     propose,
 )
-from tests.core.fake_text_model import FakeTextModel, image_vectors
+from tests.support.fake_text_model import FakeTextModel, image_vectors
 
 COLOURS = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.5)
 
@@ -154,7 +154,7 @@ def test_real_model_api_fits(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_model():
-    from tests.core.demo_model import load_demo_model
+    from tests.support.demo_model import load_demo_model
 
     return load_demo_model()
 

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.core.categories import Category, Label
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.finetune_data import (
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
+from clipdesk.model import synth
+from clipdesk.tags.categories import Category, Label
+from clipdesk.tags.store.tag_store import TagStore
+from clipdesk.tags.xmp.text import read_xmp_text
+from clipdesk.training.captions import (
     CaptionPair,
     LibraryPairs,
     NoReadablePhotosError,
@@ -19,11 +24,6 @@ from clipdesk.core.finetune_data import (
     folder_caption,
     split_pairs,
 )
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
-from clipdesk.core.tag_store import TagStore
-from clipdesk.core.xmp_text import read_xmp_text
-from clipdesk.model import synth
 
 SIDECAR = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

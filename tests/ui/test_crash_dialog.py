@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from clipdesk.core import crash, logging_setup
-from clipdesk.core.errors import ModelError
+from clipdesk.common import crash, logging_setup
+from clipdesk.common.errors import ModelError
 from clipdesk.ui.crash_dialog import CrashDialog, install_crash_handler
 
 

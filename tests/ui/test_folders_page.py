@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from clipdesk.ui.backend import FolderRow
 from clipdesk.ui.folders_page import FolderTableModel
+from clipdesk.ui.rows import FolderRow
 from tests.ui.conftest import wait_idle
 
 pytestmark = pytest.mark.usefixtures("no_leaks")

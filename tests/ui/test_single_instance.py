@@ -17,7 +17,7 @@ from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtNetwork import QLocalSocket
 from PySide6.QtWidgets import QWidget
 
-from clipdesk.core import paths
+from clipdesk.common import paths
 from clipdesk.ui import single_instance as si
 
 SECOND_LAUNCH = textwrap.dedent(

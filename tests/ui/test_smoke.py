@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
-from clipdesk.core import crash
+from clipdesk.common import crash
 from clipdesk.ui import smoke
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from clipdesk.core.categories import Category, Label
+from clipdesk.tags.categories import Category, Label
 from clipdesk.ui.tags_page import CategoryListModel
 from tests.ui.conftest import add_and_index, wait_idle
 
@@ -70,8 +70,8 @@ def test_confirm_and_reject_persist_across_a_restart(
 def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(
     qtbot, make_app, tiny_model, tmp_path
 ):
-    from clipdesk.core.tag_records import TagState
-    from tests.xmp_helpers import folder_with_a_sidecar
+    from clipdesk.tags.records import TagState
+    from tests.support.xmp_helpers import folder_with_a_sidecar
 
     # a keyword of ours and one of the other tool's own
     tagged = folder_with_a_sidecar(tmp_path / "pics", 3, ["Scene|beach", "Trip|Rome"])
@@ -86,8 +86,8 @@ def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(
 
 
 def test_label_preview_shows_the_photos_of_that_label(qtbot, make_app, demo_model, colour_photos):
-    from clipdesk.core.categories import Mode
-    from clipdesk.core.progress import CancelToken
+    from clipdesk.common.progress import CancelToken
+    from clipdesk.tags.categories import Mode
 
     root, _paths = colour_photos  # 6 photos of each of 4 colours
     controller, _window = make_app(demo_model)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from clipdesk.core.categories import Category, Label
 from clipdesk.model import synth
+from clipdesk.tags.categories import Category, Label
 from clipdesk.ui.train_tab import TrainTab
 from clipdesk.ui.train_widgets import RowsModel
 from tests.ui.conftest import wait_idle
@@ -63,7 +63,7 @@ def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels
     assert heads.compare.rowCount() > 0 and heads.apply_button.isEnabled()
     with qtbot.waitSignal(heads.applied, timeout=60_000):
         heads.apply_button.click()
-    from clipdesk.core.head_store import applied_heads
+    from clipdesk.tags.heads.store import applied_heads
 
     assert applied_heads(controller.backend.library) == [(controller.model.id, "Colour")]
     wait_idle(qtbot, controller)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from PySide6.QtCore import QThread
 
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.progress import CancelToken
 from clipdesk.ui.workers import LatestOnly
 
 pytestmark = pytest.mark.usefixtures("no_leaks")

@@ -30,7 +30,7 @@ _BG_PHRASES = {
     "noise": ["a noisy {c} background", "a grainy {c} background", "{c} noise"],
 }
 _PREFIXES = ["", "", "", "a photo of ", "a picture of ", "an image of ", "a drawing of "]
-# The framings of CLIP's usual zero-shot templates (clipdesk.core.prompts), so that a user's tag
+# The framings of CLIP's usual zero-shot templates (clipdesk.tags.prompts), so that a user's tag
 # category with default templates means the same to the demo model as a plain caption.
 _PHOTO_PREFIXES = [
     "a blurry photo of ",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clipdesk.core.categories import Mode
+from clipdesk.tags.categories import Mode
 
 METHODS = ("margin", "entropy")
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from clipdesk.core.categories import Mode
-from clipdesk.core.heads import (
+from clipdesk.common.progress import CancelToken
+from clipdesk.tags.categories import Mode
+from clipdesk.tags.heads.fit import (
     DISCRIMINANT,
     Head,
     LabelData,
@@ -23,7 +24,6 @@ from clipdesk.core.heads import (
     fit_head,
     training_loss,
 )
-from clipdesk.core.progress import CancelToken
 
 # Pull strengths tried; "stay zero-shot" (None) and the discriminant compete with them.
 LAM_GRID: tuple[float, ...] = (0.1, 0.01, 1e-3, 1e-4, 1e-5)

@@ -9,21 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clipdesk.core import head_store
-from clipdesk.core.active_learning import propose_to_label
-from clipdesk.core.categories import Category, CategoryError, Mode
-from clipdesk.core.head_teach import TeachResult, teach
-from clipdesk.core.heads import Head, LabelData, label_data, library_covariance, zero_shot_head
-from clipdesk.core.progress import CancelToken, ProgressCallback
-from clipdesk.core.records import PhotoStatus
-from clipdesk.core.tagging import Decisions, TextModel, build_classifier
+from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.library.records import PhotoStatus
+from clipdesk.tags.categories import Category, CategoryError, Mode
+from clipdesk.tags.heads import store as head_store
+from clipdesk.tags.heads.active_learning import propose_to_label
+from clipdesk.tags.heads.fit import Head, LabelData, label_data, library_covariance, zero_shot_head
+from clipdesk.tags.heads.teach import TeachResult, teach
+from clipdesk.tags.zero_shot import Decisions, TextModel, build_classifier
 
 if TYPE_CHECKING:
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 LIBRARY_SAMPLE = 20_000
 
-# photo_tags states that are the user's say (schema v2; see clipdesk.core.tag_store)
+# photo_tags states that are the user's say (schema v2; see clipdesk.tags.store.tag_store)
 _POSITIVE_STATES = ("confirmed", "imported")
 _NEGATIVE_STATES = ("rejected",)
 
@@ -37,7 +37,7 @@ class CategoryExamples:
 
 
 def _category(lib: Library, name: str) -> Category:
-    from clipdesk.core.tag_store import TagStore
+    from clipdesk.tags.store.tag_store import TagStore
 
     cat = TagStore(lib, install_starters=False).category(name)
     if not cat.auto:

@@ -11,7 +11,7 @@ product, like the zero-shot classifier it starts from:
 Training minimises the mean log-loss over the user's decisions plus ``lam/2 * (|W - W0|^2 + |b|^2)``,
 an L2 pull toward the zero-shot weights: with no examples the head *is* zero-shot, and the more
 examples there are the further the data can move it. ``lam`` is chosen by cross-validation over a grid
-that includes "stay zero-shot" (see :mod:`clipdesk.core.head_eval`), so a head never trades the
+that includes "stay zero-shot" (see :mod:`clipdesk.tags.heads.evaluation`), so a head never trades the
 zero-shot classifier for a worse one it cannot justify on held-out labels.
 
 A second kind of head, the *discriminant* (:func:`fit_discriminant`), is linear discriminant analysis
@@ -21,7 +21,7 @@ toward a sphere). Directions along which the library varies a lot (colour, light
 count for little, subtle ones that separate the labels for much. Which kind wins depends on the
 vectors: on an earlier demo model, with 16 examples per label of shapes it had never seen, the
 discriminant was 3-4 points more accurate than the logistic head; on the bundled one the logistic
-head is usually chosen. So :mod:`clipdesk.core.head_eval` lets cross-validation choose between
+head is usually chosen. So :mod:`clipdesk.tags.heads.evaluation` lets cross-validation choose between
 zero-shot, the logistic pulls and the discriminant.
 
 Single-choice decisions become sets of allowed labels per photo: a confirmed label allows only
@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from clipdesk.core.categories import Category, Mode
-from clipdesk.core.optim import lbfgs
-from clipdesk.core.progress import CancelToken
-from clipdesk.core.tagging import Classifier, Decisions, category_fingerprint
+from clipdesk.common.progress import CancelToken
+from clipdesk.tags.categories import Category, Mode
+from clipdesk.tags.heads.optim import lbfgs
+from clipdesk.tags.zero_shot import Classifier, Decisions, category_fingerprint
 
 
 @dataclass(frozen=True)

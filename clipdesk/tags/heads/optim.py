@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from clipdesk.core.progress import CancelToken
+from clipdesk.common.progress import CancelToken
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 

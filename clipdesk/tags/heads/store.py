@@ -2,7 +2,7 @@
 
 A head is applied only when the user chooses to; it then replaces the zero-shot classifier of its
 category for that model wherever tags are computed. :func:`with_applied_head` is the one hook the
-tagging code calls on a zero-shot :class:`~clipdesk.core.tagging.Classifier`: it returns the applied
+tagging code calls on a zero-shot :class:`~clipdesk.tags.zero_shot.Classifier`: it returns the applied
 head as a drop-in classifier, or the zero-shot one when no head fits (none applied, the category's
 labels or prompts changed since, or another model is active).
 """
@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.heads import LOGISTIC, ZERO_SHOT, Head, check_head_fits
-from clipdesk.core.tagging import Classifier
+from clipdesk.tags.categories import Category, Label, Mode
+from clipdesk.tags.heads.fit import LOGISTIC, ZERO_SHOT, Head, check_head_fits
+from clipdesk.tags.zero_shot import Classifier
 
 log = logging.getLogger("clipdesk.heads")
 
@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 
 
 class SettingsStore(Protocol):
-    """What head persistence needs from the library (clipdesk.core.store.Library fits)."""
+    """What head persistence needs from the library (clipdesk.library.store.Library fits)."""
 
     def get_setting(self, key: str, default: Any = None) -> Any: ...
 

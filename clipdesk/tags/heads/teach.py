@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from clipdesk.core.errors import ClipDeskError
-from clipdesk.core.head_eval import (
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
+from clipdesk.tags.heads.evaluation import (
     MIN_EXAMPLES,
     Evaluation,
     calibrate,
@@ -18,8 +19,7 @@ from clipdesk.core.head_eval import (
     fit_choice,
     select_fit,
 )
-from clipdesk.core.heads import Head, LabelData
-from clipdesk.core.progress import CancelToken, Progress, ProgressCallback
+from clipdesk.tags.heads.fit import Head, LabelData
 
 
 class NotEnoughLabelsError(ClipDeskError):

@@ -1,4 +1,4 @@
-"""Per-photo tag queries of :class:`clipdesk.core.tag_store.TagStore` (a mixin).
+"""Per-photo tag queries of :class:`clipdesk.tags.store.tag_store.TagStore` (a mixin).
 
 Writing the model's proposal, the user's decisions, the review list, photos of a tag by score,
 and tag expressions for search filters (``Scene|beach``, ``Scene|*``, ``!Pets|dog``).
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clipdesk.core.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, CategoryError, Mode
-from clipdesk.core.tag_records import (
+from clipdesk.tags.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, CategoryError, Mode
+from clipdesk.tags.records import (
     CONFIRMED_STATES,
     MODEL_STATES,
     TAGGED_STATES,
@@ -25,8 +25,8 @@ from clipdesk.core.tag_records import (
 )
 
 if TYPE_CHECKING:
-    from clipdesk.core.tag_store import TagStore
-    from clipdesk.core.tagging import Proposal
+    from clipdesk.tags.store.tag_store import TagStore
+    from clipdesk.tags.zero_shot import Proposal
 
 _TAG_COLUMNS = (
     "t.photo_id, c.name AS category, l.name AS label, t.state, t.score, t.model_id, "

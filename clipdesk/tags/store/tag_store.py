@@ -18,9 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from clipdesk.core.categories import KEYWORDS_CATEGORY, Category, CategoryError, Label, Mode
-from clipdesk.core.tag_queries import PhotoTagQueries
-from clipdesk.core.tag_records import (  # noqa: F401  (re-exported for callers)
+from clipdesk.tags.categories import KEYWORDS_CATEGORY, Category, CategoryError, Label, Mode
+from clipdesk.tags.records import (  # noqa: F401  (re-exported for callers)
     CONFIRMED_STATES,
     MODEL_STATES,
     TAGGED_STATES,
@@ -30,17 +29,18 @@ from clipdesk.core.tag_records import (  # noqa: F401  (re-exported for callers)
     chunks,
     marks,
 )
+from clipdesk.tags.store.queries import PhotoTagQueries
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from clipdesk.core.store import Library
+    from clipdesk.library.store import Library
 
 STARTERS_SETTING = "tags.starter_categories_installed"
 
 
 class TagStore(PhotoTagQueries):
-    """Categories and tags of one :class:`~clipdesk.core.store.Library`."""
+    """Categories and tags of one :class:`~clipdesk.library.store.Library`."""
 
     def __init__(self, library: Library, *, install_starters: bool = True) -> None:
         self.lib = library
@@ -53,7 +53,7 @@ class TagStore(PhotoTagQueries):
         """Install the shipped categories the first time this library is used for tags."""
         if self.lib.get_setting(STARTERS_SETTING):
             return
-        from clipdesk.core.category_file import starter_categories
+        from clipdesk.tags.category_file import starter_categories
 
         starters = starter_categories()
         with self.lib.transaction() as conn:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from clipdesk.core.atomic_file import atomic_write_bytes
-from clipdesk.core.categories import HIERARCHY_SEP, flat_keyword
-from clipdesk.core.xmp_packet import NS_RDF, Packet, XmpError, parse, q
+from clipdesk.common.atomic_file import atomic_write_bytes
+from clipdesk.tags.categories import HIERARCHY_SEP, flat_keyword
+from clipdesk.tags.xmp.packet import NS_RDF, Packet, XmpError, parse, q
 
 __all__ = [
     "SidecarNaming",

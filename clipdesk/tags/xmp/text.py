@@ -1,7 +1,7 @@
 """The words a photo's XMP says about it: title, description and keywords (read-only).
 
 Titles and descriptions are ``rdf:Alt`` language alternatives; the ``x-default`` entry is taken
-(else the first). Keywords come from :func:`clipdesk.core.xmp.read_photo_keywords`. Damaged
+(else the first). Keywords come from :func:`clipdesk.tags.xmp.sidecar.read_photo_keywords`. Damaged
 packets are logged and give nothing, like keywords.
 """
 
@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clipdesk.core.categories import flat_keyword
-from clipdesk.core.xmp import _embedded_packet, existing_sidecars, read_photo_keywords
-from clipdesk.core.xmp_packet import NS_RDF, NS_XML, XmpError, parse, q
+from clipdesk.tags.categories import flat_keyword
+from clipdesk.tags.xmp.packet import NS_RDF, NS_XML, XmpError, parse, q
+from clipdesk.tags.xmp.sidecar import _embedded_packet, existing_sidecars, read_photo_keywords
 
 log = logging.getLogger("clipdesk.xmp")
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.head_eval import DISCRIMINANT, fit_choice, select_fit
-from clipdesk.core.head_store import head_from_json, head_to_json
-from clipdesk.core.head_teach import teach
-from clipdesk.core.heads import (
+from clipdesk.tags.categories import Category, Label, Mode
+from clipdesk.tags.heads.evaluation import DISCRIMINANT, fit_choice, select_fit
+from clipdesk.tags.heads.fit import (
     LOGISTIC,
     ZERO_SHOT,
     fit_discriminant,
@@ -19,7 +17,9 @@ from clipdesk.core.heads import (
     library_covariance,
     zero_shot_head,
 )
-from clipdesk.core.tagging import Classifier, Decisions
+from clipdesk.tags.heads.store import head_from_json, head_to_json
+from clipdesk.tags.heads.teach import teach
+from clipdesk.tags.zero_shot import Classifier, Decisions
 
 D = 24
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipdesk.core import head_service
-from clipdesk.core.categories import Category, CategoryError, Label, Mode
-from clipdesk.core.head_store import with_applied_head
-from clipdesk.core.head_teach import NotEnoughLabelsError
-from clipdesk.core.records import FileFacts
-from clipdesk.core.store import Library
-from clipdesk.core.tag_service import Tagger
-from clipdesk.core.tag_store import TagStore
-from clipdesk.core.tagging import build_classifier
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
+from clipdesk.tags.categories import Category, CategoryError, Label, Mode
+from clipdesk.tags.heads import examples as head_service
+from clipdesk.tags.heads.store import with_applied_head
+from clipdesk.tags.heads.teach import NotEnoughLabelsError
+from clipdesk.tags.store.tag_store import TagStore
+from clipdesk.tags.tagger import Tagger
+from clipdesk.tags.zero_shot import build_classifier
 
 D = 24
 K = 3

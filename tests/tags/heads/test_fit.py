@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipdesk.core.active_learning import propose_to_label, uncertainty
-from clipdesk.core.categories import Category, Label, Mode
-from clipdesk.core.head_eval import (
+from clipdesk.library.store import Library
+from clipdesk.tags.categories import Category, Label, Mode
+from clipdesk.tags.heads.active_learning import propose_to_label, uncertainty
+from clipdesk.tags.heads.evaluation import (
     average_precision,
     calibrate,
     evaluate,
@@ -17,18 +18,17 @@ from clipdesk.core.head_eval import (
     stratified_folds,
     threshold_for_precision,
 )
-from clipdesk.core.head_store import (
+from clipdesk.tags.heads.fit import fit_head, label_data, training_loss, zero_shot_head
+from clipdesk.tags.heads.optim import lbfgs
+from clipdesk.tags.heads.store import (
     applied_head,
     applied_heads,
     apply_head,
     remove_head,
     with_applied_head,
 )
-from clipdesk.core.head_teach import NotEnoughLabelsError, teach
-from clipdesk.core.heads import fit_head, label_data, training_loss, zero_shot_head
-from clipdesk.core.optim import lbfgs
-from clipdesk.core.store import Library
-from clipdesk.core.tagging import Classifier, Decisions, propose
+from clipdesk.tags.heads.teach import NotEnoughLabelsError, teach
+from clipdesk.tags.zero_shot import Classifier, Decisions, propose
 
 D = 32
 SCALE = 50.0
@@ -271,7 +271,7 @@ def _train_bench():
     import importlib.util
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     if not (root / "models" / "clipdesk-mini" / "config.json").is_file():
         pytest.fail("the bundled demo model models/clipdesk-mini is missing")
     spec = importlib.util.spec_from_file_location("train_bench", root / "bench" / "train_bench.py")

@@ -30,7 +30,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -39,10 +40,19 @@ from clipdesk.common.errors import ClipDeskError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.indexing.pipeline import EmbeddedHook, IndexPipeline, IndexReport
 from clipdesk.library.store import SEARCH_MODEL_KEY
+from clipdesk.services.settings import SettingsService, resolve_library_path
 from clipdesk.search.query import Query, QueryEncoder
 from clipdesk.search.searcher import Searcher, SearchFilters, SearchResult
 
-log = logging.getLogger("clipdesk.services")
+if TYPE_CHECKING:
+    from clipdesk.services.folders import FolderService
+    from clipdesk.services.heads import HeadService
+    from clipdesk.services.models import ModelService
+    from clipdesk.services.status import StatusService
+    from clipdesk.services.tags import TagService
+    from clipdesk.services.training import TrainingService
+
+log = logging.getLogger(__name__)
 
 
 class ClipDeskServices:
@@ -50,13 +60,17 @@ class ClipDeskServices:
         self,
         library_path: str | Path | None = None,
         model: Any = None,
-        device: str | None = "auto",
+        device: str | None = None,
         *,
         index_dtype: str = "float16",
     ) -> None:
-        """``model``: None (the active/default model), a name or path, or a loaded ClipModel."""
-        self.library_path = library_path
-        self.device = device or "auto"
+        """``library_path``: None is the library chosen in the settings (see
+        :func:`~clipdesk.services.settings.resolve_library_path`). ``model``: None (the active
+        model, else the bundled demo), a name or path, or a loaded ClipModel. ``device``: None is
+        the device chosen in the settings."""
+        self.settings = SettingsService()
+        self.library_path = resolve_library_path(library_path)
+        self.device = device or self.settings.device()
         self.index_dtype = index_dtype
         self._model_source = (
             None if model is None or not isinstance(model, str | Path) else str(model)
@@ -94,6 +108,50 @@ class ClipDeskServices:
                 self._model = load_model(self._model_source, device=self.device)
                 log.info("active model %s", self._model.id)
             return self._model
+
+    # --- the areas: each workflow written once, for both faces ---------------------------------
+
+    @cached_property
+    def folders(self) -> FolderService:
+        """Add/remove/list folders (validated, then scanned), rescan."""
+        from clipdesk.services.folders import FolderService
+
+        return FolderService(self)
+
+    @cached_property
+    def tags(self) -> TagService:
+        """Categories (saving one retags at once), tags, decisions, review, XMP."""
+        from clipdesk.services.tags import TagService
+
+        return TagService(self)
+
+    @cached_property
+    def heads(self) -> HeadService:
+        """Tag heads taught from the user's decisions; applying one retags at once."""
+        from clipdesk.services.heads import HeadService
+
+        return HeadService(self)
+
+    @cached_property
+    def training(self) -> TrainingService:
+        """Fine-tuning: caption data, runs, versions, activate and rollback."""
+        from clipdesk.services.training import TrainingService
+
+        return TrainingService(self)
+
+    @cached_property
+    def models(self) -> ModelService:
+        """Installed and downloadable models; which one is active."""
+        from clipdesk.services.models import ModelService
+
+        return ModelService(self)
+
+    @cached_property
+    def status_report(self) -> StatusService:
+        """What the library holds, what is pending, what went wrong (one report, both faces)."""
+        from clipdesk.services.status import StatusService
+
+        return StatusService(self)
 
     def close(self) -> None:
         with self._lock:

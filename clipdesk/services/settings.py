@@ -1,0 +1,76 @@
+"""The user's settings as both faces see them: the library in use, the active model and device,
+and the XMP sidecar rules. Stored once, in :mod:`clipdesk.common.config`; the app and the CLI
+read and change them only through here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from clipdesk.common import config as config_file
+from clipdesk.common import paths
+from clipdesk.common.config import Config, XmpNaming
+from clipdesk.common.errors import ClipDeskError
+
+__all__ = ["Config", "SettingsService", "XmpNaming", "resolve_library_path"]
+
+
+def resolve_library_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The library to open: ``explicit`` (``--library``), else ``CLIPDESK_LIBRARY``, else the one
+    chosen in the app's settings, else the default file in the data folder."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("CLIPDESK_LIBRARY"):
+        return paths.default_library_path()
+    chosen = config_file.load().library
+    return Path(chosen).expanduser() if chosen else paths.default_library_path()
+
+
+class SettingsService:
+    """Read and change the shared settings; every change is written through at once."""
+
+    def current(self) -> Config:
+        return config_file.load()
+
+    def library_path(self) -> Path:
+        return resolve_library_path()
+
+    def set_library_path(self, path: str | os.PathLike[str] | None) -> Path:
+        """Use another library file from now on (None: the default). The file is created on
+        first open; its folder must exist or be creatable."""
+        if path is None or str(path) == "":
+            config_file.update(library=None)
+            return resolve_library_path()
+        target = Path(path).expanduser().resolve()
+        if target.is_dir():
+            raise ClipDeskError(
+                f"{target} is a folder, not a library file.",
+                "Choose a file name, e.g. library.sqlite3 inside that folder.",
+            )
+        config_file.update(library=str(target))
+        return target
+
+    def model(self) -> str | None:
+        """The active model's name or path (None: the bundled demo model)."""
+        return config_file.load().model
+
+    def device(self) -> str:
+        return config_file.load().device
+
+    def set_device(self, device: str) -> str:
+        return config_file.update(device=device or "auto").device
+
+    def xmp_naming(self) -> XmpNaming:
+        return config_file.load().xmp_naming
+
+    def xmp_write_suggestions(self) -> bool:
+        return config_file.load().xmp_write_suggestions
+
+    def set_xmp(self, naming: XmpNaming | None = None, write_suggestions: bool | None = None) -> Config:
+        current = config_file.load()
+        return config_file.update(
+            xmp_naming=naming or current.xmp_naming,
+            xmp_write_suggestions=current.xmp_write_suggestions
+            if write_suggestions is None
+            else bool(write_suggestions),
+        )

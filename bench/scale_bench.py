@@ -123,7 +123,7 @@ def indexing_rates(model_path: str, counts: list[int]) -> dict:
             make_photos(folder, n, rng)
             start = time.perf_counter()
             with ClipDeskServices(Path(scratch) / "library.sqlite3", model=model) as services:
-                services.add_folder(folder)
+                services.folders.add(folder)
                 report = services.index()
             ours = report.embedded / (time.perf_counter() - start)
 

@@ -42,16 +42,39 @@ def create_window(
     from clipdesk.ui.main_window import MainWindow
     from clipdesk.ui.settings import AppSettings
 
-    settings = settings or AppSettings()
-    if args is not None:
-        if args.library:
-            settings.library_path = args.library.expanduser().resolve()
-        if args.model:
-            settings.model_name = args.model
-        if args.device:
-            settings.device = args.device
-    controller = AppController(settings)
-    return controller, MainWindow(controller)
+    controller = AppController(settings or AppSettings())
+    refused = _apply_choices(args, controller) if args is not None else []
+    window = MainWindow(controller)
+    if refused:
+        from PySide6.QtCore import QTimer
+
+        for message, hint in refused:  # shown once the event loop runs, over the window
+            QTimer.singleShot(0, lambda m=message, h=hint: controller.errorRaised.emit(m, h))
+    return controller, window
+
+
+def _apply_choices(args: argparse.Namespace, controller: AppController) -> list[tuple[str, str]]:
+    """``--library``, ``--model`` and ``--device`` change the shared settings, which the CLI
+    reads too (as they always changed the app's own); a choice that cannot be used is refused
+    with a message, the setting before it kept."""
+    from clipdesk.common.errors import ClipDeskError
+    from clipdesk.ui.controller import describe_error
+
+    shared = controller.shared_settings
+    changes = (
+        (args.library, lambda: shared.set_library_path(args.library.expanduser().resolve())),
+        (args.model, lambda: shared.set_model(args.model)),
+        (args.device, lambda: shared.set_device(args.device)),
+    )
+    refused = []
+    for given, apply in changes:
+        if not given:
+            continue
+        try:
+            apply()
+        except (ClipDeskError, OSError) as exc:
+            refused.append(describe_error(exc))
+    return refused
 
 
 def _apply_theme(app) -> None:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import clipdesk
 
 PACKAGE_DIR = Path(clipdesk.__file__).parent
@@ -60,3 +62,43 @@ def test_importing_everything_below_the_gui_loads_no_qt_indirectly():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert out.stdout.strip() == "", f"Qt pulled in below the GUI: {out.stdout}"
+
+
+REPO = PACKAGE_DIR.parent
+
+
+def _contracts() -> list[dict]:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return config["tool"]["importlinter"]["contracts"]
+
+
+def test_the_contracts_allow_no_exceptions():
+    # An ignore_imports entry is a hole in the wall that nobody reviews again.
+    assert [c["name"] for c in _contracts() if c.get("ignore_imports")] == []
+
+
+def test_every_package_has_its_place_in_the_layers():
+    layers = next(c for c in _contracts() if c["type"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    packages = {
+        f"clipdesk.{p.name}" for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").is_file()
+    }
+    assert packages | {"clipdesk.app"} <= placed, sorted(packages - placed)
+
+
+def test_the_import_contracts_hold():
+    """lint-imports (import-linter, the house's arrows) from the test run too, not only in CI."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    if not lint_imports.exists():
+        pytest.fail(f"import-linter is missing ({lint_imports}): pip install -e '.[test]'")
+    out = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from clipdesk import __version__
+from clipdesk.common import logging_setup
 from clipdesk.common.errors import ClipDeskError
 
 # Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
@@ -39,10 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clipdesk-cli", description="ClipDesk: local photo search and tagging."
     )
     parser.add_argument("--version", action="version", version=f"clipdesk {__version__}")
-    parser.add_argument("--library", metavar="PATH", help="library file (default: user data dir)")
-    parser.add_argument("--model", metavar="NAME_OR_PATH", help="model name or checkpoint path")
     parser.add_argument(
-        "--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)"
+        "--library",
+        metavar="PATH",
+        help="library file (default: $CLIPDESK_LIBRARY if set, else the one chosen in the app's "
+        "settings, else the user data dir)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="model name or checkpoint path for this command (default: the active model, "
+        "see `models list`)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="auto, cpu, cuda, cuda:N or mps (default: the device chosen in the settings)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -64,10 +77,11 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    console_level = logging.INFO if args.verbose else logging.WARNING
+    # Other libraries' records reach stderr as they always did; ClipDesk's own go to the app's
+    # rotating log file (what a bug report attaches) and, at the chosen level, to stderr.
+    logging.basicConfig(level=console_level, format=logging_setup.CONSOLE_FORMAT)
+    logging_setup.install_logging(console=True, console_level=console_level)
     try:
         return int(args.func(args) or EXIT_OK)
     except ClipDeskError as exc:
@@ -81,3 +95,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging_setup.uninstall_logging()

@@ -11,9 +11,9 @@ import sys
 from typing import Any
 
 from clipdesk.common.progress import Progress
-from clipdesk.library.records import Folder
-from clipdesk.library.store import Library
-from clipdesk.scanning.scanner import ChangeSet, Scanner
+from clipdesk.services.app import ClipDeskServices
+from clipdesk.services.folders import FolderRecord, change_summary
+from clipdesk.services.records import ChangeSet
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scan.set_defaults(func=run_scan)
 
 
+def _open(args: argparse.Namespace) -> ClipDeskServices:
+    return ClipDeskServices(args.library, model=args.model, device=args.device)
+
+
 def _progress(args: argparse.Namespace):
     if args.json or not sys.stderr.isatty():
         return None
@@ -47,21 +51,8 @@ def _progress(args: argparse.Namespace):
     return show
 
 
-def _summary(changes: ChangeSet) -> dict[str, Any]:
-    return {
-        "added": len(changes.added),
-        "changed": len(changes.changed),
-        "moved": len(changes.moved),
-        "missing": len(changes.missing),
-        "restored": len(changes.restored),
-        "errors": len(changes.errors),
-        "offline_folders": len(changes.offline_folders),
-        "problems": [{"path": p, "reason": r} for p, r in changes.problems],
-    }
-
-
 def _describe(changes: ChangeSet) -> str:
-    s = _summary(changes)
+    s = change_summary(changes)
     parts = [f"{s[k]} {k}" for k in ("added", "changed", "moved", "missing", "restored") if s[k]]
     text = ", ".join(parts) or "no changes"
     if s["errors"]:
@@ -74,16 +65,17 @@ def _describe(changes: ChangeSet) -> str:
 def run_add(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with Library(args.library) as lib:
-        scanner = Scanner(lib)
+    with _open(args) as app:
         out, lines = [], []
         for path in args.paths:
-            folder, changes = scanner.add_folder(path, progress=_progress(args))
+            added = app.folders.add(path, progress=_progress(args))
             if _progress(args):
                 print(file=sys.stderr)
-            out.append({"folder": str(folder.path), "id": folder.id, **_summary(changes)})
+            changes = added.changes or ChangeSet()
+            folder = added.record
+            out.append({"folder": str(folder.path), "id": folder.id, **change_summary(changes)})
             lines.append(f"added {folder.path}: {_describe(changes)}")
-        pending = lib.counts()["pending"]
+        pending = app.status_report.photo_counts()["pending"]
         if pending:
             lines.append(f"{pending} photos waiting to be indexed: run `clipdesk-cli index`.")
     emit(args, out, "\n".join(lines))
@@ -93,11 +85,8 @@ def run_add(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with Library(args.library) as lib:
-        out = []
-        for path in args.paths:
-            removed = Scanner(lib).remove_folder(path)
-            out.append({"folder": path, "photos_removed": removed})
+    with _open(args) as app:
+        out = [{"folder": path, "photos_removed": app.folders.remove(path)} for path in args.paths]
     emit(
         args,
         out,
@@ -109,24 +98,23 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _folder_row(folder: Folder, counts: dict[str, int]) -> dict[str, Any]:
+def _folder_row(record: FolderRecord) -> dict[str, Any]:
     return {
-        "id": folder.id,
-        "path": str(folder.path),
-        "status": folder.status.value,
-        "error": folder.error,
-        "last_scan": folder.last_scan,
-        "photos": sum(counts.values()),
-        "by_status": counts,
+        "id": record.id,
+        "path": str(record.path),
+        "status": record.status,
+        "error": record.error,
+        "last_scan": record.folder.last_scan,
+        "photos": record.photos,
+        "by_status": dict(record.counts),
     }
 
 
 def run_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with Library(args.library) as lib:
-        counts = lib.folder_photo_counts()
-        rows = [_folder_row(f, counts.get(f.id, {})) for f in lib.folders()]
+    with _open(args) as app:
+        rows = [_folder_row(r) for r in app.folders.list()]
     lines = []
     for r in rows:
         detail = ", ".join(f"{n} {s}" for s, n in sorted(r["by_status"].items())) or "empty"
@@ -145,9 +133,9 @@ def run_list(args: argparse.Namespace) -> int:
 def run_scan(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with Library(args.library) as lib:
-        changes = Scanner(lib).reconcile(progress=_progress(args))
+    with _open(args) as app:
+        changes = app.folders.scan(progress=_progress(args))
         if _progress(args):
             print(file=sys.stderr)
-    emit(args, _summary(changes), _describe(changes))
+    emit(args, change_summary(changes), _describe(changes))
     return 0

@@ -56,7 +56,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def open_services(args: argparse.Namespace) -> Any:
     from clipdesk.services.app import ClipDeskServices
 
-    return ClipDeskServices(args.library, model=args.model, device=args.device or "auto")
+    # None: what the settings say (the app's choices), like every command.
+    return ClipDeskServices(args.library, model=args.model, device=args.device)
 
 
 class ProgressBar:
@@ -92,13 +93,6 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._width = 0
-
-
-def _tag_as_indexed(app: Any) -> None:
-    """New photos get their XMP keywords and the model's tags as each batch lands, as in the app."""
-    from clipdesk.tags.tagger import attach_to_services
-
-    attach_to_services(app)
 
 
 def _clock(seconds: float | None) -> str:
@@ -144,8 +138,8 @@ def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
         while worker.is_alive():
             worker.join(0.2)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if "error" in box:
         raise box["error"]
     return box.get("result"), bool(box.get("interrupted")) or token.cancelled
@@ -163,7 +157,7 @@ def _scan_and_index(
     out: dict[str, Any] = {}
     if not args.no_scan:
         try:
-            changes = app.scan(cancel=token, progress=bar)
+            changes = app.folders.scan(cancel=token, progress=bar)
         except CancelledError:
             return {"cancelled": True}
         finally:
@@ -235,7 +229,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
         _ = app.model  # a missing model fails here, before any scanning
-        _tag_as_indexed(app)
         result, interrupted = _run_cancellable(
             lambda token: _scan_and_index(app, args, token, bar, args.limit)
         )
@@ -249,7 +242,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
         _ = app.model
-        _tag_as_indexed(app)
 
         def job(token: CancelToken) -> dict[str, Any]:
             wake = threading.Event()
@@ -276,7 +268,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 _print_event(args, "indexed", first)
                 if not args.json:
                     print(
-                        f"Watching {len(app.folders())} folder(s); Ctrl+C to stop.", file=sys.stderr
+                        f"Watching {len(app.folders.list())} folder(s); Ctrl+C to stop.",
+                        file=sys.stderr,
                     )
                 while not token.cancelled:
                     if failures:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clipdesk.common.progress import Progress
+from clipdesk.services.models import OnClash
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
+    from clipdesk.services.records import ModelInfo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,46 +71,53 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _on_clash(args: argparse.Namespace) -> str:
+def _on_clash(args: argparse.Namespace) -> OnClash:
     return "replace" if args.replace else "rename" if args.rename else "error"
+
+
+def _services(args: argparse.Namespace) -> ClipDeskServices:
+    """The services over the library and model the user chose (``--library``/``--model``
+    override them for this command); nothing opens until a command needs it."""
+    from clipdesk.services.app import ClipDeskServices
+
+    return ClipDeskServices(args.library, model=args.model, device=args.device)
 
 
 def run_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import manager
 
-    models = manager.list_models()
-    data: dict[str, Any] = {
-        "models": [m.to_json() for m in models],
-        "active": manager.get_active_model(),
-    }
-    lines = []
-    for m in models:
-        flags = [m.source] + (["demo"] if m.demo else [])
-        mark = "*" if m.active else " "
-        lines.append(f"{mark} {m.name:32} {_size(m.size_bytes):>10}  {', '.join(flags)}  {m.path}")
-    if not models:
-        lines.append("no models installed")
-    if data["active"] is None:
-        lines.append(f"active: default ({manager.DEMO_MODEL})")
-    if args.catalog:
-        from clipdesk.model import download
-
-        data["catalog"] = [e.to_json() for e in download.catalog()]
-        lines.append("\ndownloadable:")
-        for e in download.catalog():
-            lines.append(f"  {e.name:32} ~{_size(e.approx_bytes):>9}  {e.repo_id}: {e.description}")
+    with _services(args) as app:
+        models = app.models.installed()
+        active = app.models.active()
+        data: dict[str, Any] = {"models": [m.to_json() for m in models], "active": active}
+        lines = []
+        for m in models:
+            flags = [m.source] + (["demo"] if m.demo else [])
+            mark = "*" if m.active else " "
+            lines.append(
+                f"{mark} {m.name:32} {_size(m.size_bytes):>10}  {', '.join(flags)}  {m.path}"
+            )
+        if not models:
+            lines.append("no models installed")
+        if active is None:
+            lines.append(f"active: default ({app.models.default_model})")
+        elif not any(m.active for m in models):
+            lines.append(f"active: {active}")
+        if args.catalog:
+            catalog = app.models.catalog()
+            data["catalog"] = [e.to_json() for e in catalog]
+            lines.append("\ndownloadable:")
+            for e in catalog:
+                lines.append(
+                    f"  {e.name:32} ~{_size(e.approx_bytes):>9}  {e.repo_id}: {e.description}"
+                )
     emit(args, data, "\n".join(lines))
     return 0
 
 
-def _finish(args: argparse.Namespace, info: Any, verb: str) -> int:
+def _finish(args: argparse.Namespace, info: ModelInfo, verb: str) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import manager
 
-    if args.activate:
-        manager.set_active_model(info.name)
-        info = next(m for m in manager.list_models() if m.name == info.name)
     emit(
         args,
         info.to_json(),
@@ -116,14 +128,14 @@ def _finish(args: argparse.Namespace, info: Any, verb: str) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from clipdesk.model import manager
-
-    info = manager.import_model(
-        args.source,
-        args.name,
-        on_clash=_on_clash(args),  # type: ignore[arg-type]
-        act=args.act,
-    )
+    with _services(args) as app:
+        info = app.models.import_model(
+            args.source,
+            args.name,
+            on_clash=_on_clash(args),
+            act=args.act,
+            activate=args.activate,
+        )
     return _finish(args, info, "imported")
 
 
@@ -149,16 +161,16 @@ class _ProgressLine:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from clipdesk.model import download
-
     line = _ProgressLine(not args.json)
     try:
-        info = download.download_model(
-            args.model,
-            name=args.name,
-            on_clash=_on_clash(args),  # type: ignore[arg-type]
-            progress=line,
-        )
+        with _services(args) as app:
+            info = app.models.download(
+                args.model,
+                name=args.name,
+                on_clash=_on_clash(args),
+                activate=args.activate,
+                progress=line,
+            )
     finally:
         line.done()
     return _finish(args, info, "downloaded")
@@ -166,18 +178,19 @@ def run_download(args: argparse.Namespace) -> int:
 
 def run_activate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import manager
 
     name = None if args.name == "default" else args.name
-    manager.set_active_model(name)
-    emit(args, {"active": name}, f"active model: {name or 'default (' + manager.DEMO_MODEL + ')'}")
+    with _services(args) as app:
+        active = app.models.activate(name).active
+        default = app.models.default_model
+    emit(args, {"active": active}, f"active model: {active or 'default (' + default + ')'}")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import manager
 
-    manager.remove_model(args.name)
+    with _services(args) as app:
+        app.models.remove(args.name)
     emit(args, {"removed": args.name}, f"removed {args.name}")
     return 0

@@ -5,19 +5,20 @@
     search --image query.jpg [--image-weight 0.5] ["optional text"]
     search --like PHOTO                  (a photo id or a path in the library)
 
-The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`.
+The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`;
+the filters work as in the app's search page (:mod:`clipdesk.services.search`).
 Prints one ``score  path`` line per photo, best first; ``--json`` prints a list of objects.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.search.query import Query
+from clipdesk.services.search import PhotoSearch, photo_id, query_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,62 +72,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_search)
 
 
-def _like_id(app: Any, ref: str) -> int:
-    if ref.isdigit():
-        return int(ref)
-    photo = app.library.photo_by_path(Path(ref).expanduser())
-    if photo is None:
+def _date(value: str | None, flag: str) -> dt.date | dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    except ValueError:
         raise ClipDeskError(
-            f"{ref} is not a photo of this library.",
-            "Give a photo id, or the path of an indexed photo.",
-        )
-    return photo.id
+            f"{flag} {value!r} is not a date.", "Use YYYY-MM-DD, e.g. 2023-06-30."
+        ) from None
 
 
-def _filters(app: Any, args: argparse.Namespace) -> Any:
-    from clipdesk.search.searcher import SearchFilters
-
-    for value, flag in ((args.date_from, "--from"), (args.date_to, "--to")):
-        if value:
-            import datetime as dt
-
-            try:
-                dt.date.fromisoformat(value) if "T" not in value else dt.datetime.fromisoformat(
-                    value
-                )
-            except ValueError:
-                raise ClipDeskError(
-                    f"{flag} {value!r} is not a date.", "Use YYYY-MM-DD, e.g. 2023-06-30."
-                ) from None
-    folders = None
-    if args.folder:
-        folders = []
-        for f in args.folder:
-            found = app.library.folder(Path(f).expanduser())
-            if found is None:
-                raise ClipDeskError(
-                    f"{f} is not a watched folder.", "See `clipdesk-cli folders list`."
-                )
-            folders.append(found.id)
-    allowed = None
-    if getattr(args, "tags", None):
-        from clipdesk.cli.tags import allowed_ids_from_args
-
-        allowed = allowed_ids_from_args(app.library, args)
-    return SearchFilters(
-        folders=folders,
-        date_from=args.date_from,
-        date_to=args.date_to,
-        statuses=tuple(args.status or ["ok"]),
-        allowed_ids=allowed,
-        min_score=args.min_score,
-    )
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    from clipdesk.cli import emit
-    from clipdesk.cli.index import open_services
-
+def request_of(args: argparse.Namespace) -> PhotoSearch:
+    """The search the options ask for (the app builds the same record from its search page)."""
     if not (args.text.strip() or args.image or args.like):
         raise ClipDeskError(
             "Nothing to search for.",
@@ -134,29 +92,48 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     if args.limit < 1:
         raise ClipDeskError("--limit must be at least 1.")
+    image = None
+    if args.image:
+        image = Path(args.image).expanduser()
+        if not image.is_file():
+            raise ClipDeskError(
+                f"The image {args.image} does not exist.", "Check the path of --image."
+            )
+    return PhotoSearch(
+        text=args.text,
+        image=image,
+        image_weight=args.image_weight,
+        like_photo=args.like,
+        folders=args.folder,
+        tags=list(getattr(args, "tags", None) or []),
+        confirmed_tags=bool(getattr(args, "confirmed_tags", False)),
+        date_from=_date(args.date_from, "--from"),
+        date_to=_date(args.date_to, "--to"),
+        statuses=tuple(args.status or ["ok"]),
+        min_score=args.min_score,
+        limit=args.limit,
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.cli.index import open_services
+
+    request = request_of(args)
     with open_services(args) as app:
-        query = Query.parse(args.text)
-        if args.image:
-            image = Path(args.image).expanduser()
-            if not image.is_file():
-                raise ClipDeskError(
-                    f"The image {args.image} does not exist.", "Check the path of --image."
-                )
-            query = query.with_image(image, args.image_weight)
-        if args.like:
-            query = query.with_photo(_like_id(app, args.like))
-        results = app.search(query, k=args.limit, filters=_filters(app, args))
+        results = app.find(request)
         pending = app.pending_count()
         if pending and not args.json:
             print(
                 f"note: {pending:,} photo(s) are not indexed yet (run `clipdesk-cli index`).",
                 file=sys.stderr,
             )
+        like = photo_id(app, request.like_photo) if request.like_photo is not None else None
         data = {
-            "query": query.describe(),
+            "query": query_of(request, like).describe(),
             "model": app.search_model().id,
             "results": [r.as_dict() for r in results],
         }
-        lines = [f"{r.score:.3f}  {r.photo.path}" for r in results]
+        lines = [f"{r.score or 0.0:.3f}  {r.photo.path}" for r in results]
         emit(args, data, "\n".join(lines) if lines else "No matching photos.")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clipdesk.library.store import SEARCH_MODEL_KEY, Library
+from clipdesk.services.app import ClipDeskServices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,41 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list at most N photos in error with their reasons (default 20)",
     )
     parser.set_defaults(func=run)
-
-
-def collect(lib: Library, model: str | None, max_errors: int) -> dict[str, Any]:
-    active = model
-    if active is None:
-        record = lib.get_setting(SEARCH_MODEL_KEY)
-        active = record.get("id") if isinstance(record, dict) else None
-    vectors = lib.embedding_models()
-    model_ids = [m for m in vectors if active and (m == active or m.split("@")[0] == active)]
-    pending = {m: lib.count_pending(m) for m in (model_ids or list(vectors))}
-    folders = lib.folders()
-    counts = lib.counts()
-    return {
-        "library": str(lib.path),
-        "schema_version": lib.version,
-        "folders": {
-            "total": len(folders),
-            "offline": [
-                {"path": str(f.path), "reason": f.error} for f in folders if f.status.value != "ok"
-            ],
-            "problems": [
-                {"path": str(f.path), "reason": f.error}
-                for f in folders
-                if f.status.value == "ok" and f.error
-            ],
-        },
-        "photos": {"total": sum(counts.values()), **counts},
-        "model": active,
-        "vectors": vectors,
-        "pending": pending,
-        "errors": [
-            {"id": p.id, "path": str(p.path), "reason": p.error}
-            for p in lib.errors(limit=max_errors)
-        ],
-    }
 
 
 def describe(data: dict[str, Any]) -> str:
@@ -72,7 +37,13 @@ def describe(data: dict[str, Any]) -> str:
         f"{photos['error']} errors, {photos['missing']} missing, "
         f"{photos['offline']} offline)"
     )
-    lines.append(f"model: {data['model'] or 'not chosen yet'}")
+    default = data.get("default_model")
+    chosen = data["model"] or (f"not chosen yet (using {default})" if default else "not chosen yet")
+    lines.append(f"model: {chosen}")
+    if data.get("search_model") and not data.get("search_model_is_active", True):
+        lines.append(
+            f"  search uses {data['search_model']} until every photo has a vector of the model"
+        )
     for model_id, n in sorted(data["vectors"].items()):
         left = data["pending"].get(model_id)
         tail = f", {left} to go" if left else ""
@@ -87,7 +58,8 @@ def describe(data: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with Library(args.library) as lib:
-        data = collect(lib, args.model, args.errors)
-    emit(args, data, describe(data))
+    with ClipDeskServices(args.library, model=args.model, device=args.device) as app:
+        report = app.status_report.report(max_errors=args.errors)
+    data = report.as_json()
+    emit(args, data, describe({**data, "search_model_is_active": report.search_model_is_active}))
     return 0

@@ -7,6 +7,11 @@
     tags photos TAG | tags review            photos of a tag by score / nearest the threshold
     tags import-xmp [PHOTO...] | tags write-xmp [PHOTO...]
 
+Every command goes through :class:`clipdesk.services.tags.TagService`, as the app does: adding,
+redefining or importing a category retags the library at once, and write-xmp names and fills
+sidecars as the shared settings say (``photo.jpg.xmp``, confirmed and imported tags only, unless
+the user chose otherwise in the app's settings or with the flags of one run).
+
 PHOTO is a path known to the library or a photo id. The search command's ``--tag`` filter uses
 :func:`add_tag_filter_arguments` and :func:`allowed_ids_from_args` from here.
 """
@@ -15,11 +20,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clipdesk.common.errors import ClipDeskError
-from clipdesk.tags.categories import HIERARCHY_SEP, Category, CategoryError, Label, Mode
+from clipdesk.services.records import (
+    DEFAULT_TEMPLATES,
+    TAGGED_STATES,
+    Category,
+    CategoryError,
+    Label,
+    Mode,
+    PhotoTag,
+    RecomputeReport,
+    SidecarNaming,
+    category_to_dict,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from clipdesk.services.app import ClipDeskServices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     csub = cats.add_subparsers(dest="categories_command", metavar="ACTION")
     csub.required = True
     csub.add_parser("list", help="list categories and their labels").set_defaults(func=cmd_cat_list)
-    add = csub.add_parser("add", help="add (or with --replace, redefine) a category")
+    add = csub.add_parser(
+        "add",
+        help="add (or with --replace, redefine) a category; the library is tagged with it now",
+    )
     add.add_argument("name")
     add.add_argument("labels", nargs="+", metavar="LABEL")
     add.add_argument(
@@ -71,7 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm = csub.add_parser("remove", help="remove a category with all its tags")
     rm.add_argument("name")
     rm.set_defaults(func=cmd_cat_remove)
-    imp = csub.add_parser("import", help="import categories from a JSON category file")
+    imp = csub.add_parser(
+        "import", help="import categories from a JSON category file; the library is tagged now"
+    )
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="redefine categories of the same name")
     imp.set_defaults(func=cmd_cat_import)
@@ -80,7 +104,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("names", nargs="*", metavar="NAME", help="only these categories")
     exp.set_defaults(func=cmd_cat_export)
 
-    apply = sub.add_parser("apply", help="tag the library with the model (keeps your decisions)")
+    apply = sub.add_parser(
+        "apply",
+        help="tag the library with the model again (keeps your decisions); saving a "
+        "category already does this for it",
+    )
     apply.add_argument("--category", action="append", dest="categories", metavar="NAME")
     apply.set_defaults(func=cmd_apply)
 
@@ -113,18 +141,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rx = sub.add_parser("import-xmp", help="read XMP keywords (sidecar, embedded) as your tags")
     rx.add_argument("photos", nargs="*", metavar="PHOTO", help="default: every photo")
     rx.set_defaults(func=cmd_import_xmp)
-    wx = sub.add_parser("write-xmp", help="write tags to XMP sidecars (merging, atomically)")
+    wx = sub.add_parser(
+        "write-xmp",
+        help="write tags to XMP sidecars (merging, atomically; one sidecar per photo)",
+        description="Write tags as keywords to XMP sidecars. By default as the app's settings "
+        "say: photo.jpg.xmp, with only the tags you confirmed or imported. A sidecar of the "
+        "other name (photo.xmp, as earlier versions of the app wrote) is merged in and removed, "
+        "unless a RAW+JPEG pair shares it.",
+    )
     wx.add_argument("photos", nargs="*", metavar="PHOTO", help="default: every tagged photo")
     wx.add_argument(
         "--naming",
-        choices=["fullname", "basename"],
-        default="fullname",
-        help="fullname: photo.jpg.xmp (darktable, digiKam); basename: photo.xmp (Lightroom)",
+        choices=[n.value for n in SidecarNaming],
+        default=None,
+        help="for this run: fullname is photo.jpg.xmp (darktable, digiKam; keeps RAW+JPEG "
+        "pairs apart), basename is photo.xmp (Lightroom); default: the settings' choice",
     )
-    wx.add_argument(
-        "--confirmed-only",
+    which = wx.add_mutually_exclusive_group()
+    which.add_argument(
+        "--suggestions",
+        dest="suggestions",
         action="store_true",
-        help="write only tags you confirmed (or imported), not the model's suggestions",
+        default=None,
+        help="for this run: also write the model's suggestions, not only your tags",
+    )
+    which.add_argument(
+        "--confirmed-only",
+        dest="suggestions",
+        action="store_false",
+        help="for this run: only tags you confirmed (or imported), whatever the settings say",
     )
     wx.set_defaults(func=cmd_write_xmp)
 
@@ -150,46 +195,28 @@ def add_tag_filter_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def allowed_ids_from_args(library: Any, args: argparse.Namespace) -> Any:
+def allowed_ids_from_args(app: ClipDeskServices, args: argparse.Namespace) -> np.ndarray | None:
     """The allowed photo ids for ``--tag`` options (numpy int64 array), or None when none given."""
-    from clipdesk.tags.store.tag_store import TagStore
-
     exprs = list(getattr(args, "tags", None) or [])
     if not exprs:
         return None
-    return TagStore(library).allowed_ids(exprs, getattr(args, "confirmed_tags", False))
+    return app.tags.allowed_ids(exprs, getattr(args, "confirmed_tags", False))
 
 
-def _open(args: argparse.Namespace):
-    from clipdesk.library.store import Library
-    from clipdesk.tags.store.tag_store import TagStore
+def _services(args: argparse.Namespace) -> ClipDeskServices:
+    """The services over the library (and model) the user chose; ``--library``, ``--model``
+    and ``--device`` override the settings for this command."""
+    from clipdesk.services.app import ClipDeskServices
 
-    lib = Library(args.library)
-    return lib, TagStore(lib)
-
-
-def _split_tag(tag: str) -> tuple[str, str]:
-    if HIERARCHY_SEP not in tag:
-        raise ClipDeskError(f"tag {tag!r} has no category", 'write it as "Category|label"')
-    cat, label = (p.strip() for p in tag.split(HIERARCHY_SEP, 1))
-    return cat, label
+    return ClipDeskServices(args.library, model=args.model, device=args.device)
 
 
-def _photo_ids(lib: Any, refs: list[str]) -> list[int]:
-    ids = []
-    for ref in refs:
-        photo = lib.photo(int(ref)) if ref.isdigit() else lib.photo_by_path(Path(ref))
-        if photo is None:
-            raise ClipDeskError(
-                f"{ref}: not a photo of this library",
-                "give a path inside a watched folder (indexed) or a photo id",
-            )
-        ids.append(photo.id)
-    return ids
+def _photo_ids(app: ClipDeskServices, refs: list[str]) -> list[int]:
+    return [p.id for p in app.tags.photos_by_reference(refs)]
 
 
-def _tag_dict(t: Any, path: str | None = None) -> dict[str, Any]:
-    out = {
+def _tag_dict(t: PhotoTag, path: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "photo_id": t.photo_id,
         "category": t.category,
         "label": t.label,
@@ -203,7 +230,7 @@ def _tag_dict(t: Any, path: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _score(t: Any) -> str:
+def _score(t: PhotoTag) -> str:
     return "   -  " if t.score is None else f"{t.score:6.3f}"
 
 
@@ -216,16 +243,27 @@ def _category_text(c: Category) -> str:
     return f"{c.name}  [{kind}]\n    {labels or '(no labels)'}"
 
 
+def _report_dict(report: RecomputeReport | None) -> dict[str, Any] | None:
+    return None if report is None else dict(report.__dict__)
+
+
+def _tagged_text(report: RecomputeReport | None) -> str:
+    if report is None:
+        return "manual: the model does not suggest its labels"
+    return (
+        f"tagged {report.photos} photos: {report.suggested} tags suggested, "
+        f"{report.candidates} near-misses to review"
+    )
+
+
 # --- categories -----------------------------------------------------------------------------
 
 
 def cmd_cat_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.category_file import category_to_dict
 
-    lib, store = _open(args)
-    with lib:
-        cats = store.categories()
+    with _services(args) as app:
+        cats = app.tags.categories()
     emit(
         args,
         [category_to_dict(c) for c in cats],
@@ -236,7 +274,6 @@ def cmd_cat_list(args: argparse.Namespace) -> int:
 
 def cmd_cat_add(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags import prompts
 
     extra: dict[str, list[str]] = {}
     for item in args.prompt:
@@ -250,19 +287,15 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
             f"--prompt for label(s) not in the category: {', '.join(sorted(unknown))}"
         )
     labels = tuple(Label(n, tuple(extra.get(n.casefold(), ()))) for n in args.labels)
-    templates = tuple(args.templates) if args.templates else prompts.DEFAULT_TEMPLATES
+    templates = tuple(args.templates) if args.templates else DEFAULT_TEMPLATES
     cat = Category(args.name, labels, args.mode, args.threshold, templates, not args.manual)
-    lib, store = _open(args)
-    with lib:
-        if args.replace:
-            store.save_category(cat)
-        else:
-            store.add_category(cat)
+    with _services(args) as app:
+        # stored, then the library is tagged with it at once, as saving in the app does
+        report = app.tags.save_category(cat) if args.replace else app.tags.add_category(cat)
     emit(
         args,
-        {"added": cat.name},
-        f"category {cat.name!r}: {', '.join(cat.label_names)}\n"
-        "run 'clipdesk-cli tags apply' to tag the library",
+        {"added": cat.name, "tagged": _report_dict(report)},
+        f"category {cat.name!r}: {', '.join(cat.label_names)}\n{_tagged_text(report)}",
     )
     return 0
 
@@ -270,38 +303,35 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
 def cmd_cat_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    lib, store = _open(args)
-    with lib:
-        name = store.category(args.name).name
-        store.remove_category(name)
+    with _services(args) as app:
+        name = app.tags.remove_category(args.name)
     emit(args, {"removed": name}, f"removed category {name!r} and its tags")
     return 0
 
 
 def cmd_cat_import(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.category_file import read_category_file
 
-    cats = read_category_file(args.file)  # all validated before anything changes
-    lib, store = _open(args)
-    with lib:
-        store.import_categories(cats, replace=args.replace)
+    with _services(args) as app:
+        # all validated before anything changes; the automatic ones then tag the library
+        cats, report = app.tags.import_categories(args.file, replace=args.replace)
     names = [c.name for c in cats]
-    emit(args, {"imported": names}, f"imported {len(names)} categories: {', '.join(names)}")
+    emit(
+        args,
+        {"imported": names, "tagged": _report_dict(report)},
+        f"imported {len(names)} categories: {', '.join(names)}"
+        + (f"\n{_tagged_text(report)}" if report is not None else ""),
+    )
     return 0
 
 
 def cmd_cat_export(args: argparse.Namespace) -> int:
-    from clipdesk.tags.category_file import dump_categories, write_category_file
-
-    lib, store = _open(args)
-    with lib:
-        cats = [store.category(n) for n in args.names] if args.names else store.categories()
-    if args.file == "-":
-        sys.stdout.write(dump_categories(cats))
-    else:
-        write_category_file(args.file, cats)
-        print(f"exported {len(cats)} categories to {args.file}", file=sys.stderr)
+    with _services(args) as app:
+        if args.file == "-":
+            sys.stdout.write(app.tags.categories_document(args.names))
+            return 0
+        cats = app.tags.export_categories(args.file, args.names)
+    print(f"exported {len(cats)} categories to {args.file}", file=sys.stderr)
     return 0
 
 
@@ -310,18 +340,16 @@ def cmd_cat_export(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.services.app import ClipDeskServices
-    from clipdesk.tags.tagger import Tagger
 
-    with ClipDeskServices(args.library, model=args.model, device=args.device or "auto") as app:
+    with _services(args) as app:
         # Without --model: the model whose vectors are complete (search's), so a re-embedding
         # under way for a newly chosen model does not leave half the library untagged.
-        model = app.model if args.model else app.search_model()
-        report = Tagger(app.library, model).recompute(args.categories)
+        report = app.tags.apply(args.categories, with_active_model=bool(args.model), progress=None)
+        model_id = (app.model if args.model else app.tags.model()).id
     emit(
         args,
-        {"model": model.id, **report.__dict__},
-        f"tagged {report.photos} photos in {len(report.categories)} categories with {model.id}: "
+        {"model": model_id, **report.__dict__},
+        f"tagged {report.photos} photos in {len(report.categories)} categories with {model_id}: "
         f"{report.suggested} tags suggested, {report.candidates} near-misses to review",
     )
     return 0
@@ -329,17 +357,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.store.tag_store import TAGGED_STATES
 
-    lib, store = _open(args)
-    with lib:
-        (pid,) = _photo_ids(lib, [args.photo])
-        tags = store.tags_of(pid, None if args.all else [str(s) for s in TAGGED_STATES])
-        path = str(lib.photo(pid).path)
+    with _services(args) as app:
+        (photo,) = app.tags.photos_by_reference([args.photo])
+        tags = app.tags.tags_of(photo.id, None if args.all else TAGGED_STATES)
+    path = str(photo.path)
     lines = [path] + [f"  {_score(t)}  {t.state.value:<9}  {t.keyword}" for t in tags]
     emit(
         args,
-        {"photo_id": pid, "path": path, "tags": [_tag_dict(t) for t in tags]},
+        {"photo_id": photo.id, "path": path, "tags": [_tag_dict(t) for t in tags]},
         "\n".join(lines if tags else [path, "  no tags"]),
     )
     return 0
@@ -347,17 +373,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.store.tag_store import TagState
+    from clipdesk.services.tags import split_tag
 
-    cat, label = _split_tag(args.tag)
-    lib, store = _open(args)
-    with lib:
-        ids = _photo_ids(lib, args.photos)
+    cat, label = split_tag(args.tag)
+    with _services(args) as app:
+        ids = _photo_ids(app, args.photos)
         if args.decision == "clear":
-            store.clear_decision(ids, cat, label)
+            app.tags.clear_decision(ids, cat, label)
         else:
-            state = TagState.CONFIRMED if args.decision == "confirm" else TagState.REJECTED
-            store.set_decision(ids, cat, label, state)
+            app.tags.decide(
+                ids, cat, label, "confirmed" if args.decision == "confirm" else "rejected"
+            )
     emit(
         args,
         {args.decision: args.tag, "photos": ids},
@@ -368,16 +394,15 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def cmd_photos(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
+    from clipdesk.services.tags import split_tag
 
-    cat, label = _split_tag(args.tag)
-    lib, store = _open(args)
-    with lib:
-        tags = store.photos_with_tag(cat, label, limit=args.limit)
-        paths = {p.id: str(p.path) for p in lib.photos(ids=[t.photo_id for t in tags])}
+    cat, label = split_tag(args.tag)
+    with _services(args) as app:
+        found = app.tags.photos_with_tag(cat, label, limit=args.limit)
     emit(
         args,
-        [_tag_dict(t, paths.get(t.photo_id)) for t in tags],
-        "\n".join(f"{_score(t)}  {t.state.value:<9}  {paths.get(t.photo_id)}" for t in tags)
+        [_tag_dict(f.tag, str(f.photo.path)) for f in found],
+        "\n".join(f"{_score(f.tag)}  {f.tag.state.value:<9}  {f.photo.path}" for f in found)
         or "no photos with this tag",
     )
     return 0
@@ -386,16 +411,14 @@ def cmd_photos(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    lib, store = _open(args)
-    with lib:
-        items = store.review_list(args.category, args.label, args.limit)
-        paths = {p.id: str(p.path) for p in lib.photos(ids=[t.photo_id for t in items])}
+    with _services(args) as app:
+        items = app.tags.review(args.category, args.label, args.limit)
     emit(
         args,
-        [_tag_dict(t, paths.get(t.photo_id)) for t in items],
+        [_tag_dict(f.tag, str(f.photo.path)) for f in items],
         "\n".join(
-            f"{_score(t)} / {t.threshold:.2f}  {t.keyword:<24}  {paths.get(t.photo_id)}"
-            for t in items
+            f"{_score(f.tag)} / {f.tag.threshold:.2f}  {f.tag.keyword:<24}  {f.photo.path}"
+            for f in items
         )
         or "nothing to review",
     )
@@ -404,34 +427,37 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_import_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.tagger import Tagger
 
-    lib, store = _open(args)
-    with lib:
-        ids = _photo_ids(lib, args.photos) if args.photos else [p.id for p in lib.photos()]
-        n = Tagger(lib, None, store).import_xmp(ids)
-    emit(args, {"imported": n, "photos": len(ids)}, f"imported {n} keywords from {len(ids)} photos")
+    with _services(args) as app:
+        ids = _photo_ids(app, args.photos) if args.photos else None
+        n = app.tags.import_xmp(ids)
+        count = len(ids) if ids is not None else len(app.library.photos())
+    emit(args, {"imported": n, "photos": count}, f"imported {n} keywords from {count} photos")
     return 0
 
 
 def cmd_write_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.tags.tagger import Tagger
 
-    lib, store = _open(args)
-    with lib:
-        ids = _photo_ids(lib, args.photos) if args.photos else None
-        report = Tagger(lib, None, store).write_xmp(ids, args.naming, args.confirmed_only)
+    with _services(args) as app:
+        ids = _photo_ids(app, args.photos) if args.photos else None
+        report = app.tags.write_xmp(ids, naming=args.naming, include_suggestions=args.suggestions)
     for path, reason in report.failed:
         print(f"warning: {path}: {reason}", file=sys.stderr)
+    merged = (
+        f"; {len(report.absorbed)} sidecars of the other name merged in and removed"
+        if report.absorbed
+        else ""
+    )
     emit(
         args,
         {
             "written": [str(p) for p in report.written],
             "unchanged": report.unchanged,
+            "merged": [str(p) for p in report.absorbed],
             "failed": [{"path": p, "reason": r} for p, r in report.failed],
         },
         f"wrote {len(report.written)} sidecars, {report.unchanged} already up to date, "
-        f"{len(report.failed)} failed",
+        f"{len(report.failed)} failed{merged}",
     )
     return 1 if report.failed else 0

@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clipdesk.common.errors import CancelledError, ClipDeskError
-from clipdesk.training.captions import SOURCES
+# from services.training, not services.records: the parser is built before any command runs, and
+# the records module loads the whole engine (torch).
+from clipdesk.services.training import (
+    CAPTION_SOURCE_TITLES,
+    CAPTION_SOURCES,
+    FinetuneOptions,
+    FinetuneStopped,
+)
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
+    from clipdesk.services.records import RecomputeReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,8 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="P",
         help="calibrate thresholds to this precision on your labels (e.g. 0.9)",
     )
-    p.add_argument("--apply", action="store_true", help="use the trained head for tagging")
-    p.add_argument("--revert", action="store_true", help="go back to zero-shot for the category")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="use the trained head for tagging; the category is retagged at once",
+    )
+    p.add_argument(
+        "--revert",
+        action="store_true",
+        help="go back to zero-shot for the category (retagged at once)",
+    )
     p.add_argument(
         "--suggest",
         type=int,
@@ -103,18 +121,12 @@ def _source_arg(p: argparse.ArgumentParser) -> None:
         "--source",
         default="tags",
         metavar="LIST",
-        help=f"comma-separated caption sources: {', '.join(SOURCES)} (default: tags)",
+        help=f"comma-separated caption sources: {', '.join(CAPTION_SOURCES)} (default: tags)",
     )
 
 
 def _sources(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.source.split(",") if s.strip()]
-
-
-def _library(args: argparse.Namespace):
-    from clipdesk.library.store import Library
-
-    return Library(args.library)
 
 
 def _progress(args: argparse.Namespace):
@@ -130,43 +142,52 @@ def _progress(args: argparse.Namespace):
 
 def run_heads(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import load_model
-    from clipdesk.tags.heads import examples as head_service
 
-    with _library(args) as lib:
+    with _services(args) as app:
         if args.revert:
-            model_id = load_model(args.model, args.device or "auto").id
-            had = head_service.revert(lib, model_id, args.category)
+            report = app.heads.revert(args.category, progress=_progress(args))
+            name = app.tags.category(args.category).name
+            data: dict[str, Any] = {"category": name, "reverted": report is not None}
+            if report is not None:
+                data["retagged"] = _retag_summary(report)
             emit(
                 args,
-                {"category": args.category, "reverted": had},
-                f"{args.category}: back to zero-shot"
-                if had
-                else f"{args.category}: no trained head was applied",
+                data,
+                f"{name}: back to zero-shot; {_retag_text(report)}"
+                if report is not None
+                else f"{name}: no trained head was applied",
             )
             return 0
-        model = load_model(args.model, args.device or "auto")
-        ex, result = head_service.teach_category(
-            lib,
-            model,
-            args.category,
-            target_precision=args.target_precision,
-            progress=_progress(args),
+        ex, result = app.heads.teach(
+            args.category, target_precision=args.target_precision, progress=_progress(args)
         )
-        data: dict[str, Any] = result.summary()
+        data = result.summary()
         data["missing_vectors"] = ex.missing_vectors
-        if args.apply:
-            head_service.apply(lib, result.head)
         data["applied"] = bool(args.apply)
+        if args.apply:  # retags the category now: no `tags apply` left to run
+            data["retagged"] = _retag_summary(app.heads.apply(result.head))
         if args.suggest:
             data["suggest"] = [
                 {"photo_id": pid, "uncertainty": round(u, 4)}
-                for pid, u in head_service.next_to_label(
-                    lib, model.id, result.head, args.suggest, args.method
-                )
+                for pid, u in app.heads.next_to_label(result.head, args.suggest, args.method)
             ]
         emit(args, data, _heads_text(data))
     return 0
+
+
+def _retag_summary(report: RecomputeReport) -> dict[str, Any]:
+    return {
+        "photos": report.photos,
+        "suggested": report.suggested,
+        "candidates": report.candidates,
+    }
+
+
+def _retag_text(report: RecomputeReport) -> str:
+    return (
+        f"retagged {report.photos} photos ({report.suggested} tags suggested, "
+        f"{report.candidates} near-misses to review)"
+    )
 
 
 def _fmt(v: float | None) -> str:
@@ -185,72 +206,73 @@ def _heads_text(d: dict[str, Any]) -> str:
         lines.append("  zero-shot did best on held-out labels; the head equals it")
     if d.get("thresholds"):
         lines.append("  calibrated thresholds: " + ", ".join(f"{t:.3f}" for t in d["thresholds"]))
-    lines.append(
-        "  applied: tagging now uses this head" if d["applied"] else "  not applied (use --apply)"
-    )
+    if d["applied"]:
+        r = d["retagged"]
+        lines.append(
+            f"  applied: tagging uses this head; retagged {r['photos']} photos now "
+            f"({r['suggested']} tags suggested, {r['candidates']} near-misses to review)"
+        )
+    else:
+        lines.append("  not applied (use --apply to use it and retag the category now)")
     for s in d.get("suggest", []):
         lines.append(f"  label next: photo {s['photo_id']} (uncertainty {s['uncertainty']})")
     return "\n".join(lines)
 
 
+def _services(args: argparse.Namespace) -> ClipDeskServices:
+    """The services over the library and model the user chose (``--library``/``--model``
+    override them for this command)."""
+    from clipdesk.services.app import ClipDeskServices
+
+    return ClipDeskServices(args.library, model=args.model, device=args.device)
+
+
 def run_pairs(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.training.captions import SOURCE_TITLES, caption_pairs
 
-    with _library(args) as lib:
-        pairs = caption_pairs(lib, _sources(args))
-    data = pairs.summary()
+    with _services(args) as app:
+        pairs = app.training.pair_counts(_sources(args))
     text = "\n".join(
-        [f"{n:8d}  {SOURCE_TITLES[s]}" for s, n in pairs.counts.items()]
-        + [f"{len(pairs.pairs):8d}  pairs from {pairs.photos} photos"]
+        [f"{n:8d}  {CAPTION_SOURCE_TITLES[s]}" for s, n in pairs.counts.items()]
+        + [f"{pairs.pairs:8d}  pairs from {pairs.photos} photos"]
     )
-    emit(args, data, text)
+    emit(args, pairs.to_json(), text)
     return 0
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import versions
-    from clipdesk.model.finetune import FinetuneJob, FinetuneOptions, pending_jobs
-    from clipdesk.training.captions import caption_pairs, split_pairs
 
-    if args.resume:
-        jobs = pending_jobs() if args.resume == "last" else [FinetuneJob.open(args.resume)]
-        if not jobs:
-            raise ClipDeskError("there is no interrupted fine-tuning run to resume")
-        job = jobs[0]
-        pairs_summary = {"pairs": len(job.train_pairs) + len(job.val_pairs)}
-    else:
-        from clipdesk.model.manager import resolve_model
-
-        opts = FinetuneOptions(
-            towers=args.towers,
-            epochs=args.epochs,
-            min_steps=args.min_steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            alpha=args.alpha,
-            device=args.device or "auto",
-            precision=args.precision,
-            seed=args.seed,
-        ).validate()
-        with _library(args) as lib:
-            pairs = caption_pairs(lib, _sources(args))
-        train, val = split_pairs(pairs.pairs, args.val_fraction, args.seed)
-        job = FinetuneJob.create(resolve_model(args.model), train, val, opts, name=args.name)
-        pairs_summary = {**pairs.summary(), "train": len(train), "validation": len(val)}
-    try:
-        result = job.run(progress=_progress(args))
-    except CancelledError:
-        print(
-            f"\nstopped; resume with: clipdesk-cli train finetune --resume {job.folder}",
-            file=sys.stderr,
-        )
-        return 130
-    data = {**result.summary(), "data": pairs_summary, "job": str(job.folder)}
-    if args.activate:
-        with _library(args) as lib:
-            data["activation"] = versions.activate(result.model_name, lib)
+    options = FinetuneOptions(
+        towers=args.towers,
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        alpha=args.alpha,
+        device=args.device or "auto",
+        precision=args.precision,
+        seed=args.seed,
+    )
+    with _services(args) as app:
+        try:
+            run = app.training.finetune(
+                _sources(args),
+                options,
+                val_fraction=args.val_fraction,
+                name=args.name,
+                resume=args.resume,
+                activate=args.activate,
+                progress=_progress(args),
+            )
+        except FinetuneStopped as stopped:
+            print(
+                "\nstopped; resume with: clipdesk-cli train finetune --resume "
+                f"{stopped.job_folder}",
+                file=sys.stderr,
+            )
+            return 130
+    data = run.to_json()
     emit(args, data, _finetune_text(data))
     return 0
 
@@ -279,9 +301,9 @@ def _finetune_text(d: dict[str, Any]) -> str:
 
 def run_versions(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import versions
 
-    found = versions.finetuned_versions()
+    with _services(args) as app:
+        found = app.training.versions()
     text = (
         "\n".join(
             f"{'*' if v.active else ' '} {v.name}  from {v.base_model}, {v.towers} tower(s), "
@@ -296,24 +318,22 @@ def run_versions(args: argparse.Namespace) -> int:
 
 def run_activate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import versions
 
-    with _library(args) as lib:
-        out = versions.activate(args.name, lib)
+    with _services(args) as app:
+        out = app.training.activate(args.name)
     emit(
         args,
-        out,
-        f"active model: {out['active']}"
-        + ("  (photos will be embedded again at the next index)" if out["reembed"] else ""),
+        out.to_json(),
+        f"active model: {out.active}"
+        + ("  (photos will be embedded again at the next index)" if out.reembed else ""),
     )
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.model import versions
 
-    with _library(args) as lib:
-        out = versions.rollback(args.name, lib)
-    emit(args, out, f"rolled back; active model: {out['active']}")
+    with _services(args) as app:
+        out = app.training.rollback(args.name)
+    emit(args, out.to_json(), f"rolled back; active model: {out.active}")
     return 0

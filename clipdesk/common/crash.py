@@ -2,7 +2,7 @@
 
 :class:`CrashHandler` takes over ``sys.excepthook`` (the main thread, and exceptions raised in
 Qt slots and virtual methods, which PySide routes there) and ``threading.excepthook`` (worker
-threads). Each exception is written to the ``clipdesk.crash`` log and turned into a
+threads). Each exception is written to the ``clipdesk.common.crash`` log and turned into a
 :class:`CrashReport`; the first report of each kind goes to the listeners (the GUI shows a dialog),
 repeats of the same failure are only counted, so a bug in a paint event cannot bury the user
 under dialogs. ``faulthandler`` is pointed at a file beside the log so that a hard crash in
@@ -30,7 +30,7 @@ from clipdesk import __version__
 from clipdesk.common import logging_setup, paths
 from clipdesk.common.errors import ClipDeskError
 
-log = logging.getLogger("clipdesk.crash")
+log = logging.getLogger(__name__)
 
 FAULT_LOG_NAME = "faults.log"
 # After this many distinct failures in one session the app is probably in a bad state.
@@ -96,14 +96,14 @@ def make_report(exc_info: ExcInfo, thread_name: str | None = None) -> CrashRepor
     user_error = isinstance(exc, ClipDeskError)
     return CrashReport(
         exc_type=exc_type.__qualname__,
-        message=exc.message if user_error else str(exc),
+        message=exc.message if isinstance(exc, ClipDeskError) else str(exc),
         traceback=text,
         thread=thread_name or threading.current_thread().name,
         when=time.time(),
         log_path=logging_setup.log_file_path(),
         signature=f"{exc_type.__module__}.{exc_type.__qualname__}@{where}",
         user_error=user_error,
-        hint=exc.hint if user_error else None,
+        hint=exc.hint if isinstance(exc, ClipDeskError) else None,
     )
 
 

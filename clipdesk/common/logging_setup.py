@@ -17,6 +17,7 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from clipdesk.common import paths
 
@@ -30,14 +31,23 @@ CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # Per-area levels from the environment: "clipdesk.library.store=DEBUG,clipdesk.ui=WARNING".
 LEVELS_ENV = "CLIPDESK_LOG"
 
-# Areas a user or a bug report refers to; documentation for --help and doctor, not a whitelist.
+# Areas a user or a bug report refers to: the packages, whose modules log under their own
+# ``__name__`` (so ``clipdesk.library`` tunes the whole store, ``clipdesk.library.store`` one
+# module). Documentation for --help and doctor, not a whitelist.
 AREAS = (
-    "clipdesk.core",  # store, scanning, watching, indexing, search, tags, XMP
-    "clipdesk.model",  # checkpoints, devices, encoding, training
+    "clipdesk.common",  # settings file, crashes (clipdesk.common.crash: uncaught exceptions)
+    "clipdesk.imaging",  # decoding photos
+    "clipdesk.library",  # the library file: photos, folders, vectors
+    "clipdesk.scanning",  # walking folders, watching them, reading metadata
+    "clipdesk.indexing",  # the encode-and-store pipeline
+    "clipdesk.search",  # queries and the vector index
+    "clipdesk.tags",  # categories, zero-shot tagging, heads, XMP sidecars
+    "clipdesk.training",  # fine-tuning data
+    "clipdesk.model",  # checkpoints, devices, encoding, training loop
+    "clipdesk.services",  # the workflows both faces call
     "clipdesk.ui",  # windows, workers, dialogs
     "clipdesk.cli",
-    "clipdesk.qt",  # Qt's own messages, routed by clipdesk.ui.qt_logging
-    "clipdesk.crash",  # uncaught exceptions
+    "clipdesk.qt",  # Qt's own messages by category, routed by clipdesk.ui.qt_logging
 )
 
 # Handlers this module installed, so a second call replaces rather than duplicates them.
@@ -60,7 +70,7 @@ class _RotatingFileHandler(_ClipDeskHandlerMixin, logging.handlers.RotatingFileH
             super().handleError(record)
 
 
-class _StreamHandler(_ClipDeskHandlerMixin, logging.StreamHandler):
+class _StreamHandler(_ClipDeskHandlerMixin, logging.StreamHandler[TextIO]):
     pass
 
 
@@ -122,6 +132,8 @@ def install_logging(
         file_handler.setLevel(file_level)
         _add(root, file_handler)
         _log_file = target
+        # Before the console handler: the file marks each run, stderr (the CLI's -v) stays terse.
+        root.info("log started (pid %d, %s)", os.getpid(), _describe_runtime())
 
     if console or file_handler is None:
         stream = _StreamHandler(sys.stderr)
@@ -136,7 +148,6 @@ def install_logging(
     if file_handler is None:
         root.warning("%s; logging to stderr instead", fallback_reason)
         return None
-    root.info("log started (pid %d, %s)", os.getpid(), _describe_runtime())
     return target
 
 

@@ -21,48 +21,16 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.imaging.filetypes import HEIF_EXTENSIONS, RAW_EXTENSIONS
 from clipdesk.imaging.pixels import MAX_PIXELS, to_rgb
 
-RAW_EXTENSIONS = frozenset(
-    {
-        ".3fr",
-        ".ari",
-        ".arw",
-        ".cr2",
-        ".cr3",
-        ".crw",
-        ".dcr",
-        ".dng",
-        ".erf",
-        ".iiq",
-        ".k25",
-        ".kdc",
-        ".mef",
-        ".mos",
-        ".mrw",
-        ".nef",
-        ".nrw",
-        ".orf",
-        ".pef",
-        ".raf",
-        ".raw",
-        ".rw2",
-        ".rwl",
-        ".sr2",
-        ".srf",
-        ".srw",
-        ".x3f",
-    }
-)
-HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif"}
-)
-SUPPORTED_EXTENSIONS = IMAGE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+if TYPE_CHECKING:
+    import rawpy
 
 # Pillow warns between MAX_PIXELS and twice that; we refuse that range ourselves (from the header,
 # before any pixel is allocated), so its warning is noise.
@@ -162,7 +130,7 @@ def _decode_bytes(data: bytes, size: int, fmt_override: str | None = None) -> De
         w, h = struct.unpack(">II", data[16:24])
         _check_size(w, h)
     try:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise DecodeError("too_large", f"image is too large to decode safely: {exc}") from None
     except UnidentifiedImageError:
@@ -314,14 +282,17 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
         except Exception:  # no preview, or one LibRaw cannot extract
             thumb = None
         if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-            decoded = _decode_bytes(bytes(thumb.data), size, fmt_override="RAW")
+            jpeg = bytes(thumb.data)
+            decoded = _decode_bytes(jpeg, size, fmt_override="RAW")
             image = decoded.image
-            if flip in _RAW_FLIP and not _has_orientation(thumb.data):
+            if flip in _RAW_FLIP and not _has_orientation(jpeg):
                 image = image.transpose(_RAW_FLIP[flip])
             return DecodedPhoto(image, *_raw_size(raw, flip), "RAW")
         try:
             if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
-                array = thumb.data
+                import numpy as np  # here, like rawpy: only RAW files need it
+
+                array = np.asarray(thumb.data)  # a BITMAP preview is an RGB array
             else:
                 array = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
         except Exception as exc:
@@ -333,7 +304,7 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
     return DecodedPhoto(_shrink(image, size), *full, "RAW")
 
 
-def _raw_size(raw, flip: int) -> tuple[int, int]:
+def _raw_size(raw: rawpy.RawPy, flip: int) -> tuple[int, int]:
     w, h = int(raw.sizes.width), int(raw.sizes.height)
     return (h, w) if flip in (5, 6) else (w, h)
 
@@ -341,6 +312,6 @@ def _raw_size(raw, flip: int) -> tuple[int, int]:
 def _has_orientation(jpeg: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(jpeg)) as im:
-            return im.getexif().get(0x0112, 1) != 1
+            return bool(im.getexif().get(0x0112, 1) != 1)
     except Exception:
         return False

@@ -1,5 +1,9 @@
 """Which files are photos: a cheap extension filter for walking, then the content's magic bytes.
 
+This is the one list of photo file types: the scanner walks for these extensions, the decoder
+picks its RAW and HEIF paths from them, and the app accepts exactly these as a query image (drop,
+paste, command line) through :func:`clipdesk.services.images.photo_extensions`.
+
 The extension decides whether a file is looked at at all (a folder of a million photos is walked
 without opening anything else); the first bytes decide what it really is, so a PNG saved as
 ``.jpg`` is still a PNG and a text file named ``.jpg`` is recorded as "not an image".
@@ -13,6 +17,7 @@ import os
 RAW_EXTENSIONS = frozenset(
     {
         ".3fr",
+        ".ari",
         ".arw",
         ".cr2",
         ".cr3",
@@ -59,6 +64,11 @@ EXTENSION_KINDS: dict[str, str] = {
     ".avif": "heif",
     **{ext: "raw" for ext in RAW_EXTENSIONS},
 }
+
+# Every extension ClipDesk indexes, decodes and accepts as a query image.
+PHOTO_EXTENSIONS = frozenset(EXTENSION_KINDS)
+# Decoded through pillow-heif (AVIF too: Pillow reads it natively, the opener does no harm).
+HEIF_EXTENSIONS = frozenset(ext for ext, kind in EXTENSION_KINDS.items() if kind == "heif")
 
 _HEIF_BRANDS = (
     b"heic",

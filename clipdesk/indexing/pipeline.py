@@ -35,17 +35,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from clipdesk.common.errors import ModelError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
 from clipdesk.imaging.decode import DecodeError, decode_for_model
 from clipdesk.library.records import Photo
 
-log = logging.getLogger("clipdesk.pipeline")
+if TYPE_CHECKING:
+    from clipdesk.library.store import Library
+    from clipdesk.model.engine import ClipModel
+    from clipdesk.model.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
 
 EmbeddedHook = Callable[[np.ndarray, np.ndarray], None]  # (photo ids int64 [n], float32 [n, d])
 
@@ -69,12 +75,14 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _prepare(path: str, size: int, preprocess: Callable[[Any], Any]) -> Any:
+def _prepare(
+    path: str, size: int, preprocess: Callable[[Image.Image], torch.Tensor]
+) -> torch.Tensor:
     """Decode one photo and preprocess it for the model (runs in a worker)."""
     return preprocess(decode_for_model(path, size).image)
 
 
-def _prepare_array(path: str, size: int, preprocessor: Any) -> np.ndarray:
+def _prepare_array(path: str, size: int, preprocessor: Preprocessor) -> np.ndarray:
     """Process-pool form: returns a numpy array (cheap to pickle)."""
     return preprocessor.to_array(decode_for_model(path, size).image)
 
@@ -84,8 +92,8 @@ class IndexPipeline:
 
     def __init__(
         self,
-        library: Any,
-        model: Any,
+        library: Library,
+        model: ClipModel,
         *,
         batch_size: int = 32,
         workers: int | None = None,
@@ -193,7 +201,7 @@ class IndexPipeline:
             return cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
         return cf.ThreadPoolExecutor(self.workers, thread_name_prefix="clipdesk-decode")
 
-    def _submit(self, pool: cf.Executor, photo: Photo) -> cf.Future:
+    def _submit(self, pool: cf.Executor, photo: Photo) -> cf.Future[Any]:
         size = self.model.image_size
         if self.decoder == "processes":
             return pool.submit(_prepare_array, str(photo.path), size, self.model.preprocessor)
@@ -203,7 +211,7 @@ class IndexPipeline:
         self, pool: cf.Executor, photos: Iterator[Photo], cancel: CancelToken
     ) -> Iterator[tuple[Photo, Any]]:
         """(photo, tensor) or (photo, error reason), in order, with a bounded look-ahead."""
-        inflight: deque[tuple[Photo, cf.Future]] = deque()
+        inflight: deque[tuple[Photo, cf.Future[Any]]] = deque()
         try:
             for photo in photos:
                 inflight.append((photo, self._submit(pool, photo)))
@@ -218,7 +226,7 @@ class IndexPipeline:
                 fut.cancel()
 
     @staticmethod
-    def _result(photo: Photo, fut: cf.Future) -> tuple[Photo, Any]:
+    def _result(photo: Photo, fut: cf.Future[Any]) -> tuple[Photo, Any]:
         try:
             out = fut.result()
         except DecodeError as exc:

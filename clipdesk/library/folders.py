@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from clipdesk.library.base import LibraryBase, inserted_id
 from clipdesk.library.errors import FolderError
 from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
-
-if TYPE_CHECKING:
-    from clipdesk.library.store import Library
 
 
 def normalise_path(path: str | Path) -> str:
@@ -29,8 +26,8 @@ def is_inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-class FolderQueries:
-    def add_folder(self: Library, path: str | Path) -> Folder:
+class FolderQueries(LibraryBase):
+    def add_folder(self, path: str | Path) -> Folder:
         """Register a folder to watch (the scanner checks it exists and scans it).
 
         A folder inside one already watched is refused; watched folders inside the new one are
@@ -52,7 +49,7 @@ class FolderQueries:
                 "INSERT INTO folders(path, status, added_at) VALUES(?, ?, ?)",
                 (target, FolderStatus.OK.value, time.time()),
             )
-            new_id = int(cur.lastrowid)
+            new_id = inserted_id(cur)
             for child in children:
                 conn.execute("UPDATE photos SET folder_id = ? WHERE folder_id = ?", (new_id, child))
                 conn.execute("DELETE FROM folders WHERE id = ?", (child,))
@@ -60,7 +57,7 @@ class FolderQueries:
         assert found is not None
         return found
 
-    def remove_folder(self: Library, folder: int | str | Path) -> int:
+    def remove_folder(self, folder: int | str | Path) -> int:
         """Forget a folder and all its photos (vectors and tags too). Returns photos removed.
 
         Files on disk are never touched.
@@ -78,10 +75,10 @@ class FolderQueries:
             conn.execute("DELETE FROM folders WHERE id = ?", (found.id,))
         return int(count)
 
-    def folders(self: Library) -> list[Folder]:
+    def folders(self) -> list[Folder]:
         return [Folder.from_row(r) for r in self._query("SELECT * FROM folders ORDER BY path")]
 
-    def folder(self: Library, folder: int | str | Path) -> Folder | None:
+    def folder(self, folder: int | str | Path) -> Folder | None:
         """A folder by id or by path."""
         if isinstance(folder, int):
             rows = self._query("SELECT * FROM folders WHERE id = ?", (folder,))
@@ -89,7 +86,7 @@ class FolderQueries:
             rows = self._query("SELECT * FROM folders WHERE path = ?", (normalise_path(folder),))
         return Folder.from_row(rows[0]) if rows else None
 
-    def folder_for_path(self: Library, path: str | Path) -> Folder | None:
+    def folder_for_path(self, path: str | Path) -> Folder | None:
         """The watched folder that contains ``path`` (or is it), if any."""
         target = normalise_path(path)
         for folder in self.folders():
@@ -97,7 +94,7 @@ class FolderQueries:
                 return folder
         return None
 
-    def folder_photo_counts(self: Library) -> dict[int, dict[str, int]]:
+    def folder_photo_counts(self) -> dict[int, dict[str, int]]:
         """{folder id: {status: count}} for every folder."""
         out: dict[int, dict[str, int]] = {f.id: {} for f in self.folders()}
         rows = self._query(
@@ -107,7 +104,7 @@ class FolderQueries:
             out.setdefault(row["folder_id"], {})[row["status"]] = row["n"]
         return out
 
-    def set_folder_scanned(self: Library, folder_id: int, problems: str | None = None) -> None:
+    def set_folder_scanned(self, folder_id: int, problems: str | None = None) -> None:
         """Record a finished reconcile; ``problems`` lists subfolders that could not be read."""
         with self.transaction() as conn:
             conn.execute(
@@ -115,7 +112,7 @@ class FolderQueries:
                 (FolderStatus.OK.value, problems, time.time(), folder_id),
             )
 
-    def set_folder_error(self: Library, folder_id: int, reason: str) -> None:
+    def set_folder_error(self, folder_id: int, reason: str) -> None:
         """The folder exists but cannot be read: its photos are left as they are."""
         with self.transaction() as conn:
             conn.execute(
@@ -123,7 +120,7 @@ class FolderQueries:
                 (FolderStatus.ERROR.value, reason, folder_id),
             )
 
-    def set_folder_offline(self: Library, folder_id: int, reason: str) -> int:
+    def set_folder_offline(self, folder_id: int, reason: str) -> int:
         """The folder is unreachable: its photos become offline (remembering their status).
 
         Nothing is deleted; :meth:`set_folder_online` brings every photo back as it was.
@@ -147,7 +144,7 @@ class FolderQueries:
             )
             return cur.rowcount
 
-    def set_folder_online(self: Library, folder_id: int) -> int:
+    def set_folder_online(self, folder_id: int) -> int:
         """The folder is back: offline photos return to their earlier status. Returns how many."""
         with self.transaction() as conn:
             conn.execute(

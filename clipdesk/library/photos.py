@@ -12,15 +12,15 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
+from clipdesk.library.base import LibraryBase, inserted_id
+from clipdesk.library.dates import DateLike, taken_between
 from clipdesk.library.folders import normalise_path, subtree_range
 from clipdesk.library.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
 
-if TYPE_CHECKING:
-    from clipdesk.library.store import Library
-
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)  # a reconcile holds one per photo of the library
@@ -34,12 +34,13 @@ class KnownFile:
     content_hash: str | None
 
 
-def chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _meta_values(facts: FileFacts) -> tuple:
+def _meta_values(facts: FileFacts) -> tuple[object, ...]:
+    """The file's columns after (folder_id, path, status, error, added_at, updated_at)."""
     m = facts.meta
     return (
         facts.kind,
@@ -62,29 +63,33 @@ _META_SET = (
 )
 
 
-class PhotoQueries:
+class PhotoQueries(LibraryBase):
     # --- reading ---------------------------------------------------------------------------
 
-    def photo(self: Library, photo_id: int) -> Photo | None:
+    def photo(self, photo_id: int) -> Photo | None:
         rows = self._query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
         return Photo.from_row(rows[0]) if rows else None
 
-    def photo_by_path(self: Library, path: str | Path) -> Photo | None:
+    def photo_by_path(self, path: str | Path) -> Photo | None:
         rows = self._query(
             f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (normalise_path(path),)
         )
         return Photo.from_row(rows[0]) if rows else None
 
     def photos(
-        self: Library,
+        self,
         *,
         folder_id: int | None = None,
         statuses: Iterable[PhotoStatus | str] | None = None,
         ids: Sequence[int] | None = None,
         limit: int | None = None,
+        taken_from: DateLike | None = None,
+        taken_to: DateLike | None = None,
     ) -> list[Photo]:
-        """Photos ordered by path, filtered by folder, status and/or ids."""
-        where, params = [], []
+        """Photos ordered by path, filtered by folder, status, ids and/or the date they were
+        taken (inclusive; see :mod:`clipdesk.library.dates`)."""
+        where: list[str] = []
+        params: list[object] = []
         if folder_id is not None:
             where.append("folder_id = ?")
             params.append(folder_id)
@@ -92,6 +97,9 @@ class PhotoQueries:
             st = [str(s) for s in statuses]
             where.append(f"status IN ({','.join('?' * len(st))})")
             params += st
+        dated, bounds = taken_between(taken_from, taken_to)
+        where += dated
+        params += bounds
         sql = f"SELECT {PHOTO_COLUMNS} FROM photos"
         if ids is not None:
             out: list[Photo] = []
@@ -107,8 +115,28 @@ class PhotoQueries:
             sql += f" LIMIT {int(limit)}"
         return [Photo.from_row(r) for r in self._query(sql, params)]
 
+    def photo_ids_matching(
+        self,
+        *,
+        folder_ids: Sequence[int] | None = None,
+        taken_from: DateLike | None = None,
+        taken_to: DateLike | None = None,
+    ) -> list[int]:
+        """Ids of the photos (any status) in ``folder_ids`` and taken within the inclusive date
+        range; None means no restriction. Search turns its folder and date filters into this."""
+        where: list[str] = []
+        params: list[object] = []
+        if folder_ids is not None:
+            where.append(f"folder_id IN ({','.join('?' * len(folder_ids)) or 'NULL'})")
+            params += [int(f) for f in folder_ids]
+        dated, bounds = taken_between(taken_from, taken_to)
+        where += dated
+        params += bounds
+        sql = "SELECT id FROM photos" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return [int(r[0]) for r in self._query(sql, params)]
+
     def known_files(
-        self: Library, *, folder_id: int | None = None, under: str | Path | None = None
+        self, *, folder_id: int | None = None, under: str | Path | None = None
     ) -> dict[str, KnownFile]:
         """{path: KnownFile} for a folder, or for every photo inside the directory ``under``."""
         if under is not None:
@@ -131,7 +159,7 @@ class PhotoQueries:
             for r in rows
         }
 
-    def missing_by_hash(self: Library, hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+    def missing_by_hash(self, hashes: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """{content hash: [(photo id, old path)]} among missing photos - candidates for a move."""
         wanted = list(set(hashes))
         out: dict[str, list[tuple[int, str]]] = {}
@@ -145,21 +173,21 @@ class PhotoQueries:
                 out.setdefault(r["content_hash"], []).append((r["id"], r["path"]))
         return out
 
-    def counts(self: Library) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """{status: number of photos} with every status present (zeros included)."""
         out = {s.value: 0 for s in PhotoStatus}
         for row in self._query("SELECT status, count(*) AS n FROM photos GROUP BY status"):
             out[row["status"]] = row["n"]
         return out
 
-    def errors(self: Library, limit: int | None = None) -> list[Photo]:
+    def errors(self, limit: int | None = None) -> list[Photo]:
         """Photos in error, with their reasons, by path."""
         return self.photos(statuses=[PhotoStatus.ERROR], limit=limit)
 
     # --- writing (scanner) -----------------------------------------------------------------
 
     def add_or_update_photos(
-        self: Library, folder_id: int, facts: Sequence[FileFacts]
+        self, folder_id: int, facts: Sequence[FileFacts]
     ) -> list[tuple[int, str]]:
         """Record files as seen on disk, in one transaction. Returns [(photo id, change)].
 
@@ -186,7 +214,7 @@ class PhotoQueries:
                         f"VALUES({','.join('?' * 17)})",
                         (folder_id, path, status, f.error, now, now, *_meta_values(f)),
                     )
-                    out.append((int(cur.lastrowid), "new"))
+                    out.append((inserted_id(cur), "new"))
                 elif (
                     f.error is None
                     and f.content_hash is not None
@@ -211,7 +239,7 @@ class PhotoQueries:
                     out.append((row["id"], "changed"))
         return out
 
-    def move_photo(self: Library, photo_id: int, folder_id: int, facts: FileFacts) -> None:
+    def move_photo(self, photo_id: int, folder_id: int, facts: FileFacts) -> None:
         """The file of ``photo_id`` now lives at ``facts.path`` (a move or rename).
 
         Keeps the id, vectors, tags and status (a missing photo returns to its earlier status).
@@ -236,7 +264,7 @@ class PhotoQueries:
                 ),
             )
 
-    def mark_missing(self: Library, photo_ids: Sequence[int]) -> int:
+    def mark_missing(self, photo_ids: Sequence[int]) -> int:
         """The files are gone: keep the rows (vectors, tags) as missing, in case they return."""
         now, n = time.time(), 0
         with self.transaction() as conn:
@@ -255,7 +283,7 @@ class PhotoQueries:
                 n += cur.rowcount
         return n
 
-    def delete_photos(self: Library, photo_ids: Sequence[int]) -> int:
+    def delete_photos(self, photo_ids: Sequence[int]) -> int:
         """Forget photos for good (vectors and tags cascade)."""
         n = 0
         with self.transaction() as conn:
@@ -266,7 +294,7 @@ class PhotoQueries:
                 n += cur.rowcount
         return n
 
-    def purge_missing(self: Library, older_than_s: float) -> int:
+    def purge_missing(self, older_than_s: float) -> int:
         """Delete photos missing for longer than ``older_than_s`` seconds. Returns how many."""
         with self.transaction() as conn:
             cur = conn.execute(
@@ -277,14 +305,12 @@ class PhotoQueries:
 
     # --- writing (pipeline) ----------------------------------------------------------------
 
-    def mark_error(
-        self: Library, photo_id: int, reason: str, stamp: tuple[int, int] | None = None
-    ) -> bool:
+    def mark_error(self, photo_id: int, reason: str, stamp: tuple[int, int] | None = None) -> bool:
         """Record that a photo could not be decoded, and why. False if the photo is gone or
         changed since ``stamp`` (its ``Photo.stamp`` when the work was handed out)."""
         return self.mark_errors([(photo_id, reason, stamp)]) == 1
 
-    def mark_errors(self: Library, items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
+    def mark_errors(self, items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
         """Batch form of :meth:`mark_error`, one transaction. Returns how many were recorded."""
         now, n = time.time(), 0
         with self.transaction() as conn:
@@ -293,7 +319,7 @@ class PhotoQueries:
                     "UPDATE photos SET status = ?, error = ?, updated_at = ?, indexed_at = ? "
                     "WHERE id = ? AND status IN (?, ?)"
                 )
-                params: list = [
+                params: list[object] = [
                     PhotoStatus.ERROR.value,
                     reason,
                     now,
@@ -308,7 +334,7 @@ class PhotoQueries:
                 n += conn.execute(sql, params).rowcount
         return n
 
-    def retry_errors(self: Library) -> int:
+    def retry_errors(self) -> int:
         """Put every photo in error back to pending (e.g. after installing a HEIF decoder)."""
         with self.transaction() as conn:
             return conn.execute(

@@ -60,7 +60,7 @@ class PhotoMeta:
 class FileFacts:
     """One file as the scanner saw it: stat, type by content, hash and metadata."""
 
-    path: Path
+    path: str | Path  # as the scanner found it; the library stores it normalised
     size: int
     mtime_ns: int
     kind: str | None  # None when the content is not a supported image

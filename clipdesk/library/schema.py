@@ -6,7 +6,7 @@ ClipDesk library so another program's SQLite file is refused instead of being "m
 Adding a migration (e.g. the tags tables) is one function appended to :data:`MIGRATIONS`::
 
     def _v2_tags(db: sqlite_utils.Database) -> None:
-        db["categories"].create({...}, pk="id")
+        db.table("categories").create({...}, pk="id")
         ...
 
     MIGRATIONS.append(_v2_tags)      # never edit or reorder an existing step
@@ -40,7 +40,7 @@ def _fk(table: str, column: str, other: str, on_delete: str = "CASCADE") -> Fore
 
 def _v1_library(db: sqlite_utils.Database) -> None:
     """Folders, photos, embeddings and settings."""
-    db["folders"].create(
+    db.table("folders").create(
         {
             "id": int,
             "path": str,  # absolute, as the user added it (no trailing separator)
@@ -53,9 +53,9 @@ def _v1_library(db: sqlite_utils.Database) -> None:
         not_null=["path", "status", "added_at"],
         defaults={"status": "ok"},
     )
-    db["folders"].create_index(["path"], unique=True)
+    db.table("folders").create_index(["path"], unique=True)
 
-    db["photos"].create(
+    db.table("photos").create(
         {
             "id": int,
             "folder_id": int,
@@ -83,12 +83,12 @@ def _v1_library(db: sqlite_utils.Database) -> None:
         not_null=["folder_id", "path", "status", "size", "mtime_ns", "added_at", "updated_at"],
         defaults={"status": "pending"},
     )
-    db["photos"].create_index(["path"], unique=True)
-    db["photos"].create_index(["folder_id", "status"])
-    db["photos"].create_index(["status"])
-    db["photos"].create_index(["content_hash"])
+    db.table("photos").create_index(["path"], unique=True)
+    db.table("photos").create_index(["folder_id", "status"])
+    db.table("photos").create_index(["status"])
+    db.table("photos").create_index(["content_hash"])
 
-    db["embeddings"].create(
+    db.table("embeddings").create(
         {
             "photo_id": int,
             "model_id": str,  # clipdesk.model Model.id (name@hash)
@@ -100,9 +100,9 @@ def _v1_library(db: sqlite_utils.Database) -> None:
         foreign_keys=[_fk("embeddings", "photo_id", "photos")],
         not_null=["dim", "vector", "created_at"],
     )
-    db["embeddings"].create_index(["model_id"])
+    db.table("embeddings").create_index(["model_id"])
 
-    db["settings"].create({"key": str, "value": str}, pk="key", not_null=["value"])
+    db.table("settings").create({"key": str, "value": str}, pk="key", not_null=["value"])
 
 
 def _v2_tags(db: sqlite_utils.Database) -> None:
@@ -147,7 +147,9 @@ def _v3_vectors_by_model(db: sqlite_utils.Database) -> None:
     """Index embeddings by (model, photo): loading a model's vectors in photo order becomes an
     index range scan instead of a sort of every vector BLOB in a temporary B-tree."""
     db.execute("DROP INDEX IF EXISTS idx_embeddings_model_id")
-    db["embeddings"].create_index(["model_id", "photo_id"], index_name="idx_embeddings_model_photo")
+    db.table("embeddings").create_index(
+        ["model_id", "photo_id"], index_name="idx_embeddings_model_photo"
+    )
 
 
 # Append-only. Index i upgrades version i to version i + 1.

@@ -46,7 +46,7 @@ from clipdesk.library.vectors import VectorQueries
 # Written by the services; read by status and doctor without loading torch.
 SEARCH_MODEL_KEY = "search_model"
 
-log = logging.getLogger("clipdesk.store")
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
 PAGE_SIZE = 16384
@@ -107,6 +107,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         except sqlite3.Error as exc:
             conn.close()
             raise self._translated(exc) from exc
+        log.debug(
+            "library %s: connection opened for %s", self.path, threading.current_thread().name
+        )
         return conn
 
     def connection(self) -> sqlite3.Connection:

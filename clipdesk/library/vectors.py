@@ -8,18 +8,26 @@ is one query streamed into a preallocated matrix, so peak memory is the matrix p
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from clipdesk.library.base import LibraryBase
 from clipdesk.library.photos import chunks
 from clipdesk.library.records import PHOTO_COLUMNS, Photo, PhotoStatus
 
-if TYPE_CHECKING:
-    from clipdesk.library.store import Library
-
 _FETCH = 4096  # rows per fetchmany while loading vectors (bounds the extra memory)
+
+
+@dataclass(frozen=True)
+class VectorChunk:
+    """Part of a model's vectors: row i of ``vectors`` belongs to photo ``ids[i]``."""
+
+    ids: np.ndarray  # int64 [n]
+    vectors: np.ndarray  # float32 [n, dim], read-only view of the stored bytes
+    created_at: list[float]  # when each vector was stored
+    statuses: list[str]  # each photo's status
 
 
 def _as_matrix(vectors: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray:
@@ -31,9 +39,9 @@ def _as_matrix(vectors: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray
     return mat
 
 
-class VectorQueries:
+class VectorQueries(LibraryBase):
     def pending_photos(
-        self: Library, model_id: str, limit: int | None = None, after_id: int = 0
+        self, model_id: str, limit: int | None = None, after_id: int = 0
     ) -> list[Photo]:
         """Photos the pipeline should embed with ``model_id``, by id, at most ``limit``.
 
@@ -52,7 +60,7 @@ class VectorQueries:
         )
         return [Photo.from_row(r) for r in rows]
 
-    def count_pending(self: Library, model_id: str) -> int:
+    def count_pending(self, model_id: str) -> int:
         rows = self._query(
             "SELECT count(*) FROM photos p WHERE p.status = ? OR (p.status = ? AND NOT EXISTS "
             "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?))",
@@ -61,7 +69,7 @@ class VectorQueries:
         return int(rows[0][0])
 
     def store_embeddings(
-        self: Library,
+        self,
         model_id: str,
         photo_ids: Sequence[int],
         vectors: np.ndarray | Sequence[np.ndarray],
@@ -89,8 +97,8 @@ class VectorQueries:
                     current[r["id"]] = (r["size"], r["mtime_ns"])
             rows, done = [], []
             for i, pid in enumerate(ids):
-                have = current.get(pid)
-                if have is None or (stamps[i] is not None and tuple(stamps[i]) != have):
+                have, stamp = current.get(pid), stamps[i]
+                if have is None or (stamp is not None and tuple(stamp) != have):
                     continue
                 rows.append((pid, model_id, mat.shape[1], mat[i].tobytes(), now))
                 done.append(pid)
@@ -128,7 +136,7 @@ class VectorQueries:
         return stored
 
     def mark_indexed(
-        self: Library,
+        self,
         photo_id: int,
         model_id: str,
         vector: np.ndarray,
@@ -138,7 +146,7 @@ class VectorQueries:
         return self.store_embeddings(model_id, [photo_id], [vector], [stamp]) == 1
 
     def load_vectors(
-        self: Library,
+        self,
         model_id: str,
         statuses: Sequence[PhotoStatus | str] = (PhotoStatus.OK,),
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -172,9 +180,7 @@ class VectorQueries:
                 filled += k
         return ids[:filled], mat[:filled]
 
-    def vectors_for(
-        self: Library, model_id: str, photo_ids: Sequence[int]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def vectors_for(self, model_id: str, photo_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) for the given photos that have a ``model_id`` vector (any status)."""
         found: list[tuple[int, bytes]] = []
         for part in chunks([int(i) for i in photo_ids]):
@@ -192,12 +198,69 @@ class VectorQueries:
         mat = np.frombuffer(b"".join(f[1] for f in found), dtype="<f4").reshape(len(found), -1)
         return ids, mat.astype(np.float32, copy=True)
 
-    def embedding_models(self: Library) -> dict[str, int]:
+    def photo_ids_with_vectors(
+        self,
+        model_id: str,
+        statuses: Sequence[PhotoStatus | str] = (PhotoStatus.OK,),
+    ) -> list[int]:
+        """Ids of the photos with a ``model_id`` vector and one of ``statuses`` (no vector read)."""
+        st = [str(s) for s in statuses]
+        rows = self._query(
+            "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
+            f"WHERE e.model_id = ? AND p.status IN ({','.join('?' * len(st))}) ORDER BY e.photo_id",
+            (model_id, *st),
+        )
+        return [int(r[0]) for r in rows]
+
+    def vector_shape(self, model_id: str) -> tuple[int, int | None]:
+        """(number of stored vectors of ``model_id``, their largest dimension or None)."""
+        rows = self._query(
+            "SELECT count(*), max(dim) FROM embeddings WHERE model_id = ?", (model_id,)
+        )
+        n, dim = rows[0][0], rows[0][1]
+        return int(n or 0), (int(dim) if dim is not None else None)
+
+    def vector_chunks(self, model_id: str, dim: int, chunk: int = 8192) -> Iterator[VectorChunk]:
+        """Every ``dim``-sized vector of ``model_id`` (any photo status), streamed from one read
+        snapshot in chunks of at most ``chunk`` rows: peak memory is one chunk, not the matrix."""
+        with self.reading() as conn:
+            cur = conn.execute(
+                "SELECT e.photo_id, e.vector, e.created_at, p.status FROM embeddings e "
+                "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? AND e.dim = ?",
+                (model_id, int(dim)),
+            )
+            while rows := cur.fetchmany(chunk):
+                ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                vecs = np.frombuffer(b"".join(r[1] for r in rows), "<f4").reshape(len(rows), -1)
+                yield VectorChunk(ids, vecs, [r[2] for r in rows], [r[3] for r in rows])
+
+    def vector_stamps(self, model_id: str) -> list[tuple[int, float, str]]:
+        """(photo id, vector created_at, photo status) of every photo with a ``model_id``
+        vector: what search compares with its index to find what changed."""
+        rows = self._query(
+            "SELECT e.photo_id, e.created_at, p.status FROM embeddings e "
+            "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ?",
+            (model_id,),
+        )
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    def embedding_models(self) -> dict[str, int]:
         """{model id: number of stored vectors}."""
         rows = self._query("SELECT model_id, count(*) AS n FROM embeddings GROUP BY model_id")
         return {r["model_id"]: r["n"] for r in rows}
 
-    def delete_embeddings(self: Library, model_id: str) -> int:
+    def copy_embeddings(self, source_model: str, target_model: str) -> int:
+        """Store every vector of ``source_model`` under ``target_model`` as well (models with
+        the same image tower embed photos identically); vectors the target already has are kept.
+        Returns how many were copied."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "INSERT OR IGNORE INTO embeddings(photo_id, model_id, dim, vector, created_at) "
+                "SELECT photo_id, ?, dim, vector, ? FROM embeddings WHERE model_id = ?",
+                (target_model, time.time(), source_model),
+            ).rowcount
+
+    def delete_embeddings(self, model_id: str) -> int:
         """Drop every vector of ``model_id`` (e.g. once a new model's re-embedding is done)."""
         with self.transaction() as conn:
             return conn.execute("DELETE FROM embeddings WHERE model_id = ?", (model_id,)).rowcount

@@ -33,7 +33,7 @@ from clipdesk.model.config import ClipConfig
 from clipdesk.model.preprocess import PreprocessConfig
 from clipdesk.model.tokenizer import ClipTokenizer
 
-log = logging.getLogger("clipdesk.model.checkpoint")
+log = logging.getLogger(__name__)
 
 META_FILE = "clipdesk.json"
 

@@ -10,7 +10,7 @@ import torch
 
 from clipdesk.common.errors import DeviceError
 
-log = logging.getLogger("clipdesk.model.device")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

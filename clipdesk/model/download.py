@@ -31,7 +31,7 @@ from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model import manager
 
-log = logging.getLogger("clipdesk.model.download")
+log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CONNECT_TIMEOUT_S = 4.0  # TCP connect (and DNS) to the hub

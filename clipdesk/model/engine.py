@@ -23,7 +23,7 @@ from clipdesk.model.tokenizer import ClipTokenizer
 if TYPE_CHECKING:
     from PIL import Image
 
-log = logging.getLogger("clipdesk.model")
+log = logging.getLogger(__name__)
 
 # The CLIP paper clamps the learned temperature so logits never exceed 100.
 MAX_LOGIT_SCALE = 100.0

@@ -19,76 +19,31 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from clipdesk.common import paths
 from clipdesk.common.errors import CancelledError, ModelError
-from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
+from clipdesk.model.caption_data import CaptionDataset, CaptionPair
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.finetune_eval import RetrievalProbe, blend_state
+from clipdesk.model.finetune_options import MIN_BATCH, FinetuneOptions, FinetuneResult
 from clipdesk.model.finetune_save import save_version
 from clipdesk.model.train import STATE_FILE, ContrastiveTrainer, TrainConfig, TrainProgress
-from clipdesk.training.captions import CaptionPair, LibraryPairs
 
-log = logging.getLogger("clipdesk.model.finetune")
+log = logging.getLogger(__name__)
 
+# {"loss": [[step, loss], ...], "val": [[step, {metric: value}], ...]}, for the live plots
+History = dict[str, list[list[Any]]]
 JOB_FILE = "job.json"
 TUNED_FILE = "fine_tuned.pt"
 SWEEP_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
-MIN_BATCH = 2
-TOWERS = ("text", "both")
-
-
-@dataclass(frozen=True)
-class FinetuneOptions:
-    towers: str = "text"  # "text": text tower only (no re-index) | "both"
-    epochs: float = 5.0
-    min_steps: int = 20
-    batch_size: int = 64  # halved on out-of-memory down to MIN_BATCH
-    lr: float = 5e-5
-    alpha: float = 0.5  # WiSE-FT: 0 = original, 1 = fully fine-tuned
-    device: str = "auto"
-    precision: str = "auto"  # mixed precision on GPUs, fp32 on the CPU
-    eval_every: int = 0  # steps between validation points; 0: about 10 per run
-    seed: int = 0
-
-    def validate(self) -> FinetuneOptions:
-        if self.towers not in TOWERS:
-            raise ModelError(f"unknown towers option {self.towers!r}", "use 'text' or 'both'")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ModelError(f"blend alpha {self.alpha} is outside 0..1")
-        if self.batch_size < MIN_BATCH or self.lr <= 0 or self.epochs <= 0:
-            raise ModelError("batch size, learning rate and epochs must be positive")
-        return self
-
-
-@dataclass
-class FinetuneResult:
-    model_name: str
-    model_path: Path
-    alpha: float
-    before: dict[str, float]  # the original model on the validation pairs
-    after: dict[str, float]  # the saved (blended) model
-    fine_tuned: dict[str, float]  # alpha = 1
-    steps: int
-    batch_size: int
-    seconds: float
-    images_per_s: float
-    reembed_needed: bool
-    sweep: dict[str, dict[str, float]] = field(default_factory=dict)  # alpha -> validation
-    history: dict[str, list] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["model_path"] = str(self.model_path)
-        d.pop("history")
-        return d
 
 
 def jobs_dir() -> Path:
@@ -172,11 +127,14 @@ class FinetuneJob:
             weight_decay=0.0,
         )
 
-    def _history(self) -> dict[str, list]:
+    def _history(self) -> History:
         try:
-            return json.loads((self.folder / HISTORY_FILE).read_text(encoding="utf-8"))
+            data = json.loads((self.folder / HISTORY_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict):
             return {"loss": [], "val": []}
+        return cast(History, data)
 
     def run(
         self,
@@ -192,8 +150,8 @@ class FinetuneJob:
         base = load_checkpoint(self.spec["base"])
         original = {k: v.detach().clone() for k, v in base.module.state_dict().items()}
         size = base.preprocess.size
-        train_set = LibraryPairs(self.train_pairs, size)
-        val_set = LibraryPairs(self.val_pairs, size)
+        train_set = CaptionDataset(self.train_pairs, size)
+        val_set = CaptionDataset(self.val_pairs, size)
         probe = None
         if len(val_set):
             imgs, caps = zip(*(val_set[i] for i in range(len(val_set))), strict=True)
@@ -225,11 +183,12 @@ class FinetuneJob:
                     on_point("val", trainer.step, before)
 
             def tick(
-                p: TrainProgress,
+                progressed: Progress,
                 trainer: ContrastiveTrainer = trainer,
                 every: int = every,
-                history: dict[str, list] = history,
+                history: History = history,
             ) -> None:
+                p = cast(TrainProgress, progressed)  # the trainer reports TrainProgress
                 history["loss"].append([p.step, p.loss])
                 if on_point:
                     on_point("loss", p.step, {"loss": p.loss, "lr": p.lr})
@@ -269,7 +228,7 @@ class FinetuneJob:
         sweep: dict[str, dict[str, float]] = {}
         for a in SWEEP_ALPHAS if probe else ():  # what the blend slider trades, on validation
             trainer.module.load_state_dict(blend_state(original, tuned, a, keep))
-            sweep[f"{a:g}"] = probe.measure(trainer.module)
+            sweep[f"{a:g}"] = cast(RetrievalProbe, probe).measure(trainer.module)
         trainer.module.load_state_dict(blend_state(original, tuned, o.alpha, keep))
         after = probe.measure(trainer.module) if probe else {}
         name = save_name or self.spec.get("name") or self._version_name()
@@ -336,7 +295,7 @@ class FinetuneJob:
 
         return free_name(f"{self.spec['base_name']}-ft-{time.strftime('%Y%m%d-%H%M')}")
 
-    def _save_history(self, history: dict[str, list]) -> None:
+    def _save_history(self, history: History) -> None:
         (self.folder / HISTORY_FILE).write_text(json.dumps(history), encoding="utf-8")
 
 

@@ -3,7 +3,8 @@
 A model is a folder (Hugging Face CLIP layout plus ``clipdesk.json``) named after the model.
 User models live in :func:`clipdesk.common.paths.models_dir`; the package's own in
 :func:`bundled_models_dir`. A user model shadows a bundled one of the same name. The active model
-(the one the library's vectors come from) is a small JSON setting under the config dir.
+(the one the library's vectors come from) is the ``model`` field of the shared user settings
+(:mod:`clipdesk.common.config`), so ``clipdesk-cli`` and the app name the same one.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from clipdesk.common import paths
+from clipdesk.common import config, paths
 from clipdesk.common.errors import ModelError
 
-log = logging.getLogger("clipdesk.model.manager")
+log = logging.getLogger(__name__)
 
 DEMO_MODEL = "clipdesk-mini"
 META_FILE = "clipdesk.json"  # same name as checkpoint.META_FILE; kept here to avoid importing torch
-SETTINGS_FILE = "model.json"
+SETTINGS_FILE = config.LEGACY_MODEL_FILE  # before the shared settings: migrated, kept
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 # Files worth copying from a Hugging Face folder; anything else (README images, flax/tf weights,
 # .git) stays behind.
@@ -95,7 +96,7 @@ def _folder_size(folder: Path) -> int:
 
 def list_models() -> list[ModelInfo]:
     """Installed models, user ones first, each name once."""
-    active = get_active_model()
+    active = active_installed_name()  # a path to an installed folder counts too
     seen: set[str] = set()
     found: list[ModelInfo] = []
     for source, root in (("user", paths.models_dir()), ("bundled", bundled_models_dir())):
@@ -132,7 +133,12 @@ def resolve_model(path_or_name: str | Path | None) -> Path:
     """A path to load: an existing path as given, else an installed model folder by name;
     ``None`` is the active model, else the bundled demo model."""
     if path_or_name is None:
-        path_or_name = get_active_model() or DEMO_MODEL
+        chosen = _active_setting()
+        if chosen is not None and get_active_model() is None:
+            # Falling back to the demo would re-embed the library with it and drop the vectors
+            # of the model the user chose; say what happened instead.
+            raise _missing_active_model(chosen)
+        path_or_name = chosen or DEMO_MODEL
     candidate = Path(path_or_name).expanduser()
     if candidate.exists():
         return candidate
@@ -147,51 +153,68 @@ def resolve_model(path_or_name: str | Path | None) -> Path:
 
 
 # --- the active model setting ---
+# Stored in the shared user settings (clipdesk.common.config, field ``model``), which the app and
+# the CLI both read; the older ``model.json`` is migrated by config.load().
 
 
-def _settings_path() -> Path:
-    return paths.config_dir() / SETTINGS_FILE
+def _active_setting() -> str | None:
+    return config.load().model
+
+
+def _is_model_path(value: str) -> bool:
+    path = Path(value).expanduser()
+    return path.is_file() or _is_model_folder(path)
+
+
+def _installed_name(value: str) -> str | None:
+    """The installed model ``value`` names: a name, or a path to an installed model's folder."""
+    if _NAME.match(value):
+        return value if find_model(value) is not None else None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        resolved = path.resolve()
+        for root in model_dirs():
+            candidate = root / path.name
+            if _is_model_folder(candidate) and candidate.resolve() == resolved:
+                return path.name
+    return None
 
 
 def get_active_model() -> str | None:
-    """The name of the model the user chose, if it is still installed."""
-    try:
-        data = json.loads(_settings_path().read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """The model the user chose (an installed name, or a checkpoint path), if it is still there;
+    None means the default (the bundled demo model) or a choice that is gone."""
+    chosen = _active_setting()
+    if chosen is None:
         return None
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable model setting %s: %s", _settings_path(), exc)
-        return None
-    name = data.get("active") if isinstance(data, dict) else None
-    if not isinstance(name, str) or not name:
-        return None
-    if find_model(name) is None:
-        log.warning("the active model %r is no longer installed", name)
-        return None
-    return name
+    if find_model(chosen) is not None or _is_model_path(chosen):
+        return chosen
+    log.warning("the active model %r is no longer installed", chosen)
+    return None
+
+
+def active_installed_name() -> str | None:
+    """The installed model that is active (its folder name), None for the default or a
+    checkpoint path outside the models folders."""
+    chosen = get_active_model()
+    return _installed_name(chosen) if chosen else None
 
 
 def set_active_model(name: str | None) -> None:
-    """Make an installed model the active one (``None`` goes back to the default)."""
-    if name is not None and find_model(name) is None:
+    """Make an installed model (or a checkpoint path) the active one; ``None`` goes back to the
+    default. Both faces read it from the shared settings."""
+    if name is not None and find_model(name) is None and not _is_model_path(name):
         raise ModelError(
             f"no installed model named {name!r}", hint="see `clipdesk-cli models list`"
         )
-    _write_json_atomic(_settings_path(), {"schema_version": 1, "active": name})
+    config.update(model=name)
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _missing_active_model(chosen: str) -> ModelError:
+    return ModelError(
+        f"the active model {chosen!r} is no longer installed",
+        hint="choose another model in Settings or with `clipdesk-cli models activate NAME` "
+        "(see `clipdesk-cli models list`)",
+    )
 
 
 # --- import ---
@@ -310,6 +333,5 @@ def remove_model(name: str) -> None:
     trash = folder.with_name(f".{name}.removing")
     folder.rename(trash)
     shutil.rmtree(trash, ignore_errors=True)
-    settings = _settings_path()
-    if settings.is_file() and get_active_model() is None:
-        set_active_model(None)
+    if _active_setting() is not None and get_active_model() is None:
+        set_active_model(None)  # back to the default, not a dangling name

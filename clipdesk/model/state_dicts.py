@@ -18,7 +18,7 @@ from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig
 from clipdesk.model.convert import hf_to_native, is_hf_state_dict
 from clipdesk.model.tokenizer import ClipTokenizer
 
-log = logging.getLogger("clipdesk.model.checkpoint")
+log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 # Scalars OpenAI's archives carry beside the weights.

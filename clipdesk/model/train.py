@@ -39,7 +39,7 @@ from clipdesk.model.schedule import warmup_cosine
 from clipdesk.model.tokenizer import ClipTokenizer
 from clipdesk.model.train_data import PairBatches, PairSource
 
-log = logging.getLogger("clipdesk.model.train")
+log = logging.getLogger(__name__)
 
 MAX_LOGIT_SCALE = math.log(100.0)
 STATE_FILE = "trainer_state.pt"

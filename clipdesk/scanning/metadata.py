@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from PIL import Image
 
 from clipdesk.library.records import PhotoMeta
 
-log = logging.getLogger("clipdesk.metadata")
+log = logging.getLogger(__name__)
 
 ORIENTATION, MAKE, MODEL, DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -143,7 +144,7 @@ def _degrees(dms: Any) -> float:
     return value
 
 
-def parse_gps(gps: dict) -> tuple[float, float] | None:
+def parse_gps(gps: Mapping[int, Any]) -> tuple[float, float] | None:
     """(lat, lon) in signed decimal degrees from an EXIF GPS IFD, or None when absent/invalid."""
     if 2 not in gps or 4 not in gps:
         return None

@@ -38,7 +38,7 @@ from clipdesk.library.store import Library
 from clipdesk.scanning.examine import examine
 from clipdesk.scanning.walk import is_skipped_path, walk
 
-log = logging.getLogger("clipdesk.scanner")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _LOCKS: weakref.WeakKeyDictionary[Library, threading.RLock] = weakref.WeakKeyDictionary()
@@ -97,6 +97,33 @@ class ChangeSet:
         return self
 
 
+def check_folder(path: str | Path) -> str:
+    """The folder's stored form (absolute, normalised) if it can be watched: it exists, is a
+    directory and can be listed. Otherwise FolderError with what to do. The one check both faces
+    run before a folder is added (through clipdesk.services.folders)."""
+    target = normalise_path(path)
+    if not os.path.exists(target):
+        raise FolderError(
+            f"{target} does not exist.", "Check the path, or connect the drive it is on."
+        )
+    if not os.path.isdir(target):
+        raise FolderError(
+            f"{target} is not a folder.", "Choose the folder that holds the photos, not a file."
+        )
+    try:
+        with os.scandir(target):
+            pass
+    except OSError as exc:
+        raise FolderError(
+            f"{target} cannot be read: {exc.strerror}.", "Check the folder's permissions."
+        ) from exc
+    if not os.access(target, os.R_OK | os.X_OK):  # listable, but its files cannot be opened
+        raise FolderError(
+            f"{target} cannot be read: Permission denied.", "Check the folder's permissions."
+        )
+    return target
+
+
 @dataclass
 class _Disk:
     """Files seen on disk for one reconcile: path -> (size, mtime_ns, folder id)."""
@@ -132,20 +159,9 @@ class Scanner:
         cancel: CancelToken | None = None,
         progress: ProgressCallback | None = None,
     ) -> tuple[Folder, ChangeSet]:
-        """Add a folder to the library and scan it. Refuses what is not a readable directory."""
-        target = normalise_path(path)
-        if not os.path.exists(target):
-            raise FolderError(f"{target} does not exist.", "Check the path, or connect the drive.")
-        if not os.path.isdir(target):
-            raise FolderError(f"{target} is not a folder.")
-        try:
-            with os.scandir(target):
-                pass
-        except OSError as exc:
-            raise FolderError(
-                f"{target} cannot be read: {exc.strerror}.", "Check the folder's permissions."
-            ) from exc
-        folder = self.library.add_folder(target)
+        """Add a folder to the library and scan it. Refuses what is not a readable directory
+        (:func:`check_folder`)."""
+        folder = self.library.add_folder(check_folder(path))
         changes = self.reconcile(cancel=cancel, progress=progress, folders=[folder])
         return self.library.folder(folder.id) or folder, changes
 
@@ -265,7 +281,7 @@ class Scanner:
                     if path == str(folder.path) or not is_skipped_path(path, str(folder.path)):
                         by_folder.setdefault(folder.id, []).append(path)
                     break
-        disk, known = _Disk(), {}
+        disk, known = _Disk(), dict[str, KnownFile]()
         for folder_id, group in by_folder.items():
             folder = folders[folder_id]
             if not self._check(folder, changes):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -58,12 +59,12 @@ class WalkResult:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-def skipped(name: str, entry: os.DirEntry | None = None) -> bool:
+def skipped(name: str, entry: os.DirEntry[str] | None = None) -> bool:
     """True for a hidden or system entry that a photo library must not look into."""
     lower = name.lower()
     if name.startswith(".") or lower in SKIP_DIRS or lower in SKIP_FILES:
         return True
-    if entry is not None and os.name == "nt":  # pragma: no cover - Windows attributes
+    if sys.platform == "win32" and entry is not None:  # pragma: no cover - Windows attributes
         try:
             return bool(entry.stat(follow_symlinks=False).st_file_attributes & _HIDDEN)
         except OSError:

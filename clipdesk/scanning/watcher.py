@@ -34,13 +34,14 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from clipdesk.common.errors import LibraryError
 from clipdesk.imaging.filetypes import is_candidate
 from clipdesk.library.records import FolderStatus
 from clipdesk.scanning.scanner import ChangeSet, Scanner
 
-log = logging.getLogger("clipdesk.watcher")
+log = logging.getLogger(__name__)
 
 ChangeCallback = Callable[[ChangeSet], None]
 _IGNORED = (DirModifiedEvent, FileOpenedEvent, FileClosedNoWriteEvent)
@@ -109,8 +110,9 @@ class Watcher:
         self._stop = False
         self._busy = False
         self._full_rescan = False
-        self._observer = None
-        self._watches: dict[str, tuple[object, tuple[int, int]]] = {}  # path -> (watch, inode)
+        self._observer: BaseObserver | None = None
+        # path -> (watch, inode of the folder it was placed on)
+        self._watches: dict[str, tuple[ObservedWatch, tuple[int, int]]] = {}
         self._thread: threading.Thread | None = None
         self._spy = _OverflowSpy(self)
         self._unwatched: set[str] = set()  # folders a watch could not be placed on

@@ -30,12 +30,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
+
+if TYPE_CHECKING:
+    from clipdesk.model.engine import ClipModel
 
 
 class QueryError(ClipDeskError):
@@ -197,7 +200,10 @@ class QueryEncoder:
     """
 
     def __init__(
-        self, model: Any, photo_vector: Callable[[int], np.ndarray | None], cache_size: int = 1024
+        self,
+        model: ClipModel,
+        photo_vector: Callable[[int], np.ndarray | None],
+        cache_size: int = 1024,
     ) -> None:
         self.model = model
         self._photo_vector = photo_vector
@@ -245,7 +251,7 @@ class QueryEncoder:
                 "Use a JPEG, PNG, WebP, HEIC, TIFF or RAW photo.",
             ) from None
         pixels = self.model.preprocess(decoded.image).unsqueeze(0)
-        return self.model.encode_pixels(pixels)[0]
+        return self.model.encode_pixels(pixels).reshape(-1)  # one image: [1, dim] -> [dim]
 
     def encode(self, query: Query) -> np.ndarray:
         """The query's unit vector, float32 [dim]."""

@@ -4,8 +4,9 @@ store, plus the filters a user applies (folder, date range, status, tags).
 The index holds every photo that has a vector for the model, whatever its status; the status
 filter (default: ``ok``) is applied from a small in-memory map of the photos that are *not* ok, so
 the common search needs no database query at all. Folder and date filters become a set of
-allowed ids (one indexed SQL query, cached until the library changes); the tag engine passes its
-own ``allowed_ids``.
+allowed ids (one library query, :meth:`~clipdesk.library.store.Library.photo_ids_matching`, the
+same date rule browsing uses; cached until the library changes); tag filters arrive as
+``allowed_ids``.
 
 Keeping in step: :meth:`Searcher.add` / :meth:`Searcher.remove` for changes the caller knows about
 (the pipeline's "photos embedded" hook), and :meth:`Searcher.sync`, an incremental diff of
@@ -15,23 +16,28 @@ that changed are read or dropped, never the whole matrix.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clipdesk.library.dates import DateLike, taken_bound
 from clipdesk.library.records import Photo, PhotoStatus
 from clipdesk.search.vector_index import VectorIndex
 
-log = logging.getLogger("clipdesk.search")
+if TYPE_CHECKING:
+    from clipdesk.library.store import Library
+
+# What the store's part of a filter depends on: folders, taken-from and taken-to bounds.
+SqlKey = tuple[tuple[str, ...] | None, str | None, str | None]
+
+log = logging.getLogger(__name__)
 
 _FETCH = 8192  # rows per fetch while streaming vectors out of SQLite
-DateLike = dt.date | dt.datetime | str
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,12 @@ class SearchFilters:
     date_from: DateLike | None = None  # inclusive; a date means from its first second
     date_to: DateLike | None = None  # inclusive; a date means up to its last second
     statuses: Sequence[str] = (PhotoStatus.OK.value,)
-    allowed_ids: Iterable[int] | None = None  # e.g. photos with a tag (clipdesk.core.tags)
+    allowed_ids: Iterable[int] | None = None  # e.g. photos with a tag (clipdesk.tags)
     min_score: float | None = None
 
-    def sql_key(self) -> tuple:
+    def sql_key(self) -> SqlKey:
         folders = tuple(str(f) for f in self.folders) if self.folders is not None else None
-        return folders, _iso(self.date_from, end=False), _iso(self.date_to, end=True)
+        return folders, taken_bound(self.date_from, end=False), taken_bound(self.date_to, end=True)
 
 
 @dataclass(frozen=True)
@@ -65,26 +71,11 @@ class SearchResult:
         }
 
 
-def _iso(value: DateLike | None, end: bool) -> str | None:
-    """A bound comparable with the stored ISO 8601 ``taken_at`` strings."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = (
-            dt.datetime.fromisoformat(value)
-            if "T" in value or " " in value
-            else dt.date.fromisoformat(value)
-        )
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None).isoformat(timespec="seconds")
-    return (value.isoformat() + "T23:59:59") if end else (value.isoformat() + "T00:00:00")
-
-
 class Searcher:
     """The search index of one model id over one library."""
 
     def __init__(
-        self, library: Any, model_id: str, dim: int | None = None, dtype: str = "float16"
+        self, library: Library, model_id: str, dim: int | None = None, dtype: str = "float16"
     ) -> None:
         self.library = library
         self.model_id = model_id
@@ -94,7 +85,7 @@ class Searcher:
         self._not_ok: dict[int, str] = {}  # photo id -> status, for indexed photos not ok
         self._stamp: dict[int, float] = {}  # photo id -> vector created_at
         self._generation = 0
-        self._allowed_cache: dict[tuple, np.ndarray] = {}
+        self._allowed_cache: dict[SqlKey, np.ndarray] = {}
         self._status_cache: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
 
     # --- keeping in step -------------------------------------------------------------------
@@ -102,28 +93,21 @@ class Searcher:
     def load(self) -> int:
         """Read every vector of the model (streamed in chunks: peak memory is the index plus one
         chunk). Returns how many photos are indexed."""
-        with self._lock, self.library.reading() as conn:
-            n, dim = conn.execute(
-                "SELECT count(*), max(dim) FROM embeddings WHERE model_id = ?", (self.model_id,)
-            ).fetchone()
-            if not n:
+        with self._lock:
+            n, dim = self.library.vector_shape(self.model_id)
+            if not n or dim is None:
                 return 0
-            index = VectorIndex(int(dim), self.dtype, capacity=int(n))
+            index = VectorIndex(dim, self.dtype, capacity=n)
             self._not_ok.clear()
             self._stamp.clear()
-            cur = conn.execute(
-                "SELECT e.photo_id, e.vector, e.created_at, p.status FROM embeddings e "
-                "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? AND e.dim = ?",
-                (self.model_id, int(dim)),
-            )
-            while rows := cur.fetchmany(_FETCH):
-                ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-                vecs = np.frombuffer(b"".join(r[1] for r in rows), "<f4").reshape(len(rows), -1)
-                index.add(ids, vecs)
-                for r in rows:
-                    self._stamp[r[0]] = r[2]
-                    if r[3] != PhotoStatus.OK.value:
-                        self._not_ok[r[0]] = r[3]
+            for part in self.library.vector_chunks(self.model_id, dim, chunk=_FETCH):
+                index.add(part.ids, part.vectors)
+                for pid, created, status in zip(
+                    part.ids.tolist(), part.created_at, part.statuses, strict=True
+                ):
+                    self._stamp[pid] = created
+                    if status != PhotoStatus.OK.value:
+                        self._not_ok[pid] = status
             self.index = index
             self._changed()
             return len(index)
@@ -131,15 +115,7 @@ class Searcher:
     def sync(self) -> tuple[int, int]:
         """Bring the index in step with the store; returns (added or replaced, removed)."""
         with self._lock:
-            rows = (
-                self.library.connection()
-                .execute(
-                    "SELECT e.photo_id, e.created_at, p.status FROM embeddings e "
-                    "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ?",
-                    (self.model_id,),
-                )
-                .fetchall()
-            )
+            rows = self.library.vector_stamps(self.model_id)
             seen: dict[int, float] = {}
             not_ok: dict[int, str] = {}
             for pid, created, status in rows:
@@ -298,30 +274,14 @@ class Searcher:
         return out
 
     def _query_allowed(self, filters: SearchFilters) -> np.ndarray:
-        where, params = [], []
+        folder_ids = None
         if filters.folders is not None:
-            ids = []
+            folder_ids = []
             for f in filters.folders:
                 folder = self.library.folder(f)
                 if folder is not None:
-                    ids.append(folder.id)
-            where.append(f"folder_id IN ({','.join('?' * len(ids)) or 'NULL'})")
-            params += ids
-        # Photos without an EXIF date are placed by their file's modification time.
-        taken = (
-            "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, "
-            "'unixepoch', 'localtime'))"
+                    folder_ids.append(folder.id)
+        ids = self.library.photo_ids_matching(
+            folder_ids=folder_ids, taken_from=filters.date_from, taken_to=filters.date_to
         )
-        lo, hi = _iso(filters.date_from, end=False), _iso(filters.date_to, end=True)
-        if lo:
-            where.append(f"{taken} >= ?")
-            params.append(lo)
-        if hi:
-            where.append(f"{taken} <= ?")
-            params.append(hi)
-        rows = (
-            self.library.connection()
-            .execute(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
-            .fetchall()
-        )
-        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        return np.asarray(ids, np.int64)

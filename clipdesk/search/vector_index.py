@@ -208,7 +208,9 @@ class VectorIndex:
             return -1
         return int(self._row_of[photo_id])
 
-    def _allowed_rows(self, allowed, exclude) -> np.ndarray:
+    def _allowed_rows(
+        self, allowed: Iterable[int] | np.ndarray, exclude: Iterable[int] | None
+    ) -> np.ndarray:
         a = _as_ids(allowed)
         a = a[a < len(self._row_of)]
         rows = self._row_of[a]
@@ -232,7 +234,8 @@ class VectorIndex:
         if len(rows) < _GATHER_FRACTION * self._n:
             sub = self._matrix[torch.from_numpy(rows)]
             return torch.mv(sub, qt).float().numpy()
-        return torch.mv(self._matrix[: self._n], qt).float().numpy()[rows]
+        every = torch.mv(self._matrix[: self._n], qt)
+        return every[torch.from_numpy(rows)].float().numpy()
 
     def _grow_rows(self, needed: int) -> None:
         cap = max(needed, int(len(self._matrix) * 1.5) + 16)

@@ -3,11 +3,13 @@
 ::
 
     with ClipDeskServices(library_path=None, model=None, device="auto") as app:
-        app.add_folder("~/Pictures")          # registers and scans
+        app.folders.add("~/Pictures")          # checks, registers and scans
         app.index(progress=print)              # embeds everything pending
         for hit in app.search("a red circle", k=20):
             print(hit.score, hit.photo.path)
         app.search_image("query.jpg"); app.more_like_this(photo_id)
+        app.find(PhotoSearch(text="beach", date_from="2023-06-01", sort="newest"))
+        app.status_report.report()             # counts, models, pending, errors
 
 Everything is lazy: the library opens on first use, the model loads on the first call that needs
 it (default: the model the user made active, else the bundled demo model, through
@@ -29,25 +31,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from clipdesk.common.errors import ClipDeskError, ModelError
+from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.indexing.pipeline import EmbeddedHook, IndexPipeline, IndexReport
 from clipdesk.library.store import SEARCH_MODEL_KEY
-from clipdesk.services.settings import SettingsService, resolve_library_path
 from clipdesk.search.query import Query, QueryEncoder
 from clipdesk.search.searcher import Searcher, SearchFilters, SearchResult
+from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
+    from clipdesk.scanning.scanner import Scanner
     from clipdesk.services.folders import FolderService
     from clipdesk.services.heads import HeadService
     from clipdesk.services.models import ModelService
+    from clipdesk.services.search import FoundPhoto, PhotoSearch
     from clipdesk.services.status import StatusService
     from clipdesk.services.tags import TagService
     from clipdesk.services.training import TrainingService
@@ -82,7 +86,9 @@ class ClipDeskServices:
         self._encoders: dict[str, QueryEncoder] = {}
         self._lock = threading.RLock()
         self._index_lock = threading.Lock()
-        self._listeners: list[EmbeddedHook] = []
+        # New photos are tagged (XMP keywords, then the model) as each batch lands, for every
+        # face: registered here, once, so no face has to remember to wire it.
+        self._listeners: list[EmbeddedHook] = [self._tag_new_photos]
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -173,12 +179,28 @@ class ClipDeskServices:
         """Make another model active (a name, a path or a loaded model). Search stays on the
         current vectors until :meth:`index` has embedded every photo with the new one."""
         with self._lock:
-            self._search_model_record()  # pin the current search model before switching
+            self._pin_search_model()
             if isinstance(model, str | Path):
                 self._model_source, self._model = str(model), None
             else:
                 path = getattr(model, "path", None)
                 self._model_source, self._model = (str(path) if path else None), model
+
+    @property
+    def model_source(self) -> str | None:
+        """The model asked for, a name or a path (None: the active one in the settings)."""
+        return self._model_source
+
+    def _pin_search_model(self) -> None:
+        """Record the model search uses now, so it keeps searching with it while another one
+        embeds. Nothing to pin in a library that does not exist yet, nor when the current model
+        cannot be loaded any more (its vectors cannot be searched then anyway)."""
+        if self._library is None and not self.library_path.exists():
+            return
+        try:
+            self._search_model_record()
+        except ClipDeskError as exc:
+            log.warning("switching models without keeping the old search model: %s", exc)
 
     def search_model(self) -> Any:
         """The model whose vectors search uses right now (the active one unless a re-embedding
@@ -238,38 +260,13 @@ class ClipDeskServices:
         """True while photos are being embedded again for a newly chosen model."""
         return self._search_model_record()["id"] != self.model.id
 
-    # --- folders and scanning ----------------------------------------------------------------
+    # --- scanning (the folder workflows are in app.folders) -----------------------------------
 
-    def _scanner(self) -> Any:
+    def scanner(self) -> Scanner:
+        """The scanner of this library (reconcile, folder checks); see :attr:`folders`."""
         from clipdesk.scanning.scanner import Scanner
 
         return Scanner(self.library)
-
-    def add_folder(
-        self,
-        path: str | Path,
-        cancel: CancelToken | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> Any:
-        folder, changes = self._scanner().add_folder(path, cancel=cancel, progress=progress)
-        self._after_changes()
-        return folder
-
-    def remove_folder(self, folder: int | str | Path) -> int:
-        removed = self._scanner().remove_folder(folder)
-        self._after_changes()
-        return removed
-
-    def folders(self) -> list[Any]:
-        return self.library.folders()
-
-    def scan(
-        self, cancel: CancelToken | None = None, progress: ProgressCallback | None = None
-    ) -> Any:
-        """Reconcile every folder with the disk (new, changed, moved, deleted files)."""
-        changes = self._scanner().reconcile(cancel=cancel, progress=progress)
-        self._after_changes()
-        return changes
 
     def watch(
         self,
@@ -282,15 +279,17 @@ class ClipDeskServices:
         from clipdesk.scanning.watcher import Watcher
 
         def changed(changes: Any) -> None:
-            self._after_changes()
+            self.after_changes()
             if on_change is not None:
                 on_change(changes)
 
-        watcher = Watcher(self._scanner(), changed, on_error=on_error, **options)
+        watcher = Watcher(self.scanner(), changed, on_error=on_error, **options)
         watcher.start()
         return watcher
 
-    def _after_changes(self) -> None:
+    def after_changes(self) -> None:
+        """The library's photos changed (a scan, a removal): bring a loaded search index in
+        step (an index not loaded yet reads the new state when it loads)."""
         with self._lock:
             searcher = self._searcher
         if searcher is not None:
@@ -304,7 +303,7 @@ class ClipDeskServices:
         self._listeners.append(listener)
 
     def pending_count(self) -> int:
-        return self.library.count_pending(self.model.id)
+        return int(self.library.count_pending(self.model.id))
 
     def index(
         self,
@@ -328,6 +327,9 @@ class ClipDeskServices:
                 with self._lock:
                     self._switch_search_model(model)
             return report
+
+    def _tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.tags.tag_new_photos(ids, vectors)
 
     def _on_embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self._lock:
@@ -383,6 +385,14 @@ class ClipDeskServices:
         results = searcher.search(vector, k=k, filters=filters, exclude=q.photo_ids)
         return searcher.resolve(results)
 
+    def find(self, request: PhotoSearch) -> list[FoundPhoto]:
+        """What a face asks for: a search (text, image, like a photo) or, without a query, the
+        library browsed by date; with the folder, tag, date and score filters applied the same
+        way in both cases (see :mod:`clipdesk.services.search`)."""
+        from clipdesk.services.search import find
+
+        return find(self, request)
+
     def search_image(
         self, image: Image.Image | str | Path, k: int = 50, filters: SearchFilters | None = None
     ) -> list[SearchResult]:
@@ -397,31 +407,8 @@ class ClipDeskServices:
         """Bring the search index in step with the library (after changes made elsewhere)."""
         return self.searcher().sync()
 
-    # --- status ----------------------------------------------------------------------------
-
-    def status(self, with_model: bool = True) -> dict[str, Any]:
-        lib = self.library
-        out: dict[str, Any] = {
-            "library": str(lib.path),
-            "photos": lib.counts(),
-            "folders": [
-                {"id": f.id, "path": str(f.path), "status": str(f.status)} for f in lib.folders()
-            ],
-        }
-        if with_model:
-            try:
-                model = self.model
-            except ModelError as exc:
-                out["model"] = {"error": exc.message}
-            else:
-                out["model"] = {
-                    "id": model.id,
-                    "device": str(model.device),
-                    "demo": bool(model.is_demo),
-                }
-                out["pending"] = lib.count_pending(model.id)
-                out["search_model"] = self._search_model_record()["id"]
-        return out
+    # --- status (what the library holds: app.status_report) -------------------------------------
 
     def photos(self, ids: Iterable[int]) -> list[Any]:
-        return self.library.photos(ids=list(ids))
+        photos: list[Any] = self.library.photos(ids=list(ids))
+        return photos

@@ -54,6 +54,15 @@ class SettingsService:
         """The active model's name or path (None: the bundled demo model)."""
         return config_file.load().model
 
+    def set_model(self, name: str | None) -> str | None:
+        """Store the active model (an installed name or a checkpoint path; None: the bundled
+        demo model); refuses one that is not there. Switching a running library over to it is
+        :meth:`clipdesk.services.models.ModelService.activate`."""
+        from clipdesk.model import manager
+
+        manager.set_active_model(name or None)
+        return name or None
+
     def device(self) -> str:
         return config_file.load().device
 
@@ -66,7 +75,9 @@ class SettingsService:
     def xmp_write_suggestions(self) -> bool:
         return config_file.load().xmp_write_suggestions
 
-    def set_xmp(self, naming: XmpNaming | None = None, write_suggestions: bool | None = None) -> Config:
+    def set_xmp(
+        self, naming: XmpNaming | None = None, write_suggestions: bool | None = None
+    ) -> Config:
         current = config_file.load()
         return config_file.update(
             xmp_naming=naming or current.xmp_naming,

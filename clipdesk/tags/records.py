@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
+from clipdesk.library.records import Photo
 from clipdesk.tags.categories import hierarchical_keyword
+
+T = TypeVar("T")
 
 
 class TagState(StrEnum):
@@ -44,10 +48,18 @@ class PhotoTag:
         return self.state in TAGGED_STATES
 
 
+@dataclass(frozen=True)
+class TaggedPhoto:
+    """A tag with the photo it is on (review lists, photos of a tag)."""
+
+    tag: PhotoTag
+    photo: Photo
+
+
 def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def chunks(items: Sequence, size: int = 500) -> Iterable[Sequence]:
+def chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

@@ -1,20 +1,20 @@
 """Tagging over the library: recompute, tag new photos as they are indexed, XMP in and out.
 
-The GUI and the CLI both drive a :class:`Tagger`. Recomputing a category is one matrix product of
-the stored image vectors with the category's label matrix (:mod:`clipdesk.tags.zero_shot`); label
-matrices are cached per (model, category definition), so tagging freshly indexed photos costs one
-small product per category, not a pass of the text encoder.
+:class:`clipdesk.services.tags.TagService` drives a :class:`Tagger` for both faces. Recomputing a
+category is one matrix product of the stored image vectors with the category's label matrix
+(:mod:`clipdesk.tags.zero_shot`); label matrices are cached per (model, category definition), so
+tagging freshly indexed photos costs one small product per category, not a pass of the text
+encoder.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,7 +29,6 @@ from clipdesk.tags.store.tag_store import (
     TagState,
     TagStore,
     chunks,
-    marks,
 )
 from clipdesk.tags.xmp import sidecar as xmp
 from clipdesk.tags.zero_shot import (
@@ -46,7 +45,7 @@ from clipdesk.tags.zero_shot import (
 if TYPE_CHECKING:
     from clipdesk.library.store import Library
 
-log = logging.getLogger("clipdesk.tags")
+log = logging.getLogger(__name__)
 
 SCORED_STATUSES = (PhotoStatus.OK, PhotoStatus.MISSING, PhotoStatus.OFFLINE)
 
@@ -63,6 +62,8 @@ class RecomputeReport:
 class XmpReport:
     written: list[Path] = field(default_factory=list)
     unchanged: int = 0
+    # sidecars of the other naming merged into the written one and removed (one per photo left)
+    absorbed: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (photo path, reason)
 
 
@@ -162,10 +163,10 @@ class Tagger:
         if photo_ids is None:
             # missing and offline photos keep their vectors and come back as they were: keep
             # tagging them rather than dropping their tags while a drive is unplugged
-            ids, vectors = self.lib.load_vectors(model.id, SCORED_STATUSES)
+            ids, stored = self.lib.load_vectors(model.id, SCORED_STATUSES)
         else:
-            ids, vectors = self.lib.vectors_for(model.id, sorted({int(i) for i in photo_ids}))
-        return self._recompute(cats, ids, vectors, photo_ids is None, progress, cancel)
+            ids, stored = self.lib.vectors_for(model.id, sorted({int(i) for i in photo_ids}))
+        return self._recompute(cats, ids, stored, photo_ids is None, progress, cancel)
 
     def _recompute(
         self,
@@ -201,7 +202,10 @@ class Tagger:
         return report
 
     def on_embedded(
-        self, photo_ids: Sequence[int], vectors: np.ndarray, model_id: str | None = None
+        self,
+        photo_ids: Sequence[int] | np.ndarray,
+        vectors: np.ndarray,
+        model_id: str | None = None,
     ) -> None:
         """Pipeline hook (``clipdesk.indexing.pipeline.EmbeddedHook``): tag photos the moment their
         vectors are stored. ``model_id``, when given, must be this tagger's model (vectors of
@@ -263,28 +267,7 @@ class Tagger:
                         )
                         continue
                     rows.append((photo.id, label_ids[key]))
-            if not rows:
-                continue
-            now = time.time()
-            with self.lib.transaction() as conn:
-                before = conn.total_changes
-                conn.executemany(
-                    "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
-                    "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
-                    f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
-                    [
-                        (
-                            pid,
-                            lid,
-                            TagState.IMPORTED.value,
-                            now,
-                            TagState.SUGGESTED.value,
-                            TagState.CANDIDATE.value,
-                        )
-                        for pid, lid in rows
-                    ],
-                )
-                added += conn.total_changes - before
+            added += self.store.import_tags(rows)
         return added
 
     def write_xmp(
@@ -299,10 +282,16 @@ class Tagger:
         The sidecar gets the photo's tags (confirmed and imported ones only with
         ``confirmed_only``); keywords of our categories that the photo no longer has are taken
         out; everything else in the sidecar stays.
+
+        One sidecar per photo: one of the other naming style (``photo.xmp`` that an earlier
+        ClipDesk app wrote, or ``photo.jpg.xmp`` when ``naming`` is basename) is merged into this
+        one and removed, or simply renamed when this one does not exist yet. A basename sidecar
+        that several files share (``IMG_1.CR2`` and ``IMG_1.JPG`` both map to ``IMG_1.xmp``)
+        belongs to none of them alone: its keywords are merged and the file is left in place.
         """
         keep = [str(s) for s in (CONFIRMED_STATES if confirmed_only else TAGGED_STATES)]
         if photo_ids is None:
-            photo_ids = [r[0] for r in self.lib._query("SELECT DISTINCT photo_id FROM photo_tags")]
+            photo_ids = self.store.tagged_photo_ids()
         managed = [
             f"{c.name}{HIERARCHY_SEP}{lab.name}"
             for c in self.store.categories()
@@ -310,6 +299,7 @@ class Tagger:
             for lab in c.labels
         ]
         report = XmpReport()
+        owners = xmp.BasenameOwners()
         ids = sorted({int(i) for i in photo_ids})
         for part in chunks(ids, 200):
             if cancel is not None:
@@ -322,13 +312,15 @@ class Tagger:
                 if photo.status in (PhotoStatus.MISSING, PhotoStatus.OFFLINE):
                     report.failed.append((str(photo.path), f"photo is {photo.status}"))
                     continue
+                absorb = xmp.sidecars_to_absorb(photo.path, naming, owners)
                 try:
                     path, changed = xmp.write_sidecar_keywords(
-                        photo.path, add, remove, naming, rejected
+                        photo.path, add, remove, naming, rejected, absorb=absorb
                     )
                 except xmp.XmpError as exc:
                     report.failed.append((str(photo.path), exc.message))
                     continue
+                report.absorbed += [p for p, take_over in absorb if take_over and not p.exists()]
                 if changed:
                     report.written.append(path)
                 else:
@@ -345,23 +337,3 @@ def tag_new_photos(tagger: Tagger, ids: np.ndarray, vectors: np.ndarray, model_i
     except ClipDeskError as exc:  # the library, not a sidecar (those are skipped one by one)
         log.warning("reading XMP keywords of new photos failed: %s", exc)
     tagger.on_embedded(ids, vectors, model_id)
-
-
-def attach_to_services(services: Any) -> Tagger:
-    """Tag new photos as they are indexed: a Tagger listening to ``services``'s embedded hook
-    (:func:`tag_new_photos` on each batch).
-
-    ``services`` is a :class:`clipdesk.services.app.ClipDeskServices`; the listener follows its
-    active model (vectors arrive for the model search uses, which is the active one whenever the
-    hook fires). The returned Tagger serves recompute and XMP calls over the same library.
-    """
-    tagger = Tagger(services.library, None)
-
-    def listener(ids: np.ndarray, vectors: np.ndarray) -> None:
-        model = services.model
-        if tagger.model is None or tagger.model.id != model.id:
-            tagger.model = model
-        tag_new_photos(tagger, ids, vectors, model.id)
-
-    services.add_embedded_listener(listener)
-    return tagger

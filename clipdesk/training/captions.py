@@ -9,13 +9,13 @@ Sources (the user picks which, and sees how many pairs each gives):
   -> "a photo of alps, trips"), skipping names that say nothing (dates, DCIM, 100CANON, ...).
 
 Pairs are split into training and validation by a hash of the photo id, so the same photo never
-lands on both sides, and a later run with more photos keeps the earlier split.
+lands on both sides, and a later run with more photos keeps the earlier split. The pairs are
+:class:`clipdesk.model.caption_data.CaptionPair` records, which the fine-tuning loop reads.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.model.caption_data import CaptionPair
 from clipdesk.tags import prompts
 from clipdesk.tags.categories import KEYWORDS_CATEGORY, flat_keyword
+from clipdesk.tags.store.captions import confirmed_tags_by_photo
 from clipdesk.tags.xmp.text import read_xmp_text
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from clipdesk.library.store import Library
 
-log = logging.getLogger("clipdesk.finetune")
+log = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = ("tags", "xmp", "folders")
 SOURCE_TITLES = {
@@ -52,14 +52,6 @@ _BORING_FOLDER = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class CaptionPair:
-    photo_id: int
-    path: Path
-    caption: str
-    source: str
-
-
 @dataclass
 class PairSet:
     pairs: list[CaptionPair] = field(default_factory=list)
@@ -72,24 +64,14 @@ class PairSet:
 
 def tag_captions(lib: Library) -> dict[int, str]:
     """{photo id: caption} from confirmed and imported tags."""
-    with lib.reading() as conn:
-        rows = conn.execute(
-            "SELECT t.photo_id, l.name, c.name, c.templates FROM photo_tags t "
-            "JOIN labels l ON l.id = t.label_id JOIN categories c ON c.id = l.category_id "
-            "JOIN photos p ON p.id = t.photo_id "
-            "WHERE t.state IN ('confirmed', 'imported') AND p.status = 'ok' "
-            "ORDER BY t.photo_id, c.position, l.position"
-        ).fetchall()
-    by_photo: dict[int, list[tuple[str, str, list[str]]]] = {}
-    for pid, label, cat, templates in rows:
-        by_photo.setdefault(int(pid), []).append((label, cat, json.loads(templates)))
+    by_photo = confirmed_tags_by_photo(lib)
     return {pid: caption_from_tags(tags) for pid, tags in by_photo.items()}
 
 
 def caption_from_tags(tags: Sequence[tuple[str, str, Sequence[str]]]) -> str:
     """One caption for (label, category, templates) tags: the first phrased with its category's
     first template, the rest appended."""
-    names = []
+    names: list[str] = []
     for label, cat, _t in tags:
         name = flat_keyword(label) if cat == KEYWORDS_CATEGORY else label
         if name.casefold() not in {n.casefold() for n in names}:
@@ -187,40 +169,3 @@ def split_pairs(
         val = [p for p in pairs if p.photo_id in take]
     val_ids = {p.photo_id for p in val}
     return [p for p in pairs if p.photo_id not in val_ids], val
-
-
-class LibraryPairs:
-    """(image, caption) pairs for the trainer; a photo that can no longer be decoded is replaced
-    by the next readable pair (and logged), so one bad file does not stop a run."""
-
-    def __init__(self, pairs: Sequence[CaptionPair], image_size: int = 224) -> None:
-        self.pairs = list(pairs)
-        self.image_size = image_size
-        self.bad: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[Image.Image, str]:
-        from clipdesk.imaging.decode import DecodeError, decode_for_model
-
-        if not 0 <= index < len(self.pairs):
-            raise IndexError(index)
-        for k in range(len(self.pairs)):
-            j = (index + k) % len(self.pairs)
-            if j in self.bad:
-                continue
-            pair = self.pairs[j]
-            try:
-                return decode_for_model(pair.path, self.image_size).image, pair.caption
-            except DecodeError as exc:
-                log.warning("skipping %s in fine-tuning: %s", pair.path, exc.reason)
-                self.bad.add(j)
-        raise NoReadablePhotosError(
-            f"none of the {len(self.pairs)} training photos could be decoded",
-            "check that the photo folders are online, then start again",
-        )
-
-
-class NoReadablePhotosError(ClipDeskError):
-    """Every photo of a fine-tuning set failed to decode."""

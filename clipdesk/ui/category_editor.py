@@ -1,7 +1,7 @@
 """Edits one tag category: name, mode, threshold, templates, and labels with prompts/thresholds.
 
 ``changed`` fires on every edit (the page debounces it into a live preview); ``category()`` builds a
-validated :class:`~clipdesk.tags.categories.Category` or raises ``CategoryError`` naming the problem.
+validated :class:`~clipdesk.services.records.Category` or raises ``CategoryError`` naming the problem.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.tags.categories import Category, Label, Mode
-from clipdesk.tags.prompts import DEFAULT_TEMPLATES
+from clipdesk.services.records import DEFAULT_TEMPLATES, Category, CategoryError, Label, Mode
 
 PROMPT_SEP = ";"
 
@@ -146,8 +145,6 @@ class CategoryEditor(QWidget):
 
 
 def _parse_threshold(text: str, label: str) -> float | None:
-    from clipdesk.tags.categories import CategoryError
-
     text = text.strip()
     if not text:
         return None

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
+from clipdesk.services.settings import SettingsService
 from clipdesk.ui import thumbnails
 from clipdesk.ui.delegate import CELL
 from clipdesk.ui.jobs import JobRunner
@@ -28,7 +29,7 @@ from clipdesk.ui.workers import Ticket, Workers
 if TYPE_CHECKING:
     from clipdesk.ui.backend import Backend
 
-log = logging.getLogger("clipdesk.ui.controller")
+log = logging.getLogger(__name__)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -61,9 +62,16 @@ class AppController(QObject):
     errorRaised = Signal(str, str)  # message, hint
     _diskChanged = Signal()  # emitted from the watcher thread
 
-    def __init__(self, settings: AppSettings, workers: Workers | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        workers: Workers | None = None,
+        shared_settings: SettingsService | None = None,
+    ) -> None:
         super().__init__()
-        self.settings = settings
+        self.settings = settings  # the window's own: geometry, welcome page, score slider
+        # What both faces share (library, model, device, XMP rules), stored once for the CLI too.
+        self.shared_settings = shared_settings or SettingsService()
         self.workers = workers or Workers()
         self.thumbs = ThumbnailCache(self.workers, display_px=CELL)
         self.jobs = JobRunner(self.workers)
@@ -86,14 +94,13 @@ class AppController(QObject):
 
     # --- start-up --------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the library, then load the model; both in the background."""
-        library = self.settings.library_path
-        model, device = self.settings.model_name, self.settings.device
+        """Open the library, then load the model; both in the background. Which library, model
+        and device: the shared settings (the ones ``clipdesk-cli`` uses too)."""
 
         def open_library(_token: CancelToken) -> Backend:
             from clipdesk.ui.backend import Backend  # the core's imports stay off the first paint
 
-            return Backend.open(library, model, device)
+            return Backend.open()
 
         self.workers.run(self.workers.db, open_library, self._library_opened, self._library_failed)
         self.workers.run(self.workers.thumbs, lambda _t: thumbnails.prune())
@@ -119,31 +126,48 @@ class AppController(QObject):
             hint or "Choose another library location in Settings.",
         )
 
-    def reopen_library(self) -> None:
-        """Close the library and open the one the settings name now (Settings changed it)."""
+    def reopen_library(self, model: str | None = None, device: str | None = None) -> None:
+        """Close the library and open the one the settings name now (Settings changed it),
+        with ``model`` on ``device`` made active first when given."""
         self.jobs.cancel()
         old, self.backend, self.model = self.backend, None, None
         if old is not None:
             old.stop_watching()
             self.workers.run(self.workers.db, lambda _t: old.close())
+        if model is not None:
+            self.activate_model(model, device)  # no library open: the settings only (db pool)
         self.library_state = "Opening library…"
         self.stateChanged.emit()
         self.start()  # the db pool has one thread: the close above runs first
 
     def load_model(self) -> None:
-        if self.backend is None:
+        """Load the active model (again: after it changed, e.g. a version was activated)."""
+        if self.backend is not None:
+            backend = self.backend
+            self._switch_model(lambda _t: backend.load_model())
+
+    def activate_model(self, name: str, device: str | None = None) -> None:
+        """Make ``name`` (empty: the default demo model) the active model, for the CLI too, and
+        ``device`` the one it runs on; the open library switches over (search keeps the old
+        vectors until the photos are embedded again)."""
+        if self.backend is None:  # nothing open to switch: only the settings change
+            from clipdesk.services.models import ModelService
+
+            self.workers.run(
+                self.workers.db,
+                lambda _t: ModelService().activate(name or None, device),
+                None,
+                self.report_error,
+            )
             return
-        name, device = self.settings.model_name, self.settings.device
         backend = self.backend
+        self._switch_model(lambda _t: backend.activate_model(name, device))
+
+    def _switch_model(self, load: Callable[[CancelToken], ModelInfo]) -> None:
         self.jobs.cancel()  # a run embeds with the model it started with; the new one starts over
         self.model_state = "Loading model…"
         self.stateChanged.emit()
-        self.workers.run(
-            self.workers.model,
-            lambda _t: backend.load_model(name, device),
-            self._model_loaded,
-            self._model_failed,
-        )
+        self.workers.run(self.workers.model, load, self._model_loaded, self._model_failed)
 
     def _model_loaded(self, info: ModelInfo) -> None:
         self._show_model(info)

@@ -15,7 +15,7 @@ from PIL import Image
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt
 from PySide6.QtGui import QImage, QPixmap
 
-from clipdesk.imaging.decode import SUPPORTED_EXTENSIONS
+from clipdesk.services.images import is_photo_name, open_upright
 
 
 @dataclass
@@ -29,9 +29,7 @@ class QueryImage:
     def pil(self) -> Image.Image:
         if self.image is not None:
             return self.image
-        from clipdesk.imaging.pixels import open_image
-
-        return open_image(self.path)  # type: ignore[arg-type]
+        return open_upright(self.path)  # type: ignore[arg-type]
 
     def preview(self, px: int = 48) -> QPixmap:
         """A small square preview for the query chip (loaded synchronously: it is one image)."""
@@ -49,7 +47,8 @@ class QueryImage:
 
 
 def is_image_path(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in SUPPORTED_EXTENSIONS and os.path.isfile(path)
+    """A file ClipDesk indexes (the scanner's list of photo types) is a file it searches with."""
+    return is_photo_name(path) and os.path.isfile(path)
 
 
 def local_paths(mime: QMimeData) -> list[str]:

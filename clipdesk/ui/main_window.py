@@ -38,7 +38,7 @@ from clipdesk.ui.search_page import SearchPage
 from clipdesk.ui.tags_page import TagsPage
 from clipdesk.ui.welcome import WelcomePage
 
-log = logging.getLogger("clipdesk.ui.main_window")
+log = logging.getLogger(__name__)
 PAGES = ("Search", "Folders", "Tags", "Train")
 
 
@@ -232,15 +232,13 @@ class MainWindow(QMainWindow):
 
     def _welcome_done(self, folders: list[str], model: str) -> None:
         c = self.controller
-        model_changed = model != c.settings.model_name
-        c.settings.model_name = model
         c.settings.welcome_done = True
         self.nav.setEnabled(True)
         self.show_page("Search" if not folders else "Folders")
         for folder in folders:
             c.add_folder(folder)
-        if model_changed:
-            c.load_model()
+        if model != (c.shared_settings.model() or ""):
+            c.activate_model(model)  # for the CLI too
 
     def _about(self) -> None:
         from clipdesk import __version__

@@ -34,10 +34,10 @@ def load_preview(path: str, px: int = PREVIEW_PX) -> QImage:
         reader.setScaledSize(size.scaled(QSize(px, px), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():  # HEIF, RAW and what Qt cannot read: the model's decoder can
-        from clipdesk.imaging.decode import decode_for_model
+        from clipdesk.services.images import decode_for_display
         from clipdesk.ui.drops import pil_to_qimage
 
-        image = pil_to_qimage(decode_for_model(path, px).image)
+        image = pil_to_qimage(decode_for_display(path, px))
     return image
 
 
@@ -143,7 +143,7 @@ class PhotoView(QDialog):
     def reload(self) -> None:
         pid = self.item.id
         self.controller.call(
-            lambda b, _t: b.photo_details(pid),
+            lambda b, _t: b.tags.photo_details(pid),
             lambda d: self._show_details(d) if pid == self.item.id else None,
             owner=self,
         )
@@ -200,5 +200,7 @@ class PhotoView(QDialog):
             self.reload()
 
         self.controller.call(
-            lambda b, _t: b.decide_tag(pid, tag.category, tag.label, decision), done, owner=self
+            lambda b, _t: b.tags.decide_tag(pid, tag.category, tag.label, decision),
+            done,
+            owner=self,
         )

@@ -94,7 +94,7 @@ class ReviewPanel(QWidget):
             self.queue, self.pos = queue, 0
             self._show()
 
-        self.controller.call(lambda b, _t: b.review_queue(name, QUEUE_SIZE), show)
+        self.controller.call(lambda b, _t: b.tags.review_queue(name, QUEUE_SIZE), show)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -111,7 +111,7 @@ class ReviewPanel(QWidget):
             return
         if decision != "skipped":
             self.controller.call(
-                lambda b, _t: b.decide_tag(item.photo.id, item.category, item.label, decision)
+                lambda b, _t: b.tags.decide_tag(item.photo.id, item.category, item.label, decision)
             )
         self.decided.emit(item, decision)
         self.pos += 1

@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_model import PhotoItem
+
+if TYPE_CHECKING:
+    from clipdesk.services.models import ModelService
+    from clipdesk.services.records import CatalogEntry
 
 Report = Callable[[Progress], None]
 RESULT_LIMIT = 100_000  # the grid scrolls smoothly through this many
@@ -139,52 +143,36 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def iso_to_ts(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
 def photo_item(photo: Any, score: float | None = None) -> PhotoItem:
-    """A grid row from a core Photo record: EXIF date, else the file's mtime."""
-    taken = iso_to_ts(photo.taken_at)
-    if taken is None:
-        taken = photo.mtime_ns / 1e9
-    return PhotoItem(photo.id, str(photo.path), score, taken)
+    """A grid row from a Photo record, dated as the date filter dates it (EXIF, else mtime)."""
+    from clipdesk.services.search import taken_timestamp  # worker side: keeps torch off start-up
+
+    return PhotoItem(photo.id, str(photo.path), score, taken_timestamp(photo))
 
 
-# --- models: no library needed ------------------------------------------------------------
+# --- models: no library needed (the welcome page lists them before one is open) ------------
+def _models() -> ModelService:
+    from clipdesk.services.models import ModelService
+
+    return ModelService()
+
+
 def list_models() -> list[ModelEntry]:
-    from clipdesk.model import manager
-
-    return [ModelEntry(m.name, str(m.path), m.demo, m.description) for m in manager.list_models()]
+    return [ModelEntry(m.name, str(m.path), m.demo, m.description) for m in _models().installed()]
 
 
 def import_model(path: str, report: Report, token: CancelToken) -> str:
-    from clipdesk.model import manager
-
     report(Progress(0, None, message=f"Checking {os.path.basename(path)}…"))
-    installed = manager.import_model(Path(path), on_clash="rename")
-    token.raise_if_cancelled()
-    return installed.name
+    return _models().import_model(Path(path), on_clash="rename", cancel=token).name
 
 
 def download_model(repo: str, report: Report, token: CancelToken) -> str:
-    from clipdesk.model.download import download_model as download
-
-    return download(repo, on_clash="rename", progress=report, cancel=token).name
+    return _models().download(repo, on_clash="rename", progress=report, cancel=token).name
 
 
-def download_catalog() -> list[Any]:
-    from clipdesk.model.download import catalog
-
-    return catalog()
+def download_catalog() -> list[CatalogEntry]:
+    return _models().catalog()
 
 
 def device_names() -> list[str]:
-    from clipdesk.model.device import available_devices
-
-    return [d.name for d in available_devices()]
+    return _models().devices()

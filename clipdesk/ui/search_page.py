@@ -176,7 +176,7 @@ class SearchPage(QWidget):
 
     def _library_changed(self) -> None:
         self.controller.call(
-            lambda b, _t: (b.folders(), b.tag_choices()), lambda r: self._fill_filters(*r)
+            lambda b, _t: (b.folders(), b.tags.tag_choices()), lambda r: self._fill_filters(*r)
         )
         self.refresh()
 

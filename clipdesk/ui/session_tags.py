@@ -1,4 +1,6 @@
-"""The tag half of the UI session: categories, live previews, review, decisions, XMP, details."""
+"""The UI's tag calls (``backend.tags``): :class:`clipdesk.services.tags.TagService` records turned
+into the view rows of :mod:`clipdesk.ui.rows`. Blocking: run on the worker pools, never on the
+GUI thread. The rules (saving a category retags, how sidecars are named) are the service's."""
 
 from __future__ import annotations
 
@@ -8,98 +10,82 @@ import numpy as np
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
-from clipdesk.library.records import PhotoStatus
-from clipdesk.tags.categories import Category
-from clipdesk.tags.store.tag_store import TagState
+from clipdesk.services.records import Category, PhotoStatus, TagState
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import PhotoDetails, ReviewItem, TagRow, photo_item
 
 if TYPE_CHECKING:
-    from clipdesk.ui.backend import Backend
+    from clipdesk.services.app import ClipDeskServices
 
 DECISIONS = {"confirmed": TagState.CONFIRMED, "rejected": TagState.REJECTED}
 
 
-class TagCalls:
+class TagViews:
+    def __init__(self, services: ClipDeskServices) -> None:
+        self.services = services
+
     # --- categories -------------------------------------------------------------------------
-    def categories(self: Backend) -> list[Category]:
-        return self.tags.categories()
+    def categories(self) -> list[Category]:
+        return self.services.tags.categories()
 
-    def tag_choices(self: Backend) -> list[tuple[str, str]]:
-        return [(c.name, lab.name) for c in self.tags.categories() for lab in c.labels]
+    def tag_choices(self) -> list[tuple[str, str]]:
+        return self.services.tags.tag_choices()
 
-    def save_category(self: Backend, cat: Category, replacing: str | None = None) -> None:
-        """Store the category and re-tag the library with it (user decisions stay)."""
-        self.tags.save_category(cat, old_name=replacing)
-        if cat.auto:
-            self.tagger.recompute([cat.name])
+    def save_category(
+        self, cat: Category, replacing: str | None = None, token: CancelToken | None = None
+    ) -> None:
+        """Store the category; the service retags the library with it (user decisions stay)."""
+        self.services.tags.save_category(cat, replacing, cancel=token)
 
-    def remove_category(self: Backend, name: str) -> None:
-        self.tags.remove_category(name)
+    def remove_category(self, name: str) -> None:
+        self.services.tags.remove_category(name)
 
-    def import_categories(self: Backend, path: str) -> int:
-        from clipdesk.tags.category_file import read_category_file
-
-        cats = read_category_file(path)  # a malformed file raises here and changes nothing
-        self.tags.import_categories(cats)
-        self.tagger.recompute([c.name for c in cats if c.auto])
+    def import_categories(self, path: str, token: CancelToken | None = None) -> int:
+        cats, _report = self.services.tags.import_categories(path, cancel=token)
         return len(cats)
 
-    def export_categories(self: Backend, path: str) -> None:
-        from clipdesk.tags.category_file import write_category_file
-
-        write_category_file(path, self.tags.categories())
+    def export_categories(self, path: str) -> None:
+        self.services.tags.export_categories(path)
 
     # --- preview and review -----------------------------------------------------------------
     def preview_label(
-        self: Backend, cat: Category, label: str, count: int, token: CancelToken
+        self, cat: Category, label: str, count: int, token: CancelToken
     ) -> list[PhotoItem]:
-        """Top photos for ``label`` under the draft ``cat`` (not saved), scored over the search
-        index in memory: the preview follows every keystroke, and reading a million vectors
-        from the library file each time would take seconds and gigabytes."""
-        from clipdesk.tags.zero_shot import build_classifier
+        """Top photos for ``label`` under the draft ``cat`` (not saved)."""
+        found = self.services.tags.preview(cat, label, count, token)
+        return [photo_item(r.photo, r.score) for r in found if r.photo is not None]
 
-        clf = build_classifier(self.model, cat)
-        token.raise_if_cancelled()
-        ids, sims = self.services.searcher().similarities(clf.weights)
-        if not len(ids):
-            return []
-        token.raise_if_cancelled()
-        column = clf.scores_from_similarities(sims)[:, cat.label_names.index(cat.label(label).name)]
-        top = np.argsort(-column, kind="stable")[:count]
-        photos = {p.id: p for p in self.library.photos(ids=ids[top].tolist())}
-        return [
-            photo_item(photos[int(ids[i])], float(column[i])) for i in top if int(ids[i]) in photos
-        ]
-
-    def review_queue(self: Backend, category: str | None, limit: int) -> list[ReviewItem]:
-        tags = self.tags.review_list(category=category, limit=limit)
-        photos = {p.id: p for p in self.library.photos(ids=[t.photo_id for t in tags])}
+    def review_queue(self, category: str | None, limit: int) -> list[ReviewItem]:
         return [
             ReviewItem(
-                photo_item(photos[t.photo_id]),
-                t.category,
-                t.label,
-                float(t.score or 0),
-                float(t.threshold),
+                photo_item(f.photo),
+                f.tag.category,
+                f.tag.label,
+                float(f.tag.score or 0),
+                float(f.tag.threshold),
             )
-            for t in tags
-            if t.photo_id in photos and photos[t.photo_id].status == PhotoStatus.OK
+            for f in self.services.tags.review(category, limit=limit)
+            if f.photo.status == PhotoStatus.OK
         ]
 
-    def decide_tag(self: Backend, photo_id: int, category: str, label: str, decision: str) -> None:
+    def decide_tag(self, photo_id: int, category: str, label: str, decision: str) -> None:
         if decision not in DECISIONS:
             raise ValueError(f"unknown decision {decision!r}")
-        self.tags.set_decision([photo_id], category, label, DECISIONS[decision])
+        self.services.tags.decide([photo_id], category, label, DECISIONS[decision])
+
+    def allowed_ids(self, expressions: list[str]) -> np.ndarray | None:
+        """Photo ids for the search page's tag filter."""
+        return self.services.tags.allowed_ids(expressions)
 
     # --- one photo --------------------------------------------------------------------------
-    def photo_details(self: Backend, photo_id: int) -> PhotoDetails:
-        photo = self.library.photo(photo_id)
-        if photo is None:
+    def photo_details(self, photo_id: int) -> PhotoDetails:
+        found = self.services.photos([photo_id])
+        if not found:
             raise ClipDeskError(
                 "This photo is no longer in the library.",
                 "Its folder may have been removed; search again.",
             )
+        photo = found[0]
         camera = " ".join(x for x in (photo.camera_make, photo.camera_model) if x) or None
         tags = tuple(
             TagRow(
@@ -112,7 +98,7 @@ class TagCalls:
                 if t.state is TagState.REJECTED
                 else "suggested",
             )
-            for t in self.tags.tags_of(photo_id)
+            for t in self.services.tags.tags_of(photo_id)
             if t.state is not TagState.CANDIDATE
         )
         return PhotoDetails(
@@ -128,10 +114,14 @@ class TagCalls:
         )
 
     # --- XMP --------------------------------------------------------------------------------
-    def write_xmp(self: Backend, confirmed_only: bool, naming: str, token: CancelToken) -> int:
-        tagger = self.tagger
-        style = "basename" if naming == "stem" else "fullname"
-        report = tagger.write_xmp(None, naming=style, confirmed_only=confirmed_only, cancel=token)
+    def xmp_rules(self) -> tuple[str, bool]:
+        """(sidecar naming, whether suggestions are written): the shared settings."""
+        settings = self.services.settings
+        return settings.xmp_naming(), settings.xmp_write_suggestions()
+
+    def write_xmp(self, token: CancelToken) -> int:
+        """Write every tagged photo's sidecar as the settings say; returns how many photos."""
+        report = self.services.tags.write_xmp(cancel=token)
         if report.failed:
             first = "; ".join(f"{p}: {r}" for p, r in report.failed[:3])
             raise ClipDeskError(

@@ -1,4 +1,7 @@
-"""Settings: compute device, model, library location and XMP options; saved on OK."""
+"""Settings: compute device, model, library location and XMP options; saved on OK.
+
+Every choice here is a shared setting (:mod:`clipdesk.services.settings`): ``clipdesk-cli`` uses
+the same library, model, device and XMP rules."""
 
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
 )
 
+from clipdesk.common.errors import ClipDeskError
 from clipdesk.ui import rows as models_api
-from clipdesk.ui.controller import AppController
+from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.model_panel import ModelPanel
 
 DEVICE_LABELS = {
@@ -36,14 +41,17 @@ class SettingsDialog(QDialog):
     def __init__(self, controller: AppController, parent=None) -> None:
         super().__init__(parent)
         self.controller = controller
-        settings = controller.settings
+        shared = controller.shared_settings.current()
+        self._library_was = controller.shared_settings.library_path()
+        self._model_was = shared.model or ""
+        self._device_was = shared.device
         self.setWindowTitle("ClipDesk settings")
         self.resize(640, 560)
 
         self.device = QComboBox(self)
         for key, text in DEVICE_LABELS.items():
             self.device.addItem(text, key)
-        self.device.setCurrentIndex(max(0, self.device.findData(settings.device.split(":")[0])))
+        self.device.setCurrentIndex(max(0, self.device.findData(shared.device.split(":")[0])))
         self.device_note = QLabel("Checking which devices this computer has…", self)
         controller.workers.run(
             controller.workers.model,
@@ -53,16 +61,16 @@ class SettingsDialog(QDialog):
             owner=self,
         )
 
-        self.models = ModelPanel(controller.workers, settings.model_name, self)
-        self.library = QLineEdit(str(settings.library_path), self)
+        self.models = ModelPanel(controller.workers, self._model_was, self)
+        self.library = QLineEdit(str(self._library_was), self)
         browse = QPushButton("Choose…", self)
         browse.clicked.connect(self._choose_library)
-        self.xmp_confirmed = QCheckBox("Write only tags I confirmed", self)
-        self.xmp_confirmed.setChecked(settings.xmp_confirmed_only)
+        self.xmp_confirmed = QCheckBox("Write only tags I confirmed (not the suggestions)", self)
+        self.xmp_confirmed.setChecked(not shared.xmp_write_suggestions)
         self.xmp_naming = QComboBox(self)
-        self.xmp_naming.addItem("photo.xmp (Lightroom, digiKam)", "stem")
-        self.xmp_naming.addItem("photo.jpg.xmp (darktable)", "ext")
-        self.xmp_naming.setCurrentIndex(max(0, self.xmp_naming.findData(settings.xmp_naming)))
+        self.xmp_naming.addItem("photo.jpg.xmp (keeps RAW+JPEG pairs apart; darktable)", "fullname")
+        self.xmp_naming.addItem("photo.xmp (Lightroom)", "basename")
+        self.xmp_naming.setCurrentIndex(max(0, self.xmp_naming.findData(shared.xmp_naming)))
 
         device_box = QGroupBox("Compute device", self)
         form = QFormLayout(device_box)
@@ -112,20 +120,24 @@ class SettingsDialog(QDialog):
             self.library.setText(path)
 
     def accept(self) -> None:
-        s = self.controller.settings
-        model_changed = (
-            self.models.selected() != s.model_name or self.device.currentData() != s.device
-        )
+        shared = self.controller.shared_settings
+        model, device = self.models.selected(), self.device.currentData()
+        model_changed = model != self._model_was or device != self._device_was
         library = Path(self.library.text()).expanduser()
-        library_changed = library != s.library_path
-        s.device = self.device.currentData()
-        s.model_name = self.models.selected()
-        s.xmp_confirmed_only = self.xmp_confirmed.isChecked()
-        s.xmp_naming = self.xmp_naming.currentData()
-        if library_changed:
-            s.library_path = library
+        library_changed = library != self._library_was
+        try:
+            if library_changed:
+                shared.set_library_path(library)
+            shared.set_xmp(self.xmp_naming.currentData(), not self.xmp_confirmed.isChecked())
+        except (ClipDeskError, OSError) as exc:
+            message, hint = describe_error(exc)
+            QMessageBox.warning(self, "ClipDesk settings", f"{message}\n\n{hint}".strip())
+            return  # the dialog stays open to correct it
         super().accept()
         if library_changed:
-            self.controller.reopen_library()
+            # the other library opens with the model chosen here (if that changed too)
+            self.controller.reopen_library(*((model, device) if model_changed else ()))
         elif model_changed:
-            self.controller.load_model()  # the next index run re-embeds for the new model
+            # for the CLI too; the open library switches over (search keeps the old vectors
+            # until the photos are embedded again)
+            self.controller.activate_model(model, device)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QWidget
 
 from clipdesk.common import paths
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.services.images import is_photo_name
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +37,6 @@ PROTOCOL = 1
 MAX_MESSAGE_BYTES = 1024 * 1024  # a few thousand paths; anything larger is not ours
 CONNECT_TIMEOUT_MS = 3000  # how long a second launch waits for a starting first one
 LOCK_NAME = "instance.lock"
-
-try:  # the scanner's list is the one truth about what ClipDesk can open
-    from clipdesk.imaging.decode import SUPPORTED_EXTENSIONS as _EXTENSIONS
-except ImportError:  # pragma: no cover - only while the decoder is missing
-    _EXTENSIONS = frozenset(
-        [
-            ".jpg",
-            ".jpeg",
-            ".png",
-            ".webp",
-            ".gif",
-            ".bmp",
-            ".tif",
-            ".tiff",
-            ".heic",
-            ".heif",
-            ".avif",
-            ".dng",
-            ".cr2",
-            ".cr3",
-            ".nef",
-            ".arw",
-            ".orf",
-            ".rw2",
-            ".raf",
-        ]
-    )
 
 
 class InstanceError(ClipDeskError):
@@ -87,7 +61,7 @@ def image_paths_from_args(argv: Sequence[str]) -> list[Path]:
         path = path.expanduser().absolute()
         if not path.is_file():
             log.warning("ignoring argument %s: not a file", arg)
-        elif path.suffix.lower() not in _EXTENSIONS:
+        elif not is_photo_name(path):  # the scanner's list: what it indexes, the app opens
             log.warning("ignoring argument %s: not a supported image type", arg)
         else:
             images.append(path)

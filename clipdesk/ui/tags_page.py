@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.tags.categories import Category
+from clipdesk.services.records import Category
 from clipdesk.ui.category_editor import CategoryEditor
 from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.photo_grid import PhotoGrid
@@ -150,7 +150,7 @@ class TagsPage(QWidget):
             if cats:
                 self.list.setCurrentIndex(self.cats.index(row, 0))
 
-        self.controller.call(lambda b, _t: b.categories(), show)
+        self.controller.call(lambda b, _t: b.tags.categories(), show)
 
     def _select(self, index: QModelIndex) -> None:
         if not index.isValid():
@@ -181,7 +181,9 @@ class TagsPage(QWidget):
             self.reload(cat.name)
             self.controller.libraryChanged.emit()
 
-        self.controller.call(lambda b, _t: b.save_category(cat, replacing=old), saved, pool="model")
+        self.controller.call(
+            lambda b, t: b.tags.save_category(cat, replacing=old, token=t), saved, pool="model"
+        )
 
     def _delete(self) -> None:
         if self._current is None:
@@ -197,13 +199,15 @@ class TagsPage(QWidget):
         ):
             return
         self._current = None
-        self.controller.call(lambda b, _t: b.remove_category(name), lambda _r: self.reload())
+        self.controller.call(lambda b, _t: b.tags.remove_category(name), lambda _r: self.reload())
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import categories", "", "Categories (*.json)")
         if path:
             self.controller.call(
-                lambda b, _t: b.import_categories(path), lambda _r: self.reload(), pool="model"
+                lambda b, t: b.tags.import_categories(path, t),
+                lambda _r: self.reload(),
+                pool="model",
             )
 
     def _export(self) -> None:
@@ -211,19 +215,25 @@ class TagsPage(QWidget):
             self, "Export categories", "categories.json", "Categories (*.json)"
         )
         if path:
-            self.controller.call(lambda b, _t: b.export_categories(path))
+            self.controller.call(lambda b, _t: b.tags.export_categories(path))
 
     def _write_xmp(self) -> None:
-        settings = self.controller.settings
-        only = settings.xmp_confirmed_only
-        naming = settings.xmp_naming
+        """Ask, then write: the naming and what is written are the shared settings (the same
+        that ``clipdesk-cli tags write-xmp`` uses), read on a worker, not decided here."""
+        self.controller.call(lambda b, _t: b.tags.xmp_rules(), self._confirm_write_xmp)
+
+    def _confirm_write_xmp(self, rules: tuple[str, bool]) -> None:
+        naming, suggestions = rules
+        mine = "your tags (confirmed or imported)"
+        which = f"Both {mine} and the model's suggestions" if suggestions else f"Only {mine}"
+        name = "photo.xmp" if naming == "basename" else "photo.jpg.xmp"
         answer = QMessageBox.question(
             self,
             "Write XMP sidecars",
             "Write tags as keywords to XMP sidecar files next to your photos?\n\n"
-            f"{'Only confirmed tags' if only else 'Confirmed and suggested tags'} are written, as "
-            f"{'photo.xmp' if naming == 'stem' else 'photo.jpg.xmp'}; existing sidecars are merged, "
-            "never overwritten. Change this in Settings.",
+            f"{which} are written, as {name}; existing sidecars are "
+            "merged, never overwritten, and one of the other name is merged into it. "
+            "Change this in Settings.",
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -231,7 +241,7 @@ class TagsPage(QWidget):
         def done(count: int) -> None:
             QMessageBox.information(self, "XMP sidecars", f"Wrote keywords for {count:,} photos.")
 
-        self.controller.call(lambda b, t: b.write_xmp(only, naming, t), done, pool="jobs")
+        self.controller.call(lambda b, t: b.tags.write_xmp(t), done, pool="jobs")
 
     # --- live preview -----------------------------------------------------------------------
     def _edited(self) -> None:
@@ -283,7 +293,7 @@ class TagsPage(QWidget):
             return
         self.preview_info.setText("Top photos for")
         self._previews.submit(
-            lambda t: backend.preview_label(cat, label, PREVIEW_COUNT, t),
+            lambda t: backend.tags.preview_label(cat, label, PREVIEW_COUNT, t),
             self.preview.photos.set_items,
             lambda exc: self.preview_info.setText(describe_error(exc)[0]),
         )

@@ -48,9 +48,9 @@ def thumb_key(path: str, px: int = THUMB_PX) -> str | None:
 def make_thumbnail(path: str, px: int = THUMB_PX) -> bytes:
     """A JPEG of long side ``px``, decoded at reduced scale (JPEG draft mode, HEIF, RAW previews,
     EXIF orientation and the decompression-bomb guard all come from the model's decoder)."""
-    from clipdesk.imaging.decode import decode_for_model
+    from clipdesk.services.images import decode_for_display
 
-    image = decode_for_model(path, px).image  # shortest side <= px, upright, RGB
+    image = decode_for_display(path, px)  # shortest side <= px, upright, RGB
     image.thumbnail((px, px), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)

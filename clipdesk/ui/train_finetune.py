@@ -1,6 +1,7 @@
 """Train tab, "Fine-tune the model": caption sources with their pair counts, options, a run with
 progress, ETA and live plots, the before/after figures, and the model versions to activate or roll
-back. The run itself is :class:`clipdesk.model.finetune.FinetuneJob` on the jobs pool."""
+back. The run is :meth:`clipdesk.services.training.TrainingService.finetune` (what
+``clipdesk-cli train finetune`` runs) on the jobs pool."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.training.captions import SOURCE_TITLES, SOURCES
+from clipdesk.services.training import CAPTION_SOURCE_TITLES, CAPTION_SOURCES, FinetuneOptions
 from clipdesk.ui.train_plots import LivePlot
 from clipdesk.ui.train_versions import VersionsBox
 from clipdesk.ui.train_widgets import Relay, RowsModel, eta_text, table
@@ -48,10 +49,10 @@ class FinetunePanel(QWidget):
         self.relay.point.connect(self._on_point)
         self.relay.stopped.connect(self._on_stopped)
 
-        self.sources = {s: QCheckBox(SOURCE_TITLES[s], self) for s in SOURCES}
+        self.sources = {s: QCheckBox(CAPTION_SOURCE_TITLES[s], self) for s in CAPTION_SOURCES}
         self.sources["tags"].setChecked(True)
         # reading every photo's XMP is slow on big libraries: counted only once asked for
-        self.sources["xmp"].toggled.connect(lambda on: on and self.refresh())
+        self.sources["xmp"].toggled.connect(self._xmp_toggled)
         self.towers = QComboBox(self)
         self.towers.addItem("Text tower only — no re-indexing", "text")
         self.towers.addItem("Both towers — re-embeds the library when activated", "both")
@@ -134,6 +135,10 @@ class FinetunePanel(QWidget):
         row.addLayout(left, 2)
         row.addLayout(right, 3)
 
+    def _xmp_toggled(self, on: bool) -> None:
+        if on:
+            self.refresh()
+
     def _alpha_changed(self, value: int) -> None:
         self.alpha_label.setText(f"{value / 100:.2f}  (0 = original, 1 = fine-tuned)")
 
@@ -151,21 +156,16 @@ class FinetunePanel(QWidget):
 
     # --- data summary, devices, versions ------------------------------------------------------
     def refresh(self) -> None:
-        wanted = [s for s in SOURCES if s != "xmp" or self.sources["xmp"].isChecked()]
+        wanted = [s for s in CAPTION_SOURCES if s != "xmp" or self.sources["xmp"].isChecked()]
 
         def work(backend, token):
-            from clipdesk.model import versions
-            from clipdesk.model.device import available_devices
-            from clipdesk.model.finetune import pending_jobs
-            from clipdesk.training.captions import caption_pairs
-
-            counts = caption_pairs(backend.library, wanted, cancel=token).counts
-            pending = pending_jobs()
+            training = backend.services.training
+            pending = training.pending_job()
             return (
-                counts,
-                [d.name for d in available_devices()],
-                versions.finetuned_versions(),
-                str(pending[0].folder) if pending else None,
+                training.pair_counts(wanted, cancel=token).counts,
+                backend.services.models.devices(),
+                training.versions(),
+                str(pending) if pending else None,
             )
 
         self.controller.call(work, self._show_summary, pool="model")
@@ -174,9 +174,9 @@ class FinetunePanel(QWidget):
         counts, devices, found_versions, pending = found
         for s, box in self.sources.items():
             box.setText(
-                f"{SOURCE_TITLES[s]}: {counts[s]:,} pairs"
+                f"{CAPTION_SOURCE_TITLES[s]}: {counts[s]:,} pairs"
                 if s in counts
-                else f"{SOURCE_TITLES[s]} (tick to count)"
+                else f"{CAPTION_SOURCE_TITLES[s]} (tick to count)"
             )
         current = self.device.currentText()
         self.device.clear()
@@ -187,9 +187,7 @@ class FinetunePanel(QWidget):
         self._set_running(self.running)
 
     # --- a run --------------------------------------------------------------------------------
-    def options(self) -> Any:
-        from clipdesk.model.finetune import FinetuneOptions
-
+    def options(self) -> FinetuneOptions:
         return FinetuneOptions(
             towers=self.towers.currentData(),
             epochs=self.epochs.value(),
@@ -209,22 +207,20 @@ class FinetunePanel(QWidget):
 
         def work(backend, token):
             from clipdesk.common.errors import CancelledError
-            from clipdesk.model.finetune import FinetuneJob
-            from clipdesk.training.captions import caption_pairs, split_pairs
 
-            if resume_folder:
-                job = FinetuneJob.open(resume_folder)
-            else:
-                pairs = caption_pairs(backend.library, sources, cancel=token)
-                train, val = split_pairs(pairs.pairs)
-                job = FinetuneJob.create(backend.model.path, train, val, opts)
             try:
-                return str(job.folder), job.run(
-                    progress=relay.progress.emit, cancel=token, on_point=relay.point.emit
+                run = backend.services.training.finetune(
+                    sources,
+                    opts,
+                    resume=resume_folder or None,  # clicked(bool) may pass False
+                    progress=relay.progress.emit,
+                    cancel=token,
+                    on_point=relay.point.emit,
                 )
             except CancelledError:
                 relay.stopped.emit()
                 raise
+            return str(run.job_folder), run.result
 
         self.loss_plot.clear()
         self.val_plot.clear()

@@ -97,7 +97,7 @@ class HeadsPanel(QWidget):
         """Reload the categories the model tags (after the library or model changed)."""
 
         def names(backend, _t) -> list[str]:
-            return [c.name for c in backend.tags.categories() if c.auto]
+            return [c.name for c in backend.services.tags.categories() if c.auto]
 
         self.controller.call(names, self._set_categories)
 
@@ -114,16 +114,12 @@ class HeadsPanel(QWidget):
     def load_counts(self, name: str) -> None:
         self.result = None
         self._set_buttons(busy=False)
-        if not name or self.controller.backend is None or self.controller.backend.model is None:
+        if not name or self.controller.backend is None or self.controller.model is None:
             return
 
         def work(backend, _t):
-            from clipdesk.tags.heads import examples as head_service
-            from clipdesk.tags.heads import store as head_store
-
-            ex = head_service.examples(backend.library, backend.model, name)
-            applied = head_store.applied_head(backend.library, backend.model.id, ex.category.name)
-            return ex, applied
+            heads = backend.services.heads
+            return heads.examples(name), heads.applied(name)
 
         self.controller.call(work, self._show_counts, pool="model")
 
@@ -151,25 +147,15 @@ class HeadsPanel(QWidget):
         relay = self.relay
 
         def work(backend, token):
-            from clipdesk.tags.heads import examples as head_service
-
-            ex, result = head_service.teach_category(
-                backend.library,
-                backend.model,
-                name,
-                target_precision=target,
-                progress=relay.progress.emit,
-                cancel=token,
+            heads = backend.services.heads
+            ex, result = heads.teach(
+                name, target_precision=target, progress=relay.progress.emit, cancel=token
             )
-            nxt = head_service.next_to_label(backend.library, backend.model.id, result.head, 20)
-            paths = {
-                p.id: p.path
-                for p in backend.library.photos(
-                    ids=[c.photo_id for c in head_service.before_after(ex, result)]
-                    + [pid for pid, _ in nxt]
-                )
-            }
-            return ex, result, nxt, paths
+            nxt = heads.next_to_label(result.head, 20)
+            comp = heads.before_after(ex, result)
+            shown = [c.photo_id for c in comp] + [pid for pid, _ in nxt]
+            paths = {p.id: p.path for p in backend.services.photos(shown)}
+            return ex, result, nxt, comp, paths
 
         self.controller.call(work, self._show_result, self._failed, pool="model")
 
@@ -186,10 +172,8 @@ class HeadsPanel(QWidget):
         message, hint = describe_error(exc)
         self.status.setText(f"{message} {hint}".strip())
 
-    def _show_result(self, found: tuple[Any, Any, Any, dict[int, Path]]) -> None:
-        from clipdesk.tags.heads import examples as head_service
-
-        ex, result, nxt, paths = found
+    def _show_result(self, found: tuple[Any, Any, Any, Any, dict[int, Path]]) -> None:
+        ex, result, nxt, comp, paths = found
         self.examples, self.result = ex, result
         ev = result.evaluation
         rows = []
@@ -202,7 +186,6 @@ class HeadsPanel(QWidget):
                 rows.append([f"AP {lab}", b, ap, delta(b, ap)])
         rows += _calibration_rows(result.calibration)
         self.metrics.set_rows(rows)
-        comp = head_service.before_after(ex, result)
         self.compare.set_rows(
             [
                 [
@@ -241,11 +224,7 @@ class HeadsPanel(QWidget):
         self._set_buttons(busy=True)
 
         def work(backend, token):
-            from clipdesk.tags.heads import examples as head_service
-
-            head_service.apply(backend.library, head)
-            if backend.tagger is not None:
-                backend.tagger.recompute([head.category], cancel=token)
+            backend.services.heads.apply(head, cancel=token)  # retags the category now
             return head.category
 
         self.controller.call(work, self._applied, self._failed, pool="model")
@@ -263,21 +242,16 @@ class HeadsPanel(QWidget):
         name = self.category.currentText()
 
         def work(backend, token):
-            from clipdesk.tags.heads import examples as head_service
+            return backend.services.heads.revert(name, cancel=token) is not None
 
-            had = head_service.revert(backend.library, backend.model.id, name)
-            if had and backend.tagger is not None:
-                backend.tagger.recompute([name], cancel=token)
-            return had
+        def reverted(had: bool) -> None:
+            if not had:
+                self.status.setText(f"{name}: no trained head was applied.")
+                return
+            self.status.setText(f"{name}: back to zero-shot (suggestions recomputed).")
+            self.controller.libraryChanged.emit()
 
-        self.controller.call(
-            work,
-            lambda had: self.status.setText(
-                f"{name}: back to zero-shot." if had else f"{name}: no trained head was applied."
-            ),
-            self._failed,
-            pool="model",
-        )
+        self.controller.call(work, reverted, self._failed, pool="model")
 
 
 def _calibration_rows(cal: dict[str, Any] | None) -> list[list[Any]]:

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from clipdesk.ui.train_widgets import RowsModel, table
 
 if TYPE_CHECKING:
+    from clipdesk.services.records import Activation
+    from clipdesk.services.training import TrainingService
     from clipdesk.ui.controller import AppController
 
 
@@ -91,10 +93,8 @@ class VersionsBox(QWidget):
         if not folder:
             return
 
-        def work(_backend, _t):
-            from clipdesk.model.finetune import FinetuneJob
-
-            return FinetuneJob.open(folder).save_blend(alpha)
+        def work(backend, _t):
+            return backend.services.training.save_blend(folder, alpha)
 
         def saved(path: Any) -> None:
             self.message.emit(f"Saved {path.name} (blend {alpha:.2f}).")
@@ -111,31 +111,29 @@ class VersionsBox(QWidget):
     def activate(self) -> None:
         name = self.selected_version()
         if name:
-            self._switch(lambda versions, lib: versions.activate(name, lib))
+            self._switch(lambda training: training.activate(name))
 
     def rollback(self) -> None:
-        self._switch(lambda versions, lib: versions.rollback(None, lib))
+        self._switch(lambda training: training.rollback())
 
-    def _switch(self, fn: Callable[[Any, Any], dict[str, Any]]) -> None:
-        def work(backend, _t):
-            from clipdesk.model import versions
+    def _switch(self, fn: Callable[[TrainingService], Activation]) -> None:
+        """Activate through the services (the settings the CLI reads too, the vectors shared),
+        then load the model the open library switched to."""
+        self.controller.jobs.cancel()  # an index run must not go on with the old model
 
-            return fn(versions, backend.library)
-
-        def done(out: dict[str, Any]) -> None:
-            self.controller.settings.model_name = out["active"]
+        def done(out: Activation) -> None:
             self.message.emit(
-                f"Active model: {out['active']}"
+                f"Active model: {out.active}"
                 + (
                     " — embedding the library again in the background."
-                    if out["reembed"]
+                    if out.reembed
                     else " (its image vectors were shared: no re-indexing)."
                 )
             )
             self.controller.load_model()
             self.changed.emit()
 
-        self.controller.call(work, done, self._failed)
+        self.controller.call(lambda b, _t: fn(b.services.training), done, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
         from clipdesk.ui.controller import describe_error

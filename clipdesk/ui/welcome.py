@@ -57,7 +57,8 @@ class WelcomePage(QWidget):
             self,
         )
         note.setWordWrap(True)
-        self.models = ModelPanel(controller.workers, controller.settings.model_name, self)
+        active = controller.shared_settings.model() or ""
+        self.models = ModelPanel(controller.workers, active, self)
         ml.addWidget(note)
         ml.addWidget(self.models)
 

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from clipdesk.common.errors import CancelledError
 from clipdesk.common.progress import CancelToken
 
-log = logging.getLogger("clipdesk.ui.workers")
+log = logging.getLogger(__name__)
 
 ResultFn = Callable[[Any], None]
 ErrorFn = Callable[[BaseException], None]

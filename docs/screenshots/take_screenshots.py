@@ -63,19 +63,20 @@ def main() -> int:
 
     from clipdesk.app import _apply_theme, create_window
     from clipdesk.model import synth
+    from clipdesk.services.settings import SettingsService
     from clipdesk.ui.settings import AppSettings
 
     photos = home / "Pictures"
-    synth.write_photo_folder(photos, args.photos, seed=21, size=(960, 720), formats=("jpg",),
-                             exif_fraction=0.0)
+    synth.write_photo_folder(
+        photos, args.photos, seed=21, size=(960, 720), formats=("jpg",), exif_fraction=0.0
+    )
     app = QApplication(sys.argv)
     app.setApplicationName("ClipDesk")
     _apply_theme(app)
 
     # 1. the first-run welcome page
-    settings = AppSettings()
-    settings.model_name = args.model
-    controller, window = create_window(settings=settings)
+    SettingsService().set_model(args.model)  # the shared settings: the app reads its model there
+    controller, window = create_window(settings=AppSettings())
     window.resize(1280, 800)
     window.show()
     controller.start()
@@ -86,8 +87,14 @@ def main() -> int:
     # 2. index the demo library, then search by text
     window.welcome.start_button.click()
     bar = window.folders.progress
-    wait(app, lambda: controller.index_state.startswith("Indexing") and bar.maximum() > 0
-         and bar.value() >= bar.maximum() // 3)
+    wait(
+        app,
+        lambda: (
+            controller.index_state.startswith("Indexing")
+            and bar.maximum() > 0
+            and bar.value() >= bar.maximum() // 3
+        ),
+    )
     shoot(app, window, "folders-indexing")
     wait(app, lambda: not controller.jobs.running and controller.workers.pending == 0)
     window.show_page("Search")
@@ -107,9 +114,13 @@ def main() -> int:
     page = window.tags
     wait(app, lambda: page.cats.rowCount() > 0 and controller.workers.pending == 0)
     page._new()
-    page.editor.set_category(Category(
-        "Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow", "purple", "orange")),
-        templates=("a photo of a {label} shape.", "a {label} object.", "something {label}.")))
+    page.editor.set_category(
+        Category(
+            "Colour",
+            tuple(Label(c) for c in ("red", "blue", "green", "yellow", "purple", "orange")),
+            templates=("a photo of a {label} shape.", "a {label} object.", "something {label}."),
+        )
+    )
     page._save()
     wait(app, lambda: page._current == "Colour" and controller.workers.pending == 0)
     page.preview_label.setCurrentText("purple")

@@ -16,6 +16,7 @@ from clipdesk.library.records import FileFacts
 from clipdesk.library.store import Library
 from clipdesk.model import load_model
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.xmp import sidecar as xmp
 
 
@@ -192,8 +193,9 @@ def test_tag_filter_helpers_for_search(library):
     lib_path, files = library
     parser = argparse.ArgumentParser()
     add_tag_filter_arguments(parser)
-    with Library(lib_path) as lib:
-        assert allowed_ids_from_args(lib, parser.parse_args([])) is None
+    with ClipDeskServices(lib_path) as app:
+        lib = app.library
+        assert allowed_ids_from_args(app, parser.parse_args([])) is None
         main(["--library", str(lib_path), "tags", "categories", "add", "Colour", "red", "green"])
         main(
             [
@@ -207,7 +209,7 @@ def test_tag_filter_helpers_for_search(library):
             ]
         )
         args = parser.parse_args(["--tag", "Colour|red", "--confirmed-tags"])
-        ids = allowed_ids_from_args(lib, args)
+        ids = allowed_ids_from_args(app, args)
         assert [lib.photo(int(i)).path.name for i in ids] == ["p0.jpg", "p3.jpg"]
 
 
@@ -269,3 +271,32 @@ def test_index_brings_in_keywords_and_tags_new_photos(capsys, tmp_path, model_di
     # the others got the model's tags as they were indexed, no `tags apply` needed
     _, listing, _ = run(capsys, *common, "tags", "list", str(tagged.parent / "0.png"))
     assert any(t["category"] == "Colour" and t["state"] == "suggested" for t in listing["tags"])
+
+
+def test_adding_a_category_tags_the_library_at_once(capsys, library, model_dir):
+    lib = str(library[0])
+    common = ["--library", lib, "--model", str(model_dir), "--device", "cpu"]
+    code, data, _ = run(
+        capsys, *common, "tags", "categories", "add", "Colour", "red", "green", "--threshold", "0"
+    )
+    assert code == 0 and data["tagged"]["photos"] == 6 and data["tagged"]["suggested"] == 6
+    _, listing, _ = run(capsys, "--library", lib, "tags", "list", str(library[1][0]))
+    assert [t["state"] for t in listing["tags"] if t["category"] == "Colour"] == ["suggested"]
+    code, out, _ = run(
+        capsys, *common, "tags", "categories", "add", "Colour", "red", "--replace", json_out=False
+    )
+    assert code == 0 and "tagged 6 photos" in out and "tags apply" not in out
+
+
+def test_import_xmp_reads_photo_xmp_and_write_xmp_leaves_one_sidecar(capsys, library):
+    lib, files = str(library[0]), library[1]
+    run(capsys, "--library", lib, "tags", "categories", "add", "Colour", "red", "green")
+    old = files[3].with_suffix(".xmp")  # as the app wrote them before: photo.xmp
+    old.write_bytes(xmp.update_keywords(None, ["Colour|green", "Trip|Rome"]))
+    code, data, _ = run(capsys, "--library", lib, "tags", "import-xmp", str(files[3]))
+    assert code == 0 and data["imported"] == 2
+    code, data, _ = run(capsys, "--library", lib, "tags", "write-xmp")
+    assert code == 0 and data["merged"] == [str(old)] and not old.exists()
+    assert sorted(p.name for p in files[3].parent.glob("*.xmp")) == ["p3.jpg.xmp"]
+    kw = xmp.read_sidecar_keywords(xmp.sidecar_path(files[3], "fullname"))
+    assert sorted(kw.hierarchical) == ["Colour|green", "Trip|Rome"]

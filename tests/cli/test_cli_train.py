@@ -82,7 +82,8 @@ def test_train_heads_reports_metrics_applies_and_suggests(setup, capsys):
     with Library(lib_path) as lib:
         assert applied_heads(lib) == [(model.id, "Kind")]
     d = _run(capsys, *base, "train", "heads", "Kind", "--revert")
-    assert d == {"category": "Kind", "reverted": True}
+    assert d["category"] == "Kind" and d["reverted"] is True
+    assert d["retagged"]["photos"] == N  # back to zero-shot tags at once
     assert main([*base, "train", "heads", "Nope"]) == 1
     assert "no category" in capsys.readouterr().err
 
@@ -122,3 +123,31 @@ def test_train_pairs_finetune_activate_rollback(setup, capsys):
     d = _run(capsys, *base, "train", "rollback")
     assert d["active"] == "tiny" and manager.get_active_model() == "tiny"
     assert main([*base, "train", "finetune", "--resume"]) == 1  # nothing interrupted
+
+
+def _kind_tags(lib_path) -> dict[tuple[int, str], tuple[str, float]]:
+    with Library(lib_path) as lib:
+        store = TagStore(lib, install_starters=False)
+        return {
+            (t.photo_id, t.label): (t.state.value, round(t.score or 0.0, 5))
+            for t in store.review_list("Kind", limit=10_000)
+        }
+
+
+def test_train_heads_apply_retags_at_once(setup, capsys):
+    """`train heads --apply` says tagging uses the head: the tags must already be the head's,
+    with no `tags apply` left to run (the CLI used to leave the zero-shot tags in place)."""
+    lib_path, _model, _ids = setup
+    base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
+    _run(capsys, *base, "tags", "apply", "--category", "Kind")
+    zero_shot = _kind_tags(lib_path)
+    d = _run(capsys, *base, "train", "heads", "Kind", "--apply")
+    assert d["applied"] and d["retagged"]["photos"] == N
+    with_head = _kind_tags(lib_path)
+    assert with_head != zero_shot  # the head's scores, at once
+    _run(capsys, *base, "tags", "apply", "--category", "Kind")
+    assert _kind_tags(lib_path) == with_head  # nothing was left stale
+    code = main([*base[:-1], "train", "heads", "Kind", "--apply"])
+    assert code == 0 and "retagged 40 photos now" in capsys.readouterr().out
+    _run(capsys, *base, "train", "heads", "Kind", "--revert")
+    assert _kind_tags(lib_path) == zero_shot  # and back, at once too

@@ -128,11 +128,20 @@ def test_missing_model_and_unknown_device_are_reported(capsys, library):
     assert report["library"]["status"] == "ok"
 
 
-def test_active_model_is_read_from_library_settings(library, model_dir):
+def test_search_model_is_read_from_the_library_and_the_active_model_from_settings(
+    library, model_dir
+):
+    """The library records the model whose vectors search uses; the model doctor checks is the
+    active one (what `status` and `models list` name), not that record."""
     with Library(library) as lib:
         lib.set_setting(SEARCH_MODEL_KEY, {"id": "remote@0123", "source": str(model_dir)})
     report = doctor.collect(library=str(library), quick=True)
-    assert report["library"]["active_model"] == str(model_dir)
+    assert report["library"]["search_model"] == "remote@0123"
+    assert report["library"]["search_model_source"] == str(model_dir)
+    assert "active_model" not in report["library"]
+    assert report["model"]["requested"] == "default (clipdesk-mini)"
+    assert report["model"]["path"] != str(model_dir)
+    report = doctor.collect(library=str(library), model=str(model_dir), quick=True)
     assert report["model"]["path"] == str(model_dir)
 
 
@@ -140,7 +149,9 @@ def test_a_crashing_section_does_not_stop_the_others(monkeypatch, library):
     def explode(requested):
         raise RuntimeError("driver fell over")
 
-    monkeypatch.setattr(doctor, "torch_info", explode)
+    from clipdesk.services import diagnostics
+
+    monkeypatch.setattr(diagnostics, "torch_info", explode)
     report = doctor.collect(library=str(library), quick=True)
     assert report["torch"] == {"status": "fail", "error": "RuntimeError: driver fell over"}
     assert report["library"]["status"] == "ok"

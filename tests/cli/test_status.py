@@ -37,7 +37,9 @@ def test_status_reports_model_progress_and_limits_errors(tmp_path, capsys):
     code = main(["--library", str(path), "--json", "status", "--errors", "2"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert data["model"] == "mini@abc" and data["vectors"] == {"mini@abc": 3}
+    # No model chosen in the settings: the default runs; search uses the recorded vectors.
+    assert data["model"] is None and data["default_model"] == "clipdesk-mini"
+    assert data["search_model"] == "mini@abc" and data["vectors"] == {"mini@abc": 3}
     assert data["pending"] == {"mini@abc": 1}
     assert data["photos"]["error"] == 3 and len(data["errors"]) == 2
     assert data["errors"][0]["reason"] == "truncated PNG"

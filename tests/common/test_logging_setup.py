@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
 
 from clipdesk.common import logging_setup, paths
+from clipdesk.library import store as store_module
+from clipdesk.library.store import Library
+from clipdesk.scanning import metadata
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +45,7 @@ def test_records_from_every_area_land_in_the_log_dir_file():
 def test_installing_twice_does_not_duplicate_records():
     logging_setup.install_logging()
     logging_setup.install_logging()
-    logging.getLogger("clipdesk.core").info("once only")
+    logging.getLogger("clipdesk.library.store").info("once only")
     assert _read_log().count("once only") == 1
 
 
@@ -49,28 +54,46 @@ def test_uninstall_restores_propagation_for_host_handlers(caplog):
     assert logging.getLogger("clipdesk").propagate is False
     logging_setup.uninstall_logging()
     with caplog.at_level(logging.INFO, logger="clipdesk"):
-        logging.getLogger("clipdesk.core").info("seen by the host")
+        logging.getLogger("clipdesk.library.store").info("seen by the host")
     assert "seen by the host" in caplog.text
 
 
-def test_per_area_levels_from_environment(monkeypatch):
-    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.library.store=DEBUG,clipdesk.ui=ERROR")
+def _drive_store_and_metadata(tmp_path: Path) -> None:
+    """Real code of two areas that log at DEBUG: the library store opening its connection, and
+    the metadata reader giving up on a file that is not an image."""
+    with Library(tmp_path / "library.db") as library:
+        library.connection()
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_text("not an image", encoding="utf-8")
+    assert metadata.read_metadata(not_a_photo) == metadata.PhotoMeta()
+
+
+def test_per_area_levels_from_environment_reach_the_real_modules(monkeypatch, tmp_path):
+    # The names a user types are the modules' own (getLogger(__name__)): no alias table.
+    assert store_module.log.name == "clipdesk.library.store"
+    assert metadata.log.name == "clipdesk.scanning.metadata"
+    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.library.store=DEBUG")
     logging_setup.install_logging(logging.INFO)
-    logging.getLogger("clipdesk.library.store").debug("store detail")
-    logging.getLogger("clipdesk.core.scan").debug("scan detail")
-    logging.getLogger("clipdesk.ui.grid").warning("ui warning")
-    logging.getLogger("clipdesk.ui.grid").error("ui error")
+    _drive_store_and_metadata(tmp_path)
     text = _read_log()
-    assert "store detail" in text
-    assert "scan detail" not in text
-    assert "ui warning" not in text
-    assert "ui error" in text
+    assert "DEBUG    MainThread clipdesk.library.store: library " in text
+    assert "connection opened" in text
+    assert "no metadata from" not in text  # clipdesk.scanning stays at INFO
     logging_setup.uninstall_logging()
     assert logging.getLogger("clipdesk.library.store").level == logging.NOTSET
 
 
+def test_a_package_name_tunes_all_of_its_modules(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.scanning=DEBUG")
+    logging_setup.install_logging(logging.INFO)
+    _drive_store_and_metadata(tmp_path)
+    text = _read_log()
+    assert "DEBUG    MainThread clipdesk.scanning.metadata: no metadata from" in text
+    assert "connection opened" not in text  # clipdesk.library stays at INFO
+
+
 def test_bad_level_in_environment_is_reported_not_fatal(monkeypatch):
-    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.core=LOUD")
+    monkeypatch.setenv("CLIPDESK_LOG", "clipdesk.library=LOUD")
     logging_setup.install_logging()
     assert "ignoring CLIPDESK_LOG" in _read_log()
 
@@ -107,7 +130,7 @@ def test_unwritable_log_dir_falls_back_to_stderr(tmp_path, capsys):
     finally:
         locked.chmod(0o700)
     assert result is None
-    logging.getLogger("clipdesk.core").error("still visible")
+    logging.getLogger("clipdesk.library.store").error("still visible")
     err = capsys.readouterr().err
     assert "cannot write the log file" in err
     assert "still visible" in err
@@ -131,7 +154,7 @@ def test_python_warnings_are_logged():
 def test_recent_lines_returns_the_tail(tmp_path: Path):
     logging_setup.install_logging()
     for i in range(30):
-        logging.getLogger("clipdesk.core").info("line %d", i)
+        logging.getLogger("clipdesk.search.searcher").info("line %d", i)
     _read_log()
     tail = logging_setup.recent_lines(5)
     assert len(tail) == 5
@@ -139,3 +162,35 @@ def test_recent_lines_returns_the_tail(tmp_path: Path):
     logging_setup.uninstall_logging()
     (paths.log_dir() / "clipdesk.log").unlink()
     assert logging_setup.recent_lines() == []
+
+
+def _run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CLIPDESK_HOME": str(home)}
+    env.pop("CLIPDESK_LOG", None)
+    code = "import sys; from clipdesk.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_path):
+    quiet = _run_cli(tmp_path, "folders", "list")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # warnings only by default; the new library's INFO line is not one
+    log = tmp_path / "logs" / logging_setup.LOG_FILE_NAME
+    text = log.read_text(encoding="utf-8")
+    assert "clipdesk: log started" in text
+    assert "INFO     MainThread clipdesk.library.store: library " in text  # the schema set-up
+
+    verbose = _run_cli(tmp_path / "fresh", "-v", "folders", "list")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "INFO clipdesk.library.store: library " in verbose.stderr  # -v: INFO on stderr too
+    assert "log started" not in verbose.stderr  # that line marks runs in the file only
+    fresh_log = tmp_path / "fresh" / "logs" / logging_setup.LOG_FILE_NAME
+    assert "clipdesk.library.store: library " in fresh_log.read_text(encoding="utf-8")

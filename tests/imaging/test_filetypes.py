@@ -75,3 +75,53 @@ def test_candidates_by_extension():
         assert is_candidate(name), name
     for name in ["a.txt", "b.xmp", "c.mp4", "d", "e.jpg.part", "Thumbs.db"]:
         assert not is_candidate(name), name
+
+
+# Names that are, or look like, photo types somewhere in ClipDesk (and a few that are not): each
+# face must take exactly the ones the scanner indexes. `.avif` was once indexed but refused as a
+# query image, and `.ari` decoded but never scanned, because three lists disagreed.
+_LOOKALIKES = [".avif", ".ari", ".jxl", ".psd", ".svg", ".xmp", ".txt", ".mp4", ".ico", ".jp2"]
+
+
+def _every_extension() -> list[str]:
+    from clipdesk.imaging import decode, filetypes
+
+    known = set(filetypes.EXTENSION_KINDS) | set(decode.RAW_EXTENSIONS)
+    known |= set(decode.HEIF_EXTENSIONS)
+    return sorted(known | set(_LOOKALIKES))
+
+
+def test_every_scanned_extension_is_a_query_image_and_nothing_else(tmp_path):
+    from clipdesk.services.images import is_photo_name, photo_extensions
+    from clipdesk.ui.drops import is_image_path
+    from clipdesk.ui.single_instance import image_paths_from_args
+
+    assert photo_extensions() == frozenset(e for e in _every_extension() if is_candidate(f"x{e}"))
+    for ext in _every_extension():
+        path = tmp_path / f"photo{ext}"
+        path.write_bytes(b"x")
+        scanned = is_candidate(path.name) and is_candidate(path.name.upper())
+        assert is_photo_name(path) is scanned, ext
+        assert is_image_path(str(path)) is scanned, f"drop/paste of {ext}"
+        assert (image_paths_from_args(["clipdesk", str(path)]) == [path]) is scanned, ext
+
+
+def test_every_format_the_decoder_handles_is_scanned():
+    from clipdesk.imaging import decode, filetypes
+
+    for ext in decode.RAW_EXTENSIONS:
+        assert is_candidate(f"IMG{ext}") and filetypes.kind_from_extension(f"x{ext}") == "raw", ext
+    for ext in decode.HEIF_EXTENSIONS:
+        assert filetypes.kind_from_extension(f"x{ext}") == "heif", ext
+    raws = {ext for ext, kind in filetypes.EXTENSION_KINDS.items() if kind == "raw"}
+    assert raws == set(decode.RAW_EXTENSIONS)  # and the scanner hands no RAW to the wrong path
+    assert {".avif", ".ari"} <= filetypes.PHOTO_EXTENSIONS
+
+
+def test_an_avif_photo_decodes(tmp_path):
+    from clipdesk.imaging.decode import decode_for_model
+
+    path = tmp_path / "photo.avif"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(path)
+    decoded = decode_for_model(path, 16)
+    assert (decoded.width, decoded.height) == (40, 30) and min(decoded.image.size) <= 16

@@ -12,11 +12,11 @@ import torch
 from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken
 from clipdesk.model import load_model, synth
+from clipdesk.model.caption_data import CaptionPair
 from clipdesk.model.checkpoint import load_checkpoint
 from clipdesk.model.finetune import FinetuneJob, FinetuneOptions, pending_jobs
 from clipdesk.model.finetune_eval import blend_state, retrieval_scores
 from clipdesk.model.testing import tiny_random_model
-from clipdesk.training.captions import CaptionPair
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -130,14 +130,9 @@ def test_wise_ft_blend_and_retrieval_scores():
     assert s["t2i_recall@1"] == 0.5 and s["i2t_recall@1"] == 0.5
 
 
-def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path):
-    import numpy as np
-
+def test_finetuned_versions_list_the_run_with_its_metrics_and_base(tmp_path):
     from clipdesk.common import paths
-    from clipdesk.library.records import FileFacts
-    from clipdesk.library.store import Library
-    from clipdesk.model import manager, versions
-    from clipdesk.tags.categories import Mode
+    from clipdesk.model import versions
 
     tiny_random_model(paths.models_dir(), name="tiny-base")
     train, val = _pairs(tmp_path, 8), _pairs(tmp_path, 4, offset=50)
@@ -146,45 +141,10 @@ def test_activate_shares_image_vectors_and_rollback_returns_to_the_base(tmp_path
     (info,) = versions.finetuned_versions("tiny-base")
     assert info.name == result.model_name and info.towers == "text" and not info.active
     assert info.to_json()["after"] == result.after
-
-    base_model = load_model("tiny-base", "cpu")
-    with Library(tmp_path / "lib.sqlite3") as lib:
-        folder = lib.add_folder(tmp_path / "photos")
-        facts = [FileFacts(p.path, 1, i, "png", f"h{i}") for i, p in enumerate(train)]
-        ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
-        vecs = base_model.encode_images([synth.render_scene(synth.sample_scenes(9, 1)[0], 40)] * 8)
-        lib.store_embeddings(base_model.id, ids, vecs)
-        from clipdesk.tags.heads import store as head_store
-        from clipdesk.tags.heads.fit import Head
-
-        w = np.eye(2, 32, dtype=np.float32)
-        head = Head(
-            "Kind",
-            Mode.SINGLE,
-            ("a", "b"),
-            base_model.id,
-            "fp",
-            w,
-            np.zeros(2, np.float32),
-            w,
-            lam=0.1,
-        )
-        head_store.apply_head(lib, head)
-        out = versions.activate(result.model_name, lib)
-        assert out == {"active": result.model_name, "shared_vectors": 8, "reembed": False}
-        assert manager.get_active_model() == result.model_name
-        new_id = load_model(result.model_name, "cpu").id
-        _, copied = lib.vectors_for(new_id, ids)
-        np.testing.assert_array_equal(copied, vecs)
-        # a head on the shared image vectors holds for the new model too
-        moved = head_store.applied_head(lib, new_id, "Kind")
-        assert moved is not None and (moved.weights == head.weights).all()
-        lib.delete_embeddings(base_model.id)  # what the app does once search switched over
-        back = versions.rollback(library=lib)
-        assert back["active"] == "tiny-base" and back["shared_vectors"] == 8
-        assert manager.get_active_model() == "tiny-base"
-    with pytest.raises(ModelError):
-        versions.rollback("tiny-base")
+    assert versions.base_model_of(result.model_name) == "tiny-base"
+    assert versions.base_model_of("tiny-base") is None  # not a fine-tuned version
+    new_id, shared_with = versions.image_key(result.model_path)
+    assert shared_with == load_model("tiny-base", "cpu").id != new_id  # same image tower
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def library(tmp_path_factory):
         )
         photos.append(synth.PhotoFile(path, spec))
     app = ClipDeskServices(root / "lib.sqlite3", model=str(DEMO), device="cpu")
-    app.add_folder(root / "Pictures")
+    app.folders.add(root / "Pictures")
     report = app.index()
     assert report.embedded == len(photos) and report.failed == 0
     yield app, photos

@@ -31,7 +31,7 @@ def app(tmp_path: Path, models):
 
 def test_add_index_search_end_to_end(app, tmp_path) -> None:
     photos = solid_photos(tmp_path / "pics", 12)
-    app.add_folder(tmp_path / "pics")
+    app.folders.add(tmp_path / "pics")
     assert app.pending_count() == 12
     report = app.index()
     assert report.embedded == 12 and app.pending_count() == 0
@@ -52,31 +52,31 @@ def test_add_index_search_end_to_end(app, tmp_path) -> None:
     assert combo[0].photo.path == photos[0]
     none = app.search("sky", filters=SearchFilters(date_to="1990-01-01"))
     assert none == []
-    status = app.status()
-    assert status["photos"]["ok"] == 12 and status["pending"] == 0
+    status = app.status_report.report()
+    assert status.photos["ok"] == 12 and status.pending == {app.model.id: 0}
 
 
 def test_new_photos_reach_the_index_incrementally(app, tmp_path) -> None:
     solid_photos(tmp_path / "pics", 4)
-    app.add_folder(tmp_path / "pics")
+    app.folders.add(tmp_path / "pics")
     app.index()
     assert len(app.searcher()) == 4
     seen = []
     app.add_embedded_listener(lambda ids, vecs: seen.append(ids.tolist()))
     extra = tmp_path / "pics" / "new.jpg"
     Image.new("RGB", (300, 200), (1, 2, 3)).save(extra)
-    app.scan()
+    app.folders.scan()
     app.index()
     assert len(app.searcher()) == 5 and len(seen) == 1 and len(seen[0]) == 1
     assert app.search_image(extra, k=1)[0].photo.path == extra
     extra.unlink()
-    app.scan()  # missing: hidden from search
+    app.folders.scan()  # missing: hidden from search
     assert extra not in [h.photo.path for h in app.search("x", k=10)]
 
 
 def test_model_change_reembeds_while_search_uses_old_vectors(app, tmp_path, models) -> None:
     photos = solid_photos(tmp_path / "pics", 10)
-    app.add_folder(tmp_path / "pics")
+    app.folders.add(tmp_path / "pics")
     app.index()
     old_id = app.model.id
     app.set_model(str(models[1]))
@@ -104,7 +104,7 @@ def test_model_change_reembeds_while_search_uses_old_vectors(app, tmp_path, mode
 
 def test_query_errors_surface_as_clipdesk_errors(app, tmp_path) -> None:
     solid_photos(tmp_path / "pics", 2)
-    app.add_folder(tmp_path / "pics")
+    app.folders.add(tmp_path / "pics")
     app.index()
     with pytest.raises(QueryError):
         app.search("beach -beach")
@@ -114,7 +114,7 @@ def test_query_errors_surface_as_clipdesk_errors(app, tmp_path) -> None:
 
 def test_concurrent_search_while_indexing(app, tmp_path) -> None:
     solid_photos(tmp_path / "pics", 30)
-    app.add_folder(tmp_path / "pics")
+    app.folders.add(tmp_path / "pics")
     app.searcher()  # loaded before indexing: the hook keeps it current
     errors: list[BaseException] = []
     stop = threading.Event()

@@ -234,7 +234,6 @@ def test_recompute_from_in_memory_vectors_matches_reading_the_store(tagged, lib)
 def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
     from clipdesk.model.testing import tiny_random_model
     from clipdesk.services.app import ClipDeskServices
-    from clipdesk.tags.tagger import attach_to_services
 
     model_dir = tiny_random_model(tmp_path / "models")
     pics = tmp_path / "pics"
@@ -245,8 +244,7 @@ def test_services_hook_tags_photos_as_they_are_indexed(tmp_path):
     with ClipDeskServices(tmp_path / "lib.sqlite3", model=str(model_dir), device="cpu") as app:
         store = TagStore(app.library, install_starters=False)
         store.add_category(Category("Colour", ("red", "green"), Mode.SINGLE, 0.0))
-        attach_to_services(app)
-        app.add_folder(pics)
+        app.folders.add(pics)  # the services tag new photos themselves: no face wires it
         assert app.index().embedded == 5
         tagged = store.photos_with_tag("Colour", "red") + store.photos_with_tag("Colour", "green")
         assert len(tagged) == 5

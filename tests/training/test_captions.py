@@ -17,8 +17,6 @@ from clipdesk.tags.store.tag_store import TagStore
 from clipdesk.tags.xmp.text import read_xmp_text
 from clipdesk.training.captions import (
     CaptionPair,
-    LibraryPairs,
-    NoReadablePhotosError,
     caption_from_tags,
     caption_pairs,
     folder_caption,
@@ -123,16 +121,3 @@ def test_split_keeps_each_photo_on_one_side():
     assert {p.photo_id for p in train}.isdisjoint({p.photo_id for p in val})
     assert 8 <= len(val) <= 40 and len(train) + len(val) == 200
     assert split_pairs(pairs, 0.1) == (train, val)  # deterministic
-
-
-def test_library_pairs_skip_unreadable_photos(tmp_path):
-    good = synth.write_photo(synth.sample_scenes(0, 1)[0], tmp_path / "good.png", 32)
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not a jpeg at all")
-    pairs = LibraryPairs(
-        [CaptionPair(1, bad, "bad", "tags"), CaptionPair(2, good, "good", "tags")], 32
-    )
-    img, cap = pairs[0]
-    assert cap == "good" and img.size[0] <= 32
-    with pytest.raises(NoReadablePhotosError):
-        LibraryPairs([CaptionPair(1, bad, "bad", "tags")])[0]

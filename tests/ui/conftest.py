@@ -168,10 +168,13 @@ def make_app(qtbot, tmp_path):
     built = []
 
     def make(model, library=None, welcome_done=True, start=True):
+        from clipdesk.common import config
+
+        # the shared settings the app (and the CLI) open with; written as a user's file would
+        # be, so a model that is not there is the app's to report
+        library = library or tmp_path / "library.sqlite3"
+        config.update(library=str(library), model=str(model), device="cpu")
         settings = AppSettings(tmp_path / "ui.ini")
-        settings.library_path = library or tmp_path / "library.sqlite3"
-        settings.model_name = str(model)
-        settings.device = "cpu"
         settings.welcome_done = welcome_done
         controller = AppController(settings, Workers(thumb_threads=2))
         window = MainWindow(controller)

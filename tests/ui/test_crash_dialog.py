@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 
@@ -50,11 +51,19 @@ def test_exception_in_a_slot_shows_one_dialog_and_the_app_keeps_running(qtbot, r
     assert "thumbnail size is negative" in dialog.headline.text()
     assert str(logging_setup.log_file_path()) in dialog.log_label.text()
 
-    # The same bug again: counted in the log, no second dialog.
-    emitter.fire.emit()
-    qtbot.wait(50)
+    # The same bug again: counted in the log, no second dialog. The repeat is only counted, so
+    # `reported` must stay silent however long we give it (a sleep would prove nothing).
+    with qtbot.assertNotEmitted(reporter.reported, wait=500):
+        emitter.fire.emit()
     assert reporter.dialog is dialog
     assert dialog.extra_reports == []
+    shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, CrashDialog)]
+    assert [w for w in shown if w.isVisible()] == [dialog]
+    # ... and the repeat did happen: the handler counted it in the log.
+    for handler in logging.getLogger("clipdesk").handlers:
+        handler.flush()
+    log_text = logging_setup.log_file_path().read_text(encoding="utf-8")
+    assert "thumbnail size is negative" in log_text and "again (2 times)" in log_text
 
     # The event loop still runs other work after the failure.
     ticks = []

@@ -66,3 +66,40 @@ def test_pause_stops_indexing_and_resume_finishes(
         window.folders.pause_button.setChecked(False)
     wait_idle(qtbot, controller)
     qtbot.waitUntil(lambda: window.search.grid.photos.rowCount() == len(photos), timeout=30_000)
+
+
+@pytest.mark.parametrize("case", ["missing", "a file", "inside a watched folder"])
+def test_app_and_cli_refuse_the_same_bad_folder_with_the_same_words(
+    qtbot, make_app, tiny_model, tmp_path, capsys, case
+):
+    """Both faces add folders through FolderService: one check, one message, one hint."""
+    from clipdesk.cli import main
+
+    watched = tmp_path / "watched"
+    (watched / "inner").mkdir(parents=True)
+    (watched / "note.txt").write_text("not a folder")
+    library = tmp_path / "library.sqlite3"
+    bad = {
+        "missing": tmp_path / "nope",
+        "a file": watched / "note.txt",
+        "inside a watched folder": watched / "inner",
+    }[case]
+    controller, _window = make_app(tiny_model, library=library)
+    if case == "inside a watched folder":
+        with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+            controller.add_folder(str(watched))
+        wait_idle(qtbot, controller)
+    with qtbot.waitSignal(controller.errorRaised, timeout=10_000) as shown:
+        controller.add_folder(str(bad))
+    app_message, app_hint = shown.args
+
+    code = main(["--library", str(library), "folders", "add", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines()[0] == f"error: {app_message}" and str(bad) in app_message
+    if app_hint:
+        assert f"hint: {app_hint}" in err.splitlines()
+    rows = []
+    controller.call(lambda b, _t: b.folders(), rows.extend)
+    qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=10_000)
+    assert [r.path for r in rows] == ([str(watched)] if case == "inside a watched folder" else [])

@@ -38,15 +38,41 @@ def test_ctrl_f_focuses_the_search_box(qtbot, make_app, tiny_model):
     qtbot.waitUntil(window.search.box.line.hasFocus, timeout=2000)
 
 
-def test_settings_persist(tmp_path):
+def test_window_settings_persist_and_shared_ones_are_not_in_the_ini(tmp_path):
     s = AppSettings(tmp_path / "ui.ini")
-    s.device = "cpu"
-    s.model_name = "my-model"
     s.min_score = 0.25
+    s.welcome_done = True
     again = AppSettings(tmp_path / "ui.ini")
-    assert (again.device, again.model_name, again.min_score) == ("cpu", "my-model", 0.25)
-    again.device = "tpu"  # never a value the app cannot use
-    assert AppSettings(tmp_path / "ui.ini").device == "auto"
+    assert (again.min_score, again.welcome_done) == (0.25, True)
+    # the library, model, device and XMP rules are the CLI's too: not kept in the app's INI
+    for shared in ("library_path", "model_name", "device", "xmp_naming", "xmp_confirmed_only"):
+        assert not hasattr(again, shared)
+
+
+def test_command_line_choices_become_the_shared_settings(qtbot, tmp_path, tiny_model):
+    from clipdesk.app import create_window, parse_args
+    from clipdesk.services.settings import SettingsService
+    from clipdesk.ui.controller import AppController
+
+    library = tmp_path / "chosen.sqlite3"
+    args = parse_args(["clipdesk", "--library", str(library), "--model", str(tiny_model)])
+    args.device = "cpu"
+    controller, window = create_window(args, AppSettings(tmp_path / "ui.ini"))
+    qtbot.addWidget(window)
+    assert isinstance(controller, AppController)
+    shared = SettingsService()
+    assert shared.library_path() == library.resolve()
+    assert (shared.model(), shared.device()) == (str(tiny_model), "cpu")
+    # a model that is not there is refused with a message; the choice before it is kept
+    args = parse_args(["clipdesk", "--model", "no-such-model"])
+    controller2, window2 = create_window(args, AppSettings(tmp_path / "ui.ini"))
+    qtbot.addWidget(window2)
+    with qtbot.waitSignal(controller2.errorRaised, timeout=5_000) as err:
+        pass
+    assert "no-such-model" in err.args[0]
+    assert shared.model() == str(tiny_model)
+    controller.shutdown()
+    controller2.shutdown()
 
 
 def test_missing_model_says_what_to_do(qtbot, make_app, tmp_path):

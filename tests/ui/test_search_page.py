@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QUrl
@@ -86,16 +87,39 @@ def test_more_like_this_sort_and_min_score(qtbot, make_app, tiny_model, synth_ph
     assert all(grid.photos.item(r).score >= cut for r in range(grid.photos.rowCount()))
 
 
-def test_stale_query_never_overwrites_a_newer_one(qtbot, make_app, tiny_model, synth_photos):
+def _direct_search_paths(library: Path, model, text: str, limit: int, min_score: float):
+    """What the services (the layer both faces call) return for ``text``, without the window."""
+    from clipdesk.services.app import ClipDeskServices
+    from clipdesk.services.records import SearchFilters
+
+    with ClipDeskServices(library_path=library, model=str(model), device="cpu") as services:
+        results = services.search(text, k=limit, filters=SearchFilters(min_score=min_score or None))
+        return [str(r.photo.path) for r in results]
+
+
+def test_stale_query_never_overwrites_a_newer_one(
+    qtbot, make_app, tiny_model, synth_photos, tmp_path
+):
     root, _photos = synth_photos
-    controller, window = _indexed(qtbot, make_app, tiny_model, root)
+    library = tmp_path / "stale.sqlite3"
+    controller, window = make_app(tiny_model, library=library)
+    add_and_index(qtbot, controller, root)
     shown = []
     window.search.resultsShown.connect(shown.append)
-    for text in ("r", "re", "red", "red s", "red star"):
+    typed = ("r", "re", "red", "red s", "red star")
+    for text in typed:
         window.search.box.set_text(text)
     qtbot.waitUntil(lambda: bool(shown) and controller.workers.pending == 0, timeout=30_000)
-    assert window.search.request().text == "red star"
     assert len(shown) <= 2  # superseded queries were cancelled, not all delivered
+
+    req = window.search.request()
+    expected = {
+        text: _direct_search_paths(library, tiny_model, text, req.limit, req.min_score)
+        for text in typed
+    }
+    # The check below can only catch a stale result if the stale queries rank differently.
+    assert any(expected[text] != expected["red star"] for text in typed[:-1])
+    assert _grid_paths(window) == expected["red star"]
 
 
 def test_folder_and_tag_filters(qtbot, make_app, tiny_model, synth_photos, tmp_path):
@@ -118,11 +142,13 @@ def test_folder_and_tag_filters(qtbot, make_app, tiny_model, synth_photos, tmp_p
     qtbot.waitUntil(lambda: page.summary.text().endswith("matches"), timeout=30_000)
     assert all(p.startswith(str(other)) for p in _grid_paths(window))
     counts = []
-    controller.call(lambda b, _t: b.tags.tag_counts(), counts.append)
+    controller.call(lambda b, _t: b.services.tags.store.tag_counts(), counts.append)
     qtbot.waitUntil(lambda: bool(counts), timeout=10_000)
     category, label = next(key for key, n in counts[0].items() if n.get("suggested"))
     tagged = []
-    controller.call(lambda b, _t: b.tags.allowed_ids([f"{category}|{label}"]), tagged.append)
+    controller.call(
+        lambda b, _t: b.services.tags.allowed_ids([f"{category}|{label}"]), tagged.append
+    )
     qtbot.waitUntil(lambda: bool(tagged), timeout=10_000)
     with qtbot.waitSignal(page.resultsShown, timeout=30_000):
         page.tag.setCurrentIndex(page.tag.findData([category, label]))

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 
-from clipdesk.tags.categories import Category, Label
+from clipdesk.services.records import Category, Label
+from clipdesk.tags.xmp import sidecar as xmp
 from clipdesk.ui.tags_page import CategoryListModel
 from tests.ui.conftest import add_and_index, wait_idle
 
@@ -60,7 +66,7 @@ def test_confirm_and_reject_persist_across_a_restart(
 
     for key, item in (("first", first), ("second", second)):
         controller2.call(
-            lambda b, _t, i=item: b.photo_details(i.photo.id), lambda d, k=key: record(k, d)
+            lambda b, _t, i=item: b.tags.photo_details(i.photo.id), lambda d, k=key: record(k, d)
         )
     qtbot.waitUntil(lambda: len(states) == 2, timeout=10_000)
     assert states["first"][(first.category, first.label)] == "confirmed"
@@ -78,7 +84,7 @@ def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(
     controller, _window = make_app(tiny_model)
     add_and_index(qtbot, controller, str(tagged.parent))
     wait_idle(qtbot, controller)
-    tags = controller.backend.tags
+    tags = controller.backend.services.tags
     (photo,) = [p for p in controller.backend.library.photos() if p.path == tagged]
     mine = {(t.category, t.label): t.state for t in tags.tags_of(photo.id)}
     assert mine[("Scene", "beach")] is TagState.IMPORTED  # the user's keyword, not a suggestion
@@ -96,6 +102,149 @@ def test_label_preview_shows_the_photos_of_that_label(qtbot, make_app, demo_mode
     draft = Category(
         "Colour", tuple(Label(c) for c in ("red", "blue", "green", "yellow")), Mode.SINGLE
     )
-    items = controller.backend.preview_label(draft, "green", 6, CancelToken())
+    items = controller.backend.tags.preview_label(draft, "green", 6, CancelToken())
     assert [it.name.split("-")[0] for it in items] == ["green"] * 6
     assert all(0.5 < it.score <= 1.0 for it in items)
+
+
+# --- the two faces on one library: what is on disk must not depend on which one the user used ---
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess:
+    """``clipdesk-cli`` as the user runs it: another process, the same CLIPDESK_HOME (so the same
+    shared settings) as the app under test."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from clipdesk.cli import main; sys.exit(main())",
+            *argv,
+        ],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def sidecars(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.lower().endswith(".xmp"))
+
+
+def user_keywords(services, photo) -> set[str]:
+    """The photo's confirmed and imported tags, as keyword paths."""
+    return {t.keyword for t in services.tags.tags_of(photo.id, ["confirmed", "imported"])}
+
+
+def save_in_app(qtbot, controller, page, cat: Category) -> None:
+    page._new()
+    page.editor.set_category(cat)
+    page._save()
+    wait_idle(qtbot, controller)
+
+
+def test_app_and_cli_leave_one_sidecar_per_photo_with_only_the_users_tags(
+    qtbot, make_app, tiny_model, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.support.xmp_helpers import folder_with_a_sidecar
+
+    pics = tmp_path / "pics"
+    folder_with_a_sidecar(pics, 4, ["Trip|Rome"], tagged=3)  # another tool's 3.png.xmp
+    # the old app's default name, photo.xmp, with a tag the user had confirmed there
+    (pics / "2.xmp").write_bytes(xmp.update_keywords(None, ["Scene|beach", "Trip|Rome"]))
+    library = tmp_path / "library.sqlite3"
+    controller, window = make_app(tiny_model, library=library)
+    add_and_index(qtbot, controller, str(pics))
+    services = controller.backend.services
+    page = window.tags
+    # every photo gets a suggestion of this category: none of them may reach a sidecar
+    save_in_app(
+        qtbot, controller, page, Category("Colour", (Label("red"), Label("green")), threshold=0.0)
+    )
+    photos = {p.path.name: p for p in controller.backend.library.photos()}
+    assert all(
+        any(t.state == "suggested" for t in services.tags.tags_of(p.id) if t.category == "Colour")
+        for p in photos.values()
+    )
+    controller.call(
+        lambda b, _t: b.tags.decide_tag(photos["0.png"].id, "Colour", "red", "confirmed")
+    )
+    wait_idle(qtbot, controller)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _w, _t, text: told.append(text))
+    page._write_xmp()
+    qtbot.waitUntil(lambda: bool(told), timeout=30_000)
+
+    def check() -> None:
+        # 2.xmp was merged into 2.png.xmp and is gone; photo 1 has no tag of the user's
+        assert sidecars(pics) == ["0.png.xmp", "2.png.xmp", "3.png.xmp"]
+        for name in ("0.png", "2.png", "3.png"):
+            kw = xmp.read_sidecar_keywords(pics / f"{name}.xmp")
+            assert set(kw.hierarchical) == user_keywords(services, photos[name]), name
+        assert xmp.read_sidecar_keywords(pics / "0.png.xmp").hierarchical == ["Colour|red"]
+        assert {"Scene|beach", "Trip|Rome"} <= set(
+            xmp.read_sidecar_keywords(pics / "2.png.xmp").hierarchical
+        )
+
+    check()
+    done = cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
+    assert done.returncode == 0, done.stderr
+    check()  # the CLI writes what the app wrote: same names, no guesses
+    # and both read the same settings: a choice made once holds for the other face
+    services.settings.set_xmp(write_suggestions=True)
+    done = cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
+    assert done.returncode == 0, done.stderr
+    assert sidecars(pics) == [f"{i}.png.xmp" for i in range(4)]
+
+
+def test_saving_a_category_in_the_cli_leaves_the_tags_saving_it_in_the_app_does(
+    qtbot, make_app, tiny_model, tmp_path
+):
+    from tests.support.xmp_helpers import folder_with_a_sidecar
+
+    pics = tmp_path / "pics"
+    folder_with_a_sidecar(pics, 5, ["Trip|Rome"])
+    library = tmp_path / "library.sqlite3"
+    controller, window = make_app(tiny_model, library=library)
+    add_and_index(qtbot, controller, str(pics))
+    services = controller.backend.services
+    cat = Category("Colour", (Label("red"), Label("green"), Label("blue")), threshold=0.3)
+
+    def colour_tags() -> dict[tuple[int, str], tuple[str, float]]:
+        return {
+            (t.photo_id, t.label): (str(t.state), round(float(t.score or 0), 4))
+            for t in services.tags.store.review_list("Colour", limit=10_000)
+        }
+
+    save_in_app(qtbot, controller, window.tags, cat)
+    in_app = colour_tags()
+    assert in_app  # the app tagged the library at once
+    done = cli(
+        "--library", str(library), "--device", "cpu", "tags", "categories", "remove", "Colour"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Colour" not in [c.name for c in services.tags.categories()]  # tags gone with it
+    done = cli(
+        "--library",
+        str(library),
+        "--device",
+        "cpu",
+        "tags",
+        "categories",
+        "add",
+        "Colour",
+        "red",
+        "green",
+        "blue",
+        "--threshold",
+        "0.3",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tagged 5 photos" in done.stdout and "tags apply" not in done.stdout
+    assert colour_tags() == in_app  # at once, and the same tags as the app's

@@ -9,6 +9,7 @@ import pytest
 
 from clipdesk.model import synth
 from clipdesk.tags.categories import Category, Label
+from clipdesk.tags.store.tag_store import TagStore
 from clipdesk.ui.train_tab import TrainTab
 from clipdesk.ui.train_widgets import RowsModel
 from tests.ui.conftest import wait_idle
@@ -32,8 +33,9 @@ def app_with_labels(qtbot, make_app, tiny_model, synth_photos):
         controller.add_folder(str(root))
     wait_idle(qtbot, controller)
     lib = controller.backend.library
-    controller.backend.tags.add_category(Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
-    lid = controller.backend.tags.label_ids("Colour")
+    tags = TagStore(lib)  # the labels a user would have confirmed, written straight in
+    tags.add_category(Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
+    lid = tags.label_ids("Colour")
     by_path = {str(p.path): p for p in lib.photos()}
     with lib.transaction() as conn:
         conn.executemany(
@@ -61,12 +63,29 @@ def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels
     assert [r[0] for r in heads.metrics.rows[:2]] == ["Accuracy", "Mean AP"]
     assert heads.metrics.rows[-1][0] == "Threshold (precision 0.90)"
     assert heads.compare.rowCount() > 0 and heads.apply_button.isEnabled()
+    tags = controller.backend.services.tags
+
+    def colour_scores() -> dict[tuple[int, str], float]:
+        return {
+            (t.photo_id, t.label): round(float(t.score or 0), 5)
+            for pid in [p.id for p in controller.backend.library.photos()]
+            for t in tags.tags_of(pid)
+            if t.category == "Colour"
+        }
+
+    tags.apply(["Colour"])
+    zero_shot = colour_scores()
     with qtbot.waitSignal(heads.applied, timeout=60_000):
         heads.apply_button.click()
     from clipdesk.tags.heads.store import applied_heads
 
     assert applied_heads(controller.backend.library) == [(controller.model.id, "Colour")]
     wait_idle(qtbot, controller)
+    with_head = colour_scores()
+    if not heads.result.head.is_zero_shot:  # (the tiny model's head may equal zero-shot)
+        assert with_head != zero_shot  # retagged with the head at once
+    tags.apply(["Colour"])
+    assert colour_scores() == with_head  # and nothing was left for `tags apply` to change
 
 
 def test_finetune_start_cancel_then_finish_and_activate(qtbot, app_with_labels):
@@ -109,6 +128,7 @@ def test_finetune_start_cancel_then_finish_and_activate(qtbot, app_with_labels):
     ft.versions_view.selectRow(ft.versions.keys.index(result.model_name))
     with qtbot.waitSignal(controller.modelReady, timeout=60_000):
         ft.activate_button.click()
-    assert controller.settings.model_name == result.model_name
+    # the shared settings name it: clipdesk-cli uses the same model now
+    assert controller.shared_settings.model() == result.model_name
     assert controller.model.name == result.model_name
     wait_idle(qtbot, controller)

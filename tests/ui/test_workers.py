@@ -64,10 +64,21 @@ def test_shutdown_cancels_queued_work(qtbot, workers):
         started.append(1)
         gate.wait(5)
 
-    workers.run(workers.jobs, blocker)
+    running = workers.run(workers.jobs, blocker)
     queued = workers.run(workers.jobs, lambda _t: started.append(2))
     qtbot.waitUntil(lambda: started == [1])
-    workers.cancel_all()
-    gate.set()
-    qtbot.waitUntil(lambda: workers.pending == 0)
-    assert started == [1] and queued.cancelled
+    # shutdown waits for the running task: let it finish a moment after shutdown has begun.
+    release = threading.Timer(0.2, gate.set)
+    release.start()
+    try:
+        assert workers.shutdown(timeout_ms=5000)
+    finally:
+        release.join()
+    assert started == [1]  # the queued task was dropped, never run
+    assert queued.cancelled and running.cancelled
+    assert workers.pending == 0
+    late = workers.run(workers.jobs, lambda _t: started.append(3))
+    assert late.cancelled  # after shutdown nothing new starts
+    for pool in workers.pools():
+        assert pool.waitForDone(1000)
+    assert started == [1]

@@ -1,5 +1,6 @@
 """Tag heads over a library: gather a category's decisions and vectors, teach, propose what to
-label next, apply. The Train tab and ``clipdesk-cli train heads`` both go through here."""
+label next, apply. :class:`clipdesk.services.heads.HeadService` drives it for both faces (the
+Train tab and ``clipdesk-cli train heads``) and retags a category when its head is applied."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from clipdesk.tags.heads import store as head_store
 from clipdesk.tags.heads.active_learning import propose_to_label
 from clipdesk.tags.heads.fit import Head, LabelData, label_data, library_covariance, zero_shot_head
 from clipdesk.tags.heads.teach import TeachResult, teach
+from clipdesk.tags.records import TagState
 from clipdesk.tags.zero_shot import Decisions, TextModel, build_classifier
 
 if TYPE_CHECKING:
@@ -23,9 +25,8 @@ if TYPE_CHECKING:
 
 LIBRARY_SAMPLE = 20_000
 
-# photo_tags states that are the user's say (schema v2; see clipdesk.tags.store.tag_store)
-_POSITIVE_STATES = ("confirmed", "imported")
-_NEGATIVE_STATES = ("rejected",)
+# the user's say that a photo has the label (CONFIRMED_STATES); a rejection says it has not
+_POSITIVE_STATES = (TagState.CONFIRMED, TagState.IMPORTED)
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,14 @@ def _category(lib: Library, name: str) -> Category:
 
 def decisions_of(lib: Library, category: Category) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(photo ids, label index, confirmed?) of every user decision in ``category``."""
-    states = (*_POSITIVE_STATES, *_NEGATIVE_STATES)
-    with lib.reading() as conn:
-        rows = conn.execute(
-            "SELECT t.photo_id, l.name, t.state FROM photo_tags t "
-            "JOIN labels l ON l.id = t.label_id JOIN categories c ON c.id = l.category_id "
-            f"WHERE c.name = ? AND t.state IN ({','.join('?' * len(states))}) "
-            "ORDER BY t.updated_at",
-            (category.name, *states),
-        ).fetchall()
+    from clipdesk.tags.store.tag_store import TagStore
+
+    rows = TagStore(lib, install_starters=False).category_decisions(category.name)
     index = {name.casefold(): i for i, name in enumerate(category.label_names)}
     kept = [
-        (r[0], index[r[1].casefold()], r[2] in _POSITIVE_STATES)
-        for r in rows
-        if r[1].casefold() in index
+        (pid, index[label.casefold()], state in _POSITIVE_STATES)
+        for pid, label, state in rows
+        if label.casefold() in index
     ]
     if not kept:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
@@ -92,15 +87,7 @@ def library_sample_covariance(
 ) -> np.ndarray | None:
     """Covariance of the library's vectors of ``model_id`` over a fixed random sample of photos:
     the discriminant head's geometry. Read when teaching, not when a category's counts are shown."""
-    with lib.reading() as conn:
-        ids = [
-            int(r[0])
-            for r in conn.execute(
-                "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
-                "WHERE e.model_id = ? AND p.status = ?",
-                (model_id, str(PhotoStatus.OK)),
-            )
-        ]
+    ids = lib.photo_ids_with_vectors(model_id, (PhotoStatus.OK,))
     if len(ids) > sample:
         ids = sorted(random.Random(seed).sample(ids, sample))
     _, vectors = lib.vectors_for(model_id, ids)
@@ -148,14 +135,9 @@ def next_to_label(
 
 
 def _decided_ids(lib: Library, category: str) -> list[int]:
-    with lib.reading() as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT t.photo_id FROM photo_tags t JOIN labels l ON l.id = t.label_id "
-            "JOIN categories c ON c.id = l.category_id WHERE c.name = ? AND t.state IN "
-            "('confirmed', 'rejected', 'imported')",
-            (category,),
-        ).fetchall()
-    return [int(r[0]) for r in rows]
+    from clipdesk.tags.store.tag_store import TagStore
+
+    return TagStore(lib, install_starters=False).decided_photo_ids(category)
 
 
 @dataclass(frozen=True)

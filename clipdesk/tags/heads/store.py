@@ -21,7 +21,7 @@ from clipdesk.tags.categories import Category, Label, Mode
 from clipdesk.tags.heads.fit import LOGISTIC, ZERO_SHOT, Head, check_head_fits
 from clipdesk.tags.zero_shot import Classifier
 
-log = logging.getLogger("clipdesk.heads")
+log = logging.getLogger(__name__)
 
 _PREFIX = "train.head"
 FORMAT_VERSION = 1

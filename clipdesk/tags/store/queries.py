@@ -25,7 +25,10 @@ from clipdesk.tags.records import (
 )
 
 if TYPE_CHECKING:
-    from clipdesk.tags.store.tag_store import TagStore
+    import sqlite3
+
+    from clipdesk.library.store import Library
+    from clipdesk.tags.categories import Category
     from clipdesk.tags.zero_shot import Proposal
 
 _TAG_COLUMNS = (
@@ -38,7 +41,7 @@ _TAG_JOIN = (
 )
 
 
-def _tag(row) -> PhotoTag:
+def _tag(row: sqlite3.Row) -> PhotoTag:
     return PhotoTag(
         row["photo_id"],
         row["category"],
@@ -51,10 +54,20 @@ def _tag(row) -> PhotoTag:
 
 
 class PhotoTagQueries:
+    """Mixed into TagStore, which provides the library and the category look-ups below."""
+
+    lib: Library
+
+    if TYPE_CHECKING:
+
+        def category(self, name: str) -> Category: ...
+
+        def label_ids(self, category: str) -> dict[str, int]: ...
+
     # --- the model's side ------------------------------------------------------------------
 
     def decisions(
-        self: TagStore, label_ids: Sequence[int], photo_ids: Sequence[int] | None = None
+        self, label_ids: Sequence[int], photo_ids: Sequence[int] | None = None
     ) -> list[tuple[int, int, str]]:
         """(photo id, label id, state) of every user decision on these labels."""
         sql = (
@@ -75,7 +88,7 @@ class PhotoTagQueries:
         return out
 
     def write_proposal(
-        self: TagStore,
+        self,
         label_ids: Sequence[int],
         model_id: str,
         photo_ids: np.ndarray,
@@ -140,7 +153,7 @@ class PhotoTagQueries:
     # --- the user's side -------------------------------------------------------------------
 
     def set_decision(
-        self: TagStore, photo_ids: Iterable[int], category: str, label: str, state: TagState | str
+        self, photo_ids: Iterable[int], category: str, label: str, state: TagState | str
     ) -> int:
         """Confirm, reject or import a tag on photos; returns how many photos were changed.
 
@@ -180,7 +193,7 @@ class PhotoTagQueries:
                     )
         return len(photos)
 
-    def clear_decision(self: TagStore, photo_ids: Iterable[int], category: str, label: str) -> None:
+    def clear_decision(self, photo_ids: Iterable[int], category: str, label: str) -> None:
         """Forget the user's decision: the tag is the model's again at the next recompute."""
         cat = self.category(category)
         lid = self.label_ids(cat.name)[cat.label(label).name]
@@ -197,13 +210,50 @@ class PhotoTagQueries:
                     (lid, *USER_STATES, *part),
                 )
 
+    def import_tags(self, rows: Sequence[tuple[int, int]]) -> int:
+        """Mark (photo id, label id) pairs as ``imported`` (keywords read from XMP); a user's own
+        decision is kept, the model's tag is replaced. Returns how many rows changed."""
+        if not rows:
+            return 0
+        now = time.time()
+        with self.lib.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
+                "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
+                f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
+                [
+                    (int(pid), int(lid), TagState.IMPORTED.value, now, *MODEL_STATES)
+                    for pid, lid in rows
+                ],
+            )
+            return conn.total_changes - before
+
     # --- reading ---------------------------------------------------------------------------
 
-    def tags_of(
-        self: TagStore, photo_id: int, states: Sequence[str] | None = None
-    ) -> list[PhotoTag]:
+    def tagged_photo_ids(self) -> list[int]:
+        """Every photo with at least one row in photo_tags (any state), by id."""
+        return [
+            int(r[0])
+            for r in self.lib._query("SELECT DISTINCT photo_id FROM photo_tags ORDER BY photo_id")
+        ]
+
+    def category_decisions(self, category: str) -> list[tuple[int, str, TagState]]:
+        """(photo id, label name, state) of every user decision in a category, oldest first."""
+        rows = self.lib._query(
+            f"SELECT t.photo_id, l.name, t.state FROM {_TAG_JOIN} "
+            f"WHERE c.name = ? AND t.state IN ({marks(len(USER_STATES))}) ORDER BY t.updated_at",
+            (category, *USER_STATES),
+        )
+        return [(int(r[0]), str(r[1]), TagState(r[2])) for r in rows]
+
+    def decided_photo_ids(self, category: str) -> list[int]:
+        """Photos with a user decision on any label of a category."""
+        return sorted({pid for pid, _label, _state in self.category_decisions(category)})
+
+    def tags_of(self, photo_id: int, states: Sequence[str] | None = None) -> list[PhotoTag]:
         sql = f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.photo_id = ?"
-        params: list = [int(photo_id)]
+        params: list[object] = [int(photo_id)]
         if states is not None:
             sql += f" AND t.state IN ({marks(len(states))})"
             params += [str(s) for s in states]
@@ -211,7 +261,7 @@ class PhotoTagQueries:
         return [_tag(r) for r in self.lib._query(sql, params)]
 
     def photos_with_tag(
-        self: TagStore,
+        self,
         category: str,
         label: str,
         states: Sequence[str] = TAGGED_STATES,
@@ -229,14 +279,14 @@ class PhotoTagQueries:
         return [_tag(r) for r in self.lib._query(sql, [lid, *[str(s) for s in states]])]
 
     def review_list(
-        self: TagStore, category: str | None = None, label: str | None = None, limit: int = 100
+        self, category: str | None = None, label: str | None = None, limit: int = 100
     ) -> list[PhotoTag]:
         """The model's tags and near-misses nearest their threshold: the ones worth a look."""
         sql = (
             f"SELECT {_TAG_COLUMNS} FROM {_TAG_JOIN} WHERE t.state IN ({marks(2)}) "
             "AND t.score IS NOT NULL"
         )
-        params: list = [*MODEL_STATES]
+        params: list[object] = [*MODEL_STATES]
         if category is not None:
             cat = self.category(category)
             sql += " AND c.name = ?"
@@ -247,7 +297,7 @@ class PhotoTagQueries:
         sql += f" ORDER BY abs(t.score - eff_threshold), t.photo_id LIMIT {int(limit)}"
         return [_tag(r) for r in self.lib._query(sql, params)]
 
-    def tag_counts(self: TagStore) -> dict[tuple[str, str], dict[str, int]]:
+    def tag_counts(self) -> dict[tuple[str, str], dict[str, int]]:
         """{(category, label): {state: count}}."""
         rows = self.lib._query(
             "SELECT c.name, l.name, t.state, count(*) FROM photo_tags t JOIN labels l ON "
@@ -260,7 +310,7 @@ class PhotoTagQueries:
 
     # --- filters for search -----------------------------------------------------------------
 
-    def _term_label_ids(self: TagStore, term: str) -> list[int]:
+    def _term_label_ids(self, term: str) -> list[int]:
         if HIERARCHY_SEP in term:
             cat_name, label = (p.strip() for p in term.split(HIERARCHY_SEP, 1))
             try:
@@ -291,7 +341,7 @@ class PhotoTagQueries:
             )
         return [int(rows[0][0])]
 
-    def _ids_with(self: TagStore, label_ids: list[int], states: Sequence[str]) -> np.ndarray:
+    def _ids_with(self, label_ids: list[int], states: Sequence[str]) -> np.ndarray:
         rows = self.lib._query(
             f"SELECT DISTINCT photo_id FROM photo_tags WHERE label_id IN ({marks(len(label_ids))}) "
             f"AND state IN ({marks(len(states))})",
@@ -300,7 +350,7 @@ class PhotoTagQueries:
         return np.array(sorted(r[0] for r in rows), dtype=np.int64)
 
     def allowed_ids(
-        self: TagStore, expressions: Sequence[str], confirmed_only: bool = False
+        self, expressions: Sequence[str], confirmed_only: bool = False
     ) -> np.ndarray | None:
         """Sorted photo ids matching every expression (AND), or None for "no filter".
 

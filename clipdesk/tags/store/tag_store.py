@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from clipdesk.tags.categories import KEYWORDS_CATEGORY, Category, CategoryError, Label, Mode
-from clipdesk.tags.records import (  # noqa: F401  (re-exported for callers)
+from clipdesk.tags.records import (
     CONFIRMED_STATES,
     MODEL_STATES,
     TAGGED_STATES,
@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     import sqlite3
 
     from clipdesk.library.store import Library
+
+__all__ = [  # the records re-exported for callers of the store
+    "CONFIRMED_STATES",
+    "MODEL_STATES",
+    "TAGGED_STATES",
+    "USER_STATES",
+    "PhotoTag",
+    "TagState",
+    "TagStore",
+    "chunks",
+    "marks",
+]
 
 STARTERS_SETTING = "tags.starter_categories_installed"
 
@@ -121,7 +133,7 @@ class TagStore(PhotoTagQueries):
                 time.time(),
             ),
         )
-        cat_id = int(cur.lastrowid)
+        cat_id = int(cur.lastrowid or 0)
         self._write_labels(conn, cat_id, cat)
         return cat_id
 
@@ -241,7 +253,7 @@ class TagStore(PhotoTagQueries):
                 "INSERT INTO labels(category_id, name, position) VALUES(?, ?, ?)",
                 (cat_id, updated.labels[-1].name, pos),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def keywords_category(self) -> str:
         return KEYWORDS_CATEGORY

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from clipdesk.common.atomic_file import atomic_write_bytes
@@ -23,20 +25,23 @@ from clipdesk.tags.categories import HIERARCHY_SEP, flat_keyword
 from clipdesk.tags.xmp.packet import NS_RDF, Packet, XmpError, parse, q
 
 __all__ = [
+    "BasenameOwners",
     "SidecarNaming",
     "XmpError",
     "XmpKeywords",
     "existing_sidecars",
+    "merge_keywords",
     "parse_keywords",
     "read_embedded_keywords",
     "read_photo_keywords",
     "read_sidecar_keywords",
     "sidecar_path",
+    "sidecars_to_absorb",
     "update_keywords",
     "write_sidecar_keywords",
 ]
 
-log = logging.getLogger("clipdesk.xmp")
+log = logging.getLogger(__name__)
 
 NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
@@ -78,6 +83,56 @@ def existing_sidecars(photo: str | os.PathLike[str]) -> list[Path]:
             if candidate.is_file():
                 found.setdefault((st.st_dev, st.st_ino), candidate)  # case-insensitive file systems
     return sorted(found.values())
+
+
+class BasenameOwners:
+    """Which photos share their basename sidecar: ``IMG_1.CR2`` and ``IMG_1.JPG`` both map to
+    ``IMG_1.xmp``, which then belongs to neither alone. Counts the files of each folder that
+    carry the photo's stem (any file but a sidecar, so a RAW the library does not index counts
+    too); one listing per folder, kept for the life of this object (one write run)."""
+
+    def __init__(self) -> None:
+        self._stems: dict[Path, Counter[str]] = {}
+
+    def shared(self, photo: str | os.PathLike[str]) -> bool:
+        photo = Path(photo)
+        counts = self._stems.get(photo.parent)
+        if counts is None:
+            try:
+                names = os.listdir(photo.parent)
+            except OSError:
+                names = [photo.name]
+            counts = Counter(Path(n).stem for n in names if not n.lower().endswith(".xmp"))
+            self._stems[photo.parent] = counts
+        return counts[photo.stem] > 1
+
+
+def _is_basename_sidecar(photo: Path, sidecar: Path) -> bool:
+    return sidecar.name[: -len(".xmp")] == photo.stem and photo.stem != photo.name
+
+
+def sidecars_to_absorb(
+    photo: str | os.PathLike[str], naming: SidecarNaming | str, owners: BasenameOwners
+) -> list[tuple[Path, bool]]:
+    """The photo's sidecars under another name than ``naming`` gives it, as (path, take over):
+    taken over (merged, then removed) unless it is a basename sidecar that other files share,
+    or a symbolic link (whose target may be anyone's); see :func:`write_sidecar_keywords`."""
+    photo = Path(photo)
+    target = sidecar_path(photo, naming)
+    found = []
+    for path in existing_sidecars(photo):
+        if path == target or (target.exists() and _same_file(path, target)):
+            continue
+        shared = _is_basename_sidecar(photo, path) and owners.shared(photo)
+        found.append((path, not shared and not path.is_symlink()))
+    return found
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -247,6 +302,24 @@ def update_keywords(
     return packet.to_bytes()
 
 
+def merge_keywords(data: bytes | None, keywords: XmpKeywords, source: str = "XMP") -> bytes:
+    """The packet with ``keywords`` added as they are (flat ones stay flat, paths stay paths);
+    nothing is removed."""
+    packet = parse(data, source) if data else Packet.new()
+    for tag, items in ((HIER_SUBJECT, keywords.hierarchical), (SUBJECT, keywords.subjects)):
+        present = _items(packet, tag)
+        missing = [i for i in _unique(items) if i not in present]
+        if missing:
+            _set_items(packet, tag, present + missing)
+    digikam = _items(packet, DIGIKAM_TAGS)
+    if digikam:
+        wanted = [h.replace(HIERARCHY_SEP, "/") for h in keywords.hierarchical]
+        missing = [t for t in _unique(wanted) if t not in digikam]
+        if missing:
+            _set_items(packet, DIGIKAM_TAGS, digikam + missing)
+    return packet.to_bytes()
+
+
 def _read_limited(path: Path) -> bytes:
     try:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
@@ -292,8 +365,8 @@ def read_embedded_keywords(photo: str | os.PathLike[str]) -> XmpKeywords:
 def read_photo_keywords(photo: str | os.PathLike[str]) -> XmpKeywords:
     """Keywords from a photo's embedded XMP and every sidecar it has; damaged ones are logged."""
     result = XmpKeywords()
-    sources = [lambda: read_embedded_keywords(photo)]
-    sources += [lambda p=p: read_sidecar_keywords(p) for p in existing_sidecars(photo)]
+    sources: list[Callable[[], XmpKeywords]] = [lambda: read_embedded_keywords(photo)]
+    sources += [partial(read_sidecar_keywords, p) for p in existing_sidecars(photo)]
     for read in sources:
         try:
             result = result.merge(read())
@@ -308,12 +381,21 @@ def write_sidecar_keywords(
     remove: Iterable[str] = (),
     naming: SidecarNaming | str = SidecarNaming.FULLNAME,
     rejected: Iterable[str] = (),
+    *,
+    absorb: Sequence[tuple[Path, bool]] = (),
 ) -> tuple[Path, bool]:
     """Merge keyword paths into the photo's sidecar; return (sidecar path, whether it changed).
     ``add``, ``remove``, ``rejected``: see :func:`update_keywords`.
 
+    ``absorb``: the photo's sidecars under another name (:func:`sidecars_to_absorb`), as
+    (path, take over). Their keywords come into this sidecar before ``add`` and ``remove``
+    apply. One taken over becomes this sidecar when there is none yet (every field kept, as a
+    rename would) and is removed once the new file is written, so one sidecar remains; one not
+    taken over (shared by a RAW+JPEG pair) only lends its keywords and stays.
+
     An unchanged keyword set leaves the file untouched (its mtime too), so other tools do not
     see a change that is none. A sidecar that is a symbolic link is updated where it points.
+    A sidecar that cannot be parsed, this one or one to absorb, is never overwritten or removed.
     """
     link = sidecar_path(photo, naming)
     target = link.resolve() if link.is_symlink() else link
@@ -321,10 +403,25 @@ def write_sidecar_keywords(
     if old is not None and not old.strip():
         old = None
     add = list(add)
-    if old is None and not add:
+    taken = [path for path, take_over in absorb if take_over]
+    if old is None and not add and not taken:
         return link, False  # nothing to say: no new sidecar just to hold no keywords
-    new = update_keywords(old, add, remove, str(target), rejected)
-    if old is not None and parse_keywords(new, str(target)) == parse_keywords(old, str(target)):
+    base = old
+    for path, take_over in absorb:
+        data = _read_limited(path)
+        if not data.strip():
+            continue
+        if take_over and base is None:
+            parse(data, str(path))  # a damaged file is never adopted (nor removed)
+            base = data
+        else:
+            base = merge_keywords(base, parse_keywords(data, str(path)), str(target))
+    new = update_keywords(base, add, remove, str(target), rejected)
+    if (
+        not taken
+        and old is not None
+        and parse_keywords(new, str(target)) == parse_keywords(old, str(target))
+    ):
         return link, False
     try:
         atomic_write_bytes(target, new)
@@ -333,4 +430,11 @@ def write_sidecar_keywords(
             f"{target}: cannot write sidecar ({exc.strerror or exc})",
             "check free space and that the folder is writable; the old sidecar is unchanged",
         ) from None
+    for path in taken:
+        try:
+            path.unlink()
+        except OSError as exc:  # written, so nothing is lost; the user sees two until fixed
+            log.warning("could not remove %s after merging it into %s: %s", path, target, exc)
+        else:
+            log.info("merged sidecar %s into %s", path, target)
     return link, True

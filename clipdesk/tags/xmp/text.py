@@ -17,7 +17,7 @@ from clipdesk.tags.categories import flat_keyword
 from clipdesk.tags.xmp.packet import NS_RDF, NS_XML, XmpError, parse, q
 from clipdesk.tags.xmp.sidecar import _embedded_packet, existing_sidecars, read_photo_keywords
 
-log = logging.getLogger("clipdesk.xmp")
+log = logging.getLogger(__name__)
 
 NS_DC = "http://purl.org/dc/elements/1.1/"
 _MAX_BYTES = 32 * 1024 * 1024

@@ -1,0 +1,52 @@
+"""The date filter, written once: when a photo was taken, and how a date range selects photos.
+
+A photo's date is its EXIF ``taken_at`` (stored as naive local ISO 8601 text), else its file's
+modification time in local time. Every date filter - search, browsing the library, the CLI's
+``--from``/``--to`` - goes through :func:`taken_between` in SQL, so they all agree on edge cases
+(a photo without EXIF date, the last second of the last day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+DateLike = dt.date | dt.datetime | str
+
+# The photo's date as comparable ISO 8601 text (photos without an EXIF date: their mtime).
+TAKEN_AT_SQL = (
+    "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, "
+    "'unixepoch', 'localtime'))"
+)
+
+
+def taken_bound(value: DateLike | None, end: bool) -> str | None:
+    """A bound comparable with the stored ``taken_at`` text: a date means from its first second
+    (``end=False``) or up to its last second (``end=True``); a datetime is taken as it is.
+    Raises ValueError for text that is not an ISO date or datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (
+            dt.datetime.fromisoformat(value)
+            if "T" in value or " " in value
+            else dt.date.fromisoformat(value)
+        )
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="seconds")
+    return (value.isoformat() + "T23:59:59") if end else (value.isoformat() + "T00:00:00")
+
+
+def taken_between(
+    date_from: DateLike | None, date_to: DateLike | None
+) -> tuple[list[str], list[str]]:
+    """(WHERE clauses, parameters) selecting photos taken within the inclusive range."""
+    where: list[str] = []
+    params: list[str] = []
+    lo, hi = taken_bound(date_from, end=False), taken_bound(date_to, end=True)
+    if lo:
+        where.append(f"{TAKEN_AT_SQL} >= ?")
+        params.append(lo)
+    if hi:
+        where.append(f"{TAKEN_AT_SQL} <= ?")
+        params.append(hi)
+    return where, params

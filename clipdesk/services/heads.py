@@ -1,0 +1,102 @@
+"""Tag heads, for both faces: teach a category's classifier from the user's decisions, compare
+it with zero-shot on held-out labels, list the photos to label next, apply or revert it.
+
+Applying a head (or going back to zero-shot) retags its category at once, in the app and the
+CLI alike: the tags on screen and in ``clipdesk-cli tags list`` are always the ones the head in
+force gives, with no ``tags apply`` left to run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.tags.heads import examples as head_examples
+from clipdesk.tags.heads import store as head_store
+from clipdesk.tags.heads.examples import CategoryExamples, Comparison
+from clipdesk.tags.heads.fit import Head
+from clipdesk.tags.heads.teach import TeachResult
+from clipdesk.tags.tagger import RecomputeReport
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
+
+__all__ = ["HeadService"]
+
+log = logging.getLogger(__name__)
+
+
+class HeadService:
+    """Heads of one library (``app.heads``), for the model tags are computed with."""
+
+    def __init__(self, app: ClipDeskServices) -> None:
+        self.app = app
+
+    def examples(self, category: str) -> CategoryExamples:
+        """The category's decided photos with a vector of the tagging model, and its zero-shot
+        head (what the Train tab shows before training)."""
+        return head_examples.examples(self.app.library, self.app.tags.model(), category)
+
+    def applied(self, category: str) -> Head | None:
+        """The head in force for this category and the tagging model, if one was applied."""
+        name = self.app.tags.category(category).name
+        return head_store.applied_head(self.app.library, self.app.tags.model().id, name)
+
+    def teach(
+        self,
+        category: str,
+        *,
+        target_precision: float | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[CategoryExamples, TeachResult]:
+        """Evaluate on held-out labels, train on all, calibrate thresholds to
+        ``target_precision`` if given. Nothing is applied: the user decides (:meth:`apply`)."""
+        return head_examples.teach_category(
+            self.app.library,
+            self.app.tags.model(),
+            category,
+            target_precision=target_precision,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def next_to_label(
+        self, head: Head, limit: int = 20, method: str = "margin"
+    ) -> list[tuple[int, float]]:
+        """(photo id, uncertainty) of the photos the head is least sure about, undecided ones."""
+        return head_examples.next_to_label(self.app.library, head.model_id, head, limit, method)
+
+    def before_after(
+        self, examples: CategoryExamples, result: TeachResult, limit: int = 48
+    ) -> list[Comparison]:
+        """Held-out photos where the head changed the answer first (fixes, then regressions)."""
+        return head_examples.before_after(examples, result, limit)
+
+    def apply(
+        self,
+        head: Head,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RecomputeReport:
+        """Make ``head`` its category's classifier and retag the category with it now (the
+        user's decisions stay)."""
+        head_examples.apply(self.app.library, head)
+        log.info("head of %s applied; retagging", head.category)
+        return self.app.tags.apply([head.category], progress=progress, cancel=cancel)
+
+    def revert(
+        self,
+        category: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RecomputeReport | None:
+        """Back to zero-shot for the category: the applied head is dropped and the category
+        retagged now. None when no head was applied (nothing changes)."""
+        name = self.app.tags.category(category).name
+        if not head_examples.revert(self.app.library, self.app.tags.model().id, name):
+            return None
+        return self.app.tags.apply([name], progress=progress, cancel=cancel)

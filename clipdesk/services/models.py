@@ -1,0 +1,193 @@
+"""Models, for both faces: what is installed (and which one is active), what can be downloaded,
+importing, downloading, removing, and the one way to activate a model.
+
+Activating stores the choice in the shared settings (so ``clipdesk-cli models list``, ``status``
+and the app name the same model) and, in a running app, switches the services over to it: search
+stays on the old model's vectors until every photo has been embedded with the new one (see
+:meth:`clipdesk.services.app.ClipDeskServices.set_model`).
+
+Listing, importing and downloading need no library: ``ModelService()`` without an app serves the
+welcome page before any library is open.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.services.settings import SettingsService
+
+if TYPE_CHECKING:
+    from clipdesk.model.download import CatalogEntry
+    from clipdesk.model.manager import ModelInfo
+    from clipdesk.services.app import ClipDeskServices
+
+log = logging.getLogger(__name__)
+
+OnClash = Literal["error", "replace", "rename"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What activating a model did."""
+
+    active: str | None  # the model's name or path; None: the bundled demo model
+    shared_vectors: int = 0  # image vectors copied from a model with the same image tower
+    reembed: bool = False  # photos must be embedded again with the new model
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "shared_vectors": self.shared_vectors,
+            "reembed": self.reembed,
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The model a running app uses, and the one search uses while it re-embeds."""
+
+    name: str
+    id: str
+    device: str
+    is_demo: bool
+    searching_with: str | None = None  # the previous model, while re-embedding for this one
+
+
+class ModelService:
+    def __init__(self, app: ClipDeskServices | None = None) -> None:
+        self.app = app
+        self.settings = app.settings if app is not None else SettingsService()
+
+    # --- what there is ------------------------------------------------------------------------
+    def installed(self) -> list[ModelInfo]:
+        """Installed models, user ones first; ``active`` marks the one in use."""
+        from clipdesk.model import manager
+
+        return manager.list_models()
+
+    def active(self) -> str | None:
+        """The active model's name or path; None: the default (the bundled demo model)."""
+        from clipdesk.model import manager
+
+        return manager.get_active_model()
+
+    @property
+    def default_model(self) -> str:
+        """The model used when none is chosen."""
+        from clipdesk.model.manager import DEMO_MODEL
+
+        return DEMO_MODEL
+
+    def catalog(self) -> list[CatalogEntry]:
+        """Models known for download (nothing is fetched to list them)."""
+        from clipdesk.model.download import catalog
+
+        return catalog()
+
+    def devices(self) -> list[str]:
+        """The compute devices of this computer (cpu, cuda:0, mps ...)."""
+        from clipdesk.model.device import available_devices
+
+        return [d.name for d in available_devices()]
+
+    # --- installing ---------------------------------------------------------------------------
+    def import_model(
+        self,
+        source: str | Path,
+        name: str | None = None,
+        *,
+        on_clash: OnClash = "error",
+        act: str | None = None,
+        activate: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> ModelInfo:
+        """Copy a Hugging Face CLIP folder or a state-dict file into the models folder (it is
+        loaded first: a broken checkpoint is refused before anything is copied)."""
+        from clipdesk.model import manager
+
+        info = manager.import_model(source, name, on_clash=on_clash, act=act)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return self._installed(info.name, activate)
+
+    def download(
+        self,
+        name_or_repo: str,
+        name: str | None = None,
+        *,
+        on_clash: OnClash = "error",
+        activate: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ModelInfo:
+        """Download a catalog model (or any Hugging Face CLIP repository) and install it."""
+        from clipdesk.model.download import download_model
+
+        info = download_model(
+            name_or_repo, name=name, on_clash=on_clash, progress=progress, cancel=cancel
+        )
+        return self._installed(info.name, activate)
+
+    def _installed(self, name: str, activate: bool) -> ModelInfo:
+        if activate:
+            self.activate(name)
+        return next(m for m in self.installed() if m.name == name)
+
+    def remove(self, name: str) -> None:
+        """Delete a user-installed model (the active one falls back to the default)."""
+        from clipdesk.model import manager
+
+        manager.remove_model(name)
+
+    # --- activation ---------------------------------------------------------------------------
+    def activate(self, name: str | None, device: str | None = None) -> Activation:
+        """Make ``name`` (an installed name or a checkpoint path; None: the default) the active
+        model, and ``device`` (if given) the device it runs on, for both faces; a running app
+        switches over to it (search keeps the old vectors until the new ones are made)."""
+        before = self.settings.model()
+        active = self.settings.set_model(name)  # refuses a model that is not there
+        if device:
+            device = self.settings.set_device(device)
+        app = self.app
+        if app is not None:
+            moved = device is not None and device != app.device
+            if device is not None:
+                app.device = device
+            if moved or active != (app.model_source or before):
+                app.set_model(active)
+        log.info("active model: %s", active or self.default_model)
+        return Activation(active)
+
+    def source(self) -> Path:
+        """Where the app's model lives: the one asked for, else the active one, else the demo."""
+        from clipdesk.model.manager import resolve_model
+
+        return resolve_model(self.app.model_source if self.app is not None else None)
+
+    # --- the running app's model ----------------------------------------------------------------
+    def load(self) -> LoadedModel:
+        """Load the active model and the search index (slow: torch and the weights)."""
+        self._app().searcher()  # loads the active model (and the search one) and their vectors
+        return self.loaded()
+
+    def loaded(self) -> LoadedModel:
+        """The running app's model, and the one search uses while it re-embeds."""
+        app = self._app()
+        active = app.model
+        searching = app.search_model()
+        return LoadedModel(
+            active.name,
+            active.id,
+            str(active.device),
+            bool(active.is_demo),
+            searching.name if searching.id != active.id else None,
+        )
+
+    def _app(self) -> ClipDeskServices:
+        if self.app is None:
+            raise RuntimeError("this ModelService has no library open")
+        return self.app

@@ -1,0 +1,329 @@
+"""Tags, for both faces: categories, the model's tags and the user's decisions, the review list,
+tag filters for search, live label previews and XMP sidecars.
+
+One rule each, decided here and nowhere else:
+
+- saving, adding or importing an automatic category retags the library with it at once (user
+  decisions stay); removing one removes its tags;
+- tags are computed with the model whose vectors search uses (:meth:`TagService.model`), so a
+  re-embedding under way for a newly chosen model never leaves half the library untagged;
+- new photos get their XMP keywords, then the model's tags, as each indexed batch lands
+  (:meth:`TagService.tag_new_photos`, registered once by the services facade for every face);
+- XMP sidecars are named and filled as the shared settings say (``xmp_naming``,
+  ``xmp_write_suggestions``) unless a call asks otherwise for one run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.library.records import Photo
+from clipdesk.library.store import SEARCH_MODEL_KEY
+from clipdesk.search.searcher import SearchResult
+from clipdesk.tags.categories import Category, CategoryError
+from clipdesk.tags.category_file import (
+    dump_categories,
+    read_category_file,
+    write_category_file,
+)
+from clipdesk.tags.records import TAGGED_STATES, USER_STATES, PhotoTag, TaggedPhoto, TagState
+from clipdesk.tags.store.tag_store import TagStore
+from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpReport, tag_new_photos
+from clipdesk.tags.xmp.sidecar import SidecarNaming
+from clipdesk.tags.zero_shot import TextModel, build_classifier
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
+
+__all__ = ["TagService", "split_tag"]
+
+log = logging.getLogger(__name__)
+
+
+class TagService:
+    """The tags of one library (``app.tags``); safe to call from any thread."""
+
+    def __init__(self, app: ClipDeskServices) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._store: TagStore | None = None
+        self._tagger: Tagger | None = None
+
+    # --- the pieces ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> TagStore:
+        """The library's tag store (its first use installs the starter categories)."""
+        with self._lock:
+            if self._store is None or self._store.lib is not self.app.library:
+                self._store = TagStore(self.app.library)
+            return self._store
+
+    def model(self) -> TextModel:
+        """The model tags are computed with: the one whose vectors search uses (the previous
+        model while photos are embedded again for a new one). A library nothing was indexed in
+        yet has none: the active model then, without recording it as search's (indexing does
+        that, with the model it embeds with)."""
+        if self.app.library.get_setting(SEARCH_MODEL_KEY) is None:
+            model: TextModel = self.app.model
+        else:
+            model = self.app.search_model()
+        return model
+
+    def tagger(self, model: TextModel | None = None) -> Tagger:
+        """A Tagger over the library with ``model`` (default: :meth:`model`); one is kept per
+        model, so label matrices are encoded once per category definition."""
+        model = model or self.model()
+        store = self.store
+        with self._lock:
+            tagger = self._tagger
+            if tagger is None or tagger.model is None or tagger.model.id != model.id:
+                tagger = self._tagger = Tagger(store.lib, model, store)
+            return tagger
+
+    # --- categories ------------------------------------------------------------------------
+
+    def categories(self) -> list[Category]:
+        return self.store.categories()
+
+    def category(self, name: str) -> Category:
+        """The category of that name (any case); CategoryError naming the others if none."""
+        return self.store.category(name)
+
+    def save_category(
+        self,
+        cat: Category,
+        replacing: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RecomputeReport | None:
+        """Create or redefine a category (renaming it from ``replacing``) and, when the model
+        suggests its labels, retag the library with it at once; user decisions on labels kept
+        by name stay. Returns the retagging's report (None for a manual category). The category
+        is stored even when retagging fails (a model that cannot load): ``apply`` retries."""
+        self.store.save_category(cat, old_name=replacing)
+        return self._retag([cat], progress, cancel)
+
+    def add_category(
+        self,
+        cat: Category,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RecomputeReport | None:
+        """Like :meth:`save_category`, but a category of that name must not exist yet."""
+        self.store.add_category(cat)
+        return self._retag([cat], progress, cancel)
+
+    def remove_category(self, name: str) -> str:
+        """Remove a category with all its tags, the user's decisions too; returns its name."""
+        canonical = self.store.category(name).name
+        self.store.remove_category(canonical)
+        return canonical
+
+    def import_categories(
+        self,
+        path: str | Path,
+        replace: bool = False,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[list[Category], RecomputeReport | None]:
+        """Add every category of a category file, or none (a malformed file or, unless
+        ``replace``, a name clash changes nothing); the automatic ones retag the library."""
+        cats = read_category_file(path)
+        self.store.import_categories(cats, replace=replace)
+        return cats, self._retag(cats, progress, cancel)
+
+    def export_categories(self, path: str | Path, names: Sequence[str] = ()) -> list[Category]:
+        """Write the categories (or those named) to a category file; returns what was written."""
+        cats = self._named(names)
+        write_category_file(path, cats)
+        return cats
+
+    def categories_document(self, names: Sequence[str] = ()) -> str:
+        """The categories (or those named) as the text of a category file."""
+        return dump_categories(self._named(names))
+
+    def _named(self, names: Sequence[str]) -> list[Category]:
+        return [self.store.category(n) for n in names] if names else self.store.categories()
+
+    def _retag(
+        self,
+        cats: Sequence[Category],
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> RecomputeReport | None:
+        names = [c.name for c in cats if c.auto]
+        if not names:
+            return None
+        return self.apply(names, progress=progress, cancel=cancel)
+
+    # --- the model's tags ------------------------------------------------------------------
+
+    def apply(
+        self,
+        categories: Sequence[str] | None = None,
+        *,
+        with_active_model: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RecomputeReport:
+        """Recompute the model's tags of every automatic category (or those named) over the
+        whole library; the user's decisions stay. ``with_active_model``: tag with the active
+        model rather than search's (the CLI's ``--model`` asks for one by name)."""
+        model: TextModel | None = self.app.model if with_active_model else None
+        return self.tagger(model).recompute(categories, progress=progress, cancel=cancel)
+
+    def tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """The indexing hook (every face gets it through the services facade): XMP keywords
+        other tools wrote come in as the user's own tags first, then the model tags the batch.
+        Runs on the indexing thread; failures are logged, never raised."""
+        tagger = self.tagger()
+        if tagger.model is not None:
+            tag_new_photos(tagger, ids, vectors, tagger.model.id)
+
+    def preview(
+        self, cat: Category, label: str, count: int, cancel: CancelToken | None = None
+    ) -> list[SearchResult]:
+        """The ``count`` photos scoring highest for ``label`` under the draft ``cat`` (not saved),
+        best first. Scored over the search index in memory: a preview follows every keystroke,
+        and reading a million vectors from the library file each time would take seconds."""
+        clf = build_classifier(self.app.search_model(), cat)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        ids, sims = self.app.searcher().similarities(clf.weights)
+        if not len(ids):
+            return []
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        column = clf.scores_from_similarities(sims)[:, cat.label_names.index(cat.label(label).name)]
+        top = np.argsort(-column, kind="stable")[:count]
+        photos = {p.id: p for p in self.app.photos(ids[top].tolist())}
+        return [
+            SearchResult(int(ids[i]), float(column[i]), photos[int(ids[i])])
+            for i in top
+            if int(ids[i]) in photos
+        ]
+
+    # --- tags of photos and the user's decisions ---------------------------------------------
+
+    def tags_of(
+        self, photo_id: int, states: Sequence[TagState | str] | None = None
+    ) -> list[PhotoTag]:
+        """A photo's tags in category order (``states``: only those; default every row, the
+        model's near-misses and the user's rejections included)."""
+        return self.store.tags_of(photo_id, None if states is None else [str(s) for s in states])
+
+    def decide(
+        self, photo_ids: Iterable[int], category: str, label: str, decision: TagState | str
+    ) -> int:
+        """Confirm, reject (or mark imported) a tag on photos; returns how many. Confirming in
+        a single-choice category rejects the photo's previous choice there."""
+        state = TagState(decision)
+        if state not in USER_STATES:
+            raise ClipDeskError(f"{decision!r} is not a decision", "confirm or reject a tag")
+        return self.store.set_decision(photo_ids, category, label, state)
+
+    def clear_decision(self, photo_ids: Iterable[int], category: str, label: str) -> None:
+        """Forget the user's decision: the tag is the model's again (now, where it has a score)."""
+        self.store.clear_decision(photo_ids, category, label)
+
+    def photos_with_tag(
+        self, category: str, label: str, limit: int | None = None
+    ) -> list[TaggedPhoto]:
+        """Photos carrying a tag, highest score first (user tags without a score last)."""
+        return self._with_photos(self.store.photos_with_tag(category, label, TAGGED_STATES, limit))
+
+    def review(
+        self, category: str | None = None, label: str | None = None, limit: int = 100
+    ) -> list[TaggedPhoto]:
+        """The model's tags and near-misses nearest their threshold: the ones worth a look."""
+        return self._with_photos(self.store.review_list(category, label, limit))
+
+    def _with_photos(self, tags: list[PhotoTag]) -> list[TaggedPhoto]:
+        photos = {p.id: p for p in self.app.photos({t.photo_id for t in tags})}
+        return [TaggedPhoto(t, photos[t.photo_id]) for t in tags if t.photo_id in photos]
+
+    def allowed_ids(
+        self, expressions: Sequence[str], confirmed_only: bool = False
+    ) -> np.ndarray | None:
+        """Sorted ids of the photos matching every tag expression (``Scene|beach``,
+        ``Scene|beach,Scene|city``, ``Scene|*``, ``!Pets|dog``), or None for no filter."""
+        exprs = [e for e in expressions if e.strip()]
+        if not exprs:
+            return None
+        return self.store.allowed_ids(exprs, confirmed_only)
+
+    def photos_by_reference(self, refs: Sequence[str]) -> list[Photo]:
+        """The library's photos named by id ("12") or path, in order; a ClipDeskError names
+        the first that is not one of them."""
+        lib = self.app.library
+        found = []
+        for ref in refs:
+            photo = lib.photo(int(ref)) if ref.isdigit() else lib.photo_by_path(Path(ref))
+            if photo is None:
+                raise ClipDeskError(
+                    f"{ref}: not a photo of this library",
+                    "give a path inside a watched folder (indexed) or a photo id",
+                )
+            found.append(photo)
+        return found
+
+    def tag_choices(self) -> list[tuple[str, str]]:
+        """Every (category, label), in order: what a tag filter may offer."""
+        return [(c.name, lab.name) for c in self.store.categories() for lab in c.labels]
+
+    # --- XMP -------------------------------------------------------------------------------
+
+    def import_xmp(self, photo_ids: Iterable[int] | None = None) -> int:
+        """Read the keywords of the photos' XMP (sidecars under either name, and embedded) as
+        the user's tags (every photo when None); returns how many tags were added."""
+        ids = [p.id for p in self.app.library.photos()] if photo_ids is None else list(photo_ids)
+        return self._xmp_tagger().import_xmp(ids)
+
+    def write_xmp(
+        self,
+        photo_ids: Iterable[int] | None = None,
+        *,
+        naming: SidecarNaming | str | None = None,
+        include_suggestions: bool | None = None,
+        cancel: CancelToken | None = None,
+    ) -> XmpReport:
+        """Write tags into the photos' sidecars (every tagged photo when None), merging.
+
+        ``naming`` and ``include_suggestions`` default to the shared settings (``photo.jpg.xmp``
+        and only confirmed and imported tags, unless the user chose otherwise); given, they
+        apply to this run only. A photo keeps one sidecar: one under the other name (an earlier
+        ClipDesk app wrote ``photo.xmp``) is merged in and removed, except a basename sidecar a
+        RAW+JPEG pair shares, whose keywords are merged and which is left for the other file.
+        """
+        settings = self.app.settings
+        style = SidecarNaming(naming or settings.xmp_naming())
+        suggestions = (
+            settings.xmp_write_suggestions() if include_suggestions is None else include_suggestions
+        )
+        return self._xmp_tagger().write_xmp(
+            photo_ids, naming=style, confirmed_only=not suggestions, cancel=cancel
+        )
+
+    def _xmp_tagger(self) -> Tagger:
+        # XMP needs no model: a tagger without one, so writing sidecars never loads torch
+        return Tagger(self.store.lib, None, self.store)
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """("Scene", "beach") from "Scene|beach"; CategoryError when there is no category part."""
+    category, sep, label = tag.partition("|")
+    if not sep or not category.strip() or not label.strip():
+        raise CategoryError(f"tag {tag!r} has no category", 'write it as "Category|label"')
+    return category.strip(), label.strip()

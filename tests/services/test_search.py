@@ -1,0 +1,64 @@
+"""app.find: searching and browsing apply the same filters, dates by one rule (in SQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from clipdesk.common.errors import ClipDeskError
+from clipdesk.model.testing import tiny_random_model
+from clipdesk.services.app import ClipDeskServices
+from clipdesk.services.search import PhotoSearch
+from tests.support.pipeline_helpers import solid_photos
+
+DAYS = [dt.datetime(2023, 6, d, 12, 0) for d in (1, 2, 3, 4)]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return tiny_random_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def app(tmp_path: Path, model: Path):
+    photos = solid_photos(tmp_path / "pics", len(DAYS))
+    for path, day in zip(photos, DAYS, strict=True):  # no EXIF date: dated by modification time
+        os.utime(path, (day.timestamp(), day.timestamp()))
+    svc = ClipDeskServices(tmp_path / "lib.sqlite3", model=str(model), device="cpu")
+    svc.folders.add(tmp_path / "pics")
+    svc.index()
+    yield svc
+    svc.close()
+
+
+def _days(found) -> list[int]:
+    return [dt.datetime.fromtimestamp(f.photo.mtime_ns / 1e9).day for f in found]
+
+
+def test_browsing_and_searching_keep_the_same_photos_for_a_date_range(app) -> None:
+    window = {"date_from": dt.date(2023, 6, 2), "date_to": dt.date(2023, 6, 3)}
+    browsed = app.find(PhotoSearch(**window))
+    searched = app.find(PhotoSearch(text="a photo", **window))
+    assert sorted(_days(browsed)) == sorted(_days(searched)) == [2, 3]  # the last day included
+    assert all(f.score is None for f in browsed) and all(f.score is not None for f in searched)
+
+
+def test_browsing_is_newest_first_and_sorts_as_asked(app) -> None:
+    assert _days(app.find(PhotoSearch())) == [4, 3, 2, 1]
+    assert _days(app.find(PhotoSearch(sort="oldest"))) == [1, 2, 3, 4]
+    assert _days(app.find(PhotoSearch(text="x", sort="newest"))) == [4, 3, 2, 1]
+    assert len(app.find(PhotoSearch(limit=2))) == 2
+
+
+def test_folders_and_photos_are_named_or_refused(app, tmp_path) -> None:
+    assert len(app.find(PhotoSearch(folders=[tmp_path / "pics"]))) == len(DAYS)
+    with pytest.raises(ClipDeskError, match="not a watched folder"):
+        app.find(PhotoSearch(folders=[tmp_path / "elsewhere"]))
+    first = app.find(PhotoSearch())[0].photo
+    like = app.find(PhotoSearch(like_photo=str(first.path)))
+    assert first.id not in [f.photo.id for f in like] and len(like) == len(DAYS) - 1
+    with pytest.raises(ClipDeskError, match="not a photo of this library"):
+        app.find(PhotoSearch(like_photo=str(tmp_path / "nope.jpg")))

@@ -1,0 +1,195 @@
+"""The tag service both faces call: saving retags at once, XMP follows the shared settings, and
+one sidecar per photo is left whatever an earlier version wrote."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipdesk.library.records import FileFacts
+from clipdesk.services.app import ClipDeskServices
+from clipdesk.tags.categories import Category, Mode
+from clipdesk.tags.records import TagState
+from clipdesk.tags.xmp import sidecar as xmp
+from tests.support.fake_text_model import DIM, FakeTextModel, image_vectors
+
+RICH = Path(__file__).parents[1] / "support" / "data" / "rich_darktable.xmp"
+COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.0)
+WORDS = ["red", "green", "blue", "red"]
+
+
+class FakeModel(FakeTextModel):
+    """The fake text model with what the services facade reads of a loaded model."""
+
+    path = None
+    name = "fake"
+    is_demo = False
+    dim = DIM
+
+
+@pytest.fixture
+def app(tmp_path):
+    """Services over a library of 4 photos (p0..p3.jpg) with vectors of the fake model."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeModel(), device="cpu")
+    lib = services.library
+    f = lib.add_folder(folder)
+    facts = []
+    for i in range(len(WORDS)):
+        p = folder / f"p{i}.jpg"
+        Image.new("RGB", (4, 4)).save(p)
+        facts.append(FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}"))
+    ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
+    lib.store_embeddings("fake@1", ids, image_vectors(WORDS, noise=0.05, seed=1))
+    yield services
+    services.close()
+
+
+def photo(app, i: int) -> Path:
+    return app.library.photos()[i].path
+
+
+def tags(app, i: int) -> dict[str, TagState]:
+    pid = app.library.photos()[i].id
+    return {t.keyword: t.state for t in app.tags.tags_of(pid) if t.category == "Colour"}
+
+
+def test_saving_an_automatic_category_tags_the_library_at_once(app):
+    report = app.tags.add_category(COLOUR)
+    assert report is not None and report.photos == 4 and report.suggested == 4
+    assert tags(app, 1) == {"Colour|green": TagState.SUGGESTED}
+    # redefining it retags at once too: a user decision on a kept label stays
+    pid = app.library.photos()[0].id
+    app.tags.decide([pid], "Colour", "blue", "confirmed")
+    again = app.tags.save_category(Category("Colour", ("red", "green", "blue", "grey")))
+    assert again is not None and again.photos == 4
+    assert tags(app, 0)["Colour|blue"] is TagState.CONFIRMED
+    assert tags(app, 1) == {"Colour|green": TagState.SUGGESTED}
+    manual = app.tags.add_category(Category("Trips", ("Rome",), auto=False))
+    assert manual is None  # nothing for the model to tag
+
+
+def test_write_xmp_follows_the_shared_settings(app):
+    app.tags.add_category(COLOUR)
+    first = app.library.photos()[0]
+    app.tags.decide([first.id], "Colour", "red", "confirmed")
+    report = app.tags.write_xmp()  # defaults: photo.jpg.xmp, only the user's tags
+    assert not report.failed
+    assert sorted(p.name for p in first.path.parent.glob("*.xmp")) == ["p0.jpg.xmp"]
+    assert xmp.read_sidecar_keywords(xmp.sidecar_path(first.path, "fullname")).hierarchical == [
+        "Colour|red"
+    ]
+    app.settings.set_xmp(write_suggestions=True)
+    app.tags.write_xmp()
+    assert sorted(p.name for p in first.path.parent.glob("*.xmp")) == [
+        f"p{i}.jpg.xmp" for i in range(4)
+    ]
+    # one run may ask otherwise; the settings stay as they are
+    app.tags.write_xmp(include_suggestions=False)
+    assert xmp.read_sidecar_keywords(xmp.sidecar_path(photo(app, 1), "fullname")).paths() == []
+    assert app.settings.xmp_write_suggestions() is True
+
+
+def test_a_sidecar_the_old_app_wrote_as_photo_xmp_is_renamed_keeping_every_field(app):
+    app.tags.add_category(COLOUR)
+    p0 = photo(app, 0)
+    old = p0.with_suffix(".xmp")  # the old app's default name, a rich sidecar of another tool
+    old.write_bytes(xmp.update_keywords(RICH.read_bytes(), ["Colour|red"]))
+    assert app.tags.import_xmp() >= 1  # read under the old name
+    assert tags(app, 0) == {"Colour|red": TagState.IMPORTED}
+    report = app.tags.write_xmp()
+    new = xmp.sidecar_path(p0, "fullname")
+    assert report.absorbed == [old] and not old.exists() and new.exists()
+    assert sorted(p.name for p in p0.parent.glob("p0*.xmp")) == ["p0.jpg.xmp"]
+    assert b"darktable:history" in new.read_bytes()  # the other tool's fields came along
+    assert "Colour|red" in xmp.read_sidecar_keywords(new).hierarchical
+    assert app.tags.write_xmp().unchanged >= 1  # and the next run has nothing to do
+
+
+def test_both_names_present_are_merged_into_one(app):
+    app.tags.add_category(COLOUR)
+    p1 = photo(app, 1)
+    pid = app.library.photos()[1].id
+    app.tags.decide([pid], "Colour", "green", "confirmed")
+    # the CLI wrote photo.jpg.xmp with a guess, the app photo.xmp with another tool's keyword
+    new = xmp.sidecar_path(p1, "fullname")
+    new.write_bytes(xmp.update_keywords(None, ["Colour|blue", "Colour|green"]))
+    old = p1.with_suffix(".xmp")
+    old.write_bytes(xmp.update_keywords(None, ["Colour|green", "Trip|Rome"]))
+    app.tags.write_xmp([pid])
+    assert not old.exists()
+    kw = xmp.read_sidecar_keywords(new)
+    assert sorted(kw.hierarchical) == ["Colour|green", "Trip|Rome"]  # no guess left
+    assert "blue" not in kw.subjects
+
+
+def test_a_basename_sidecar_a_raw_jpeg_pair_shares_is_merged_and_left(app):
+    app.tags.add_category(COLOUR)
+    p2 = photo(app, 2)
+    raw = p2.with_suffix(".CR2")  # the RAW of the pair (not even in the library)
+    raw.write_bytes(b"raw")
+    shared = p2.with_suffix(".xmp")
+    shared.write_bytes(xmp.update_keywords(None, ["Trip|Rome"]))
+    before = shared.read_bytes()
+    pid = app.library.photos()[2].id
+    app.tags.decide([pid], "Colour", "blue", "confirmed")
+    report = app.tags.write_xmp([pid])
+    assert report.absorbed == [] and shared.read_bytes() == before  # the RAW's, untouched
+    kw = xmp.read_sidecar_keywords(xmp.sidecar_path(p2, "fullname"))
+    assert sorted(kw.hierarchical) == ["Colour|blue", "Trip|Rome"]
+
+
+def test_choosing_basename_folds_photo_jpg_xmp_into_photo_xmp(app):
+    app.tags.add_category(COLOUR)
+    p3 = photo(app, 3)
+    pid = app.library.photos()[3].id
+    app.tags.decide([pid], "Colour", "red", "confirmed")
+    app.tags.write_xmp([pid])
+    app.settings.set_xmp(naming="basename")
+    report = app.tags.write_xmp([pid])
+    assert [p.name for p in report.written] == ["p3.xmp"]
+    assert sorted(p.name for p in p3.parent.glob("p3*.xmp")) == ["p3.xmp"]
+
+
+def test_a_damaged_sidecar_of_the_other_name_is_neither_adopted_nor_removed(app):
+    app.tags.add_category(COLOUR)
+    p0 = photo(app, 0)
+    pid = app.library.photos()[0].id
+    app.tags.decide([pid], "Colour", "red", "confirmed")
+    damaged = p0.with_suffix(".xmp")
+    damaged.write_bytes(b"<x:xmpmeta><rdf:RDF>")
+    report = app.tags.write_xmp([pid])
+    assert report.failed and damaged.read_bytes() == b"<x:xmpmeta><rdf:RDF>"
+    assert not xmp.sidecar_path(p0, "fullname").exists()
+
+
+def test_preview_scores_a_draft_without_saving_it(app):
+    draft = Category("Hue", ("red", "green", "blue"))
+    best = app.tags.preview(draft, "red", 2)
+    assert [r.photo.path.name for r in best] == ["p0.jpg", "p3.jpg"]
+    assert all(r.score > 0.5 for r in best)
+    assert "Hue" not in [c.name for c in app.tags.categories()]
+
+
+def test_new_photos_are_tagged_by_the_services_for_every_face(app, tmp_path):
+    app.tags.add_category(COLOUR)
+    extra = tmp_path / "photos" / "p9.jpg"
+    Image.new("RGB", (4, 4)).save(extra)
+    shutil.copy(RICH, xmp.sidecar_path(extra, "fullname"))
+    folder = app.library.folders()[0]
+    st = extra.stat()
+    [(pid, _)] = app.library.add_or_update_photos(
+        folder.id, [FileFacts(extra, st.st_size, st.st_mtime_ns, "jpeg", "h9")]
+    )
+    vec = image_vectors(["green"], noise=0.05, seed=2)
+    app.library.store_embeddings("fake@1", [pid], vec)
+    app.search_model()  # pins the fake model as search's, as an index run does
+    app._on_embedded(np.array([pid]), vec)  # what the pipeline calls after each batch
+    assert {t.keyword: t.state for t in app.tags.tags_of(pid) if t.category == "Colour"} == {
+        "Colour|green": TagState.SUGGESTED
+    }

@@ -26,7 +26,7 @@ from clipdesk.ui.rows import (
     SearchRequest,
     photo_item,
 )
-from clipdesk.ui.session_tags import TagViews
+from clipdesk.ui.tag_views import TagViews
 
 log = logging.getLogger(__name__)
 Report = Callable[[Progress], None]

@@ -100,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clipdesk.ui.single_instance import FileOpenFilter, SingleInstance, bring_to_front
 
     install_logging()
-    app = QApplication.instance() or QApplication(argv)
+    # instance() is typed as the QCoreApplication base; ClipDesk only ever runs a QApplication.
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("ClipDesk")
     app.setOrganizationName("ClipDesk")
     app.setDesktopFileName("io.clipdesk.ClipDesk")  # = the installed .desktop file's id

@@ -102,3 +102,19 @@ def test_the_import_contracts_hold():
         check=False,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_the_window_and_the_services_records_load_without_torch():
+    """The window paints before torch is imported (it loads with the model, on a worker): the
+    faces' imports, the services' records included, must not pull it in."""
+    code = (
+        "import os, sys\n"
+        "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
+        "import clipdesk.app, clipdesk.ui.main_window, clipdesk.services.records\n"
+        "import clipdesk.cli\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr

@@ -20,6 +20,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 from clipdesk.common.errors import ClipDeskError
 
@@ -52,6 +53,14 @@ _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
 
 class DesktopEntryError(ClipDeskError):
     """The desktop entry cannot be installed here."""
+
+
+class InstalledEntry(TypedDict):
+    """What :func:`install` wrote: the .desktop file, the command it starts, the icon files."""
+
+    desktop_file: str
+    exec: list[str]
+    icons: list[str]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -201,7 +210,7 @@ def _refresh_caches() -> None:
             subprocess.run([path, *args], capture_output=True, timeout=60, check=False)
 
 
-def install(command: list[str] | None = None) -> dict[str, object]:
+def install(command: list[str] | None = None) -> InstalledEntry:
     if sys.platform in ("win32", "darwin"):
         raise DesktopEntryError(
             "Desktop entries are for Linux desktops.",

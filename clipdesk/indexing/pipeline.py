@@ -34,7 +34,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from PIL import Image
 from clipdesk.common.errors import ModelError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
 from clipdesk.imaging.decode import DecodeError, decode_for_model
+from clipdesk.indexing.report import EmbeddedHook, IndexReport
 from clipdesk.library.records import Photo
 
 if TYPE_CHECKING:
@@ -53,22 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EmbeddedHook = Callable[[np.ndarray, np.ndarray], None]  # (photo ids int64 [n], float32 [n, d])
 
 _PAGE = 512  # pending photos fetched from the store at a time
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    embedded: int  # vectors committed
-    failed: int  # photos recorded as errors
-    total: int  # pending when the run started
-    elapsed_s: float
-    cancelled: bool = False
-
-    @property
-    def rate(self) -> float:
-        return self.embedded / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 def default_workers() -> int:

@@ -14,6 +14,7 @@ transformers can read what ClipDesk trains.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -171,6 +172,7 @@ def weights_hash(files: list[Path]) -> str:
     from clipdesk.common import paths
 
     cache_file = paths.cache_dir() / "weight-hashes.json"
+    cache: dict[str, str]  # weight-file key -> sha256 hex digest
     try:
         cache = json.loads(cache_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -185,7 +187,7 @@ def weights_hash(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         with open(f, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 22), b""):
+            for chunk in iter(functools.partial(fh.read, 1 << 22), b""):
                 h.update(chunk)
     digest = h.hexdigest()
     cache[key] = digest

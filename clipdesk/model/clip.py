@@ -42,7 +42,8 @@ class Attention(nn.Module):
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # [b, heads, n, hd]
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, w))
+        proj: torch.Tensor = self.out_proj(out.transpose(1, 2).reshape(b, n, w))
+        return proj
 
 
 class ResidualBlock(nn.Module):
@@ -65,7 +66,8 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, causal: bool) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), causal)
-        return x + self.mlp(self.ln_2(x))
+        mlp: torch.Tensor = self.mlp(self.ln_2(x))
+        return x + mlp
 
 
 class Transformer(nn.Module):
@@ -92,12 +94,16 @@ class Transformer(nn.Module):
         proj_std = attn_std * (2 * len(self.resblocks)) ** -0.5
         fc_std = (2 * self.width) ** -0.5
         for block in self.resblocks:
+            # ModuleList and Sequential hand out plain Modules; the blocks are built in __init__.
+            assert isinstance(block, ResidualBlock)
+            c_fc, c_proj = block.mlp.c_fc, block.mlp.c_proj
+            assert isinstance(c_fc, nn.Linear) and isinstance(c_proj, nn.Linear)
             nn.init.normal_(block.attn.in_proj_weight, std=attn_std)
             nn.init.zeros_(block.attn.in_proj_bias)
             nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
             nn.init.zeros_(block.attn.out_proj.bias)
-            nn.init.normal_(block.mlp.c_fc.weight, std=fc_std)
-            nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
+            nn.init.normal_(c_fc.weight, std=fc_std)
+            nn.init.normal_(c_proj.weight, std=proj_std)
 
 
 class VisionTower(nn.Module):
@@ -123,7 +129,8 @@ class VisionTower(nn.Module):
         cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
         x = self.transformer(self.ln_pre(x))
-        return self.ln_post(x[:, 0]) @ self.proj  # [b, embed_dim]
+        pooled: torch.Tensor = self.ln_post(x[:, 0])
+        return pooled @ self.proj  # [b, embed_dim]
 
     def init_weights(self) -> None:
         scale = self.cfg.width**-0.5

@@ -160,6 +160,8 @@ class ClipConfig:
 
 
 def _activation(name: str) -> Activation:
-    if name in ("quick_gelu", "gelu"):
-        return name  # type: ignore[return-value]
+    if name == "quick_gelu":
+        return "quick_gelu"
+    if name == "gelu":
+        return "gelu"
     raise ValueError(f"unsupported activation {name!r} (expected quick_gelu or gelu)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import torch
 
@@ -37,7 +38,7 @@ _TRANSPOSED = {
 _IGNORED = re.compile(r"(^|\.)position_ids$")
 
 
-def is_hf_state_dict(keys: set[str] | list[str]) -> bool:
+def is_hf_state_dict(keys: Iterable[str]) -> bool:
     return any(k.startswith(("text_model.", "vision_model.")) for k in keys)
 
 

@@ -99,7 +99,11 @@ def list_models() -> list[ModelInfo]:
     active = active_installed_name()  # a path to an installed folder counts too
     seen: set[str] = set()
     found: list[ModelInfo] = []
-    for source, root in (("user", paths.models_dir()), ("bundled", bundled_models_dir())):
+    roots: tuple[tuple[Source, Path], ...] = (
+        ("user", paths.models_dir()),
+        ("bundled", bundled_models_dir()),
+    )
+    for source, root in roots:
         if not root.is_dir():
             continue
         for folder in sorted(root.iterdir(), key=lambda p: p.name.lower()):
@@ -112,7 +116,7 @@ def list_models() -> list[ModelInfo]:
                     name=folder.name,
                     path=folder,
                     size_bytes=_folder_size(folder),
-                    source=source,  # type: ignore[arg-type]
+                    source=source,
                     demo=bool(meta.get("demo", False)),
                     active=folder.name == active,
                     description=str(meta.get("description", "")),

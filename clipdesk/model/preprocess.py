@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ class PreprocessConfig:
     std: tuple[float, float, float] = CLIP_STD
 
     @classmethod
-    def from_hf(cls, data: dict, default_size: int) -> PreprocessConfig:
+    def from_hf(cls, data: dict[str, Any], default_size: int) -> PreprocessConfig:
         """Read a transformers ``preprocessor_config.json``."""
         crop = data.get("crop_size", default_size)
         if isinstance(crop, dict):
@@ -38,7 +39,7 @@ class PreprocessConfig:
             std=tuple(float(x) for x in data.get("image_std", CLIP_STD)),  # type: ignore[arg-type]
         )
 
-    def to_hf(self) -> dict:
+    def to_hf(self) -> dict[str, object]:
         return {
             "image_processor_type": "CLIPImageProcessor",
             "do_resize": True,
@@ -80,7 +81,8 @@ class Preprocessor:
     def to_array(self, img: Image.Image) -> np.ndarray:
         """float32 [3, size, size], normalised."""
         arr = np.asarray(resize_and_crop(img, self.cfg.size), dtype=np.float32)
-        return ((arr - self._mean) * self._inv_std).transpose(2, 0, 1)
+        out: np.ndarray = ((arr - self._mean) * self._inv_std).transpose(2, 0, 1)
+        return out
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(self.to_array(img)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig
+from clipdesk.model.config import Activation, ClipConfig, TextConfig, VisionConfig
 from clipdesk.model.convert import hf_to_native, is_hf_state_dict
 from clipdesk.model.tokenizer import ClipTokenizer
 
@@ -112,7 +112,7 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def declared_activation(path: Path) -> str | None:
+def declared_activation(path: Path) -> Activation | None:
     """The activation a config-less state dict declares for itself, if any: a safetensors
     metadata entry (``clipdesk.act``, ``act`` or ``hidden_act``), a sidecar ``<file>.json``
     (``{"act": "gelu"}``), or an OpenCLIP ``open_clip_config.json`` beside it (its ``quick_gelu``
@@ -142,7 +142,7 @@ def declared_activation(path: Path) -> str | None:
     return None
 
 
-def _read_sidecar(path: Path) -> dict:
+def _read_sidecar(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -150,12 +150,12 @@ def _read_sidecar(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _check_act(value: object, where: str) -> str:
-    if value not in ("quick_gelu", "gelu"):
-        raise CheckpointError(
-            f"{where}: unknown activation {value!r} (expected quick_gelu or gelu)"
-        )
-    return str(value)
+def _check_act(value: object, where: str) -> Activation:
+    if value == "quick_gelu":
+        return "quick_gelu"
+    if value == "gelu":
+        return "gelu"
+    raise CheckpointError(f"{where}: unknown activation {value!r} (expected quick_gelu or gelu)")
 
 
 def to_native(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -8,19 +8,19 @@ import torch
 
 from clipdesk.model.checkpoint import save_model_folder
 from clipdesk.model.clip import ClipModule
-from clipdesk.model.config import ClipConfig, TextConfig, VisionConfig
+from clipdesk.model.config import Activation, ClipConfig, TextConfig, VisionConfig
 from clipdesk.model.state_dicts import default_clip_tokenizer
 
 
-def tiny_config(act: str = "quick_gelu") -> ClipConfig:
+def tiny_config(act: Activation = "quick_gelu") -> ClipConfig:
     return ClipConfig(
         embed_dim=32,
         vision=VisionConfig(
             image_size=32, patch_size=8, width=64, layers=2, heads=2, mlp_width=128, act=act
-        ),  # type: ignore[arg-type]
+        ),
         text=TextConfig(
             context_length=77, width=64, layers=2, heads=2, mlp_width=128, act=act, pooling="eos"
-        ),  # type: ignore[arg-type]
+        ),
     )
 
 

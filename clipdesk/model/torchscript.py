@@ -88,7 +88,8 @@ class _Unpickler(pickle.Unpickler):
             flat = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
             if flat.numel() < numel:
                 raise pickle.UnpicklingError(f"storage {key} is truncated")
-            self._storages[key] = torch.storage.TypedStorage(
+            # torch leaves TypedStorage.__init__/__new__ unannotated.
+            self._storages[key] = torch.storage.TypedStorage(  # type: ignore[no-untyped-call]
                 wrap_storage=flat.untyped_storage(), dtype=dtype, _internal=True
             )
         return self._storages[key]
@@ -97,8 +98,8 @@ class _Unpickler(pickle.Unpickler):
 def _rebuild_tensor(
     storage: torch.storage.TypedStorage,
     offset: int,
-    size: tuple,
-    stride: tuple,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
     requires_grad: bool = False,
     *_: Any,
 ) -> torch.Tensor:

@@ -204,7 +204,7 @@ class ContrastiveTrainer:
             img, txt, scale = self.module(pixels, ids)
         loss = clip_loss(img, txt, scale)
         self.optimizer.zero_grad(set_to_none=True)
-        self._scaler.scale(loss).backward()
+        self._scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch: unannotated
         if self.config.grad_clip:
             self._scaler.unscale_(self.optimizer)
             params = [p for p in self.module.parameters() if p.requires_grad]

@@ -92,7 +92,9 @@ class PairBatches:
             for idx in sampler:
                 yield self.collate([self.pairs[i] for i in idx])
             return
-        loader = torch.utils.data.DataLoader(
+        # torch types ``dataset`` as its Dataset class, but a map-style loader only needs
+        # __getitem__ and __len__, which PairSource has.
+        loader: torch.utils.data.DataLoader[tuple[Image.Image, str]] = torch.utils.data.DataLoader(
             self.pairs,  # type: ignore[arg-type]
             batch_sampler=sampler,
             collate_fn=self.collate,

@@ -36,7 +36,8 @@ def clip_tokenizer_json() -> str:
     """The CLIP tokenizer as ``tokenizer.json`` text (49,408 tokens)."""
     raw = resources.files("clipdesk.model").joinpath("assets", VOCAB_FILE).read_bytes()
     lines = gzip.decompress(raw).decode("utf-8").split("\n")[1 : N_MERGES + 1]
-    merges = [tuple(line.split()) for line in lines]
+    pairs = [line.split() for line in lines]
+    merges = [(a, b) for a, b in pairs]  # every merge line is "left right"
     base = list(bytes_to_unicode().values())
     vocab_list = base + [b + "</w>" for b in base] + ["".join(m) for m in merges]
     vocab_list += [START_TOKEN, END_TOKEN]

@@ -18,57 +18,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clipdesk.library.dates import DateLike, taken_bound
-from clipdesk.library.records import Photo, PhotoStatus
+from clipdesk.library.records import PhotoStatus
+from clipdesk.search.results import SearchFilters, SearchResult, SqlKey
 from clipdesk.search.vector_index import VectorIndex
 
 if TYPE_CHECKING:
     from clipdesk.library.store import Library
 
-# What the store's part of a filter depends on: folders, taken-from and taken-to bounds.
-SqlKey = tuple[tuple[str, ...] | None, str | None, str | None]
-
 log = logging.getLogger(__name__)
 
 _FETCH = 8192  # rows per fetch while streaming vectors out of SQLite
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    folders: Sequence[int | str | Path] | None = None  # folder ids or paths; None: all
-    date_from: DateLike | None = None  # inclusive; a date means from its first second
-    date_to: DateLike | None = None  # inclusive; a date means up to its last second
-    statuses: Sequence[str] = (PhotoStatus.OK.value,)
-    allowed_ids: Iterable[int] | None = None  # e.g. photos with a tag (clipdesk.tags)
-    min_score: float | None = None
-
-    def sql_key(self) -> SqlKey:
-        folders = tuple(str(f) for f in self.folders) if self.folders is not None else None
-        return folders, taken_bound(self.date_from, end=False), taken_bound(self.date_to, end=True)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    photo_id: int
-    score: float
-    photo: Photo | None = None  # filled in by :meth:`Searcher.resolve`
-
-    def as_dict(self) -> dict[str, Any]:
-        p = self.photo
-        return {
-            "id": self.photo_id,
-            "score": round(self.score, 5),
-            "path": str(p.path) if p else None,
-            "taken_at": p.taken_at if p else None,
-            "status": str(p.status) if p else None,
-        }
 
 
 class Searcher:

@@ -40,10 +40,12 @@ from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
-from clipdesk.indexing.pipeline import EmbeddedHook, IndexPipeline, IndexReport
+from clipdesk.indexing.pipeline import IndexPipeline
+from clipdesk.indexing.report import EmbeddedHook, IndexReport
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.search.query import Query, QueryEncoder
-from clipdesk.search.searcher import Searcher, SearchFilters, SearchResult
+from clipdesk.search.results import SearchFilters, SearchResult
+from clipdesk.search.searcher import Searcher
 from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
@@ -258,7 +260,8 @@ class ClipDeskServices:
     @property
     def reembedding(self) -> bool:
         """True while photos are being embedded again for a newly chosen model."""
-        return self._search_model_record()["id"] != self.model.id
+        model_id: str = self.model.id
+        return self._search_model_record()["id"] != model_id
 
     # --- scanning (the folder workflows are in app.folders) -----------------------------------
 

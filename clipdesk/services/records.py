@@ -5,11 +5,11 @@ from here and nothing below the services layer (the import-linter contracts hold
 Each area adds its own records in its section.
 """
 
-from clipdesk.indexing.pipeline import IndexReport
+from clipdesk.indexing.report import IndexReport
 from clipdesk.library.records import Folder, FolderStatus, Photo, PhotoStatus
 from clipdesk.scanning.scanner import ChangeSet
 from clipdesk.search.query import Query, QueryError
-from clipdesk.search.searcher import SearchFilters, SearchResult
+from clipdesk.search.results import SearchFilters, SearchResult
 from clipdesk.tags.categories import (
     HIERARCHY_SEP,
     KEYWORDS_CATEGORY,

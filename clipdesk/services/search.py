@@ -24,7 +24,7 @@ from clipdesk.common.errors import ClipDeskError
 from clipdesk.library.dates import DateLike
 from clipdesk.library.records import Photo, PhotoStatus
 from clipdesk.search.query import Query
-from clipdesk.search.searcher import SearchFilters
+from clipdesk.search.results import SearchFilters
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices

@@ -27,7 +27,7 @@ from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.library.records import Photo
 from clipdesk.library.store import SEARCH_MODEL_KEY
-from clipdesk.search.searcher import SearchResult
+from clipdesk.search.results import SearchResult
 from clipdesk.tags.categories import Category, CategoryError
 from clipdesk.tags.category_file import (
     dump_categories,

@@ -34,7 +34,7 @@ import json.decoder
 import json.scanner
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +63,33 @@ def _fail(source: str, where: str, problem: str, hint: str | None = None) -> Cat
     return err
 
 
-class _Located(dict):
+class _Located(dict[str, Any]):
     """A JSON object that remembers the line it starts on."""
 
     line = 0
+
+
+# json's undocumented pure-Python internals, which typeshed leaves out of its stubs.
+_json_object: Callable[..., tuple[dict[str, Any], int]]
+_json_object = json.decoder.JSONObject  # type: ignore[attr-defined]  # not in typeshed
+_py_make_scanner: Callable[[json.JSONDecoder], Callable[[str, int], tuple[Any, int]]]
+_py_make_scanner = json.scanner.py_make_scanner  # type: ignore[attr-defined]  # not in typeshed
 
 
 def _decode(text: str) -> Any:
     """json.loads, except that every object is a :class:`_Located` (for error lines)."""
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
 
-    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
-        obj, end = json.decoder.JSONObject(s_and_end, *args)
+    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[_Located, int]:
+        obj, end = _json_object(s_and_end, *args)
         located = _Located(obj)
         located.line = bisect.bisect_left(newlines, s_and_end[1]) + 1
         return located, end
 
     decoder = json.JSONDecoder()
-    decoder.parse_object = parse_object  # type: ignore[method-assign]
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # the C scanner ignores hooks
+    # JSONDecoder has these hooks at runtime, but typeshed does not declare them.
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]  # not in typeshed
+    decoder.scan_once = _py_make_scanner(decoder)  # type: ignore[attr-defined]  # the C scanner ignores hooks
     return decoder.decode(text)
 
 
@@ -110,7 +118,7 @@ def _expect(value: Any, kind: type | tuple[type, ...], source: str, where: str, 
     return value
 
 
-def _check_keys(obj: dict, allowed: set[str], source: str, where: str) -> None:
+def _check_keys(obj: dict[str, Any], allowed: set[str], source: str, where: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise _fail(

@@ -45,7 +45,8 @@ class TextModel(Protocol):
 
 def _normalise(v: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return (v / np.maximum(norm, 1e-12)).astype(np.float32)
+    unit: np.ndarray = v / np.maximum(norm, 1e-12)
+    return unit.astype(np.float32)
 
 
 def encode_ensembles(model: TextModel, ensembles: Sequence[Sequence[str]]) -> np.ndarray:

@@ -49,13 +49,15 @@ class CategoryEditor(QWidget):
         self.templates.setMaximumHeight(90)
         self.labels = QTableWidget(0, 3, self)
         self.labels.setHorizontalHeaderLabels(["Label", "Extra prompts", "Threshold"])
-        self.labels.horizontalHeaderItem(1).setToolTip(
-            f"Phrases that describe the label, separated by '{PROMPT_SEP}', e.g. "
-            f"a sandy beach{PROMPT_SEP} people swimming in the sea"
-        )
-        self.labels.horizontalHeaderItem(2).setToolTip(
-            "Only for 'any number of labels': this label's own threshold (empty: the category's)"
-        )
+        header_tips = {
+            1: f"Phrases that describe the label, separated by '{PROMPT_SEP}', e.g. "
+            f"a sandy beach{PROMPT_SEP} people swimming in the sea",
+            2: "Only for 'any number of labels': this label's own threshold (empty: the category's)",
+        }
+        for column, tip in header_tips.items():
+            header_item = self.labels.horizontalHeaderItem(column)
+            if header_item is not None:  # made by setHorizontalHeaderLabels above
+                header_item.setToolTip(tip)
         self.labels.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.labels.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.labels.verticalHeader().hide()
@@ -121,14 +123,15 @@ class CategoryEditor(QWidget):
         item = self.labels.item(row, 0) if row >= 0 else None
         return item.text().strip() if item is not None else None
 
+    def _cell_text(self, row: int, column: int) -> str:
+        item = self.labels.item(row, column)
+        return item.text() if item else ""
+
     def category(self) -> Category:
         """The edited category, validated (raises CategoryError with the problem)."""
         labels = []
         for row in range(self.labels.rowCount()):
-            name, prompt_text, threshold = (
-                (self.labels.item(row, c).text() if self.labels.item(row, c) else "")
-                for c in range(3)
-            )
+            name, prompt_text, threshold = (self._cell_text(row, c) for c in range(3))
             if not name.strip():
                 continue
             prompts = tuple(p.strip() for p in prompt_text.split(PROMPT_SEP) if p.strip())

@@ -23,7 +23,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._thumbs = thumbs
         self.show_score = show_score
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         return QSize(CELL + 2 * PAD, CELL + CAPTION + 2 * PAD)
 
     def paint(

@@ -62,14 +62,17 @@ def folders_in(mime: QMimeData) -> list[str]:
 def qimage_to_pil(image: QImage) -> Image.Image:
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    # PySide6 stub gap: the stubs type `format` as bytes, but the binding accepts only str for
+    # Qt's `const char*` format argument (bytes raises ValueError at runtime).
+    image.save(buffer, "PNG")  # type: ignore[call-overload]
+    return Image.open(io.BytesIO(bytes(buffer.data().data()))).convert("RGB")
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
     out = io.BytesIO()
     image.convert("RGB").save(out, "PNG")
-    return QImage.fromData(QByteArray(out.getvalue()), "PNG")
+    # PySide6 stub gap: `format` is typed as bytes, but only str is accepted at runtime.
+    return QImage.fromData(QByteArray(out.getvalue()), "PNG")  # type: ignore[arg-type]
 
 
 def query_image_from(mime: QMimeData) -> QueryImage | None:
@@ -85,7 +88,7 @@ def query_image_from(mime: QMimeData) -> QueryImage | None:
     for fmt in mime.formats():
         if fmt.startswith("image/"):
             try:
-                pil = Image.open(io.BytesIO(bytes(mime.data(fmt))))
+                pil = Image.open(io.BytesIO(bytes(mime.data(fmt).data())))
                 pil.load()
             except (OSError, ValueError, Image.DecompressionBombError):
                 continue

@@ -50,19 +50,20 @@ class _LazyPage(QWidget):
         super().__init__(parent)
         self._build = build
         self.page: QWidget | None = None
-        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
 
     def showEvent(self, event) -> None:
         if self.page is None:
             self.page = self._build(self)
-            self.layout().addWidget(self.page)
+            self._layout.addWidget(self.page)
         super().showEvent(event)
 
 
 def _train_page(controller: AppController, parent: QWidget) -> QWidget:
     """The Train tab comes from its own module; until it exists, the area says so."""
     try:
-        from clipdesk.ui.train_page import TrainPage  # type: ignore[import-not-found]
+        from clipdesk.ui.train_page import TrainPage
     except ImportError:
         label = QLabel("Fine-tuning the model on your own photos will appear here.", parent)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -15,6 +15,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QByteArray,
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
@@ -130,15 +131,15 @@ class PhotoListModel(QAbstractListModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         return _ITEM_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def roleNames(self) -> dict[int, bytes]:
+    def roleNames(self) -> dict[int, QByteArray]:
         names = super().roleNames()
         names.update(
             {
-                Role.PhotoId: b"photoId",
-                Role.Path: b"path",
-                Role.Score: b"score",
-                Role.TakenAt: b"takenAt",
-                Role.Item: b"item",
+                Role.PhotoId: QByteArray(b"photoId"),
+                Role.Path: QByteArray(b"path"),
+                Role.Score: QByteArray(b"score"),
+                Role.TakenAt: QByteArray(b"takenAt"),
+                Role.Item: QByteArray(b"item"),
             }
         )
         return names

@@ -82,7 +82,7 @@ class PhotoView(QDialog):
             ("Open", lambda: desktop.open_in_default_app(self.item.path)),
             ("Show in folder", lambda: desktop.reveal_in_file_manager(self.item.path)),
             ("Copy path", lambda: desktop.copy_path(self.item.path)),
-            ("More like this", lambda: (self.moreLikeThis.emit(self.item), self.accept())),
+            ("More like this", self._more_like_this),
         ):
             button = QPushButton(text, self)
             button.clicked.connect(fn)
@@ -147,6 +147,10 @@ class PhotoView(QDialog):
             lambda d: self._show_details(d) if pid == self.item.id else None,
             owner=self,
         )
+
+    def _more_like_this(self) -> None:
+        self.moreLikeThis.emit(self.item)
+        self.accept()
 
     def _show_image(self, item: PhotoItem, image: QImage) -> None:
         if item.id == self.item.id:  # not a photo the user has already stepped past

@@ -6,6 +6,8 @@ once (on the database pool), so quitting half way loses nothing.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
@@ -32,7 +34,8 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.queue: list[ReviewItem] = []
-        self.pos = 0
+        # Not `pos`: that would shadow QWidget.pos().
+        self.position = 0
         self.category = QComboBox(self)
         self.category.addItem("All categories", None)
         self.category.currentIndexChanged.connect(lambda _i: self.load())
@@ -91,7 +94,7 @@ class ReviewPanel(QWidget):
         name = self.category.currentData()
 
         def show(queue: list[ReviewItem]) -> None:
-            self.queue, self.pos = queue, 0
+            self.queue, self.position = queue, 0
             self._show()
 
         self.controller.call(lambda b, _t: b.tags.review_queue(name, QUEUE_SIZE), show)
@@ -103,7 +106,7 @@ class ReviewPanel(QWidget):
         self.setFocus()
 
     def current(self) -> ReviewItem | None:
-        return self.queue[self.pos] if 0 <= self.pos < len(self.queue) else None
+        return self.queue[self.position] if 0 <= self.position < len(self.queue) else None
 
     def decide(self, decision: str) -> None:
         item = self.current()
@@ -114,7 +117,7 @@ class ReviewPanel(QWidget):
                 lambda b, _t: b.tags.decide_tag(item.photo.id, item.category, item.label, decision)
             )
         self.decided.emit(item, decision)
-        self.pos += 1
+        self.position += 1
         self._show()
 
     def _show(self) -> None:
@@ -128,7 +131,7 @@ class ReviewPanel(QWidget):
                 else "All done: refresh for more."
             )
             return
-        self.counter.setText(f"{self.pos + 1} of {len(self.queue)}")
+        self.counter.setText(f"{self.position + 1} of {len(self.queue)}")
         self.question.setText(
             f"{item.category}: <b>{item.label}</b>?  "
             f"<span>score {item.score:.2f}, threshold {item.threshold:.2f}</span>"
@@ -139,7 +142,7 @@ class ReviewPanel(QWidget):
         workers.run(
             workers.thumbs,
             lambda _t: load_preview(path, 900),
-            lambda image, p=path: self._image_ready(p, image),
+            partial(self._image_ready, path),
             lambda exc: self.image.setText(str(exc)),
         )
 

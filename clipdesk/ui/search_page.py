@@ -7,6 +7,9 @@ reaches the grid. With no text and no image the grid shows the library, newest f
 
 from __future__ import annotations
 
+from datetime import date
+from typing import cast
+
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,6 +31,11 @@ from clipdesk.ui.search_box import SearchBox
 from clipdesk.ui.workers import LatestOnly
 
 SLIDER_SCALE = 200  # slider units per 1.0 of cosine score
+
+
+def _to_date(qdate: QDate) -> date:
+    # PySide6's stubs type QDate.toPython() as object; for a QDate it returns a datetime.date.
+    return cast(date, qdate.toPython())
 
 
 class SearchPage(QWidget):
@@ -113,7 +121,8 @@ class SearchPage(QWidget):
         self.box.set_image(QueryImage(label=f"like {item.name}", path=item.path))
 
     def _new_query(self) -> None:
-        if self.box.image() is None or not self.box.image().label.startswith("like "):
+        image = self.box.image()
+        if image is None or not image.label.startswith("like "):
             self._like = None
         self.refresh()
 
@@ -126,8 +135,8 @@ class SearchPage(QWidget):
             like_photo_id=self._like.id if self._like is not None else None,
             folder_id=self.folder.currentData(),
             tag=tuple(tag) if tag else None,
-            date_from=self.date_from.date().toPython() if self.dates.isChecked() else None,
-            date_to=self.date_to.date().toPython() if self.dates.isChecked() else None,
+            date_from=_to_date(self.date_from.date()) if self.dates.isChecked() else None,
+            date_to=_to_date(self.date_to.date()) if self.dates.isChecked() else None,
             min_score=self.min_score.value() / SLIDER_SCALE,
             sort=self.sort.currentData(),
         )

@@ -22,8 +22,10 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QByteArray, QEvent, QLockFile, QObject, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QWidget
 
@@ -243,7 +245,13 @@ class FileOpenFilter(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() == QEvent.Type.FileOpen:
-            path = Path(event.file()) if event.file() else Path(event.url().toLocalFile())
+            # The type() check is what identifies it; the cast only tells mypy.
+            open_event = cast(QFileOpenEvent, event)
+            path = (
+                Path(open_event.file())
+                if open_event.file()
+                else Path(open_event.url().toLocalFile())
+            )
             images = image_paths_from_args(["clipdesk", str(path)])
             self.instance.activation_requested.emit()
             if images:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
@@ -75,7 +76,8 @@ def load_or_make(path: str, px: int = THUMB_PX) -> QImage:
         os.replace(tmp, cached)  # atomic: a reader never sees half a file
     except OSError:
         tmp.unlink(missing_ok=True)  # a full cache disk costs speed, not the thumbnail
-    image = QImage.fromData(data, "JPG")
+    # PySide6 stub gap: `format` is typed as bytes, but only str is accepted at runtime.
+    image = QImage.fromData(data, "JPG")  # type: ignore[arg-type]
     if image.isNull():
         raise ValueError(f"could not decode thumbnail of {path}")
     return image
@@ -142,9 +144,9 @@ class ThumbnailCache(QObject):
         self._pending[photo_id] = self._serial
         self._workers.run(
             self._workers.thumbs,
-            lambda token, pid=photo_id, p=path: self._work(token, pid, p),
-            lambda image, pid=photo_id: self._store(pid, image),
-            lambda exc, pid=photo_id: self._fail(pid, exc),
+            partial(self._work, photo_id=photo_id, path=path),
+            partial(self._store, photo_id),
+            partial(self._fail, photo_id),
         )
         return None
 

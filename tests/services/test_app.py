@@ -9,7 +9,7 @@ from PIL import Image
 
 from clipdesk.model.testing import tiny_random_model
 from clipdesk.search.query import QueryError
-from clipdesk.search.searcher import SearchFilters
+from clipdesk.search.results import SearchFilters
 from clipdesk.services.app import ClipDeskServices
 from tests.support.pipeline_helpers import embedding_rows, solid_photos
 

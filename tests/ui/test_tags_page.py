@@ -53,7 +53,7 @@ def test_confirm_and_reject_persist_across_a_restart(
     review.setFocus()
     qtbot.keyClick(review, Qt.Key.Key_C)
     qtbot.keyClick(review, Qt.Key.Key_R)
-    assert review.pos == 2
+    assert review.position == 2
     wait_idle(qtbot, controller)
     window.close()
     controller.shutdown()

@@ -208,7 +208,12 @@ def colour_rgb(name: str) -> tuple[int, int, int]:
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
-    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    (r0, g0, b0), (r1, g1, b1) = a, b
+    return (
+        round(r0 * (1 - t) + r1 * t),
+        round(g0 * (1 - t) + g1 * t),
+        round(b0 * (1 - t) + b1 * t),
+    )
 
 
 def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -230,8 +235,9 @@ def background_tone(spec: SceneSpec, rng: random.Random) -> tuple[int, int, int]
 
 def _background(spec: SceneSpec, w: int, h: int, rng: random.Random) -> Image.Image:
     tone = background_tone(spec, rng)
-    lighter = tuple(min(255, c + 40) for c in tone)
-    darker = tuple(max(0, c - 40) for c in tone)
+    r, g, b = tone
+    lighter = (min(255, r + 40), min(255, g + 40), min(255, b + 40))
+    darker = (max(0, r - 40), max(0, g - 40), max(0, b - 40))
     other = lighter if sum(tone) < 384 else darker
     kind = spec.background
     if kind == "plain":

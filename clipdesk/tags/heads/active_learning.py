@@ -27,7 +27,7 @@ def uncertainty(
     p = np.clip(np.asarray(scores, np.float64), 1e-12, 1.0)
     if method == "margin":
         if mode is Mode.MULTI:
-            dist = np.abs(p - np.asarray(thresholds, np.float64)).min(axis=1)
+            dist: np.ndarray = np.abs(p - np.asarray(thresholds, np.float64)).min(axis=1)
             return -dist
         if p.shape[1] < 2:
             return -np.abs(p[:, 0] - 0.5)
@@ -36,8 +36,10 @@ def uncertainty(
     if method == "entropy":
         if mode is Mode.MULTI:
             q = np.clip(1.0 - p, 1e-12, 1.0)
-            return -(p * np.log(p) + q * np.log(q)).sum(axis=1)
-        return -(p * np.log(p)).sum(axis=1)
+            binary: np.ndarray = (p * np.log(p) + q * np.log(q)).sum(axis=1)
+            return -binary
+        softmax: np.ndarray = (p * np.log(p)).sum(axis=1)
+        return -softmax
     raise ValueError(f"unknown uncertainty method {method!r} (expected {' or '.join(METHODS)})")
 
 

@@ -188,7 +188,7 @@ def select_fit(
     # On equal mistakes the head with fewer choices fitted to these same labels wins: zero-shot
     # (none), then the discriminant (closed form, fixed shrinkage), then a logistic pull picked
     # from a grid; the log-loss only breaks ties between pulls.
-    rank = {None: 0, DISCRIMINANT: 1}
+    rank: dict[Choice, int] = {None: 0, DISCRIMINANT: 1}
     return min(choices, key=lambda c: (wrong[c], rank.get(c, 2), loss[c]))
 
 

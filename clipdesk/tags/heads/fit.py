@@ -65,7 +65,7 @@ class LabelData:
 
     @property
     def n_labels(self) -> int:
-        return self.allowed.shape[1]
+        return int(self.allowed.shape[1])
 
     def subset(self, rows: np.ndarray) -> LabelData:
         return replace(
@@ -84,7 +84,8 @@ class LabelData:
     def positives(self) -> np.ndarray:
         """[n, labels] bool: the photo is known to have the label."""
         if self.mode is Mode.MULTI:
-            return self.observed & self.allowed
+            known: np.ndarray = self.observed & self.allowed
+            return known
         t = self.targets()
         out = np.zeros_like(self.allowed)
         rows = np.nonzero(t >= 0)[0]
@@ -94,7 +95,8 @@ class LabelData:
     def negatives(self) -> np.ndarray:
         """[n, labels] bool: the photo is known not to have the label."""
         if self.mode is Mode.MULTI:
-            return self.observed & ~self.allowed
+            known: np.ndarray = self.observed & ~self.allowed
+            return known
         return ~self.allowed
 
     def counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +110,8 @@ def library_covariance(vectors: np.ndarray) -> np.ndarray | None:
     if x.ndim != 2 or len(x) < 2:
         return None
     x = x - x.mean(axis=0)
-    return x.T @ x / (len(x) - 1)
+    cov: np.ndarray = x.T @ x / (len(x) - 1)
+    return cov
 
 
 def label_data(
@@ -182,7 +185,8 @@ class Head:
         return self.method == ZERO_SHOT
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, np.float32) @ self.weights.T + self.bias  # [n, labels]
+        z: np.ndarray = np.asarray(x, np.float32) @ self.weights.T + self.bias  # [n, labels]
+        return z
 
     def scores(self, x: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
         """Scores in [0, 1], [n, labels]; same meaning as zero-shot scores of this category."""
@@ -199,7 +203,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     zmax = np.where(np.isfinite(zmax), zmax, 0.0)
     e = np.exp(z - zmax)
     total = e.sum(axis=1, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0).astype(np.float32)
+    p: np.ndarray = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return p.astype(np.float32)
 
 
 def zero_shot_head(clf: Classifier) -> Head:
@@ -254,7 +259,8 @@ def _loss_and_grad(
 def _lse(z: np.ndarray) -> np.ndarray:
     m = z.max(axis=1)
     m = np.where(np.isfinite(m), m, 0.0)
-    return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+    lse: np.ndarray = m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+    return lse
 
 
 def fit_head(

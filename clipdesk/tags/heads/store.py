@@ -142,7 +142,8 @@ class HeadClassifier(Classifier):
 
     def logits(self, image_vectors: np.ndarray) -> np.ndarray:
         x = np.asarray(image_vectors, dtype=np.float32)
-        return x @ self.weights.T + self.bias
+        z: np.ndarray = x @ self.weights.T + self.bias
+        return z
 
 
 def head_classifier(clf: Classifier, head: Head) -> HeadClassifier:

@@ -183,9 +183,12 @@ def serialise(root: ET.Element, prefixes: dict[str, str]) -> str:
     body: list[str] = []
 
     def walk(el: ET.Element, is_root: bool) -> None:
-        if el.tag is ET.Comment:
+        # Comments and processing instructions carry their factory function as the tag, which
+        # the stubs' Element[str] does not allow for: compare it as a plain object.
+        tag: object = el.tag
+        if tag is ET.Comment:
             body.append(f"<!--{el.text or ''}-->")
-        elif el.tag is ET.ProcessingInstruction:
+        elif tag is ET.ProcessingInstruction:
             body.append(f"<?{el.text or ''}?>")
         else:
             name = _qname(el.tag, prefixes)

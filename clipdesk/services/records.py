@@ -2,119 +2,137 @@
 
 Re-exported from the domain packages so that ``clipdesk.ui`` and ``clipdesk.cli`` import records
 from here and nothing below the services layer (the import-linter contracts hold them to it).
-Each area adds its own records in its section.
+
+Each name is imported from its home on first use (PEP 562): the window imports a few light
+records (categories, tag states) while it is built, and must not pay for the library, the
+scanner or torch before it has painted. Type checkers and import-linter read the imports below.
 """
 
-from clipdesk.indexing.report import IndexReport
-from clipdesk.library.records import Folder, FolderStatus, Photo, PhotoStatus
-from clipdesk.scanning.scanner import ChangeSet
-from clipdesk.search.query import Query, QueryError
-from clipdesk.search.results import SearchFilters, SearchResult
-from clipdesk.tags.categories import (
-    HIERARCHY_SEP,
-    KEYWORDS_CATEGORY,
-    Category,
-    CategoryError,
-    Label,
-    Mode,
-)
-from clipdesk.tags.records import PhotoTag, TagState
+from __future__ import annotations
 
-__all__ = [
-    "HIERARCHY_SEP",
-    "KEYWORDS_CATEGORY",
-    "Category",
-    "CategoryError",
-    "ChangeSet",
-    "Folder",
-    "FolderStatus",
-    "IndexReport",
-    "Label",
-    "Mode",
-    "Photo",
-    "PhotoStatus",
-    "PhotoTag",
-    "Query",
-    "QueryError",
-    "SearchFilters",
-    "SearchResult",
-    "TagState",
-]
+import importlib
+from typing import TYPE_CHECKING
 
-# --- folders, indexing, search, status ------------------------------------------------------
-from clipdesk.services.folders import FolderAdded, FolderRecord, PhotoProblem  # noqa: E402
-from clipdesk.services.search import FoundPhoto, PhotoSearch  # noqa: E402
-from clipdesk.services.status import StatusReport  # noqa: E402
+if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
+    from clipdesk.indexing.report import IndexReport as IndexReport
+    from clipdesk.library.records import Folder as Folder
+    from clipdesk.library.records import FolderStatus as FolderStatus
+    from clipdesk.library.records import Photo as Photo
+    from clipdesk.library.records import PhotoStatus as PhotoStatus
+    from clipdesk.model.download import CatalogEntry as CatalogEntry
+    from clipdesk.model.finetune_options import TOWERS as TOWERS
+    from clipdesk.model.finetune_options import FinetuneOptions as FinetuneOptions
+    from clipdesk.model.finetune_options import FinetuneResult as FinetuneResult
+    from clipdesk.model.manager import ModelInfo as ModelInfo
+    from clipdesk.model.versions import VersionInfo as VersionInfo
+    from clipdesk.scanning.scanner import ChangeSet as ChangeSet
+    from clipdesk.search.query import Query as Query
+    from clipdesk.search.query import QueryError as QueryError
+    from clipdesk.search.results import SearchFilters as SearchFilters
+    from clipdesk.search.results import SearchResult as SearchResult
+    from clipdesk.services.folders import FolderAdded as FolderAdded
+    from clipdesk.services.folders import FolderRecord as FolderRecord
+    from clipdesk.services.folders import PhotoProblem as PhotoProblem
+    from clipdesk.services.models import Activation as Activation
+    from clipdesk.services.models import LoadedModel as LoadedModel
+    from clipdesk.services.search import FoundPhoto as FoundPhoto
+    from clipdesk.services.search import PhotoSearch as PhotoSearch
+    from clipdesk.services.status import StatusReport as StatusReport
+    from clipdesk.services.training import CAPTION_SOURCE_TITLES as CAPTION_SOURCE_TITLES
+    from clipdesk.services.training import CAPTION_SOURCES as CAPTION_SOURCES
+    from clipdesk.services.training import FinetuneRun as FinetuneRun
+    from clipdesk.services.training import FinetuneStopped as FinetuneStopped
+    from clipdesk.services.training import PairSummary as PairSummary
+    from clipdesk.tags.categories import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
+    from clipdesk.tags.categories import HIERARCHY_SEP as HIERARCHY_SEP
+    from clipdesk.tags.categories import KEYWORDS_CATEGORY as KEYWORDS_CATEGORY
+    from clipdesk.tags.categories import Category as Category
+    from clipdesk.tags.categories import CategoryError as CategoryError
+    from clipdesk.tags.categories import Label as Label
+    from clipdesk.tags.categories import Mode as Mode
+    from clipdesk.tags.category_file import CategoryFileError as CategoryFileError
+    from clipdesk.tags.category_file import category_to_dict as category_to_dict
+    from clipdesk.tags.heads.examples import CategoryExamples as CategoryExamples
+    from clipdesk.tags.heads.examples import Comparison as Comparison
+    from clipdesk.tags.heads.fit import Head as Head
+    from clipdesk.tags.heads.teach import NotEnoughLabelsError as NotEnoughLabelsError
+    from clipdesk.tags.heads.teach import TeachResult as TeachResult
+    from clipdesk.tags.prompts import DEFAULT_TEMPLATES as DEFAULT_TEMPLATES
+    from clipdesk.tags.records import CONFIRMED_STATES as CONFIRMED_STATES
+    from clipdesk.tags.records import TAGGED_STATES as TAGGED_STATES
+    from clipdesk.tags.records import PhotoTag as PhotoTag
+    from clipdesk.tags.records import TaggedPhoto as TaggedPhoto
+    from clipdesk.tags.records import TagState as TagState
+    from clipdesk.tags.tagger import RecomputeReport as RecomputeReport
+    from clipdesk.tags.tagger import XmpReport as XmpReport
+    from clipdesk.tags.xmp.sidecar import SidecarNaming as SidecarNaming
 
-__all__ += [
-    "FolderAdded",
-    "FolderRecord",
-    "FoundPhoto",
-    "PhotoProblem",
-    "PhotoSearch",
-    "StatusReport",
-]
+_HOMES: dict[str, str] = {
+    "Activation": "clipdesk.services.models",
+    "CAPTION_SOURCES": "clipdesk.services.training",
+    "CAPTION_SOURCE_TITLES": "clipdesk.services.training",
+    "CONFIRMED_STATES": "clipdesk.tags.records",
+    "CatalogEntry": "clipdesk.model.download",
+    "Category": "clipdesk.tags.categories",
+    "CategoryError": "clipdesk.tags.categories",
+    "CategoryExamples": "clipdesk.tags.heads.examples",
+    "CategoryFileError": "clipdesk.tags.category_file",
+    "ChangeSet": "clipdesk.scanning.scanner",
+    "Comparison": "clipdesk.tags.heads.examples",
+    "DEFAULT_TEMPLATES": "clipdesk.tags.prompts",
+    "DEFAULT_THRESHOLD": "clipdesk.tags.categories",
+    "FinetuneOptions": "clipdesk.model.finetune_options",
+    "FinetuneResult": "clipdesk.model.finetune_options",
+    "FinetuneRun": "clipdesk.services.training",
+    "FinetuneStopped": "clipdesk.services.training",
+    "Folder": "clipdesk.library.records",
+    "FolderAdded": "clipdesk.services.folders",
+    "FolderRecord": "clipdesk.services.folders",
+    "FolderStatus": "clipdesk.library.records",
+    "FoundPhoto": "clipdesk.services.search",
+    "HIERARCHY_SEP": "clipdesk.tags.categories",
+    "Head": "clipdesk.tags.heads.fit",
+    "IndexReport": "clipdesk.indexing.report",
+    "KEYWORDS_CATEGORY": "clipdesk.tags.categories",
+    "Label": "clipdesk.tags.categories",
+    "LoadedModel": "clipdesk.services.models",
+    "Mode": "clipdesk.tags.categories",
+    "ModelInfo": "clipdesk.model.manager",
+    "NotEnoughLabelsError": "clipdesk.tags.heads.teach",
+    "PairSummary": "clipdesk.services.training",
+    "Photo": "clipdesk.library.records",
+    "PhotoProblem": "clipdesk.services.folders",
+    "PhotoSearch": "clipdesk.services.search",
+    "PhotoStatus": "clipdesk.library.records",
+    "PhotoTag": "clipdesk.tags.records",
+    "Query": "clipdesk.search.query",
+    "QueryError": "clipdesk.search.query",
+    "RecomputeReport": "clipdesk.tags.tagger",
+    "SearchFilters": "clipdesk.search.results",
+    "SearchResult": "clipdesk.search.results",
+    "SidecarNaming": "clipdesk.tags.xmp.sidecar",
+    "StatusReport": "clipdesk.services.status",
+    "TAGGED_STATES": "clipdesk.tags.records",
+    "TOWERS": "clipdesk.model.finetune_options",
+    "TagState": "clipdesk.tags.records",
+    "TaggedPhoto": "clipdesk.tags.records",
+    "TeachResult": "clipdesk.tags.heads.teach",
+    "VersionInfo": "clipdesk.model.versions",
+    "XmpReport": "clipdesk.tags.tagger",
+    "category_to_dict": "clipdesk.tags.category_file",
+}
 
-# --- tags and heads ---------------------------------------------------------------------------
-from clipdesk.tags.categories import DEFAULT_THRESHOLD  # noqa: E402
-from clipdesk.tags.category_file import CategoryFileError, category_to_dict  # noqa: E402
-from clipdesk.tags.heads.examples import CategoryExamples, Comparison  # noqa: E402
-from clipdesk.tags.heads.fit import Head  # noqa: E402
-from clipdesk.tags.heads.teach import NotEnoughLabelsError, TeachResult  # noqa: E402
-from clipdesk.tags.prompts import DEFAULT_TEMPLATES  # noqa: E402
-from clipdesk.tags.records import (  # noqa: E402
-    CONFIRMED_STATES,
-    TAGGED_STATES,
-    TaggedPhoto,
-)
-from clipdesk.tags.tagger import RecomputeReport, XmpReport  # noqa: E402
-from clipdesk.tags.xmp.sidecar import SidecarNaming  # noqa: E402
+__all__ = sorted(_HOMES)
 
-__all__ += [
-    "CONFIRMED_STATES",
-    "DEFAULT_TEMPLATES",
-    "DEFAULT_THRESHOLD",
-    "TAGGED_STATES",
-    "CategoryExamples",
-    "CategoryFileError",
-    "Comparison",
-    "Head",
-    "NotEnoughLabelsError",
-    "RecomputeReport",
-    "SidecarNaming",
-    "TaggedPhoto",
-    "TeachResult",
-    "XmpReport",
-    "category_to_dict",
-]
 
-# --- models and training ----------------------------------------------------------------------
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-from clipdesk.model.download import CatalogEntry  # noqa: E402
-from clipdesk.model.finetune_options import TOWERS, FinetuneOptions, FinetuneResult  # noqa: E402
-from clipdesk.model.manager import ModelInfo  # noqa: E402
-from clipdesk.model.versions import VersionInfo  # noqa: E402
-from clipdesk.services.models import Activation, LoadedModel  # noqa: E402
-from clipdesk.services.training import (  # noqa: E402
-    CAPTION_SOURCE_TITLES,
-    CAPTION_SOURCES,
-    FinetuneRun,
-    FinetuneStopped,
-    PairSummary,
-)
 
-__all__ += [
-    "CAPTION_SOURCES",
-    "CAPTION_SOURCE_TITLES",
-    "TOWERS",
-    "Activation",
-    "CatalogEntry",
-    "FinetuneOptions",
-    "FinetuneResult",
-    "FinetuneRun",
-    "FinetuneStopped",
-    "LoadedModel",
-    "ModelInfo",
-    "PairSummary",
-    "VersionInfo",
-]
+def __dir__() -> list[str]:
+    return __all__

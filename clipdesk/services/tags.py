@@ -303,9 +303,10 @@ class TagService:
 
         ``naming`` and ``include_suggestions`` default to the shared settings (``photo.jpg.xmp``
         and only confirmed and imported tags, unless the user chose otherwise); given, they
-        apply to this run only. A photo keeps one sidecar: one under the other name (an earlier
-        ClipDesk app wrote ``photo.xmp``) is merged in and removed, except a basename sidecar a
-        RAW+JPEG pair shares, whose keywords are merged and which is left for the other file.
+        apply to this run only. A photo keeps one sidecar of ours: one ClipDesk created under
+        the other name (an earlier app wrote ``photo.xmp``) is merged in and removed, except a
+        basename sidecar a RAW+JPEG pair shares, whose keywords are merged and which is left for
+        the other file. Another tool's sidecar is never moved or removed.
         """
         settings = self.app.settings
         style = SidecarNaming(naming or settings.xmp_naming())

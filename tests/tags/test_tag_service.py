@@ -98,15 +98,18 @@ def test_write_xmp_follows_the_shared_settings(app):
 def test_a_sidecar_the_old_app_wrote_as_photo_xmp_is_renamed_keeping_every_field(app):
     app.tags.add_category(COLOUR)
     p0 = photo(app, 0)
-    old = p0.with_suffix(".xmp")  # the old app's default name, a rich sidecar of another tool
-    old.write_bytes(xmp.update_keywords(RICH.read_bytes(), ["Colour|red"]))
+    old = p0.with_suffix(".xmp")  # the old app's default name, made by ClipDesk...
+    made = xmp.update_keywords(None, ["Colour|red"])
+    # ...to which another tool later added a rating
+    rated = b'rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"'
+    old.write_bytes(made.replace(b'rdf:about=""', rated, 1))
     assert app.tags.import_xmp() >= 1  # read under the old name
     assert tags(app, 0) == {"Colour|red": TagState.IMPORTED}
     report = app.tags.write_xmp()
     new = xmp.sidecar_path(p0, "fullname")
     assert report.absorbed == [old] and not old.exists() and new.exists()
     assert sorted(p.name for p in p0.parent.glob("p0*.xmp")) == ["p0.jpg.xmp"]
-    assert b"darktable:history" in new.read_bytes()  # the other tool's fields came along
+    assert b'xmp:Rating="4"' in new.read_bytes()  # every field came along
     assert "Colour|red" in xmp.read_sidecar_keywords(new).hierarchical
     assert app.tags.write_xmp().unchanged >= 1  # and the next run has nothing to do
 
@@ -164,8 +167,28 @@ def test_a_damaged_sidecar_of_the_other_name_is_neither_adopted_nor_removed(app)
     damaged = p0.with_suffix(".xmp")
     damaged.write_bytes(b"<x:xmpmeta><rdf:RDF>")
     report = app.tags.write_xmp([pid])
-    assert report.failed and damaged.read_bytes() == b"<x:xmpmeta><rdf:RDF>"
-    assert not xmp.sidecar_path(p0, "fullname").exists()
+    assert not report.failed and report.absorbed == []
+    assert damaged.read_bytes() == b"<x:xmpmeta><rdf:RDF>"  # not ours to judge or repair
+    ours = xmp.sidecar_path(p0, "fullname")
+    assert "Colour|red" in xmp.read_sidecar_keywords(ours).hierarchical
+
+
+def test_another_tools_sidecar_under_the_other_name_is_never_moved_or_removed(app):
+    """Lightroom keeps a RAW's develop settings in IMG_1.xmp: writing IMG_1.CR2.xmp must leave
+    that file as it is (only sidecars ClipDesk created are folded into one)."""
+    app.tags.add_category(COLOUR)
+    p1 = photo(app, 1)
+    pid = app.library.photos()[1].id
+    foreign = p1.with_suffix(".xmp")
+    foreign.write_bytes(xmp.update_keywords(RICH.read_bytes(), ["Colour|blue"]))
+    before = foreign.read_bytes()
+    app.tags.import_xmp([pid])  # its keywords are still read
+    assert tags(app, 1).get("Colour|blue") == TagState.IMPORTED
+    app.tags.decide([pid], "Colour", "green", "confirmed")
+    report = app.tags.write_xmp([pid])
+    assert report.absorbed == [] and foreign.read_bytes() == before
+    kw = xmp.read_sidecar_keywords(xmp.sidecar_path(p1, "fullname"))
+    assert "Colour|green" in kw.hierarchical
 
 
 def test_preview_scores_a_draft_without_saving_it(app):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from clipdesk.common.atomic_file import atomic_write_bytes
 from clipdesk.tags.categories import HIERARCHY_SEP, flat_keyword
-from clipdesk.tags.xmp.packet import NS_RDF, Packet, XmpError, parse, q
+from clipdesk.tags.xmp.packet import NS_RDF, NS_X, XMP_TOOLKIT, Packet, XmpError, parse, q
 
 __all__ = [
     "BasenameOwners",
@@ -123,9 +123,27 @@ def sidecars_to_absorb(
     for path in existing_sidecars(photo):
         if path == target or (target.exists() and _same_file(path, target)):
             continue
+        if not written_by_clipdesk(path):
+            # Another tool's sidecar (Lightroom keeps a RAW's develop settings in IMG_1.xmp):
+            # never renamed, merged away or removed; import still reads its keywords.
+            continue
         shared = _is_basename_sidecar(photo, path) and owners.shared(photo)
         found.append((path, not shared and not path.is_symlink()))
     return found
+
+
+def written_by_clipdesk(path: Path) -> bool:
+    """Whether ClipDesk created this sidecar (its packet names ClipDesk as the XMP toolkit; a
+    sidecar another tool created keeps that tool's name when ClipDesk merges keywords into it).
+    Unreadable or damaged files count as someone else's."""
+    try:
+        data = _read_limited(path)
+        if not data.strip():
+            return False
+        packet = parse(data, str(path))
+    except XmpError:
+        return False
+    return packet.root.get(q(NS_X, "xmptk")) == XMP_TOOLKIT
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -76,14 +76,14 @@ class FolderQueries(LibraryBase):
         return int(count)
 
     def folders(self) -> list[Folder]:
-        return [Folder.from_row(r) for r in self._query("SELECT * FROM folders ORDER BY path")]
+        return [Folder.from_row(r) for r in self.query("SELECT * FROM folders ORDER BY path")]
 
     def folder(self, folder: int | str | Path) -> Folder | None:
         """A folder by id or by path."""
         if isinstance(folder, int):
-            rows = self._query("SELECT * FROM folders WHERE id = ?", (folder,))
+            rows = self.query("SELECT * FROM folders WHERE id = ?", (folder,))
         else:
-            rows = self._query("SELECT * FROM folders WHERE path = ?", (normalise_path(folder),))
+            rows = self.query("SELECT * FROM folders WHERE path = ?", (normalise_path(folder),))
         return Folder.from_row(rows[0]) if rows else None
 
     def folder_for_path(self, path: str | Path) -> Folder | None:
@@ -97,7 +97,7 @@ class FolderQueries(LibraryBase):
     def folder_photo_counts(self) -> dict[int, dict[str, int]]:
         """{folder id: {status: count}} for every folder."""
         out: dict[int, dict[str, int]] = {f.id: {} for f in self.folders()}
-        rows = self._query(
+        rows = self.query(
             "SELECT folder_id, status, count(*) AS n FROM photos GROUP BY folder_id, status"
         )
         for row in rows:

@@ -67,11 +67,11 @@ class PhotoQueries(LibraryBase):
     # --- reading ---------------------------------------------------------------------------
 
     def photo(self, photo_id: int) -> Photo | None:
-        rows = self._query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        rows = self.query(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
         return Photo.from_row(rows[0]) if rows else None
 
     def photo_by_path(self, path: str | Path) -> Photo | None:
-        rows = self._query(
+        rows = self.query(
             f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (normalise_path(path),)
         )
         return Photo.from_row(rows[0]) if rows else None
@@ -105,7 +105,7 @@ class PhotoQueries(LibraryBase):
             out: list[Photo] = []
             for part in chunks(list(ids)):
                 cond = where + [f"id IN ({','.join('?' * len(part))})"]
-                rows = self._query(f"{sql} WHERE {' AND '.join(cond)}", [*params, *part])
+                rows = self.query(f"{sql} WHERE {' AND '.join(cond)}", [*params, *part])
                 out += [Photo.from_row(r) for r in rows]
             return sorted(out, key=lambda p: str(p.path))[:limit]
         if where:
@@ -113,7 +113,7 @@ class PhotoQueries(LibraryBase):
         sql += " ORDER BY path"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [Photo.from_row(r) for r in self._query(sql, params)]
+        return [Photo.from_row(r) for r in self.query(sql, params)]
 
     def photo_ids_matching(
         self,
@@ -133,7 +133,7 @@ class PhotoQueries(LibraryBase):
         where += dated
         params += bounds
         sql = "SELECT id FROM photos" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return [int(r[0]) for r in self._query(sql, params)]
+        return [int(r[0]) for r in self.query(sql, params)]
 
     def known_files(
         self, *, folder_id: int | None = None, under: str | Path | None = None
@@ -141,13 +141,13 @@ class PhotoQueries(LibraryBase):
         """{path: KnownFile} for a folder, or for every photo inside the directory ``under``."""
         if under is not None:
             lo, hi = subtree_range(normalise_path(under))
-            rows = self._query(
+            rows = self.query(
                 "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
                 "WHERE path >= ? AND path < ?",
                 (lo, hi),
             )
         else:
-            rows = self._query(
+            rows = self.query(
                 "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
                 "WHERE folder_id = ?",
                 (folder_id,),
@@ -164,7 +164,7 @@ class PhotoQueries(LibraryBase):
         wanted = list(set(hashes))
         out: dict[str, list[tuple[int, str]]] = {}
         for part in chunks(wanted):
-            rows = self._query(
+            rows = self.query(
                 f"SELECT id, path, content_hash FROM photos WHERE status = ? AND content_hash IN "
                 f"({','.join('?' * len(part))}) ORDER BY updated_at DESC",
                 [PhotoStatus.MISSING.value, *part],
@@ -176,7 +176,7 @@ class PhotoQueries(LibraryBase):
     def counts(self) -> dict[str, int]:
         """{status: number of photos} with every status present (zeros included)."""
         out = {s.value: 0 for s in PhotoStatus}
-        for row in self._query("SELECT status, count(*) AS n FROM photos GROUP BY status"):
+        for row in self.query("SELECT status, count(*) AS n FROM photos GROUP BY status"):
             out[row["status"]] = row["n"]
         return out
 

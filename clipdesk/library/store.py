@@ -204,7 +204,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             if own and conn.in_transaction:
                 conn.execute("COMMIT")
 
-    def _query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        """Rows of one read on this thread's connection, known SQLite failures translated to
+        LibraryErrors: for the library's own parts and the tag store, the two homes of SQL."""
         try:
             return self.connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -257,14 +259,14 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``"ok"`` or the problems found."""
-        rows = self._query("PRAGMA integrity_check")
+        rows = self.query("PRAGMA integrity_check")
         return "\n".join(str(r[0]) for r in rows)
 
     # --- settings --------------------------------------------------------------------------
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The JSON value stored under ``key``, or ``default``."""
-        rows = self._query("SELECT value FROM settings WHERE key = ?", (key,))
+        rows = self.query("SELECT value FROM settings WHERE key = ?", (key,))
         return json.loads(rows[0]["value"]) if rows else default
 
     def set_setting(self, key: str, value: Any) -> None:

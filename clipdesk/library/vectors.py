@@ -55,13 +55,13 @@ class VectorQueries(LibraryBase):
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        rows = self._query(
+        rows = self.query(
             sql, (after_id, PhotoStatus.PENDING.value, PhotoStatus.OK.value, model_id)
         )
         return [Photo.from_row(r) for r in rows]
 
     def count_pending(self, model_id: str) -> int:
-        rows = self._query(
+        rows = self.query(
             "SELECT count(*) FROM photos p WHERE p.status = ? OR (p.status = ? AND NOT EXISTS "
             "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?))",
             (PhotoStatus.PENDING.value, PhotoStatus.OK.value, model_id),
@@ -186,7 +186,7 @@ class VectorQueries(LibraryBase):
         for part in chunks([int(i) for i in photo_ids]):
             found += [
                 (r[0], r[1])
-                for r in self._query(
+                for r in self.query(
                     f"SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN "
                     f"({','.join('?' * len(part))}) ORDER BY photo_id",
                     (model_id, *part),
@@ -205,7 +205,7 @@ class VectorQueries(LibraryBase):
     ) -> list[int]:
         """Ids of the photos with a ``model_id`` vector and one of ``statuses`` (no vector read)."""
         st = [str(s) for s in statuses]
-        rows = self._query(
+        rows = self.query(
             "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id "
             f"WHERE e.model_id = ? AND p.status IN ({','.join('?' * len(st))}) ORDER BY e.photo_id",
             (model_id, *st),
@@ -214,7 +214,7 @@ class VectorQueries(LibraryBase):
 
     def vector_shape(self, model_id: str) -> tuple[int, int | None]:
         """(number of stored vectors of ``model_id``, their largest dimension or None)."""
-        rows = self._query(
+        rows = self.query(
             "SELECT count(*), max(dim) FROM embeddings WHERE model_id = ?", (model_id,)
         )
         n, dim = rows[0][0], rows[0][1]
@@ -237,7 +237,7 @@ class VectorQueries(LibraryBase):
     def vector_stamps(self, model_id: str) -> list[tuple[int, float, str]]:
         """(photo id, vector created_at, photo status) of every photo with a ``model_id``
         vector: what search compares with its index to find what changed."""
-        rows = self._query(
+        rows = self.query(
             "SELECT e.photo_id, e.created_at, p.status FROM embeddings e "
             "JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ?",
             (model_id,),
@@ -246,7 +246,7 @@ class VectorQueries(LibraryBase):
 
     def embedding_models(self) -> dict[str, int]:
         """{model id: number of stored vectors}."""
-        rows = self._query("SELECT model_id, count(*) AS n FROM embeddings GROUP BY model_id")
+        rows = self.query("SELECT model_id, count(*) AS n FROM embeddings GROUP BY model_id")
         return {r["model_id"]: r["n"] for r in rows}
 
     def copy_embeddings(self, source_model: str, target_model: str) -> int:

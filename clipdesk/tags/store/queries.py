@@ -76,12 +76,12 @@ class PhotoTagQueries:
         )
         params = [*USER_STATES, *label_ids]
         if photo_ids is None:
-            return [tuple(r) for r in self.lib._query(sql, params)]
+            return [tuple(r) for r in self.lib.query(sql, params)]
         out: list[tuple[int, int, str]] = []
         for part in chunks(list(photo_ids)):
             out += [
                 tuple(r)
-                for r in self.lib._query(
+                for r in self.lib.query(
                     f"{sql} AND photo_id IN ({marks(len(part))})", [*params, *part]
                 )
             ]
@@ -235,12 +235,12 @@ class PhotoTagQueries:
         """Every photo with at least one row in photo_tags (any state), by id."""
         return [
             int(r[0])
-            for r in self.lib._query("SELECT DISTINCT photo_id FROM photo_tags ORDER BY photo_id")
+            for r in self.lib.query("SELECT DISTINCT photo_id FROM photo_tags ORDER BY photo_id")
         ]
 
     def category_decisions(self, category: str) -> list[tuple[int, str, TagState]]:
         """(photo id, label name, state) of every user decision in a category, oldest first."""
-        rows = self.lib._query(
+        rows = self.lib.query(
             f"SELECT t.photo_id, l.name, t.state FROM {_TAG_JOIN} "
             f"WHERE c.name = ? AND t.state IN ({marks(len(USER_STATES))}) ORDER BY t.updated_at",
             (category, *USER_STATES),
@@ -258,7 +258,7 @@ class PhotoTagQueries:
             sql += f" AND t.state IN ({marks(len(states))})"
             params += [str(s) for s in states]
         sql += " ORDER BY c.position, c.id, l.position"
-        return [_tag(r) for r in self.lib._query(sql, params)]
+        return [_tag(r) for r in self.lib.query(sql, params)]
 
     def photos_with_tag(
         self,
@@ -276,7 +276,7 @@ class PhotoTagQueries:
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [_tag(r) for r in self.lib._query(sql, [lid, *[str(s) for s in states]])]
+        return [_tag(r) for r in self.lib.query(sql, [lid, *[str(s) for s in states]])]
 
     def review_list(
         self, category: str | None = None, label: str | None = None, limit: int = 100
@@ -295,11 +295,11 @@ class PhotoTagQueries:
                 sql += " AND l.name = ?"
                 params.append(cat.label(label).name)
         sql += f" ORDER BY abs(t.score - eff_threshold), t.photo_id LIMIT {int(limit)}"
-        return [_tag(r) for r in self.lib._query(sql, params)]
+        return [_tag(r) for r in self.lib.query(sql, params)]
 
     def tag_counts(self) -> dict[tuple[str, str], dict[str, int]]:
         """{(category, label): {state: count}}."""
-        rows = self.lib._query(
+        rows = self.lib.query(
             "SELECT c.name, l.name, t.state, count(*) FROM photo_tags t JOIN labels l ON "
             "l.id = t.label_id JOIN categories c ON c.id = l.category_id GROUP BY t.label_id, t.state"
         )
@@ -324,7 +324,7 @@ class PhotoTagQueries:
                 raise
             ids = self.label_ids(cat.name)
             return list(ids.values()) if label == "*" else [ids[cat.label(label).name]]
-        rows = self.lib._query(
+        rows = self.lib.query(
             "SELECT l.id, c.name FROM labels l JOIN categories c ON c.id = l.category_id "
             "WHERE l.name = ?",
             (term,),
@@ -342,7 +342,7 @@ class PhotoTagQueries:
         return [int(rows[0][0])]
 
     def _ids_with(self, label_ids: list[int], states: Sequence[str]) -> np.ndarray:
-        rows = self.lib._query(
+        rows = self.lib.query(
             f"SELECT DISTINCT photo_id FROM photo_tags WHERE label_id IN ({marks(len(label_ids))}) "
             f"AND state IN ({marks(len(states))})",
             [*label_ids, *states],
@@ -381,7 +381,7 @@ class PhotoTagQueries:
         if excluded:
             if result is None:
                 result = np.array(
-                    sorted(r[0] for r in self.lib._query("SELECT id FROM photos")), dtype=np.int64
+                    sorted(r[0] for r in self.lib.query("SELECT id FROM photos")), dtype=np.int64
                 )
             for ex in excluded:
                 result = np.setdiff1d(result, ex, assume_unique=True)

@@ -111,7 +111,7 @@ class TagStore(PhotoTagQueries):
 
     def label_ids(self, category: str) -> dict[str, int]:
         """{label name: label id} of a category, in label order."""
-        rows = self.lib._query(
+        rows = self.lib.query(
             "SELECT l.name, l.id FROM labels l JOIN categories c ON c.id = l.category_id "
             "WHERE c.name = ? ORDER BY l.position, l.id",
             (category,),

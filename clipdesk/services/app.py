@@ -49,7 +49,11 @@ from clipdesk.search.searcher import Searcher
 from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
-    from clipdesk.scanning.scanner import Scanner
+    from clipdesk.library.records import Photo
+    from clipdesk.library.store import Library
+    from clipdesk.model.engine import ClipModel
+    from clipdesk.scanning.scanner import ChangeSet, Scanner
+    from clipdesk.scanning.watcher import Watcher
     from clipdesk.services.folders import FolderService
     from clipdesk.services.heads import HeadService
     from clipdesk.services.models import ModelService
@@ -82,8 +86,8 @@ class ClipDeskServices:
             None if model is None or not isinstance(model, str | Path) else str(model)
         )
         self._model = model if model is not None and not isinstance(model, str | Path) else None
-        self._search_model: Any = None
-        self._library: Any = None
+        self._search_model: ClipModel | None = None
+        self._library: Library | None = None
         self._searcher: Searcher | None = None
         self._encoders: dict[str, QueryEncoder] = {}
         self._lock = threading.RLock()
@@ -96,7 +100,7 @@ class ClipDeskServices:
     # --- lifecycle -------------------------------------------------------------------------
 
     @property
-    def library(self) -> Any:
+    def library(self) -> Library:
         with self._lock:
             if self._closed:
                 raise ClipDeskError("ClipDesk services are closed.")
@@ -107,7 +111,7 @@ class ClipDeskServices:
             return self._library
 
     @property
-    def model(self) -> Any:
+    def model(self) -> ClipModel:
         """The active model (loaded on first use)."""
         with self._lock:
             if self._model is None:
@@ -177,7 +181,7 @@ class ClipDeskServices:
 
     # --- model -----------------------------------------------------------------------------
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: ClipModel | str | Path | None) -> None:
         """Make another model active (a name, a path or a loaded model). Search stays on the
         current vectors until :meth:`index` has embedded every photo with the new one."""
         with self._lock:
@@ -204,7 +208,7 @@ class ClipDeskServices:
         except ClipDeskError as exc:
             log.warning("switching models without keeping the old search model: %s", exc)
 
-    def search_model(self) -> Any:
+    def search_model(self) -> ClipModel:
         """The model whose vectors search uses right now (the active one unless a re-embedding
         is under way)."""
         with self._lock:
@@ -224,7 +228,7 @@ class ClipDeskServices:
             self.library.set_setting(SEARCH_MODEL_KEY, record)
         return record
 
-    def _load_search_model(self, record: dict[str, str]) -> Any:
+    def _load_search_model(self, record: dict[str, str]) -> ClipModel | None:
         from clipdesk.model import load_model
 
         try:
@@ -246,7 +250,7 @@ class ClipDeskServices:
             return None
         return model
 
-    def _switch_search_model(self, model: Any) -> None:
+    def _switch_search_model(self, model: ClipModel) -> None:
         old = self.library.get_setting(SEARCH_MODEL_KEY) or {}
         self.library.set_setting(
             SEARCH_MODEL_KEY, {"id": model.id, "source": str(self._model_source or model.path)}
@@ -273,20 +277,20 @@ class ClipDeskServices:
 
     def watch(
         self,
-        on_change: Callable[[Any], None] | None = None,
+        on_change: Callable[[ChangeSet], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         **options: Any,
-    ) -> Any:
+    ) -> Watcher:
         """A started :class:`clipdesk.scanning.watcher.Watcher`; call its ``stop()`` when done.
         Changes are applied to the search index before ``on_change`` sees them."""
-        from clipdesk.scanning.watcher import Watcher
+        from clipdesk.scanning.watcher import Watcher as _Watcher
 
-        def changed(changes: Any) -> None:
+        def changed(changes: ChangeSet) -> None:
             self.after_changes()
             if on_change is not None:
                 on_change(changes)
 
-        watcher = Watcher(self.scanner(), changed, on_error=on_error, **options)
+        watcher = _Watcher(self.scanner(), changed, on_error=on_error, **options)
         watcher.start()
         return watcher
 
@@ -357,7 +361,7 @@ class ClipDeskServices:
                 self._searcher = searcher
             return self._searcher
 
-    def _encoder(self, searcher: Searcher, model: Any) -> QueryEncoder:
+    def _encoder(self, searcher: Searcher, model: ClipModel) -> QueryEncoder:
         with self._lock:
             enc = self._encoders.get(model.id)
             if enc is None:
@@ -412,6 +416,6 @@ class ClipDeskServices:
 
     # --- status (what the library holds: app.status_report) -------------------------------------
 
-    def photos(self, ids: Iterable[int]) -> list[Any]:
+    def photos(self, ids: Iterable[int]) -> list[Photo]:
         photos: list[Any] = self.library.photos(ids=list(ids))
         return photos

@@ -35,10 +35,14 @@ _TEXT_BATCH = 256
 
 
 class TextModel(Protocol):
-    """What tagging needs from a loaded model (clipdesk.model's LoadedModel fits)."""
+    """What tagging needs from a loaded model (clipdesk.model's ClipModel fits). Read-only
+    attributes: tagging never changes the model."""
 
-    id: str
-    logit_scale: float
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def logit_scale(self) -> float: ...
 
     def encode_texts(self, texts: list[str]) -> np.ndarray: ...
 

@@ -134,3 +134,18 @@ def test_every_record_the_services_export_resolves():
     missing = [name for name in records.__all__ if getattr(records, name, None) is None]
     assert not missing
     assert set(dir(records)) == set(records.__all__)
+
+
+def test_the_cli_parses_its_commands_without_torch():
+    """`clipdesk-cli --version`, `--help` and the commands that need no model start in a blink,
+    and `doctor` can still report a broken torch: building the parser imports no torch."""
+    code = (
+        "import sys\n"
+        "import clipdesk.cli\n"
+        "clipdesk.cli.build_parser()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr

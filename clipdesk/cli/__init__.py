@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--library",
         metavar="PATH",
-        help="library file (default: $CLIPDESK_LIBRARY if set, else the one chosen in the app's "
-        "settings, else the user data dir)",
+        help="library file (default: the one chosen in the app's settings, else $CLIPDESK_LIBRARY "
+        "if set, else the user data dir)",
     )
     parser.add_argument(
         "--model",

@@ -153,6 +153,7 @@ def _scan_and_index(
     limit: int | None = None,
 ) -> dict[str, Any]:
     from clipdesk.common.errors import CancelledError
+    from clipdesk.services.folders import change_summary
 
     out: dict[str, Any] = {}
     if not args.no_scan:
@@ -162,14 +163,8 @@ def _scan_and_index(
             return {"cancelled": True}
         finally:
             bar.close()
-        out["scan"] = {
-            "added": len(changes.added),
-            "changed": len(changes.changed),
-            "moved": len(changes.moved),
-            "missing": len(changes.missing),
-            "errors": len(changes.errors),
-            "problems": changes.problems[:20],
-        }
+        out["scan"] = change_summary(changes)  # the shape `folders scan --json` prints
+        out["scan"]["problems"] = out["scan"]["problems"][:20]
     if token.cancelled:
         out["cancelled"] = True
         return out
@@ -205,8 +200,8 @@ def _summary(result: dict[str, Any]) -> str:
             f"Scanned: {s['added']} new, {s['changed']} changed, {s['moved']} moved, "
             f"{s['missing']} missing."
         )
-        for path, reason in s["problems"][:5]:
-            lines.append(f"  could not read {path}: {reason}")
+        for problem in s["problems"][:5]:
+            lines.append(f"  could not read {problem['path']}: {problem['reason']}")
     if "index" in result:
         r = result["index"]
         lines.append(

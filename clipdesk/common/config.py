@@ -70,12 +70,17 @@ def config_path() -> Path:
 
 
 def load() -> Config:
-    """The current config (defaults where the file is missing, unreadable or partly invalid)."""
+    """The current config (defaults where the file is missing, unreadable or partly invalid).
+    Read again only when the file changed (the other face may have written it), so asking for
+    a setting costs a stat, not a parse."""
     with _lock:
         path = config_path()
         if not path.is_file():
             config = _migrated()
-            _write(config)
+            try:
+                _write(config)
+            except OSError as exc:  # a read-only config folder must not stop either face
+                log.warning("could not save the settings to %s: %s", path, exc)
             return config
         return _read(path)
 
@@ -96,14 +101,25 @@ def update(**changes: Any) -> Config:
         raise TypeError(f"unknown config field(s): {', '.join(sorted(unknown))}")
     with _lock:
         path = config_path()
-        current = _read(path) if path.is_file() else _migrated()
+        exists = path.is_file()
+        current = _read(path) if exists else _migrated()
         config = replace(current, **changes).validated()
-        _write(config)
+        if config != current or not exists:  # an OK that changed nothing writes nothing
+            _write(config)
     return config
+
+
+# The last file read: (path, inode, mtime_ns, size) -> its config. Every write replaces the file
+# (a new inode), so a change within one mtime tick is still seen.
+_cache: dict[tuple[str, int, int, int], Config] = {}
 
 
 def _read(path: Path) -> Config:
     try:
+        stat = path.stat()
+        key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if key in _cache:
+            return _cache[key]
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable settings file %s: %s", path, exc)
@@ -113,7 +129,10 @@ def _read(path: Path) -> Config:
         return Config()
     known = {f.name for f in fields(Config)}
     values = {k: v for k, v in data.items() if k in known}
-    return Config(**values).validated()
+    config = Config(**values).validated()
+    _cache.clear()
+    _cache[key] = config
+    return config
 
 
 def _write(config: Config) -> None:

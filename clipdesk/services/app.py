@@ -40,12 +40,10 @@ from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
-from clipdesk.indexing.pipeline import IndexPipeline
 from clipdesk.indexing.report import EmbeddedHook, IndexReport
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.search.query import Query, QueryEncoder
 from clipdesk.search.results import SearchFilters, SearchResult
-from clipdesk.search.searcher import Searcher
 from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
@@ -54,6 +52,7 @@ if TYPE_CHECKING:
     from clipdesk.model.engine import ClipModel
     from clipdesk.scanning.scanner import ChangeSet, Scanner
     from clipdesk.scanning.watcher import Watcher
+    from clipdesk.search.searcher import Searcher
     from clipdesk.services.folders import FolderService
     from clipdesk.services.heads import HeadService
     from clipdesk.services.models import ModelService
@@ -324,6 +323,8 @@ class ClipDeskServices:
             model = self.model
             searching_with = self._search_model_record()["id"]
             hook = self._on_embedded if searching_with == model.id else None
+            from clipdesk.indexing.pipeline import IndexPipeline  # torch: not at import time
+
             pipe = IndexPipeline(self.library, model, on_embedded=hook, **pipeline_options)
             report = pipe.run(progress=progress, cancel=cancel, limit=limit)
             if (
@@ -356,6 +357,8 @@ class ClipDeskServices:
         with self._lock:
             model = self.search_model()
             if self._searcher is None or self._searcher.model_id != model.id:
+                from clipdesk.search.searcher import Searcher  # torch: not at import time
+
                 searcher = Searcher(self.library, model.id, model.dim, dtype=self.index_dtype)
                 searcher.load()
                 self._searcher = searcher

@@ -148,19 +148,28 @@ class ModelService:
         """Make ``name`` (an installed name or a checkpoint path; None: the default) the active
         model, and ``device`` (if given) the device it runs on, for both faces; a running app
         switches over to it (search keeps the old vectors until the new ones are made)."""
+        from clipdesk.model.manager import find_model
+        from clipdesk.training.versions import needs_reembedding, share_vectors
+
         before = self.settings.model()
+        app = self.app
+        # A version with the same image tower (a text-only fine-tune) takes the library's image
+        # vectors and tag heads as they are, so switching to it re-embeds nothing.
+        folder = find_model(name) if name else None
+        library = app.library if app is not None and app.library_path.exists() else None
+        shared = share_vectors(library, folder) if library is not None and folder else 0
         active = self.settings.set_model(name)  # refuses a model that is not there
         if device:
             device = self.settings.set_device(device)
-        app = self.app
         if app is not None:
             moved = device is not None and device != app.device
             if device is not None:
                 app.device = device
             if moved or active != (app.model_source or before):
                 app.set_model(active)
+        reembed = bool(library is not None and folder and needs_reembedding(library, folder))
         log.info("active model: %s", active or self.default_model)
-        return Activation(active)
+        return Activation(active, shared, reembed)
 
     def source(self) -> Path:
         """Where the app's model lives: the one asked for, else the active one, else the demo."""

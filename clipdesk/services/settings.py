@@ -16,12 +16,12 @@ __all__ = ["Config", "SettingsService", "XmpNaming", "resolve_library_path"]
 
 
 def resolve_library_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The library to open: ``explicit`` (``--library``), else ``CLIPDESK_LIBRARY``, else the one
-    chosen in the app's settings, else the default file in the data folder."""
+    """The library to open, the same rule for both faces: ``explicit`` (``--library``), else the
+    one chosen in the settings (the app's Settings, or its ``--library``), else the default:
+    ``CLIPDESK_LIBRARY`` when set, else the file in the data folder. (The environment replaces
+    the default only, so a choice the user made is never silently ignored.)"""
     if explicit:
         return Path(explicit).expanduser()
-    if os.environ.get("CLIPDESK_LIBRARY"):
-        return paths.default_library_path()
     chosen = config_file.load().library
     return Path(chosen).expanduser() if chosen else paths.default_library_path()
 
@@ -78,10 +78,10 @@ class SettingsService:
     def set_xmp(
         self, naming: XmpNaming | None = None, write_suggestions: bool | None = None
     ) -> Config:
-        current = config_file.load()
-        return config_file.update(
-            xmp_naming=naming or current.xmp_naming,
-            xmp_write_suggestions=current.xmp_write_suggestions
-            if write_suggestions is None
-            else bool(write_suggestions),
-        )
+        """Change the XMP rules given (None: leave that one as it is), in one read and write."""
+        changes: dict[str, object] = {}
+        if naming:
+            changes["xmp_naming"] = naming
+        if write_suggestions is not None:
+            changes["xmp_write_suggestions"] = bool(write_suggestions)
+        return config_file.update(**changes)

@@ -308,10 +308,10 @@ class TagService:
         basename sidecar a RAW+JPEG pair shares, whose keywords are merged and which is left for
         the other file. Another tool's sidecar is never moved or removed.
         """
-        settings = self.app.settings
-        style = SidecarNaming(naming or settings.xmp_naming())
+        config = self.app.settings.current()
+        style = SidecarNaming(naming or config.xmp_naming)
         suggestions = (
-            settings.xmp_write_suggestions() if include_suggestions is None else include_suggestions
+            config.xmp_write_suggestions if include_suggestions is None else include_suggestions
         )
         return self._xmp_tagger().write_xmp(
             photo_ids, naming=style, confirmed_only=not suggestions, cancel=cancel

@@ -181,15 +181,10 @@ class TrainingService:
         vectors (and tag heads) with it when the image towers match, so no re-embedding is
         needed; otherwise the photos are embedded again (in the background in the app)."""
         from clipdesk.model.manager import find_model
-        from clipdesk.training.versions import needs_reembedding, share_vectors
 
-        folder = find_model(name)
-        if folder is None:
+        if find_model(name) is None:
             raise ModelError(f"no installed model named {name!r}", "see `clipdesk-cli models list`")
-        library = self.app.library
-        shared = share_vectors(library, folder)
-        active = self.app.models.activate(name).active
-        return Activation(active, shared, needs_reembedding(library, folder))
+        return self.app.models.activate(name)
 
     def rollback(self, name: str | None = None) -> Activation:
         """Back to the model the fine-tuned version ``name`` (default: the active model) was

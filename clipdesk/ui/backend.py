@@ -1,7 +1,7 @@
 """One open library for the app: the blocking calls the UI runs in its worker pools.
 
-A thin layer over :class:`clipdesk.services.app.ClipDeskServices` (the facade the CLI drives too)
-plus the tag store, returning the UI's small records from :mod:`clipdesk.ui.rows`. Every
+An adapter over :class:`clipdesk.services.app.ClipDeskServices` (the facade the CLI drives too),
+turning its records into the UI's small rows of :mod:`clipdesk.ui.rows`. Every
 method runs in a worker thread (``AppController.call``), never on the GUI thread; torch loads with
 the model, on a worker, after the window is painted.
 """
@@ -37,7 +37,7 @@ class Backend:
 
     def __init__(self, services: ClipDeskServices) -> None:
         self.services = services
-        self.library = services.library  # for the tag calls; folders and search use services
+        _ = services.library  # opened now: a locked or foreign file fails in open(), not later
         self.tags = TagViews(services)  # categories, review, previews, XMP (TagService)
         self._watcher: Any = None
         self._on_change: Callable[[], None] | None = None
@@ -101,15 +101,12 @@ class Backend:
     # --- indexing ---------------------------------------------------------------------------
     def index(self, report: Report, token: CancelToken) -> Any:
         """Reconcile with the disk (at start and after folders change), then embed what is
-        pending; the watcher starts after the first reconcile."""
+        pending. The watcher starts before the first reconcile, as ``clipdesk-cli watch`` does:
+        a file arriving during or just after the scan is caught by it instead of falling
+        between the two."""
         with self._lock:
             wanted = self._folders_changed
         if self._scanned != wanted:
-            report(
-                Progress(0, None, message="Scanning folders for new, changed and deleted photos…")
-            )
-            self.services.folders.scan(cancel=token, progress=report)
-            self._scanned = wanted
             if self._on_change is not None and self._watcher is None:
                 self._watcher = self.services.watch(
                     lambda changes: (
@@ -117,12 +114,18 @@ class Backend:
                     ),
                     on_error=lambda exc: log.warning("watching failed: %s", exc),
                 )
+            report(
+                Progress(0, None, message="Scanning folders for new, changed and deleted photos…")
+            )
+            self.services.folders.scan(cancel=token, progress=report)
+            self._scanned = wanted
         token.raise_if_cancelled()
         return self.services.index(progress=report, cancel=token)
 
     # --- watching ---------------------------------------------------------------------------
     def start_watching(self, on_change: Callable[[], None]) -> None:
-        """Watch the folders once the first reconcile has run; ``on_change`` runs on its thread."""
+        """Watch the folders from the next index run's reconcile on; ``on_change`` runs on the
+        watcher's thread."""
         self._on_change = on_change
 
     def stop_watching(self) -> None:

@@ -122,6 +122,8 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         shared = self.controller.shared_settings
         model, device = self.models.selected(), self.device.currentData()
+        if device == self._device_was.split(":")[0]:
+            device = self._device_was  # the combo lists kinds: keep the user's cuda:1 as it was
         model_changed = model != self._model_was or device != self._device_was
         library = Path(self.library.text()).expanduser()
         library_changed = library != self._library_was

@@ -116,12 +116,17 @@ class TagViews:
     # --- XMP --------------------------------------------------------------------------------
     def xmp_rules(self) -> tuple[str, bool]:
         """(sidecar naming, whether suggestions are written): the shared settings."""
-        settings = self.services.settings
-        return settings.xmp_naming(), settings.xmp_write_suggestions()
+        config = self.services.settings.current()
+        return config.xmp_naming, config.xmp_write_suggestions
 
-    def write_xmp(self, token: CancelToken) -> int:
-        """Write every tagged photo's sidecar as the settings say; returns how many photos."""
-        report = self.services.tags.write_xmp(cancel=token)
+    def write_xmp(
+        self, token: CancelToken, naming: str | None = None, suggestions: bool | None = None
+    ) -> int:
+        """Write every tagged photo's sidecar (naming and suggestions: as given, else as the
+        settings say); returns how many photos."""
+        report = self.services.tags.write_xmp(
+            naming=naming, include_suggestions=suggestions, cancel=token
+        )
         if report.failed:
             first = "; ".join(f"{p}: {r}" for p, r in report.failed[:3])
             raise ClipDeskError(

@@ -232,7 +232,8 @@ class TagsPage(QWidget):
             "Write XMP sidecars",
             "Write tags as keywords to XMP sidecar files next to your photos?\n\n"
             f"{which} are written, as {name}; existing sidecars are "
-            "merged, never overwritten, and one of the other name is merged into it. "
+            "merged, never overwritten, and one ClipDesk wrote under the other name is merged "
+            "into it. "
             "Change this in Settings.",
         )
         if answer != QMessageBox.StandardButton.Yes:
@@ -241,7 +242,10 @@ class TagsPage(QWidget):
         def done(count: int) -> None:
             QMessageBox.information(self, "XMP sidecars", f"Wrote keywords for {count:,} photos.")
 
-        self.controller.call(lambda b, t: b.tags.write_xmp(t), done, pool="jobs")
+        # the rules the user just agreed to, even if the CLI or Settings changed them meanwhile
+        self.controller.call(
+            lambda b, t: b.tags.write_xmp(t, naming, suggestions), done, pool="jobs"
+        )
 
     # --- live preview -----------------------------------------------------------------------
     def _edited(self) -> None:

@@ -85,7 +85,7 @@ def test_indexing_in_the_app_brings_in_keywords_other_tools_wrote(
     add_and_index(qtbot, controller, str(tagged.parent))
     wait_idle(qtbot, controller)
     tags = controller.backend.services.tags
-    (photo,) = [p for p in controller.backend.library.photos() if p.path == tagged]
+    (photo,) = [p for p in controller.backend.services.library.photos() if p.path == tagged]
     mine = {(t.category, t.label): t.state for t in tags.tags_of(photo.id)}
     assert mine[("Scene", "beach")] is TagState.IMPORTED  # the user's keyword, not a suggestion
     assert mine[("Keywords", "Trip|Rome")] is TagState.IMPORTED
@@ -165,7 +165,7 @@ def test_app_and_cli_leave_one_sidecar_per_photo_with_only_the_users_tags(
     save_in_app(
         qtbot, controller, page, Category("Colour", (Label("red"), Label("green")), threshold=0.0)
     )
-    photos = {p.path.name: p for p in controller.backend.library.photos()}
+    photos = {p.path.name: p for p in controller.backend.services.library.photos()}
     assert all(
         any(t.state == "suggested" for t in services.tags.tags_of(p.id) if t.category == "Colour")
         for p in photos.values()

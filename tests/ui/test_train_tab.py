@@ -32,7 +32,7 @@ def app_with_labels(qtbot, make_app, tiny_model, synth_photos):
     with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
         controller.add_folder(str(root))
     wait_idle(qtbot, controller)
-    lib = controller.backend.library
+    lib = controller.backend.services.library
     tags = TagStore(lib)  # the labels a user would have confirmed, written straight in
     tags.add_category(Category("Colour", tuple(Label(c) for c in synth.COLOURS)))
     lid = tags.label_ids("Colour")
@@ -68,7 +68,7 @@ def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels
     def colour_scores() -> dict[tuple[int, str], float]:
         return {
             (t.photo_id, t.label): round(float(t.score or 0), 5)
-            for pid in [p.id for p in controller.backend.library.photos()]
+            for pid in [p.id for p in controller.backend.services.library.photos()]
             for t in tags.tags_of(pid)
             if t.category == "Colour"
         }
@@ -79,7 +79,7 @@ def test_teach_tags_trains_shows_before_after_and_applies(qtbot, app_with_labels
         heads.apply_button.click()
     from clipdesk.tags.heads.store import applied_heads
 
-    assert applied_heads(controller.backend.library) == [(controller.model.id, "Colour")]
+    assert applied_heads(controller.backend.services.library) == [(controller.model.id, "Colour")]
     wait_idle(qtbot, controller)
     with_head = colour_scores()
     if not heads.result.head.is_zero_shot:  # (the tiny model's head may equal zero-shot)

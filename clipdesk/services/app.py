@@ -419,6 +419,22 @@ class ClipDeskServices:
 
     # --- status (what the library holds: app.status_report) -------------------------------------
 
+    def photo(self, ref: int | str | Path) -> Photo:
+        """A library photo from an id (12 or "12") or a path (``~`` expanded); ClipDeskError
+        when it is not one of the library's photos. The one reading of a photo reference, for
+        ``search --like`` and the tags commands alike."""
+        lib = self.library
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            photo = lib.photo(int(ref))
+        else:
+            photo = lib.photo_by_path(Path(ref).expanduser())
+        if photo is None:
+            raise ClipDeskError(
+                f"{ref} is not a photo of this library.",
+                "Give a photo id, or the path of an indexed photo inside a watched folder.",
+            )
+        return photo
+
     def photos(self, ids: Iterable[int]) -> list[Photo]:
         photos: list[Any] = self.library.photos(ids=list(ids))
         return photos

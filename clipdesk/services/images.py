@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from clipdesk.imaging.decode import decode_for_model
-from clipdesk.imaging.filetypes import PHOTO_EXTENSIONS
+from clipdesk.imaging.filetypes import PHOTO_EXTENSIONS, is_candidate
 from clipdesk.imaging.pixels import open_image
 
 __all__ = ["decode_for_display", "is_photo_name", "open_upright", "photo_extensions"]
@@ -26,8 +26,9 @@ def photo_extensions() -> frozenset[str]:
 
 
 def is_photo_name(name: str | os.PathLike[str]) -> bool:
-    """True when the file name has one of :func:`photo_extensions` (the content is not read)."""
-    return os.path.splitext(os.fspath(name))[1].lower() in PHOTO_EXTENSIONS
+    """True when the file name has one of :func:`photo_extensions` (the content is not read):
+    the scanner's own test, so what it indexes is what the app opens."""
+    return is_candidate(os.fspath(name))
 
 
 def decode_for_display(path: str | os.PathLike[str], px: int) -> Image.Image:

@@ -105,18 +105,8 @@ def query_of(request: PhotoSearch, like_id: int | None = None) -> Query:
 
 
 def photo_id(app: ClipDeskServices, ref: int | str | Path) -> int:
-    """A library photo's id from an id or a path (ClipDeskError if it is not in the library)."""
-    if isinstance(ref, int):
-        return ref
-    if isinstance(ref, str) and ref.isdigit():
-        return int(ref)
-    photo = app.library.photo_by_path(Path(ref).expanduser())
-    if photo is None:
-        raise ClipDeskError(
-            f"{ref} is not a photo of this library.",
-            "Give a photo id, or the path of an indexed photo.",
-        )
-    return int(photo.id)
+    """A library photo's id from an id or a path (see :meth:`ClipDeskServices.photo`)."""
+    return app.photo(ref).id
 
 
 def folder_ids(app: ClipDeskServices, folders: Sequence[int | str | Path]) -> list[int]:

@@ -266,18 +266,8 @@ class TagService:
 
     def photos_by_reference(self, refs: Sequence[str]) -> list[Photo]:
         """The library's photos named by id ("12") or path, in order; a ClipDeskError names
-        the first that is not one of them."""
-        lib = self.app.library
-        found = []
-        for ref in refs:
-            photo = lib.photo(int(ref)) if ref.isdigit() else lib.photo_by_path(Path(ref))
-            if photo is None:
-                raise ClipDeskError(
-                    f"{ref}: not a photo of this library",
-                    "give a path inside a watched folder (indexed) or a photo id",
-                )
-            found.append(photo)
-        return found
+        the first that is not one of them (see :meth:`ClipDeskServices.photo`)."""
+        return [self.app.photo(ref) for ref in refs]
 
     def tag_choices(self) -> list[tuple[str, str]]:
         """Every (category, label), in order: what a tag filter may offer."""

@@ -4,11 +4,8 @@ shell) over the library chosen in the app's settings, not one given with --libra
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
+from functools import partial
 
 import pytest
 
@@ -21,7 +18,10 @@ from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.settings import SettingsService
 from clipdesk.tags.categories import Category, Label
 from clipdesk.tags.store.tag_store import TagStore
+from tests.support.cli_process import cli_json as run_cli_json
 
+# fine-tuning runs inside one of these commands: a longer guard than the helper's default
+cli_json = partial(run_cli_json, timeout=600)
 N = 24
 
 
@@ -56,38 +56,23 @@ def library(tmp_path, one_torch_thread):
     return path
 
 
-def _cli(*argv: str) -> dict:
-    """`clipdesk-cli --json ARGV` in a fresh process with this test's ClipDesk home."""
-    env = {**os.environ, "CLIPDESK_HOME": str(paths.config_dir().parent)}
-    env.pop("CLIPDESK_LIBRARY", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "clipdesk.cli", "--json", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def test_after_rollback_settings_models_list_status_and_the_app_agree(library):
-    assert _cli("models", "activate", "tiny")["active"] == "tiny"
-    tuned = _cli(
+    assert cli_json("models", "activate", "tiny")["active"] == "tiny"
+    tuned = cli_json(
         "train", "finetune", "--source", "tags,folders", "--min-steps", "3", "--epochs", "0.1",
         "--batch-size", "8", "--lr", "1e-3", "--name", "tiny-mine", "--activate",
     )  # fmt: skip
     assert tuned["activation"] == {"active": "tiny-mine", "shared_vectors": N, "reembed": False}
     # indexing switches search over to the new version (and drops the old vectors): the state
     # in which `status` used to name the search model rather than the active one
-    _cli("index")
-    assert _cli("status")["search_model"].startswith("tiny-mine@")
+    cli_json("index")
+    assert cli_json("status")["search_model"].startswith("tiny-mine@")
 
-    back = _cli("train", "rollback")
+    back = cli_json("train", "rollback")
     assert back["active"] == "tiny"
 
-    listed = _cli("models", "list")
-    status = _cli("status")
+    listed = cli_json("models", "list")
+    status = cli_json("status")
     with ClipDeskServices() as app:  # what the app opens on its next start
         started = (app.models.active(), app.model.name, str(app.library_path))
     assert config.load().model == "tiny"

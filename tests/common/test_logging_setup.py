@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from clipdesk.common import logging_setup, paths
 from clipdesk.library import store as store_module
 from clipdesk.library.store import Library
 from clipdesk.scanning import metadata
+from tests.support.cli_process import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -164,23 +163,10 @@ def test_recent_lines_returns_the_tail(tmp_path: Path):
     assert logging_setup.recent_lines() == []
 
 
-def _run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CLIPDESK_HOME": str(home)}
-    env.pop("CLIPDESK_LOG", None)
-    code = "import sys; from clipdesk.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_path):
-    quiet = _run_cli(tmp_path, "folders", "list")
+    quiet = run_cli(
+        "folders", "list", env={"CLIPDESK_HOME": str(tmp_path)}, unset=("CLIPDESK_LOG",)
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""  # warnings only by default; the new library's INFO line is not one
     log = tmp_path / "logs" / logging_setup.LOG_FILE_NAME
@@ -188,7 +174,13 @@ def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_pa
     assert "clipdesk: log started" in text
     assert "INFO     MainThread clipdesk.library.store: library " in text  # the schema set-up
 
-    verbose = _run_cli(tmp_path / "fresh", "-v", "folders", "list")
+    verbose = run_cli(
+        "-v",
+        "folders",
+        "list",
+        env={"CLIPDESK_HOME": str(tmp_path / "fresh")},
+        unset=("CLIPDESK_LOG",),
+    )
     assert verbose.returncode == 0, verbose.stderr
     assert "INFO clipdesk.library.store: library " in verbose.stderr  # -v: INFO on stderr too
     assert "log started" not in verbose.stderr  # that line marks runs in the file only

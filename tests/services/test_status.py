@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.model.testing import tiny_random_model
 from clipdesk.services.app import ClipDeskServices
+from tests.support.cli_process import cli_json
 from tests.support.pipeline_helpers import solid_photos
-
-
-def _cli(*argv: str) -> dict:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from clipdesk.cli import main; sys.exit(main(sys.argv[1:]))",
-            "--json",
-            *argv,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_report_counts_photos_names_both_models_and_lists_errors(tmp_path) -> None:
@@ -55,15 +35,15 @@ def test_report_counts_photos_names_both_models_and_lists_errors(tmp_path) -> No
 def test_cli_status_and_the_services_name_the_model_models_activate_chose(tmp_path) -> None:
     library = tmp_path / "lib.sqlite3"
     tiny = tiny_random_model(tmp_path / "src", name="tiny-status")
-    _cli("models", "import", str(tiny), "--activate")
-    listed = _cli("models", "list")["active"]
-    status = _cli("--library", str(library), "status")
+    cli_json("models", "import", str(tiny), "--activate")
+    listed = cli_json("models", "list")["active"]
+    status = cli_json("--library", str(library), "status")
     with ClipDeskServices(library) as app:
         report = app.status_report.report()
     assert listed == status["model"] == report.active_model == "tiny-status"
 
-    _cli("models", "activate", "default")
-    status = _cli("--library", str(library), "status")
+    cli_json("models", "activate", "default")
+    status = cli_json("--library", str(library), "status")
     with ClipDeskServices(library) as app:
         report = app.status_report.report()
     assert status["model"] is None and report.active_model is None

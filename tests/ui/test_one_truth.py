@@ -3,28 +3,8 @@ model: each fact is stored once (the shared settings), whichever face changed it
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 from clipdesk.ui.settings_dialog import SettingsDialog
-
-
-def cli_json(*argv: str) -> dict:
-    """``clipdesk-cli --json ARGV`` as a user's shell runs it: another process, the same
-    CLIPDESK_HOME (so the same settings file) as the app under test, no --library."""
-    env = dict(os.environ)
-    env.pop("CLIPDESK_LIBRARY", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "clipdesk.cli", "--json", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+from tests.support.cli_process import cli_json
 
 
 def test_the_cli_uses_the_library_chosen_in_the_window(qtbot, make_app, tiny_model, tmp_path):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from PySide6.QtCore import Qt
 from clipdesk.services.records import Category, Label
 from clipdesk.tags.xmp import sidecar as xmp
 from clipdesk.ui.tags_page import CategoryListModel
+from tests.support.cli_process import run_cli
 from tests.ui.conftest import add_and_index, wait_idle
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -108,25 +106,6 @@ def test_label_preview_shows_the_photos_of_that_label(qtbot, make_app, demo_mode
 
 
 # --- the two faces on one library: what is on disk must not depend on which one the user used ---
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(*argv: str) -> subprocess.CompletedProcess:
-    """``clipdesk-cli`` as the user runs it: another process, the same CLIPDESK_HOME (so the same
-    shared settings) as the app under test."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from clipdesk.cli import main; sys.exit(main())",
-            *argv,
-        ],
-        cwd=REPO_ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def sidecars(folder: Path) -> list[str]:
@@ -193,12 +172,12 @@ def test_app_and_cli_leave_one_sidecar_per_photo_with_only_the_users_tags(
         )
 
     check()
-    done = cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
+    done = run_cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
     assert done.returncode == 0, done.stderr
     check()  # the CLI writes what the app wrote: same names, no guesses
     # and both read the same settings: a choice made once holds for the other face
     services.settings.set_xmp(write_suggestions=True)
-    done = cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
+    done = run_cli("--library", str(library), "--device", "cpu", "tags", "write-xmp")
     assert done.returncode == 0, done.stderr
     assert sidecars(pics) == [f"{i}.png.xmp" for i in range(4)]
 
@@ -225,12 +204,12 @@ def test_saving_a_category_in_the_cli_leaves_the_tags_saving_it_in_the_app_does(
     save_in_app(qtbot, controller, window.tags, cat)
     in_app = colour_tags()
     assert in_app  # the app tagged the library at once
-    done = cli(
+    done = run_cli(
         "--library", str(library), "--device", "cpu", "tags", "categories", "remove", "Colour"
     )
     assert done.returncode == 0, done.stderr
     assert "Colour" not in [c.name for c in services.tags.categories()]  # tags gone with it
-    done = cli(
+    done = run_cli(
         "--library",
         str(library),
         "--device",

@@ -152,8 +152,52 @@ def _v3_vectors_by_model(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_steps_provenance_devices(db: sqlite_utils.Database) -> None:
+    """What must follow a photo's embedding, where its keywords came from, and which device a
+    folder's root lives on.
+
+    - ``photo_steps``: work still owed to a photo after its vector was committed (imported
+      keywords, zero-shot tags; later passes such as OCR add their own ``step`` names). A row is
+      written in the same transaction as the vector and deleted in the transaction that does the
+      step, so a crash, a lock or a full disk leaves the work pending, never dropped
+      (clipdesk.library.steps).
+    - ``keyword_sources``: each keyword seen in a photo's XMP (sidecar or embedded) with who wrote
+      it: ``other`` (another tool; never rewritten, moved or split) or ``ours`` (ClipDesk wrote
+      it, so ClipDesk may remove it).
+    - ``folders.device``: ``st_dev`` of the folder's root when it was last scanned online, so a
+      root that is now the bare mount point of an unplugged drive reads as offline.
+    """
+    db.execute(
+        "CREATE TABLE photo_steps ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " step TEXT NOT NULL,"  # e.g. 'xmp_import', 'tag'
+        " model_id TEXT,"  # the model whose vector the step needs, or NULL
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " error TEXT,"  # why the last attempt failed, shown to the user
+        " created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL,"
+        " PRIMARY KEY (photo_id, step)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX photo_steps_step ON photo_steps(step, photo_id)")
+    db.execute(
+        "CREATE TABLE keyword_sources ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " field TEXT NOT NULL CHECK (field IN ('subject', 'hierarchy')),"
+        " keyword TEXT NOT NULL,"  # exactly as found; 'a|b|c' in the hierarchy field
+        " origin TEXT NOT NULL CHECK (origin IN ('other', 'ours')),"
+        " updated_at REAL NOT NULL,"
+        " PRIMARY KEY (photo_id, field, keyword)) WITHOUT ROWID"
+    )
+    db.execute("ALTER TABLE folders ADD COLUMN device INTEGER")
+
+
 # Append-only. Index i upgrades version i to version i + 1.
-MIGRATIONS: list[Migration] = [_v1_library, _v2_tags, _v3_vectors_by_model]
+MIGRATIONS: list[Migration] = [
+    _v1_library,
+    _v2_tags,
+    _v3_vectors_by_model,
+    _v4_steps_provenance_devices,
+]
 
 
 def latest_version() -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clipdesk.library import schema
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.search.searcher import Searcher
 from clipdesk.services.app import ClipDeskServices
@@ -28,7 +29,7 @@ def app(tmp_path):
 
 def test_the_old_library_keeps_its_schema_photos_and_vectors(app):
     lib = app.library
-    assert lib.version == 3
+    assert lib.version == schema.latest_version() == 4  # migrated on open
     (folder,) = app.folders.list()
     assert str(folder.path) == "/tmp/clipdesk-legacy-fixture/photos"
     assert folder.photos == 12 and folder.indexed == 12
@@ -55,7 +56,7 @@ def test_the_old_librarys_categories_and_decisions_are_all_there(app):
 
 def test_the_status_report_reads_the_old_library(app):
     report = app.status_report.report(5)
-    assert report.schema_version == 3
+    assert report.schema_version == 4
     assert report.photos["ok"] == 12
     assert report.search_model == OLD_MODEL
     assert report.vectors == {OLD_MODEL: 12}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import logging
 import sys
@@ -23,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "desktop_entry",
     "tags",
     "folders",
+    "library",
     "status",
     "train",
     "index",
@@ -74,7 +76,15 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
         print(text)
 
 
+def _keep_path_bytes(stream: object) -> None:
+    """A file name that is not UTF-8 reaches us as a str with surrogates (PEP 383); print its
+    original bytes, as ``ls`` and ``find`` do, instead of failing on them."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _keep_path_bytes(sys.stdout)
     parser = build_parser()
     args = parser.parse_args(argv)
     console_level = logging.INFO if args.verbose else logging.WARNING
@@ -86,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or EXIT_OK)
     except ClipDeskError as exc:
         if args.json:
-            print(json.dumps({"error": exc.message, "hint": exc.hint}), file=sys.stderr)
+            print(json.dumps({"error": exc.message, "hint": exc.cli_hint}), file=sys.stderr)
         else:
             print(f"error: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"hint: {exc.hint}", file=sys.stderr)
+            if exc.cli_hint:
+                print(f"hint: {exc.cli_hint}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,12 +1,15 @@
-"""``clipdesk-cli folders add|remove|list|scan``: which folders the library watches.
+"""``clipdesk-cli folders add|remove|relocate|list|scan``: which folders the library watches.
 
 Adding a folder scans it at once (new photos become pending; ``clipdesk-cli index`` embeds them).
-Removing one forgets its photos, vectors and tags; the files themselves are never touched.
+Removing one forgets its photos, vectors and tags (an offline one too); the files themselves are
+never touched. Relocating one points it at its new root, keeping every photo found there.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from typing import Any
 
@@ -30,10 +33,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove = sub.add_parser("remove", help="forget folders and their photos (files are kept)")
     remove.add_argument("paths", nargs="+", metavar="PATH")
     remove.set_defaults(func=run_remove)
+    relocate = sub.add_parser(
+        "relocate",
+        help="point a folder at its new location (photos moved to a new disk or mount path)",
+        description="Every photo found at the same relative path with the same content keeps "
+        "its id, vector, tags and decisions; other content there is indexed again; photos not "
+        "found stay missing. The new location is then scanned for new files.",
+    )
+    relocate.add_argument("old", metavar="OLD", help="the folder as the library knows it")
+    relocate.add_argument("new", metavar="NEW", help="where its photos are now")
+    relocate.set_defaults(func=run_relocate)
     lst = sub.add_parser("list", help="list folders with photo counts")
     lst.set_defaults(func=run_list)
     scan = sub.add_parser("scan", help="reconcile every folder with the disk now")
     scan.set_defaults(func=run_scan)
+
+
+def _folder_ref(text: str) -> int | str:
+    """A folder as the user named it: its path (it may be offline, so not checked on disk), or
+    its id from ``folders list --json``."""
+    return int(text) if text.isdigit() and not os.path.exists(text) else text
 
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
@@ -86,7 +105,10 @@ def run_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
     with _open(args) as app:
-        out = [{"folder": path, "photos_removed": app.folders.remove(path)} for path in args.paths]
+        out = [
+            {"folder": path, "photos_removed": app.folders.remove(_folder_ref(path))}
+            for path in args.paths
+        ]
     emit(
         args,
         out,
@@ -98,7 +120,34 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_relocate(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+
+    with _open(args) as app:
+        moved = app.folders.relocate(_folder_ref(args.old), args.new, progress=_progress(args))
+        if _progress(args):
+            print(file=sys.stderr)
+    out = {
+        "folder": str(moved.record.path),
+        "old_path": moved.old_path,
+        "id": moved.record.id,
+        "kept": moved.kept,
+        "changed": moved.changed,
+        "unmatched": moved.unmatched,
+        "scan": change_summary(moved.changes),
+    }
+    lines = [
+        f"relocated {moved.old_path} -> {moved.record.path}: {moved.kept} photos kept their tags "
+        f"and decisions, {moved.changed} changed (indexed again), {moved.unmatched} not found "
+        "(missing)",
+        f"scan of the new location: {_describe(moved.changes)}",
+    ]
+    emit(args, out, "\n".join(lines))
+    return 0
+
+
 def _folder_row(record: FolderRecord) -> dict[str, Any]:
+    purge = record.purge
     return {
         "id": record.id,
         "path": str(record.path),
@@ -107,6 +156,16 @@ def _folder_row(record: FolderRecord) -> dict[str, Any]:
         "last_scan": record.folder.last_scan,
         "photos": record.photos,
         "by_status": dict(record.counts),
+        "purge": None
+        if purge is None
+        else {
+            "missing": purge.missing,
+            "offline": purge.offline,
+            "days": purge.days,
+            "first": purge.first.isoformat() if purge.first else None,
+            "last": purge.last.isoformat() if purge.last else None,
+            "text": purge.text,
+        },
     }
 
 
@@ -115,6 +174,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     with _open(args) as app:
         rows = [_folder_row(r) for r in app.folders.list()]
+        rule = app.folders.purge_rule()
     lines = []
     for r in rows:
         detail = ", ".join(f"{n} {s}" for s, n in sorted(r["by_status"].items())) or "empty"
@@ -122,6 +182,15 @@ def run_list(args: argparse.Namespace) -> int:
         lines.append(f"{r['path']}{flag}: {r['photos']} photos ({detail})")
         if r["error"]:
             lines.append(f"  {r['error']}")
+        if r["purge"]:
+            lines.append(f"  {r['purge']['text']}")
+        if r["status"] == "offline":
+            lines.append(
+                "  kept while offline; to forget it: `clipdesk-cli folders remove "
+                f"{shlex.quote(r['path'])}`, or if it moved: `clipdesk-cli folders relocate`"
+            )
+    if rows:
+        lines.append(rule)
     emit(
         args,
         rows,

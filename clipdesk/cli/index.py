@@ -1,6 +1,7 @@
 """``clipdesk-cli index`` (one shot) and ``clipdesk-cli watch`` (until stopped).
 
     index [--no-scan] [--batch-size N] [--workers N]   scan the folders, embed what is pending
+          [--retry-errors]                              (first queueing every failed photo again)
     watch [--no-scan]                                  the same, then follow changes on disk
 
 A progress bar is drawn on stderr when it is a terminal, nothing otherwise (scripts, cron, pipes).
@@ -27,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("index", help="scan the folders and embed every new or changed photo")
     _common(p)
     p.add_argument("--limit", type=int, metavar="N", help="embed at most N photos, then stop")
+    p.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="try every photo that could not be read again (the app's Retry failed)",
+    )
     p.set_defaults(func=cmd_index)
     w = subparsers.add_parser(
         "watch", help="index, then keep the library in step with the disk until stopped (Ctrl+C)"
@@ -168,6 +174,8 @@ def _scan_and_index(
     if token.cancelled:
         out["cancelled"] = True
         return out
+    if getattr(args, "retry_errors", False):
+        out["retried"] = app.folders.retry_errors()
     try:
         report = app.index(
             progress=bar,
@@ -188,6 +196,8 @@ def _scan_and_index(
     }
     out["cancelled"] = report.cancelled
     out["pending"] = app.pending_count()
+    out["waiting"] = dict(report.waiting)  # owed after embedding: XMP keywords, tags
+    out["waiting_note"] = report.waiting_note
     out["model"] = app.model.id
     return out
 
@@ -202,6 +212,8 @@ def _summary(result: dict[str, Any]) -> str:
         )
         for problem in s["problems"][:5]:
             lines.append(f"  could not read {problem['path']}: {problem['reason']}")
+    if "retried" in result:
+        lines.append(f"Queued {result['retried']:,} photos in error to be tried again.")
     if "index" in result:
         r = result["index"]
         lines.append(
@@ -209,7 +221,12 @@ def _summary(result: dict[str, Any]) -> str:
             f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s."
         )
         if r["failed"]:
-            lines.append("  see `clipdesk-cli status` for the reasons.")
+            lines.append(
+                "  see `clipdesk-cli status` for the reasons; "
+                "`clipdesk-cli index --retry-errors` tries them again."
+            )
+    if result.get("waiting_note"):
+        lines.append(f"Still to do: {result['waiting_note']}; the next run does it.")
     if result.get("cancelled"):
         lines.append(
             f"Stopped; {result.get('pending', 'the remaining'):,} photos still pending "
@@ -276,9 +293,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
                         progress=bar, cancel=token, batch_size=args.batch_size, workers=args.workers
                     )
                     bar.close()
-                    if report.embedded or report.failed:
+                    if report.embedded or report.failed or report.waiting_note:
                         _print_event(
-                            args, "indexed", {"embedded": report.embedded, "failed": report.failed}
+                            args,
+                            "indexed",
+                            {
+                                "embedded": report.embedded,
+                                "failed": report.failed,
+                                "waiting_note": report.waiting_note,
+                            },
                         )
             finally:
                 watcher.stop()
@@ -303,6 +326,7 @@ def _print_event(args: argparse.Namespace, kind: str, data: dict[str, Any]) -> N
             if ("index" in data or "scan" in data)
             else (
                 f"Indexed {data.get('embedded', 0)} photo(s), {data.get('failed', 0)} unreadable."
+                + (f" Still to do: {data['waiting_note']}." if data.get("waiting_note") else "")
             )
         )
         if text:

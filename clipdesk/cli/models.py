@@ -89,8 +89,14 @@ def run_list(args: argparse.Namespace) -> int:
     with _services(args) as app:
         models = app.models.installed()
         active = app.models.active()
-        data: dict[str, Any] = {"models": [m.to_json() for m in models], "active": active}
-        lines = []
+        sweep = app.models.recovery()
+        data: dict[str, Any] = {
+            "models": [m.to_json() for m in models],
+            "active": active,
+            "recovered": list(sweep.actions),
+            "leftovers": list(sweep.leftovers),
+        }
+        lines = [f"recovered: {line}" for line in sweep.actions]
         for m in models:
             flags = [m.source] + (["demo"] if m.demo else [])
             mark = "*" if m.active else " "
@@ -103,6 +109,7 @@ def run_list(args: argparse.Namespace) -> int:
             lines.append(f"active: default ({app.models.default_model})")
         elif not any(m.active for m in models):
             lines.append(f"active: {active}")
+        lines += [f"left over: {line}" for line in sweep.leftovers]
         if args.catalog:
             catalog = app.models.catalog()
             data["catalog"] = [e.to_json() for e in catalog]

@@ -48,6 +48,8 @@ def describe(data: dict[str, Any]) -> str:
         left = data["pending"].get(model_id)
         tail = f", {left} to go" if left else ""
         lines.append(f"  vectors for {model_id}: {n}{tail}")
+    if data.get("waiting_note"):
+        lines.append(f"waiting: {data['waiting_note']}; the next index run does it")
     if data["errors"]:
         shown = len(data["errors"])
         lines.append(f"errors ({shown} of {photos['error']}):")

@@ -430,10 +430,26 @@ def cmd_import_xmp(args: argparse.Namespace) -> int:
 
     with _services(args) as app:
         ids = _photo_ids(app, args.photos) if args.photos else None
-        n = app.tags.import_xmp(ids)
-        count = len(ids) if ids is not None else len(app.library.photos())
-    emit(args, {"imported": n, "photos": count}, f"imported {n} keywords from {count} photos")
-    return 0
+        report = app.tags.import_xmp_report(ids)
+    for _pid, path, reason in report.failed:
+        print(f"warning: {path}: {reason}", file=sys.stderr)
+    text = f"imported {report.added} keywords from {report.photos} photos"
+    if report.failed:
+        text += f"; the XMP of {len(report.failed)} could not be read"
+    if report.skipped:
+        reasons = "; ".join(f"{why}: {n}" for why, n in report.not_imported.most_common(3))
+        text += f"; {report.skipped} keywords not imported ({reasons})"
+    emit(
+        args,
+        {
+            "imported": report.added,
+            "photos": report.photos,
+            "failed": [{"path": p, "reason": r} for _i, p, r in report.failed],
+            "not_imported": dict(report.not_imported),
+        },
+        text,
+    )
+    return 1 if report.failed else 0
 
 
 def cmd_write_xmp(args: argparse.Namespace) -> int:
@@ -444,20 +460,15 @@ def cmd_write_xmp(args: argparse.Namespace) -> int:
         report = app.tags.write_xmp(ids, naming=args.naming, include_suggestions=args.suggestions)
     for path, reason in report.failed:
         print(f"warning: {path}: {reason}", file=sys.stderr)
-    merged = (
-        f"; {len(report.absorbed)} sidecars of the other name merged in and removed"
-        if report.absorbed
-        else ""
-    )
     emit(
         args,
         {
             "written": [str(p) for p in report.written],
             "unchanged": report.unchanged,
             "merged": [str(p) for p in report.absorbed],
+            "full_names": [str(p) for p in report.full_names],
             "failed": [{"path": p, "reason": r} for p, r in report.failed],
         },
-        f"wrote {len(report.written)} sidecars, {report.unchanged} already up to date, "
-        f"{len(report.failed)} failed{merged}",
+        report.summary(),
     )
     return 1 if report.failed else 0

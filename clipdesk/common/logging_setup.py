@@ -122,7 +122,12 @@ def install_logging(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         file_handler = _RotatingFileHandler(
-            target, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=False
+            target,
+            maxBytes=MAX_BYTES,
+            backupCount=BACKUP_COUNT,
+            encoding="utf-8",
+            errors="backslashreplace",  # a file name that is not UTF-8 is logged, not dropped
+            delay=False,
         )
     except OSError as exc:
         file_handler = None

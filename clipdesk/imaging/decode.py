@@ -10,6 +10,10 @@ Formats: JPEG, PNG, WebP, TIFF, BMP, GIF (first frame), HEIC/HEIF (pillow-heif) 
 (the embedded preview, via rawpy; a half-size demosaic when a file has none). EXIF orientation is
 applied. Every failure raises :class:`DecodeError` with a ``kind`` and a human ``reason`` that the
 pipeline records on the photo; nothing else escapes for a bad file.
+
+Only regular files are opened, and only what the format needs is read from them
+(:mod:`clipdesk.imaging.extent`): a photo followed by gigabytes of padding costs what the photo
+costs.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.limits import MAX_PIXELS
+from clipdesk.common.regular_files import NotARegularFileError, open_regular
+from clipdesk.imaging.downscale import DECODE_MEMORY, decoded_bytes, reduce_early
+from clipdesk.imaging.extent import ExtentError, pillow_source
 from clipdesk.imaging.filetypes import HEIF_EXTENSIONS, RAW_EXTENSIONS
-from clipdesk.imaging.pixels import MAX_PIXELS, to_rgb
+from clipdesk.imaging.pixels import to_rgb
 
 if TYPE_CHECKING:
     import rawpy
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 _heif_registered = False
+_HEAD_BYTES = 512  # enough to sniff the format and to describe a file that is not an image
 
 
 class DecodeError(ClipDeskError):
@@ -82,17 +92,18 @@ def _ensure_heif() -> None:
 def decode_for_model(path: str | os.PathLike[str], size: int = 224) -> DecodedPhoto:
     """Read ``path`` and return an RGB image whose shortest side is at most ``size``."""
     path = Path(path)
-    data = _read_bytes(path)
-    if path.suffix.lower() in RAW_EXTENSIONS:
-        return _decode_raw(path, data, size)
-    if path.suffix.lower() in HEIF_EXTENSIONS or data[4:12] in (
-        b"ftypheic",
-        b"ftypheix",
-        b"ftypmif1",
-        b"ftyphevc",
-    ):
-        _ensure_heif()
-    return _decode_bytes(data, size)
+    with _open_photo(path) as fh:
+        head = _read_head(fh)
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            return _decode_raw(path, fh, head, size)
+        if path.suffix.lower() in HEIF_EXTENSIONS or head[4:12] in (
+            b"ftypheic",
+            b"ftypheix",
+            b"ftypmif1",
+            b"ftyphevc",
+        ):
+            _ensure_heif()
+        return _decode_file(fh, head, size)
 
 
 def decode_image(image: Image.Image, size: int = 224) -> DecodedPhoto:
@@ -102,39 +113,72 @@ def decode_image(image: Image.Image, size: int = 224) -> DecodedPhoto:
     return DecodedPhoto(_shrink(to_rgb(image), size), width, height, image.format or "memory")
 
 
-def _read_bytes(path: Path) -> bytes:
-    # One read of the whole file: photos are a few MB, and holding the bytes lets a truncated
-    # copy be told from an unreadable disk.
+def _open_photo(path: Path) -> BinaryIO:
+    # The decoder reads from the open file what the format needs (see imaging.extent): a photo
+    # padded to gigabytes costs what its photo costs, not the padding.
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        return open_regular(path)
     except FileNotFoundError:
         raise DecodeError("missing", "file not found") from None
     except IsADirectoryError:
         raise DecodeError("not_image", "is a folder, not a file") from None
-    except PermissionError:
-        raise DecodeError("unreadable", "permission denied") from None
+    except NotARegularFileError as exc:
+        if stat.S_ISDIR(_mode(path)):
+            raise DecodeError("not_image", "is a folder, not a file") from None
+        raise DecodeError("not_image", exc.strerror or "not a regular file") from None
     except OSError as exc:
-        what = os.strerror(exc.errno) if exc.errno else str(exc)
-        if exc.errno in (errno.EIO, errno.ENXIO):
-            what = f"read error from the disk ({what})"
-        raise DecodeError("unreadable", f"cannot read the file: {what}") from None
-    if not data:
-        raise DecodeError("empty", "file is empty (0 bytes)")
-    return data
+        raise _unreadable(exc) from None
 
 
-def _decode_bytes(data: bytes, size: int, fmt_override: str | None = None) -> DecodedPhoto:
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
-        # Checked before Pillow: it refuses a bare bomb header as "unidentified", not as too big.
-        w, h = struct.unpack(">II", data[16:24])
-        _check_size(w, h)
+def _mode(path: Path) -> int:
     try:
-        image: Image.Image = Image.open(io.BytesIO(data))
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _read_head(fh: BinaryIO) -> bytes:
+    try:
+        head = fh.read(_HEAD_BYTES)
+        fh.seek(0)
+    except OSError as exc:
+        raise _unreadable(exc) from None
+    if not head:
+        raise DecodeError("empty", "file is empty (0 bytes)")
+    return head
+
+
+def _unreadable(exc: OSError) -> DecodeError:
+    if isinstance(exc, PermissionError):
+        return DecodeError("unreadable", "permission denied")
+    what = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.EIO, errno.ENXIO):
+        what = f"read error from the disk ({what})"
+    return DecodeError("unreadable", f"cannot read the file: {what}")
+
+
+def _decode_file(
+    fh: BinaryIO, head: bytes, size: int, fmt_override: str | None = None
+) -> DecodedPhoto:
+    """Decode the photo open as ``fh`` (``head``: its first bytes)."""
+    claimed = _claimed_size(head)
+    if claimed is not None:
+        # Checked before Pillow: it refuses a bare bomb header as "unidentified", not as too big,
+        # and its WebP decoder allocates the whole canvas as it opens.
+        _check_size(*claimed)
+    try:
+        source = pillow_source(fh)
+        image: Image.Image = Image.open(source)
+    except ExtentError as exc:
+        raise DecodeError(exc.kind, exc.reason) from None
     except Image.DecompressionBombError as exc:
         raise DecodeError("too_large", f"image is too large to decode safely: {exc}") from None
     except UnidentifiedImageError:
-        raise DecodeError("not_image", _not_image_reason(data)) from None
+        raise DecodeError("not_image", _not_image_reason(head)) from None
+    except OSError as exc:
+        if exc.errno is None:  # Pillow's own complaints carry no errno; the disk's do
+            raise DecodeError("corrupt", f"damaged image header: {_short(exc)}") from None
+        raise _unreadable(exc) from None
     except Exception as exc:  # Pillow plugins raise many types on a damaged header
         raise DecodeError("corrupt", f"damaged image header: {_short(exc)}") from None
     fmt = image.format or "unknown"
@@ -144,11 +188,15 @@ def _decode_bytes(data: bytes, size: int, fmt_override: str | None = None) -> De
         if fmt == "JPEG":
             # DCT scaling: the result is still >= size on both sides, never full size.
             image.draft("RGB", (size, size))
-        image.load()
-        # EXIF only after load(): reading it first makes Pillow's PNG reader skip ahead and
-        # then accept a damaged IDAT stream without complaint.
-        full_w, full_h = _oriented(image, header_size)
-        image = ImageOps.exif_transpose(image) or image
+        with DECODE_MEMORY.hold(decoded_bytes(image)):
+            image.load()
+            # EXIF only after load(): reading it first makes Pillow's PNG reader skip ahead and
+            # then accept a damaged IDAT stream without complaint.
+            orientation = _orientation(image)
+            image = reduce_early(image, size)  # the full-size pixels are freed here
+        full_w, full_h = header_size[::-1] if orientation in _SWAPS_AXES else header_size
+        if orientation in _UPRIGHT:
+            image = image.transpose(_UPRIGHT[orientation])
         rgb = to_rgb(image)
         return DecodedPhoto(_shrink(rgb, size), full_w, full_h, fmt_override or fmt)
     except DecodeError:
@@ -186,13 +234,26 @@ def _check_size(w: int, h: int) -> None:
         )
 
 
-def _oriented(image: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
-    w, h = size
+# EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose,
+# which would copy the full-size image: here it runs on the reduced one).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES = (5, 6, 7, 8)
+
+
+def _orientation(image: Image.Image) -> int:
     try:
-        orientation = image.getexif().get(0x0112, 1)
+        value = image.getexif().get(0x0112, 1)
+        return value if isinstance(value, int) else 1
     except Exception:  # a broken EXIF block must not sink an otherwise fine photo
-        orientation = 1
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        return 1
 
 
 def _shrink(image: Image.Image, size: int) -> Image.Image:
@@ -208,6 +269,8 @@ def _shrink(image: Image.Image, size: int) -> Image.Image:
 
 
 def _load_error(exc: BaseException, fmt: str) -> DecodeError:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return _unreadable(exc)  # the disk failed mid-read: not the photo's fault
     text = str(exc).lower()
     if isinstance(exc, MemoryError):
         return DecodeError("too_large", f"not enough memory to decode this {fmt} image")
@@ -225,6 +288,26 @@ def _load_error(exc: BaseException, fmt: str) -> DecodeError:
     if "decoder" in text and "not available" in text:
         return DecodeError("unsupported", f"no decoder for this {fmt} variant: {_short(exc)}")
     return DecodeError("corrupt", f"damaged {fmt} data: {_short(exc)}")
+
+
+def _claimed_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) as a PNG or WebP header states it, before any decoder sees it."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        w, h = (int.from_bytes(head[i : i + 3], "little") + 1 for i in (24, 27))
+        return w, h
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
 
 
 def _not_image_reason(data: bytes) -> str:
@@ -260,18 +343,19 @@ _RAW_FLIP = {
 }
 
 
-def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
+def _decode_raw(path: Path, fh: BinaryIO, head: bytes, size: int) -> DecodedPhoto:
     try:
         import rawpy
     except ImportError:  # pragma: no cover - rawpy is a declared dependency
         raise DecodeError("unsupported", "camera RAW support (rawpy) is not installed") from None
     try:
-        raw = rawpy.imread(io.BytesIO(data))
+        # LibRaw reads the parts it needs from the file itself, never the whole file.
+        raw = rawpy.imread(_libraw_name(path, fh))
     except Exception as exc:  # rawpy raises LibRawError subclasses, but also plain IOError
-        if data.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")):
+        if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"II*\0", b"MM\0*")):
             # A JPEG/PNG/TIFF with a RAW extension (renamed, or a camera's "RAW+JPEG" mix-up).
             try:
-                return _decode_bytes(data, size)
+                return _decode_file(fh, head, size)
             except DecodeError:
                 pass
         raise DecodeError("corrupt", f"not a readable camera RAW file: {_short(exc)}") from None
@@ -283,7 +367,7 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
             thumb = None
         if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
             jpeg = bytes(thumb.data)
-            decoded = _decode_bytes(jpeg, size, fmt_override="RAW")
+            decoded = _decode_file(io.BytesIO(jpeg), jpeg[:_HEAD_BYTES], size, "RAW")
             image = decoded.image
             if flip in _RAW_FLIP and not _has_orientation(jpeg):
                 image = image.transpose(_RAW_FLIP[flip])
@@ -294,7 +378,11 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
 
                 array = np.asarray(thumb.data)  # a BITMAP preview is an RGB array
             else:
-                array = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+                raw_pixels = int(raw.sizes.raw_width) * int(raw.sizes.raw_height)
+                _check_size(int(raw.sizes.raw_width), int(raw.sizes.raw_height))
+                # LibRaw holds the raw data and a half-size 16-bit image: ~5 bytes a pixel.
+                with DECODE_MEMORY.hold(raw_pixels * 5):
+                    array = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
         except Exception as exc:
             raise DecodeError("corrupt", f"damaged camera RAW data: {_short(exc)}") from None
         full = _raw_size(raw, flip)
@@ -302,6 +390,14 @@ def _decode_raw(path: Path, data: bytes, size: int) -> DecodedPhoto:
     if thumb is not None and flip in _RAW_FLIP:
         image = image.transpose(_RAW_FLIP[flip])  # postprocess() applies flip itself
     return DecodedPhoto(_shrink(image, size), *full, "RAW")
+
+
+def _libraw_name(path: Path, fh: BinaryIO) -> str:
+    """The name LibRaw opens: on POSIX the descriptor already open and checked (so the file
+    cannot be swapped for a FIFO meanwhile, and a name that is not UTF-8 still opens)."""
+    if os.path.isdir("/dev/fd"):
+        return f"/dev/fd/{fh.fileno()}"
+    return os.fspath(path)
 
 
 def _raw_size(raw: rawpy.RawPy, flip: int) -> tuple[int, int]:

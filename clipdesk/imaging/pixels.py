@@ -6,9 +6,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-# A photo over this many pixels is refused before decoding (a 30000x30000 PNG header would otherwise
-# ask for gigabytes). 200 MP is above any camera sold today.
-MAX_PIXELS = 200_000_000
+from clipdesk.common.limits import MAX_PIXELS
+
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 

@@ -18,8 +18,12 @@
 - A photo that cannot be decoded gets its reason recorded (status error) and never stops the run;
   it is retried when the file changes. A failure of the model itself stops the run with an error
   after committing what was done.
+- ``after_embedding_steps``: names of the work each embedded photo is owed next (the services
+  pass XMP import and tagging; the pipeline does not know what they are). They are recorded in
+  the library in the same transaction as the vectors (``Library.add_steps``), so a crash right
+  after a commit leaves them pending for whoever runs them, never lost.
 - ``on_embedded(ids, vectors)`` is called after each commit with the photos just embedded (the
-  search index adds them; the tag engine tags them).
+  search index adds them; the services run the owed steps for them).
 - Re-embedding for a new model is the same run with the new model: ``pending_photos(model.id)``
   includes every ok photo without a vector for it, and the old vectors stay until the caller
   switches over (see :mod:`clipdesk.services.app`).
@@ -33,7 +37,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,6 +92,7 @@ class IndexPipeline:
         commit_size: int = 256,
         commit_interval_s: float = 2.0,
         on_embedded: EmbeddedHook | None = None,
+        after_embedding_steps: Sequence[str] = (),
     ) -> None:
         if decoder not in ("threads", "processes"):
             raise ValueError("decoder must be 'threads' or 'processes'")
@@ -100,6 +105,7 @@ class IndexPipeline:
         self.commit_size = commit_size
         self.commit_interval_s = commit_interval_s
         self.on_embedded = on_embedded
+        self.after_embedding_steps = tuple(after_embedding_steps)
 
     # --- public ----------------------------------------------------------------------------
 
@@ -134,7 +140,7 @@ class IndexPipeline:
                 for item in self._decoded(pool, self._pending(limit), cancel):
                     photo, result = item
                     if isinstance(result, str):
-                        state.errors.append((photo.id, result, photo.stamp))
+                        state.errors.append((photo.id, result, photo.stamp, str(photo.path)))
                     else:
                         state.batch.append((photo, result))
                         if len(state.batch) >= self.batch_size:
@@ -234,7 +240,8 @@ class IndexPipeline:
         except Exception as exc:
             raise ModelError(
                 f"The model failed while indexing: {exc}",
-                "Try --device cpu, or a smaller batch size.",
+                "Choose the CPU as the device in Settings, or a smaller batch size.",
+                cli_hint="Try --device cpu, or a smaller batch size.",
             ) from exc
         for (photo, _), vec in zip(batch, vectors, strict=True):
             state.vec_ids.append(photo.id)
@@ -272,14 +279,17 @@ class IndexPipeline:
                     stored = self.library.store_embeddings(
                         self.model.id, ids.tolist(), vecs, state.vec_stamps
                     )
+                if stored < len(ids):
+                    # Some files changed while they were being embedded: the store kept them
+                    # pending, and they are owed nothing until their new vector lands.
+                    ids, vecs = self._still_current(ids, vecs, state.vec_stamps)
+                if self.after_embedding_steps and len(ids):
+                    self.library.add_steps(ids.tolist(), self.after_embedding_steps, self.model.id)
                 if state.errors:
                     failed = self.library.mark_errors(state.errors)
         except BaseException:
             state.commit_failed = True
             raise
-        if stored < len(ids):
-            # Some files changed while they were being embedded: the store kept them pending.
-            ids, vecs = self._still_current(ids, vecs, state.vec_stamps)
         state.embedded += stored
         state.failed += failed
         state.vec_ids, state.vec_stamps, state.vecs, state.errors = [], [], [], []
@@ -308,7 +318,7 @@ class _RunState:
         self.vec_ids: list[int] = []
         self.vec_stamps: list[tuple[int, int]] = []
         self.vecs: list[np.ndarray] = []
-        self.errors: list[tuple[int, str, tuple[int, int]]] = []
+        self.errors: list[tuple[int, str, tuple[int, int], str]] = []  # marked for that path
         self.embedded = 0
         self.failed = 0
         self.commit_failed = False

@@ -3,8 +3,8 @@ and the services' records import these before the model is loaded)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,10 @@ class IndexReport:
     total: int  # pending when the run started
     elapsed_s: float
     cancelled: bool = False
+    # Work the photos are still owed after their embedding when the run ended ({step: photos})
+    # and one sentence saying so and why (the services fill these in; empty: nothing owed).
+    waiting: Mapping[str, int] = field(default_factory=dict)
+    waiting_note: str = ""
 
     @property
     def rate(self) -> float:

@@ -48,16 +48,47 @@ class FolderError(ClipDeskError):
     """A folder cannot be added or removed (not a directory, already watched, unknown)."""
 
 
+# Hints for a file that cannot be this library: the app's and the CLI's ways of choosing another.
+CHOOSE_LIBRARY_HINT = "Choose a ClipDesk library file, or a new file name to start a new library."
+CLI_CHOOSE_LIBRARY_HINT = "Point --library at a ClipDesk library file or a new file name."
+
 # Primary SQLite result codes (extended codes carry them in the low byte).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 
-def translate(exc: sqlite3.Error, path: Path | str) -> LibraryError | None:
-    """The LibraryError for a known SQLite failure, or None when ``exc`` is a bug."""
+# What to do about a damaged library, in the app's words and in the CLI's.
+DAMAGED_HINT = (
+    "Restore the library from a backup, or move the file aside and start a new library "
+    "(your photos are not touched; indexing them again rebuilds it)."
+)
+CLI_DAMAGED_HINT = (
+    "Run `clipdesk-cli doctor` to see what is damaged. Restore the library from a backup "
+    "(`clipdesk-cli library backup` makes one), or move the file aside and run `clipdesk-cli "
+    "index` into a new library (your photos are not touched)."
+)
+
+
+def damaged(path: Path | str, detail: str) -> LibraryCorruptError:
+    """The error for a library file whose content SQLite or ClipDesk found damaged."""
+    detail = detail if len(detail) <= 160 else detail[:157] + "..."
+    return LibraryCorruptError(
+        f"The library {path} is damaged: {detail}.", DAMAGED_HINT, cli_hint=CLI_DAMAGED_HINT
+    )
+
+
+def translate(exc: sqlite3.Error | UnicodeDecodeError, path: Path | str) -> LibraryError | None:
+    """The LibraryError for a known SQLite failure, or None when ``exc`` is a bug.
+
+    A UnicodeDecodeError counts when it comes from SQLite: a damaged schema's text in an error
+    message, or a damaged value, is not valid UTF-8.
+    """
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc).lower()
     where = str(path)
+    # First: this message quotes the damaged value, which may contain any of the words below.
+    if isinstance(exc, UnicodeDecodeError) or text.startswith("could not decode to utf-8"):
+        return damaged(where, "some of its text is not valid UTF-8")
     if primary in (_BUSY, _LOCKED) or "locked" in text:
         return LibraryLockedError(
             f"The library {where} is locked by another program.",
@@ -66,7 +97,9 @@ def translate(exc: sqlite3.Error, path: Path | str) -> LibraryError | None:
     if primary == _READONLY or "readonly" in text:
         return LibraryReadOnlyError(
             f"The library {where} is read-only.",
-            "Check the file's and its folder's permissions, or choose another library with --library.",
+            "Check the file's and its folder's permissions, or choose another library file.",
+            cli_hint="Check the file's and its folder's permissions, or choose another library "
+            "with --library.",
         )
     if primary == _FULL or "disk is full" in text:
         return LibraryDiskFullError(
@@ -76,13 +109,11 @@ def translate(exc: sqlite3.Error, path: Path | str) -> LibraryError | None:
     if primary == _NOTADB or "not a database" in text:
         return NotALibraryError(
             f"{where} is not a ClipDesk library (not an SQLite database).",
-            "Point --library at a ClipDesk library file or a new file name.",
+            CHOOSE_LIBRARY_HINT,
+            cli_hint=CLI_CHOOSE_LIBRARY_HINT,
         )
     if primary == _CORRUPT or "malformed" in text:
-        return LibraryCorruptError(
-            f"The library {where} is damaged.",
-            "Restore it from a backup, or move it aside and re-index into a new library.",
-        )
+        return damaged(where, str(exc) or "SQLite found damage in the file")
     if primary == _CANTOPEN or "unable to open" in text:
         return LibraryOpenError(
             f"Cannot open the library {where}.",

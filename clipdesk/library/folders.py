@@ -1,14 +1,23 @@
-"""Folder queries of :class:`clipdesk.library.store.Library` (a mixin; see store.py for threads)."""
+"""Folder queries of :class:`clipdesk.library.store.Library` (a mixin; see store.py for threads).
+
+Besides the ``folders`` rows, a folder's drives: the device of its root (``folders.device``) and
+the mount points inside it (:class:`~clipdesk.library.records.Drive`, table ``folder_drives``,
+relative to the root), both written by each good scan, so that the
+next scan can tell a drive that is not there from photos that were deleted.
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase, inserted_id
 from clipdesk.library.errors import FolderError
-from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
+from clipdesk.library.records import Drive, Folder, FolderStatus, PhotoStatus
 
 
 def normalise_path(path: str | Path) -> str:
@@ -24,6 +33,19 @@ def subtree_range(prefix: str) -> tuple[str, str]:
 
 def is_inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _under_any(dirs: Sequence[str]) -> tuple[str, list[str | bytes]]:
+    """An SQL condition (and its parameters) true for a photo path inside any of ``dirs``."""
+    if not dirs:
+        return "0", []
+    parts: list[str] = []
+    params: list[str | bytes] = []
+    for d in dirs:
+        lo, hi = subtree_range(d)
+        parts.append("(path >= CAST(? AS TEXT) AND path < CAST(? AS TEXT))")
+        params += [sql_text(lo), sql_text(hi)]
+    return "(" + " OR ".join(parts) + ")", params
 
 
 class FolderQueries(LibraryBase):
@@ -46,12 +68,13 @@ class FolderQueries(LibraryBase):
         children = [f.id for f in existing if is_inside(str(f.path), target)]
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO folders(path, status, added_at) VALUES(?, ?, ?)",
-                (target, FolderStatus.OK.value, time.time()),
+                "INSERT INTO folders(path, status, added_at) VALUES(CAST(? AS TEXT), ?, ?)",
+                (sql_text(target), FolderStatus.OK.value, time.time()),
             )
             new_id = inserted_id(cur)
             for child in children:
                 conn.execute("UPDATE photos SET folder_id = ? WHERE folder_id = ?", (new_id, child))
+                # its folder_drives go with it (cascade): they were relative to its root
                 conn.execute("DELETE FROM folders WHERE id = ?", (child,))
         found = self.folder(new_id)
         assert found is not None
@@ -83,7 +106,10 @@ class FolderQueries(LibraryBase):
         if isinstance(folder, int):
             rows = self.query("SELECT * FROM folders WHERE id = ?", (folder,))
         else:
-            rows = self.query("SELECT * FROM folders WHERE path = ?", (normalise_path(folder),))
+            rows = self.query(
+                "SELECT * FROM folders WHERE path = CAST(? AS TEXT)",
+                (sql_text(normalise_path(folder)),),
+            )
         return Folder.from_row(rows[0]) if rows else None
 
     def folder_for_path(self, path: str | Path) -> Folder | None:
@@ -104,13 +130,82 @@ class FolderQueries(LibraryBase):
             out.setdefault(row["folder_id"], {})[row["status"]] = row["n"]
         return out
 
-    def set_folder_scanned(self, folder_id: int, problems: str | None = None) -> None:
-        """Record a finished reconcile; ``problems`` lists subfolders that could not be read."""
+    def set_folder_scanned(
+        self,
+        folder_id: int,
+        problems: str | None = None,
+        *,
+        device: int | None = None,
+        drives: Mapping[str, Drive] | None = None,
+    ) -> None:
+        """Record a finished reconcile; ``problems`` lists subfolders that could not be read.
+        ``device`` is the root's st_dev as the scan found it, ``drives`` the mount points inside
+        the folder by path relative to its root (None: leave both as they were)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE folders SET status = ?, error = ?, last_scan = ? WHERE id = ?",
-                (FolderStatus.OK.value, problems, time.time(), folder_id),
+                "UPDATE folders SET status = ?, error = ?, last_scan = ?, "
+                "device = coalesce(?, device) WHERE id = ?",
+                (FolderStatus.OK.value, problems, time.time(), device, folder_id),
             )
+            if drives is not None:
+                self._write_drives(conn, folder_id, drives)
+
+    def _write_drives(
+        self, conn: sqlite3.Connection, folder_id: int, drives: Mapping[str, Drive]
+    ) -> None:
+        conn.execute("DELETE FROM folder_drives WHERE folder_id = ?", (folder_id,))
+        conn.executemany(
+            "INSERT INTO folder_drives(folder_id, rel_path, device, seen) "
+            "VALUES(?, CAST(? AS TEXT), ?, ?)",
+            [(folder_id, sql_text(rel), d.device, d.seen) for rel, d in sorted(drives.items())],
+        )
+
+    def folder_drives(self, folder_id: int) -> dict[str, Drive]:
+        """The mount points inside a folder as its last good scan left them, by relative path."""
+        rows = self.query(
+            "SELECT rel_path, device, seen FROM folder_drives WHERE folder_id = ?", (folder_id,)
+        )
+        return {str(r["rel_path"]): Drive(int(r["device"]), r["seen"]) for r in rows}
+
+    def set_folder_reachable(
+        self, folder_id: int, offline_dirs: Sequence[str] = ()
+    ) -> tuple[list[int], int]:
+        """The folder can be scanned: it is online; its photos inside ``offline_dirs`` (drives
+        within it that are not there) are offline, remembering their status; every other
+        offline photo of it returns to its earlier status. Returns (ids back, newly offline)."""
+        inside, params = _under_any([normalise_path(d) for d in offline_dirs])
+        now = time.time()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE folders SET status = ?, "
+                "error = CASE WHEN status = ? THEN NULL ELSE error END WHERE id = ?",
+                (FolderStatus.OK.value, FolderStatus.OFFLINE.value, folder_id),
+            )
+            back = [
+                int(r[0])
+                for r in conn.execute(
+                    f"SELECT id FROM photos WHERE folder_id = ? AND status = ? AND NOT {inside}",
+                    (folder_id, PhotoStatus.OFFLINE.value, *params),
+                )
+            ]
+            conn.execute(
+                f"UPDATE photos SET status = coalesce(prev_status, ?), prev_status = NULL, "
+                f"updated_at = ? WHERE folder_id = ? AND status = ? AND NOT {inside}",
+                (PhotoStatus.PENDING.value, now, folder_id, PhotoStatus.OFFLINE.value, *params),
+            )
+            cur = conn.execute(
+                f"UPDATE photos SET prev_status = status, status = ?, updated_at = ? "
+                f"WHERE folder_id = ? AND status NOT IN (?, ?) AND {inside}",
+                (
+                    PhotoStatus.OFFLINE.value,
+                    now,
+                    folder_id,
+                    PhotoStatus.OFFLINE.value,
+                    PhotoStatus.MISSING.value,
+                    *params,
+                ),
+            )
+            return back, cur.rowcount
 
     def set_folder_error(self, folder_id: int, reason: str) -> None:
         """The folder exists but cannot be read: its photos are left as they are."""

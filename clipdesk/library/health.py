@@ -40,6 +40,8 @@ def library_file_health(path: Path, *, quick: bool = False) -> Section:
         _inspect(conn, section, quick=quick)
     except sqlite3.DatabaseError as exc:
         section.update(status="fail", error=f"{exc} (the file is damaged or not a database)")
+    except UnicodeDecodeError:  # SQLite's message quotes a damaged schema's bytes
+        section.update(status="fail", error="the file is damaged: its schema is not valid UTF-8")
     finally:
         conn.close()
     return section

@@ -8,12 +8,14 @@ updates the row, so vectors and tags stay attached.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase, inserted_id
 from clipdesk.library.dates import DateLike, taken_between
 from clipdesk.library.folders import normalise_path, subtree_range
@@ -32,6 +34,13 @@ class KnownFile:
     mtime_ns: int
     status: PhotoStatus
     content_hash: str | None
+
+
+# (photo id, reason, stamp or None[, path or None]) - what the pipeline hands mark_errors
+ErrorMark = (
+    tuple[int, str, tuple[int, int] | None]
+    | tuple[int, str, tuple[int, int] | None, str | Path | None]
+)
 
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
@@ -57,6 +66,12 @@ def _meta_values(facts: FileFacts) -> tuple[object, ...]:
     )
 
 
+_META_COLUMNS = (
+    "kind, size, mtime_ns, content_hash, width, height, taken_at, "
+    "camera_make, camera_model, gps_lat, gps_lon"
+)
+_PRESENT = (PhotoStatus.PENDING.value, PhotoStatus.OK.value, PhotoStatus.ERROR.value)
+
 _META_SET = (
     "kind = ?, size = ?, mtime_ns = ?, content_hash = ?, width = ?, height = ?, taken_at = ?, "
     "camera_make = ?, camera_model = ?, gps_lat = ?, gps_lon = ?"
@@ -72,7 +87,8 @@ class PhotoQueries(LibraryBase):
 
     def photo_by_path(self, path: str | Path) -> Photo | None:
         rows = self.query(
-            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (normalise_path(path),)
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = CAST(? AS TEXT)",
+            (sql_text(normalise_path(path)),),
         )
         return Photo.from_row(rows[0]) if rows else None
 
@@ -143,8 +159,8 @@ class PhotoQueries(LibraryBase):
             lo, hi = subtree_range(normalise_path(under))
             rows = self.query(
                 "SELECT id, path, size, mtime_ns, status, content_hash FROM photos "
-                "WHERE path >= ? AND path < ?",
-                (lo, hi),
+                "WHERE path >= CAST(? AS TEXT) AND path < CAST(? AS TEXT)",
+                (sql_text(lo), sql_text(hi)),
             )
         else:
             rows = self.query(
@@ -171,6 +187,46 @@ class PhotoQueries(LibraryBase):
             )
             for r in rows:
                 out.setdefault(r["content_hash"], []).append((r["id"], r["path"]))
+        return out
+
+    def present_by_hash(self, hashes: Iterable[str]) -> dict[str, list[tuple[int, str, int]]]:
+        """{content hash: [(photo id, path, folder id)]} among photos the store believes are on
+        disk (pending, ok, error): a new file with one of these hashes is a move when that
+        photo's own file has gone meanwhile and the watcher has not told the store yet."""
+        wanted = list(set(hashes))
+        out: dict[str, list[tuple[int, str, int]]] = {}
+        for part in chunks(wanted):
+            rows = self.query(
+                f"SELECT id, path, folder_id, content_hash FROM photos WHERE status IN (?, ?, ?) "
+                f"AND content_hash IN ({','.join('?' * len(part))}) ORDER BY updated_at DESC",
+                [*_PRESENT, *part],
+            )
+            for r in rows:
+                out.setdefault(r["content_hash"], []).append((r["id"], r["path"], r["folder_id"]))
+        return out
+
+    def fresh_twins(self, photo_ids: Sequence[int], since: float) -> dict[int, tuple[int, str]]:
+        """{photo id: (twin id, twin path)}: for photos whose files just went, a newer photo of
+        the same content first seen after ``since`` that the user has not decided anything on -
+        the far end of a move that was seen as a new file first (a copy-then-delete move across
+        drives, or the new file reconciled before the old one was found gone)."""
+        out: dict[int, tuple[int, str]] = {}
+        for part in chunks(list(photo_ids)):
+            rows = self.query(
+                f"SELECT x.id AS old, y.id AS new, y.path AS path FROM photos x "
+                f"JOIN photos y ON y.content_hash = x.content_hash AND y.id != x.id "
+                f"WHERE x.id IN ({','.join('?' * len(part))}) AND x.content_hash IS NOT NULL "
+                f"AND y.status IN (?, ?, ?) AND y.added_at >= ? AND y.added_at > x.added_at "
+                # decisions are the user's: a copy that has some is a photo in its own right
+                f"AND NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = y.id "
+                f"AND t.state IN ('confirmed', 'rejected')) ORDER BY y.added_at DESC",
+                [*part, *_PRESENT, since],
+            )
+            taken = {new for _, (new, _p) in out.items()}
+            for r in rows:
+                if r["old"] not in out and r["new"] not in taken:
+                    out[r["old"]] = (r["new"], r["path"])
+                    taken.add(r["new"])
         return out
 
     def counts(self) -> dict[str, int]:
@@ -202,8 +258,9 @@ class PhotoQueries(LibraryBase):
             for f in facts:
                 path = normalise_path(f.path)
                 row = conn.execute(
-                    "SELECT id, status, prev_status, content_hash FROM photos WHERE path = ?",
-                    (path,),
+                    "SELECT id, status, prev_status, content_hash FROM photos "
+                    "WHERE path = CAST(? AS TEXT)",
+                    (sql_text(path),),
                 ).fetchone()
                 status = PhotoStatus.ERROR.value if f.error else PhotoStatus.PENDING.value
                 if row is None:
@@ -211,8 +268,8 @@ class PhotoQueries(LibraryBase):
                         f"INSERT INTO photos(folder_id, path, status, error, added_at, updated_at, "
                         f"kind, size, mtime_ns, content_hash, width, height, taken_at, "
                         f"camera_make, camera_model, gps_lat, gps_lon) "
-                        f"VALUES({','.join('?' * 17)})",
-                        (folder_id, path, status, f.error, now, now, *_meta_values(f)),
+                        f"VALUES(?, CAST(? AS TEXT), {','.join('?' * 15)})",
+                        (folder_id, sql_text(path), status, f.error, now, now, *_meta_values(f)),
                     )
                     out.append((inserted_id(cur), "new"))
                 elif (
@@ -223,10 +280,23 @@ class PhotoQueries(LibraryBase):
                     keep = row["status"]
                     if keep in (PhotoStatus.MISSING.value, PhotoStatus.OFFLINE.value):
                         keep = row["prev_status"] or PhotoStatus.PENDING.value
+                    if keep == PhotoStatus.ERROR.value:
+                        # the file was touched (or came back): its decoding error may be
+                        # gone with whatever caused it (a permission, a move mid-decode)
+                        keep = PhotoStatus.PENDING.value
                     conn.execute(
                         f"UPDATE photos SET folder_id = ?, status = ?, prev_status = NULL, "
+                        f"error = CASE WHEN ? = ? THEN NULL ELSE error END, "
                         f"updated_at = ?, {_META_SET} WHERE id = ?",
-                        (folder_id, keep, now, *_meta_values(f), row["id"]),
+                        (
+                            folder_id,
+                            keep,
+                            keep,
+                            PhotoStatus.PENDING.value,
+                            now,
+                            *_meta_values(f),
+                            row["id"],
+                        ),
                     )
                     out.append((row["id"], "same"))
                 else:
@@ -243,26 +313,69 @@ class PhotoQueries(LibraryBase):
         """The file of ``photo_id`` now lives at ``facts.path`` (a move or rename).
 
         Keeps the id, vectors, tags and status (a missing photo returns to its earlier status).
-        A stale row already at the destination (a file the move overwrote) is removed.
+        A decoding error is not kept: it was recorded for the old path (often "file not found",
+        the move racing the decoder), so the photo is tried again at the new one. A stale row
+        already at the destination (a file the move overwrote) is removed.
         """
         path = normalise_path(facts.path)
         with self.transaction() as conn:
-            conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (path, photo_id))
             conn.execute(
-                f"UPDATE photos SET folder_id = ?, path = ?, "
-                f"status = CASE WHEN status IN (?, ?) THEN coalesce(prev_status, ?) ELSE status END, "
-                f"prev_status = NULL, updated_at = ?, {_META_SET} WHERE id = ?",
-                (
-                    folder_id,
-                    path,
-                    PhotoStatus.MISSING.value,
-                    PhotoStatus.OFFLINE.value,
-                    PhotoStatus.PENDING.value,
-                    time.time(),
-                    *_meta_values(facts),
-                    photo_id,
-                ),
+                "DELETE FROM photos WHERE path = CAST(? AS TEXT) AND id != ?",
+                (sql_text(path), photo_id),
             )
+            self._move_row(conn, photo_id, folder_id, path, _meta_values(facts))
+
+    def merge_duplicate(self, photo_id: int, duplicate_id: int) -> bool:
+        """``duplicate_id`` is ``photo_id``'s file seen at its new path before the old path was
+        found gone: ``photo_id`` (its id, vectors, tags, decisions) moves to the duplicate's
+        path and the duplicate row is deleted; a vector only the duplicate had is kept. False
+        if either row is gone."""
+        with self.transaction() as conn:
+            dup = conn.execute(
+                f"SELECT path, folder_id, {_META_COLUMNS} FROM photos WHERE id = ?",
+                (duplicate_id,),
+            ).fetchone()
+            if (
+                dup is None
+                or conn.execute("SELECT 1 FROM photos WHERE id = ?", (photo_id,)).fetchone() is None
+            ):
+                return False
+            conn.execute(
+                "UPDATE OR IGNORE embeddings SET photo_id = ? WHERE photo_id = ?",
+                (photo_id, duplicate_id),
+            )
+            conn.execute("DELETE FROM photos WHERE id = ?", (duplicate_id,))
+            self._move_row(conn, photo_id, dup["folder_id"], dup["path"], tuple(dup)[2:])
+        return True
+
+    @staticmethod
+    def _move_row(
+        conn: sqlite3.Connection,
+        photo_id: int,
+        folder_id: int,
+        path: str,
+        meta: tuple[object, ...],
+    ) -> None:
+        conn.execute(
+            f"UPDATE photos SET folder_id = ?, path = CAST(? AS TEXT), "
+            f"status = CASE WHEN status IN (?, ?) THEN coalesce(prev_status, ?) "
+            f"WHEN status = ? THEN ? ELSE status END, "
+            f"error = CASE WHEN status = ? THEN NULL ELSE error END, "
+            f"prev_status = NULL, updated_at = ?, {_META_SET} WHERE id = ?",
+            (
+                folder_id,
+                sql_text(path),
+                PhotoStatus.MISSING.value,
+                PhotoStatus.OFFLINE.value,
+                PhotoStatus.PENDING.value,
+                PhotoStatus.ERROR.value,
+                PhotoStatus.PENDING.value,
+                PhotoStatus.ERROR.value,
+                time.time(),
+                *meta,
+                photo_id,
+            ),
+        )
 
     def mark_missing(self, photo_ids: Sequence[int]) -> int:
         """The files are gone: keep the rows (vectors, tags) as missing, in case they return."""
@@ -295,26 +408,50 @@ class PhotoQueries(LibraryBase):
         return n
 
     def purge_missing(self, older_than_s: float) -> int:
-        """Delete photos missing for longer than ``older_than_s`` seconds. Returns how many."""
+        """Delete photos missing for longer than ``older_than_s`` seconds. Returns how many.
+
+        Never a photo of an offline folder (nor an offline photo): what cannot be looked at is
+        not known to be gone. Removing such a folder is the user's deliberate act."""
         with self.transaction() as conn:
             cur = conn.execute(
-                "DELETE FROM photos WHERE status = ? AND updated_at < ?",
-                (PhotoStatus.MISSING.value, time.time() - older_than_s),
+                "DELETE FROM photos WHERE status = ? AND updated_at <= ? AND folder_id IN "
+                "(SELECT id FROM folders WHERE status != ?)",
+                (PhotoStatus.MISSING.value, time.time() - older_than_s, "offline"),
             )
             return cur.rowcount
 
+    def missing_since(self) -> dict[int, tuple[int, float, float]]:
+        """{folder id: (photos missing, since when the oldest, since when the newest)}: the
+        missing clock the purge reads (``updated_at`` of a missing photo)."""
+        rows = self.query(
+            "SELECT folder_id, count(*) AS n, min(updated_at) AS lo, max(updated_at) AS hi "
+            "FROM photos WHERE status = ? GROUP BY folder_id",
+            (PhotoStatus.MISSING.value,),
+        )
+        return {int(r["folder_id"]): (int(r["n"]), float(r["lo"]), float(r["hi"])) for r in rows}
+
     # --- writing (pipeline) ----------------------------------------------------------------
 
-    def mark_error(self, photo_id: int, reason: str, stamp: tuple[int, int] | None = None) -> bool:
-        """Record that a photo could not be decoded, and why. False if the photo is gone or
-        changed since ``stamp`` (its ``Photo.stamp`` when the work was handed out)."""
-        return self.mark_errors([(photo_id, reason, stamp)]) == 1
+    def mark_error(
+        self,
+        photo_id: int,
+        reason: str,
+        stamp: tuple[int, int] | None = None,
+        path: str | Path | None = None,
+    ) -> bool:
+        """Record that a photo could not be decoded, and why. False if the photo is gone, moved
+        away from ``path`` or changed since ``stamp`` (its ``Photo.path`` and ``Photo.stamp``
+        when the work was handed out)."""
+        return self.mark_errors([(photo_id, reason, stamp, path)]) == 1
 
-    def mark_errors(self, items: Iterable[tuple[int, str, tuple[int, int] | None]]) -> int:
-        """Batch form of :meth:`mark_error`, one transaction. Returns how many were recorded."""
+    def mark_errors(self, items: Iterable[ErrorMark]) -> int:
+        """Batch form of :meth:`mark_error`, one transaction. Returns how many were recorded.
+
+        A mark is for the file the decoder was given: a photo moved meanwhile keeps its status
+        (a rename keeps size and mtime, so the stamp alone cannot tell)."""
         now, n = time.time(), 0
         with self.transaction() as conn:
-            for photo_id, reason, stamp in items:
+            for photo_id, reason, stamp, *rest in items:
                 sql = (
                     "UPDATE photos SET status = ?, error = ?, updated_at = ?, indexed_at = ? "
                     "WHERE id = ? AND status IN (?, ?)"
@@ -331,13 +468,27 @@ class PhotoQueries(LibraryBase):
                 if stamp is not None:
                     sql += " AND size = ? AND mtime_ns = ?"
                     params += list(stamp)
+                if rest and rest[0] is not None:
+                    sql += " AND path = CAST(? AS TEXT)"
+                    params.append(sql_text(normalise_path(rest[0])))
                 n += conn.execute(sql, params).rowcount
         return n
 
-    def retry_errors(self) -> int:
-        """Put every photo in error back to pending (e.g. after installing a HEIF decoder)."""
+    def retry_errors(
+        self, *, folder_id: int | None = None, reasons: Sequence[str] | None = None
+    ) -> int:
+        """Put photos in error back to pending (the user's "Retry failed"; or, with
+        ``reasons``, only those whose reason contains one of them, any case). Returns how many.
+        A file the scanner found bad (empty, not an image) fails again at once, cheaply."""
+        sql = "UPDATE photos SET status = ?, error = NULL, updated_at = ? WHERE status = ?"
+        params: list[object] = [PhotoStatus.PENDING.value, time.time(), PhotoStatus.ERROR.value]
+        if folder_id is not None:
+            sql += " AND folder_id = ?"
+            params.append(folder_id)
+        if reasons is not None:
+            if not reasons:
+                return 0
+            sql += " AND (" + " OR ".join("instr(lower(error), ?) > 0" for _ in reasons) + ")"
+            params += [r.lower() for r in reasons]
         with self.transaction() as conn:
-            return conn.execute(
-                "UPDATE photos SET status = ?, error = NULL WHERE status = ?",
-                (PhotoStatus.PENDING.value, PhotoStatus.ERROR.value),
-            ).rowcount
+            return conn.execute(sql, params).rowcount

@@ -30,6 +30,7 @@ class Folder:
     error: str | None
     added_at: float
     last_scan: float | None
+    device: int | None = None  # st_dev of the root at the last good scan (None: not yet known)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Folder:
@@ -40,7 +41,20 @@ class Folder:
             error=row["error"],
             added_at=row["added_at"],
             last_scan=row["last_scan"],
+            device=row["device"],
         )
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A mount point inside a folder (another drive, or a link to one) as the last scan left it.
+
+    ``device`` is the drive's st_dev when its photos were there; ``seen`` what the last scan
+    found at that path (the same device, the parent's once the drive is gone, None when the
+    directory itself is gone). A change of ``seen`` is what makes a cheap check rescan."""
+
+    device: int
+    seen: int | None
 
 
 @dataclass(frozen=True)

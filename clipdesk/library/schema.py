@@ -164,8 +164,9 @@ def _v4_steps_provenance_devices(db: sqlite_utils.Database) -> None:
     - ``keyword_sources``: each keyword seen in a photo's XMP (sidecar or embedded) with who wrote
       it: ``other`` (another tool; never rewritten, moved or split) or ``ours`` (ClipDesk wrote
       it, so ClipDesk may remove it).
-    - ``folders.device``: ``st_dev`` of the folder's root when it was last scanned online, so a
-      root that is now the bare mount point of an unplugged drive reads as offline.
+    - ``folders.device`` and ``folder_drives``: ``st_dev`` of the folder's root, and of each drive
+      mounted inside it, when it was last scanned online, so a root or subfolder that is now the
+      bare mount point of an unplugged drive reads as offline (clipdesk.scanning.drives).
     """
     db.execute(
         "CREATE TABLE photo_steps ("
@@ -189,6 +190,14 @@ def _v4_steps_provenance_devices(db: sqlite_utils.Database) -> None:
         " PRIMARY KEY (photo_id, field, keyword)) WITHOUT ROWID"
     )
     db.execute("ALTER TABLE folders ADD COLUMN device INTEGER")
+    db.execute(
+        "CREATE TABLE folder_drives ("
+        " folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
+        " rel_path TEXT NOT NULL,"  # a mount point (or link to a drive) inside the folder
+        " device INTEGER NOT NULL,"  # its st_dev when its photos were there
+        " seen INTEGER,"  # st_dev the last scan found there; NULL: the directory was gone
+        " PRIMARY KEY (folder_id, rel_path)) WITHOUT ROWID"
+    )
 
 
 # Append-only. Index i upgrades version i to version i + 1.

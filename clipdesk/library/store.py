@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from clipdesk.common import paths
-from clipdesk.library import schema
+from clipdesk.common.fsnames import decode_sql_text
+from clipdesk.library import probe, schema, schema_check, stored_json
 from clipdesk.library.errors import (
     LibraryClosedError,
     LibraryOpenError,
@@ -40,6 +41,8 @@ from clipdesk.library.errors import (
 )
 from clipdesk.library.folders import FolderQueries
 from clipdesk.library.photos import PhotoQueries
+from clipdesk.library.relocation import RelocationQueries
+from clipdesk.library.steps import StepQueries
 from clipdesk.library.vectors import VectorQueries
 
 # Settings key of the model whose vectors search uses: {"id": model id, "source": name or path}.
@@ -56,7 +59,7 @@ class _Connection(sqlite3.Connection):
     """A plain connection that can be weakly referenced."""
 
 
-class Library(FolderQueries, PhotoQueries, VectorQueries):
+class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, StepQueries):
     """Open (creating or migrating if needed) the library at ``path``.
 
     ``path`` defaults to :func:`clipdesk.common.paths.default_library_path`. ``timeout`` is how
@@ -71,6 +74,8 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         self._all: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
+        # Before any read-write connection, which would switch another program's file to WAL.
+        probe.library_version(self.path, self.timeout)
         self.version = self._open_and_migrate()
 
     # --- connections -----------------------------------------------------------------------
@@ -81,7 +86,8 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         except OSError as exc:
             raise LibraryOpenError(
                 f"Cannot create the folder for the library {self.path}: {exc.strerror}.",
-                "Choose a library location you can write to (--library PATH).",
+                "Choose a library location you can write to.",
+                cli_hint="Choose a library location you can write to (--library PATH).",
             ) from exc
         try:
             conn = sqlite3.connect(
@@ -94,6 +100,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
         except sqlite3.Error as exc:
             raise self._translated(exc) from exc
         conn.row_factory = sqlite3.Row
+        # Paths are stored as the file system's bytes (clipdesk.common.fsnames): a name that is
+        # not UTF-8 comes back as the str that opens the file, not as a failed query.
+        conn.text_factory = decode_sql_text
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             # Only takes effect on a new file. 16 KiB pages hold seven 512-d float32 vectors;
@@ -104,7 +113,8 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
                 log.warning("library %s: journal mode %s (WAL unavailable)", self.path, mode)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
+        # The first statement parses the schema: a damaged one can fail to decode as UTF-8.
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             conn.close()
             raise self._translated(exc) from exc
         log.debug(
@@ -144,8 +154,11 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
 
     # --- transactions ----------------------------------------------------------------------
 
-    def _translated(self, exc: sqlite3.Error) -> Exception:
-        return translate(exc, self.path) or exc
+    def _translated(self, exc: sqlite3.Error | UnicodeDecodeError) -> Exception:
+        mapped = translate(exc, self.path)
+        if mapped is None and schema_check.is_schema_error(exc):
+            mapped = schema_check.damaged_schema(self.path)
+        return mapped or exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -245,17 +258,10 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
             raise
 
     def _not_ours(self) -> NotALibraryError:
-        return NotALibraryError(
-            f"{self.path} is an SQLite database, but not a ClipDesk library.",
-            "Point --library at a ClipDesk library file or a new file name.",
-        )
+        return probe.not_ours(self.path)
 
     def _too_new(self, version: int) -> LibraryTooNewError:
-        return LibraryTooNewError(
-            f"The library {self.path} was written by a newer ClipDesk (schema version {version}; "
-            f"this version reads up to {schema.latest_version()}).",
-            "Update ClipDesk, or open a different library with --library.",
-        )
+        return probe.too_new(self.path, version)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``"ok"`` or the problems found."""
@@ -267,7 +273,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries):
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The JSON value stored under ``key``, or ``default``."""
         rows = self.query("SELECT value FROM settings WHERE key = ?", (key,))
-        return json.loads(rows[0]["value"]) if rows else default
+        if not rows:
+            return default
+        return stored_json.loads(rows[0]["value"], self.path, f"the setting {key!r}")
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store any JSON-serialisable ``value`` under ``key`` (replacing the old one)."""

@@ -27,7 +27,9 @@ from typing import Any
 
 import torch
 
+from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
+from clipdesk.common.json_files import read_json_file
 from clipdesk.model import state_dicts
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig
@@ -63,8 +65,10 @@ def load_checkpoint(path: str | Path, act: str | None = None) -> Checkpoint:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = read_json_file(
+            path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
+        )
+    except ValueError as exc:
         raise CheckpointError(f"{path}: not readable JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
@@ -86,21 +90,21 @@ def _load_hf_folder(folder: Path) -> Checkpoint:
     try:
         cfg = ClipConfig.from_hf(hf)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{config_path}: unusable CLIP config ({exc})") from exc
-    weight_files = state_dicts.find_weight_files(folder)
-    sd = state_dicts.read_weights(weight_files)
-    module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
+        raise CheckpointError(
+            f"{config_path}: unusable CLIP config ({exc})",
+            hint="the file is damaged or not the config of a CLIP model; "
+            "take it again from where the model came from",
+        ) from exc
+    # Every small file is checked before the weights are read: a refusal costs nothing.
+    pre = _read_preprocess(folder / "preprocessor_config.json", cfg.vision.image_size)
     tok_path = folder / "tokenizer.json"
     if tok_path.is_file():
         tokenizer = ClipTokenizer.from_file(tok_path, cfg.text.context_length)
     else:
         tokenizer = state_dicts.default_clip_tokenizer(cfg.text.context_length)
-    pre_path = folder / "preprocessor_config.json"
-    pre = (
-        PreprocessConfig.from_hf(_read_json(pre_path), cfg.vision.image_size)
-        if pre_path.is_file()
-        else PreprocessConfig(size=cfg.vision.image_size)
-    )
+    weight_files = state_dicts.find_weight_files(folder)
+    sd = state_dicts.read_weights(weight_files)
+    module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
     meta = _read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
     if tokenizer.vocab_size > cfg.text.vocab_size:
         raise CheckpointError(
@@ -116,6 +120,26 @@ def _load_hf_folder(folder: Path) -> Checkpoint:
         path=folder,
         meta=meta,
     )
+
+
+def _read_preprocess(path: Path, image_size: int) -> PreprocessConfig:
+    """The photo preprocessing a folder declares, checked before any photo is resized by it."""
+    if not path.is_file():
+        return PreprocessConfig(size=image_size)
+    try:
+        pre = PreprocessConfig.from_hf(_read_json(path), image_size)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: unusable preprocessing ({exc})",
+            hint="the file is damaged or not a CLIP image processor's config",
+        ) from exc
+    if pre.size != image_size:
+        raise CheckpointError(
+            f"{path}: crop_size is {pre.size} but the model takes images of {image_size} "
+            "pixels (config.json image_size)",
+            hint="the two files are of different models",
+        )
+    return pre
 
 
 def _load_state_dict_file(path: Path, act: str | None) -> Checkpoint:
@@ -226,7 +250,8 @@ def save_model_folder(
     folder.parent.mkdir(parents=True, exist_ok=True)
     cfg = module.cfg
     pre = preprocess or PreprocessConfig(size=cfg.vision.image_size)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    # ".save-NAME-": the models folder's sweep recognises what a killed save leaves
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".save-{folder.name}-"))
     try:
         sd = {k: v.detach().to("cpu", torch.float32) for k, v in module.state_dict().items()}
         save_file(native_to_hf(sd), str(tmp / "model.safetensors"), metadata={"format": "pt"})
@@ -259,15 +284,10 @@ def save_model_folder(
 
 def replace_folder(staging: Path, dest: Path) -> None:
     """Put a complete folder in place of ``dest`` (if any) by renames, so readers see the old
-    folder or the new one, never a half-written one."""
-    if dest.exists():
-        backup = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(backup, ignore_errors=True)
-        dest.rename(backup)
-        staging.rename(dest)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        staging.rename(dest)
+    folder or the new one, never a half-written one, even after a crash (see folder_swap)."""
+    from clipdesk.model.folder_swap import swap_into_place
+
+    swap_into_place(staging, dest)
 
 
 def _apply_umask(folder: Path) -> None:

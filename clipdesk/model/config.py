@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from clipdesk.common import limits
 
 Activation = Literal["quick_gelu", "gelu"]
 
@@ -87,38 +90,72 @@ class ClipConfig:
 
     @classmethod
     def from_hf(cls, hf: dict[str, Any]) -> ClipConfig:
+        """The config of a Hugging Face ``config.json``; :class:`ConfigError` names the first
+        field that is missing its type or outside the ranges of :func:`check_config`."""
         tc = dict(_HF_TEXT_DEFAULTS)
         tc.update(hf.get("text_config") or hf.get("text_config_dict") or {})
         vc = dict(_HF_VISION_DEFAULTS)
         vc.update(hf.get("vision_config") or hf.get("vision_config_dict") or {})
-        eos = int(tc.get("eos_token_id", 49407))
-        return cls(
-            embed_dim=int(hf.get("projection_dim", 512)),
+
+        def v_int(key: str) -> int:
+            return _whole(vc[key], f"vision_config.{key}")
+
+        def t_int(key: str) -> int:
+            return _whole(tc[key], f"text_config.{key}")
+
+        eos = t_int("eos_token_id") if "eos_token_id" in tc else 49407
+        cfg = cls(
+            embed_dim=_whole(hf.get("projection_dim", 512), "projection_dim"),
             vision=VisionConfig(
-                image_size=int(vc["image_size"]),
-                patch_size=int(vc["patch_size"]),
-                width=int(vc["hidden_size"]),
-                layers=int(vc["num_hidden_layers"]),
-                heads=int(vc["num_attention_heads"]),
-                mlp_width=int(vc["intermediate_size"]),
+                image_size=v_int("image_size"),
+                patch_size=v_int("patch_size"),
+                width=v_int("hidden_size"),
+                layers=v_int("num_hidden_layers"),
+                heads=v_int("num_attention_heads"),
+                mlp_width=v_int("intermediate_size"),
                 act=_activation(vc["hidden_act"]),
-                eps=float(vc["layer_norm_eps"]),
+                eps=_real(vc["layer_norm_eps"], "vision_config.layer_norm_eps"),
             ),
             text=TextConfig(
-                vocab_size=int(tc["vocab_size"]),
-                context_length=int(tc["max_position_embeddings"]),
-                width=int(tc["hidden_size"]),
-                layers=int(tc["num_hidden_layers"]),
-                heads=int(tc["num_attention_heads"]),
-                mlp_width=int(tc["intermediate_size"]),
+                vocab_size=t_int("vocab_size"),
+                context_length=t_int("max_position_embeddings"),
+                width=t_int("hidden_size"),
+                layers=t_int("num_hidden_layers"),
+                heads=t_int("num_attention_heads"),
+                mlp_width=t_int("intermediate_size"),
                 act=_activation(tc["hidden_act"]),
-                eps=float(tc["layer_norm_eps"]),
+                eps=_real(tc["layer_norm_eps"], "text_config.layer_norm_eps"),
                 eos_token_id=eos,
                 # transformers keeps argmax pooling for legacy configs whose eos_token_id is 2.
                 pooling="argmax" if eos == 2 else "eos",
             ),
-            logit_scale_init=float(hf.get("logit_scale_init_value", math.log(1 / 0.07))),
+            logit_scale_init=_real(
+                hf.get("logit_scale_init_value", math.log(1 / 0.07)), "logit_scale_init_value"
+            ),
         )
+        check_config(cfg, HF_NAMES)
+        return cfg
+
+    def parameter_count(self) -> int:
+        """How many numbers the weights of this architecture hold (what :class:`ClipModule`
+        allocates), computed without building it."""
+        v, t, e = self.vision, self.text, self.embed_dim
+        vision = (
+            3 * v.patch_size**2 * v.width  # conv1
+            + v.width  # class embedding
+            + (v.grid**2 + 1) * v.width  # positional embedding
+            + 4 * v.width  # ln_pre, ln_post
+            + v.layers * _block_parameters(v.width, v.mlp_width)
+            + v.width * e  # proj
+        )
+        text = (
+            t.vocab_size * t.width
+            + t.context_length * t.width
+            + t.layers * _block_parameters(t.width, t.mlp_width)
+            + 2 * t.width  # ln_final
+            + t.width * e  # text_projection
+        )
+        return vision + text + 1  # logit_scale
 
     def to_hf(self) -> dict[str, Any]:
         v, t = self.vision, self.text
@@ -165,3 +202,100 @@ def _activation(name: str) -> Activation:
     if name == "gelu":
         return "gelu"
     raise ValueError(f"unsupported activation {name!r} (expected quick_gelu or gelu)")
+
+
+def _block_parameters(width: int, mlp_width: int) -> int:
+    # two LayerNorms, q/k/v and output projections with biases, the MLP's two layers
+    return 4 * width * width + 2 * width * mlp_width + 9 * width + mlp_width
+
+
+class ConfigError(ValueError):
+    """A config value of the wrong type or outside what ClipDesk reads; the message names the
+    field and its range."""
+
+
+# Our fields under their config.json names, for errors a user can find in the file.
+HF_NAMES: Mapping[str, str] = {
+    "embed_dim": "projection_dim",
+    "logit_scale_init": "logit_scale_init_value",
+    **{
+        f"{tower}.{ours}": f"{tower}_config.{theirs}"
+        for tower in ("vision", "text")
+        for ours, theirs in (
+            ("width", "hidden_size"),
+            ("layers", "num_hidden_layers"),
+            ("heads", "num_attention_heads"),
+            ("mlp_width", "intermediate_size"),
+            ("eps", "layer_norm_eps"),
+            ("image_size", "image_size"),
+            ("patch_size", "patch_size"),
+            ("vocab_size", "vocab_size"),
+            ("context_length", "max_position_embeddings"),
+            ("eos_token_id", "eos_token_id"),
+        )
+    },
+}
+
+
+def check_config(cfg: ClipConfig, names: Mapping[str, str] = HF_NAMES) -> None:
+    """Refuse an architecture outside :mod:`clipdesk.common.limits` before anything is built:
+    a hostile config must not make the model allocate or loop for minutes. ``names`` say how
+    the fields are called where the config came from."""
+
+    def within(key: str, value: float, bounds: tuple[float, float]) -> None:
+        lo, hi = bounds
+        if not lo <= value <= hi:  # NaN fails too
+            raise ConfigError(f"{names.get(key, key)} is {value!r}; ClipDesk reads {lo} to {hi}")
+
+    v, t = cfg.vision, cfg.text
+    within("vision.image_size", v.image_size, limits.MODEL_IMAGE_SIZE)
+    within("vision.patch_size", v.patch_size, (1, v.image_size))
+    if v.image_size % v.patch_size:
+        raise ConfigError(
+            f"{names.get('vision.image_size')} {v.image_size} is not a multiple of "
+            f"{names.get('vision.patch_size')} {v.patch_size}"
+        )
+    if v.grid > limits.MODEL_MAX_PATCH_GRID:
+        raise ConfigError(
+            f"{names.get('vision.image_size')} / {names.get('vision.patch_size')} is "
+            f"{v.grid} patches per side; ClipDesk reads at most {limits.MODEL_MAX_PATCH_GRID}"
+        )
+    within("text.vocab_size", t.vocab_size, limits.MODEL_VOCAB_SIZE)
+    within("text.context_length", t.context_length, limits.MODEL_CONTEXT_LENGTH)
+    within("text.eos_token_id", t.eos_token_id, (0, t.vocab_size - 1))
+    for tower, tc in (("vision", v), ("text", t)):
+        within(f"{tower}.width", tc.width, limits.MODEL_WIDTH)
+        within(f"{tower}.layers", tc.layers, limits.MODEL_LAYERS)
+        within(f"{tower}.heads", tc.heads, limits.MODEL_HEADS)
+        if tc.width % tc.heads:
+            raise ConfigError(
+                f"{names.get(f'{tower}.width')} {tc.width} is not divisible by "
+                f"{names.get(f'{tower}.heads')} {tc.heads}"
+            )
+        within(f"{tower}.mlp_width", tc.mlp_width, limits.MODEL_MLP_WIDTH)
+        within(f"{tower}.eps", tc.eps, limits.MODEL_LAYER_NORM_EPS)
+    within("embed_dim", cfg.embed_dim, limits.MODEL_EMBED_DIM)
+    within("logit_scale_init", cfg.logit_scale_init, limits.MODEL_LOGIT_SCALE_INIT)
+    params = cfg.parameter_count()
+    if params > limits.MODEL_MAX_PARAMETERS:
+        raise ConfigError(
+            f"the config describes a model of {params:,} parameters; ClipDesk reads at most "
+            f"{limits.MODEL_MAX_PARAMETERS:,}"
+        )
+
+
+def _whole(value: object, name: str) -> int:
+    """A config.json integer; 224.0 and "224" are read as 224, anything else names the field."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ConfigError(f"{name} is {value!r}, not a whole number")
+
+
+def _real(value: object, name: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"{name} is {value!r}, not a number")

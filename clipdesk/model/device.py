@@ -60,7 +60,8 @@ def select_device(requested: str | None = "auto", allow_fallback: bool = False) 
         return torch.device(best)
     raise DeviceError(
         f"device {requested!r} is not available on this machine (available: {', '.join(sorted(names))})",
-        hint="choose another device in Settings or pass --device auto",
+        hint="choose another device in Settings",
+        cli_hint="choose another device in Settings or pass --device auto",
     )
 
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from clipdesk.common import paths
 from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.model import manager
+from clipdesk.model import installs, manager
 
 log = logging.getLogger(__name__)
 
@@ -358,13 +358,27 @@ def download_model(
     endpoint: str | None = None,
 ) -> manager.ModelInfo:
     """Download a catalog model (or any HF CLIP repository) and install it under ``name``."""
-    from clipdesk.model.checkpoint import load_checkpoint
-
     entry = lookup(name_or_repo)
     target = manager.target_for(name or entry.name, on_clash)
     endpoint = (endpoint or hub_endpoint()).rstrip("/")
     check_reachable(endpoint)
     remotes = _metadata(entry, endpoint)
+    with installs.writing(target):  # one download or install of this name at a time
+        _download_into_place(entry, target, remotes, endpoint, progress, cancel)
+    log.info("downloaded %s as %s", entry.repo_id, target)
+    return next(m for m in manager.list_models() if m.name == target)
+
+
+def _download_into_place(
+    entry: CatalogEntry,
+    target: str,
+    remotes: list[_Remote],
+    endpoint: str,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> None:
+    from clipdesk.model.checkpoint import load_checkpoint
+
     staging = paths.models_dir() / ".downloads" / target
     staging.mkdir(parents=True, exist_ok=True)
     total = sum(r.size or 0 for r in remotes)
@@ -391,8 +405,6 @@ def download_model(
     }
     (staging / manager.META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     manager.install_folder(staging, target)
-    log.info("downloaded %s as %s", entry.repo_id, target)
-    return next(m for m in manager.list_models() if m.name == target)
 
 
 def _present_bytes(staging: Path, remote: _Remote) -> int:

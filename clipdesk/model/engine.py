@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from clipdesk.common.errors import ModelError
 from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig
@@ -84,7 +85,7 @@ class ClipModel:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock, self._autocast():
             feats = self.module.encode_image(pixels.to(self.device, non_blocking=True))
-        return F.normalize(feats.float(), dim=-1).cpu().numpy()
+        return self._finite(F.normalize(feats.float(), dim=-1).cpu().numpy(), "photos")
 
     def encode_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         """PIL images -> float32 [n, dim], L2-normalised."""
@@ -102,8 +103,21 @@ class ClipModel:
             ids = self.tokenizer(list(texts[i : i + batch_size])).to(self.device)
             with self._lock, self._autocast():
                 feats = self.module.encode_text(ids)
-            chunks.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
+            chunks.append(self._finite(F.normalize(feats.float(), dim=-1).cpu().numpy(), "texts"))
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _finite(self, vectors: np.ndarray, what: str) -> np.ndarray:
+        """Vectors as they are, unless one holds NaN or infinity: stored, such a vector would
+        look indexed and never match a search."""
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if bad.any():
+            raise ModelError(
+                f"the model {self.name} gave invalid vectors (NaN or infinity) for "
+                f"{int(bad.sum())} of {len(vectors)} {what}; nothing of them was stored",
+                hint="the model's weights or preprocessing are damaged: import it again "
+                "or choose another model",
+            )
+        return vectors
 
     def __repr__(self) -> str:
         return f"ClipModel({self.id!r}, device={self.device})"

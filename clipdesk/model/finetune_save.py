@@ -9,6 +9,7 @@ from typing import Any
 
 from clipdesk.common import paths
 from clipdesk.common.errors import ModelError
+from clipdesk.model import installs
 from clipdesk.model.checkpoint import save_model_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.preprocess import PreprocessConfig
@@ -34,6 +35,19 @@ def save_version(
     from clipdesk.model.manager import check_name
 
     check_name(name)
+    with installs.writing(name):
+        return _save(module, tokenizer, preprocess, name, spec, alpha, summary)
+
+
+def _save(
+    module: ClipModule,
+    tokenizer: ClipTokenizer,
+    preprocess: PreprocessConfig,
+    name: str,
+    spec: dict[str, Any],
+    alpha: float,
+    summary: dict[str, Any],
+) -> Path:
     dest = paths.models_dir() / name
     if dest.exists():
         raise ModelError(f"a model named {name!r} already exists", "choose another name")

@@ -14,13 +14,15 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from clipdesk.common import config, paths
+from clipdesk.common import config, limits, paths
 from clipdesk.common.errors import ModelError
+from clipdesk.common.json_files import read_json_file
+from clipdesk.model import installs
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +85,35 @@ def _is_model_folder(folder: Path) -> bool:
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / META_FILE
+    if not path.is_file():
+        return {}
     try:
-        data = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json_file(
+            path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
+        )
+    except ValueError as exc:
+        log.warning("%s: ignored, %s", path, exc)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# --- the start-up sweep ---
+# Run once per process and models folder, before the first look at the installed models, so an
+# install that a crash interrupted is finished or rolled back before anyone misses the model.
+
+_sweeps: dict[Path, installs.InstallSweep] = {}
+_sweep_lock = threading.Lock()
+
+
+def recover_installs() -> installs.InstallSweep:
+    """What the start-up sweep of the user's models folder did and left (see
+    :func:`clipdesk.model.installs.sweep`); the sweep runs on the first call only."""
+    root = paths.models_dir()
+    with _sweep_lock:
+        if root not in _sweeps:
+            _sweeps[root] = installs.sweep(root)
+        return _sweeps[root]
 
 
 def _folder_size(folder: Path) -> int:
@@ -96,6 +122,7 @@ def _folder_size(folder: Path) -> int:
 
 def list_models() -> list[ModelInfo]:
     """Installed models, user ones first, each name once."""
+    recover_installs()
     active = active_installed_name()  # a path to an installed folder counts too
     seen: set[str] = set()
     found: list[ModelInfo] = []
@@ -127,6 +154,7 @@ def list_models() -> list[ModelInfo]:
 
 
 def find_model(name: str) -> Path | None:
+    recover_installs()
     for root in model_dirs():
         if _is_model_folder(root / name):
             return root / name
@@ -258,11 +286,12 @@ def target_for(name: str, on_clash: OnClash) -> str:
 
 
 def install_folder(staging: Path, name: str) -> Path:
-    """Move a complete, validated model folder into place as ``name`` (replacing any old one)."""
-    from clipdesk.model.checkpoint import replace_folder
+    """Move a complete, validated model folder into place as ``name`` (replacing any old one),
+    recoverably at any moment; the caller holds ``installs.writing(name)``."""
+    from clipdesk.model.folder_swap import swap_into_place
 
     dest = paths.models_dir() / name
-    replace_folder(staging, dest)
+    swap_into_place(staging, dest)
     return dest
 
 
@@ -287,34 +316,31 @@ def import_model(
     default_name = src.stem if src.is_file() else src.name
     name = target_for(name or default_name, on_clash)
     ckpt = load_checkpoint(src, act=act)  # raises CheckpointError naming the problem
-    root = paths.models_dir()
     meta = {"origin": str(src.resolve()), "source": "import"}
-    if src.is_file():
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
+    with installs.writing(name) as root:
+        if on_clash == "error":
+            target_for(name, on_clash)  # another process may have installed it meanwhile
+        staging = installs.new_staging(root, name)
         try:
-            save_model_folder(
-                ckpt.module,
-                ckpt.tokenizer,
-                staging / "model",
-                name=name,
-                preprocess=ckpt.preprocess,
-                meta=meta,
-            )
-            dest = install_folder(staging / "model", name)
+            if src.is_file():
+                save_model_folder(
+                    ckpt.module,
+                    ckpt.tokenizer,
+                    staging / "model",
+                    name=name,
+                    preprocess=ckpt.preprocess,
+                    meta=meta,
+                )
+                dest = install_folder(staging / "model", name)
+            else:
+                _copy_hf_folder(src, staging)
+                old_meta = _read_meta(src)
+                (staging / META_FILE).write_text(
+                    json.dumps({**old_meta, **meta, "name": name}, indent=2), encoding="utf-8"
+                )
+                dest = install_folder(staging, name)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    else:
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".import-{name}-"))
-        try:
-            _copy_hf_folder(src, staging)
-            old_meta = _read_meta(src)
-            (staging / META_FILE).write_text(
-                json.dumps({**old_meta, **meta, "name": name}, indent=2), encoding="utf-8"
-            )
-            dest = install_folder(staging, name)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            shutil.rmtree(staging, ignore_errors=True)  # gone already once installed
     log.info("imported %s as %s", src, name)
     return next(m for m in list_models() if m.name == name and m.path == dest)
 
@@ -334,8 +360,9 @@ def remove_model(name: str) -> None:
     folder = paths.models_dir() / check_name(name)
     if not _is_model_folder(folder):
         raise ModelError(f"no user-installed model named {name!r}")
-    trash = folder.with_name(f".{name}.removing")
-    folder.rename(trash)
-    shutil.rmtree(trash, ignore_errors=True)
+    with installs.writing(name):
+        trash = folder.with_name(f".{name}.removing")  # the sweep finishes a killed removal
+        folder.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
     if _active_setting() is not None and get_active_model() is None:
         set_active_model(None)  # back to the default, not a dangling name

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from clipdesk.common import limits
 from clipdesk.imaging.pixels import to_rgb
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -29,14 +30,18 @@ class PreprocessConfig:
 
     @classmethod
     def from_hf(cls, data: dict[str, Any], default_size: int) -> PreprocessConfig:
-        """Read a transformers ``preprocessor_config.json``."""
+        """Read a transformers ``preprocessor_config.json``; ``ValueError`` names a field that
+        would make every photo's pixels huge or its vector NaN (a crop of 60000, a std of 0)."""
         crop = data.get("crop_size", default_size)
         if isinstance(crop, dict):
             crop = crop.get("height", crop.get("shortest_edge", default_size))
+        lo, hi = limits.MODEL_IMAGE_SIZE
+        if isinstance(crop, bool) or not isinstance(crop, int | float) or not lo <= crop <= hi:
+            raise ValueError(f"crop_size is {crop!r}; ClipDesk reads {lo} to {hi} pixels")
         return cls(
             size=int(crop),
-            mean=tuple(float(x) for x in data.get("image_mean", CLIP_MEAN)),  # type: ignore[arg-type]
-            std=tuple(float(x) for x in data.get("image_std", CLIP_STD)),  # type: ignore[arg-type]
+            mean=_channels(data.get("image_mean", CLIP_MEAN), "image_mean", limits.PREPROCESS_MEAN),
+            std=_channels(data.get("image_std", CLIP_STD), "image_std", limits.PREPROCESS_STD),
         )
 
     def to_hf(self) -> dict[str, object]:
@@ -54,6 +59,19 @@ class PreprocessConfig:
             "image_std": list(self.std),
             "do_convert_rgb": True,
         }
+
+
+def _channels(value: object, name: str, bounds: tuple[float, float]) -> tuple[float, float, float]:
+    """Three per-channel numbers inside ``bounds`` (NaN and infinity are not)."""
+    lo, hi = bounds
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 3
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+        or not all(lo <= x <= hi for x in value)
+    ):
+        raise ValueError(f"{name} is {value!r}; ClipDesk reads 3 numbers from {lo} to {hi}")
+    return (float(value[0]), float(value[1]), float(value[2]))
 
 
 def resize_and_crop(img: Image.Image, size: int) -> Image.Image:

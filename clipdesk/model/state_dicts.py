@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import pickle
@@ -13,8 +12,17 @@ from pathlib import Path
 
 import torch
 
+from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.config import Activation, ClipConfig, TextConfig, VisionConfig
+from clipdesk.common.json_files import read_json_file
+from clipdesk.model.config import (
+    Activation,
+    ClipConfig,
+    ConfigError,
+    TextConfig,
+    VisionConfig,
+    check_config,
+)
 from clipdesk.model.convert import hf_to_native, is_hf_state_dict
 from clipdesk.model.tokenizer import ClipTokenizer
 
@@ -29,10 +37,12 @@ def find_weight_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            weight_map = _read_small_json(index)["weight_map"]  # type: ignore[index]
+            files = [folder / name for name in sorted(set(weight_map.values()))]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"{index}: unreadable shard index ({exc})") from exc
-        files = [folder / name for name in sorted(set(weight_map.values()))]
+        if any(f.parent != folder for f in files):
+            raise CheckpointError(f"{index}: names shard files outside its folder")
         absent = [f.name for f in files if not f.is_file()]
         if absent:
             raise CheckpointError(f"{folder}: shard files missing: {', '.join(absent)}")
@@ -80,7 +90,9 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
     if torchscript.is_torchscript(path):
         # OpenAI's original JIT checkpoints: weights read by a restricted unpickler, code ignored.
         try:
-            return torchscript.read_state_dict(path)
+            return torchscript.read_state_dict(path, budget=lambda meta: _budget(meta, path))
+        except torchscript.ArchiveTooLarge as exc:
+            raise _too_large(path, exc) from exc
         except (
             pickle.UnpicklingError,
             zipfile.BadZipFile,
@@ -96,6 +108,14 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
                 "or a .safetensors export of its state dict",
             ) from exc
     try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                torchscript.check_inflation(zf)
+    except torchscript.ArchiveTooLarge as exc:
+        raise _too_large(path, exc) from exc
+    except (zipfile.BadZipFile, OSError):
+        pass  # torch.load says what is wrong with it
+    try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
@@ -110,6 +130,22 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: does not hold a state dict of tensors")
     return obj
+
+
+def _budget(meta: dict[str, torch.Tensor], path: Path) -> int:
+    """Bytes of storage a TorchScript archive with these tensors (shapes only) may hold: the
+    weights of the architecture they describe, at their widest dtype, and OpenAI's extras."""
+    cfg = infer_config(to_native(meta), path, act="quick_gelu")  # the activation has no size
+    width = max((t.element_size() for t in meta.values()), default=4)
+    return cfg.parameter_count() * width + limits.ARCHIVE_EXTRA_TENSOR_BYTES
+
+
+def _too_large(path: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"{path}: refused before reading it — {exc}; it is not a usable checkpoint",
+        hint="the file is damaged or was made to exhaust memory; "
+        "take the model again from where it came from",
+    )
 
 
 def declared_activation(path: Path) -> Activation | None:
@@ -142,10 +178,16 @@ def declared_activation(path: Path) -> Activation | None:
     return None
 
 
+def _read_small_json(path: Path) -> object:
+    return read_json_file(
+        path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
+    )
+
+
 def _read_sidecar(path: Path) -> dict[str, object]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        data = _read_small_json(path)
+    except ValueError as exc:
         raise CheckpointError(f"{path}: not readable JSON ({exc})") from exc
     return data if isinstance(data, dict) else {}
 
@@ -222,11 +264,39 @@ def infer_config(
         chosen = declared_activation(source) or "quick_gelu"
         if chosen == "quick_gelu":
             log.info("%s: no config, assuming OpenAI's quick_gelu activation", source)
-    return ClipConfig(
-        embed_dim=embed_dim,
+    cfg = ClipConfig(
+        embed_dim=int(embed_dim),
         vision=replace(vision, act=chosen),
         text=replace(text, act=chosen),
     )
+    try:
+        check_config(cfg, SHAPE_NAMES)
+    except ConfigError as exc:
+        raise CheckpointError(
+            f"{source}: the weights describe an unusable model ({exc})",
+            hint="the file is damaged or not a CLIP model",
+        ) from exc
+    return cfg
+
+
+# Fields of an architecture read from tensor shapes, named for error messages.
+SHAPE_NAMES = {
+    key: f"the {key.replace('.', ' ').replace('_', ' ')} the weights' shapes give"
+    for key in (
+        *(
+            f"{tower}.{field}"
+            for tower in ("vision", "text")
+            for field in ("width", "layers", "heads", "mlp_width", "eps")
+        ),
+        "vision.image_size",
+        "vision.patch_size",
+        "text.vocab_size",
+        "text.context_length",
+        "text.eos_token_id",
+        "embed_dim",
+        "logit_scale_init",
+    )
+}
 
 
 def default_clip_tokenizer(context_length: int) -> ClipTokenizer:

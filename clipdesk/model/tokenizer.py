@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
 
 START_TOKEN = "<|startoftext|>"
@@ -35,6 +36,15 @@ class ClipTokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path, context_length: int) -> ClipTokenizer:
+        try:
+            size = Path(path).stat().st_size
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        if size > limits.TOKENIZER_JSON_MAX_BYTES:
+            raise CheckpointError(
+                f"{path}: {size / 1e6:,.0f} MB, too large for a tokenizer.json "
+                f"(at most {limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
+            )
         try:
             tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # tokenizers raises a bare Exception on bad JSON

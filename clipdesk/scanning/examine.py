@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from clipdesk.common.regular_files import NotARegularFileError
 from clipdesk.imaging.filetypes import classify, kind_from_extension
 from clipdesk.library.records import FileFacts, PhotoMeta
 from clipdesk.scanning.hashing import content_hash
@@ -28,13 +29,15 @@ def examine(path: str, with_metadata: bool = True) -> FileFacts | None:
         except OSError:
             return None
         reason = exc.strerror or exc.__class__.__name__
+        # swapped for a FIFO or device since the walk: say what it is, never block on it
+        why = reason if isinstance(exc, NotARegularFileError) else f"cannot read the file: {reason}"
         return FileFacts(
             path=path,
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
             kind=kind_from_extension(name),
             content_hash=None,
-            error=f"cannot read the file: {reason}",
+            error=why,
         )
     kind, error = classify(name, fp.head)
     meta = read_metadata(path, kind) if (kind and with_metadata and not error) else PhotoMeta()

@@ -17,6 +17,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from clipdesk.common.regular_files import open_regular
+
 CHUNK = 64 * 1024
 
 
@@ -29,8 +31,9 @@ class Fingerprint:
 
 
 def content_hash(path: str | os.PathLike[str]) -> Fingerprint:
-    """Fingerprint the file at ``path``. Raises OSError when it cannot be read."""
-    with open(path, "rb") as fh:
+    """Fingerprint the file at ``path``. Raises OSError when it cannot be read, and
+    NotARegularFileError (an OSError) for a FIFO, socket or device instead of blocking on it."""
+    with open_regular(path) as fh:
         st = os.fstat(fh.fileno())
         size = st.st_size
         h = hashlib.blake2b(digest_size=16)
@@ -41,5 +44,5 @@ def content_hash(path: str | os.PathLike[str]) -> Fingerprint:
             fh.seek(-CHUNK, os.SEEK_END)
             h.update(fh.read(CHUNK))
         elif size > CHUNK:
-            h.update(fh.read())
+            h.update(fh.read(CHUNK))  # the rest, bounded even if the file grew since fstat
     return Fingerprint(h.hexdigest(), head[:64], size, st.st_mtime_ns)

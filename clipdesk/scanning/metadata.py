@@ -18,6 +18,8 @@ from typing import Any
 
 from PIL import Image
 
+from clipdesk.common.regular_files import open_regular
+from clipdesk.imaging.extent import pillow_source
 from clipdesk.library.records import PhotoMeta
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,24 @@ def read_metadata(path: str | os.PathLike[str], kind: str | None = None) -> Phot
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # decompression-bomb and EXIF warnings: not ours
-            with Image.open(path) as img:
+            # pillow_source: only what the format needs is read (never padding, never a whole
+            # WebP/HEIF file beyond its container).
+            with open_regular(path) as fh, Image.open(pillow_source(fh)) as img:
                 width, height = img.size
-                exif = img.getexif()
-                return _from_exif(exif, width, height)
+                return _from_exif(_header_exif(img), width, height)
     except Exception as exc:  # any unreadable header: the pipeline records the real reason
         log.debug("no metadata from %s: %s", path, exc)
     if kind == "raw":
         return _raw_metadata(path)
     return PhotoMeta()
+
+
+def _header_exif(img: Image.Image) -> Image.Exif:
+    """The EXIF a header holds. Pillow decodes a whole PNG to look for EXIF after its pixels,
+    which a scan must not pay for; such EXIF (rare) is read when the photo is decoded."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return Image.Exif()
+    return img.getexif()
 
 
 def _from_exif(exif: Image.Exif, width: int, height: int) -> PhotoMeta:

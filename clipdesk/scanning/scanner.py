@@ -8,9 +8,12 @@ Photos under a directory that could not be read are left alone: unknown is not d
 
 A folder whose root is gone (unplugged drive, unmounted share), or is an empty directory where
 photos used to be (a mount point without its drive), goes ``offline`` with all its photos; they
-come back exactly as they were when it returns. Nothing here ever deletes a photo row except
+come back exactly as they were when it returns, however many scans ran meanwhile. A drive
+mounted inside a folder is judged the same way (:mod:`clipdesk.scanning.drives`): while it is
+not there its photos are offline, never missing. Nothing here ever deletes a photo row except
 :meth:`Scanner.remove_folder` and the purge of photos missing for longer than
-``purge_missing_after_days`` (a library setting, default 30).
+``purge_missing_after_days`` (a library setting, default 30), which never touches an offline
+folder's photos.
 
 New and changed photos become ``pending`` for the indexing pipeline. The same engine serves the
 start-up reconcile and the watcher's targeted :meth:`Scanner.reconcile_paths`.
@@ -22,6 +25,7 @@ import functools
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,14 +33,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
+from clipdesk.common.regular_files import not_regular_reason
 from clipdesk.imaging.filetypes import is_candidate
 from clipdesk.library.errors import FolderError
 from clipdesk.library.folders import is_inside, normalise_path
 from clipdesk.library.photos import KnownFile
-from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
+from clipdesk.library.records import FileFacts, Folder, FolderStatus, PhotoStatus
 from clipdesk.library.store import Library
+from clipdesk.scanning.drives import DriveCheck, check_drives, drives_moved
 from clipdesk.scanning.examine import examine
-from clipdesk.scanning.walk import is_skipped_path, walk
+from clipdesk.scanning.relocate import Relocation, relocate
+from clipdesk.scanning.walk import WalkResult, is_skipped_path, walk
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ T = TypeVar("T")
 _LOCKS: weakref.WeakKeyDictionary[Library, threading.RLock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 BATCH = 200  # files fingerprinted and committed per transaction
+# A photo whose file goes takes over a copy of it first seen at most this long before (with no
+# decisions of its own): a move across drives copies everything, then deletes the originals.
+MOVE_WINDOW_S = 3600.0
 PURGE_SETTING = "purge_missing_after_days"
 DEFAULT_PURGE_DAYS = 30
 
@@ -61,6 +71,7 @@ class ChangeSet:
     offline_folders: list[int] = field(default_factory=list)
     online_folders: list[int] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not fatal
+    merged: list[int] = field(default_factory=list)  # rows of a move seen as new first: deleted
     unchanged: int = 0
 
     @property
@@ -78,6 +89,7 @@ class ChangeSet:
             or self.errors
             or self.offline_folders
             or self.online_folders
+            or self.merged
         )
 
     def merge(self, other: ChangeSet) -> ChangeSet:
@@ -91,6 +103,7 @@ class ChangeSet:
             "offline_folders",
             "online_folders",
             "problems",
+            "merged",
         ):
             getattr(self, name).extend(getattr(other, name))
         self.unchanged += other.unchanged
@@ -170,6 +183,27 @@ class Scanner:
         """Forget a folder and its photos (files on disk are not touched)."""
         return self.library.remove_folder(path)
 
+    @_locked
+    def relocate_folder(
+        self,
+        folder: Folder,
+        new_root: str | Path,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[Relocation, ChangeSet]:
+        """Point ``folder`` at ``new_root`` keeping every photo (see
+        :mod:`clipdesk.scanning.relocate`), then scan it there for files it did not know."""
+        moved = relocate(
+            self.library,
+            folder,
+            check_folder(new_root),
+            with_metadata=self.with_metadata,
+            cancel=cancel,
+            progress=progress,
+        )
+        fresh = self.library.folder(folder.id) or folder
+        return moved, self.reconcile(cancel=cancel, progress=progress, folders=[fresh])
+
     def _probe(self, folder: Folder) -> tuple[FolderStatus, str | None]:
         root = str(folder.path)
         try:
@@ -191,39 +225,69 @@ class Scanner:
         return FolderStatus.OK, None
 
     def _present_count(self, folder_id: int) -> int:
+        # Offline photos count: an empty root where they were is their drive not being there
+        # (counting only present ones took an offline folder back online, its photos missing).
         counts = self.library.folder_photo_counts().get(folder_id, {})
-        return sum(n for s, n in counts.items() if s not in ("missing", "offline"))
+        return sum(n for s, n in counts.items() if s != PhotoStatus.MISSING.value)
 
     def _check(self, folder: Folder, changes: ChangeSet) -> bool:
-        """Update ``folder``'s reachability; True when it can be scanned."""
+        """Probe ``folder``'s root and record it offline or in error when it cannot be scanned;
+        True when it can. An offline folder is back online only once a walk has checked its
+        drives (:meth:`_drives`, in :meth:`reconcile`)."""
         state, reason = self._probe(folder)
         if state is FolderStatus.OFFLINE:
-            if folder.status is not FolderStatus.OFFLINE:
-                log.info("folder %s offline: %s", folder.path, reason)
-                self.library.set_folder_offline(folder.id, reason or "offline")
-                changes.offline_folders.append(folder.id)
+            self._go_offline(folder, reason or "offline", changes)
             return False
         if state is FolderStatus.ERROR:
             self.library.set_folder_error(folder.id, reason or "unreadable")
             changes.problems.append((str(folder.path), reason or "unreadable"))
             return False
+        return True
+
+    def _go_offline(self, folder: Folder, reason: str, changes: ChangeSet) -> None:
+        if folder.status is not FolderStatus.OFFLINE:
+            log.info("folder %s offline: %s", folder.path, reason)
+            self.library.set_folder_offline(folder.id, reason)
+            changes.offline_folders.append(folder.id)
+
+    def _drives_moved(self, folder: Folder) -> bool:
+        """A drive of ``folder`` came or went since its last scan (or it is not online)."""
+        return drives_moved(folder, self.library.folder_drives(folder.id))
+
+    def _drives(
+        self, folder: Folder, result: WalkResult, changes: ChangeSet
+    ) -> tuple[DriveCheck, dict[str, KnownFile]] | None:
+        """Check the walked folder's drives: None when the whole folder is offline; otherwise
+        it is online, with the photos of the drives inside it that are not there offline and
+        those of drives that came back restored; returned with the folder's known files."""
+        known = self.library.known_files(folder_id=folder.id)
+        check = check_drives(folder, self.library.folder_drives(folder.id), result, known)
+        if check.folder_offline is not None:
+            self._go_offline(folder, check.folder_offline, changes)
+            return None
+        for path, reason in check.offline.items():
+            log.info("drive at %s offline: %s", path, reason)
+        back, newly_offline = self.library.set_folder_reachable(folder.id, list(check.offline))
         if folder.status is FolderStatus.OFFLINE:
             log.info("folder %s is back", folder.path)
-            self.library.set_folder_online(folder.id)
             changes.online_folders.append(folder.id)
-        return True
+        else:
+            changes.restored += back
+        if back or newly_offline:  # statuses changed: the sweep must see them as they are now
+            known = self.library.known_files(folder_id=folder.id)
+        return check, known
 
     @_locked
     def check_folders(self) -> ChangeSet:
-        """Cheap reachability pass (no walk); a folder that came back is fully reconciled."""
+        """Cheap reachability pass (stats only); a folder that came back, or one of whose
+        drives came or went, is fully reconciled."""
         changes = ChangeSet()
-        back = []
+        again = []
         for folder in self.library.folders():
-            was_offline = folder.status is FolderStatus.OFFLINE
-            if self._check(folder, changes) and was_offline:
-                back.append(self.library.folder(folder.id) or folder)
-        if back:
-            changes.merge(self.reconcile(folders=back))
+            if self._check(folder, changes) and self._drives_moved(folder):
+                again.append(self.library.folder(folder.id) or folder)
+        if again:
+            changes.merge(self.reconcile(folders=again))
         return changes
 
     # --- reconcile -------------------------------------------------------------------------
@@ -240,30 +304,37 @@ class Scanner:
         changes = ChangeSet()
         disk = _Disk()
         known: dict[str, KnownFile] = {}
-        scanned: list[tuple[Folder, list[tuple[str, str]]]] = []
+        scanned: list[tuple[Folder, WalkResult, DriveCheck]] = []
         for folder in folders if folders is not None else self.library.folders():
             if not self._check(folder, changes):
                 continue
             result = walk(str(folder.path), lambda: bool(cancel and cancel.cancelled))
             if cancel is not None:
                 cancel.raise_if_cancelled()
+            checked = self._drives(folder, result, changes)
+            if checked is None:
+                continue
+            drives, folder_known = checked
+            # A drive that is not there is like an unreadable folder: unknown, not deleted.
+            away = list(drives.offline)
             for path, (size, mtime) in result.files.items():
-                disk.files[path] = (size, mtime, folder.id)
-            disk.unreadable += result.unreadable
+                if not away or not any(is_inside(path, d) for d in away):
+                    disk.files[path] = (size, mtime, folder.id)
+            disk.unreadable += result.unreadable + away
             changes.problems += result.problems
-            known.update(self.library.known_files(folder_id=folder.id))
-            scanned.append((folder, result.problems))
+            known.update(folder_known)
+            scanned.append((folder, result, drives))
         self._apply(disk, known, changes, cancel, progress)
-        for folder, problems in scanned:
-            summary = None
-            if problems:
-                first = "; ".join(f"{p}: {r}" for p, r in problems[:3])
-                more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-                summary = f"{len(problems)} item(s) could not be read: {first}{more}"
-            self.library.set_folder_scanned(folder.id, summary)
+        for folder, result, drives in scanned:
+            self.library.set_folder_scanned(
+                folder.id,
+                _scan_summary(str(folder.path), result.problems, drives),
+                device=result.device,
+                drives=drives.drives,
+            )
         if folders is None:
             days = self.library.get_setting(PURGE_SETTING, DEFAULT_PURGE_DAYS)
-            if days is not None:
+            if days is not None:  # photos of offline folders are never purged (library side)
                 self.library.purge_missing(float(days) * 86400)
         return changes
 
@@ -286,7 +357,8 @@ class Scanner:
             folder = folders[folder_id]
             if not self._check(folder, changes):
                 continue
-            if str(folder.path) in group:  # the root itself: a full reconcile of the folder
+            # the root itself, or a drive of the folder came or went: a full reconcile of it
+            if str(folder.path) in group or self._drives_moved(folder):
                 changes.merge(self.reconcile(folders=[self.library.folder(folder_id) or folder]))
                 continue
             for path in sorted(set(group)):
@@ -318,7 +390,11 @@ class Scanner:
                 changes.problems += result.problems
             elif is_candidate(os.path.basename(path)):
                 st = os.stat(path)
-                disk.files[path] = (st.st_size, st.st_mtime_ns, folder_id)
+                special = not_regular_reason(st.st_mode)  # a FIFO: reported, never opened
+                if special is None:
+                    disk.files[path] = (st.st_size, st.st_mtime_ns, folder_id)
+                else:
+                    changes.problems.append((path, special))
         except FileNotFoundError:
             pass
         except OSError as exc:  # unreadable now: treat as unknown, not deleted
@@ -358,6 +434,7 @@ class Scanner:
             if k.content_hash:
                 by_hash.setdefault(k.content_hash, []).append(k.id)
         moved_away: set[int] = set()
+        swept = {k.id for k in vanished.values()}  # matched by hash above, or missing below
         meter = RateMeter(len(todo))
         for start in range(0, len(todo), BATCH):
             if cancel is not None:
@@ -368,6 +445,7 @@ class Scanner:
                 if f is not None
             ]
             missing_rows = lib.missing_by_hash(f.content_hash for f in batch if f.content_hash)
+            left_rows = self._left_behind(batch, known, moved_away | swept)
             with lib.transaction():
                 for facts in batch:
                     path = str(facts.path)
@@ -384,6 +462,11 @@ class Scanner:
                         rows = missing_rows.get(facts.content_hash) or []
                         if source is None and rows and old is None:
                             source = rows.pop(0)[0]
+                        left = [
+                            i for i in left_rows.get(facts.content_hash, ()) if i not in moved_away
+                        ]
+                        if source is None and left and old is None:
+                            source = left[0]
                     if source is not None:
                         lib.move_photo(source, folder_id, facts)
                         moved_away.add(source)
@@ -401,6 +484,73 @@ class Scanner:
             if progress is not None:
                 progress(meter.update(min(start + BATCH, len(todo)), "scanning"))
         gone = [k.id for k in vanished.values() if k.id not in moved_away]
+        gone = self._merge_twins(gone, changes)
         if gone:
             lib.mark_missing(gone)
             changes.missing += gone
+
+    def _left_behind(
+        self, batch: list[FileFacts], known: dict[str, KnownFile], taken: set[int]
+    ) -> dict[str, list[int]]:
+        """{content hash: photo ids} of photos the store still has at another path although
+        their files are gone from it: the source of a move whose old path this reconcile did
+        not look at (the watcher's event for it is in another batch, or a full rescan walked
+        the old place before the file left it). A file that is still there is a duplicate, a
+        photo of its own; a photo whose folder cannot be reached now is left alone."""
+        hashes = [
+            f.content_hash
+            for f in batch
+            if f.content_hash and f.error is None and str(f.path) not in known
+        ]
+        if not hashes:
+            return {}
+        out: dict[str, list[int]] = {}
+        roots = {f.id: str(f.path) for f in self.library.folders()}
+        for digest, rows in self.library.present_by_hash(hashes).items():
+            for pid, path, folder_id in rows:
+                if pid not in taken and _gone(path) and os.path.isdir(roots.get(folder_id, "")):
+                    out.setdefault(digest, []).append(pid)
+        return out
+
+    def _merge_twins(self, gone: list[int], changes: ChangeSet) -> list[int]:
+        """Photos whose files went, less those whose move was seen the other way round: their
+        file arrived at a new path first (reconciled as a new photo) and only now is the old
+        path found gone. The old photo keeps its id, vector, tags and decisions at the new
+        path; the short-lived new row is dropped. Returns the photos really missing."""
+        if not gone:
+            return gone
+        twins = self.library.fresh_twins(gone, since=time.time() - MOVE_WINDOW_S)
+        kept: set[int] = set()
+        for old_id, (new_id, new_path) in twins.items():
+            if _gone(new_path) or not self.library.merge_duplicate(old_id, new_id):
+                continue
+            kept.add(old_id)
+            changes.moved.append(old_id)
+            changes.merged.append(new_id)
+            for name in ("added", "changed", "restored", "errors"):
+                ids = getattr(changes, name)
+                if new_id in ids:
+                    ids.remove(new_id)
+        return [pid for pid in gone if pid not in kept]
+
+
+def _scan_summary(root: str, problems: list[tuple[str, str]], drives: DriveCheck) -> str | None:
+    """The folder's ``error`` after a scan: drives inside it that are not there, then what
+    could not be read; None when all is well."""
+    parts = [f"{os.path.relpath(p, root)}: {why}" for p, why in sorted(drives.offline.items())]
+    if problems:
+        first = "; ".join(f"{p}: {r}" for p, r in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        parts.append(f"{len(problems)} item(s) could not be read: {first}{more}")
+    return "; ".join(parts) or None
+
+
+def _gone(path: str) -> bool:
+    """True only when nothing is at ``path`` (not when it merely cannot be looked at)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False

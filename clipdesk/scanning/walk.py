@@ -6,6 +6,10 @@ Directory symlinks are followed - people link other drives into their Pictures -
 directory is entered once, so a symlink loop ends the descent instead of recursing forever.
 A directory that cannot be read (permission denied, I/O error) is recorded with its reason and
 the walk goes on; the caller must treat photos under it as *unknown*, not deleted.
+The walk also notes the root's device and every directory on another device than its parent
+(a mount point, or a link to another drive), so the scanner can tell when a drive is not there.
+A FIFO, socket or device with a photo's name (or a link to one) is never opened: it is recorded
+as a problem, ``not a regular file (FIFO)``, and is not a photo of the library.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from clipdesk.common.regular_files import not_regular_reason
 from clipdesk.imaging.filetypes import is_candidate
 
 SKIP_DIRS = frozenset(
@@ -57,6 +62,8 @@ class WalkResult:
     files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
     unreadable: list[str] = field(default_factory=list)  # directories whose content is unknown
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    device: int | None = None  # st_dev of the root (None: it could not be read)
+    mounts: dict[str, int] = field(default_factory=dict)  # directory -> st_dev, below the root
 
 
 def skipped(name: str, entry: os.DirEntry[str] | None = None) -> bool:
@@ -86,11 +93,11 @@ def walk(root: str, should_stop: Callable[[], bool] | None = None) -> WalkResult
     """Every candidate photo file under ``root`` (which the caller has checked is a directory)."""
     result = WalkResult()
     seen: set[tuple[int, int]] = set()
-    stack = [root]
+    stack: list[tuple[str, int | None]] = [(root, None)]  # (directory, its parent's st_dev)
     while stack:
         if should_stop is not None and should_stop():
             break
-        directory = stack.pop()
+        directory, parent_device = stack.pop()
         try:
             info = os.stat(directory)
             key = (info.st_dev, info.st_ino)
@@ -98,6 +105,10 @@ def walk(root: str, should_stop: Callable[[], bool] | None = None) -> WalkResult
                 result.problems.append((directory, "symlink loop or repeated folder (skipped)"))
                 continue
             seen.add(key)
+            if parent_device is None:
+                result.device = info.st_dev
+            elif info.st_dev != parent_device:
+                result.mounts[directory] = info.st_dev
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError as exc:
@@ -109,10 +120,14 @@ def walk(root: str, should_stop: Callable[[], bool] | None = None) -> WalkResult
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=True) and is_candidate(entry.name):
+                    stack.append((entry.path, info.st_dev))
+                elif is_candidate(entry.name):
                     st = entry.stat(follow_symlinks=True)
-                    result.files[entry.path] = (st.st_size, st.st_mtime_ns)
+                    special = not_regular_reason(st.st_mode)
+                    if special is None:
+                        result.files[entry.path] = (st.st_size, st.st_mtime_ns)
+                    else:  # reported, never opened: a FIFO would block the scan forever
+                        result.problems.append((entry.path, special))
             except OSError as exc:  # vanished mid-walk, broken link, denied: not fatal
                 if not isinstance(exc, FileNotFoundError):
                     result.problems.append((entry.path, _reason(exc)))

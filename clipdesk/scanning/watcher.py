@@ -180,9 +180,13 @@ class Watcher:
 
     def touch_move(self, src: str, dest: str) -> None:
         """A move: reconciled in one batch once the destination is ready, so the photo row
-        follows the file instead of going missing first."""
+        follows the file instead of going missing first. In a chain (a -> b, then b -> c
+        before anything was reconciled) the first source waits for the last destination."""
         self.touch(src, dest)
         with self._cond:
+            first = self._pending[src].partner
+            if first is not None and first in self._pending:
+                self._pending[first].partner = dest
             self._pending[src].partner = dest
             self._pending[dest].partner = src
 
@@ -248,9 +252,19 @@ class Watcher:
                     entry.seen_stamp, entry.seen_at = stamp, now
                 continue  # still being written, or not yet observed stable for settle_s
             ready.append(path)
-        chosen = set(ready)
-        waiting = {p for p in self._pending if p not in chosen}
-        ready = [p for p in ready if self._pending[p].partner not in waiting]
+        # A move's two ends go together, and a folder waits for the files in it that are still
+        # settling: its walk would otherwise take a file being copied half-written, or the far
+        # end of a move before its source. Holding one path back may hold back others.
+        while True:
+            chosen = set(ready)
+            waiting = {p for p in self._pending if p not in chosen}
+            busy = {os.path.dirname(p) for p in waiting}
+            keep = [
+                p for p in ready if self._pending[p].partner not in waiting and not _holds(p, busy)
+            ]
+            if len(keep) == len(ready):
+                break
+            ready = keep
         for path in ready:
             del self._pending[path]
         return ready
@@ -297,6 +311,12 @@ class Watcher:
                         exc,
                         self.full_rescan_s,
                     )
+
+
+def _holds(folder: str, parents: set[str]) -> bool:
+    """True when one of ``parents`` is ``folder`` or lies below it."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return any(p == folder or p.startswith(prefix) for p in parents)
 
 
 def _inode(path: str) -> tuple[int, int]:

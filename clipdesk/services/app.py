@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,9 +56,11 @@ if TYPE_CHECKING:
     from clipdesk.search.searcher import Searcher
     from clipdesk.services.folders import FolderService
     from clipdesk.services.heads import HeadService
+    from clipdesk.services.library_file import LibraryFileService
     from clipdesk.services.models import ModelService
     from clipdesk.services.search import FoundPhoto, PhotoSearch
     from clipdesk.services.status import StatusService
+    from clipdesk.services.steps import StepService
     from clipdesk.services.tags import TagService
     from clipdesk.services.training import TrainingService
 
@@ -91,9 +94,7 @@ class ClipDeskServices:
         self._encoders: dict[str, QueryEncoder] = {}
         self._lock = threading.RLock()
         self._index_lock = threading.Lock()
-        # New photos are tagged (XMP keywords, then the model) as each batch lands, for every
-        # face: registered here, once, so no face has to remember to wire it.
-        self._listeners: list[EmbeddedHook] = [self._tag_new_photos]
+        self._listeners: list[EmbeddedHook] = []
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -137,6 +138,14 @@ class ClipDeskServices:
         return TagService(self)
 
     @cached_property
+    def steps(self) -> StepService:
+        """The work each photo is owed after its embedding (XMP keywords, then tags), recorded
+        with the vectors and done by every index run: registered here, once, for every face."""
+        from clipdesk.services.steps import StepService
+
+        return StepService(self, self.tags.steps())
+
+    @cached_property
     def heads(self) -> HeadService:
         """Tag heads taught from the user's decisions; applying one retags at once."""
         from clipdesk.services.heads import HeadService
@@ -156,6 +165,13 @@ class ClipDeskServices:
         from clipdesk.services.models import ModelService
 
         return ModelService(self)
+
+    @cached_property
+    def library_file(self) -> LibraryFileService:
+        """The library as a file: a backup while in use; decisions out to a file and back in."""
+        from clipdesk.services.library_file import LibraryFileService
+
+        return LibraryFileService(self)
 
     @cached_property
     def status_report(self) -> StatusService:
@@ -259,6 +275,9 @@ class ClipDeskServices:
         if old.get("id") and old["id"] != model.id:
             removed = self.library.delete_embeddings(old["id"])
             log.info("search now uses %s; removed %d vectors of %s", model.id, removed, old["id"])
+        # the photos re-embedded for this model are owed their steps with its vectors (the next
+        # steps run tags them with it); steps still waiting for any other model never will run
+        self.library.discard_other_model_steps(model.id)
 
     @property
     def reembedding(self) -> bool:
@@ -318,14 +337,25 @@ class ClipDeskServices:
         limit: int | None = None,
         **pipeline_options: Any,
     ) -> IndexReport:
-        """Embed every pending photo with the active model (see IndexPipeline)."""
+        """Embed every pending photo with the active model (see IndexPipeline), and do what
+        each photo is owed after its embedding (:attr:`steps`): after every commit, and at the
+        start and the end of the run for work an earlier run left (a crash, a lock, a full
+        disk). The report says what is still owed, and why."""
         with self._index_lock:
             model = self.model
             searching_with = self._search_model_record()["id"]
+            self.folders.retry_errors(transient_only=True)
+            self.steps.run(cancel=cancel, progress=progress)
             hook = self._on_embedded if searching_with == model.id else None
             from clipdesk.indexing.pipeline import IndexPipeline  # torch: not at import time
 
-            pipe = IndexPipeline(self.library, model, on_embedded=hook, **pipeline_options)
+            pipe = IndexPipeline(
+                self.library,
+                model,
+                on_embedded=hook,
+                after_embedding_steps=self.steps.names,
+                **pipeline_options,
+            )
             report = pipe.run(progress=progress, cancel=cancel, limit=limit)
             if (
                 searching_with != model.id
@@ -334,10 +364,8 @@ class ClipDeskServices:
             ):
                 with self._lock:
                     self._switch_search_model(model)
-            return report
-
-    def _tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self.tags.tag_new_photos(ids, vectors)
+            owed = self.steps.run(cancel=cancel)
+            return replace(report, waiting=owed.waiting, waiting_note=owed.describe())
 
     def _on_embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self._lock:
@@ -349,6 +377,7 @@ class ClipDeskServices:
                 listener(ids, vectors)
             except Exception:  # one listener's bug must not stop indexing or the others
                 log.exception("embedded listener %r failed", listener)
+        self.steps.run(ids.tolist())
 
     # --- search ----------------------------------------------------------------------------
 

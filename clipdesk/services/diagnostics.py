@@ -111,6 +111,7 @@ def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
     except Exception:  # noqa: BLE001 - an unreadable models folder is reported by resolve below
         installed = []
     section["installed"] = [f"{m.name}{' (active)' if m.active else ''}" for m in installed]
+    section.update(_models_folder_upkeep())
     try:
         path = manager.resolve_model(name)
     except Exception as exc:  # noqa: BLE001 - ModelError with a hint, or a manager bug
@@ -145,6 +146,25 @@ def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
             is_demo=bool(loaded.is_demo),
             load_s=round(time.perf_counter() - start, 2),
         )
+    return section
+
+
+def _models_folder_upkeep() -> Section:
+    """What the start-up sweep of the models folder did, and what is left there besides models
+    (an import in progress, partial downloads): a warning, since it takes space."""
+    from clipdesk.model import installs, manager
+
+    section: Section = {}
+    try:
+        recovered = manager.recover_installs().actions
+        leftovers = installs.leftovers()
+    except OSError as exc:  # an unreadable models folder is reported by resolve_model
+        return {"leftovers": [f"the models folder cannot be read: {exc}"], "status": "warn"}
+    if recovered:
+        section["recovered"] = list(recovered)
+    if leftovers:
+        section["leftovers"] = leftovers
+        section["status"] = "warn"
     return section
 
 

@@ -16,13 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.library.errors import FolderError
-from clipdesk.library.records import Folder, PhotoStatus
+from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
 from clipdesk.scanning.scanner import ChangeSet, check_folder
+from clipdesk.services import purge_notice
+from clipdesk.services.purge_notice import PurgeNotice
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
 
 log = logging.getLogger(__name__)
+
+# Decoding failures that describe the moment rather than the file (the decoder met a move, a
+# delete or a permission being changed; clipdesk.imaging.decode and scanning.examine word them
+# so): a later try may well succeed, so every index run tries such photos again.
+TRANSIENT_ERRORS = ("file not found", "permission denied")
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class FolderRecord:
 
     folder: Folder
     counts: dict[str, int] = field(default_factory=dict)  # {photo status: number}
+    # missing photos and when the purge removes them, offline ones kept (None: nothing to say)
+    purge: PurgeNotice | None = None
 
     @property
     def id(self) -> int:
@@ -77,6 +86,19 @@ class FolderAdded:
 
     record: FolderRecord
     changes: ChangeSet | None
+
+
+@dataclass(frozen=True)
+class FolderRelocated:
+    """A folder pointed at its new root: its photos by what was found there, and the scan of
+    the new root that followed (files it did not know)."""
+
+    record: FolderRecord
+    old_path: str
+    kept: int  # same content at the same relative path: id, vector, tags and decisions kept
+    changed: int  # other content there: indexed again (tags and decisions kept)
+    unmatched: int  # no file there: missing (kept until the purge, found again if it returns)
+    changes: ChangeSet
 
 
 @dataclass(frozen=True)
@@ -135,16 +157,58 @@ class FolderService:
 
     def remove(self, folder: int | str | Path) -> int:
         """Forget a folder and its photos, vectors and tags (files on disk are never touched).
+        An offline folder too: the way to let go of a drive that is gone for good.
         Returns the number of photos forgotten."""
         removed = self.app.scanner().remove_folder(folder)
         self.app.after_changes()
         return removed
 
+    def relocate(
+        self,
+        folder: int | str | Path,
+        new_path: str | Path,
+        *,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> FolderRelocated:
+        """Point a folder at its new root (its photos were moved to a new disk or mount path):
+        each photo at the same relative path with the same content keeps its id, vector, tags
+        and decisions; other content there is indexed again; photos not found stay missing.
+        Then the new root is scanned for files the folder did not know."""
+        found = self.get(folder).folder
+        moved, changes = self.app.scanner().relocate_folder(found, new_path, cancel, progress)
+        log.info("folder %s relocated to %s", moved.old_root, moved.new_root)
+        self.app.after_changes()
+        return FolderRelocated(
+            self.get(found.id),
+            moved.old_root,
+            len(moved.photos.kept),
+            len(moved.photos.changed),
+            len(moved.photos.unmatched),
+            changes,
+        )
+
+    def purge_days(self) -> float | None:
+        """The purge rule: missing photos are removed after this many days (None: never)."""
+        return purge_notice.purge_days(
+            self.app.library.get_setting(
+                purge_notice.PURGE_SETTING, purge_notice.DEFAULT_PURGE_DAYS
+            )
+        )
+
+    def purge_rule(self) -> str:
+        """The purge rule in one sentence, as both faces show it."""
+        return purge_notice.rule_text(self.purge_days())
+
     def list(self) -> list[FolderRecord]:
-        """Every watched folder, by path, with its photo counts."""
+        """Every watched folder, by path, with its photo counts and purge notice."""
         library = self.app.library
         counts = library.folder_photo_counts()
-        return [FolderRecord(f, counts.get(f.id, {})) for f in library.folders()]
+        missing, days = library.missing_since(), self.purge_days()
+        return [
+            self._record(f, counts.get(f.id, {}), missing.get(f.id), days)
+            for f in library.folders()
+        ]
 
     def get(self, folder: int | str | Path) -> FolderRecord:
         """One folder by id or path (FolderError if the library does not watch it)."""
@@ -155,7 +219,26 @@ class FolderService:
                 "List them with `clipdesk-cli folders list`.",
             )
         counts = self.app.library.folder_photo_counts().get(found.id, {})
-        return FolderRecord(found, counts)
+        missing = None
+        if counts.get(PhotoStatus.MISSING.value):
+            missing = self.app.library.missing_since().get(found.id)
+        return self._record(found, counts, missing, self.purge_days())
+
+    @staticmethod
+    def _record(
+        folder: Folder,
+        counts: dict[str, int],
+        missing: tuple[int, float, float] | None,
+        days: float | None,
+    ) -> FolderRecord:
+        # the one place the purge notice is worked out, for the app and the CLI alike
+        notice = purge_notice.notice(
+            missing,
+            counts.get(PhotoStatus.OFFLINE.value, 0),
+            days,
+            folder.status is FolderStatus.OFFLINE,
+        )
+        return FolderRecord(folder, counts, notice)
 
     def scan(
         self, cancel: CancelToken | None = None, progress: ProgressCallback | None = None
@@ -164,6 +247,21 @@ class FolderService:
         changes = self.app.scanner().reconcile(cancel=cancel, progress=progress)
         self.app.after_changes()
         return changes
+
+    def retry_errors(
+        self, folder: int | str | Path | None = None, *, transient_only: bool = False
+    ) -> int:
+        """Put the photos in error (of one folder, or of the library) back in the queue for
+        :meth:`ClipDeskServices.index` - the user's "Retry failed". ``transient_only``: only
+        those whose reason told of the moment, not of the file (:data:`TRANSIENT_ERRORS`);
+        every index run retries these first. Returns how many were queued again."""
+        folder_id = None if folder is None else self.get(folder).id
+        reasons = TRANSIENT_ERRORS if transient_only else None
+        queued = int(self.app.library.retry_errors(folder_id=folder_id, reasons=reasons))
+        if queued:
+            log.info("%d photos in error queued again", queued)
+            self.app.after_changes()
+        return queued
 
     def errors(self, folder: int | str | Path | None = None) -> builtins.list[PhotoProblem]:
         """Photos in error with their reasons, by path: of one folder, or of the library."""

@@ -22,6 +22,7 @@ from clipdesk.services.settings import SettingsService
 
 if TYPE_CHECKING:
     from clipdesk.model.download import CatalogEntry
+    from clipdesk.model.installs import InstallSweep
     from clipdesk.model.manager import ModelInfo
     from clipdesk.services.app import ClipDeskServices
 
@@ -55,6 +56,7 @@ class LoadedModel:
     device: str
     is_demo: bool
     searching_with: str | None = None  # the previous model, while re-embedding for this one
+    recovered: tuple[str, ...] = ()  # what the start-up sweep of the models folder did
 
 
 class ModelService:
@@ -68,6 +70,15 @@ class ModelService:
         from clipdesk.model import manager
 
         return manager.list_models()
+
+    def recovery(self) -> InstallSweep:
+        """What the start-up sweep of the models folder did (an install a crash interrupted
+        finished or rolled back, what killed imports left removed) and what it left there (an
+        import in progress, partial downloads). The sweep runs once per process, before the
+        installed models are first listed or loaded; both faces show what it did."""
+        from clipdesk.model import manager
+
+        return manager.recover_installs()
 
     def active(self) -> str | None:
         """The active model's name or path; None: the default (the bundled demo model)."""
@@ -179,7 +190,10 @@ class ModelService:
 
     # --- the running app's model ----------------------------------------------------------------
     def load(self) -> LoadedModel:
-        """Load the active model and the search index (slow: torch and the weights)."""
+        """Load the active model and the search index (slow: torch and the weights), after the
+        sweep of the models folder (so an interrupted install is finished before the model is
+        looked for)."""
+        self.recovery()
         self._app().searcher()  # loads the active model (and the search one) and their vectors
         return self.loaded()
 
@@ -194,6 +208,7 @@ class ModelService:
             str(active.device),
             bool(active.is_demo),
             searching.name if searching.id != active.id else None,
+            self.recovery().actions,
         )
 
     def _app(self) -> ClipDeskServices:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.model.finetune_options import TOWERS as TOWERS
     from clipdesk.model.finetune_options import FinetuneOptions as FinetuneOptions
     from clipdesk.model.finetune_options import FinetuneResult as FinetuneResult
+    from clipdesk.model.installs import InstallSweep as InstallSweep
     from clipdesk.model.manager import ModelInfo as ModelInfo
     from clipdesk.model.versions import VersionInfo as VersionInfo
     from clipdesk.scanning.scanner import ChangeSet as ChangeSet
@@ -32,9 +33,11 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.search.results import SearchResult as SearchResult
     from clipdesk.services.folders import FolderAdded as FolderAdded
     from clipdesk.services.folders import FolderRecord as FolderRecord
+    from clipdesk.services.folders import FolderRelocated as FolderRelocated
     from clipdesk.services.folders import PhotoProblem as PhotoProblem
     from clipdesk.services.models import Activation as Activation
     from clipdesk.services.models import LoadedModel as LoadedModel
+    from clipdesk.services.purge_notice import PurgeNotice as PurgeNotice
     from clipdesk.services.search import FoundPhoto as FoundPhoto
     from clipdesk.services.search import PhotoSearch as PhotoSearch
     from clipdesk.services.status import StatusReport as StatusReport
@@ -88,11 +91,13 @@ _HOMES: dict[str, str] = {
     "Folder": "clipdesk.library.records",
     "FolderAdded": "clipdesk.services.folders",
     "FolderRecord": "clipdesk.services.folders",
+    "FolderRelocated": "clipdesk.services.folders",
     "FolderStatus": "clipdesk.library.records",
     "FoundPhoto": "clipdesk.services.search",
     "HIERARCHY_SEP": "clipdesk.tags.categories",
     "Head": "clipdesk.tags.heads.fit",
     "IndexReport": "clipdesk.indexing.report",
+    "InstallSweep": "clipdesk.model.installs",
     "KEYWORDS_CATEGORY": "clipdesk.tags.categories",
     "Label": "clipdesk.tags.categories",
     "LoadedModel": "clipdesk.services.models",
@@ -105,6 +110,7 @@ _HOMES: dict[str, str] = {
     "PhotoSearch": "clipdesk.services.search",
     "PhotoStatus": "clipdesk.library.records",
     "PhotoTag": "clipdesk.tags.records",
+    "PurgeNotice": "clipdesk.services.purge_notice",
     "Query": "clipdesk.search.query",
     "QueryError": "clipdesk.search.query",
     "RecomputeReport": "clipdesk.tags.tagger",

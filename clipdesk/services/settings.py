@@ -36,18 +36,30 @@ class SettingsService:
         return resolve_library_path()
 
     def set_library_path(self, path: str | os.PathLike[str] | None) -> Path:
-        """Use another library file from now on (None: the default). The file is created on
-        first open; its folder must exist or be creatable."""
+        """Use another library file from now on (None: the default), once
+        :meth:`check_library_path` accepts it; a refused one is not saved."""
         if path is None or str(path) == "":
             config_file.update(library=None)
             return resolve_library_path()
+        target = self.check_library_path(path)
+        config_file.update(library=str(target))
+        return target
+
+    def check_library_path(self, path: str | os.PathLike[str]) -> Path:
+        """The library file ``path`` names (absolute) if ClipDesk can use it: a ClipDesk library
+        it can write to and that no other program holds locked, or a new file in a folder it
+        can write to (created on first open). Otherwise the ClipDeskError that says why (not a
+        ClipDesk library, from a newer ClipDesk, locked, read-only, a folder). Nothing is created
+        or changed by the check."""
         target = Path(path).expanduser().resolve()
         if target.is_dir():
             raise ClipDeskError(
                 f"{target} is a folder, not a library file.",
                 "Choose a file name, e.g. library.sqlite3 inside that folder.",
             )
-        config_file.update(library=str(target))
+        from clipdesk.library import probe  # SQLite and the schema: not on the app's first paint
+
+        probe.check_openable(target)
         return target
 
     def model(self) -> str | None:

@@ -10,7 +10,7 @@ library is being embedded again for a newly activated model. Nothing here loads 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,10 @@ class StatusReport:
     vectors: dict[str, int]  # {model id: stored vectors}
     pending: dict[str, int]  # {model id: photos still to embed}, for the models in play
     errors: tuple[PhotoProblem, ...]  # the first photos in error, with reasons
+    # work photos are owed after their embedding ({step: photos}: XMP keywords, tags) and why
+    # it is not done yet (a locked library, a full disk, a step's error), in one sentence
+    waiting: dict[str, int] = field(default_factory=dict)
+    waiting_note: str = ""
 
     @property
     def photo_count(self) -> int:
@@ -78,6 +82,8 @@ class StatusReport:
             "vectors": self.vectors,
             "pending": self.pending,
             "errors": [{"id": e.id, "path": e.path, "reason": e.reason} for e in self.errors],
+            "waiting": self.waiting,
+            "waiting_note": self.waiting_note,
         }
 
 
@@ -135,6 +141,7 @@ class StatusService:
             PhotoProblem(p.id, str(p.path), p.error or "unreadable")
             for p in lib.errors(limit=max_errors)
         )
+        owed = self.app.steps.backlog()
         return StatusReport(
             library=str(lib.path),
             schema_version=int(lib.version),
@@ -146,6 +153,8 @@ class StatusService:
             vectors=vectors,
             pending=pending,
             errors=errors,
+            waiting=owed.waiting,
+            waiting_note=owed.describe(),
         )
 
     def library_health(self, *, quick: bool = False) -> dict[str, object]:

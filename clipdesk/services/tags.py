@@ -7,8 +7,9 @@ One rule each, decided here and nowhere else:
   decisions stay); removing one removes its tags;
 - tags are computed with the model whose vectors search uses (:meth:`TagService.model`), so a
   re-embedding under way for a newly chosen model never leaves half the library untagged;
-- new photos get their XMP keywords, then the model's tags, as each indexed batch lands
-  (:meth:`TagService.tag_new_photos`, registered once by the services facade for every face);
+- new photos get their XMP keywords, then the model's tags, as each indexed batch lands: two
+  owed steps (:meth:`TagService.steps`, registered once by the services facade for every face,
+  run by :mod:`clipdesk.services.steps`), so a crash or a lock never loses them;
 - XMP sidecars are named and filled as the shared settings say (``xmp_naming``,
   ``xmp_write_suggestions``) unless a call asks otherwise for one run.
 """
@@ -28,7 +29,8 @@ from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.library.records import Photo
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.search.results import SearchResult
-from clipdesk.tags.categories import Category, CategoryError
+from clipdesk.services.steps import Step
+from clipdesk.tags.categories import Category, CategoryError, check_capacity
 from clipdesk.tags.category_file import (
     dump_categories,
     read_category_file,
@@ -36,7 +38,7 @@ from clipdesk.tags.category_file import (
 )
 from clipdesk.tags.records import TAGGED_STATES, USER_STATES, PhotoTag, TaggedPhoto, TagState
 from clipdesk.tags.store.tag_store import TagStore
-from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpReport, tag_new_photos
+from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpImportReport, XmpReport
 from clipdesk.tags.xmp.sidecar import SidecarNaming
 from clipdesk.tags.zero_shot import TextModel, build_classifier
 
@@ -110,6 +112,7 @@ class TagService:
         suggests its labels, retag the library with it at once; user decisions on labels kept
         by name stay. Returns the retagging's report (None for a manual category). The category
         is stored even when retagging fails (a model that cannot load): ``apply`` retries."""
+        check_capacity(self.store.categories(), [cat], [replacing] if replacing else [])
         self.store.save_category(cat, old_name=replacing)
         return self._retag([cat], progress, cancel)
 
@@ -121,6 +124,7 @@ class TagService:
         cancel: CancelToken | None = None,
     ) -> RecomputeReport | None:
         """Like :meth:`save_category`, but a category of that name must not exist yet."""
+        check_capacity(self.store.categories(), [cat])
         self.store.add_category(cat)
         return self._retag([cat], progress, cancel)
 
@@ -141,6 +145,7 @@ class TagService:
         """Add every category of a category file, or none (a malformed file or, unless
         ``replace``, a name clash changes nothing); the automatic ones retag the library."""
         cats = read_category_file(path)
+        check_capacity(self.store.categories(), cats)
         self.store.import_categories(cats, replace=replace)
         return cats, self._retag(cats, progress, cancel)
 
@@ -184,13 +189,27 @@ class TagService:
         model: TextModel | None = self.app.model if with_active_model else None
         return self.tagger(model).recompute(categories, progress=progress, cancel=cancel)
 
-    def tag_new_photos(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """The indexing hook (every face gets it through the services facade): XMP keywords
-        other tools wrote come in as the user's own tags first, then the model tags the batch.
-        Runs on the indexing thread; failures are logged, never raised."""
+    def steps(self) -> list[Step]:
+        """What every newly embedded photo is owed, in order: the keywords other tools wrote
+        (sidecars, embedded XMP) come in as the user's own tags first, so the model's
+        suggestions never override them; then the model tags the photo."""
+        return [
+            Step("xmp_import", "their XMP keywords", self._import_new_keywords),
+            Step("tag", "tags", self._tag_new_photos, prepare=self._prepare_tagging),
+        ]
+
+    def _import_new_keywords(self, photo_ids: list[int]) -> None:
+        self._xmp_tagger().import_xmp(photo_ids)
+
+    def _prepare_tagging(self) -> None:
+        # the label matrices are encoded before the step takes the write lock, not under it
         tagger = self.tagger()
-        if tagger.model is not None:
-            tag_new_photos(tagger, ids, vectors, tagger.model.id)
+        for cat in self.store.categories():
+            if cat.auto:
+                tagger.classifier(cat)
+
+    def _tag_new_photos(self, photo_ids: list[int]) -> None:
+        self.tagger().recompute(photo_ids=photo_ids)
 
     def preview(
         self, cat: Category, label: str, count: int, cancel: CancelToken | None = None
@@ -276,10 +295,16 @@ class TagService:
     # --- XMP -------------------------------------------------------------------------------
 
     def import_xmp(self, photo_ids: Iterable[int] | None = None) -> int:
-        """Read the keywords of the photos' XMP (sidecars under either name, and embedded) as
-        the user's tags (every photo when None); returns how many tags were added."""
+        """Read the keywords of the photos' XMP (their own sidecars under either name, and
+        embedded) as the user's tags (every photo when None); returns how many tags were
+        added."""
+        return self.import_xmp_report(photo_ids).added
+
+    def import_xmp_report(self, photo_ids: Iterable[int] | None = None) -> XmpImportReport:
+        """:meth:`import_xmp` with the photos whose XMP could not be read, each with its
+        reason, and the keywords that could not become tags."""
         ids = [p.id for p in self.app.library.photos()] if photo_ids is None else list(photo_ids)
-        return self._xmp_tagger().import_xmp(ids)
+        return self._xmp_tagger().import_xmp_report(ids)
 
     def write_xmp(
         self,
@@ -294,9 +319,10 @@ class TagService:
         ``naming`` and ``include_suggestions`` default to the shared settings (``photo.jpg.xmp``
         and only confirmed and imported tags, unless the user chose otherwise); given, they
         apply to this run only. A photo keeps one sidecar of ours: one ClipDesk created under
-        the other name (an earlier app wrote ``photo.xmp``) is merged in and removed, except a
-        basename sidecar a RAW+JPEG pair shares, whose keywords are merged and which is left for
-        the other file. Another tool's sidecar is never moved or removed.
+        the other name (an earlier app wrote ``photo.xmp``) is merged in and removed. A
+        ``photo.xmp`` another file of that name owns (``photo.png`` beside ``photo.jpg``) is
+        never shared: the photo gets ``photo.jpg.xmp`` instead (``XmpReport.full_names``).
+        Another tool's sidecar is never moved or removed, nor its keywords changed.
         """
         config = self.app.settings.current()
         style = SidecarNaming(naming or config.xmp_naming)

@@ -13,16 +13,23 @@ example those imported from XMP sidecars).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.limits import (
+    MAX_CATEGORIES,
+    MAX_LABELS_PER_CATEGORY,
+    MAX_PROMPT_CHARS,
+    MAX_PROMPTS,
+    MAX_PROMPTS_PER_LABEL,
+    MAX_TEMPLATES_PER_CATEGORY,
+)
 from clipdesk.tags import prompts
 
 DEFAULT_THRESHOLD = 0.5
 MAX_NAME_LENGTH = 120
-MAX_LABELS = 500
 # Keywords imported from XMP that match no category of ours land in this manual category.
 KEYWORDS_CATEGORY = "Keywords"
 # The separator of lr:hierarchicalSubject ("Scene|beach"); it cannot appear inside a name.
@@ -73,10 +80,22 @@ class Label:
 
     def validated(self, category: str, allow_separator: bool = False) -> Label:
         name = _check_name(f"label in {category!r}", self.name, allow_separator)
+        if len(self.prompts) > MAX_PROMPTS_PER_LABEL:
+            raise CategoryError(
+                f"label {name!r} in {category!r} has {len(self.prompts)} prompts; "
+                f"a label has at most {MAX_PROMPTS_PER_LABEL}",
+                "a few prompts that describe the label well work best",
+            )
         clean_prompts: list[str] = []
         for p in self.prompts:
             if not isinstance(p, str) or not p.strip():
                 raise CategoryError(f"label {name!r} in {category!r} has an empty prompt")
+            if len(p) > MAX_PROMPT_CHARS:
+                raise CategoryError(
+                    f"a prompt of label {name!r} in {category!r} is {len(p)} characters long; "
+                    f"a prompt is at most {MAX_PROMPT_CHARS}",
+                    "the model reads about 300 characters of a prompt; shorten it",
+                )
             clean_prompts.append(" ".join(p.split()))
         threshold = None
         if self.threshold is not None:
@@ -112,8 +131,12 @@ class Category:
         )
         if self.auto and not labels:
             raise CategoryError(f"category {name!r} has no labels", "add at least one label")
-        if len(labels) > MAX_LABELS:
-            raise CategoryError(f"category {name!r} has {len(labels)} labels (max {MAX_LABELS})")
+        if len(labels) > MAX_LABELS_PER_CATEGORY:
+            raise CategoryError(
+                f"category {name!r} has {len(labels)} labels; "
+                f"a category has at most {MAX_LABELS_PER_CATEGORY}",
+                "split it into several categories",
+            )
         seen: set[str] = set()
         for lab in labels:
             key = lab.name.casefold()
@@ -126,6 +149,12 @@ class Category:
                     "per-label thresholds apply to multi-label categories; set the category's",
                 )
         templates = tuple(self.templates)
+        if len(templates) > MAX_TEMPLATES_PER_CATEGORY:
+            raise CategoryError(
+                f"category {name!r} has {len(templates)} prompt templates; "
+                f"a category has at most {MAX_TEMPLATES_PER_CATEGORY}",
+                "a handful of templates gives the ensemble's benefit",
+            )
         if self.auto and not templates and not all(lab.prompts for lab in labels):
             raise CategoryError(
                 f"category {name!r} has no prompt templates and labels without prompts",
@@ -144,6 +173,23 @@ class Category:
             self, "threshold", _check_threshold(f"category {name!r}", self.threshold)
         )
         object.__setattr__(self, "auto", bool(self.auto))
+        if self.auto and self.prompt_count > MAX_PROMPTS:
+            raise CategoryError(
+                f"category {name!r} needs {self.prompt_count:,} prompts encoded "
+                f"({len(labels)} labels x {len(templates)} templates, and the labels' own); "
+                f"ClipDesk encodes at most {MAX_PROMPTS:,}",
+                _FEWER_PROMPTS,
+            )
+
+    @property
+    def prompt_count(self) -> int:
+        """Prompts the text encoder must encode to score this category (0 when manual): its
+        cost before the first photo is tagged. Counted before duplicates are dropped."""
+        if not self.auto:
+            return 0
+        own = sum(len(lab.prompts) for lab in self.labels)
+        null = len(prompts.NULL_PROMPTS) if self.mode is Mode.MULTI else 0
+        return len(self.labels) * len(self.templates) + own + null
 
     @property
     def label_names(self) -> list[str]:
@@ -175,6 +221,32 @@ class Category:
 
     def adding_label(self, label: Label | str) -> Category:
         return self.with_labels([*self.labels, label])
+
+
+_FEWER_PROMPTS = "use fewer labels or prompt templates, or make rarely used categories manual"
+
+
+def check_capacity(
+    existing: Sequence[Category], adding: Sequence[Category], replacing: Iterable[str] = ()
+) -> None:
+    """CategoryError unless a library holding ``existing`` can take ``adding`` (which replace
+    the categories of the same names and those named in ``replacing``) within the limits on
+    categories and on prompts to encode, the bound on tagging's cost before the first photo."""
+    gone = {n.casefold() for n in replacing} | {c.name.casefold() for c in adding}
+    kept = [c for c in existing if c.name.casefold() not in gone]
+    count = len(kept) + len(adding)
+    if count > MAX_CATEGORIES:
+        raise CategoryError(
+            f"that makes {count} categories; ClipDesk holds at most {MAX_CATEGORIES}",
+            "remove categories you no longer use, or merge related ones",
+        )
+    needed = sum(c.prompt_count for c in (*kept, *adding))
+    if needed > MAX_PROMPTS:
+        raise CategoryError(
+            f"the automatic categories would need {needed:,} prompts encoded; "
+            f"ClipDesk encodes at most {MAX_PROMPTS:,}",
+            _FEWER_PROMPTS,
+        )
 
 
 def hierarchical_keyword(category: str, label: str) -> str:

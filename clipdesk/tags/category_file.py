@@ -40,12 +40,18 @@ from typing import Any
 
 from clipdesk.common.atomic_file import atomic_write_bytes
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.limits import (
+    MAX_CATEGORIES,
+    MAX_CATEGORY_FILE_BYTES,
+    MAX_CATEGORY_JSON_DEPTH,
+    MAX_LABELS_PER_CATEGORY,
+)
+from clipdesk.common.regular_files import NotARegularFileError, open_regular
 from clipdesk.tags import prompts
-from clipdesk.tags.categories import Category, CategoryError, Label, Mode
+from clipdesk.tags.categories import Category, CategoryError, Label, Mode, check_capacity
 
 FORMAT_NAME = "clipdesk-categories"
 FORMAT_VERSION = 1
-MAX_FILE_BYTES = 8 * 1024 * 1024
 _TOP_KEYS = {"format", "version", "categories"}
 _CATEGORY_KEYS = {"name", "mode", "threshold", "templates", "auto", "labels"}
 _LABEL_KEYS = {"name", "prompts", "threshold"}
@@ -156,6 +162,13 @@ def _parse_category(raw: Any, source: str, where: str) -> Category:
             raise _fail(source, where, f"category has no '{key}'")
     name = _expect(raw["name"], str, source, f"{where}.name", "text")
     labels_raw = _expect(raw["labels"], list, source, f"{where}.labels", "a list of labels")
+    if len(labels_raw) > MAX_LABELS_PER_CATEGORY:  # before a million labels are validated
+        raise _fail(
+            source,
+            f"{where}.labels",
+            f"{len(labels_raw):,} labels; a category has at most {MAX_LABELS_PER_CATEGORY:,}",
+            "split it into several categories",
+        )
     labels = [_parse_label(lab, source, f"{where}.labels[{i}]") for i, lab in enumerate(labels_raw)]
     mode = _expect(
         raw.get("mode", Mode.SINGLE.value), str, source, f"{where}.mode", "'single' or 'multi'"
@@ -182,6 +195,16 @@ def parse_categories(text: str, source: str = "<text>") -> list[Category]:
     Errors name the file, the line of the object at fault and the field's JSON path:
     ``cats.json, line 14: categories[1].mode: ...``.
     """
+    if len(text) > MAX_CATEGORY_FILE_BYTES:
+        raise _fail(source, "", _TOO_LARGE)
+    line = _too_deep(text)
+    if line is not None:
+        # The parser recurses once per level: a 100,000-deep document would exhaust the stack.
+        raise _fail(
+            source,
+            f"line {line}",
+            f"nested more than {MAX_CATEGORY_JSON_DEPTH} levels deep; a category file needs 5",
+        )
     try:
         doc = _decode(text)
     except json.JSONDecodeError as exc:
@@ -197,6 +220,35 @@ def parse_categories(text: str, source: str = "<text>") -> list[Category]:
             raise
         message = exc.message.replace(f"{source}: ", f"{source}, line {line}: ", 1)
         raise CategoryFileError(message, exc.hint) from None
+
+
+_TOO_LARGE = f"larger than {MAX_CATEGORY_FILE_BYTES:,} bytes, the most a category file may be"
+_JSON_STRUCTURE = re.compile(r'[\[\]{}"\\\n]')
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where ``text`` nests deeper than the limit, or None; strings are skipped."""
+    depth, line, in_string, escaped_at = 0, 1, False, -1
+    for found in _JSON_STRUCTURE.finditer(text):
+        ch, at = found.group(), found.start()
+        if ch == "\n":
+            line += 1
+        elif in_string:
+            if at == escaped_at:
+                continue
+            if ch == "\\":
+                escaped_at = at + 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_CATEGORY_JSON_DEPTH:
+                return line
+        elif ch in "]}":
+            depth -= 1
+    return None
 
 
 def _parse_document(doc: Any, source: str) -> list[Category]:
@@ -222,6 +274,13 @@ def _parse_document(doc: Any, source: str) -> list[Category]:
     if "categories" not in doc:
         raise _fail(source, "top level", "no 'categories' list")
     raw_list = _expect(doc["categories"], list, source, "categories", "a list of categories")
+    if len(raw_list) > MAX_CATEGORIES:
+        raise _fail(
+            source,
+            "categories",
+            f"{len(raw_list):,} categories; ClipDesk holds at most {MAX_CATEGORIES}",
+            "split the file, or merge related categories",
+        )
     result: list[Category] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_list):
@@ -235,22 +294,28 @@ def _parse_document(doc: Any, source: str) -> list[Category]:
             )
         seen[key] = i
         result.append(cat)
+    try:
+        check_capacity([], result)
+    except CategoryError as exc:
+        raise _fail(source, "categories", exc.message, exc.hint) from None
     return result
 
 
 def read_category_file(path: str | os.PathLike[str]) -> list[Category]:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(
-                str(path), "", f"file is {size} bytes; a category file is at most {MAX_FILE_BYTES}"
-            )
-        data = path.read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read(MAX_CATEGORY_FILE_BYTES + 1)  # never more, whatever the file's size
+        if len(data) > MAX_CATEGORY_FILE_BYTES:
+            raise _fail(str(path), "", _TOO_LARGE)
     except FileNotFoundError:
         raise CategoryFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise CategoryFileError(f"{path}: is a folder, not a category file") from None
+    except NotARegularFileError as exc:
+        if path.is_dir():
+            raise CategoryFileError(f"{path}: is a folder, not a category file") from None
+        raise CategoryFileError(f"{path}: {exc.strerror}, not a category file") from None
     except OSError as exc:
         raise CategoryFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:

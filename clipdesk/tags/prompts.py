@@ -12,6 +12,7 @@ import string
 from collections.abc import Iterable, Sequence
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.limits import MAX_PROMPT_CHARS
 
 # The template that puts the category name beside the label.
 CONTEXT_TEMPLATE = "a photo of a {label}, a type of {category}."
@@ -54,13 +55,28 @@ def check_template(template: str) -> None:
     """Raise :class:`TemplateError` unless ``template`` is a usable prompt template."""
     if not isinstance(template, str) or not template.strip():
         raise TemplateError("a prompt template is empty", "write e.g. 'a photo of a {label}.'")
+    if len(template) > MAX_PROMPT_CHARS:
+        raise TemplateError(
+            f"prompt template {template[:40]!r}... is {len(template)} characters long; "
+            f"a template is at most {MAX_PROMPT_CHARS}",
+            "the model reads about 300 characters of a prompt; shorten it",
+        )
     try:
-        fields = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+        parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise TemplateError(
             f"prompt template {template!r} is not valid: {exc}",
             "use {label} and {category} as placeholders; write {{ and }} for literal braces",
         ) from None
+    fields = [f for _, f, _, _ in parts if f is not None]
+    for _, f, spec, conversion in parts:
+        # A format spec ("{label:>900000000}") would pad every prompt to any length it likes.
+        if spec or conversion:
+            shown = f"{{{f}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            raise TemplateError(
+                f"prompt template {template!r} formats a placeholder ({shown})",
+                "write placeholders plainly, as {label} and {category}",
+            )
     unknown = sorted(set(fields) - ALLOWED_FIELDS)
     if unknown:
         raise TemplateError(
@@ -75,7 +91,12 @@ def check_template(template: str) -> None:
 
 
 def render(template: str, label: str, category: str) -> str:
-    return template.format(label=label, category=category)
+    """The template with its placeholders filled in; any format spec is ignored, never obeyed."""
+    values = {"label": label, "category": category}
+    return "".join(
+        literal + (values.get(f, "") if f is not None else "")
+        for literal, f, _, _ in string.Formatter().parse(template)
+    )
 
 
 def label_prompts(

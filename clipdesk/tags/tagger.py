@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.library.records import PhotoStatus
 from clipdesk.tags.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, Category, CategoryError
 from clipdesk.tags.heads.store import with_applied_head
+from clipdesk.tags.store.keyword_sources import KeywordSources, SeenKeywords
 from clipdesk.tags.store.tag_store import (
     CONFIRMED_STATES,
     TAGGED_STATES,
@@ -31,6 +33,7 @@ from clipdesk.tags.store.tag_store import (
     chunks,
 )
 from clipdesk.tags.xmp import sidecar as xmp
+from clipdesk.tags.xmp.provenance import OTHER, Item, default_origin, plan_edit
 from clipdesk.tags.zero_shot import (
     CHUNK_ROWS,
     Classifier,
@@ -65,6 +68,47 @@ class XmpReport:
     # sidecars of the other naming merged into the written one and removed (one per photo left)
     absorbed: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (photo path, reason)
+    # basename naming asked for, full name written: another file owns that basename sidecar
+    full_names: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """What the run did, in one sentence for either face."""
+        text = (
+            f"wrote {_count(len(self.written), 'sidecar')}, {self.unchanged:,} already up to date"
+        )
+        if self.failed:
+            text += f", {len(self.failed):,} failed"
+        if self.absorbed:
+            merged = _count(len(self.absorbed), "sidecar")
+            text += f"; {merged} of the other name merged in and removed"
+        if self.full_names:
+            n = len(self.full_names)
+            verb, whose = (
+                ("shares", "its sidecar is") if n == 1 else ("share", "their sidecars are")
+            )
+            more = ", ..." if n > 1 else ""
+            text += (
+                f"; {_count(n, 'photo')} {verb} a name with another file, so {whose} named in "
+                f"full ({self.full_names[0].name}{more})"
+            )
+        return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class XmpImportReport:
+    added: int = 0  # tags added
+    photos: int = 0  # photos read
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # (id, path, reason)
+    not_imported: Counter[str] = field(default_factory=Counter)  # {reason: keywords}
+
+    @property
+    def skipped(self) -> int:
+        """Keywords read but not imported (a full category, a name that is no label)."""
+        return sum(self.not_imported.values())
 
 
 class Tagger:
@@ -83,7 +127,8 @@ class Tagger:
         if self.model is None:
             raise ClipDeskError(
                 "tagging needs a model, and none is loaded",
-                "choose a model (--model NAME_OR_PATH) or install the demo model",
+                "choose a model in Settings or install the demo model",
+                cli_hint="choose a model (--model NAME_OR_PATH) or install the demo model",
             )
         return self.model
 
@@ -201,35 +246,6 @@ class Tagger:
             progress(meter.update(len(cats), "tagging done"))
         return report
 
-    def on_embedded(
-        self,
-        photo_ids: Sequence[int] | np.ndarray,
-        vectors: np.ndarray,
-        model_id: str | None = None,
-    ) -> None:
-        """Pipeline hook (``clipdesk.indexing.pipeline.EmbeddedHook``): tag photos the moment their
-        vectors are stored. ``model_id``, when given, must be this tagger's model (vectors of
-        another model are ignored). Failures are logged, never raised: tagging must not stop
-        indexing.
-        """
-        if self.model is None or len(photo_ids) == 0:
-            return
-        if model_id is not None and model_id != self.model.id:
-            return
-        try:
-            ids = np.asarray(photo_ids, dtype=np.int64)
-            order = np.argsort(ids, kind="stable")
-            cats = [c for c in self.store.categories() if c.auto]
-            self._recompute(
-                cats, ids[order], np.asarray(vectors, np.float32)[order], False, None, None
-            )
-        except ClipDeskError as exc:
-            log.warning("tagging new photos failed: %s", exc)
-        except Exception:
-            log.exception("tagging new photos failed")
-
-    # --- XMP -------------------------------------------------------------------------------
-
     def _label_for_keyword(self, path: str, cats: dict[str, Category]) -> tuple[str, str]:
         if HIERARCHY_SEP in path:
             head, rest = (p.strip() for p in path.split(HIERARCHY_SEP, 1))
@@ -244,31 +260,75 @@ class Tagger:
 
     def import_xmp(self, photo_ids: Iterable[int]) -> int:
         """Read each photo's XMP keywords (sidecars and embedded) as user tags; returns how many
-        tags were added. A keyword matching one of our labels ("Scene|beach") tags that label;
-        any other lands in the manual "Keywords" category. User decisions are kept."""
-        cats = {c.name.casefold(): c for c in self.store.categories()}
-        label_ids: dict[tuple[str, str], int] = {}
-        added = 0
+        tags were added (:meth:`import_xmp_report` says which photos could not be read)."""
+        return self.import_xmp_report(photo_ids).added
+
+    def import_xmp_report(self, photo_ids: Iterable[int]) -> XmpImportReport:
+        """:meth:`import_xmp` with what went wrong. A keyword matching one of our labels
+        ("Scene|beach") tags that label; any other lands in the manual "Keywords" category.
+        User decisions are kept. Who wrote each keyword is recorded
+        (:mod:`clipdesk.tags.xmp.provenance`). A photo whose XMP cannot be read (damaged, or
+        past a limit) is reported with the reason, and the run goes on with the next."""
+        report = XmpImportReport()
+        names = xmp.SidecarNames()
+        managed = self._managed_keywords()
         ids = sorted({int(i) for i in photo_ids})
         for part in chunks(ids, 500):
-            rows = []
+            found: dict[int, list[str]] = {}
+            seen: list[SeenKeywords] = []
             for photo in self.lib.photos(ids=list(part)):
-                for path in xmp.read_photo_keywords(photo.path).paths():
-                    try:
-                        cat_name, label = self._label_for_keyword(path, cats)
-                        key = (cat_name.casefold(), label.casefold())
-                        if key not in label_ids:
-                            label_ids[key] = self.store.ensure_label(cat_name, label)
-                            if cat_name.casefold() not in cats:
-                                cats = {c.name.casefold(): c for c in self.store.categories()}
-                    except CategoryError as exc:
-                        log.warning(
-                            "%s: keyword %r not imported: %s", photo.path, path, exc.message
-                        )
-                        continue
-                    rows.append((photo.id, label_ids[key]))
-            added += self.store.import_tags(rows)
-        return added
+                report.photos += 1
+                sources, problems = xmp.read_photo_sources(photo.path, names)
+                if problems:
+                    report.failed.append((photo.id, str(photo.path), "; ".join(problems)))
+                merged = xmp.XmpKeywords()
+                for src in sources:
+                    merged = merged.merge(src.keywords)
+                found[photo.id] = merged.paths()
+                seen.append((photo.id, _origins_seen(sources, managed), not problems))
+            rows = self._keyword_rows(found, report)
+            with self.lib.transaction():
+                report.added += self.store.import_tags(rows)
+                KeywordSources(self.lib).record_read(seen)
+        if report.not_imported:
+            reasons = "; ".join(f"{n} {why}" for why, n in report.not_imported.most_common(3))
+            log.warning("%d keywords were not imported (%s)", report.skipped, reasons)
+        if report.failed:
+            first = report.failed[0]
+            log.warning(
+                "XMP of %d photos could not be read (first: %s)", len(report.failed), first[2]
+            )
+        return report
+
+    def _keyword_rows(
+        self, found: dict[int, list[str]], report: XmpImportReport
+    ) -> list[tuple[int, int]]:
+        """(photo id, label id) for each photo's keyword paths; labels of manual categories
+        are created as needed, one transaction per category."""
+        cats = {c.name.casefold(): c for c in self.store.categories()}
+        wanted: dict[str, dict[str, list[int]]] = {}  # category -> label -> photo ids
+        for photo_id, paths in found.items():
+            for path in paths:
+                cat_name, label = self._label_for_keyword(path, cats)
+                wanted.setdefault(cat_name, {}).setdefault(label, []).append(photo_id)
+        rows: list[tuple[int, int]] = []
+        for cat_name, labels in wanted.items():
+            ids, refused = self.store.ensure_labels(cat_name, list(labels))
+            for label, photos in labels.items():
+                if label in ids:
+                    rows += [(pid, ids[label]) for pid in photos]
+                else:
+                    report.not_imported[refused.get(label, "not a label")] += len(photos)
+        return rows
+
+    def _managed_keywords(self) -> set[str]:
+        """ClipDesk's own category keywords ("Scene|beach"), casefolded."""
+        return {
+            f"{c.name}{HIERARCHY_SEP}{lab.name}".casefold()
+            for c in self.store.categories()
+            if c.auto
+            for lab in c.labels
+        }
 
     def write_xmp(
         self,
@@ -280,60 +340,63 @@ class Tagger:
         """Write tags into each photo's sidecar (every tagged photo when ``photo_ids`` is None).
 
         The sidecar gets the photo's tags (confirmed and imported ones only with
-        ``confirmed_only``); keywords of our categories that the photo no longer has are taken
-        out; everything else in the sidecar stays.
+        ``confirmed_only``); keywords ClipDesk wrote that the photo no longer has are taken out;
+        keywords another tool wrote are never changed (:mod:`clipdesk.tags.xmp.provenance`).
 
-        One sidecar per photo: one of the other naming style (``photo.xmp`` that an earlier
-        ClipDesk app wrote, or ``photo.jpg.xmp`` when ``naming`` is basename) is merged into this
-        one and removed, or simply renamed when this one does not exist yet. A basename sidecar
-        that several files share (``IMG_1.CR2`` and ``IMG_1.JPG`` both map to ``IMG_1.xmp``)
-        belongs to none of them alone: its keywords are merged and the file is left in place.
+        One sidecar per photo, and never one for two photos: with basename naming, a photo
+        whose ``IMG_1.xmp`` another file owns (``IMG_1.jpg`` beside ``IMG_1.png``, see
+        :mod:`clipdesk.tags.xmp.names`) gets its full name, ``IMG_1.png.xmp``, and the report
+        says so. A sidecar ClipDesk created under the other name is merged into this one and
+        removed, or simply renamed when this one does not exist yet. A photo that fails (damaged
+        sidecar, past a limit, unwritable folder) is reported and the run goes on.
         """
         keep = [str(s) for s in (CONFIRMED_STATES if confirmed_only else TAGGED_STATES)]
         if photo_ids is None:
             photo_ids = self.store.tagged_photo_ids()
-        managed = [
-            f"{c.name}{HIERARCHY_SEP}{lab.name}"
-            for c in self.store.categories()
-            if c.auto
-            for lab in c.labels
-        ]
+        managed = self._managed_keywords()
+        sources = KeywordSources(self.lib)
         report = XmpReport()
-        owners = xmp.BasenameOwners()
+        names = xmp.SidecarNames()
         ids = sorted({int(i) for i in photo_ids})
         for part in chunks(ids, 200):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             for photo in self.lib.photos(ids=list(part)):
-                tags = self.store.tags_of(photo.id)
-                add = [t.keyword for t in tags if t.state in keep]
-                rejected = [t.keyword for t in tags if t.state is TagState.REJECTED]
-                remove = sorted((set(managed) | set(rejected)) - set(add))
                 if photo.status in (PhotoStatus.MISSING, PhotoStatus.OFFLINE):
                     report.failed.append((str(photo.path), f"photo is {photo.status}"))
                     continue
-                absorb = xmp.sidecars_to_absorb(photo.path, naming, owners)
+                wanted = [t.keyword for t in self.store.tags_of(photo.id) if t.state in keep]
                 try:
-                    path, changed = xmp.write_sidecar_keywords(
-                        photo.path, add, remove, naming, rejected, absorb=absorb
-                    )
+                    target = names.target(photo.path, naming)
+                    absorb = xmp.sidecars_to_absorb(photo.path, target, names)
+                    draft = xmp.draft_sidecar(photo.path, target, absorb)
+                    recorded = sources.origins(photo.id)
+                    present = {
+                        i: recorded.get(i) or default_origin(i, draft.by_clipdesk, managed)
+                        for i in draft.keywords.items()
+                    }
+                    elsewhere = [i for i, o in recorded.items() if o == OTHER and i not in present]
+                    add, remove = plan_edit(wanted, present, present.__getitem__, elsewhere)
+                    path, changed = xmp.commit_sidecar(draft, add, remove)
                 except xmp.XmpError as exc:
                     report.failed.append((str(photo.path), exc.message))
                     continue
-                report.absorbed += [p for p, take_over in absorb if take_over and not p.exists()]
                 if changed:
+                    sources.record_written(photo.id, present, add, remove)
                     report.written.append(path)
                 else:
                     report.unchanged += 1
+                if xmp.SidecarNames.fell_back(photo.path, naming, target):
+                    report.full_names.append(path)
+                report.absorbed += [p for p in draft.taken if changed and not p.exists()]
         return report
 
 
-def tag_new_photos(tagger: Tagger, ids: np.ndarray, vectors: np.ndarray, model_id: str) -> None:
-    """What indexing does with each batch of newly embedded photos, in the app and the CLI alike:
-    keywords other tools wrote (sidecars, embedded XMP) come in as the user's own tags first, so
-    the model's suggestions never override them; then the model tags the batch."""
-    try:
-        tagger.import_xmp(ids)
-    except ClipDeskError as exc:  # the library, not a sidecar (those are skipped one by one)
-        log.warning("reading XMP keywords of new photos failed: %s", exc)
-    tagger.on_embedded(ids, vectors, model_id)
+def _origins_seen(sources: Sequence[xmp.KeywordSource], managed: set[str]) -> dict[Item, str]:
+    """The origin each keyword found in a photo's packets gets if it has none recorded yet."""
+    ours: set[Item] = set()
+    theirs: set[Item] = set()
+    for src in sources:
+        (ours if src.by_clipdesk else theirs).update(src.keywords.items())
+    by_clipdesk = ours - theirs
+    return {i: default_origin(i, by_clipdesk, managed) for i in ours | theirs}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model.caption_data import CaptionPair
 from clipdesk.tags import prompts
@@ -90,7 +91,8 @@ def folder_caption(photo: Path, root: Path) -> str | None:
         parts = photo.parent.relative_to(root).parts
     except ValueError:
         return None
-    words = [" ".join(re.split(r"[_\-.]+", p)).strip() for p in parts]
+    # a folder name that is not UTF-8: its bytes become U+FFFD, text a tokenizer can take
+    words = [" ".join(re.split(r"[_\-.]+", shown(p))).strip() for p in parts]
     words = [w for w in words if w and not _BORING_FOLDER.match(w) and not w.startswith("@")]
     if not words:
         return None

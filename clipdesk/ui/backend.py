@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord
@@ -95,15 +96,32 @@ class Backend:
     def remove_folder(self, folder_id: int) -> int:
         return self.services.folders.remove(folder_id)
 
+    def relocate_folder(self, folder_id: int, new_path: Path, token: CancelToken) -> str:
+        """Point a folder at its new location; the summary says what was kept."""
+        moved = self.services.folders.relocate(folder_id, new_path, cancel=token)
+        self._folders_changed += 1
+        return (
+            f"{moved.kept:,} photos kept their tags and decisions, {moved.changed:,} changed "
+            f"(indexed again), {moved.unmatched:,} not found there (missing)."
+        )
+
+    def purge_rule(self) -> str:
+        return self.services.folders.purge_rule()
+
     def folder_errors(self, folder_id: int) -> list[tuple[str, str]]:
-        return [(p.path, p.reason) for p in self.services.folders.errors(folder_id)]
+        return [(shown(p.path), shown(p.reason)) for p in self.services.folders.errors(folder_id)]
+
+    def retry_errors(self, folder_id: int | None = None) -> int:
+        """Queue a folder's photos in error again ("Retry failed"); the next index run reads them."""
+        return int(self.services.folders.retry_errors(folder_id))
 
     # --- indexing ---------------------------------------------------------------------------
-    def index(self, report: Report, token: CancelToken) -> Any:
+    def index(self, report: Report, token: CancelToken, embed: bool = True) -> Any:
         """Reconcile with the disk (at start and after folders change), then embed what is
-        pending. The watcher starts before the first reconcile, as ``clipdesk-cli watch`` does:
-        a file arriving during or just after the scan is caught by it instead of falling
-        between the two."""
+        pending (not with ``embed=False``: indexing is paused, the counts stay honest). The
+        watcher starts before the first reconcile, as ``clipdesk-cli watch`` does: a file
+        arriving during or just after the scan is caught by it instead of falling between
+        the two."""
         with self._lock:
             wanted = self._folders_changed
         if self._scanned != wanted:
@@ -120,6 +138,8 @@ class Backend:
             self.services.folders.scan(cancel=token, progress=report)
             self._scanned = wanted
         token.raise_if_cancelled()
+        if not embed:
+            return None
         return self.services.index(progress=report, cancel=token)
 
     # --- watching ---------------------------------------------------------------------------
@@ -163,15 +183,23 @@ class Backend:
 def _folder_row(record: FolderRecord) -> FolderRow:
     return FolderRow(
         id=record.id,
-        path=str(record.path),
+        path=shown(record.path),  # shown only: the folder is named by its id
         status=record.status,
-        error=record.error,
+        error=shown(record.error) if record.error else record.error,
         total=record.present,
         indexed=record.indexed,
         pending=record.pending,
         errors=record.errors,
+        purge_text=record.purge.text if record.purge is not None else None,
     )
 
 
 def _model_row(loaded: LoadedModel) -> ModelInfo:
-    return ModelInfo(loaded.name, loaded.id, loaded.device, loaded.is_demo, loaded.searching_with)
+    return ModelInfo(
+        loaded.name,
+        loaded.id,
+        loaded.device,
+        loaded.is_demo,
+        loaded.searching_with,
+        loaded.recovered,
+    )

@@ -60,6 +60,8 @@ class AppController(QObject):
     modelReady = Signal(object)  # ModelInfo
     libraryChanged = Signal()  # folders or photos changed (index step, watch event, removal)
     errorRaised = Signal(str, str)  # message, hint
+    libraryFailed = Signal(str, str)  # message, hint: no library is open; the window offers others
+    noticeRaised = Signal(str)  # something the user should know, shown once in the status bar
     _diskChanged = Signal()  # emitted from the watcher thread
 
     def __init__(
@@ -82,6 +84,7 @@ class AppController(QObject):
         self.index_state = ""
         self._closing = False
         self._dirty = False
+        self._recovery_shown = False
         self._reindex = QTimer(self)  # coalesces watcher events into one index run
         self._reindex.setSingleShot(True)
         self._reindex.setInterval(800)
@@ -119,12 +122,13 @@ class AppController(QObject):
 
     def _library_failed(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)
-        self.library_state = "Library could not be opened"
+        self.library_state = "No library open"
         self.stateChanged.emit()
-        self.errorRaised.emit(
+        self.libraryFailed.emit(
             f"The library could not be opened: {message}",
-            hint or "Choose another library location in Settings.",
+            hint or "Choose another library, or create a new one.",
         )
+        self.libraryChanged.emit()  # the pages drop what the last library showed
 
     def reopen_library(self, model: str | None = None, device: str | None = None) -> None:
         """Close the library and open the one the settings name now (Settings changed it),
@@ -170,6 +174,10 @@ class AppController(QObject):
         self.workers.run(self.workers.model, load, self._model_loaded, self._model_failed)
 
     def _model_loaded(self, info: ModelInfo) -> None:
+        if info.recovered and not self._recovery_shown:
+            # The models folder was tidied after a crash (an install finished or rolled back).
+            self._recovery_shown = True
+            self.noticeRaised.emit("Models folder: " + "; ".join(info.recovered))
         self._show_model(info)
         self.modelReady.emit(info)
         self.index_now()
@@ -237,10 +245,36 @@ class AppController(QObject):
 
         self.call(lambda b, _t: b.remove_folder(folder_id), removed)
 
+    def relocate_folder(
+        self, folder_id: int, path: str | Path, on_done: Callable[[str], None] | None = None
+    ) -> None:
+        self.jobs.cancel()  # the index must not write photos of a folder whose paths change
+
+        def moved(summary: str) -> None:
+            self.libraryChanged.emit()
+            if on_done is not None:
+                on_done(summary)
+            self.index_now()
+
+        self.call(lambda b, t: b.relocate_folder(folder_id, Path(path), t), moved, pool="jobs")
+
     def index_now(self) -> None:
         if self.backend is None or self.model is None or self._closing:
             return
         backend = self.backend
+        if self.jobs.paused:
+            # Paused, nothing is embedded; the folders are still checked (new folders scanned,
+            # the watcher's changes counted), so the Folders page shows what waits instead of
+            # calling a folder with new files up to date.
+            if self.jobs.start(
+                "Checking folders",
+                lambda report, token: backend.index(report, token, embed=False),
+                while_paused=True,
+            ):
+                self._dirty = False
+            elif self.jobs.running:
+                self._dirty = True
+            return
         if self.jobs.start("Indexing", lambda report, token: backend.index(report, token)):
             self._dirty = False
             self.index_state = "Scanning folders…"
@@ -252,6 +286,7 @@ class AppController(QObject):
         self.jobs.pause()
         self.index_state = "Indexing paused"
         self.stateChanged.emit()
+        self.index_now()  # a scan the pause cut short is finished, without embedding
 
     def resume_indexing(self) -> None:
         self.jobs.resume()
@@ -268,8 +303,11 @@ class AppController(QObject):
             self.index_state = p.message or "Scanning folders…"
         self.stateChanged.emit()
 
-    def _index_done(self, _result: Any) -> None:
-        self.index_state = ""
+    def _index_done(self, result: Any) -> None:
+        # work left owed (a locked library, a full disk) is said, not dropped: the next run does it
+        self.index_state = getattr(result, "waiting_note", "") or ""
+        if self.jobs.paused:
+            self.index_state = "Indexing paused"
         if self.backend is not None:
             self.library_state = f"Library: {self.backend.photo_count():,} photos"
             if self.model is not None and self.model.searching_with:

@@ -45,9 +45,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
 
         box = QRect(rect.x() + PAD, rect.y() + PAD, CELL, CELL)
-        photo_id = index.data(Role.PhotoId)
-        path = index.data(Role.Path)
-        pixmap = self._thumbs.get(photo_id, path) if photo_id is not None else None
+        item = index.data(Role.Item)  # a Python object: its path keeps bytes Qt's text drops
+        photo_id = item.id if item is not None else None
+        pixmap = self._thumbs.get(item.id, item.path) if item is not None else None
         if pixmap is not None and not pixmap.isNull():
             # Made at the cell's size in device pixels: drawn 1:1, no resampling per frame.
             size = pixmap.deviceIndependentSize().toSize()

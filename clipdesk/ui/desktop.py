@@ -9,9 +9,16 @@ import sys
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
+from clipdesk.common.fsnames import file_url, shown
+
+
+def _url(path: str) -> QUrl:
+    # QUrl.fromLocalFile would drop the bytes of a name that is not UTF-8
+    return QUrl.fromEncoded(file_url(path).encode("ascii"))
+
 
 def open_in_default_app(path: str) -> bool:
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+    return QDesktopServices.openUrl(_url(path))
 
 
 def reveal_in_file_manager(path: str) -> bool:
@@ -25,8 +32,8 @@ def reveal_in_file_manager(path: str) -> bool:
             return True
     except OSError:
         pass
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+    return QDesktopServices.openUrl(_url(os.path.dirname(path)))
 
 
 def copy_path(path: str) -> None:
-    QGuiApplication.clipboard().setText(path)
+    QGuiApplication.clipboard().setText(shown(path))  # text: U+FFFD for bytes not UTF-8

@@ -37,6 +37,19 @@ class FolderTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[FolderRow] = []
+        self._paused = False
+
+    def set_paused(self, paused: bool) -> None:
+        """Indexing is paused: a folder with photos waiting says so, not "Indexing"."""
+        self._paused = paused
+        if self._rows:
+            last = len(COLUMNS) - 1
+            self.dataChanged.emit(self.index(0, last), self.index(len(self._rows) - 1, last))
+
+    def state_text(self, f: FolderRow) -> str:
+        if self._paused and f.status == "ok" and f.pending:
+            return f"Paused: {f.pending:,} waiting to be indexed"
+        return f.state_text
 
     def set_rows(self, rows: Sequence[FolderRow]) -> None:
         self.beginResetModel()
@@ -75,14 +88,13 @@ class FolderTableModel(QAbstractTableModel):
                 f"{f.indexed:,}",
                 f"{f.pending:,}",
                 f"{f.errors:,}",
-                f.state_text,
+                self.state_text(f),
             )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == 4 and f.errors:
                 return "Double-click to see which files could not be read, and why"
-            if f.error:
-                return f.error
-            return f.path
+            tips = [t for t in (f.error, f.purge_text) if t]
+            return "\n".join(tips) if tips else f.path
         if role == Qt.ItemDataRole.ForegroundRole and col == 5 and f.status != "ok":
             return QColor("#c0392b") if f.status == "error" else QColor("#b9770e")
         if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 4:
@@ -113,26 +125,45 @@ class FoldersPage(QWidget):
             "Stop watching this folder. Your photos on disk are not touched."
         )
         self.remove_button.clicked.connect(self._remove_selected)
+        self.relocate_button = QPushButton("Relocate…", self)
+        self.relocate_button.setToolTip(
+            "The photos of this folder moved to another drive or place: point the folder there "
+            "and keep their tags and decisions."
+        )
+        self.relocate_button.clicked.connect(self._relocate_selected)
         self.pause_button = QPushButton("Pause indexing", self)
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause_toggled)
         self.errors_button = QPushButton("Show errors", self)
         self.errors_button.clicked.connect(lambda: self._show_errors(self.table.currentIndex()))
+        self.retry_button = QPushButton("Retry failed", self)
+        self.retry_button.setToolTip("Try the files of this folder that could not be read again.")
+        self.retry_button.clicked.connect(self._retry_selected)
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.progress_label = QLabel(self)
         hint = QLabel("Drop a folder anywhere on the window to add it.", self)
+        # missing photos and when they are removed; the rule itself (services' words)
+        self.purge_label = QLabel(self)
+        self.purge_label.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.remove_button, self.errors_button):
+        for b in (
+            self.add_button,
+            self.remove_button,
+            self.relocate_button,
+            self.errors_button,
+            self.retry_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.pause_button)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.purge_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
         layout.addWidget(hint)
@@ -146,7 +177,18 @@ class FoldersPage(QWidget):
         controller.jobs.stopped.connect(lambda: self._running(False))
 
     def reload(self) -> None:
-        self.controller.call(lambda b, _t: b.folders(), self.model.set_rows)
+        if self.controller.backend is None:  # none open: not the last library's folders
+            self._show_rows(([], ""))
+            return
+        self.controller.call(
+            lambda b, _t: (b.folders(), b.purge_rule()), self._show_rows, owner=self
+        )
+
+    def _show_rows(self, result: tuple[list[FolderRow], str]) -> None:
+        rows, rule = result
+        self.model.set_rows(rows)
+        lines = [f"{r.path}: {r.purge_text}" for r in rows if r.purge_text]
+        self.purge_label.setText("\n".join([*lines, rule]) if rows else "")
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
@@ -158,14 +200,49 @@ class FoldersPage(QWidget):
         if not index.isValid():
             return
         f = self.model.folder(index.row())
+        if f.status == "offline":
+            text = (
+                f"{f.path} is offline: its drive or share is not connected.\n\n"
+                f"Remove it anyway? Its {f.total:,} photos leave the library for good, with "
+                "their tags and your decisions. If the drive comes back later, its photos are "
+                "new photos again, without your decisions. The files on the drive are not "
+                "touched.\n\nIf the photos moved to another place, use Relocate… instead."
+            )
+        else:
+            text = (
+                f"Stop watching {f.path}?\n\nIts {f.total:,} photos leave the library (with "
+                "their tags). The files on disk are not touched."
+            )
         answer = QMessageBox.question(
             self,
             "Remove folder",
-            f"Stop watching {f.path}?\n\nIts {f.total:,} photos leave the library (with their "
-            "tags). The files on disk are not touched.",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.controller.remove_folder(f.id)
+
+    def _relocate_selected(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        f = self.model.folder(index.row())
+        new = QFileDialog.getExistingDirectory(self, f"New location of {f.path}")
+        if not new:
+            return
+
+        def done(summary: str) -> None:
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Folder relocated",
+                f"{f.path} is now {new}.",
+                parent=self,
+            )
+            box.setInformativeText(summary)
+            box.open()
+
+        self.controller.relocate_folder(f.id, new, done)
 
     def _show_errors(self, index: QModelIndex) -> None:
         if not index.isValid():
@@ -184,13 +261,29 @@ class FoldersPage(QWidget):
                 parent=self,
             )
             box.setDetailedText("\n".join(lines) or "No problems.")
-            box.setInformativeText("Fix or replace a file and it is retried automatically.")
+            box.setInformativeText(
+                "Fix or replace a file and it is retried automatically; "
+                "Retry failed tries them all again now."
+            )
             box.open()
 
         self.controller.call(lambda b, _t: b.folder_errors(f.id), show)
 
+    def _retry_selected(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return
+        folder_id = self.model.folder(index.row()).id
+
+        def queued(_n: int) -> None:
+            self.controller.libraryChanged.emit()
+            self.controller.index_now()
+
+        self.controller.call(lambda b, _t: b.retry_errors(folder_id), queued, owner=self)
+
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume indexing" if paused else "Pause indexing")
+        self.model.set_paused(paused)
         if paused:
             self.controller.pause_indexing()
         else:
@@ -199,7 +292,10 @@ class FoldersPage(QWidget):
     def _running(self, running: bool) -> None:
         self.progress.setVisible(running)
         if not running:
-            self.progress_label.setText("Indexing paused." if self.controller.jobs.paused else "")
+            paused = self.controller.jobs.paused
+            self.progress_label.setText(
+                "Indexing paused." if paused else self.controller.index_state
+            )
 
     def _progress(self, p) -> None:
         if not self._last_reload.isValid() or self._last_reload.elapsed() > 1000:

@@ -40,9 +40,10 @@ class JobRunner(QObject):
     def running(self) -> bool:
         return self._ticket is not None and not self._ticket.finished
 
-    def start(self, name: str, fn: JobFn) -> bool:
-        """Start ``fn(progress, token)`` unless a job is running or indexing is paused."""
-        if self.running or self.paused:
+    def start(self, name: str, fn: JobFn, *, while_paused: bool = False) -> bool:
+        """Start ``fn(progress, token)`` unless a job is running or indexing is paused (a job
+        that embeds nothing, ``while_paused``, runs then too)."""
+        if self.running or (self.paused and not while_paused):
             return False
         last = [0.0]
 

@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.stateChanged.connect(self.refresh_status)
         c.errorRaised.connect(self.show_error)
+        c.libraryFailed.connect(self.library_problem)
+        c.noticeRaised.connect(lambda text: self.statusBar().showMessage(text, 30_000))
         self.welcome.finished.connect(self._welcome_done)
         for grid in (self.search.grid, self.tags.preview):
             grid.openRequested.connect(self.open_photo)
@@ -230,6 +232,15 @@ class MainWindow(QMainWindow):
             box.setInformativeText(hint)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def library_problem(self, message: str, hint: str) -> None:
+        """No library could be opened: offer another, a new one or a retry - not a dead window."""
+        from clipdesk.ui.library_problem import LibraryProblemDialog
+
+        self.statusBar().showMessage(message, 10_000)
+        dialog = LibraryProblemDialog(self.controller, message, hint, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _welcome_done(self, folders: list[str], model: str) -> None:
         c = self.controller

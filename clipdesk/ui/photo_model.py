@@ -23,6 +23,8 @@ from PySide6.QtCore import (
     QUrl,
 )
 
+from clipdesk.common.fsnames import file_url, shown
+
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -35,7 +37,7 @@ class PhotoItem:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.path)
+        return shown(os.path.basename(self.path))
 
 
 # Computed once: the view asks for flags many times per painted frame, and enum arithmetic in
@@ -111,15 +113,15 @@ class PhotoListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [item.path]
+            lines = [shown(item.path)]
             if item.score is not None:
                 lines.append(f"Score: {item.score:.3f}")
             lines.append(describe_date(item.taken_at))
             return "\n".join(lines)
         if role == Role.PhotoId:
             return item.id
-        if role == Role.Path:
-            return item.path
+        if role == Role.Path:  # through Qt: readable; the exact path is Role.Item's
+            return shown(item.path)
         if role == Role.Score:
             return item.score
         if role == Role.TakenAt:
@@ -150,9 +152,10 @@ class PhotoListModel(QAbstractListModel):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         mime = QMimeData()
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        urls = [QUrl.fromLocalFile(self._items[r].path) for r in rows]
+        # percent-escaped bytes: a name that is not UTF-8 still names the file for the receiver
+        urls = [QUrl.fromEncoded(file_url(self._items[r].path).encode("ascii")) for r in rows]
         mime.setUrls(urls)
-        mime.setText("\n".join(self._items[r].path for r in rows))
+        mime.setText("\n".join(shown(self._items[r].path) for r in rows))
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_model import PhotoItem
@@ -32,6 +33,7 @@ class ModelInfo:
     device: str
     is_demo: bool
     searching_with: str | None = None  # the previous model, while re-embedding for this one
+    recovered: tuple[str, ...] = ()  # what the start-up sweep of the models folder did
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class FolderRow:
     indexed: int
     pending: int
     errors: int
+    # missing photos and the day the purge removes them, offline ones kept (services' words)
+    purge_text: str | None = None
 
     @property
     def state_text(self) -> str:
@@ -112,7 +116,10 @@ class PhotoDetails:
     tags: tuple[TagRow, ...]
 
     def fields(self) -> list[tuple[str, str]]:
-        out = [("File", os.path.basename(self.path)), ("Folder", os.path.dirname(self.path))]
+        out = [
+            ("File", shown(os.path.basename(self.path))),
+            ("Folder", shown(os.path.dirname(self.path))),
+        ]
         out.append(("Taken", self.taken_at.replace("T", " ") if self.taken_at else "unknown"))
         if self.width and self.height:
             out.append(("Size", f"{self.width} × {self.height} px, {_bytes(self.size)}"))

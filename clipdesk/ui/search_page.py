@@ -142,7 +142,9 @@ class SearchPage(QWidget):
         )
 
     def refresh(self) -> None:
-        if self.controller.backend is None:
+        if self.controller.backend is None:  # opening, or none could be opened
+            self.grid.photos.set_items([])  # never the photos of a library no longer open
+            self.summary.setText(self.controller.library_state)
             return
         req = self.request()
         if req.needs_model and self.controller.model is None:

@@ -57,6 +57,7 @@ class SmokeTest(QObject):
         controller.libraryReady.connect(self._on_library)
         controller.modelReady.connect(self._on_model)
         controller.errorRaised.connect(self._on_error)
+        controller.libraryFailed.connect(self._on_error)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timeout)

@@ -121,17 +121,17 @@ class TagViews:
 
     def write_xmp(
         self, token: CancelToken, naming: str | None = None, suggestions: bool | None = None
-    ) -> int:
+    ) -> str:
         """Write every tagged photo's sidecar (naming and suggestions: as given, else as the
-        settings say); returns how many photos."""
+        settings say); returns what was done, as a sentence."""
         report = self.services.tags.write_xmp(
             naming=naming, include_suggestions=suggestions, cancel=token
         )
+        summary = report.summary()
         if report.failed:
             first = "; ".join(f"{p}: {r}" for p, r in report.failed[:3])
             raise ClipDeskError(
-                f"Wrote {len(report.written)} sidecars, but {len(report.failed)} could not be "
-                f"written ({first}).",
+                f"{summary[:1].upper()}{summary[1:]} ({first}).",
                 "Check that the photos' folders are writable.",
             )
-        return len(report.written) + report.unchanged
+        return f"{summary[:1].upper()}{summary[1:]}."

@@ -239,8 +239,8 @@ class TagsPage(QWidget):
         if answer != QMessageBox.StandardButton.Yes:
             return
 
-        def done(count: int) -> None:
-            QMessageBox.information(self, "XMP sidecars", f"Wrote keywords for {count:,} photos.")
+        def done(summary: str) -> None:
+            QMessageBox.information(self, "XMP sidecars", summary)
 
         # the rules the user just agreed to, even if the CLI or Settings changed them meanwhile
         self.controller.call(

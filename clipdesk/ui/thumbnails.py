@@ -42,7 +42,10 @@ def thumb_key(path: str, px: int = THUMB_PX) -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    raw = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{px}".encode()
+    raw = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{px}".encode(
+        "utf-8",
+        "surrogateescape",  # a file name that is not UTF-8 keeps its own bytes
+    )
     return hashlib.sha1(raw).hexdigest()
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clipdesk.common import fsnames
 from clipdesk.ui.train_widgets import Relay, RowsModel, delta, table
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class HeadsPanel(QWidget):
         self.compare.set_rows(
             [
                 [
-                    Path(paths.get(c.photo_id, f"#{c.photo_id}")).name,
+                    fsnames.shown(Path(paths.get(c.photo_id, f"#{c.photo_id}")).name),
                     c.truth or "(rejections)",
                     f"{c.before} {c.before_score:.2f}",
                     f"{c.after} {c.after_score:.2f}",
@@ -197,12 +198,12 @@ class HeadsPanel(QWidget):
                 for c in comp
             ],
             keys=[c.photo_id for c in comp],
-            tips=[str(paths.get(c.photo_id, "")) for c in comp],
+            tips=[fsnames.shown(paths.get(c.photo_id, "")) for c in comp],
         )
         self.next_up.set_rows(
-            [[Path(paths.get(pid, f"#{pid}")).name, u] for pid, u in nxt],
+            [[fsnames.shown(Path(paths.get(pid, f"#{pid}")).name), u] for pid, u in nxt],
             keys=[pid for pid, _ in nxt],
-            tips=[str(paths.get(pid, "")) for pid, _ in nxt],
+            tips=[fsnames.shown(paths.get(pid, "")) for pid, _ in nxt],
         )
         self.progress.setValue(3)
         kept = (

@@ -24,7 +24,7 @@ def _json(capsys) -> dict:
 
 def test_import_list_activate_remove(source, capsys):
     assert main(["--json", "models", "list"]) == 0
-    assert _json(capsys) == {"models": [], "active": None}
+    assert _json(capsys) == {"models": [], "active": None, "recovered": [], "leftovers": []}
     assert main(["--json", "models", "import", str(source), "--activate"]) == 0
     info = _json(capsys)
     assert info["name"] == "my-clip" and info["active"] and info["source"] == "user"
@@ -63,3 +63,28 @@ def test_download_without_network(source, capsys, monkeypatch):
     assert main(["models", "download", "clip-vit-base-patch32"]) == 1
     err = capsys.readouterr().err
     assert "cannot reach the Hugging Face hub" in err and "models import" in err
+
+
+def test_list_and_doctor_say_what_the_start_up_sweep_did_and_left(source, capsys, tmp_path):
+    import shutil
+
+    from clipdesk.common import paths
+
+    root = paths.models_dir()
+    shutil.copytree(source, root / ".my-clip.old")  # a replacement killed between its renames
+    shutil.copytree(source, root / ".import-other-abcdefgh")  # a killed import
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "recovered: restored my-clip: an interrupted replacement had moved it aside" in out
+    assert "recovered: removed the unfinished files of an interrupted install of other" in out
+    assert "* my-clip" not in out and "  my-clip" in out
+    from clipdesk.model import installs
+
+    with installs.writing("busy"):  # another process importing "busy" right now
+        installs.new_staging(root, "busy")
+        assert main(["--json", "--model", "my-clip", "doctor", "--quick"]) in (0, 1)
+        model = json.loads(capsys.readouterr().out)["model"]
+    assert model["status"] == "warn"
+    assert any(line.startswith("restored my-clip") for line in model["recovered"])
+    (leftover,) = model["leftovers"]
+    assert "in use by a running install of busy" in leftover

@@ -131,7 +131,9 @@ def test_both_names_present_are_merged_into_one(app):
     assert "blue" not in kw.subjects
 
 
-def test_a_basename_sidecar_a_raw_jpeg_pair_shares_is_merged_and_left(app):
+def test_a_basename_sidecar_of_a_raw_jpeg_pair_is_the_raws_alone(app):
+    """IMG_1.xmp beside IMG_1.CR2 and IMG_1.jpg is the RAW's (Lightroom keeps the RAW's
+    settings there): the JPEG neither reads its keywords nor writes into it."""
     app.tags.add_category(COLOUR)
     p2 = photo(app, 2)
     raw = p2.with_suffix(".CR2")  # the RAW of the pair (not even in the library)
@@ -140,11 +142,14 @@ def test_a_basename_sidecar_a_raw_jpeg_pair_shares_is_merged_and_left(app):
     shared.write_bytes(xmp.update_keywords(None, ["Trip|Rome"]))
     before = shared.read_bytes()
     pid = app.library.photos()[2].id
+    assert app.tags.import_xmp([pid]) == 0
     app.tags.decide([pid], "Colour", "blue", "confirmed")
-    report = app.tags.write_xmp([pid])
-    assert report.absorbed == [] and shared.read_bytes() == before  # the RAW's, untouched
+    for naming in ("fullname", "basename"):
+        report = app.tags.write_xmp([pid], naming=naming)
+        assert report.absorbed == [] and shared.read_bytes() == before  # the RAW's, untouched
+    assert [p.name for p in report.full_names] == ["p2.jpg.xmp"]
     kw = xmp.read_sidecar_keywords(xmp.sidecar_path(p2, "fullname"))
-    assert sorted(kw.hierarchical) == ["Colour|blue", "Trip|Rome"]
+    assert kw.hierarchical == ["Colour|blue"]
 
 
 def test_choosing_basename_folds_photo_jpg_xmp_into_photo_xmp(app):
@@ -210,9 +215,12 @@ def test_new_photos_are_tagged_by_the_services_for_every_face(app, tmp_path):
         folder.id, [FileFacts(extra, st.st_size, st.st_mtime_ns, "jpeg", "h9")]
     )
     vec = image_vectors(["green"], noise=0.05, seed=2)
-    app.library.store_embeddings("fake@1", [pid], vec)
+    with app.library.transaction():  # what the pipeline commits: the vector and what it is owed
+        app.library.store_embeddings("fake@1", [pid], vec)
+        app.library.add_steps([pid], app.steps.names, "fake@1")
     app.search_model()  # pins the fake model as search's, as an index run does
     app._on_embedded(np.array([pid]), vec)  # what the pipeline calls after each batch
+    assert app.library.count_steps() == {}  # done, in the transactions that wrote the tags
     assert {t.keyword: t.state for t in app.tags.tags_of(pid) if t.category == "Colour"} == {
         "Colour|green": TagState.SUGGESTED
     }

@@ -163,14 +163,15 @@ def test_tag_filter_expressions(tagged, lib):
         store.allowed_ids(["red,!green"])
 
 
-def test_new_photos_are_tagged_through_the_pipeline_hook(tagged, lib, tmp_path):
-    store, tagger, _ = tagged
-    new_ids = add_photos(lib, tmp_path / "more", ["blue", "green"])
-    vecs = image_vectors(["blue", "green"], noise=0.05, seed=3)
-    tagger.on_embedded(new_ids[::-1], vecs[::-1], "fake@1")
+def test_new_photos_are_tagged_by_recomputing_just_them(tagged, lib, tmp_path):
+    store, tagger, ids = tagged
+    before = {i: labels_of(store, i) for i in ids}
+    new_ids = add_photos(lib, tmp_path / "more", ["blue", "green"])  # embedded, not tagged
+    assert labels_of(store, new_ids[0]) == set()
+    tagger.recompute(photo_ids=new_ids[::-1])  # the owed "tag" step's call
     assert labels_of(store, new_ids[0]) == {"Colour|blue"}
     assert labels_of(store, new_ids[1]) == {"Colour|green"}
-    tagger.on_embedded(new_ids, vecs, "other-model@x")  # not our model: ignored, no error
+    assert {i: labels_of(store, i) for i in ids} == before
 
 
 def test_xmp_import_and_write_back(tagged, lib):

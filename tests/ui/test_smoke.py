@@ -16,6 +16,7 @@ class FakeController(QObject):
     libraryReady = Signal()
     modelReady = Signal(object)
     errorRaised = Signal(str, str)
+    libraryFailed = Signal(str, str)
     library_state = "Library: 3 photos"
     model_state = "Model: tiny on cpu"
 

@@ -3,9 +3,9 @@ with its category's prompt templates (read by :mod:`clipdesk.training.captions`)
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
+from clipdesk.library import stored_json
 from clipdesk.library.records import PhotoStatus
 from clipdesk.tags.records import CONFIRMED_STATES
 
@@ -30,5 +30,6 @@ def confirmed_tags_by_photo(library: Library) -> dict[int, list[CaptionTag]]:
         ).fetchall()
     by_photo: dict[int, list[CaptionTag]] = {}
     for pid, label, category, templates in rows:
-        by_photo.setdefault(int(pid), []).append((label, category, json.loads(templates)))
+        stored = stored_json.loads_list(templates, library.path, f"the templates of {category!r}")
+        by_photo.setdefault(int(pid), []).append((label, category, stored))
     return by_photo

@@ -370,7 +370,8 @@ class PhotoTagQueries:
             if negated and positive:
                 raise CategoryError(
                     f"tag filter {expr!r} mixes '!' and plain terms in one OR",
-                    "give negations as separate --tag options",
+                    "give each negated tag as a filter of its own",
+                    cli_hint="give negations as separate --tag options",
                 )
             ids = sorted({i for t in (negated or positive) for i in self._term_label_ids(t)})
             found = self._ids_with(ids, states)

@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from clipdesk.common.limits import MAX_LABELS_PER_CATEGORY
+from clipdesk.library import stored_json
 from clipdesk.tags.categories import KEYWORDS_CATEGORY, Category, CategoryError, Label, Mode
 from clipdesk.tags.records import (
     CONFIRMED_STATES,
@@ -87,7 +89,11 @@ class TagStore(PhotoTagQueries):
         by_cat: dict[int, list[Label]] = {}
         for r in labels:
             by_cat.setdefault(r["category_id"], []).append(
-                Label(r["name"], tuple(json.loads(r["prompts"])), r["threshold"])
+                Label(
+                    r["name"],
+                    tuple(self._stored(r["prompts"], f"label {r['name']!r}")),
+                    r["threshold"],
+                )
             )
         return [
             Category(
@@ -95,11 +101,14 @@ class TagStore(PhotoTagQueries):
                 tuple(by_cat.get(r["id"], ())),
                 Mode(r["mode"]),
                 r["threshold"],
-                tuple(json.loads(r["templates"])),
+                tuple(self._stored(r["templates"], f"category {r['name']!r}")),
                 bool(r["auto"]),
             )
             for r in cats
         ]
+
+    def _stored(self, text: str, owner: str) -> list[str]:
+        return stored_json.loads_list(text, self.lib.path, f"the prompts stored for {owner}")
 
     def category(self, name: str) -> Category:
         key = " ".join(name.split()).casefold()
@@ -254,6 +263,44 @@ class TagStore(PhotoTagQueries):
                 (cat_id, updated.labels[-1].name, pos),
             )
             return int(cur.lastrowid or 0)
+
+    def ensure_labels(
+        self, category: str, names: Sequence[str]
+    ) -> tuple[dict[str, int], dict[str, str]]:
+        """({name: label id}, {name: why refused}) for labels of one category, creating the
+        missing ones (and a manual category when missing) in one transaction: importing a
+        photo's keywords costs one look-up per category, not one per keyword."""
+        ids: dict[str, int] = {}
+        refused: dict[str, str] = {}
+        with self.lib.transaction() as conn:
+            cat_id = self._category_id(conn, category)
+            if cat_id is None:
+                cat_id = self._insert_category(conn, Category(category, (), auto=False))
+            auto = bool(
+                conn.execute("SELECT auto FROM categories WHERE id = ?", (cat_id,)).fetchone()[0]
+            )
+            rows = conn.execute("SELECT id, name FROM labels WHERE category_id = ?", (cat_id,))
+            by_name = {r[1].casefold(): int(r[0]) for r in rows}
+            for name in dict.fromkeys(names):
+                try:
+                    clean = Label(name).validated(category, allow_separator=not auto).name
+                except CategoryError as exc:
+                    refused[name] = exc.message
+                    continue
+                if clean.casefold() in by_name:
+                    ids[name] = by_name[clean.casefold()]
+                    continue
+                if len(by_name) >= MAX_LABELS_PER_CATEGORY:
+                    refused[name] = (
+                        f"category {category!r} is full ({MAX_LABELS_PER_CATEGORY:,} labels)"
+                    )
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO labels(category_id, name, position) VALUES(?, ?, ?)",
+                    (cat_id, clean, len(by_name)),
+                )
+                by_name[clean.casefold()] = ids[name] = int(cur.lastrowid or 0)
+        return ids, refused
 
     def keywords_category(self) -> str:
         return KEYWORDS_CATEGORY

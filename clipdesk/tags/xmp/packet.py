@@ -1,41 +1,36 @@
-"""Parse and re-serialise an XMP packet without losing anything the file had.
+"""Read an XMP packet as an element tree, within the limits a hostile file must not pass.
 
-``xml.etree`` alone renames prefixes (``ns0:``) through a process-wide registry and drops the
-``<?xpacket?>`` wrapper. Here the tree keeps every element, attribute, comment and whitespace; the
-original prefixes are collected while parsing and written back by a small serialiser of our own;
-and the bytes before and after the root element (XML declaration, xpacket header, padding,
-trailer) are carried over verbatim.
+Reading never changes a file; writing edits the packet's text in place
+(:mod:`clipdesk.tags.xmp.splice`), so the tree is only ever read. The limits (size, nesting,
+elements, keywords) live in :mod:`clipdesk.common.limits`; a packet that passes them costs
+milliseconds, one that does not is refused at once with the reason, before the tree grows.
+A DOCTYPE is refused too: XMP has no use for one, and it is where entity bombs live.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from xml.sax.saxutils import quoteattr
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.common.limits import (
+    MAX_XMP_BYTES,
+    MAX_XMP_DEPTH,
+    MAX_XMP_ELEMENTS,
+    MAX_XMP_KEYWORDS,
+)
 
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
+NS_DC = "http://purl.org/dc/elements/1.1/"
+NS_LR = "http://ns.adobe.com/lightroom/1.0/"
+NS_DIGIKAM = "http://www.digikam.org/ns/1.0/"
+NS_XMP_MM = "http://ns.adobe.com/xap/1.0/mm/"
+NS_CRS = "http://ns.adobe.com/camera-raw-settings/1.0/"
 
-# Prefixes for namespaces we may add to a file that does not declare them yet.
-KNOWN_PREFIXES = {
-    NS_X: "x",
-    NS_RDF: "rdf",
-    "http://purl.org/dc/elements/1.1/": "dc",
-    "http://ns.adobe.com/lightroom/1.0/": "lr",
-    "http://www.digikam.org/ns/1.0/": "digiKam",
-    "http://ns.adobe.com/xap/1.0/": "xmp",
-}
-
-NEW_PROLOG = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-NEW_EPILOG = '\n<?xpacket end="w"?>\n'
 XMP_TOOLKIT = "ClipDesk"
-
-
-class XmpError(ClipDeskError):
-    """An XMP packet or sidecar cannot be read or written."""
 
 
 def q(ns: str, local: str) -> str:
@@ -43,173 +38,126 @@ def q(ns: str, local: str) -> str:
     return f"{{{ns}}}{local}"
 
 
-class _Builder(ET.TreeBuilder):
-    """A TreeBuilder that also records the namespace declarations (XMLParser calls start_ns)."""
+SUBJECT = q(NS_DC, "subject")
+HIER_SUBJECT = q(NS_LR, "hierarchicalSubject")
+DIGIKAM_TAGS = q(NS_DIGIKAM, "TagsList")
+KEYWORD_PROPERTIES = (SUBJECT, HIER_SUBJECT, DIGIKAM_TAGS)
+RDF_LI = q(NS_RDF, "li")
 
-    def __init__(self) -> None:
-        super().__init__(insert_comments=True, insert_pis=True)
-        self.declared: list[tuple[str, str]] = []
-
-    def start_ns(self, prefix: str, uri: str) -> None:
-        self.declared.append((prefix, uri))
+# Prefixes for namespaces we may declare in a file that does not declare them yet.
+KNOWN_PREFIXES = {NS_DC: "dc", NS_LR: "lr", NS_DIGIKAM: "digiKam", NS_RDF: "rdf"}
 
 
-@dataclass
+# Characters XML 1.0 can hold (a file name may have others, or undecodable bytes).
+_XML_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+class XmpError(ClipDeskError):
+    """An XMP packet or sidecar cannot be read or written."""
+
+
+# A DOCTYPE as UTF-8 (or ASCII) and as UTF-16 text: XMP has no use for one.
+_DOCTYPES = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
+
+
+def _check_markup(data: bytes, source: str) -> None:
+    """Refuse, before parsing, what no tree should be built for."""
+    if any(d in data for d in _DOCTYPES):
+        raise XmpError(
+            f"{source}: has a DOCTYPE, which XMP does not allow",
+            "ClipDesk does not read XMP with document type or entity declarations",
+        )
+    # Every element costs at least one "<" (two unless empty): a cheap bound before the tree.
+    if data.count(b"<") > 2 * MAX_XMP_ELEMENTS + 16:
+        raise XmpError(f"{source}: more than {MAX_XMP_ELEMENTS:,} XML elements")
+
+
+def _check_tree(root: ET.Element, source: str) -> None:
+    if sum(1 for _ in root.iter()) > MAX_XMP_ELEMENTS:
+        raise XmpError(f"{source}: more than {MAX_XMP_ELEMENTS:,} XML elements")
+    stack = [(root, 1)]  # only elements with children go on it: an edit history's are leaves
+    while stack:
+        el, depth = stack.pop()
+        if depth >= MAX_XMP_DEPTH:
+            raise XmpError(f"{source}: XML nested deeper than {MAX_XMP_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in el if len(child))
+    keywords = sum(
+        1
+        for tag in KEYWORD_PROPERTIES
+        for prop in root.iter(tag)
+        for container in prop
+        for item in container
+        if item.tag == RDF_LI
+    )
+    if keywords > MAX_XMP_KEYWORDS:
+        raise XmpError(f"{source}: more than {MAX_XMP_KEYWORDS:,} keywords")
+
+
 class Packet:
-    root: ET.Element
-    prefixes: dict[str, str] = field(default_factory=dict)  # uri -> prefix, in declaration order
-    prolog: str = NEW_PROLOG
-    epilog: str = NEW_EPILOG
+    """A parsed packet (read-only: see the module docstring)."""
 
-    @classmethod
-    def new(cls) -> Packet:
-        root = ET.Element(q(NS_X, "xmpmeta"), {q(NS_X, "xmptk"): XMP_TOOLKIT})
-        root.text = "\n "
-        rdf = ET.SubElement(root, q(NS_RDF, "RDF"))
-        rdf.text = "\n  "
-        rdf.tail = "\n"
-        desc = ET.SubElement(rdf, q(NS_RDF, "Description"), {q(NS_RDF, "about"): ""})
-        desc.tail = "\n "
-        return cls(root, {NS_X: "x", NS_RDF: "rdf"})
+    def __init__(self, root: ET.Element) -> None:
+        self.root = root
 
     @property
-    def rdf(self) -> ET.Element:
+    def rdf(self) -> ET.Element | None:
         if self.root.tag == q(NS_RDF, "RDF"):
             return self.root
-        found = self.root.find(q(NS_RDF, "RDF"))
-        if found is None:
-            found = ET.SubElement(self.root, q(NS_RDF, "RDF"))
-        return found
+        return self.root.find(q(NS_RDF, "RDF"))
 
     def descriptions(self) -> list[ET.Element]:
-        return self.rdf.findall(q(NS_RDF, "Description"))
+        rdf = self.rdf
+        return [] if rdf is None else rdf.findall(q(NS_RDF, "Description"))
 
-    def to_bytes(self) -> bytes:
-        return (self.prolog + serialise(self.root, self.prefixes) + self.epilog).encode("utf-8")
+    @property
+    def toolkit(self) -> str | None:
+        """The x:xmptk of the packet: the program that last wrote it as a whole."""
+        return self.root.get(q(NS_X, "xmptk"))
 
 
-_ROOT_START = re.compile(r"<(?![?!])")
-
-
-def _split_outer(text: str, root_qname: str) -> tuple[str, str]:
-    """The verbatim text before the root start tag and after the root end tag."""
-    pos = 0
-    while True:
-        m = _ROOT_START.search(text, pos)
-        if m is None:
-            return NEW_PROLOG, NEW_EPILOG
-        before = text[: m.start()]
-        # Skip a '<' that sits inside a comment of the prolog.
-        if before.count("<!--") > before.count("-->"):
-            pos = text.index("-->", m.start()) + 3 if "-->" in text[m.start() :] else len(text)
-            continue
-        break
-    prolog = before
-    end = text.rfind(f"</{root_qname}")
-    epilog = text[text.index(">", end) + 1 :] if end >= 0 else NEW_EPILOG
-    # We always write UTF-8; a declaration saying otherwise would be a lie.
-    prolog = re.sub(r"<\?xml[^>]*\?>", '<?xml version="1.0" encoding="UTF-8"?>', prolog, count=1)
-    return prolog, epilog
+def check_size(size: int, source: str) -> None:
+    if size > MAX_XMP_BYTES:
+        raise XmpError(
+            f"{source}: {size / 2**20:.1f} MiB of XMP (at most {MAX_XMP_BYTES // 2**20} MiB)"
+        )
 
 
 def parse(data: bytes, source: str = "XMP") -> Packet:
-    builder = _Builder()
-    parser = ET.XMLParser(target=builder)
+    check_size(len(data), source)
+    _check_markup(data, source)
+    parser = ET.XMLParser()
     try:
         parser.feed(data)
         root = parser.close()
     except ET.ParseError as exc:
         line, col = exc.position
         raise XmpError(
-            f"{source}: not valid XML at line {line}, column {col + 1} ({exc.msg if hasattr(exc, 'msg') else exc})",
+            f"{source}: not valid XML at line {line}, column {col + 1} ({getattr(exc, 'msg', exc)})",
             "ClipDesk will not overwrite a damaged sidecar; repair or move it first",
         ) from None
+    _check_tree(root, source)
     if root.tag not in (q(NS_X, "xmpmeta"), q(NS_RDF, "RDF")):
         raise XmpError(f"{source}: not an XMP packet (root element is {root.tag})")
-    prefixes: dict[str, str] = {}
-    taken: set[str] = set()
-    for prefix, uri in builder.declared:
-        if uri in prefixes:
-            continue
-        name = prefix or "ns"
-        base, n = name, 1
-        while name in taken:  # the same prefix bound to two URIs in different scopes
-            name, n = f"{base}{n}", n + 1
-        prefixes[uri] = name
-        taken.add(name)
-    try:
-        text = data.decode("utf-8-sig")
-        local = root.tag.split("}", 1)[1]
-        prolog, epilog = _split_outer(
-            text, f"{prefixes.get(root.tag[1:].split('}')[0], '')}:{local}"
-        )
-    except (UnicodeDecodeError, ValueError):
-        prolog, epilog = NEW_PROLOG, NEW_EPILOG
-    return Packet(root, prefixes, prolog, epilog)
+    return Packet(root)
 
 
-def _escape_text(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _escape_attr(s: str) -> str:
+def new_packet(photo_name: str | None = None) -> bytes:
+    """A packet with no keywords yet, laid out as darktable and exiv2 write theirs. It names
+    the photo it belongs to (``xmpMM:DerivedFrom``, as darktable does), which settles whose
+    ``IMG_1.xmp`` it is when ``IMG_1.jpg`` and ``IMG_1.png`` lie side by side."""
+    derived = ""
+    if photo_name and _XML_TEXT.fullmatch(photo_name):
+        derived = f"\n   xmpMM:DerivedFrom={quoteattr(photo_name)}"
     return (
-        _escape_text(s)
-        .replace('"', "&quot;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-        .replace("\t", "&#9;")
-    )
-
-
-def _qname(tag: str, prefixes: dict[str, str]) -> str:
-    if not tag.startswith("{"):
-        return tag
-    uri, local = tag[1:].split("}", 1)
-    if uri == NS_XML:
-        return f"xml:{local}"
-    if uri not in prefixes:
-        base = KNOWN_PREFIXES.get(uri, "ns")
-        name, n = base, 1
-        while name in prefixes.values():
-            name, n = f"{base}{n}", n + 1
-        prefixes[uri] = name
-    return f"{prefixes[uri]}:{local}"
-
-
-def serialise(root: ET.Element, prefixes: dict[str, str]) -> str:
-    """The root element as text, every namespace declared on it with its original prefix."""
-    prefixes = dict(prefixes)
-    body: list[str] = []
-
-    def walk(el: ET.Element, is_root: bool) -> None:
-        # Comments and processing instructions carry their factory function as the tag, which
-        # the stubs' Element[str] does not allow for: compare it as a plain object.
-        tag: object = el.tag
-        if tag is ET.Comment:
-            body.append(f"<!--{el.text or ''}-->")
-        elif tag is ET.ProcessingInstruction:
-            body.append(f"<?{el.text or ''}?>")
-        else:
-            name = _qname(el.tag, prefixes)
-            attrs = "".join(
-                f' {_qname(k, prefixes)}="{_escape_attr(v)}"' for k, v in el.attrib.items()
-            )
-            body.append(f"<{name}{attrs}")
-            if el.text or len(el):
-                body.append(">")
-                body.append(_escape_text(el.text or ""))
-                for child in el:
-                    walk(child, False)
-                body.append(f"</{name}>")
-            else:
-                body.append("/>")
-        if el.tail and not is_root:
-            body.append(_escape_text(el.tail))
-
-    walk(root, True)
-    # Declarations go on the root, after the walk has named every namespace in use.
-    decl = "".join(f' xmlns:{p}="{_escape_attr(u)}"' for u, p in prefixes.items())
-    root_name = body[0][1:]
-    body[0] = f"<{root_name}{decl}" if " " not in root_name else body[0].replace(" ", decl + " ", 1)
-    return "".join(body)
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        f'<x:xmpmeta xmlns:x="{NS_X}" x:xmptk="{XMP_TOOLKIT}">\n'
+        f' <rdf:RDF xmlns:rdf="{NS_RDF}">\n'
+        '  <rdf:Description rdf:about=""\n'
+        f'    xmlns:xmpMM="{NS_XMP_MM}"\n'
+        f'    xmlns:dc="{NS_DC}"\n'
+        f'    xmlns:lr="{NS_LR}"{derived}>\n'
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
+        '<?xpacket end="w"?>\n'
+    ).encode()

@@ -1,156 +1,80 @@
-"""XMP keywords: read them from sidecars and embedded packets, write them into sidecars.
+"""XMP keywords: read them from a photo's own sidecars and embedded packet, write them into its
+sidecar.
 
 Tags are written the way Lightroom, digiKam and darktable read them: the leaf as ``dc:subject``
 ("beach") and the path as ``lr:hierarchicalSubject`` ("Scene|beach"); a sidecar that already
 carries digiKam's ``digiKam:TagsList`` ("Scene/beach") gets the same change there, since digiKam
-prefers that list when present. Writing merges into an existing sidecar: only those keyword lists
-change, every other field (ratings, captions, GPS, edit history) is carried over unchanged, and
-the new file replaces the old one atomically. A sidecar that cannot be parsed is never overwritten.
+prefers that list when present. Writing edits an existing sidecar in place
+(:mod:`clipdesk.tags.xmp.splice`): only items of those lists change, every other byte (ratings,
+captions, GPS, edit history, namespace declarations, layout) stays, and the new file replaces the
+old one atomically. A sidecar that cannot be parsed, or passes the limits of
+:mod:`clipdesk.common.limits`, is never overwritten. Which items ClipDesk may change is decided by
+the caller (:mod:`clipdesk.tags.xmp.provenance`); this module does what it is told, file by file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import xml.etree.ElementTree as ET
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import partial
 from pathlib import Path
 
 from clipdesk.common.atomic_file import atomic_write_bytes
+from clipdesk.common.regular_files import open_regular
+from clipdesk.imaging.extent import pillow_source
 from clipdesk.tags.categories import HIERARCHY_SEP, flat_keyword
-from clipdesk.tags.xmp.packet import NS_RDF, NS_X, XMP_TOOLKIT, Packet, XmpError, parse, q
+from clipdesk.tags.xmp.names import (
+    SidecarNames,
+    SidecarNaming,
+    existing_sidecars,
+    read_xmp_file,
+    sidecar_path,
+    written_by_clipdesk,
+)
+from clipdesk.tags.xmp.packet import (
+    DIGIKAM_TAGS,
+    HIER_SUBJECT,
+    NS_RDF,
+    SUBJECT,
+    XMP_TOOLKIT,
+    Packet,
+    XmpError,
+    check_size,
+    new_packet,
+    parse,
+    q,
+)
+from clipdesk.tags.xmp.provenance import HIERARCHY_FIELD, SUBJECT_FIELD, Item, tag_items
+from clipdesk.tags.xmp.splice import ListEdit, edit_lists
 
 __all__ = [
-    "BasenameOwners",
+    "KeywordSource",
+    "SidecarDraft",
+    "SidecarNames",
     "SidecarNaming",
     "XmpError",
     "XmpKeywords",
+    "commit_sidecar",
+    "draft_sidecar",
+    "edit_keywords",
     "existing_sidecars",
     "merge_keywords",
     "parse_keywords",
     "read_embedded_keywords",
     "read_photo_keywords",
+    "read_photo_sources",
     "read_sidecar_keywords",
     "sidecar_path",
     "sidecars_to_absorb",
     "update_keywords",
     "write_sidecar_keywords",
+    "written_by_clipdesk",
 ]
 
 log = logging.getLogger(__name__)
 
-NS_DC = "http://purl.org/dc/elements/1.1/"
-NS_LR = "http://ns.adobe.com/lightroom/1.0/"
-NS_DIGIKAM = "http://www.digikam.org/ns/1.0/"
-SUBJECT = q(NS_DC, "subject")
-HIER_SUBJECT = q(NS_LR, "hierarchicalSubject")
-DIGIKAM_TAGS = q(NS_DIGIKAM, "TagsList")
 _CONTAINERS = {q(NS_RDF, "Bag"), q(NS_RDF, "Seq"), q(NS_RDF, "Alt")}
-MAX_SIDECAR_BYTES = 32 * 1024 * 1024
-
-
-class SidecarNaming(StrEnum):
-    BASENAME = "basename"  # IMG_0001.xmp (Lightroom, Adobe Camera Raw)
-    FULLNAME = "fullname"  # IMG_0001.jpg.xmp (darktable, digiKam)
-
-
-def sidecar_path(photo: str | os.PathLike[str], naming: SidecarNaming | str) -> Path:
-    photo = Path(photo)
-    if SidecarNaming(naming) is SidecarNaming.BASENAME:
-        return photo.with_suffix(".xmp")
-    return photo.with_name(photo.name + ".xmp")
-
-
-def existing_sidecars(photo: str | os.PathLike[str]) -> list[Path]:
-    """Sidecars present for a photo, in both naming styles (``.xmp`` or ``.XMP``).
-
-    Probes the few possible names instead of listing the folder: called for every photo
-    indexed, it must not cost a directory scan each time.
-    """
-    photo = Path(photo)
-    found: dict[tuple[int, int], Path] = {}
-    for base in (photo.stem, photo.name):
-        for ext in (".xmp", ".XMP", ".Xmp"):
-            candidate = photo.with_name(base + ext)
-            try:
-                st = candidate.stat()
-            except OSError:
-                continue
-            if candidate.is_file():
-                found.setdefault((st.st_dev, st.st_ino), candidate)  # case-insensitive file systems
-    return sorted(found.values())
-
-
-class BasenameOwners:
-    """Which photos share their basename sidecar: ``IMG_1.CR2`` and ``IMG_1.JPG`` both map to
-    ``IMG_1.xmp``, which then belongs to neither alone. Counts the files of each folder that
-    carry the photo's stem (any file but a sidecar, so a RAW the library does not index counts
-    too); one listing per folder, kept for the life of this object (one write run)."""
-
-    def __init__(self) -> None:
-        self._stems: dict[Path, Counter[str]] = {}
-
-    def shared(self, photo: str | os.PathLike[str]) -> bool:
-        photo = Path(photo)
-        counts = self._stems.get(photo.parent)
-        if counts is None:
-            try:
-                names = os.listdir(photo.parent)
-            except OSError:
-                names = [photo.name]
-            counts = Counter(Path(n).stem for n in names if not n.lower().endswith(".xmp"))
-            self._stems[photo.parent] = counts
-        return counts[photo.stem] > 1
-
-
-def _is_basename_sidecar(photo: Path, sidecar: Path) -> bool:
-    return sidecar.name[: -len(".xmp")] == photo.stem and photo.stem != photo.name
-
-
-def sidecars_to_absorb(
-    photo: str | os.PathLike[str], naming: SidecarNaming | str, owners: BasenameOwners
-) -> list[tuple[Path, bool]]:
-    """The photo's sidecars under another name than ``naming`` gives it, as (path, take over):
-    taken over (merged, then removed) unless it is a basename sidecar that other files share,
-    or a symbolic link (whose target may be anyone's); see :func:`write_sidecar_keywords`."""
-    photo = Path(photo)
-    target = sidecar_path(photo, naming)
-    found = []
-    for path in existing_sidecars(photo):
-        if path == target or (target.exists() and _same_file(path, target)):
-            continue
-        if not written_by_clipdesk(path):
-            # Another tool's sidecar (Lightroom keeps a RAW's develop settings in IMG_1.xmp):
-            # never renamed, merged away or removed; import still reads its keywords.
-            continue
-        shared = _is_basename_sidecar(photo, path) and owners.shared(photo)
-        found.append((path, not shared and not path.is_symlink()))
-    return found
-
-
-def written_by_clipdesk(path: Path) -> bool:
-    """Whether ClipDesk created this sidecar (its packet names ClipDesk as the XMP toolkit; a
-    sidecar another tool created keeps that tool's name when ClipDesk merges keywords into it).
-    Unreadable or damaged files count as someone else's."""
-    try:
-        data = _read_limited(path)
-        if not data.strip():
-            return False
-        packet = parse(data, str(path))
-    except XmpError:
-        return False
-    return packet.root.get(q(NS_X, "xmptk")) == XMP_TOOLKIT
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 @dataclass
@@ -170,186 +94,56 @@ class XmpKeywords:
         flat = [s for s in self.subjects if s.casefold() not in leaves]
         return _unique([*self.hierarchical, *flat])
 
+    def items(self) -> list[Item]:
+        """Every keyword as (field, text), see :mod:`clipdesk.tags.xmp.provenance`."""
+        return [(SUBJECT_FIELD, s) for s in self.subjects] + [
+            (HIERARCHY_FIELD, h) for h in self.hierarchical
+        ]
+
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
 
 
-def _find_property(packet: Packet, tag: str) -> tuple[ET.Element, ET.Element | None]:
-    """(the rdf:Description holding ``tag`` or the first one, the property element or None)."""
-    descriptions = packet.descriptions()
-    for desc in descriptions:
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _items(packet: Packet, tag: str) -> list[str] | None:
+    """The items of one list property (None: the packet has no such property)."""
+    for desc in packet.descriptions():
         prop = desc.find(tag)
-        if prop is not None:
-            return desc, prop
-    for desc in descriptions:
-        if tag in desc.attrib:
-            return desc, None
-    if not descriptions:
-        desc = ET.SubElement(packet.rdf, q(NS_RDF, "Description"), {q(NS_RDF, "about"): ""})
-        return desc, None
-    return descriptions[0], None
+        if prop is None:
+            if tag in desc.attrib:
+                value = desc.attrib[tag].strip()
+                return [value] if value else []
+            continue
+        container = next((c for c in prop if c.tag in _CONTAINERS), None)
+        if container is None:
+            text = (prop.text or "").strip()
+            return [text] if text else []
+        return [
+            (li.text or "").strip()
+            for li in container.findall(q(NS_RDF, "li"))
+            if (li.text or "").strip()
+        ]
+    return None
 
 
-def _items(packet: Packet, tag: str) -> list[str]:
-    desc, prop = _find_property(packet, tag)
-    if prop is None:
-        value = desc.attrib.get(tag, "").strip()
-        return [value] if value else []
-    container = next((c for c in prop if c.tag in _CONTAINERS), None)
-    if container is None:
-        text = (prop.text or "").strip()
-        return [text] if text else []
-    return [
-        (li.text or "").strip()
-        for li in container.findall(q(NS_RDF, "li"))
-        if (li.text or "").strip()
-    ]
-
-
-def _blank(text: str | None) -> bool:
-    return text is None or not text.strip()
-
-
-def _tidy(el: ET.Element, depth: int, unit: str) -> None:
-    """Lay out ``el``'s children one per line at ``depth + 1`` (whitespace only ever changes)."""
-    children = list(el)
-    if not children:
-        if _blank(el.text):
-            el.text = None
-        return
-    inner, outer = "\n" + unit * (depth + 1), "\n" + unit * depth
-    if _blank(el.text):
-        el.text = inner
-    for i, child in enumerate(children):
-        if _blank(child.tail):
-            child.tail = outer if i == len(children) - 1 else inner
-
-
-def _depth_unit(packet: Packet, target: ET.Element) -> tuple[int, str]:
-    parents = {c: p for p in packet.root.iter() for c in p}
-    depth, el = 0, target
-    while el in parents:
-        el, depth = parents[el], depth + 1
-    text = packet.root.text or ""
-    unit = text.lstrip("\r\n") if _blank(text) and text.lstrip("\r\n") else " "
-    return depth, unit
-
-
-def _set_items(packet: Packet, tag: str, items: list[str]) -> None:
-    desc, prop = _find_property(packet, tag)
-    if prop is None:
-        desc.attrib.pop(tag, None)
-        if not items:
-            return
-        prop = ET.SubElement(desc, tag)
-    container = next((c for c in prop if c.tag in _CONTAINERS), None)
-    if container is None:
-        prop.text = None
-        container = ET.SubElement(prop, q(NS_RDF, "Bag"))
-    present = set()
-    for li in list(container.findall(q(NS_RDF, "li"))):
-        text = (li.text or "").strip()
-        if text in items:
-            present.add(text)
-        else:
-            index = list(container).index(li)
-            if index == len(container) - 1 and index > 0:
-                container[index - 1].tail = li.tail  # keep the closing line break
-            container.remove(li)
-    for item in items:
-        if item not in present:
-            ET.SubElement(container, q(NS_RDF, "li")).text = item
-    depth, unit = _depth_unit(packet, desc)
-    for el, d in ((desc, depth), (prop, depth + 1), (container, depth + 2)):
-        _tidy(el, d, unit)
-
-
-def parse_keywords(data: bytes, source: str = "XMP") -> XmpKeywords:
-    packet = parse(data, source)
-    digikam = [t.replace("/", HIERARCHY_SEP) for t in _items(packet, DIGIKAM_TAGS)]
+def _keywords(packet: Packet) -> XmpKeywords:
+    digikam = [t.replace("/", HIERARCHY_SEP) for t in _items(packet, DIGIKAM_TAGS) or []]
     return XmpKeywords(
-        _unique(_items(packet, SUBJECT)),
-        _unique([*_items(packet, HIER_SUBJECT), *digikam]),
+        _unique(_items(packet, SUBJECT) or []),
+        _unique([*(_items(packet, HIER_SUBJECT) or []), *digikam]),
     )
 
 
-def update_keywords(
-    data: bytes | None,
-    add: Iterable[str],
-    remove: Iterable[str] = (),
-    source: str = "XMP",
-    rejected: Iterable[str] = (),
-) -> bytes:
-    """Return the packet with the keyword paths in ``add`` present and those in ``remove`` (and
-    ``rejected``) gone.
-
-    A path "Scene|beach" is written as hierarchical keyword and its leaf "beach" as flat keyword.
-    A removed path takes its leaf with it only when the file had the path (so the leaf was ours)
-    and no remaining path ends in the same leaf: a flat keyword the user typed elsewhere stays.
-    A ``rejected`` path (the user said no) takes its leaf in any case, unless a remaining path
-    ends in it.
-    """
-    packet = parse(data, source) if data else Packet.new()
-    add = _unique(add)
-    rejected_set = set(rejected) - set(add)
-    remove_set = (set(remove) | rejected_set) - set(add)
-    hier = _items(packet, HIER_SUBJECT)
-    subjects = _items(packet, SUBJECT)
-    removed = [h for h in hier if h in remove_set]
-    new_hier = [h for h in hier if h not in remove_set] + [h for h in add if h not in hier]
-    kept_leaves = {flat_keyword(h) for h in new_hier}
-    dropped_leaves = {flat_keyword(h) for h in [*removed, *rejected_set]} - kept_leaves
-    new_subjects = [s for s in subjects if s not in dropped_leaves]
-    new_subjects += [
-        leaf for leaf in _unique(flat_keyword(h) for h in add) if leaf not in new_subjects
-    ]
-    if new_hier != hier or set(new_hier) != set(hier):
-        _set_items(packet, HIER_SUBJECT, new_hier)
-    if new_subjects != subjects:
-        _set_items(packet, SUBJECT, new_subjects)
-    digikam = _items(packet, DIGIKAM_TAGS)
-    if digikam:
-        dk_remove = {h.replace(HIERARCHY_SEP, "/") for h in remove_set}
-        dk_add = [h.replace(HIERARCHY_SEP, "/") for h in add]
-        new_dk = [t for t in digikam if t not in dk_remove] + [
-            t for t in dk_add if t not in digikam
-        ]
-        if new_dk != digikam:
-            _set_items(packet, DIGIKAM_TAGS, new_dk)
-    return packet.to_bytes()
-
-
-def merge_keywords(data: bytes | None, keywords: XmpKeywords, source: str = "XMP") -> bytes:
-    """The packet with ``keywords`` added as they are (flat ones stay flat, paths stay paths);
-    nothing is removed."""
-    packet = parse(data, source) if data else Packet.new()
-    for tag, items in ((HIER_SUBJECT, keywords.hierarchical), (SUBJECT, keywords.subjects)):
-        present = _items(packet, tag)
-        missing = [i for i in _unique(items) if i not in present]
-        if missing:
-            _set_items(packet, tag, present + missing)
-    digikam = _items(packet, DIGIKAM_TAGS)
-    if digikam:
-        wanted = [h.replace(HIERARCHY_SEP, "/") for h in keywords.hierarchical]
-        missing = [t for t in _unique(wanted) if t not in digikam]
-        if missing:
-            _set_items(packet, DIGIKAM_TAGS, digikam + missing)
-    return packet.to_bytes()
-
-
-def _read_limited(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            raise XmpError(f"{path}: sidecar larger than {MAX_SIDECAR_BYTES // 2**20} MiB")
-        return path.read_bytes()
-    except OSError as exc:
-        raise XmpError(f"{path}: cannot read ({exc.strerror or exc})") from None
+def parse_keywords(data: bytes, source: str = "XMP") -> XmpKeywords:
+    return _keywords(parse(data, source))
 
 
 def read_sidecar_keywords(path: str | os.PathLike[str]) -> XmpKeywords:
     path = Path(path)
-    data = _read_limited(path)
+    data = read_xmp_file(path)
     if not data.strip():
         return XmpKeywords()
     return parse_keywords(data, str(path))
@@ -359,7 +153,9 @@ def _embedded_packet(path: Path) -> bytes | None:
     from PIL import Image  # only needed on import; keeps this module light
 
     try:
-        with Image.open(path) as im:
+        # pillow_source: never the whole file (a WebP/HEIF padded to gigabytes, or bloated
+        # JPEG/PNG/TIFF metadata, is refused or cut to its container).
+        with open_regular(path) as f, Image.open(pillow_source(f)) as im:
             raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
             if raw is None and hasattr(im, "tag_v2"):
                 raw = im.tag_v2.get(700)  # TIFF XMLPacket
@@ -368,29 +164,289 @@ def _embedded_packet(path: Path) -> bytes | None:
         return None
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
-    return bytes(raw) if raw else None
+    if not raw:
+        return None
+    data = bytes(raw)
+    # Cameras and apps pad packets with NULs or trailing junk after the trailer.
+    return data[: data.rfind(b">") + 1].strip(b"\x00 \r\n\t")
 
 
 def read_embedded_keywords(photo: str | os.PathLike[str]) -> XmpKeywords:
     data = _embedded_packet(Path(photo))
     if not data:
         return XmpKeywords()
-    # Cameras and apps pad packets with NULs or trailing junk after the trailer.
-    end = data.rfind(b">")
-    return parse_keywords(data[: end + 1].strip(b"\x00 \r\n\t"), f"{photo} (embedded XMP)")
+    check_size(len(data), f"{photo} (embedded XMP)")
+    return parse_keywords(data, f"{photo} (embedded XMP)")
 
 
-def read_photo_keywords(photo: str | os.PathLike[str]) -> XmpKeywords:
-    """Keywords from a photo's embedded XMP and every sidecar it has; damaged ones are logged."""
-    result = XmpKeywords()
-    sources: list[Callable[[], XmpKeywords]] = [lambda: read_embedded_keywords(photo)]
-    sources += [partial(read_sidecar_keywords, p) for p in existing_sidecars(photo)]
-    for read in sources:
+@dataclass(frozen=True)
+class KeywordSource:
+    """One packet of a photo's XMP: what it says, and whether ClipDesk created it."""
+
+    name: str  # the sidecar path, or "<photo> (embedded XMP)"
+    keywords: XmpKeywords
+    by_clipdesk: bool
+
+
+def read_photo_sources(
+    photo: str | os.PathLike[str], names: SidecarNames | None = None
+) -> tuple[list[KeywordSource], list[str]]:
+    """(the packets of the photo's embedded XMP and own sidecars, the problems of those that
+    could not be read: damaged, too large, too deep, too many keywords). A sidecar another file
+    owns (:class:`SidecarNames`) is not the photo's and is not read."""
+    photo = Path(photo)
+    names = names or SidecarNames()
+    sources: list[KeywordSource] = []
+    problems: list[str] = []
+    label = f"{photo} (embedded XMP)"
+    try:
+        data = _embedded_packet(photo)
+        if data:
+            check_size(len(data), label)
+            packet = parse(data, label)
+            sources.append(KeywordSource(label, _keywords(packet), False))
+    except XmpError as exc:
+        problems.append(exc.message)
+    for path in names.own_sidecars(photo):
         try:
-            result = result.merge(read())
+            data = read_xmp_file(path)
+            if data.strip():
+                packet = parse(data, str(path))
+                by_us = packet.toolkit == XMP_TOOLKIT
+                sources.append(KeywordSource(str(path), _keywords(packet), by_us))
         except XmpError as exc:
-            log.warning("skipping unreadable XMP: %s", exc.message)
+            problems.append(exc.message)
+    return sources, problems
+
+
+def read_photo_keywords(
+    photo: str | os.PathLike[str], names: SidecarNames | None = None
+) -> XmpKeywords:
+    """Keywords from a photo's embedded XMP and every sidecar of its own; damaged ones are
+    logged."""
+    sources, problems = read_photo_sources(photo, names)
+    for problem in problems:
+        log.warning("skipping unreadable XMP: %s", problem)
+    result = XmpKeywords()
+    for source in sources:
+        result = result.merge(source.keywords)
     return result
+
+
+# --- editing ---------------------------------------------------------------------------------
+
+
+def edit_keywords(
+    data: bytes | None,
+    add: Iterable[Item] = (),
+    remove: Iterable[Item] = (),
+    source: str = "XMP",
+    photo_name: str | None = None,
+) -> bytes:
+    """The packet (a new one naming ``photo_name`` when ``data`` is None) with the items of
+    ``add`` appended where missing and those of ``remove`` taken out; nothing else changes.
+    The result is read back and compared with what was asked before it is returned."""
+    base = data if data else new_packet(photo_name)
+    return _edit(base, parse(base, source), add, remove, source)[0]
+
+
+def _edit(
+    base: bytes, packet: Packet, add: Iterable[Item], remove: Iterable[Item], source: str
+) -> tuple[bytes, Packet]:
+    """:func:`edit_keywords` on a packet already parsed; returns the result parsed too."""
+    before = _keywords(packet)
+    add = list(dict.fromkeys(add))
+    gone = set(remove)
+    edits: dict[str, ListEdit] = {}
+    for tag, wanted_field in ((SUBJECT, SUBJECT_FIELD), (HIER_SUBJECT, HIERARCHY_FIELD)):
+        edits[tag] = ListEdit(
+            tuple(k for f, k in add if f == wanted_field),
+            frozenset(k for f, k in gone if f == wanted_field),
+        )
+    if _items(packet, DIGIKAM_TAGS) is not None:
+        slash = [(f, k.replace(HIERARCHY_SEP, "/")) for f, k in add]
+        edits[DIGIKAM_TAGS] = ListEdit(
+            tuple(k for f, k in slash if f == HIERARCHY_FIELD),
+            frozenset(k.replace(HIERARCHY_SEP, "/") for f, k in gone if f == HIERARCHY_FIELD),
+        )
+    new = edit_lists(base, edits, source)
+    if new == base:
+        return base, packet
+    result = parse(new, source)
+    if set(_keywords(result).items()) != (set(before.items()) - gone) | set(add):
+        raise XmpError(
+            f"{source}: its keyword lists could not be edited safely",
+            "the sidecar is left as it was; please report this file",
+        )
+    return new, result
+
+
+def update_keywords(
+    data: bytes | None,
+    add: Iterable[str],
+    remove: Iterable[str] = (),
+    source: str = "XMP",
+    rejected: Iterable[str] = (),
+) -> bytes:
+    """The packet with the keyword paths in ``add`` present and those in ``remove`` (and
+    ``rejected``) gone, the caller vouching that those are its own.
+
+    A path "Scene|beach" is written as hierarchical keyword and its leaf "beach" as flat keyword.
+    A removed path takes its leaf with it only when the file had the path (so the leaf was ours)
+    and no remaining path ends in the same leaf: a flat keyword the user typed elsewhere stays.
+    A ``rejected`` path (the user said no) takes its leaf in any case, unless a remaining path
+    ends in it.
+    """
+    base = data if data else new_packet()
+    before = parse_keywords(base, source)
+    add = _unique(add)
+    rejected_set = set(rejected) - set(add)
+    remove_set = (set(remove) | rejected_set) - set(add)
+    removed = [h for h in before.hierarchical if h in remove_set]
+    kept = [h for h in before.hierarchical if h not in remove_set] + add
+    dropped = {flat_keyword(h) for h in [*removed, *rejected_set]} - {flat_keyword(h) for h in kept}
+    add_items = [item for path in add for item in tag_items(path)]
+    remove_items: set[Item] = {(HIERARCHY_FIELD, h) for h in removed}
+    remove_items |= {(SUBJECT_FIELD, s) for s in before.subjects if s in dropped}
+    return edit_keywords(base, add_items, remove_items, source)
+
+
+def merge_keywords(data: bytes | None, keywords: XmpKeywords, source: str = "XMP") -> bytes:
+    """The packet with ``keywords`` added as they are (flat ones stay flat, paths stay paths);
+    nothing is removed."""
+    have = set(parse_keywords(data, source).items()) if data else set()
+    return edit_keywords(data, [i for i in keywords.items() if i not in have], (), source)
+
+
+# --- one photo's sidecar ---------------------------------------------------------------------
+
+
+def sidecars_to_absorb(
+    photo: str | os.PathLike[str], target: Path, names: SidecarNames
+) -> list[tuple[Path, bool]]:
+    """The photo's own sidecars other than ``target`` that ClipDesk created, as (path, take
+    over): taken over (merged, then removed) unless a symbolic link, whose target may be
+    anyone's; see :func:`draft_sidecar`. Another tool's sidecar (Lightroom keeps a RAW's
+    develop settings in IMG_1.xmp) is never renamed, merged away or removed."""
+    found = []
+    for path in names.own_sidecars(photo):
+        if path == target or (target.exists() and _same_file(path, target)):
+            continue
+        if written_by_clipdesk(path):
+            found.append((path, not path.is_symlink()))
+    return found
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class SidecarDraft:
+    """A photo's sidecar about to be written: what it holds now, with the keywords of the
+    sidecars it absorbs merged in."""
+
+    photo: Path
+    link: Path  # the sidecar as named (maybe a symbolic link)
+    target: Path  # the file written
+    original: bytes | None  # the target's bytes now (None: no file yet)
+    base: bytes | None  # original with the absorbed sidecars' keywords (None: still no file)
+    packet: Packet | None  # base, parsed
+    by_clipdesk: frozenset[Item]  # items only packets ClipDesk created hold
+    taken: tuple[Path, ...]  # absorbed sidecars to remove once written
+
+    @property
+    def keywords(self) -> XmpKeywords:
+        """What base holds."""
+        return _keywords(self.packet) if self.packet is not None else XmpKeywords()
+
+
+def draft_sidecar(
+    photo: str | os.PathLike[str], link: Path, absorb: Sequence[tuple[Path, bool]] = ()
+) -> SidecarDraft:
+    """Read the photo's sidecar ``link`` and the sidecars to absorb (:func:`sidecars_to_absorb`):
+    one taken over becomes the sidecar when there is none yet (every field kept, as a rename
+    would) and is removed once the new file is written; one not taken over only lends its
+    keywords and stays. A sidecar that cannot be parsed, this one or one to absorb, raises
+    XmpError and is never overwritten or removed."""
+    photo = Path(photo)
+    target = link.resolve() if link.is_symlink() else link
+    original = read_xmp_file(target) if os.path.lexists(target) else None
+    if original is not None and not original.strip():
+        original = None
+    ours: set[Item] = set()
+    theirs: set[Item] = set()
+    base, packet = original, None
+    if original is not None:
+        packet = parse(original, str(target))
+        (ours if packet.toolkit == XMP_TOOLKIT else theirs).update(_keywords(packet).items())
+    for path, take_over in absorb:
+        data = read_xmp_file(path)
+        if not data.strip():
+            continue
+        found = parse(data, str(path))  # a damaged file is never adopted (nor removed)
+        kws = _keywords(found)
+        (ours if found.toolkit == XMP_TOOLKIT else theirs).update(kws.items())
+        if take_over and base is None:  # adopted, every field kept
+            base, packet = data, found
+        else:
+            if base is None or packet is None:
+                base = new_packet(photo.name)
+                packet = parse(base, str(target))
+            have = set(_keywords(packet).items())
+            missing = [i for i in kws.items() if i not in have]
+            base, packet = _edit(base, packet, missing, (), str(target))
+    return SidecarDraft(
+        photo,
+        link,
+        target,
+        original,
+        base,
+        packet,
+        frozenset(ours - theirs),
+        tuple(p for p, take_over in absorb if take_over),
+    )
+
+
+def commit_sidecar(
+    draft: SidecarDraft, add: Iterable[Item] = (), remove: Iterable[Item] = ()
+) -> tuple[Path, bool]:
+    """Write the draft with ``add`` and ``remove`` applied; return (sidecar path, whether it
+    changed). An unchanged sidecar is left untouched (its mtime too), so other tools do not see
+    a change that is none; no sidecar is created just to hold no keywords. A sidecar that is a
+    symbolic link is updated where it points."""
+    present = set(draft.keywords.items())
+    add = [i for i in dict.fromkeys(add) if i not in present]
+    remove = {i for i in remove if i in present}
+    if draft.base is None and not add:
+        return draft.link, False
+    source = str(draft.target)
+    if draft.base is None or draft.packet is None:
+        new = edit_keywords(None, add, remove, source, draft.photo.name)
+    elif add or remove:
+        new = _edit(draft.base, draft.packet, add, remove, source)[0]
+    else:
+        new = draft.base
+    if new == draft.original and not draft.taken:
+        return draft.link, False
+    try:
+        atomic_write_bytes(draft.target, new)
+    except OSError as exc:
+        raise XmpError(
+            f"{draft.target}: cannot write sidecar ({exc.strerror or exc})",
+            "check free space and that the folder is writable; the old sidecar is unchanged",
+        ) from None
+    for path in draft.taken:
+        try:
+            path.unlink()
+        except OSError as exc:  # written, so nothing is lost; the user sees two until fixed
+            log.warning("could not remove %s after merging it into %s: %s", path, draft.target, exc)
+        else:
+            log.info("merged sidecar %s into %s", path, draft.target)
+    return draft.link, True
 
 
 def write_sidecar_keywords(
@@ -402,57 +458,19 @@ def write_sidecar_keywords(
     *,
     absorb: Sequence[tuple[Path, bool]] = (),
 ) -> tuple[Path, bool]:
-    """Merge keyword paths into the photo's sidecar; return (sidecar path, whether it changed).
-    ``add``, ``remove``, ``rejected``: see :func:`update_keywords`.
-
-    ``absorb``: the photo's sidecars under another name (:func:`sidecars_to_absorb`), as
-    (path, take over). Their keywords come into this sidecar before ``add`` and ``remove``
-    apply. One taken over becomes this sidecar when there is none yet (every field kept, as a
-    rename would) and is removed once the new file is written, so one sidecar remains; one not
-    taken over (shared by a RAW+JPEG pair) only lends its keywords and stays.
-
-    An unchanged keyword set leaves the file untouched (its mtime too), so other tools do not
-    see a change that is none. A sidecar that is a symbolic link is updated where it points.
-    A sidecar that cannot be parsed, this one or one to absorb, is never overwritten or removed.
-    """
-    link = sidecar_path(photo, naming)
-    target = link.resolve() if link.is_symlink() else link
-    old = _read_limited(target) if target.exists() else None
-    if old is not None and not old.strip():
-        old = None
+    """Merge keyword paths into the photo's sidecar as :func:`update_keywords` does (the caller
+    vouching that ``remove`` and ``rejected`` are its own); return (sidecar path, whether it
+    changed). The sidecar is the one ``naming`` gives the photo, or its full name when another
+    file owns that basename sidecar (:class:`SidecarNames`)."""
+    link = SidecarNames().target(photo, naming)
+    draft = draft_sidecar(photo, link, absorb)
     add = list(add)
-    taken = [path for path, take_over in absorb if take_over]
-    if old is None and not add and not taken:
-        return link, False  # nothing to say: no new sidecar just to hold no keywords
-    base = old
-    for path, take_over in absorb:
-        data = _read_limited(path)
-        if not data.strip():
-            continue
-        if take_over and base is None:
-            parse(data, str(path))  # a damaged file is never adopted (nor removed)
-            base = data
-        else:
-            base = merge_keywords(base, parse_keywords(data, str(path)), str(target))
-    new = update_keywords(base, add, remove, str(target), rejected)
-    if (
-        not taken
-        and old is not None
-        and parse_keywords(new, str(target)) == parse_keywords(old, str(target))
-    ):
+    if draft.base is None and not add:
         return link, False
-    try:
-        atomic_write_bytes(target, new)
-    except OSError as exc:
-        raise XmpError(
-            f"{target}: cannot write sidecar ({exc.strerror or exc})",
-            "check free space and that the folder is writable; the old sidecar is unchanged",
-        ) from None
-    for path in taken:
-        try:
-            path.unlink()
-        except OSError as exc:  # written, so nothing is lost; the user sees two until fixed
-            log.warning("could not remove %s after merging it into %s: %s", path, target, exc)
-        else:
-            log.info("merged sidecar %s into %s", path, target)
-    return link, True
+    source = str(draft.target)
+    base = draft.base or new_packet(Path(photo).name)
+    new_keywords = parse_keywords(update_keywords(base, add, remove, source, rejected), source)
+    before, after = set(draft.keywords.items()), set(new_keywords.items())
+    return commit_sidecar(
+        draft, [i for i in new_keywords.items() if i not in before], before - after
+    )

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clipdesk.tags.categories import flat_keyword
-from clipdesk.tags.xmp.packet import NS_RDF, NS_XML, XmpError, parse, q
-from clipdesk.tags.xmp.sidecar import _embedded_packet, existing_sidecars, read_photo_keywords
+from clipdesk.tags.xmp.names import SidecarNames, read_xmp_file
+from clipdesk.tags.xmp.packet import NS_DC, NS_RDF, NS_XML, XmpError, parse, q
+from clipdesk.tags.xmp.sidecar import _embedded_packet, read_photo_keywords
 
 log = logging.getLogger(__name__)
-
-NS_DC = "http://purl.org/dc/elements/1.1/"
-_MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -45,8 +43,7 @@ def _alt_text(desc: ET.Element, tag: str) -> str | None:
 
 
 def _packet_text(data: bytes, source: str) -> tuple[str | None, str | None]:
-    end = data.rfind(b">")
-    packet = parse(data[: end + 1].strip(b"\x00 \r\n\t"), source)
+    packet = parse(data, source)
     title = description = None
     for desc in packet.descriptions():
         title = title or _alt_text(desc, q(NS_DC, "title"))
@@ -54,17 +51,18 @@ def _packet_text(data: bytes, source: str) -> tuple[str | None, str | None]:
     return title, description
 
 
-def read_xmp_text(photo: str | os.PathLike[str]) -> XmpText:
-    """Sidecars win over the embedded packet (they are what the user edits last)."""
+def read_xmp_text(photo: str | os.PathLike[str], names: SidecarNames | None = None) -> XmpText:
+    """Sidecars win over the embedded packet (they are what the user edits last); a sidecar
+    another file owns (``IMG_1.xmp`` beside ``IMG_1.jpg`` and ``IMG_1.png``) is not read."""
     photo = Path(photo)
+    names = names or SidecarNames()
     out = XmpText()
     packets: list[tuple[bytes | None, str]] = []
-    for side in existing_sidecars(photo):
+    for side in names.own_sidecars(photo):
         try:
-            if side.stat().st_size <= _MAX_BYTES:
-                packets.append((side.read_bytes(), str(side)))
-        except OSError as exc:
-            log.warning("cannot read %s: %s", side, exc)
+            packets.append((read_xmp_file(side), str(side)))
+        except XmpError as exc:
+            log.warning("skipping unreadable XMP: %s", exc.message)
     packets.append((_embedded_packet(photo), f"{photo} (embedded XMP)"))
     for data, source in packets:
         if not data or not data.strip():
@@ -76,6 +74,6 @@ def read_xmp_text(photo: str | os.PathLike[str]) -> XmpText:
             continue
         out.title = out.title or title
         out.description = out.description or description
-    kws = read_photo_keywords(photo)
+    kws = read_photo_keywords(photo, names)
     out.keywords = list(dict.fromkeys(flat_keyword(k) for k in kws.paths() if flat_keyword(k)))
     return out

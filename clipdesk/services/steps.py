@@ -1,0 +1,219 @@
+"""The work each photo is owed once its vector lands (XMP keywords, the model's tags; later
+passes add theirs), run so that nothing is ever dropped.
+
+The pipeline records the owed steps (:attr:`StepService.names`) in the transaction that commits
+the vectors; :meth:`StepService.run` does them, oldest step first for each photo, each batch in
+one transaction with the deletion of its rows (``Library.finish_step``). ``index`` runs them
+after every commit and at the start and end of every run, in both faces, so work a crash, a lock
+or a full disk left behind is picked up by the next run.
+
+A locked library is waited for (the library's busy timeout) and the batch retried a bounded
+number of times; a lock that persists, a full or read-only disk stop the run's steps with the
+work left pending and the reason kept for :meth:`StepService.backlog`, which ``status`` and the
+app show. A step that fails for another reason has the failure recorded on its rows (attempts,
+error) and is tried again by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from clipdesk.common.errors import CancelledError, ClipDeskError, LibraryError
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
+from clipdesk.library.errors import LibraryCorruptError, LibraryLockedError
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # photos per step transaction: the write lock is held for one batch at a time
+LOCK_RETRIES = 2  # tries after the first when the library stays locked past its busy timeout
+RETRY_PAUSE_S = 1.0  # before the first retry; doubled before each next one
+_RESUMING = "Finishing tags and keywords left from an earlier run"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kind of work owed after an embedding."""
+
+    name: str  # stored in photo_steps.step
+    owed: str  # what the user waits for: "photos waiting for <owed>"
+    run: Callable[[list[int]], object]  # does it for these photos, writing through the library
+    prepare: Callable[[], object] | None = None  # slow set-up kept out of the write transaction
+
+
+@dataclass(frozen=True)
+class StepBacklog:
+    """What is still owed, and why it could not be done yet."""
+
+    waiting: dict[str, int] = field(default_factory=dict)  # {step name: photos}
+    owed: dict[str, str] = field(default_factory=dict)  # {step name: what the user waits for}
+    problem: str | None = None  # the library problem that stopped the steps, or a step's error
+
+    @property
+    def photos(self) -> int:
+        """Photos owed something (a photo owed several steps counts once per step here, so
+        this is the largest step's count)."""
+        return max(self.waiting.values(), default=0)
+
+    def describe(self) -> str:
+        """One sentence for both faces, empty when nothing is owed."""
+        owed = [(n, self.owed.get(step, step)) for step, n in self.waiting.items() if n]
+        if not owed:
+            return ""
+        first, what = owed[0]
+        text = f"{first:,} photo{'s' if first != 1 else ''} waiting for {what}"
+        if all(n == first for n, _ in owed):
+            text += "".join(f" and {w}" for _, w in owed[1:])
+        else:
+            text += "".join(f", {n:,} for {w}" for n, w in owed[1:])
+        if self.problem:
+            text += f" ({self.problem.rstrip('.')})"
+        return text
+
+
+class StepService:
+    """``app.steps``: runs the owed steps of the library's photos."""
+
+    def __init__(self, app: ClipDeskServices, steps: Sequence[Step] = ()) -> None:
+        self.app = app
+        self._steps: list[Step] = list(steps)
+        self._lock = threading.Lock()
+        self._problem: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every step a newly embedded photo is owed, in the order they run."""
+        return tuple(s.name for s in self._steps)
+
+    def register(self, step: Step) -> None:
+        """Add a pass that runs after the existing ones (OCR, imported vectors, ratings...)."""
+        self._steps.append(step)
+
+    def _model_id(self) -> str | None:
+        # steps use the vectors search uses: rows for a model being embedded wait for it
+        return self.app.status_report.search_model()
+
+    def backlog(self) -> StepBacklog:
+        """What is owed now (runnable with search's vectors), and why, if it is known."""
+        counts = self.app.library.count_steps(self._model_id())
+        problem = self._problem
+        if problem is None:
+            failed = [c.last_error for c in counts.values() if c.failed and c.last_error]
+            problem = failed[0] if failed else None
+        return StepBacklog(
+            {s.name: counts[s.name].waiting for s in self._steps if s.name in counts},
+            {s.name: s.owed for s in self._steps},
+            problem,
+        )
+
+    def run(
+        self,
+        photo_ids: Sequence[int] | None = None,
+        *,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> StepBacklog:
+        """Do what is owed (of ``photo_ids`` only, when given), step by step in order. What
+        cannot be done stays owed, with the reason in the returned backlog; only a damaged
+        library raises (LibraryCorruptError)."""
+        with self._lock:
+            try:
+                self._run(photo_ids, cancel, progress)
+                self._problem = None
+            except CancelledError:
+                pass
+            except LibraryCorruptError as exc:
+                # Not a passing state like a lock or a full disk: retrying would hide the damage
+                # behind a "waiting" count, so the run that met it fails with the repair hint.
+                self._problem = exc.message
+                raise
+            except LibraryError as exc:
+                log.warning("owed steps left pending: %s", exc.message)
+                self._problem = exc.message
+        try:
+            return self.backlog()
+        except LibraryError as exc:  # cannot even read the backlog: say so, owe nothing new
+            return StepBacklog(problem=exc.message)
+
+    def _run(
+        self,
+        photo_ids: Sequence[int] | None,
+        cancel: CancelToken | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        lib = self.app.library
+        model_id = self._model_id()
+        total = None
+        if progress is not None and photo_ids is None:
+            total = sum(c.waiting for c in lib.count_steps(model_id).values())
+        done = 0
+        for i, step in enumerate(self._steps):
+            earlier = [s.name for s in self._steps[:i]]
+            after = 0
+            prepared = False
+            while True:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                ids = lib.pending_steps(
+                    step.name,
+                    BATCH,
+                    after,
+                    model_id=model_id,
+                    photo_ids=photo_ids,
+                    after_steps=earlier,
+                )
+                if not ids:
+                    break
+                after = ids[-1]
+                if not prepared and step.prepare is not None:
+                    prepared = self._guarded(step, ids, step.prepare)
+                if prepared or step.prepare is None:
+                    self._do(step, ids)
+                done += len(ids)
+                if progress is not None and total:
+                    progress(Progress(done, total, message=_RESUMING))
+
+    def _do(self, step: Step, ids: list[int]) -> None:
+        lib = self.app.library
+
+        def in_one_transaction() -> None:
+            with lib.transaction():
+                step.run(ids)
+                lib.finish_step(ids, step.name)
+
+        self._guarded(step, ids, in_one_transaction)
+
+    def _guarded(self, step: Step, ids: list[int], work: Callable[[], object]) -> bool:
+        """``work``, retried while the library is locked; a library problem propagates (the
+        run stops, the work stays owed); any other failure is recorded on the rows (False)."""
+        # a library opened with a short busy timeout (tests, scripts) is retried as briefly
+        pause = min(RETRY_PAUSE_S, self.app.library.timeout)
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                work()
+                return True
+            except LibraryLockedError:
+                if attempt == LOCK_RETRIES:
+                    raise
+                log.info("library locked during %s; retrying in %.1f s", step.name, pause)
+                time.sleep(pause)
+                pause *= 2
+            except (LibraryError, CancelledError):
+                raise
+            except ClipDeskError as exc:
+                log.warning("%s failed for %d photos: %s", step.name, len(ids), exc.message)
+                self.app.library.fail_step(ids, step.name, exc.message)
+                return False
+            except Exception as exc:  # a bug in a step must not lose the work or stop indexing
+                log.exception("%s failed for %d photos", step.name, len(ids))
+                reason = f"unexpected error: {type(exc).__name__}: {exc}"
+                self.app.library.fail_step(ids, step.name, reason)
+                return False
+        return False  # not reached: the last locked attempt raises

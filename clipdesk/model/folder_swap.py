@@ -10,7 +10,6 @@ there afterwards, old or new, never gone.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from clipdesk.common import limits
-from clipdesk.common.atomic_file import atomic_write_bytes
+from clipdesk.common.atomic_file import atomic_write_bytes, fsync_dir
 from clipdesk.common.json_files import read_json_file
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def swap_into_place(staging: Path, dest: Path) -> None:
     backup = backup_path(dest)
     if not dest.exists():
         staging.rename(dest)
-        _sync_dir(dest.parent)
+        fsync_dir(dest.parent)
         if backup.is_dir():  # left by a crash of an older ClipDesk: the new folder wins
             shutil.rmtree(backup, ignore_errors=True)
         return
@@ -65,12 +64,12 @@ def swap_into_place(staging: Path, dest: Path) -> None:
     dest.rename(backup)
     _reached("old-moved-aside")
     staging.rename(dest)
-    _sync_dir(dest.parent)
+    fsync_dir(dest.parent)
     _reached("new-in-place")
     shutil.rmtree(backup, ignore_errors=True)
     _reached("old-removed")
     journal.unlink()
-    _sync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def recover(dest: Path) -> str | None:
@@ -98,13 +97,13 @@ def recover(dest: Path) -> str | None:
                 shutil.rmtree(backup)
             dest.rename(backup)
         staging.rename(dest)
-        _sync_dir(dest.parent)
+        fsync_dir(dest.parent)
         done = f"finished installing {name}: the install was interrupted while replacing it"
     elif dest.exists():
         done = f"finished installing {name}: the install was interrupted while cleaning up"
     elif is_complete(backup):
         backup.rename(dest)
-        _sync_dir(dest.parent)
+        fsync_dir(dest.parent)
         done = f"restored the previous {name}: its replacement was interrupted and incomplete"
     else:
         done = f"could not restore {name}: neither its old nor its new version is complete"
@@ -112,7 +111,7 @@ def recover(dest: Path) -> str | None:
         if leftover.exists() and leftover != dest:
             shutil.rmtree(leftover, ignore_errors=True)
     journal.unlink()
-    _sync_dir(dest.parent)
+    fsync_dir(dest.parent)
     log.warning("%s", done)
     return done
 
@@ -131,16 +130,4 @@ def _sync_tree(folder: Path) -> None:
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-    _sync_dir(folder)
-
-
-def _sync_dir(folder: Path) -> None:
-    # Makes renames durable on POSIX; not possible (nor needed) on Windows.
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(folder)

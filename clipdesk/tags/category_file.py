@@ -251,26 +251,44 @@ def _too_deep(text: str) -> int | None:
     return None
 
 
-def _parse_document(doc: Any, source: str) -> list[Category]:
-    _expect(doc, dict, source, "", "a JSON object with 'format', 'version' and 'categories'")
-    _check_keys(doc, _TOP_KEYS, source, "top level")
-    if doc.get("format") != FORMAT_NAME:
-        raise _fail(
+def check_format_header(
+    doc: dict[str, Any],
+    source: str,
+    name: str,
+    newest: int,
+    which_file: str,
+    fail: Callable[[str, str, str, str | None], ClipDeskError],
+) -> int:
+    """The ``version`` of a ClipDesk JSON file whose ``format`` must be ``name``; ``fail`` makes
+    the file kind's own error. Shared by the category and decision files."""
+    if doc.get("format") != name:
+        raise fail(
             source,
             "format",
-            f'expected "{FORMAT_NAME}", found {json.dumps(doc.get("format"))}',
-            "is this a ClipDesk category file?",
+            f'expected "{name}", found {json.dumps(doc.get("format"))}',
+            which_file,
         )
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _fail(source, "version", f"expected a version number, found {json.dumps(version)}")
-    if version > FORMAT_VERSION:
-        raise _fail(
+        raise fail(
+            source, "version", f"expected a version number, found {json.dumps(version)}", None
+        )
+    if version > newest:
+        raise fail(
             source,
             "version",
-            f"version {version} is newer than this ClipDesk reads ({FORMAT_VERSION})",
-            "update ClipDesk to import this file",
+            f"version {version} is newer than this ClipDesk reads ({newest})",
+            "Update ClipDesk to import this file.",
         )
+    return version
+
+
+def _parse_document(doc: Any, source: str) -> list[Category]:
+    _expect(doc, dict, source, "", "a JSON object with 'format', 'version' and 'categories'")
+    _check_keys(doc, _TOP_KEYS, source, "top level")
+    check_format_header(
+        doc, source, FORMAT_NAME, FORMAT_VERSION, "is this a ClipDesk category file?", _fail
+    )
     if "categories" not in doc:
         raise _fail(source, "top level", "no 'categories' list")
     raw_list = _expect(doc["categories"], list, source, "categories", "a list of categories")

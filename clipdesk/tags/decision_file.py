@@ -126,23 +126,9 @@ def parse_document(doc: Any, source: str = "<decisions>") -> DecisionFile:
     extra = sorted(set(doc) - _TOP_KEYS)
     if extra:
         raise _fail(source, "top level", f"unknown field {extra[0]!r}")
-    if doc.get("format") != FORMAT_NAME:
-        raise _fail(
-            source,
-            "format",
-            f'expected "{FORMAT_NAME}", found {json.dumps(doc.get("format"))}',
-            "Is this a ClipDesk decision file?",
-        )
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _fail(source, "version", f"expected a version number, found {json.dumps(version)}")
-    if version > FORMAT_VERSION:
-        raise _fail(
-            source,
-            "version",
-            f"version {version} is newer than this ClipDesk reads ({FORMAT_VERSION})",
-            "Update ClipDesk to import this file.",
-        )
+    category_file.check_format_header(
+        doc, source, FORMAT_NAME, FORMAT_VERSION, "Is this a ClipDesk decision file?", _fail
+    )
     exported_at = doc.get("exported_at")
     if exported_at is not None and not isinstance(exported_at, str):
         raise _fail(source, "exported_at", "expected a date as text")

@@ -344,9 +344,39 @@ class PhotoQueries(LibraryBase):
                 "UPDATE OR IGNORE embeddings SET photo_id = ? WHERE photo_id = ?",
                 (photo_id, duplicate_id),
             )
+            self._adopt_imports(conn, photo_id, duplicate_id)
             conn.execute("DELETE FROM photos WHERE id = ?", (duplicate_id,))
             self._move_row(conn, photo_id, dup["folder_id"], dup["path"], tuple(dup)[2:])
         return True
+
+    @staticmethod
+    def _adopt_imports(conn: sqlite3.Connection, photo_id: int, duplicate_id: int) -> None:
+        """What the duplicate read at the new path comes along: keywords other tools wrote there
+        (imported tags, over the model's suggestions but never over a decision), who wrote each
+        keyword (another tool's stays another tool's), and the steps it was still owed."""
+        conn.execute(
+            "INSERT INTO photo_tags(photo_id, label_id, state, score, model_id, updated_at) "
+            "SELECT ?, label_id, state, score, model_id, updated_at FROM photo_tags "
+            "WHERE photo_id = ? AND state = 'imported' "
+            "ON CONFLICT(photo_id, label_id) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at "
+            "WHERE photo_tags.state NOT IN ('confirmed', 'rejected', 'imported')",
+            (photo_id, duplicate_id),
+        )
+        conn.execute(
+            "INSERT INTO keyword_sources(photo_id, field, keyword, origin, updated_at) "
+            "SELECT ?, field, keyword, origin, updated_at FROM keyword_sources "
+            "WHERE photo_id = ? "
+            "ON CONFLICT(photo_id, field, keyword) DO UPDATE SET origin = excluded.origin "
+            "WHERE excluded.origin = 'other'",
+            (photo_id, duplicate_id),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO photo_steps(photo_id, step, model_id, attempts, error, "
+            "created_at, updated_at) SELECT ?, step, model_id, attempts, error, created_at, "
+            "updated_at FROM photo_steps WHERE photo_id = ?",
+            (photo_id, duplicate_id),
+        )
 
     @staticmethod
     def _move_row(

@@ -505,12 +505,25 @@ class Scanner:
         if not hashes:
             return {}
         out: dict[str, list[int]] = {}
-        roots = {f.id: str(f.path) for f in self.library.folders()}
+        folders = {f.id: f for f in self.library.folders()}
+        reachable: dict[int, bool] = {}
         for digest, rows in self.library.present_by_hash(hashes).items():
             for pid, path, folder_id in rows:
-                if pid not in taken and _gone(path) and os.path.isdir(roots.get(folder_id, "")):
+                if pid in taken or not _gone(path):
+                    continue
+                if folder_id not in reachable:
+                    reachable[folder_id] = self._all_drives_there(folders.get(folder_id))
+                if reachable[folder_id]:
                     out.setdefault(digest, []).append(pid)
         return out
+
+    def _all_drives_there(self, folder: Folder | None) -> bool:
+        """The folder and every drive mounted inside it are as its last scan found them: only
+        then does a file gone from it mean the file left. A bare mount point is still a
+        directory, so an unplugged drive's photos would otherwise look moved to any copy."""
+        if folder is None or self._probe(folder)[0] is not FolderStatus.OK:
+            return False
+        return not self._drives_moved(folder)  # also False for a folder not online
 
     def _merge_twins(self, gone: list[int], changes: ChangeSet) -> list[int]:
         """Photos whose files went, less those whose move was seen the other way round: their

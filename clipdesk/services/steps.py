@@ -183,16 +183,27 @@ class StepService:
     def _do(self, step: Step, ids: list[int]) -> None:
         lib = self.app.library
 
-        def in_one_transaction() -> None:
-            with lib.transaction():
-                step.run(ids)
-                lib.finish_step(ids, step.name)
+        def in_one_transaction(part: list[int]) -> Callable[[], None]:
+            def work() -> None:
+                with lib.transaction():
+                    step.run(part)
+                    lib.finish_step(part, step.name)
 
-        self._guarded(step, ids, in_one_transaction)
+            return work
 
-    def _guarded(self, step: Step, ids: list[int], work: Callable[[], object]) -> bool:
+        if self._guarded(step, ids, in_one_transaction(ids), record=len(ids) == 1):
+            return
+        # One photo's failure must not hold back the batch: each is tried alone, and only the
+        # ones that fail again are marked.
+        for pid in ids:
+            self._guarded(step, [pid], in_one_transaction([pid]))
+
+    def _guarded(
+        self, step: Step, ids: list[int], work: Callable[[], object], *, record: bool = True
+    ) -> bool:
         """``work``, retried while the library is locked; a library problem propagates (the
-        run stops, the work stays owed); any other failure is recorded on the rows (False)."""
+        run stops, the work stays owed); any other failure is recorded on the rows when
+        ``record`` (False either way)."""
         # a library opened with a short busy timeout (tests, scripts) is retried as briefly
         pause = min(RETRY_PAUSE_S, self.app.library.timeout)
         for attempt in range(LOCK_RETRIES + 1):
@@ -209,11 +220,13 @@ class StepService:
                 raise
             except ClipDeskError as exc:
                 log.warning("%s failed for %d photos: %s", step.name, len(ids), exc.message)
-                self.app.library.fail_step(ids, step.name, exc.message)
+                if record:
+                    self.app.library.fail_step(ids, step.name, exc.message)
                 return False
             except Exception as exc:  # a bug in a step must not lose the work or stop indexing
                 log.exception("%s failed for %d photos", step.name, len(ids))
-                reason = f"unexpected error: {type(exc).__name__}: {exc}"
-                self.app.library.fail_step(ids, step.name, reason)
+                if record:
+                    reason = f"unexpected error: {type(exc).__name__}: {exc}"
+                    self.app.library.fail_step(ids, step.name, reason)
                 return False
         return False  # not reached: the last locked attempt raises

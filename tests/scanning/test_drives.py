@@ -210,3 +210,28 @@ def test_an_offline_folder_can_be_removed_for_good(lib, tmp_path, drives):
     assert scanner.remove_folder(str(root)) == 2
     assert lib.folders() == [] and lib.photos() == []
     assert lib.folder_drives(folder.id) == {}
+
+
+def test_copies_of_an_unplugged_drives_photos_elsewhere_are_not_its_moves(lib, tmp_path):
+    """The drive is unplugged (its root left as an empty mount point) and, before any scan of
+    it, the user copies the same photos from a backup into another watched folder: those are
+    new photos; the drive's photos stay where they are, going offline, with their decisions."""
+    drive, other = tmp_path / "Drive", tmp_path / "Backup"
+    photos(drive, [f"p{i}.jpg" for i in range(4)])
+    other.mkdir()
+    scanner = Scanner(lib)
+    scanner.add_folder(drive)
+    scanner.add_folder(other)
+    index_all(lib)
+    ids = sorted(p.id for p in lib.photos())
+    decide(lib, ids)
+    decided = decisions(lib)
+    shutil.move(drive, tmp_path / "unplugged")
+    drive.mkdir()
+    for p in (tmp_path / "unplugged").iterdir():
+        shutil.copy2(p, other / p.name)
+    changes = scanner.reconcile_paths([other / f"p{i}.jpg" for i in range(4)])
+    assert changes.moved == [] and len(changes.added) == 4
+    assert decisions(lib) == decided
+    scanner.reconcile()
+    assert {p.id: p.status for p in lib.photos(ids=ids)} == dict.fromkeys(ids, PhotoStatus.OFFLINE)

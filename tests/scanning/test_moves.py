@@ -578,3 +578,25 @@ def test_burst_with_moves_during_decoding_leaves_no_photo_in_error(tmp_path, tin
         result["rows"] == result["distinct_paths"] == result["files"] + result["counts"]["missing"]
     )
     assert result["counts"]["ok"] == result["files"]
+
+
+def test_a_merged_copy_brings_the_keywords_another_tool_wrote_beside_it(desk):
+    """The copy's sidecar was read at the new path (its keywords imported, their writer noted):
+    when the original takes the copy's place, those come along instead of going with the row."""
+    from clipdesk.tags.xmp import sidecar as xmp
+
+    before = desk.rows()
+    scanner = desk.app.scanner()
+    copied = desk.root / "copied" / "p0.jpg"
+    copied.parent.mkdir()
+    shutil.copy2(desk.root / "p0.jpg", copied)
+    xmp.sidecar_path(copied, "fullname").write_bytes(xmp.update_keywords(None, ["holiday"]))
+    scanner.reconcile_paths([copied.parent])
+    twin = desk.id_of("copied/p0.jpg")
+    desk.app.index()
+    assert [t.keyword for t in desk.app.tags.tags_of(twin, ["imported"])] == ["holiday"]
+    os.remove(desk.root / "p0.jpg")
+    changes = scanner.reconcile_paths([desk.root / "p0.jpg"])
+    original = before_id(before, "p0.jpg")
+    assert changes.merged == [twin]
+    assert [t.keyword for t in desk.app.tags.tags_of(original, ["imported"])] == ["holiday"]

@@ -139,3 +139,25 @@ def test_a_library_damaged_where_only_the_tagging_step_reads_fails_the_run(tmp_p
         with pytest.raises(LibraryCorruptError, match="damaged"):
             app.index()
     assert lost_work(library).untagged  # still owed, for after the repair
+
+
+def test_one_photo_that_cannot_be_done_holds_back_no_other(tmp_path, model_dir, monkeypatch):
+    from clipdesk.services.tags import TagService
+
+    photos_with_keywords(tmp_path / "photos", 6)
+    library = tmp_path / "lib.sqlite3"
+    real = TagService._import_new_keywords
+    with ClipDeskServices(library, model=str(model_dir), device="cpu") as app:
+        app.folders.add(tmp_path / "photos")
+        bad = min(p.id for p in app.library.photos())
+
+        def fails_on_one(self, photo_ids):
+            if bad in photo_ids:
+                raise ValueError("a step's bug on one photo")
+            real(self, photo_ids)
+
+        monkeypatch.setattr(TagService, "_import_new_keywords", fails_on_one)
+        report = app.index()
+    assert report.waiting == {"xmp_import": 1}  # the bad photo's tags are not held back either
+    lost = lost_work(library)
+    assert (lost.photos, len(lost.keyword_lost), lost.untagged) == (6, 1, [])

@@ -93,6 +93,7 @@ class IndexPipeline:
         commit_interval_s: float = 2.0,
         on_embedded: EmbeddedHook | None = None,
         after_embedding_steps: Sequence[str] = (),
+        vector_free_steps: Sequence[str] = (),
     ) -> None:
         if decoder not in ("threads", "processes"):
             raise ValueError("decoder must be 'threads' or 'processes'")
@@ -106,6 +107,7 @@ class IndexPipeline:
         self.commit_interval_s = commit_interval_s
         self.on_embedded = on_embedded
         self.after_embedding_steps = tuple(after_embedding_steps)
+        self.vector_free_steps = tuple(vector_free_steps)
 
     # --- public ----------------------------------------------------------------------------
 
@@ -284,7 +286,12 @@ class IndexPipeline:
                     # pending, and they are owed nothing until their new vector lands.
                     ids, vecs = self._still_current(ids, vecs, state.vec_stamps)
                 if self.after_embedding_steps and len(ids):
-                    self.library.add_steps(ids.tolist(), self.after_embedding_steps, self.model.id)
+                    self.library.add_steps(
+                        ids.tolist(),
+                        self.after_embedding_steps,
+                        self.model.id,
+                        self.vector_free_steps,
+                    )
                 if state.errors:
                     failed = self.library.mark_errors(state.errors)
         except BaseException:

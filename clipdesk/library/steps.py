@@ -46,15 +46,24 @@ def _model_clause(model_id: str | None) -> tuple[str, tuple[object, ...]]:
 
 class StepQueries(LibraryBase):
     def add_steps(
-        self, photo_ids: Sequence[int], steps: Sequence[str], model_id: str | None = None
+        self,
+        photo_ids: Sequence[int],
+        steps: Sequence[str],
+        model_id: str | None = None,
+        vector_free: Sequence[str] = (),
     ) -> int:
-        """Record that each photo is owed each step (with the vector of ``model_id``). A step
-        already owed starts over: a new vector means its earlier failures no longer count.
-        Joins the caller's transaction (the pipeline's vector commit)."""
+        """Record that each photo is owed each step (with the vector of ``model_id``; the steps
+        in ``vector_free`` need none and run whatever model search uses). A step already owed
+        starts over: a new vector means its earlier failures no longer count. Joins the
+        caller's transaction (the pipeline's vector commit)."""
         if not photo_ids or not steps:
             return 0
         now = time.time()
-        rows = [(int(pid), step, model_id, now, now) for pid in photo_ids for step in steps]
+        rows = [
+            (int(pid), step, None if step in vector_free else model_id, now, now)
+            for pid in photo_ids
+            for step in steps
+        ]
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO photo_steps(photo_id, step, model_id, attempts, error, created_at, "

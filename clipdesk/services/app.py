@@ -354,6 +354,7 @@ class ClipDeskServices:
                 model,
                 on_embedded=hook,
                 after_embedding_steps=self.steps.names,
+                vector_free_steps=self.steps.vector_free,
                 **pipeline_options,
             )
             report = pipe.run(progress=progress, cancel=cancel, limit=limit)

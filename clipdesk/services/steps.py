@@ -46,6 +46,7 @@ class Step:
     owed: str  # what the user waits for: "photos waiting for <owed>"
     run: Callable[[list[int]], object]  # does it for these photos, writing through the library
     prepare: Callable[[], object] | None = None  # slow set-up kept out of the write transaction
+    needs_vector: bool = True  # False: runnable whatever model search uses (e.g. reading XMP)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ class StepService:
     def names(self) -> tuple[str, ...]:
         """Every step a newly embedded photo is owed, in the order they run."""
         return tuple(s.name for s in self._steps)
+
+    @property
+    def vector_free(self) -> tuple[str, ...]:
+        """The steps that need no vector: owed with no model, so a re-embedding never holds
+        them back."""
+        return tuple(s.name for s in self._steps if not s.needs_vector)
 
     def register(self, step: Step) -> None:
         """Add a pass that runs after the existing ones (OCR, imported vectors, ratings...)."""

@@ -194,7 +194,7 @@ class TagService:
         (sidecars, embedded XMP) come in as the user's own tags first, so the model's
         suggestions never override them; then the model tags the photo."""
         return [
-            Step("xmp_import", "their XMP keywords", self._import_new_keywords),
+            Step("xmp_import", "their XMP keywords", self._import_new_keywords, needs_vector=False),
             Step("tag", "tags", self._tag_new_photos, prepare=self._prepare_tagging),
         ]
 

@@ -67,3 +67,12 @@ def test_steps_wait_for_the_vectors_of_their_model(lib, ids):
     assert lib.pending_steps("tag") == ids[2:]
     lib.delete_photos(ids[2:3])  # a photo's steps go with it
     assert lib.pending_steps("tag") == ids[3:]
+
+
+def test_a_step_that_needs_no_vector_runs_whatever_model_search_uses(lib, ids):
+    # a re-embedding with model B owes both steps; reading XMP must not wait for B (or be
+    # stranded when the user goes back to A), the tags must
+    lib.add_steps(ids, ["xmp_import", "tag"], "b@2", vector_free=["xmp_import"])
+    assert lib.pending_steps("xmp_import", model_id="a@1") == sorted(ids)
+    assert lib.pending_steps("tag", model_id="a@1") == []
+    assert lib.pending_steps("tag", model_id="b@2") == sorted(ids)

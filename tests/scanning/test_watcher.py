@@ -17,19 +17,7 @@ from clipdesk.library.store import Library
 from clipdesk.scanning.scanner import ChangeSet, Scanner
 from clipdesk.scanning.watcher import Watcher
 from tests.support.photofiles import index_all, make_photo, present_paths
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def disk_files(*roots: Path) -> set[str]:
-    return {os.path.join(d, f) for r in roots for d, dirs, fs in os.walk(r) for f in fs}
+from tests.support.watching import disk_files, wait_until
 
 
 class Recorder:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -25,30 +24,14 @@ from clipdesk.tags.xmp.sidecar import (
     update_keywords,
     write_sidecar_keywords,
 )
+from tests.support.exiftool import EXIFTOOL, as_list, exiftool
 
 RICH = Path(__file__).parents[1] / "support" / "data" / "rich_darktable.xmp"
-EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(
     EXIFTOOL is None, reason="exiftool (libimage-exiftool-perl) not installed"
 )
+
 KEYWORD_TAGS = {"XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList"}
-
-
-def exiftool(path: Path) -> dict:
-    out = subprocess.run(
-        [EXIFTOOL, "-j", "-a", "-G1", "-struct", "-n", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(out.stdout)[0]
-    return {
-        k: v for k, v in data.items() if not k.startswith(("System:", "SourceFile", "ExifTool:"))
-    }
-
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def photo_with_rich_sidecar(tmp_path: Path) -> tuple[Path, Path]:

@@ -5,38 +5,17 @@ tool's sidecar keeps every byte (its namespaces, declarations and attribute layo
 from __future__ import annotations
 
 import difflib
-import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from clipdesk.tags.categories import Category, Mode
 from clipdesk.tags.xmp import sidecar as xmp
+from tests.support.exiftool import EXIFTOOL, as_list, exiftool
 from tests.support.xmp_library import darktable_sidecar, library_of
 
-EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed")
 COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.0)
 KEYWORD_TAGS = {"XMP-dc:Subject", "XMP-lr:HierarchicalSubject"}
-
-
-def exiftool(path: Path) -> dict:
-    out = subprocess.run(
-        [EXIFTOOL, "-j", "-a", "-G1", "-struct", "-n", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(out.stdout)[0]
-    return {
-        k: v for k, v in data.items() if not k.startswith(("System:", "SourceFile", "ExifTool:"))
-    }
-
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def changed_lines(before: bytes, after: bytes) -> list[str]:

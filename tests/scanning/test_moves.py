@@ -31,7 +31,7 @@ from clipdesk.scanning.watcher import Watcher
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.categories import Category
 from tests.support.photofiles import make_photo
-from tests.support.watching import settle
+from tests.support.watching import random_burst, settle
 
 NAMES = ("p0.jpg", "p1.jpg", "album/a0.jpg", "album/a1.jpg")
 TRIPS = Category("Trips", ("Rome", "Paris"), auto=False)
@@ -523,25 +523,13 @@ def burst_with_indexing(
     indexer.start()
     rng = random.Random(seed)
     template = make_photo(tmp / "t.jpg", seed=1).read_bytes()
-    live: list[Path] = []
     start = time.monotonic()
-    for n in range(events):
+
+    def rescan_midway(n: int) -> None:
         if n in rescan_at:
             watcher.request_full_rescan()
-        op = rng.random()
-        if op < 0.5 or len(live) < 10:
-            path = root / f"d{rng.randrange(20)}" / f"f{n}.jpg"
-            path.parent.mkdir(exist_ok=True)
-            path.write_bytes(template + n.to_bytes(4, "little"))  # unique content
-            live.append(path)
-        elif op < 0.8:
-            src = live.pop(rng.randrange(len(live)))
-            dst = root / f"d{rng.randrange(20)}" / f"r{n}.jpg"
-            dst.parent.mkdir(exist_ok=True)
-            os.rename(src, dst)
-            live.append(dst)
-        else:
-            os.remove(live.pop(rng.randrange(len(live))))
+
+    live = random_burst(root, template, rng, events, rescan_midway)
     try:
         settle(app.library, watcher, root, timeout=300)
         stop.set()

@@ -17,7 +17,7 @@ from clipdesk.library.store import Library
 from clipdesk.scanning.scanner import ChangeSet, Scanner
 from clipdesk.scanning.watcher import Watcher
 from tests.support.photofiles import index_all, make_photo, present_paths
-from tests.support.watching import disk_files, wait_until
+from tests.support.watching import disk_files, random_burst, wait_until
 
 
 class Recorder:
@@ -174,24 +174,7 @@ def test_burst_of_5000_events_leaves_library_equal_to_disk(tmp_path):
     watcher.start()
     rng = random.Random(0)
     template = make_photo(tmp_path / "t.jpg", seed=1).read_bytes()
-    live: list[Path] = []
-    events = 0
-    while events < 5000:
-        op = rng.random()
-        if op < 0.5 or len(live) < 10:
-            path = root / f"d{rng.randrange(20)}" / f"f{events}.jpg"
-            path.parent.mkdir(exist_ok=True)
-            path.write_bytes(template + events.to_bytes(4, "little"))  # unique content
-            live.append(path)
-        elif op < 0.8:
-            src = live.pop(rng.randrange(len(live)))
-            dst = root / f"d{rng.randrange(20)}" / f"r{events}.jpg"
-            dst.parent.mkdir(exist_ok=True)
-            os.rename(src, dst)
-            live.append(dst)
-        else:
-            os.remove(live.pop(rng.randrange(len(live))))
-        events += 1
+    live = random_burst(root, template, rng, 5000)
     try:
         wait_until(settled(lib, watcher, root), timeout=300, what="library == disk after burst")
         assert {str(p) for p in live} == present_paths(lib)

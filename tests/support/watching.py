@@ -1,8 +1,10 @@
-"""Waiting on a live Watcher in tests: until a condition holds, until the library equals the disk."""
+"""A live Watcher in tests: a burst of file changes, and waiting until a condition holds or the
+library equals the disk."""
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,3 +47,33 @@ def settle(
         f"only in library {sorted(present_paths(lib) - disk_files(*roots))}, "
         f"only on disk {sorted(disk_files(*roots) - present_paths(lib))}"
     )
+
+
+def random_burst(
+    root: Path,
+    template: bytes,
+    rng: random.Random,
+    events: int,
+    before_event: Callable[[int], object] | None = None,
+) -> list[Path]:
+    """``events`` creates (half), renames and deletes of photos in 20 folders under ``root``,
+    each created file of unique content; returns the files left on disk."""
+    live: list[Path] = []
+    for n in range(events):
+        if before_event is not None:
+            before_event(n)
+        op = rng.random()
+        if op < 0.5 or len(live) < 10:
+            path = root / f"d{rng.randrange(20)}" / f"f{n}.jpg"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(template + n.to_bytes(4, "little"))
+            live.append(path)
+        elif op < 0.8:
+            src = live.pop(rng.randrange(len(live)))
+            dst = root / f"d{rng.randrange(20)}" / f"r{n}.jpg"
+            dst.parent.mkdir(exist_ok=True)
+            os.rename(src, dst)
+            live.append(dst)
+        else:
+            os.remove(live.pop(rng.randrange(len(live))))
+    return live

@@ -48,3 +48,12 @@ def image_vectors(words: list[str], noise: float = 0.0, seed: int = 0) -> np.nda
     out[:, DIM - 1] = 0.5
     out += noise * rng.standard_normal(out.shape).astype(np.float32)
     return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class FakeLoadedModel(FakeTextModel):
+    """The fake text model with what the services facade reads of a loaded model."""
+
+    path = None
+    name = "fake"
+    is_demo = False
+    dim = DIM

@@ -10,19 +10,10 @@ from PIL import Image
 
 from clipdesk.library.records import FileFacts
 from clipdesk.services.app import ClipDeskServices
-from tests.support.fake_text_model import DIM, FakeTextModel, image_vectors
+from tests.support.fake_text_model import FakeLoadedModel, image_vectors
 
 DATA = Path(__file__).parent / "data"
 DARKTABLE_ROME = DATA / "darktable_rome.xmp"  # darktable 4.6 style, keywords of its own
-
-
-class FakeModel(FakeTextModel):
-    """The fake text model with what the services facade reads of a loaded model."""
-
-    path = None
-    name = "fake"
-    is_demo = False
-    dim = DIM
 
 
 def library_of(tmp_path: Path, names: list[str]) -> tuple[ClipDeskServices, dict[str, int]]:
@@ -30,7 +21,7 @@ def library_of(tmp_path: Path, names: list[str]) -> tuple[ClipDeskServices, dict
     with a vector of the fake model; returns them with {name: photo id}."""
     folder = tmp_path / "photos"
     folder.mkdir(exist_ok=True)
-    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeModel(), device="cpu")
+    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeLoadedModel(), device="cpu")
     lib = services.library
     f = lib.add_folder(folder)
     facts = []

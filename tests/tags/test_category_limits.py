@@ -26,7 +26,7 @@ from clipdesk.tags import prompts
 from clipdesk.tags.categories import Category, CategoryError, Label
 from clipdesk.tags.category_file import CategoryFileError, parse_categories, read_category_file
 from clipdesk.tags.zero_shot import build_classifier
-from tests.support.fake_text_model import DIM, FakeTextModel, image_vectors
+from tests.support.fake_text_model import FakeLoadedModel, FakeTextModel, image_vectors
 
 
 def _doc(categories: list[dict]) -> str:
@@ -114,20 +114,11 @@ def test_a_file_whose_categories_need_too_many_prompts_is_refused():
 # --- the library as a whole ---------------------------------------------------------------
 
 
-class FakeModel(FakeTextModel):
-    """The fake text model with what the services facade reads of a loaded model."""
-
-    path = None
-    name = "fake"
-    is_demo = False
-    dim = DIM
-
-
 @pytest.fixture
 def app(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
-    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeModel(), device="cpu")
+    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeLoadedModel(), device="cpu")
     services.library.add_folder(folder)
     yield services
     services.close()
@@ -171,7 +162,7 @@ def test_the_library_refuses_more_than_the_category_limit(app):
 
 def test_tagging_a_photo_at_the_limit_encodes_at_most_the_prompt_budget(app):
     _fill_the_prompt_budget(app)
-    model: FakeModel = app.tags.model()  # type: ignore[assignment]
+    model: FakeLoadedModel = app.tags.model()  # type: ignore[assignment]
     lib = app.library
     folder = lib.folders()[0]
     path = folder.path / "new.jpg"

@@ -15,20 +15,11 @@ from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.categories import Category, Mode
 from clipdesk.tags.records import TagState
 from clipdesk.tags.xmp import sidecar as xmp
-from tests.support.fake_text_model import DIM, FakeTextModel, image_vectors
+from tests.support.fake_text_model import FakeLoadedModel, image_vectors
 
 RICH = Path(__file__).parents[1] / "support" / "data" / "rich_darktable.xmp"
 COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.0)
 WORDS = ["red", "green", "blue", "red"]
-
-
-class FakeModel(FakeTextModel):
-    """The fake text model with what the services facade reads of a loaded model."""
-
-    path = None
-    name = "fake"
-    is_demo = False
-    dim = DIM
 
 
 @pytest.fixture
@@ -36,7 +27,7 @@ def app(tmp_path):
     """Services over a library of 4 photos (p0..p3.jpg) with vectors of the fake model."""
     folder = tmp_path / "photos"
     folder.mkdir()
-    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeModel(), device="cpu")
+    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeLoadedModel(), device="cpu")
     lib = services.library
     f = lib.add_folder(folder)
     facts = []

@@ -9,6 +9,16 @@ Ratios > 1 mean ClipDesk is faster. Runs alternate between the two engines and t
 each is kept, so background load hits both alike.
 
     python3 bench/engine.py [--threads N] [--repeats N] [--quick]
+
+``--catalog`` instead times every architecture of the model catalog (clipdesk/model/catalog.py)
+with random weights, built from the catalog's config facts without downloading anything: images/s
+at batch 8 and one phrase's text latency, the figures Settings › Models scales to the user's
+machine. ``--write`` stores them in clipdesk/model/assets/catalog_speeds.json with this machine's
+description and the date (``--only KEY ...`` re-measures some and keeps the others, on the same
+machine only). On 2 CPU cores the whole catalog takes about 5 minutes: ViT-H/14 and ViT-L/14 run
+only the minimum of 2 timed batches.
+
+    python3 bench/engine.py --catalog --write [--only ViT-B-32 RN50-quickgelu] [--threads N]
 """
 
 from __future__ import annotations
@@ -91,6 +101,61 @@ def report_imports(runs: int) -> None:
     print(f"  then the engine, at the first load {engine_s:+.3f} s")
 
 
+def run_catalog(args: argparse.Namespace) -> None:
+    import datetime
+
+    import torch
+
+    from clipdesk.model import speed
+    from clipdesk.model.catalog import ARCHITECTURES
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    keys = args.only or list(ARCHITECTURES)
+    unknown = [k for k in keys if k not in ARCHITECTURES]
+    if unknown:
+        raise SystemExit(f"unknown architectures {unknown}; known: {', '.join(ARCHITECTURES)}")
+    machine = speed.machine_description()
+    if args.device != "cpu":
+        machine += (
+            f", {torch.cuda.get_device_name() if args.device.startswith('cuda') else args.device}"
+        )
+    print(f"{machine}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
+    print(f"{'architecture':30}{'images/s':>10}{'batches':>9}{'text ms':>10}{'params':>14}{'s':>7}")
+    measured: dict[str, speed.ArchSpeed] = {}
+    for key in keys:
+        t0 = time.perf_counter()
+        s = speed.time_architecture(ARCHITECTURES[key], device=args.device)
+        measured[key] = s
+        print(
+            f"{key:30}{s.images_per_s:>10.2f}{s.iterations:>9}{s.text_ms:>10.1f}"
+            f"{s.params:>14,}{time.perf_counter() - t0:>7.0f}",
+            flush=True,
+        )
+    if not args.write:
+        return
+    old = speed.load_catalog_speeds()
+    if args.only and old is not None:
+        if (old.machine, old.device, old.threads) != (
+            machine,
+            args.device,
+            torch.get_num_threads(),
+        ):
+            raise SystemExit("the stored speeds come from another machine: measure them all")
+        measured = {**old.archs, **measured}
+    speed.save_catalog_speeds(
+        speed.CatalogSpeeds(
+            machine=machine,
+            device=args.device,
+            threads=torch.get_num_threads(),
+            measured=datetime.date.today().isoformat(),
+            batch=speed.BATCH,
+            archs=measured,
+        )
+    )
+    print(f"written to {speed.SPEEDS_FILE.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
@@ -105,7 +170,14 @@ def main() -> None:
         default="wall",
         help="wall time, or process CPU time for busy shared machines",
     )
+    parser.add_argument("--catalog", action="store_true", help="time every catalog architecture")
+    parser.add_argument("--write", action="store_true", help="with --catalog: store the speeds")
+    parser.add_argument("--only", nargs="+", metavar="KEY", help="with --catalog: these only")
+    parser.add_argument("--device", default="cpu", help="with --catalog: cpu, cuda, mps")
     args = parser.parse_args()
+    if args.catalog:
+        run_catalog(args)
+        return
     global clock
     clock = CLOCKS[args.clock]
     logging.getLogger("transformers").setLevel(logging.ERROR)

@@ -11,7 +11,7 @@ from clipdesk.services.models import OnClash
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
-    from clipdesk.services.records import ModelInfo
+    from clipdesk.services.records import CatalogTable, ModelInfo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +24,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="installed models (and, with --catalog, downloadable ones)")
     p.add_argument("--catalog", action="store_true", help="also list models known for download")
     p.set_defaults(func=run_list)
+
+    p = sub.add_parser(
+        "catalog",
+        help="the model table: size, speed on this computer, published quality, languages",
+        description="Installed and downloadable models, as Settings › Models shows them. Speeds "
+        "are the catalog machine's, scaled to this computer once its speed was measured "
+        "(--probe measures it now: a few seconds).",
+    )
+    p.add_argument("--probe", action="store_true", help="measure this computer's speed first")
+    p.set_defaults(func=run_catalog)
 
     clash = argparse.ArgumentParser(add_help=False)
     clash.add_argument("--name", help="install under this name (default: from the source)")
@@ -119,6 +129,47 @@ def run_list(args: argparse.Namespace) -> int:
                     f"  {e.name:32} ~{_size(e.approx_bytes):>9}  {e.repo_id}: {e.description}"
                 )
     emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _pct(figure: Any) -> str:
+    return f"{figure.value:.1f}%" if figure is not None else "-"
+
+
+def catalog_lines(table: CatalogTable) -> list[str]:
+    """The table as text: one line a model, then where the speeds and figures come from."""
+    lines = [
+        f"  {'model':34} {'size':>9} {'photos/s':>9} {'text ms':>8} {'ImageNet':>9} "
+        f"{'recall':>7}  languages"
+    ]
+    for r in table.rows:
+        mark = "*" if r.active else "+" if r.installed else " "
+        speed = f"{r.images_per_s:.1f}" if r.images_per_s is not None else "-"
+        text = f"{r.text_ms:.0f}" if r.text_ms is not None else "-"
+        size = ("~" if not r.installed else "") + _size(r.size_bytes) if r.size_bytes else "-"
+        lines.append(
+            f"{mark} {r.name:34} {size:>9} {speed:>9} {text:>8} {_pct(r.imagenet):>9} "
+            f"{_pct(r.recall):>7}  {r.languages_text}"
+        )
+    scaled = any(r.speed_scaled for r in table.rows)
+    lines += [
+        "",
+        "* active, + installed; sizes with ~ are float32 estimates (the hub gives the exact size)",
+        f"speeds: {table.basis.describe(scaled)}",
+        "ImageNet: ImageNet-1k zero-shot top-1, OpenCLIP's results table; recall: Crossmodal-3600 "
+        "text-to-image recall (English), Immich's table — `--json` names each figure's source",
+    ]
+    return lines
+
+
+def run_catalog(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+
+    with _services(args) as app:
+        if args.probe:
+            app.models.probe_speed()
+        table = app.models.catalog_table()
+    emit(args, table.to_json(), "\n".join(catalog_lines(table)))
     return 0
 
 

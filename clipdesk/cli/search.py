@@ -7,7 +7,9 @@
 
 The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`;
 the filters work as in the app's search page (:mod:`clipdesk.services.search`).
-Prints one ``score  path`` line per photo, best first; ``--json`` prints a list of objects.
+Prints one ``score  path`` line per photo, best first; ``--json`` prints a list of objects and
+``score_kind``: "cosine" (cosine similarity), or "probability" (a sigmoid model such as SigLIP,
+with a query of phrases only: the model's probability that photo and phrase match).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from pathlib import Path
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.services.search import PhotoSearch, photo_id, query_of
+from clipdesk.services.search import PhotoSearch, photo_id, query_of, score_kind
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="drop results scoring below S (cosine similarity)",
+        help="drop results scoring below S: cosine similarity, or with a sigmoid model "
+        "(SigLIP) and a text query the probability that photo and text match",
     )
     p.add_argument(
         "--folder",
@@ -132,6 +135,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         data = {
             "query": query_of(request, like).describe(),
             "model": app.search_model().id,
+            "score_kind": score_kind(app, request),
             "results": [r.as_dict() for r in results],
         }
         lines = [f"{r.score or 0.0:.3f}  {r.photo.path}" for r in results]

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -32,9 +32,10 @@ from clipdesk.common.errors import CheckpointError
 from clipdesk.common.json_files import read_json_file
 from clipdesk.model import state_dicts
 from clipdesk.model.clip import ClipModule
-from clipdesk.model.config import ClipConfig
+from clipdesk.model.config import ClipConfig, ResNetConfig
+from clipdesk.model.dual_encoder import DualEncoder
 from clipdesk.model.preprocess import PreprocessConfig
-from clipdesk.model.tokenizer import ClipTokenizer
+from clipdesk.model.tokenizer import ClipTokenizer, TextTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ META_FILE = "clipdesk.json"
 
 @dataclass
 class Checkpoint:
-    module: ClipModule
-    tokenizer: ClipTokenizer
+    module: DualEncoder
+    tokenizer: TextTokenizer
     preprocess: PreprocessConfig
     name: str
     weights_hash: str  # sha256 of the weight files, hex
@@ -52,18 +53,44 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def finetunable(ckpt: Checkpoint) -> tuple[ClipModule, ClipTokenizer]:
+    """The module and tokenizer of a checkpoint the trainer can fine-tune and save back as a
+    Hugging Face CLIP folder; any other family is refused by name."""
+    module, tokenizer = ckpt.module, ckpt.tokenizer
+    if isinstance(module, ClipModule) and isinstance(module.cfg.vision, ResNetConfig):
+        raise CheckpointError(
+            f"{ckpt.path}: fine-tuning is not available for ResNet CLIP models: ClipDesk saves "
+            "a fine-tuned model as a Hugging Face CLIPModel, which has no ResNet image tower",
+            hint="fine-tune a ViT CLIP model (OpenAI, OpenCLIP or Hugging Face CLIP); trained "
+            "tag heads work with every model",
+        )
+    if (
+        not module.can_finetune
+        or not isinstance(module, ClipModule)
+        or not isinstance(tokenizer, ClipTokenizer)
+    ):
+        raise CheckpointError(
+            f"{ckpt.path}: fine-tuning is not available for {module.family} models",
+            hint="fine-tune a ViT CLIP model (OpenAI, OpenCLIP or Hugging Face CLIP); trained "
+            "tag heads work with every model",
+        )
+    return module, tokenizer
+
+
 def load_checkpoint(path: str | Path, act: str | None = None) -> Checkpoint:
     """Load any supported checkpoint on the CPU in fp32. ``act`` overrides the activation for
     config-less state dicts ("quick_gelu" for OpenAI weights, "gelu" for most LAION ones)."""
+    from clipdesk.model import families
+
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _load_hf_folder(path)
-    return _load_state_dict_file(path, act)
+        return families.load_folder(path)
+    return families.load_file(path, act)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = read_json_file(
             path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
@@ -75,14 +102,15 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _load_hf_folder(folder: Path) -> Checkpoint:
+def load_hf_clip_folder(folder: Path) -> Checkpoint:
+    """A Hugging Face ``CLIPModel`` folder (ours included)."""
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise CheckpointError(
             f"{folder}: no config.json — not a Hugging Face CLIP folder",
             hint="import the folder that holds config.json and model.safetensors",
         )
-    hf = _read_json(config_path)
+    hf = read_json(config_path)
     if hf.get("model_type") not in (None, "clip"):
         raise CheckpointError(
             f"{config_path}: model_type is {hf.get('model_type')!r}, ClipDesk reads CLIP models"
@@ -105,7 +133,7 @@ def _load_hf_folder(folder: Path) -> Checkpoint:
     weight_files = state_dicts.find_weight_files(folder)
     sd = state_dicts.read_weights(weight_files)
     module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
-    meta = _read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
+    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
     if tokenizer.vocab_size > cfg.text.vocab_size:
         raise CheckpointError(
             f"{tok_path}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
@@ -127,7 +155,7 @@ def _read_preprocess(path: Path, image_size: int) -> PreprocessConfig:
     if not path.is_file():
         return PreprocessConfig(size=image_size)
     try:
-        pre = PreprocessConfig.from_hf(_read_json(path), image_size)
+        pre = PreprocessConfig.from_hf(read_json(path), image_size)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: unusable preprocessing ({exc})",
@@ -142,8 +170,12 @@ def _read_preprocess(path: Path, image_size: int) -> PreprocessConfig:
     return pre
 
 
-def _load_state_dict_file(path: Path, act: str | None) -> Checkpoint:
+def load_clip_state_dict_file(path: Path, act: str | None) -> Checkpoint:
+    """A config-less OpenAI / OpenCLIP state dict of the CLIP architecture."""
+    from clipdesk.model.families import detect
+
     sd = state_dicts.read_weights([path])
+    detect.check_state_dict(sd, path)
     native = state_dicts.to_native(sd)
     cfg = state_dicts.infer_config(native, path, act=act, original=sd)
     module = build_module(cfg, native, path)
@@ -162,6 +194,18 @@ def build_module(cfg: ClipConfig, sd: dict[str, torch.Tensor], source: Path) -> 
     naming the file."""
     with torch.device("meta"):
         module = ClipModule(cfg)
+    return load_exact(module, sd, source, "the CLIP architecture")
+
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
+
+def load_exact(
+    module: ModuleT, sd: dict[str, torch.Tensor], source: Path, architecture: str
+) -> ModuleT:
+    """Give a module built on the meta device (so no random initialisation is wasted) exactly
+    these weights, in fp32; any missing, unexpected or misshapen tensor is an error naming the
+    file and ``architecture``."""
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
@@ -178,10 +222,9 @@ def build_module(cfg: ClipConfig, sd: dict[str, torch.Tensor], source: Path) -> 
     if wrong:
         problems.append(f"wrong shapes: {_sample(wrong)}")
     if problems:
-        raise CheckpointError(
-            f"{source}: does not fit the CLIP architecture: {'; '.join(problems)}"
-        )
-    module.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+        raise CheckpointError(f"{source}: does not fit {architecture}: {'; '.join(problems)}")
+    floats = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    module.load_state_dict(floats, strict=True, assign=True)
     return module.eval()
 
 

@@ -1,4 +1,5 @@
-"""The CLIP architecture (Radford et al., 2021): a ViT image tower and a causal text transformer.
+"""The CLIP architecture (Radford et al., 2021): a ViT or ResNet image tower and a causal text
+transformer (the ResNet tower is :mod:`clipdesk.model.families.resnet`).
 
 Parameter names follow OpenAI/OpenCLIP state dicts so those load as they are; Hugging Face
 checkpoints are renamed by :mod:`clipdesk.model.convert`.
@@ -7,12 +8,17 @@ checkpoints are renamed by :mod:`clipdesk.model.convert`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clipdesk.model.config import Activation, ClipConfig, TextConfig, VisionConfig
+from clipdesk.model.config import Activation, ClipConfig, ResNetConfig, TextConfig, VisionConfig
+from clipdesk.model.dual_encoder import DualEncoder
+
+if TYPE_CHECKING:
+    from clipdesk.model.families.resnet import ModifiedResNet
 
 
 class QuickGELU(nn.Module):
@@ -141,24 +147,45 @@ class VisionTower(nn.Module):
         self.transformer.init_weights()
 
 
-class ClipModule(nn.Module):
-    """Both towers and the learned temperature.
+class ClipModule(DualEncoder):
+    """Both towers and the learned temperature; the image tower is a ViT or, for a
+    :class:`ResNetConfig`, OpenAI's ModifiedResNet.
 
     The text tower's parameters sit at the top level (``token_embedding``, ``transformer`` ...),
     as in OpenAI's and OpenCLIP's state dicts.
     """
 
+    family = "clip"
+    can_finetune = True
+    cfg: ClipConfig
+
     def __init__(self, cfg: ClipConfig) -> None:
         super().__init__()
         self.cfg = cfg
         t: TextConfig = cfg.text
-        self.visual = VisionTower(cfg.vision, cfg.embed_dim)
+        self.visual: VisionTower | ModifiedResNet
+        if isinstance(cfg.vision, ResNetConfig):
+            # Imported here: the families package imports the checkpoint loader, which imports
+            # this module.
+            from clipdesk.model.families.resnet import ModifiedResNet
+
+            self.visual = ModifiedResNet(cfg.vision, cfg.embed_dim)
+        else:
+            self.visual = VisionTower(cfg.vision, cfg.embed_dim)
         self.token_embedding = nn.Embedding(t.vocab_size, t.width)
         self.positional_embedding = nn.Parameter(torch.empty(t.context_length, t.width))
         self.transformer = Transformer(t.width, t.layers, t.heads, t.mlp_width, t.act, t.eps)
         self.ln_final = nn.LayerNorm(t.width, eps=t.eps)
         self.text_projection = nn.Parameter(torch.empty(t.width, cfg.embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.logit_scale_init)))
+
+    @property
+    def embed_dim(self) -> int:
+        return self.cfg.embed_dim
+
+    @property
+    def image_size(self) -> int:
+        return self.cfg.vision.image_size
 
     def init_weights(self) -> None:
         """Random initialisation for training from scratch (OpenCLIP's scheme)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +52,28 @@ class VisionConfig:
 
 
 @dataclass(frozen=True)
+class ResNetConfig:
+    """OpenAI's ModifiedResNet image tower (RN50, RN101, RN50x4, RN50x16, RN50x64): a three-conv
+    stem, bottleneck stages with anti-aliased (average-pool) strided downsampling, and attention
+    pooling. Field names follow OpenCLIP's ``vision_cfg``."""
+
+    image_size: int = 224
+    layers: tuple[int, int, int, int] = (3, 4, 6, 3)  # bottleneck blocks per stage
+    width: int = 64  # channels of the stem; stage i has width * 2**i (x4 after the bottleneck)
+    heads: int = 32  # heads of the attention pool, width * 32 // 64 in every released model
+
+    @property
+    def grid(self) -> int:
+        """Side of the final feature map: the stem and three strided stages halve it 5 times."""
+        return self.image_size // 32
+
+    @property
+    def pool_width(self) -> int:
+        """Channels of the final feature map, which the attention pool works in."""
+        return self.width * 8 * 4  # stage 4 has 8x the stem's width, bottlenecks expand 4x
+
+
+@dataclass(frozen=True)
 class TextConfig:
     vocab_size: int = 49408
     context_length: int = 77  # maximum tokens, start and end tokens included
@@ -70,7 +92,7 @@ class TextConfig:
 @dataclass(frozen=True)
 class ClipConfig:
     embed_dim: int = 512  # size of the shared image-text embedding space
-    vision: VisionConfig = field(default_factory=VisionConfig)
+    vision: VisionConfig | ResNetConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
     logit_scale_init: float = math.log(1 / 0.07)
 
@@ -79,9 +101,15 @@ class ClipConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipConfig:
+        v = data["vision"]
+        vision: VisionConfig | ResNetConfig
+        if isinstance(v.get("layers"), list | tuple):  # a ResNet's blocks per stage
+            vision = ResNetConfig(**{**v, "layers": tuple(v["layers"])})
+        else:
+            vision = VisionConfig(**v)
         return cls(
             embed_dim=data["embed_dim"],
-            vision=VisionConfig(**data["vision"]),
+            vision=vision,
             text=TextConfig(**data["text"]),
             logit_scale_init=data.get("logit_scale_init", math.log(1 / 0.07)),
         )
@@ -140,14 +168,17 @@ class ClipConfig:
         """How many numbers the weights of this architecture hold (what :class:`ClipModule`
         allocates), computed without building it."""
         v, t, e = self.vision, self.text, self.embed_dim
-        vision = (
-            3 * v.patch_size**2 * v.width  # conv1
-            + v.width  # class embedding
-            + (v.grid**2 + 1) * v.width  # positional embedding
-            + 4 * v.width  # ln_pre, ln_post
-            + v.layers * _block_parameters(v.width, v.mlp_width)
-            + v.width * e  # proj
-        )
+        if isinstance(v, ResNetConfig):
+            vision = _resnet_parameters(v, e)
+        else:
+            vision = (
+                3 * v.patch_size**2 * v.width  # conv1
+                + v.width  # class embedding
+                + (v.grid**2 + 1) * v.width  # positional embedding
+                + 4 * v.width  # ln_pre, ln_post
+                + v.layers * _block_parameters(v.width, v.mlp_width)
+                + v.width * e  # proj
+            )
         text = (
             t.vocab_size * t.width
             + t.context_length * t.width
@@ -159,6 +190,11 @@ class ClipConfig:
 
     def to_hf(self) -> dict[str, Any]:
         v, t = self.vision, self.text
+        if isinstance(v, ResNetConfig):
+            raise ConfigError(
+                "a ResNet CLIP model has no Hugging Face config: transformers' CLIPModel has only "
+                "a ViT image tower"
+            )
         eos = t.eos_token_id if t.pooling == "eos" else 2
         return {
             "architectures": ["CLIPModel"],
@@ -204,6 +240,35 @@ def _activation(name: str) -> Activation:
     raise ValueError(f"unsupported activation {name!r} (expected quick_gelu or gelu)")
 
 
+def _resnet_parameters(v: ResNetConfig, embed_dim: int) -> int:
+    """Numbers in a ModifiedResNet's state dict, batch-norm statistics included (they are
+    stored beside the weights in every checkpoint)."""
+
+    def conv(c_in: int, c_out: int, kernel: int) -> int:
+        return c_in * c_out * kernel**2
+
+    def bn(c: int) -> int:
+        return 4 * c + 1  # weight, bias, running mean and variance, batches tracked
+
+    half = v.width // 2
+    total = conv(3, half, 3) + bn(half) + conv(half, half, 3) + bn(half)
+    total += conv(half, v.width, 3) + bn(v.width)
+    c_in = v.width
+    for i, blocks in enumerate(v.layers):
+        planes = v.width * 2**i
+        c_out = 4 * planes
+        # every block: 1x1 reduce (from c_in in the first, c_out after), 3x3, 1x1 expand
+        total += conv(c_in, planes, 1) + (blocks - 1) * conv(c_out, planes, 1)
+        total += blocks * (2 * bn(planes) + conv(planes, planes, 3) + conv(planes, c_out, 1))
+        total += blocks * bn(c_out)
+        if i > 0 or c_in != c_out:  # the first block's shortcut projection
+            total += conv(c_in, c_out, 1) + bn(c_out)
+        c_in = c_out
+    w = v.pool_width
+    attnpool = (v.grid**2 + 1) * w + 3 * (w * w + w) + w * embed_dim + embed_dim
+    return total + attnpool
+
+
 def _block_parameters(width: int, mlp_width: int) -> int:
     # two LayerNorms, q/k/v and output projections with biases, the MLP's two layers
     return 4 * width * width + 2 * width * mlp_width + 9 * width + mlp_width
@@ -247,30 +312,38 @@ def check_config(cfg: ClipConfig, names: Mapping[str, str] = HF_NAMES) -> None:
         if not lo <= value <= hi:  # NaN fails too
             raise ConfigError(f"{names.get(key, key)} is {value!r}; ClipDesk reads {lo} to {hi}")
 
+    def name(key: str) -> str:
+        return names.get(key, key)
+
     v, t = cfg.vision, cfg.text
     within("vision.image_size", v.image_size, limits.MODEL_IMAGE_SIZE)
-    within("vision.patch_size", v.patch_size, (1, v.image_size))
-    if v.image_size % v.patch_size:
-        raise ConfigError(
-            f"{names.get('vision.image_size')} {v.image_size} is not a multiple of "
-            f"{names.get('vision.patch_size')} {v.patch_size}"
-        )
-    if v.grid > limits.MODEL_MAX_PATCH_GRID:
-        raise ConfigError(
-            f"{names.get('vision.image_size')} / {names.get('vision.patch_size')} is "
-            f"{v.grid} patches per side; ClipDesk reads at most {limits.MODEL_MAX_PATCH_GRID}"
-        )
+    towers: list[tuple[str, VisionConfig | TextConfig]] = [("text", t)]
+    if isinstance(v, ResNetConfig):
+        _check_resnet(v, within, name)
+    else:
+        within("vision.patch_size", v.patch_size, (1, v.image_size))
+        if v.image_size % v.patch_size:
+            raise ConfigError(
+                f"{name('vision.image_size')} {v.image_size} is not a multiple of "
+                f"{name('vision.patch_size')} {v.patch_size}"
+            )
+        if v.grid > limits.MODEL_MAX_PATCH_GRID:
+            raise ConfigError(
+                f"{name('vision.image_size')} / {name('vision.patch_size')} is "
+                f"{v.grid} patches per side; ClipDesk reads at most {limits.MODEL_MAX_PATCH_GRID}"
+            )
+        towers.insert(0, ("vision", v))
     within("text.vocab_size", t.vocab_size, limits.MODEL_VOCAB_SIZE)
     within("text.context_length", t.context_length, limits.MODEL_CONTEXT_LENGTH)
     within("text.eos_token_id", t.eos_token_id, (0, t.vocab_size - 1))
-    for tower, tc in (("vision", v), ("text", t)):
+    for tower, tc in towers:
         within(f"{tower}.width", tc.width, limits.MODEL_WIDTH)
         within(f"{tower}.layers", tc.layers, limits.MODEL_LAYERS)
         within(f"{tower}.heads", tc.heads, limits.MODEL_HEADS)
         if tc.width % tc.heads:
             raise ConfigError(
-                f"{names.get(f'{tower}.width')} {tc.width} is not divisible by "
-                f"{names.get(f'{tower}.heads')} {tc.heads}"
+                f"{name(f'{tower}.width')} {tc.width} is not divisible by "
+                f"{name(f'{tower}.heads')} {tc.heads}"
             )
         within(f"{tower}.mlp_width", tc.mlp_width, limits.MODEL_MLP_WIDTH)
         within(f"{tower}.eps", tc.eps, limits.MODEL_LAYER_NORM_EPS)
@@ -281,6 +354,43 @@ def check_config(cfg: ClipConfig, names: Mapping[str, str] = HF_NAMES) -> None:
         raise ConfigError(
             f"the config describes a model of {params:,} parameters; ClipDesk reads at most "
             f"{limits.MODEL_MAX_PARAMETERS:,}"
+        )
+
+
+def _check_resnet(
+    v: ResNetConfig,
+    within: Callable[[str, float, tuple[float, float]], None],
+    name: Callable[[str], str],
+) -> None:
+    if v.image_size % 32:
+        raise ConfigError(
+            f"{name('vision.image_size')} {v.image_size} is not a multiple of 32, the factor a "
+            "ResNet tower shrinks images by"
+        )
+    if len(v.layers) != 4 or min(v.layers) < 1:
+        raise ConfigError(
+            f"{name('vision.layers')} is {list(v.layers)!r}; a ResNet tower has 4 stages of at "
+            "least one block each"
+        )
+    if sum(v.layers) > limits.MODEL_LAYERS[1]:
+        raise ConfigError(
+            f"{name('vision.layers')} {list(v.layers)!r} is {sum(v.layers)} blocks in all; "
+            f"ClipDesk reads at most {limits.MODEL_LAYERS[1]}"
+        )
+    within("vision.width", v.width, limits.MODEL_WIDTH)
+    if v.width % 2:
+        raise ConfigError(f"{name('vision.width')} {v.width} is odd; the stem halves it")
+    hi = limits.MODEL_WIDTH[1]
+    if v.pool_width > hi:
+        raise ConfigError(
+            f"{name('vision.width')} {v.width} gives the attention pool {v.pool_width} channels "
+            f"(32 x width); ClipDesk reads at most {hi}"
+        )
+    within("vision.heads", v.heads, limits.MODEL_HEADS)
+    if v.pool_width % v.heads:
+        raise ConfigError(
+            f"the attention pool's {v.pool_width} channels (32 x {name('vision.width')}) are not "
+            f"divisible by {name('vision.heads')} {v.heads}"
         )
 
 

@@ -5,7 +5,9 @@ there when the network drops or the user cancels, and the next attempt resumes i
 range request. (huggingface_hub resumes only within one call and deletes its partial files on
 failure, so we keep our own.) Every file is checked against the size and sha256 the hub
 announces (LFS files carry their sha256 as ETag) and against the catalog's where pinned; the
-model is loaded once before it is moved into place under its name.
+model is loaded once before it is moved into place under its name. A catalog entry may take
+files from more than one repository (OpenCLIP's multilingual models take their tokenizer from
+the text model's own) and store a file under another name; each repository's commit is recorded.
 
 Without a network the first request fails within :data:`CONNECT_TIMEOUT_S` seconds, with an
 error that names the import alternative.
@@ -21,7 +23,7 @@ import re
 import shutil
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,9 @@ from clipdesk.common import paths
 from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model import installs, manager
+from clipdesk.model.catalog import CATALOG, HF_CLIP_FILES, CatalogEntry, HubFile
+
+__all__ = ["CATALOG", "CatalogEntry", "HubFile", "catalog", "download_model", "lookup"]
 
 log = logging.getLogger(__name__)
 
@@ -44,65 +49,12 @@ OFFLINE_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class HubFile:
-    name: str
-    required: bool = True
-    size: int | None = None  # pinned exact size in bytes, where known
-    sha256: str | None = None  # pinned content hash, where known
-
-
-_HF_CLIP_FILES = (
-    HubFile("config.json"),
-    HubFile("model.safetensors"),
-    HubFile("tokenizer.json", required=False),
-    HubFile("tokenizer_config.json", required=False),
-    HubFile("preprocessor_config.json", required=False),
-)
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    name: str  # the installed folder name
-    repo_id: str
-    description: str
-    approx_bytes: int  # for the download dialog and the free-space check
-    act: str  # recorded for information; each repo's config.json states it too
-    revision: str = "main"
-    files: tuple[HubFile, ...] = field(default=_HF_CLIP_FILES)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "repo_id": self.repo_id,
-            "revision": self.revision,
-            "description": self.description,
-            "approx_bytes": self.approx_bytes,
-            "act": self.act,
-            "files": [f.name for f in self.files],
-        }
-
-
-# Exact sizes and hashes come from the hub at download time (LFS ETag = sha256); HubFile can pin
-# them for a repository whose files we have verified.
-CATALOG: dict[str, CatalogEntry] = {
-    e.name: e
-    for e in (
-        CatalogEntry(
-            name="clip-vit-base-patch32",
-            repo_id="openai/clip-vit-base-patch32",
-            description="OpenAI CLIP ViT-B/32 (2021): the original, fast on any machine",
-            approx_bytes=605_000_000,
-            act="quick_gelu",
-        ),
-        CatalogEntry(
-            name="laion-clip-vit-b-32",
-            repo_id="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
-            description="OpenCLIP ViT-B/32 trained on LAION-2B: better zero-shot accuracy, same speed",
-            approx_bytes=605_000_000,
-            act="gelu",
-        ),
-    )
+# The catalog's records live in their own data module; re-exported here, where downloads use them.
+_HF_CLIP_FILES = HF_CLIP_FILES
+_LAYOUT_WORDS = {
+    "hf-clip": "a CLIP model in the Hugging Face format",
+    "siglip": "a SigLIP model in the Hugging Face format",
+    "openclip-hub": "an OpenCLIP hub model",
 }
 
 
@@ -121,7 +73,6 @@ def lookup(name_or_repo: str) -> CatalogEntry:
             name=name_or_repo.split("/")[1],
             repo_id=name_or_repo,
             description=f"{name_or_repo} from the Hugging Face hub",
-            approx_bytes=0,
             act="from config.json",
         )
     raise ModelError(
@@ -218,10 +169,15 @@ class _Transfer:
 @dataclass
 class _Remote:
     spec: HubFile
+    repo: str
     url: str
     size: int | None
     sha256: str | None
     commit: str | None
+
+    @property
+    def local(self) -> str:
+        return self.spec.local_name
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -244,40 +200,56 @@ def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
-    remotes = []
+    remotes: list[_Remote] = []
+    chosen: set[str] = set()  # one_of groups a file was found for
     for spec in entry.files:
-        url = hf_hub_url(entry.repo_id, spec.name, revision=entry.revision, endpoint=endpoint)
+        if spec.one_of in chosen:
+            continue  # an earlier alternative is there
+        repo = spec.repo or entry.repo_id
+        revision = spec.revision if spec.repo else entry.revision
+        # An alternative that is absent is no error: the next one is tried.
+        optional = not spec.required or spec.one_of is not None
+        url = hf_hub_url(repo, spec.name, revision=revision, endpoint=endpoint)
         try:
             meta = get_hf_file_metadata(url, timeout=METADATA_TIMEOUT_S, endpoint=endpoint)
         except EntryNotFoundError:
-            if spec.required:
-                raise ModelError(
-                    f"{entry.repo_id} has no {spec.name}; it is not a CLIP model "
-                    "in the Hugging Face format"
-                ) from None
-            continue
+            if optional:
+                continue
+            raise ModelError(
+                f"{repo} has no {spec.name}; it is not {_LAYOUT_WORDS[entry.layout]}"
+            ) from None
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
-            if status == 404 and not spec.required:
+            if status == 404 and optional:
                 continue
             if status in (401, 403, 404):
                 raise ModelError(
-                    f"{entry.repo_id}: {spec.name} is not available (HTTP {status})",
+                    f"{repo}: {spec.name} is not available (HTTP {status})",
                     hint="check the repository name; private models are not supported",
                 ) from None
             raise ModelError(f"the hub refused {spec.name} ({exc})", hint=OFFLINE_HINT) from None
         except _transport_errors() as exc:
             raise _offline(f"{type(exc).__name__} while asking for {spec.name}", endpoint) from None
+        if spec.one_of is not None:
+            chosen.add(spec.one_of)
         etag = (meta.etag or "").strip('"').lower()
         remotes.append(
             _Remote(
                 spec=spec,
+                repo=repo,
                 url=meta.location or url,
                 size=spec.size if spec.size is not None else meta.size,
                 sha256=spec.sha256 or (etag if _SHA256.match(etag) else None),
                 commit=meta.commit_hash,
             )
         )
+    for group in dict.fromkeys(f.one_of for f in entry.files if f.one_of and f.required):
+        if group not in chosen:
+            names = [f.name for f in entry.files if f.one_of == group]
+            raise ModelError(
+                f"{entry.repo_id} has none of {', '.join(names)}; it is not "
+                f"{_LAYOUT_WORDS[entry.layout]}"
+            )
     return remotes
 
 
@@ -293,17 +265,17 @@ def _fetch(remote: _Remote, staging: Path, transfer: _Transfer) -> None:
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.file_download import http_get
 
-    final = staging / remote.spec.name
+    final = staging / remote.local
     if final.is_file() and (remote.size is None or final.stat().st_size == remote.size):
         return  # finished and verified by an earlier attempt
-    part = staging / f".{remote.spec.name}.part"
+    part = staging / f".{remote.local}.part"
     have = part.stat().st_size if part.is_file() else 0
     if remote.size is not None and have > remote.size:
         part.unlink()
         have = 0
     if have:
-        log.info("resuming %s at %d bytes", remote.spec.name, have)
-    transfer.label = remote.spec.name
+        log.info("resuming %s at %d bytes", remote.local, have)
+    transfer.label = remote.local
     try:
         with open(part, "ab") as fh:
             http_get(
@@ -395,20 +367,25 @@ def _download_into_place(
     if cancel is not None:
         cancel.raise_if_cancelled()
     load_checkpoint(staging)  # refuses a repository that is not a usable CLIP model
-    commit = next((r.commit for r in remotes if r.commit), None)
-    meta = {
+    commits = {repo: entry.revision for repo in entry.repos}
+    for r in remotes:
+        if r.commit:
+            commits[r.repo] = r.commit
+    meta: dict[str, Any] = {
         "name": target,
         "source": "download",
         "origin": f"{endpoint}/{entry.repo_id}",
-        "revision": commit or entry.revision,
+        "revision": commits[entry.repo_id],
         "description": entry.description,
     }
+    if len(commits) > 1:
+        meta["revisions"] = commits
     (staging / manager.META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     manager.install_folder(staging, target)
 
 
 def _present_bytes(staging: Path, remote: _Remote) -> int:
-    for candidate in (staging / remote.spec.name, staging / f".{remote.spec.name}.part"):
+    for candidate in (staging / remote.local, staging / f".{remote.local}.part"):
         if candidate.is_file():
             return candidate.stat().st_size
     return 0

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,11 +15,10 @@ import torch.nn.functional as F
 
 from clipdesk.common.errors import ModelError
 from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
-from clipdesk.model.clip import ClipModule
-from clipdesk.model.config import ClipConfig
 from clipdesk.model.device import autocast_dtype, configure_cpu_threads, select_device
+from clipdesk.model.dual_encoder import DualEncoder, Scoring
 from clipdesk.model.preprocess import Preprocessor
-from clipdesk.model.tokenizer import ClipTokenizer
+from clipdesk.model.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,8 +33,8 @@ class ClipModel:
     """A loaded CLIP model on one device. Thread-safe: calls are serialised."""
 
     def __init__(self, ckpt: Checkpoint, device: torch.device) -> None:
-        self.module: ClipModule = ckpt.module.to(device).eval()
-        self.tokenizer: ClipTokenizer = ckpt.tokenizer
+        self.module: DualEncoder = ckpt.module.to(device).eval()
+        self.tokenizer: TextTokenizer = ckpt.tokenizer
         self.preprocessor = Preprocessor(ckpt.preprocess)
         self.device = device
         self.name = ckpt.name
@@ -47,12 +46,22 @@ class ClipModel:
         self._lock = threading.Lock()
 
     @property
-    def config(self) -> ClipConfig:
+    def config(self) -> Any:
+        """The family's architecture (a ClipConfig for CLIP models)."""
         return self.module.cfg
 
     @property
+    def family(self) -> str:
+        return self.module.family
+
+    @property
+    def scoring(self) -> Scoring:
+        """How the model turns similarities into probabilities (see :mod:`.dual_encoder`)."""
+        return self.module.scoring
+
+    @property
     def dim(self) -> int:
-        return self.module.cfg.embed_dim
+        return self.module.embed_dim
 
     @property
     def image_size(self) -> int:
@@ -64,7 +73,15 @@ class ClipModel:
 
     @property
     def logit_scale(self) -> float:
-        return float(min(self.module.logit_scale.detach().exp().item(), MAX_LOGIT_SCALE))
+        scale = float(self.module.logit_scale.detach().exp().item())
+        # CLIP's clamp only: SigLIP learns its scale (~118) unclamped, together with its bias,
+        # and clamping it would shift every sigmoid probability.
+        return min(scale, MAX_LOGIT_SCALE) if self.scoring == "softmax" else scale
+
+    @property
+    def logit_bias(self) -> float | None:
+        """SigLIP's learned bias: a pair's probability is sigmoid(logit_scale * sim + bias)."""
+        return self.module.logit_bias
 
     @contextlib.contextmanager
     def _autocast(self) -> Iterator[None]:

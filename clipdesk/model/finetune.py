@@ -29,7 +29,7 @@ from clipdesk.common import paths
 from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
 from clipdesk.model.caption_data import CaptionDataset, CaptionPair
-from clipdesk.model.checkpoint import load_checkpoint
+from clipdesk.model.checkpoint import finetunable, load_checkpoint
 from clipdesk.model.finetune_eval import RetrievalProbe, blend_state
 from clipdesk.model.finetune_options import MIN_BATCH, FinetuneOptions, FinetuneResult
 from clipdesk.model.finetune_save import save_version
@@ -148,7 +148,8 @@ class FinetuneJob:
         validation point, for live plots."""
         o = self.options
         base = load_checkpoint(self.spec["base"])
-        original = {k: v.detach().clone() for k, v in base.module.state_dict().items()}
+        base_module, base_tokenizer = finetunable(base)
+        original = {k: v.detach().clone() for k, v in base_module.state_dict().items()}
         size = base.preprocess.size
         train_set = CaptionDataset(self.train_pairs, size)
         val_set = CaptionDataset(self.val_pairs, size)
@@ -158,11 +159,11 @@ class FinetuneJob:
             probe = RetrievalProbe(
                 imgs,
                 caps,
-                base.tokenizer,
+                base_tokenizer,
                 base.preprocess,
                 groups=[p.photo_id for p in self.val_pairs],
             )
-        before = probe.measure(base.module) if probe else {}
+        before = probe.measure(base_module) if probe else {}
         history = self._history()
         batch = int(self.spec.get("batch_size") or min(o.batch_size, len(train_set)))
         t0 = time.monotonic()
@@ -173,7 +174,7 @@ class FinetuneJob:
             else:
                 torch.manual_seed(o.seed)
                 trainer = ContrastiveTrainer(
-                    base.module, base.tokenizer, config, preprocess=base.preprocess
+                    base_module, base_tokenizer, config, preprocess=base.preprocess
                 )
             total = config.steps or 1
             every = o.eval_every or max(1, total // 10)
@@ -220,6 +221,7 @@ class FinetuneJob:
                 (self.folder / STATE_FILE).unlink(missing_ok=True)
                 history = {"loss": [], "val": []}
                 base = load_checkpoint(self.spec["base"])
+                base_module, base_tokenizer = finetunable(base)
         self._save_history(history)
         tuned = {k: v.detach().to("cpu").clone() for k, v in trainer.module.state_dict().items()}
         torch.save(tuned, self.folder / TUNED_FILE)  # kept for re-blending at another alpha
@@ -271,10 +273,11 @@ class FinetuneJob:
         if not self.spec.get("finished") or not (self.folder / TUNED_FILE).is_file():
             raise ModelError("this fine-tuning run has not finished; there is nothing to blend")
         base = load_checkpoint(self.spec["base"])
+        base_module, base_tokenizer = finetunable(base)
         tuned = torch.load(self.folder / TUNED_FILE, map_location="cpu", weights_only=True)
         keep = ("visual.",) if self.options.towers == "text" else ()
-        original = base.module.state_dict()
-        base.module.load_state_dict(blend_state(original, tuned, alpha, keep))
+        original = base_module.state_dict()
+        base_module.load_state_dict(blend_state(original, tuned, alpha, keep))
         summary = dict(self.spec.get("result") or {})
         name = name or self._version_name()
         summary.update(
@@ -284,7 +287,7 @@ class FinetuneJob:
             after=summary.get("sweep", {}).get(f"{alpha:g}", {}),
         )
         return save_version(
-            base.module, base.tokenizer, base.preprocess, name, self.spec, alpha, summary
+            base_module, base_tokenizer, base.preprocess, name, self.spec, alpha, summary
         )
 
     def _write_spec(self) -> None:

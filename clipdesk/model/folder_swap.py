@@ -37,7 +37,9 @@ def _reached(step: str) -> None:
 
 def is_complete(folder: Path) -> bool:
     """Whether ``folder`` is a whole model folder (what a swap moves in is always one)."""
-    return folder.is_dir() and (folder / "config.json").is_file()
+    return folder.is_dir() and any(
+        (folder / name).is_file() for name in ("config.json", "open_clip_config.json")
+    )
 
 
 def swap_into_place(staging: Path, dest: Path) -> None:

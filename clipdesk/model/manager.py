@@ -1,8 +1,8 @@
 """Installed models: the user's models folder and the bundled demo model.
 
-A model is a folder (Hugging Face CLIP layout plus ``clipdesk.json``) named after the model.
-User models live in :func:`clipdesk.common.paths.models_dir`; the package's own in
-:func:`bundled_models_dir`. A user model shadows a bundled one of the same name. The active model
+A model is a folder (Hugging Face layout, or an OpenCLIP hub folder, plus ``clipdesk.json``)
+named after the model. User models live in :func:`clipdesk.common.paths.models_dir`; the
+package's own in :func:`bundled_models_dir`. A user model shadows a bundled one of the same name. The active model
 (the one the library's vectors come from) is the ``model`` field of the shared user settings
 (:mod:`clipdesk.common.config`), so ``clipdesk-cli`` and the app name the same one.
 """
@@ -17,12 +17,15 @@ import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from clipdesk.common import config, limits, paths
 from clipdesk.common.errors import ModelError
 from clipdesk.common.json_files import read_json_file
 from clipdesk.model import installs
+
+if TYPE_CHECKING:
+    from clipdesk.model.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +33,18 @@ DEMO_MODEL = "clipdesk-mini"
 META_FILE = "clipdesk.json"  # same name as checkpoint.META_FILE; kept here to avoid importing torch
 SETTINGS_FILE = config.LEGACY_MODEL_FILE  # before the shared settings: migrated, kept
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
-# Files worth copying from a Hugging Face folder; anything else (README images, flax/tf weights,
-# .git) stays behind.
+# Files worth copying from a model folder (Hugging Face CLIP / SigLIP, OpenCLIP hub); anything
+# else (README images, flax/tf weights, .git) stays behind.
 _HF_FILES = re.compile(
     r"^(config\.json|preprocessor_config\.json|tokenizer\.json|tokenizer_config\.json|"
-    r"special_tokens_map\.json|vocab\.json|merges\.txt|model\.safetensors|"
-    r"model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json|pytorch_model\.bin|"
-    r"clipdesk\.json|README\.md|LICENSE.*)$"
+    r"special_tokens_map\.json|added_tokens\.json|vocab\.json|merges\.txt|spiece\.model|"
+    r"sentencepiece\.bpe\.model|model\.safetensors|model-\d+-of-\d+\.safetensors|"
+    r"model\.safetensors\.index\.json|pytorch_model\.bin|open_clip_config\.json|"
+    r"open_clip_model\.safetensors|open_clip_pytorch_model\.(bin|safetensors|pth)|"
+    r"hf_text_config\.json|clipdesk\.json|README\.md|LICENSE.*)$"
 )
+# What makes a folder a model folder: a Hugging Face config or an OpenCLIP hub config.
+MODEL_CONFIG_FILES = ("config.json", "open_clip_config.json")
 
 Source = Literal["user", "bundled"]
 OnClash = Literal["error", "replace", "rename"]
@@ -80,7 +87,9 @@ def model_dirs() -> list[Path]:
 
 def _is_model_folder(folder: Path) -> bool:
     return (
-        folder.is_dir() and not folder.name.startswith(".") and (folder / "config.json").is_file()
+        folder.is_dir()
+        and not folder.name.startswith(".")
+        and any((folder / name).is_file() for name in MODEL_CONFIG_FILES)
     )
 
 
@@ -302,13 +311,15 @@ def import_model(
     on_clash: OnClash = "error",
     act: str | None = None,
 ) -> ModelInfo:
-    """Copy a Hugging Face CLIP folder or a state-dict file into the user's models folder.
+    """Copy a model folder (Hugging Face CLIP or SigLIP, OpenCLIP hub) or a state-dict file into
+    the user's models folder.
 
     The source is loaded first (a broken checkpoint is refused before anything is copied), and
     the copy appears under its final name only once complete. A state-dict file is stored as a
-    Hugging Face folder, so its activation and tokenizer travel with it.
+    Hugging Face CLIP folder (ViT) or an OpenCLIP hub folder (ResNet, which the Hugging Face
+    layout cannot hold), so its architecture, activation and tokenizer travel with it.
     """
-    from clipdesk.model.checkpoint import load_checkpoint, save_model_folder
+    from clipdesk.model.checkpoint import load_checkpoint
 
     src = Path(source).expanduser()
     if not src.exists():
@@ -323,14 +334,7 @@ def import_model(
         staging = installs.new_staging(root, name)
         try:
             if src.is_file():
-                save_model_folder(
-                    ckpt.module,
-                    ckpt.tokenizer,
-                    staging / "model",
-                    name=name,
-                    preprocess=ckpt.preprocess,
-                    meta=meta,
-                )
+                _save_state_dict_model(ckpt, staging / "model", name, meta)
                 dest = install_folder(staging / "model", name)
             else:
                 _copy_hf_folder(src, staging)
@@ -343,6 +347,21 @@ def import_model(
             shutil.rmtree(staging, ignore_errors=True)  # gone already once installed
     log.info("imported %s as %s", src, name)
     return next(m for m in list_models() if m.name == name and m.path == dest)
+
+
+def _save_state_dict_model(ckpt: Checkpoint, folder: Path, name: str, meta: dict[str, Any]) -> None:
+    from clipdesk.model.checkpoint import save_model_folder
+    from clipdesk.model.clip import ClipModule
+    from clipdesk.model.config import VisionConfig
+    from clipdesk.model.families.openclip_save import save_hub_folder
+    from clipdesk.model.tokenizer import ClipTokenizer
+
+    module, tokenizer = ckpt.module, ckpt.tokenizer
+    # load_file only gives CLIP modules with CLIP's tokenizer; anything else would be a new
+    # family that needs its own layout here.
+    assert isinstance(module, ClipModule) and isinstance(tokenizer, ClipTokenizer)
+    save = save_model_folder if isinstance(module.cfg.vision, VisionConfig) else save_hub_folder
+    save(module, tokenizer, folder, name=name, preprocess=ckpt.preprocess, meta=meta)
 
 
 def _copy_hf_folder(src: Path, dest: Path) -> None:

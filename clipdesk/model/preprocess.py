@@ -27,6 +27,9 @@ class PreprocessConfig:
     size: int = 224  # shorter side after resizing, and the side of the centre crop
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
+    # True: CLIP's shorter side to ``size`` and centre crop; False: the whole photo squashed to
+    # ``size`` x ``size`` (SigLIP's processor, OpenCLIP's resize_mode "squash").
+    crop: bool = True
 
     @classmethod
     def from_hf(cls, data: dict[str, Any], default_size: int) -> PreprocessConfig:
@@ -74,6 +77,14 @@ def _channels(value: object, name: str, bounds: tuple[float, float]) -> tuple[fl
     return (float(value[0]), float(value[1]), float(value[2]))
 
 
+def squash(img: Image.Image, size: int) -> Image.Image:
+    """The whole image resized (bicubic) to ``size`` x ``size``, aspect ratio not kept."""
+    img = to_rgb(img)
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.BICUBIC)
+    return img
+
+
 def resize_and_crop(img: Image.Image, size: int) -> Image.Image:
     """Shorter side to ``size`` (bicubic), then the centred ``size`` x ``size`` square."""
     img = to_rgb(img)
@@ -98,7 +109,8 @@ class Preprocessor:
 
     def to_array(self, img: Image.Image) -> np.ndarray:
         """float32 [3, size, size], normalised."""
-        arr = np.asarray(resize_and_crop(img, self.cfg.size), dtype=np.float32)
+        fit = resize_and_crop if self.cfg.crop else squash
+        arr = np.asarray(fit(img, self.cfg.size), dtype=np.float32)
         out: np.ndarray = ((arr - self._mean) * self._inv_std).transpose(2, 0, 1)
         return out
 

@@ -19,6 +19,7 @@ from clipdesk.model.config import (
     Activation,
     ClipConfig,
     ConfigError,
+    ResNetConfig,
     TextConfig,
     VisionConfig,
     check_config,
@@ -134,9 +135,10 @@ def _read_pickle_weights_only(path: Path) -> dict[str, torch.Tensor]:
 
 def _budget(meta: dict[str, torch.Tensor], path: Path) -> int:
     """Bytes of storage a TorchScript archive with these tensors (shapes only) may hold: the
-    weights of the architecture they describe, at their widest dtype, and OpenAI's extras."""
+    weights of the architecture they describe (ViT or ResNet), at their widest floating-point
+    dtype, and OpenAI's extras (which also cover a ResNet's int64 batch counters)."""
     cfg = infer_config(to_native(meta), path, act="quick_gelu")  # the activation has no size
-    width = max((t.element_size() for t in meta.values()), default=4)
+    width = max((t.element_size() for t in meta.values() if t.is_floating_point()), default=4)
     return cfg.parameter_count() * width + limits.ARCHIVE_EXTRA_TENSOR_BYTES
 
 
@@ -219,44 +221,34 @@ def _layers(sd: dict[str, torch.Tensor], prefix: str) -> int:
     return len({m.group(1) for k in sd if (m := pat.match(k))})
 
 
+def is_resnet(sd: dict[str, torch.Tensor]) -> bool:
+    """Whether a CLIP state dict (our names) has OpenAI's ModifiedResNet image tower."""
+    return "visual.attnpool.positional_embedding" in sd or "visual.layer1.0.conv1.weight" in sd
+
+
 def infer_config(
     sd: dict[str, torch.Tensor],
     source: Path,
     act: str | None = None,
     original: dict[str, torch.Tensor] | None = None,
 ) -> ClipConfig:
-    """Architecture from tensor shapes (as OpenCLIP does for OpenAI weights); heads are
-    width / 64, as in every released CLIP."""
+    """Architecture from tensor shapes (as OpenCLIP does for OpenAI weights), with a ViT or a
+    ResNet image tower; heads are width / 64, as in every released CLIP."""
+    resnet = is_resnet(sd)
     try:
-        conv = sd["visual.conv1.weight"]
-        vis_width, patch = conv.shape[0], conv.shape[-1]
-        grid = round(math.sqrt(sd["visual.positional_embedding"].shape[0] - 1))
-        txt_width = sd["ln_final.weight"].shape[0]
-        vision = VisionConfig(
-            image_size=patch * grid,
-            patch_size=patch,
-            width=vis_width,
-            layers=_layers(sd, "visual."),
-            heads=max(1, vis_width // 64),
-            mlp_width=sd["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
-            act="quick_gelu",
-        )
-        vocab = sd["token_embedding.weight"].shape[0]
-        text = TextConfig(
-            vocab_size=vocab,
-            context_length=sd["positional_embedding"].shape[0],
-            width=txt_width,
-            layers=_layers(sd, ""),
-            heads=max(1, txt_width // 64),
-            mlp_width=sd["transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
-            eos_token_id=vocab - 1,
-            pooling="argmax",
-        )
-        embed_dim = sd["text_projection"].shape[1]
+        vision: VisionConfig | ResNetConfig
+        if resnet:
+            vision = _resnet_config(sd, source)
+            embed_dim = sd["visual.attnpool.c_proj.weight"].shape[0]
+        else:
+            vision = _vit(sd)
+            embed_dim = sd["text_projection"].shape[1]
+        text = _text_config(sd)
     except (KeyError, IndexError) as exc:
+        tower = "ResNet" if resnet else "ViT or ResNet"
         raise CheckpointError(
-            f"{source}: not a CLIP ViT state dict (no tensor {exc}); ClipDesk reads ViT CLIP "
-            "models (OpenAI, OpenCLIP, Hugging Face)"
+            f"{source}: not a CLIP {tower} state dict (no tensor {exc}); ClipDesk reads CLIP "
+            "models with a ViT or ResNet image tower (OpenAI, OpenCLIP, Hugging Face)"
         ) from exc
     if act is not None:
         chosen = _check_act(act, str(source))
@@ -264,11 +256,9 @@ def infer_config(
         chosen = declared_activation(source) or "quick_gelu"
         if chosen == "quick_gelu":
             log.info("%s: no config, assuming OpenAI's quick_gelu activation", source)
-    cfg = ClipConfig(
-        embed_dim=int(embed_dim),
-        vision=replace(vision, act=chosen),
-        text=replace(text, act=chosen),
-    )
+    if isinstance(vision, VisionConfig):  # a ResNet's activation is ReLU whatever the text's
+        vision = replace(vision, act=chosen)
+    cfg = ClipConfig(embed_dim=int(embed_dim), vision=vision, text=replace(text, act=chosen))
     try:
         check_config(cfg, SHAPE_NAMES)
     except ConfigError as exc:
@@ -277,6 +267,67 @@ def infer_config(
             hint="the file is damaged or not a CLIP model",
         ) from exc
     return cfg
+
+
+def _vit(sd: dict[str, torch.Tensor]) -> VisionConfig:
+    conv = sd["visual.conv1.weight"]
+    width, patch = conv.shape[0], conv.shape[-1]
+    grid = round(math.sqrt(sd["visual.positional_embedding"].shape[0] - 1))
+    return VisionConfig(
+        image_size=patch * grid,
+        patch_size=patch,
+        width=width,
+        layers=_layers(sd, "visual."),
+        heads=max(1, width // 64),
+        mlp_width=sd["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
+        act="quick_gelu",
+    )
+
+
+def _resnet_config(sd: dict[str, torch.Tensor], source: Path) -> ResNetConfig:
+    """OpenAI's ModifiedResNet from its shapes: blocks per stage from the key names, width from
+    the first bottleneck, image size from the attention pool's positions ((size / 32)^2 + 1),
+    the pool's heads as in every released model (width * 32 / 64)."""
+    blocks = []
+    for stage in range(1, 5):
+        pat = re.compile(rf"^visual\.layer{stage}\.(\d+)\.")
+        blocks.append(len({m.group(1) for k in sd if (m := pat.match(k))}))
+    if min(blocks) == 0:
+        raise CheckpointError(
+            f"{source}: a ResNet CLIP state dict without blocks in stage "
+            f"{blocks.index(0) + 1} (no tensor visual.layer{blocks.index(0) + 1}.0.*)",
+            hint="the file is damaged or truncated",
+        )
+    width = sd["visual.layer1.0.conv1.weight"].shape[0]
+    rows = sd["visual.attnpool.positional_embedding"].shape[0]
+    grid = round(math.sqrt(max(rows - 1, 0)))
+    if grid < 1 or grid**2 + 1 != rows:
+        raise CheckpointError(
+            f"{source}: visual.attnpool.positional_embedding has {rows} rows, not a square "
+            "grid of positions plus one",
+            hint="the file is damaged or not a CLIP model",
+        )
+    return ResNetConfig(
+        image_size=32 * grid,
+        layers=(blocks[0], blocks[1], blocks[2], blocks[3]),
+        width=width,
+        heads=max(1, width * 32 // 64),
+    )
+
+
+def _text_config(sd: dict[str, torch.Tensor]) -> TextConfig:
+    width = sd["ln_final.weight"].shape[0]
+    vocab = sd["token_embedding.weight"].shape[0]
+    return TextConfig(
+        vocab_size=vocab,
+        context_length=sd["positional_embedding"].shape[0],
+        width=width,
+        layers=_layers(sd, ""),
+        heads=max(1, width // 64),
+        mlp_width=sd["transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
+        eos_token_id=vocab - 1,
+        pooling="argmax",
+    )
 
 
 # Fields of an architecture read from tensor shapes, named for error messages.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tokenizers import Tokenizer
@@ -13,6 +14,19 @@ from clipdesk.common.errors import CheckpointError
 
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
+
+
+class TextTokenizer(Protocol):
+    """What the engine needs from any family's tokenizer."""
+
+    context_length: int  # the longest id sequence the text tower takes
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        """A LongTensor [n, L] of ids, padded the way the family's text tower expects."""
+        ...
 
 
 def clean_text(text: str) -> str:

@@ -29,7 +29,7 @@ import torch
 
 from clipdesk.common.errors import CancelledError, CheckpointError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
-from clipdesk.model.checkpoint import load_checkpoint, save_model_folder
+from clipdesk.model.checkpoint import finetunable, load_checkpoint, save_model_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig
 from clipdesk.model.device import autocast_dtype, select_device
@@ -169,7 +169,8 @@ class ContrastiveTrainer:
         ckpt = load_checkpoint(resolve_model(source))
         torch.manual_seed(config.seed)
         kw.setdefault("preprocess", ckpt.preprocess)
-        return cls(ckpt.module.float(), ckpt.tokenizer, config, **kw)
+        module, tokenizer = finetunable(ckpt)
+        return cls(module.float(), tokenizer, config, **kw)
 
     def _amp_dtype(self) -> torch.dtype | None:
         p = self.config.precision
@@ -333,7 +334,8 @@ class ContrastiveTrainer:
                 f"(step {state['step']}) do not match; the checkpoint was interrupted while saving"
             )
         meta = {k: v for k, v in ckpt.meta.items() if k not in ("format_version", "train_step")}
-        trainer = cls(ckpt.module.float(), ckpt.tokenizer, config, ckpt.preprocess, meta)
+        module, tokenizer = finetunable(ckpt)
+        trainer = cls(module.float(), tokenizer, config, ckpt.preprocess, meta)
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer._scaler.load_state_dict(state["scaler"])
         trainer.step = int(state["step"])

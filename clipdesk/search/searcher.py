@@ -25,6 +25,7 @@ import numpy as np
 
 from clipdesk.library.records import PhotoStatus
 from clipdesk.search.results import SearchFilters, SearchResult, SqlKey
+from clipdesk.search.scores import COSINE, ScoreScale
 from clipdesk.search.vector_index import VectorIndex
 
 if TYPE_CHECKING:
@@ -144,7 +145,10 @@ class Searcher:
         k: int = 50,
         filters: SearchFilters | None = None,
         exclude: Iterable[int] = (),
+        scale: ScoreScale = COSINE,
     ) -> list[SearchResult]:
+        """Top ``k`` photos for a unit ``vector``, scored (and ``filters.min_score`` applied) on
+        ``scale``, cosine unless told (:func:`clipdesk.search.scores.score_scale`)."""
         filters = filters or SearchFilters()
         if self.index is None or not len(self.index):
             return []
@@ -161,10 +165,14 @@ class Searcher:
             vector,
             k=k,
             allowed=allowed,
-            min_score=filters.min_score,
+            min_score=scale.cosine_floor(filters.min_score),
             exclude=hidden if len(hidden) else None,
         )
-        return [SearchResult(pid, score) for pid, score in hits.pairs()]
+        ids, scores = scale.rescored(hits.ids, hits.scores, filters.min_score)
+        return [
+            SearchResult(pid, score)
+            for pid, score in zip(ids.tolist(), scores.tolist(), strict=True)
+        ]
 
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of every photo search can show (status ok) to each of ``queries``

@@ -45,6 +45,7 @@ from clipdesk.indexing.report import EmbeddedHook, IndexReport
 from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.search.query import Query, QueryEncoder
 from clipdesk.search.results import SearchFilters, SearchResult
+from clipdesk.search.scores import ScoreScale, score_scale
 from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
@@ -416,14 +417,22 @@ class ClipDeskServices:
         image_weight: float = 1.0,
     ) -> list[SearchResult]:
         """Text (with the query syntax of clipdesk.search.query), image, or both; best first,
-        each with its Photo record."""
+        each with its Photo record. Scores (and ``filters.min_score``) are on the scale of
+        :meth:`score_scale`: cosine, or a sigmoid model's match probability."""
         q = query if isinstance(query, Query) else Query.parse(query)
         if image is not None:
             q = q.with_image(image, image_weight)
         searcher = self.searcher()
-        vector = self._encoder(searcher, self.search_model()).encode(q)
-        results = searcher.search(vector, k=k, filters=filters, exclude=q.photo_ids)
+        model = self.search_model()
+        vector = self._encoder(searcher, model).encode(q)
+        results = searcher.search(
+            vector, k=k, filters=filters, exclude=q.photo_ids, scale=score_scale(model, q)
+        )
         return searcher.resolve(results)
+
+    def score_scale(self, query: Query) -> ScoreScale:
+        """What the scores of ``query`` mean with the search model (clipdesk.search.scores)."""
+        return score_scale(self.search_model(), query)
 
     def find(self, request: PhotoSearch) -> list[FoundPhoto]:
         """What a face asks for: a search (text, image, like a photo) or, without a query, the

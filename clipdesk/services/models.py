@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from clipdesk.model.download import CatalogEntry
     from clipdesk.model.installs import InstallSweep
     from clipdesk.model.manager import ModelInfo
+    from clipdesk.model.speed import Probe
     from clipdesk.services.app import ClipDeskServices
+    from clipdesk.services.model_catalog import CatalogTable, ReembedEstimate
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,56 @@ class ModelService:
         from clipdesk.model.download import catalog
 
         return catalog()
+
+    # --- the picker's table (Settings › Models, `clipdesk-cli models catalog`) ---------------
+    def catalog_table(self) -> CatalogTable:
+        """Installed and downloadable models with size, speed on this computer, published
+        quality and languages (nothing is measured or fetched to list them)."""
+        from clipdesk.model import speed
+        from clipdesk.services.model_catalog import build_table
+
+        probe = speed.cached_probe(self.probe_device())
+        return build_table(self.installed(), self.catalog(), speed.load_catalog_speeds(), probe)
+
+    def probe_device(self) -> str:
+        """The device the model runs on here, as the probe times it."""
+        from clipdesk.model.device import select_device
+
+        requested = self.app.device if self.app is not None else self.settings.device()
+        return str(select_device(requested, allow_fallback=True))
+
+    def speed_probed(self) -> bool:
+        """Whether this computer's speed was measured (with the device the model uses)."""
+        from clipdesk.model import speed
+
+        return speed.cached_probe(self.probe_device()) is not None
+
+    def probe_speed(self, cancel: CancelToken | None = None) -> Probe:
+        """Time a small reference model here (a few seconds) so the table's speeds are this
+        computer's; the result is kept in the user's cache until the machine or device changes."""
+        from clipdesk.model import speed
+
+        return speed.run_probe(self.probe_device(), cancel=cancel)
+
+    def reembed_estimate(self, name: str) -> ReembedEstimate | None:
+        """What switching to the installed model ``name`` costs the open library: how many
+        photos are embedded again and how long that takes here (None: no library open)."""
+        from clipdesk.model import speed
+        from clipdesk.model.manager import find_model
+        from clipdesk.services.model_catalog import entry_of, reembed_estimate
+
+        app = self.app
+        folder = find_model(name)
+        if app is None or folder is None or not app.library_path.exists():
+            return None
+        installed = self.installed()
+        info = next((m for m in installed if m.path == folder), None)
+        entry = entry_of(info) if info is not None else None
+        rate = None
+        if entry is not None and entry.arch is not None:
+            probe = speed.cached_probe(self.probe_device())
+            rate = speed.estimate(entry.arch.key, speed.load_catalog_speeds(), probe)
+        return reembed_estimate(app.library, name, folder, installed, rate)
 
     def devices(self) -> list[str]:
         """The compute devices of this computer (cpu, cuda:0, mps ...)."""

@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.services.folders import FolderRecord as FolderRecord
     from clipdesk.services.folders import FolderRelocated as FolderRelocated
     from clipdesk.services.folders import PhotoProblem as PhotoProblem
+    from clipdesk.services.model_catalog import CatalogRow as CatalogRow
+    from clipdesk.services.model_catalog import CatalogTable as CatalogTable
+    from clipdesk.services.model_catalog import ReembedEstimate as ReembedEstimate
     from clipdesk.services.models import Activation as Activation
     from clipdesk.services.models import LoadedModel as LoadedModel
     from clipdesk.services.purge_notice import PurgeNotice as PurgeNotice
@@ -76,6 +79,8 @@ _HOMES: dict[str, str] = {
     "CAPTION_SOURCE_TITLES": "clipdesk.services.training",
     "CONFIRMED_STATES": "clipdesk.tags.records",
     "CatalogEntry": "clipdesk.model.download",
+    "CatalogRow": "clipdesk.services.model_catalog",
+    "CatalogTable": "clipdesk.services.model_catalog",
     "Category": "clipdesk.tags.categories",
     "CategoryError": "clipdesk.tags.categories",
     "CategoryExamples": "clipdesk.tags.heads.examples",
@@ -114,6 +119,7 @@ _HOMES: dict[str, str] = {
     "Query": "clipdesk.search.query",
     "QueryError": "clipdesk.search.query",
     "RecomputeReport": "clipdesk.tags.tagger",
+    "ReembedEstimate": "clipdesk.services.model_catalog",
     "SearchFilters": "clipdesk.search.results",
     "SearchResult": "clipdesk.search.results",
     "SidecarNaming": "clipdesk.tags.xmp.sidecar",

@@ -1,7 +1,10 @@
 """Finding photos, as both faces ask for them: a search or, without a query, the library browsed.
 
 A :class:`PhotoSearch` says what the user asked (text, an image, "like this photo", folders, tag
-expressions, a date range, a minimum score, the order, how many); :func:`find` answers it.
+expressions, a date range, a minimum score, the order, how many); :func:`find` answers it, and
+:func:`score_kind` says what its scores (and its minimum score) are: cosine similarities, or for
+sigmoid models such as SigLIP and a query of phrases, the model's probability that photo and
+query match (:mod:`clipdesk.search.scores`).
 Every filter is applied in one place whatever the request: folders and dates through the library
 (the one SQL date rule of :mod:`clipdesk.library.dates`), tags through the tag service's
 allowed ids, so a date range keeps the same photos in the search box, when browsing, and in
@@ -25,6 +28,7 @@ from clipdesk.library.dates import DateLike
 from clipdesk.library.records import Photo, PhotoStatus
 from clipdesk.search.query import Query
 from clipdesk.search.results import SearchFilters
+from clipdesk.search.scores import ScoreKind
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
@@ -61,7 +65,7 @@ class PhotoSearch:
 
 @dataclass(frozen=True)
 class FoundPhoto:
-    """One photo of an answer; ``score`` is its cosine similarity (None when browsing)."""
+    """One photo of an answer; ``score`` as :func:`score_kind` says (None when browsing)."""
 
     photo: Photo
     score: float | None = None
@@ -102,6 +106,15 @@ def query_of(request: PhotoSearch, like_id: int | None = None) -> Query:
     if like_id is not None:
         query = query.with_photo(like_id)
     return query
+
+
+def score_kind(app: ClipDeskServices, request: PhotoSearch) -> ScoreKind | None:
+    """What the scores of ``request``'s answer are: "cosine" or "probability"; None when it
+    browses (no scores)."""
+    if not request.needs_model:
+        return None
+    like = photo_id(app, request.like_photo) if request.like_photo is not None else None
+    return app.score_scale(query_of(request, like)).kind
 
 
 def photo_id(app: ClipDeskServices, ref: int | str | Path) -> int:

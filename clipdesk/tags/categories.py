@@ -2,9 +2,13 @@
 
 A category is either *single choice* (the photo gets at most one of its labels: a softmax over the
 labels with the model's temperature, and none when the best probability is below the threshold) or
-*multi-label* (each label is scored on its own against a generic-photo reference and kept when its
-score reaches that label's threshold). Scores live in [0, 1] in both modes, so one threshold scale
-serves the settings, the review list and the XMP "confirmed only" choice.
+*multi-label* (each label is scored on its own and kept when its score reaches that label's
+threshold). Scores live in [0, 1] in both modes, so one threshold scale serves the settings, the
+review list and the XMP "confirmed only" choice. What a multi-label score is depends on the model
+(see :mod:`clipdesk.tags.zero_shot`): for sigmoid models (SigLIP) the model's own probability that
+the photo shows the label, so a threshold of 0.6 asks for 60% confidence; for CLIP, which has no
+such probability, how much closer the photo is to the label than to a generic photo (0.5: no
+closer). The default of 0.5 is even odds under the first reading and "no closer" under the second.
 
 A category with ``auto=False`` is never scored by the model: it holds the user's own keywords (for
 example those imported from XMP sidecars).
@@ -184,7 +188,9 @@ class Category:
     @property
     def prompt_count(self) -> int:
         """Prompts the text encoder must encode to score this category (0 when manual): its
-        cost before the first photo is tagged. Counted before duplicates are dropped."""
+        cost before the first photo is tagged. Counted before duplicates are dropped, and with
+        the generic-photo prompts of multi-label categories that only CLIP models encode, so the
+        limits do not change with the model."""
         if not self.auto:
             return 0
         own = sum(len(lab.prompts) for lab in self.labels)

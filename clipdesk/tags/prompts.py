@@ -40,8 +40,9 @@ TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
     "context": (CONTEXT_TEMPLATE, "a photo of the {label}, a kind of {category}."),
 }
 
-# Label-free prompts describing "some photo": the reference a multi-label score is measured
-# against (a label scores above 0.5 when the image is closer to it than to a generic photo).
+# Label-free prompts describing "some photo": the reference a CLIP model's multi-label score is
+# measured against (a label scores above 0.5 when the image is closer to it than to a generic
+# photo). Sigmoid models (SigLIP) score each label on its own and do not use them.
 NULL_PROMPTS: tuple[str, ...] = ("a photo.", "a photo of something.", "an image.", "a picture.")
 
 ALLOWED_FIELDS = frozenset({"label", "category"})

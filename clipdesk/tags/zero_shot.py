@@ -1,13 +1,22 @@
 """Zero-shot tagging math: label vectors from prompts, scores from one matrix product.
 
 A label's text vector is the L2-normalised mean of the model's (normalised) text vectors over its
-prompt ensemble. Scoring a category over N stored image vectors is one product ``X @ W.T``:
+prompt ensemble. Scoring a category over N stored image vectors is one product ``X @ W.T``, turned
+into probabilities the way the model itself scores an image against a text:
 
 - single choice: ``softmax(logit_scale * X @ W.T)`` over the labels; the best label is suggested
-  when its probability reaches the category threshold, else the photo gets none;
-- multi-label: ``sigmoid(logit_scale * (X @ w_label - X @ w_null))`` per label, where ``w_null``
-  (the last row of W) describes a generic photo, so 0.5 means "no closer to this label than to any
-  photo"; each label has its own threshold.
+  when its probability reaches the category threshold, else the photo gets none. The same for
+  sigmoid models (SigLIP): "which one of these" is a softmax over the labels, and their bias, the
+  same for every label, cancels in it;
+- multi-label, softmax models (CLIP): ``sigmoid(logit_scale * (X @ w_label - X @ w_null))`` per
+  label, where ``w_null`` (the last row of W) describes a generic photo, so 0.5 means "no closer to
+  this label than to any photo". CLIP is trained to rank texts against each other and has no
+  probability for one image-text pair; the generic photo is the reference that stands in for one;
+- multi-label, sigmoid models (SigLIP): ``sigmoid(logit_scale * X @ w_label + logit_bias)`` per
+  label, the model's own probability that photo and label match (what it was trained to output);
+  no generic-photo row, so a threshold of 0.5 means even odds.
+
+Each label has its own threshold in multi-label categories.
 
 User decisions are inputs, never outputs: a confirmed label is never re-suggested, a rejected one is
 left out (a single-choice category renormalises over the labels the user did not reject), and a
@@ -20,12 +29,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from clipdesk.tags import prompts
 from clipdesk.tags.categories import Category, Mode
+
+if TYPE_CHECKING:
+    from clipdesk.model.dual_encoder import Scoring
 
 # Near-misses this far below the threshold are kept as review candidates.
 REVIEW_MARGIN = 0.25
@@ -43,6 +55,12 @@ class TextModel(Protocol):
 
     @property
     def logit_scale(self) -> float: ...
+
+    @property
+    def scoring(self) -> Scoring: ...
+
+    @property
+    def logit_bias(self) -> float | None: ...
 
     def encode_texts(self, texts: list[str]) -> np.ndarray: ...
 
@@ -91,13 +109,20 @@ class Classifier:
 
     category: Category
     model_id: str
-    weights: np.ndarray  # [labels (+1 null row in multi mode), d] float32
+    weights: np.ndarray  # [labels (+1 null row: multi mode of softmax models), d] float32
     logit_scale: float
     thresholds: np.ndarray  # [labels] float32
+    scoring: Scoring = "softmax"  # the model's (see the module notes)
+    logit_bias: float = 0.0  # sigmoid models' learned bias; unused by softmax models
 
     @property
     def n_labels(self) -> int:
         return len(self.category.labels)
+
+    @property
+    def has_null_row(self) -> bool:
+        """Whether the last row of :attr:`weights` is the generic photo (CLIP multi-label)."""
+        return self.category.mode is Mode.MULTI and self.scoring == "softmax"
 
     def logits(self, image_vectors: np.ndarray) -> np.ndarray:
         """Temperature-scaled similarities [N, labels] from one matrix product."""
@@ -105,11 +130,13 @@ class Classifier:
 
     def _logits(self, sims: np.ndarray) -> np.ndarray:
         """``sims`` [N, labels(+1)], cosine similarities to :attr:`weights`' rows; updated in place."""
-        if self.category.mode is Mode.MULTI:
+        if self.has_null_row:
             null = sims[:, -1:]  # similarity to a generic photo
             sims = sims[:, :-1]  # a view: the subtraction below happens in place
             sims -= null
         sims *= np.float32(self.logit_scale)
+        if self.category.mode is Mode.MULTI and self.scoring == "sigmoid":
+            sims += np.float32(self.logit_bias)  # in a softmax over labels it would cancel
         return sims
 
     def scores(self, image_vectors: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:
@@ -143,12 +170,24 @@ class Classifier:
 def build_classifier(model: TextModel, category: Category) -> Classifier:
     if not category.auto:
         raise ValueError(f"category {category.name!r} is manual; the model does not score it")
+    sigmoid = model.scoring == "sigmoid"
     ensembles = [category.prompts_for(lab) for lab in category.labels]
-    if category.mode is Mode.MULTI:
+    if category.mode is Mode.MULTI and not sigmoid:
         ensembles.append(list(prompts.NULL_PROMPTS))
     weights = encode_ensembles(model, ensembles)
     thresholds = np.array([category.threshold_for(lab) for lab in category.labels], np.float32)
-    return Classifier(category, model.id, weights, float(model.logit_scale), thresholds)
+    bias = model.logit_bias if sigmoid else None
+    if sigmoid and bias is None:
+        raise ValueError(f"model {model.id!r} scores with a sigmoid but has no logit bias")
+    return Classifier(
+        category,
+        model.id,
+        weights,
+        float(model.logit_scale),
+        thresholds,
+        model.scoring,
+        float(bias or 0.0),
+    )
 
 
 @dataclass(frozen=True)

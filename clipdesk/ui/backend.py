@@ -19,6 +19,7 @@ from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord
 from clipdesk.services.models import LoadedModel
+from clipdesk.services.records import ReembedEstimate
 from clipdesk.services.search import PhotoSearch
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import (
@@ -80,6 +81,10 @@ class Backend:
 
     def model_info(self) -> ModelInfo:
         return _model_row(self.services.models.loaded())
+
+    def reembed_estimate(self, name: str) -> ReembedEstimate | None:
+        """How many photos switching to ``name`` embeds again, and about how long it takes."""
+        return self.services.models.reembed_estimate(name)
 
     # --- folders ----------------------------------------------------------------------------
     def folders(self) -> list[FolderRow]:

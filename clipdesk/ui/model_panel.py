@@ -1,47 +1,75 @@
-"""Choose the model: installed ones (the demo clearly marked), import from disk, download.
+"""Choose the model: a table of installed and downloadable models (size, speed on this
+computer, published quality, languages), import from disk, download.
 
-Shared by the welcome page and Settings. Import and download run in the ``jobs`` pool with a
-progress bar and a Cancel button; nothing reaches the network unless the user clicks Download.
+Shared by the welcome page and Settings. The first time the table is shown on a computer, a short
+probe (a few seconds, in the model pool) measures its speed so the table's speeds are its own.
+Import and download run in the ``jobs`` pool with a progress bar and a Cancel button; nothing
+reaches the network unless the user clicks Download.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import os
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from clipdesk.services.records import CatalogRow, CatalogTable
 from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import describe_error
+from clipdesk.ui.model_table import ModelTableModel, size_text
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 
 class ModelPanel(QWidget):
     chosen = Signal(str)  # model name (installed) the user selected
+    probed = Signal()  # this computer's speed was measured; the speeds are its own now
 
     def __init__(self, workers: Workers, active: str = "", parent=None) -> None:
         super().__init__(parent)
         self._workers = workers
         self._active = active
+        self._choice = ""  # the installed model last selected ("": none yet)
         self._ticket: Ticket | None = None
+        self._probe: Ticket | None = None
+        self._probe_checked = False
         self._relay = ProgressRelay()
         self._relay.progress.connect(self._progress)
-        self.list = QListWidget(self)
-        self.list.currentItemChanged.connect(self._current_changed)
+        self.model = ModelTableModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.speed_note = QLabel(self)
+        self.speed_note.setWordWrap(True)
         self.import_button = QPushButton("Import from disk…", self)
-        self.import_button.setToolTip("A Hugging Face CLIP folder or a .safetensors file")
+        self.import_button.setToolTip(
+            "A Hugging Face CLIP or SigLIP folder, an OpenCLIP hub folder, or a weights file"
+        )
         self.import_button.clicked.connect(self._import)
         self.download_button = QPushButton("Download…", self)
-        self.download_button.setToolTip("Download a CLIP model from the Hugging Face hub")
+        self.download_button.setToolTip("Download a model from the Hugging Face hub")
         self.download_button.clicked.connect(self._download)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self._cancel)
@@ -57,60 +85,134 @@ class ModelPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.speed_note)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         self.reload()
 
+    def rows(self) -> tuple[CatalogRow, ...]:
+        """What the table shows, top to bottom."""
+        return self.model.table.rows
+
     def selected(self) -> str:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else self._active
+        """The installed model chosen (the active one until the user picks another)."""
+        return self._choice or self._active
+
+    def current_row(self) -> CatalogRow | None:
+        index = self.table.currentIndex()
+        return self.model.row_at(index.row()) if index.isValid() else None
 
     def reload(self, select: str | None = None) -> None:
         self._workers.run(
             self._workers.db,
-            lambda _t: models_api.list_models(),
-            lambda entries: self._fill(entries, select or self._active),
+            lambda _t: models_api.catalog_table(),
+            lambda table: self._fill(table, select or self.selected()),
             lambda exc: self.message.setText(describe_error(exc)[0]),
             owner=self,
         )
 
-    def _fill(self, entries, select: str) -> None:
-        self.list.clear()
-        known = {e.path: e.name for e in entries}
-        select = known.get(select, select)  # a path to an installed model is that model
-        if select and not any(e.name == select for e in entries):
+    def _fill(self, table: CatalogTable, select: str) -> None:
+        rows = table.rows
+        by_path = {r.path: r.name for r in rows if r.path}
+        select = by_path.get(select, select)  # a path to an installed model is that model
+        if select and not any(r.name == select and r.installed for r in rows):
             # a model given by path (command line, earlier choice) is still a choice
-            entries = [
-                models_api.ModelEntry(select, select, False, f"Loaded from {select}"),
-                *entries,
-            ]
-        for entry in entries:
-            item = QListWidgetItem(entry.title)
-            item.setToolTip(entry.description)
-            item.setData(Qt.ItemDataRole.UserRole, entry.name)
-            self.list.addItem(item)
-            if entry.name == select or (not select and entry.is_demo):
-                self.list.setCurrentItem(item)
-        if not entries:
+            table = CatalogTable((CatalogRow.for_path(select), *rows), table.basis)
+        self.model.set_table(table)
+        scaled = any(r.speed_scaled for r in table.rows)
+        self.speed_note.setText(
+            "Speeds: " + table.basis.describe(scaled) if table.basis.catalog_machine else ""
+        )
+        target = self.model.row_of(select) if select else -1
+        if target < 0:
+            target = next((i for i, r in enumerate(table.rows) if r.demo), -1)
+        if target >= 0:
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(target, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+        if not any(r.installed for r in table.rows):
             self.message.setText("No model is installed. Import one from disk or download one.")
 
-    def _current_changed(self, item: QListWidgetItem | None, _prev) -> None:
-        if item is not None:
-            self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        row = self.model.row_at(current.row()) if current.isValid() else None
+        if row is not None and not row.installed:
+            self.download_button.setText(f"Download {row.title}…")
+            return
+        self.download_button.setText("Download…")
+        if row is not None and row.name != self._choice:
+            self._choice = row.name
+            self.chosen.emit(row.name)
+
+    # --- this computer's speed ---------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._probe_checked:
+            self._probe_checked = True
+            self.measure_speed(only_if_unmeasured=True)
+
+    def measure_speed(self, only_if_unmeasured: bool = False) -> None:
+        """Time a small reference model on this computer (in the model pool) and show the
+        table's speeds scaled to it."""
+        if self._probe is not None and not self._probe.finished:
+            return
+
+        def probe(token) -> bool:
+            if only_if_unmeasured and models_api.speed_probed():
+                return False
+            models_api.probe_speed(token)
+            return True
+
+        self.speed_note.setText("Measuring this computer's speed (a few seconds)…")
+        self._probe = self._workers.run(
+            self._workers.model, probe, self._probe_done, self._probe_failed, owner=self
+        )
+
+    def _probe_done(self, measured: bool) -> None:
+        self._probe = None
+        self.reload()
+        if measured:
+            self.probed.emit()
+
+    def _probe_failed(self, exc: BaseException) -> None:
+        self._probe = None
+        self.speed_note.setText(
+            f"Could not measure this computer's speed: {describe_error(exc)[0]}"
+        )
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import a model", "", "Model (*.safetensors config.json);;All files (*)"
+            self,
+            "Import a model",
+            "",
+            "Model (*.safetensors *.bin *.pt config.json open_clip_config.json);;All files (*)",
         )
         if not path:
             return
-        if path.endswith("config.json"):
-            path = path[: -len("config.json")].rstrip("/\\")  # the folder of a HF checkpoint
+        if os.path.basename(path) in ("config.json", "open_clip_config.json"):
+            path = os.path.dirname(path)  # the folder of a Hugging Face or OpenCLIP checkpoint
         self._run("Importing", lambda report, token: models_api.import_model(path, report, token))
 
     def _download(self) -> None:
+        row = self.current_row()
+        if row is not None and not row.installed:
+            size = size_text(row)
+            answer = QMessageBox.question(
+                self,
+                "Download a model",
+                f"Download {row.title} ({row.name}{', ' + size if size else ''}) from the "
+                "Hugging Face hub?\nThis download is the only time ClipDesk uses the network.",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                name = row.name
+                self._run(
+                    "Downloading",
+                    lambda report, token: models_api.download_model(name, report, token),
+                )
+            return
         names = [e.name for e in models_api.download_catalog()]
         name, ok = QInputDialog.getItem(
             self,

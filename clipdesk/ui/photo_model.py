@@ -32,7 +32,7 @@ _Index = QModelIndex | QPersistentModelIndex
 class PhotoItem:
     id: int
     path: str
-    score: float | None = None  # cosine similarity of the last query; None when not searched
+    score: float | None = None  # of the last query (cosine, or a match probability); None: browsed
     taken_at: float | None = None  # POSIX seconds (EXIF date, else file mtime)
 
     @property

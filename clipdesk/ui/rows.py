@@ -20,7 +20,7 @@ from clipdesk.ui.photo_model import PhotoItem
 
 if TYPE_CHECKING:
     from clipdesk.services.models import ModelService
-    from clipdesk.services.records import CatalogEntry
+    from clipdesk.services.records import CatalogEntry, CatalogTable
 
 Report = Callable[[Progress], None]
 RESULT_LIMIT = 100_000  # the grid scrolls smoothly through this many
@@ -179,6 +179,19 @@ def download_model(repo: str, report: Report, token: CancelToken) -> str:
 
 def download_catalog() -> list[CatalogEntry]:
     return _models().catalog()
+
+
+def catalog_table() -> CatalogTable:
+    """Installed and downloadable models, with speeds, published quality and languages."""
+    return _models().catalog_table()
+
+
+def speed_probed() -> bool:
+    return _models().speed_probed()
+
+
+def probe_speed(token: CancelToken) -> None:
+    _models().probe_speed(cancel=token)
 
 
 def device_names() -> list[str]:

@@ -30,7 +30,7 @@ from clipdesk.ui.rows import SearchRequest
 from clipdesk.ui.search_box import SearchBox
 from clipdesk.ui.workers import LatestOnly
 
-SLIDER_SCALE = 200  # slider units per 1.0 of cosine score
+SLIDER_SCALE = 200  # slider units per 1.0 of score (cosine, or a sigmoid model's probability)
 
 
 def _to_date(qdate: QDate) -> date:
@@ -73,7 +73,10 @@ class SearchPage(QWidget):
         self.min_score.setRange(0, SLIDER_SCALE)
         self.min_score.setValue(round(controller.settings.min_score * SLIDER_SCALE))
         self.min_score.setFixedWidth(120)
-        self.min_score.setToolTip("Hide matches scoring below this")
+        self.min_score.setToolTip(
+            "Hide matches scoring below this: cosine similarity, or with a sigmoid model "
+            "(SigLIP) and a text query, the probability that photo and text match"
+        )
         self.min_label = QLabel(self)
         self.min_score.valueChanged.connect(self._min_changed)
         self._min_changed(self.min_score.value(), search=False)

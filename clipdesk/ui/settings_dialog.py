@@ -1,5 +1,8 @@
 """Settings: compute device, model, library location and XMP options; saved on OK.
 
+Choosing another model shows what the switch costs the open library (how many photos are
+embedded again and about how long that takes on this computer) and asks before switching.
+
 Every choice here is a shared setting (:mod:`clipdesk.services.settings`): ``clipdesk-cli`` uses
 the same library, model, device and XMP rules."""
 
@@ -25,9 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.services.records import ReembedEstimate
 from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.model_panel import ModelPanel
+from clipdesk.ui.workers import LatestOnly
 
 DEVICE_LABELS = {
     "auto": "Automatic (best available)",
@@ -62,6 +67,13 @@ class SettingsDialog(QDialog):
         )
 
         self.models = ModelPanel(controller.workers, self._model_was, self)
+        # What switching to the selected model costs the open library, worked out in a worker
+        # when a model is selected, so OK can say it before anything changes.
+        self.reembed_note = QLabel(self)
+        self.reembed_note.setWordWrap(True)
+        self._estimate: ReembedEstimate | None = None
+        self._estimating = LatestOnly(controller.workers, controller.workers.db)
+        self.models.chosen.connect(self._model_chosen)
         self.library = QLineEdit(str(self._library_was), self)
         browse = QPushButton("Choose…", self)
         browse.clicked.connect(self._choose_library)
@@ -77,7 +89,9 @@ class SettingsDialog(QDialog):
         form.addRow("Run the model on", self.device)
         form.addRow("", self.device_note)
         model_box = QGroupBox("Model", self)
-        QVBoxLayout(model_box).addWidget(self.models)
+        model_layout = QVBoxLayout(model_box)
+        model_layout.addWidget(self.models)
+        model_layout.addWidget(self.reembed_note)
         lib_box = QGroupBox("Library", self)
         row = QHBoxLayout(lib_box)
         row.addWidget(self.library, 1)
@@ -108,6 +122,54 @@ class SettingsDialog(QDialog):
                 self.device.setItemText(row, f"{DEVICE_LABELS[key]} — not available here")
         self.device_note.setText("Available here: " + ", ".join(names))
 
+    def _is_current(self, name: str) -> bool:
+        """Whether ``name`` is the model in use (no choice stored: the bundled demo model)."""
+        if name == self._model_was:
+            return True
+        row = next((r for r in self.models.rows() if r.name == name), None)
+        return not self._model_was and row is not None and row.demo
+
+    def _model_chosen(self, name: str) -> None:
+        self._estimate = None
+        backend = self.controller.backend
+        if self._is_current(name) or backend is None:
+            self._estimating.cancel()
+            self.reembed_note.setText("")
+            return
+        self.reembed_note.setText(f"Working out what switching to {name} takes…")
+        self._estimating.submit(
+            lambda _t: backend.reembed_estimate(name), self._estimated, self._estimate_failed
+        )
+
+    def _estimated(self, estimate: ReembedEstimate | None) -> None:
+        if estimate is None or estimate.model != self.models.selected():
+            return
+        self._estimate = estimate
+        self.reembed_note.setText(estimate.describe())
+
+    def _estimate_failed(self, exc: BaseException) -> None:
+        self.reembed_note.setText(f"Could not work out the re-embedding time: {exc}")
+
+    def _confirm_switch(self, model: str) -> bool:
+        """Say what switching costs (photos to embed again, how long) and let the user decline;
+        True: go ahead."""
+        estimate = self._estimate if self._estimate and self._estimate.model == model else None
+        if estimate is not None and (estimate.shared or estimate.photos == 0):
+            return True
+        text = (
+            estimate.describe()
+            if estimate is not None
+            else f"Your photos are embedded again with {model}; search keeps using the current "
+            "model until it is done."
+        )
+        answer = QMessageBox.question(
+            self,
+            "Change the model",
+            f"{text}\n\nSwitch to {model}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _choose_library(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self,
@@ -127,6 +189,13 @@ class SettingsDialog(QDialog):
         model_changed = model != self._model_was or device != self._device_was
         library = Path(self.library.text()).expanduser()
         library_changed = library != self._library_was
+        if (
+            not self._is_current(model)
+            and not library_changed
+            and self.controller.backend is not None
+            and not self._confirm_switch(model)
+        ):
+            return  # the dialog stays open for another choice
         try:
             if library_changed:
                 shared.set_library_path(library)

@@ -66,6 +66,7 @@ def test_index_then_search_text_image_like(indexed, capsys) -> None:
     code, out, _ = cli(capsys, *base, "--json", "search", "--image", str(photos[2]), "-k", "2")
     data = json.loads(out)
     assert data["results"][0]["path"] == str(photos[2]) and data["results"][0]["score"] > 0.99
+    assert data["score_kind"] == "cosine"  # a CLIP model; "probability" for SigLIP and text
 
     code, out, _ = cli(capsys, *base, "--json", "search", "--like", str(photos[2]), "-k", "50")
     data = json.loads(out)

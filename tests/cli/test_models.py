@@ -88,3 +88,55 @@ def test_list_and_doctor_say_what_the_start_up_sweep_did_and_left(source, capsys
     assert any(line.startswith("restored my-clip") for line in model["recovered"])
     (leftover,) = model["leftovers"]
     assert "in use by a running install of busy" in leftover
+
+
+def test_catalog_prints_the_pickers_table(source, capsys, monkeypatch, tmp_path):
+    """The same table Settings › Models shows, from the same service: size, speed here,
+    published quality and languages; --probe measures this computer's speed first."""
+    from clipdesk.model import speed
+    from clipdesk.model.catalog import CATALOG
+
+    assert main(["models", "import", str(source)]) == 0
+    capsys.readouterr()
+    assert main(["models", "catalog"]) == 0
+    out = capsys.readouterr().out
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "model",
+        "size",
+        "photos/s",
+        "text",
+        "ms",
+        "ImageNet",
+        "recall",
+        "languages",
+    ]
+    assert rows[0].startswith("+ my-clip")  # installed models first
+    b32 = next(r for r in rows if r.split()[:1] == ["clip-vit-base-patch32"])
+    assert "~605.1 MB" in b32 and "63.3%" in b32 and "59.4%" in b32 and b32.endswith("English")
+    assert all(any(line.split()[:1] == [name] for line in rows) for name in CATALOG)
+    assert "OpenCLIP's results table" in out and "Immich's table" in out
+
+    speeds = tmp_path / "speeds.json"
+    speed.save_catalog_speeds(
+        speed.CatalogSpeeds(
+            "Catalog CPU", "cpu", 2, "2025-01-01", 8,
+            {speed.REFERENCE: speed.ArchSpeed(20.0, 40.0, 2, 1)},
+        ),
+        speeds,
+    )  # fmt: skip
+    monkeypatch.setattr(speed, "SPEEDS_FILE", speeds)
+    monkeypatch.setattr(
+        speed, "time_architecture", lambda *a, **k: speed.ArchSpeed(5.0, 10.0, 2, 1)
+    )
+    assert main(["--json", "models", "catalog", "--probe"]) == 0
+    data = _json(capsys)
+    assert data["speeds"]["probe_images_per_s"] == 5.0
+    assert data["speeds"]["catalog_machine"] == "Catalog CPU"
+    row = next(r for r in data["rows"] if r["name"] == "clip-vit-base-patch32")
+    assert row["imagenet"]["source"].endswith("openclip_results.csv")
+    assert row["languages"] == ["en"] and row["image_size"] == 224 and row["embed_dim"] == 512
+    assert row["speed_scaled"] and row["images_per_s"] == 5.0 and row["text_ms"] == 10.0
+    assert (
+        next(r for r in data["rows"] if r["name"] == "laion-clip-vit-h-14")["images_per_s"] is None
+    )

@@ -152,16 +152,18 @@ def test_garbage_and_unknown_files(tmp_path):
 
 def test_not_a_clip_state_dict(tmp_path):
     path = _write(tmp_path, {"fc.weight": torch.zeros(2, 2)})
-    with pytest.raises(CheckpointError, match="not a CLIP ViT state dict"):
+    with pytest.raises(CheckpointError, match="not a CLIP ViT or ResNet state dict"):
         load_checkpoint(path)
 
 
 def test_wrong_model_type_and_broken_config(tiny, tmp_path):
     folder = tmp_path / "folder"
     shutil.copytree(tiny, folder)
-    (folder / "config.json").write_text(json.dumps({"model_type": "siglip"}))
-    with pytest.raises(CheckpointError, match="model_type is 'siglip'"):
+    # SigLIP is read now (tests/model/test_siglip_conformance.py); Chinese-CLIP is still refused.
+    (folder / "config.json").write_text(json.dumps({"model_type": "chinese_clip"}))
+    with pytest.raises(CheckpointError, match="Chinese-CLIP") as err:
         load_checkpoint(folder)
+    assert str(folder) in str(err.value)
     (folder / "config.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="config.json: not readable JSON"):
         load_checkpoint(folder)

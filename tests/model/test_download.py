@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import re
 import socket
 import threading
 import time
@@ -19,15 +21,19 @@ from clipdesk.model.testing import tiny_random_model
 
 REPO = "openai/clip-vit-base-patch32"
 COMMIT = "c" * 40
+OTHER_COMMIT = "d" * 40  # of every repository but REPO
 
 
 class FakeHub:
-    """Serves files of one repository at /{repo}/resolve/{revision}/{file}, with the headers
-    huggingface_hub reads (X-Repo-Commit, X-Linked-Etag = sha256 for LFS files, sizes) and
-    HTTP range requests."""
+    """Serves files of repositories at /{repo}/resolve/{revision}/{file} (``files`` are REPO's,
+    ``repos`` any others'), with the headers huggingface_hub reads (X-Repo-Commit, X-Linked-Etag
+    = sha256 for LFS files, sizes) and HTTP range requests."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(
+        self, files: dict[str, bytes], repos: dict[str, dict[str, bytes]] | None = None
+    ) -> None:
         self.files = files
+        self.repos = {REPO: files, **(repos or {})}
         self.corrupt: set[str] = set()  # serve altered bytes but announce the true hash
         self.drop_after: dict[str, int] = {}  # close the connection after N bytes, then fail
         self.failing = False
@@ -41,15 +47,15 @@ class FakeHub:
                 pass
 
             def _file(self) -> tuple[str, bytes] | None:
-                prefix = f"/{REPO}/resolve/main/"
-                if not self.path.startswith(prefix):
-                    return None
-                name = self.path[len(prefix) :]
-                return (name, hub.files[name]) if name in hub.files else None
+                m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/main/(.+)", self.path)
+                files = hub.repos.get(m[1], {}) if m else {}
+                return (m[2], files[m[2]]) if m and m[2] in files else None
 
             def _headers(self, name: str, data: bytes, length: int, status: int) -> None:
                 self.send_response(status)
-                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header(
+                    "X-Repo-Commit", COMMIT if self.path.startswith(f"/{REPO}/") else OTHER_COMMIT
+                )
                 if name.endswith(".safetensors"):
                     self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
                     self.send_header("X-Linked-Size", str(len(data)))
@@ -209,6 +215,158 @@ def test_catalog_has_openai_and_laion_b32():
     assert download.lookup("laion-clip-vit-b-32").repo_id.startswith("laion/")
     with pytest.raises(ModelError, match="unknown model 'nonsense'"):
         download.lookup("nonsense")
+
+
+# --- entries with files from two repositories, stored under other names; alternatives ---
+
+TEXT_REPO = "example/text-model"
+
+
+@pytest.fixture
+def two_repo_entry(monkeypatch):
+    """A catalog entry in the shape of the multilingual models': its own weights (one of two
+    alternatives), and a file from the text model's repository under another local name."""
+    entry = download.CatalogEntry(
+        name="two-repos",
+        repo_id=REPO,
+        description="a model whose tokenizer lives in another repository",
+        files=(
+            download.HubFile("config.json"),
+            download.HubFile("open.safetensors", one_of="weights", local="model.safetensors"),
+            download.HubFile("model.safetensors", one_of="weights"),
+            download.HubFile("tokenizer-source.json", repo=TEXT_REPO, local="tokenizer.json"),
+        ),
+    )
+    monkeypatch.setitem(download.CATALOG, entry.name, entry)
+    return entry
+
+
+def test_files_from_two_repositories_are_installed_under_their_local_names(
+    two_repo_entry, hub, repo_files
+):
+    tokenizer = repo_files["tokenizer.json"]
+    del hub.files["tokenizer.json"]  # served by the other repository only, under another name
+    hub.repos[TEXT_REPO] = {"tokenizer-source.json": tokenizer}
+    info = download.download_model("two-repos")
+    assert (info.path / "tokenizer.json").read_bytes() == tokenizer
+    assert (info.path / "model.safetensors").read_bytes() == repo_files["model.safetensors"]
+    assert not (info.path / "tokenizer-source.json").exists()
+    meta = json.loads((info.path / manager.META_FILE).read_text())
+    assert meta["revision"] == COMMIT
+    assert meta["revisions"] == {REPO: COMMIT, TEXT_REPO: OTHER_COMMIT}
+    fetched = [p for m, p, _ in hub.requests if m == "GET"]
+    assert f"/{TEXT_REPO}/resolve/main/tokenizer-source.json" in fetched
+    assert load_model(info.name, device="cpu").encode_texts(["a dog"]).shape == (1, 32)
+
+
+def test_the_first_alternative_the_repository_has_is_the_one_fetched(
+    two_repo_entry, hub, repo_files
+):
+    hub.files["open.safetensors"] = repo_files["model.safetensors"]
+    hub.files["model.safetensors"] = b"never fetched"
+    hub.repos[TEXT_REPO] = {"tokenizer-source.json": repo_files["tokenizer.json"]}
+    info = download.download_model("two-repos")
+    assert (info.path / "model.safetensors").read_bytes() == repo_files["model.safetensors"]
+    requested = [p for _, p, _ in hub.requests]
+    assert f"/{REPO}/resolve/main/open.safetensors" in requested
+    assert f"/{REPO}/resolve/main/model.safetensors" not in requested
+
+
+def test_no_alternative_at_all_is_named(two_repo_entry, hub):
+    hub.repos[TEXT_REPO] = {"tokenizer-source.json": b"{}"}
+    del hub.files["model.safetensors"]
+    with pytest.raises(ModelError, match="has none of open.safetensors, model.safetensors"):
+        download.download_model("two-repos")
+
+
+def test_a_missing_file_of_the_second_repository_names_that_repository(two_repo_entry, hub):
+    hub.repos[TEXT_REPO] = {}
+    with pytest.raises(ModelError, match=f"{TEXT_REPO} has no tokenizer-source.json"):
+        download.download_model("two-repos")
+    assert not (paths.models_dir() / "two-repos").exists()
+
+
+def _xlmr_tokenizer_json() -> bytes:
+    """A small tokenizer in XLM-RoBERTa's tokenizer.json layout: a unigram model with <s> <pad>
+    </s> <unk> first, and a post-processor that puts <s> ... </s> around a text."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    pieces = ["▁a", "▁dog", "▁Hund", "▁猫", "▁on", "▁the", "▁beach", "a", "d", "o", "g", "▁"]
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(piece, -1.0 - i) for i, piece in enumerate(pieces)] + [("<mask>", 0.0)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=3))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 2)],
+    )
+    return tok.to_str().encode()
+
+
+@pytest.fixture(scope="module")
+def xlmr_repos() -> dict[str, dict[str, bytes]]:
+    """The two repositories of the catalog's multilingual B/32, shrunk: the OpenCLIP hub folder
+    (config and PyTorch weights, no safetensors) and the text model's config and tokenizer."""
+    import io
+
+    import torch
+
+    from clipdesk.model.architectures import randomize
+    from clipdesk.model.catalog import CATALOG
+    from clipdesk.model.config import VisionConfig
+    from clipdesk.model.families import xlmr
+
+    entry = CATALOG["xlm-roberta-base-clip-vit-b-32"]
+    tokenizer = _xlmr_tokenizer_json()
+    text_config = {
+        "model_type": "xlm-roberta", "vocab_size": 17, "hidden_size": 64, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 96, "max_position_embeddings": 514,
+        "type_vocab_size": 1, "pad_token_id": 1, "layer_norm_eps": 1e-5, "hidden_act": "gelu",
+    }  # fmt: skip
+    vision_cfg = {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16, "head_width": 32}
+    model_cfg = {**entry.arch.config, "embed_dim": 32, "vision_cfg": vision_cfg}
+    module = xlmr.XlmrClipModule(
+        xlmr.XlmrClipConfig(
+            32,
+            VisionConfig(
+                image_size=32, patch_size=16, width=64, layers=1, heads=2, mlp_width=256, act="gelu"
+            ),
+            xlmr.XlmrTextConfig(vocab_size=17, width=64, layers=1, heads=2, mlp_width=96),
+        )
+    )
+    randomize(module, seed=3)
+    weights = io.BytesIO()
+    torch.save(module.state_dict(), weights)
+    return {
+        entry.repo_id: {
+            "open_clip_config.json": json.dumps({"model_cfg": model_cfg}).encode(),
+            "open_clip_pytorch_model.bin": weights.getvalue(),
+        },
+        "FacebookAI/xlm-roberta-base": {
+            "config.json": json.dumps(text_config).encode(),
+            "tokenizer.json": tokenizer,
+        },
+    }
+
+
+def test_the_multilingual_catalog_model_downloads_from_both_repositories(hub, xlmr_repos):
+    hub.repos.update(xlmr_repos)
+    info = download.download_model("xlm-roberta-base-clip-vit-b-32")
+    files = sorted(p.name for p in info.path.iterdir())
+    assert files == [
+        "clipdesk.json",
+        "hf_text_config.json",
+        "open_clip_config.json",
+        "open_clip_pytorch_model.bin",
+        "tokenizer.json",
+    ]
+    meta = json.loads((info.path / manager.META_FILE).read_text())
+    assert set(meta["revisions"]) == set(xlmr_repos)
+    model = load_model(info.name, device="cpu")
+    assert model.family == "xlm-roberta clip"
+    a, b = model.encode_texts(["a dog on the beach", "猫"])
+    assert a.shape == (32,) and float(a @ b) < 0.99
 
 
 # --- no network: a clear error within seconds, naming the import alternative ---

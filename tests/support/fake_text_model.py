@@ -19,12 +19,23 @@ def word_vector(word: str) -> np.ndarray:
 class FakeTextModel:
     """Each text maps to the sum of the basis vectors of the known words it contains, plus a
     small deterministic per-text jitter; a text with no known word points along a "generic"
-    axis. So "a photo of a red thing" is close to the image vector ``word_vector("red")``."""
+    axis. So "a photo of a red thing" is close to the image vector ``word_vector("red")``.
 
-    def __init__(self, model_id: str = "fake@1", logit_scale: float = 100.0, jitter: float = 0.05):
+    ``scoring="sigmoid"`` with a ``logit_bias`` makes it score like SigLIP."""
+
+    def __init__(
+        self,
+        model_id: str = "fake@1",
+        logit_scale: float = 100.0,
+        jitter: float = 0.05,
+        scoring: str = "softmax",
+        logit_bias: float | None = None,
+    ):
         self.id = model_id
         self.logit_scale = logit_scale
         self.jitter = jitter
+        self.scoring = scoring
+        self.logit_bias = logit_bias
         self.calls: list[list[str]] = []
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -57,3 +68,25 @@ class FakeLoadedModel(FakeTextModel):
     name = "fake"
     is_demo = False
     dim = DIM
+
+
+def score_like_siglip(model, logit_scale: float, logit_bias: float) -> None:
+    """Make a loaded CLIP model (clipdesk.model's ClipModel) score like a sigmoid model: its
+    module becomes a subclass with SigLIP's sigmoid scoring and ``logit_bias``, and its learned
+    scale ``logit_scale`` (above CLIP's clamp of 100, as SigLIP's is). The towers are unchanged."""
+    import math
+
+    import torch
+
+    module = model.module
+
+    class SigmoidScored(type(module)):  # type: ignore[misc]
+        scoring = "sigmoid"
+
+        @property
+        def logit_bias(self) -> float:
+            return logit_bias
+
+    module.__class__ = SigmoidScored
+    with torch.no_grad():
+        module.logit_scale.fill_(math.log(logit_scale))

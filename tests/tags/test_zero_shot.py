@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipdesk.tags import prompts as prompt_sets
 from clipdesk.tags.categories import Category, Label, Mode
 from clipdesk.tags.zero_shot import (
     Decisions,
@@ -14,7 +15,7 @@ from clipdesk.tags.zero_shot import (
     encode_ensembles,
     propose,
 )
-from tests.support.fake_text_model import FakeTextModel, image_vectors
+from tests.support.fake_text_model import FakeTextModel, image_vectors, score_like_siglip
 
 COLOURS = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.5)
 
@@ -85,6 +86,57 @@ def test_scores_from_known_similarities_are_the_scores_of_the_vectors(mode):
     )
 
 
+def _label_vectors(model: FakeTextModel, cat: Category) -> np.ndarray:
+    """The labels' ensemble vectors, computed here rather than by encode_ensembles."""
+    out = []
+    for lab in cat.labels:
+        v = model.encode_texts(cat.prompts_for(lab)).astype(np.float64)
+        v = (v / np.linalg.norm(v, axis=1, keepdims=True)).mean(axis=0)
+        out.append(v / np.linalg.norm(v))
+    return np.array(out)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_sigmoid_model_multi_label_score_is_its_own_probability():
+    # SigLIP-like: sigmoid(scale * cos + bias) per label, no generic-photo reference
+    cat = Category("Things", ("red", "circle", Label("square", threshold=0.9)), Mode.MULTI, 0.5)
+    model = FakeTextModel(logit_scale=12.0, scoring="sigmoid", logit_bias=-7.0)
+    clf = build_classifier(model, cat)
+    assert not any(p in call for call in model.calls for p in prompt_sets.NULL_PROMPTS)
+    assert clf.weights.shape == (3, 16)
+    both = image_vectors(["red"]) + image_vectors(["circle"])
+    x = np.vstack([both / np.linalg.norm(both), image_vectors(["red", "blue"], noise=0.1)])
+    expected = _sigmoid(12.0 * x.astype(np.float64) @ _label_vectors(model, cat).T - 7.0)
+    scores, prop = propose(clf, x, margin=0.0)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.scores_from_similarities(x @ clf.weights.T), expected, atol=1e-6)
+    # a threshold is a probability: 0.5 keeps what the model finds more likely than not
+    kept = {(int(r), int(c)) for r, c in zip(prop.rows, prop.cols, strict=True)}
+    assert kept == {(r, c) for r, c in zip(*np.nonzero(expected >= clf.thresholds), strict=True)}
+    assert 0 < len(kept) < expected.size
+
+
+def test_sigmoid_model_single_choice_is_a_softmax_over_labels_where_the_bias_cancels():
+    x = image_vectors(["red", "blue", "green"], noise=0.05)
+    got = [
+        build_classifier(FakeTextModel(logit_scale=30.0, scoring="sigmoid", logit_bias=b), COLOURS)
+        for b in (-10.0, 3.0)
+    ]
+    logits = 30.0 * x.astype(np.float64) @ _label_vectors(FakeTextModel(), COLOURS).T
+    ref = np.exp(logits - logits.max(1, keepdims=True))
+    ref /= ref.sum(1, keepdims=True)
+    for clf in got:
+        np.testing.assert_allclose(clf.scores(x), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_sigmoid_model_without_a_bias_is_refused():
+    with pytest.raises(ValueError, match="no logit bias"):
+        build_classifier(FakeTextModel(scoring="sigmoid"), COLOURS)
+
+
 def test_user_decisions_are_never_proposed_and_rejections_renormalise_single_choice():
     clf = build_classifier(FakeTextModel(logit_scale=100.0), COLOURS)
     x = image_vectors(["red", "red", "green"], noise=0.02)
@@ -147,6 +199,27 @@ def test_real_model_api_fits(tmp_path):
     x = np.random.default_rng(0).standard_normal((5, model.dim)).astype(np.float32)
     scores, _ = propose(clf, x)
     np.testing.assert_allclose(scores.sum(1), 1.0, atol=1e-5)
+
+
+def test_real_sigmoid_model_scores_with_its_unclamped_scale_and_bias(tmp_path):
+    from clipdesk.model import load_model
+    from clipdesk.model.testing import tiny_random_model
+
+    model = load_model(tiny_random_model(tmp_path), device="cpu")
+    score_like_siglip(model, logit_scale=118.0, logit_bias=-12.5)  # SigLIP B/16's figures
+    assert model.logit_scale == pytest.approx(118.0)  # CLIP's clamp at 100 is not SigLIP's
+    cat = Category("Colour", ("red", "green", "blue"), Mode.MULTI)
+    clf = build_classifier(model, cat)
+    t = np.stack([encode_ensembles(model, [cat.prompts_for(lab)])[0] for lab in cat.labels])
+    # photos at cosines 0.05 .. 0.17 to "red": probabilities from about 0.001 to 0.999
+    u = np.random.default_rng(0).standard_normal((7, model.dim))
+    u -= (u @ t[0])[:, None] * t[0]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    c = np.linspace(0.05, 0.17, 7)[:, None]
+    x = (c * t[0] + np.sqrt(1 - c**2) * u).astype(np.float32)
+    expected = _sigmoid(118.0 * x.astype(np.float64) @ t.T.astype(np.float64) - 12.5)
+    assert expected[:, 0].min() < 0.01 and expected[:, 0].max() > 0.99
+    np.testing.assert_allclose(clf.scores(x), expected, rtol=1e-4, atol=1e-6)
 
 
 # --- semantics with the demo model (ClipDesk-Mini, synthetic renders it never saw) ---------------

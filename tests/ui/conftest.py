@@ -60,6 +60,19 @@ def no_leaks(qapp, qtbot):
         pytest.fail(f"test left timers running: {timers}")
 
 
+@pytest.fixture(autouse=True)
+def instant_speed_probe(monkeypatch):
+    """The model picker times a reference model the first time it is shown (seconds of torch
+    work in the model pool); app tests get a fixed figure at once instead. Tests of the probe
+    itself replace it with their own."""
+    from clipdesk.model import speed
+
+    def timed(*_args, **_kwargs) -> speed.ArchSpeed:
+        return speed.ArchSpeed(images_per_s=40.0, text_ms=8.0, iterations=2, params=0)
+
+    monkeypatch.setattr(speed, "time_architecture", timed)
+
+
 @pytest.fixture
 def workers(qapp):
     from clipdesk.ui.workers import Workers

@@ -11,7 +11,7 @@ def test_the_cli_uses_the_library_chosen_in_the_window(qtbot, make_app, tiny_mod
     controller, window = make_app(tiny_model)
     dialog = SettingsDialog(controller, window)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.models.list.count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: len(dialog.models.rows()) > 0, timeout=10_000)
     chosen = tmp_path / "elsewhere" / "photos.sqlite3"
     chosen.parent.mkdir()
     dialog.library.setText(str(chosen))

@@ -22,7 +22,7 @@ def test_unavailable_devices_are_disabled_and_choice_persists(qtbot, make_app, t
     import torch
 
     assert rows["cuda"] == torch.cuda.is_available()
-    qtbot.waitUntil(lambda: dialog.models.list.count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: len(dialog.models.rows()) > 0, timeout=10_000)
     assert dialog.models.selected() == str(tiny_model)
     # the defaults: photo.jpg.xmp, confirmed and imported tags only
     assert dialog.xmp_confirmed.isChecked() and dialog.xmp_naming.currentData() == "fullname"
@@ -46,7 +46,7 @@ def test_choosing_another_library_and_model_reopens_with_both(
     controller, window = make_app(tiny_model)
     dialog = SettingsDialog(controller, window)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.models.list.count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: len(dialog.models.rows()) > 0, timeout=10_000)
     other = tmp_path / "other" / "library.sqlite3"
     other.parent.mkdir()
     dialog.library.setText(str(other))

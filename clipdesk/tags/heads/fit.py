@@ -5,11 +5,12 @@ product, like the zero-shot classifier it starts from:
 
 - single choice: ``softmax(X @ W.T + b)``; at initialisation ``W = logit_scale * T`` (the label text
   vectors) and ``b = 0``, which is exactly the zero-shot softmax;
-- multi-label: ``sigmoid(X @ W.T + b)`` per label; at initialisation ``W = logit_scale * (T - t_null)``,
-  exactly the zero-shot multi-label score.
+- multi-label: ``sigmoid(X @ W.T + b)`` per label; at initialisation, for CLIP models
+  ``W = logit_scale * (T - t_null)`` and ``b = 0``, for sigmoid models (SigLIP) ``W = logit_scale * T``
+  and ``b = logit_bias``: exactly the zero-shot multi-label score either way.
 
-Training minimises the mean log-loss over the user's decisions plus ``lam/2 * (|W - W0|^2 + |b|^2)``,
-an L2 pull toward the zero-shot weights: with no examples the head *is* zero-shot, and the more
+Training minimises the mean log-loss over the user's decisions plus
+``lam/2 * (|W - W0|^2 + |b - b0|^2)``, an L2 pull toward the zero-shot weights and bias: with no examples the head *is* zero-shot, and the more
 examples there are the further the data can move it. ``lam`` is chosen by cross-validation over a grid
 that includes "stay zero-shot" (see :mod:`clipdesk.tags.heads.evaluation`), so a head never trades the
 zero-shot classifier for a worse one it cannot justify on held-out labels.
@@ -179,10 +180,20 @@ class Head:
     thresholds: tuple[float, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)  # metrics, target precision, when trained
     method: str = ZERO_SHOT  # ZERO_SHOT, LOGISTIC or DISCRIMINANT
+    # [labels] the zero-shot bias it is pulled toward: a sigmoid model's logit bias in multi-label
+    # heads; None for zeros (CLIP's zero-shot heads have no bias)
+    init_bias: np.ndarray | None = None
 
     @property
     def is_zero_shot(self) -> bool:
         return self.method == ZERO_SHOT
+
+    @property
+    def pull_bias(self) -> np.ndarray:
+        """:attr:`init_bias` [labels] float32, zeros when None."""
+        if self.init_bias is None:
+            return np.zeros(len(self.labels), np.float32)
+        return np.asarray(self.init_bias, np.float32)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         z: np.ndarray = np.asarray(x, np.float32) @ self.weights.T + self.bias  # [n, labels]
@@ -210,9 +221,12 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def zero_shot_head(clf: Classifier) -> Head:
     """The head equal to a zero-shot classifier (its starting point)."""
     w = clf.weights.astype(np.float64)
-    if clf.category.mode is Mode.MULTI:
+    if clf.has_null_row:
         w = w[:-1] - w[-1:]
     w = (w * clf.logit_scale).astype(np.float32)
+    bias = np.zeros(len(w), np.float32)
+    if clf.category.mode is Mode.MULTI and clf.scoring == "sigmoid":
+        bias[:] = clf.logit_bias  # a single choice's softmax cancels it
     return Head(
         category=clf.category.name,
         mode=clf.category.mode,
@@ -220,13 +234,14 @@ def zero_shot_head(clf: Classifier) -> Head:
         model_id=clf.model_id,
         fingerprint=category_fingerprint(clf.category),
         weights=w,
-        bias=np.zeros(len(w), np.float32),
+        bias=bias,
         init_weights=w.copy(),
+        init_bias=bias.copy(),
     )
 
 
 def _loss_and_grad(
-    theta: np.ndarray, data: LabelData, w0: np.ndarray, lam: float
+    theta: np.ndarray, data: LabelData, w0: np.ndarray, b0: np.ndarray, lam: float
 ) -> tuple[float, np.ndarray]:
     k, d = w0.shape
     w = theta[: k * d].reshape(k, d)
@@ -249,10 +264,10 @@ def _loss_and_grad(
         lse_ok = _lse(masked)
         loss = float((lse_all - lse_ok).sum()) / n
         gz = (np.exp(z - lse_all[:, None]) - np.exp(masked - lse_ok[:, None])) / n
-    dw = w - w0
-    loss += 0.5 * lam * (float((dw * dw).sum()) + float(b @ b))
+    dw, db = w - w0, b - b0
+    loss += 0.5 * lam * (float((dw * dw).sum()) + float(db @ db))
     gw = gz.T @ x + lam * dw
-    gb = gz.sum(axis=0) + lam * b
+    gb = gz.sum(axis=0) + lam * db
     return loss, np.concatenate([gw.ravel(), gb])
 
 
@@ -280,10 +295,11 @@ def fit_head(
     if lam <= 0:
         raise ValueError("lam must be positive (the pull toward zero-shot keeps the fit stable)")
     w0 = init.init_weights.astype(np.float64)
+    b0 = init.pull_bias.astype(np.float64)
     s = start or init
     theta0 = np.concatenate([s.weights.astype(np.float64).ravel(), s.bias.astype(np.float64)])
     theta = lbfgs(
-        lambda t: _loss_and_grad(t, data, w0, lam), theta0, max_iter=max_iter, cancel=cancel
+        lambda t: _loss_and_grad(t, data, w0, b0, lam), theta0, max_iter=max_iter, cancel=cancel
     )
     k, d = w0.shape
     return replace(
@@ -330,8 +346,9 @@ def fit_discriminant(
     within = resid.T @ resid / max(1, len(resid) - len(classes))
     cov = within if data.library_cov is None else (1 - mix) * data.library_cov + mix * within
     cov = cov + shrink * max(float(np.trace(cov)) / d, 1e-12) * np.eye(d)
-    w = init.init_weights.astype(np.float64)  # a copy: multi-label rows are replaced in place
-    b = np.zeros(data.n_labels)
+    # copies: multi-label rows are replaced in place, the others keep their zero-shot scores
+    w = init.init_weights.astype(np.float64)
+    b = init.pull_bias.astype(np.float64)
     if data.mode is Mode.SINGLE:
         means = np.stack([c.mean(axis=0) for c in classes])
         w = np.linalg.solve(cov, means.T).T
@@ -354,7 +371,9 @@ def fit_discriminant(
 def training_loss(head: Head, data: LabelData) -> float:
     """Mean log-loss of ``head`` on ``data`` (no penalty): the held-out criterion."""
     theta = np.concatenate([head.weights.astype(np.float64).ravel(), head.bias.astype(np.float64)])
-    loss, _ = _loss_and_grad(theta, data, head.weights.astype(np.float64), 0.0)
+    loss, _ = _loss_and_grad(
+        theta, data, head.weights.astype(np.float64), head.bias.astype(np.float64), 0.0
+    )
     return loss
 
 

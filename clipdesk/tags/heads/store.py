@@ -66,6 +66,9 @@ def head_to_json(head: Head) -> dict[str, Any]:
         "weights": _pack(head.weights),
         "bias": _pack(head.bias),
         "init_weights": _pack(head.init_weights),
+        # a sigmoid model's zero-shot bias; readers without the key take zeros, which is right
+        # for the heads written before it (CLIP's), and weights and bias alone give the scores
+        "init_bias": _pack(head.init_bias) if head.init_bias is not None else None,
         "lam": head.lam,
         "method": head.method,
         "n_examples": head.n_examples,
@@ -78,6 +81,7 @@ def head_from_json(d: dict[str, Any]) -> Head:
     if d.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"unknown head format {d.get('format_version')!r}")
     thr = d.get("thresholds")
+    init_bias = d.get("init_bias")
     return Head(
         category=d["category"],
         mode=Mode(d["mode"]),
@@ -93,6 +97,7 @@ def head_from_json(d: dict[str, Any]) -> Head:
         n_examples=int(d.get("n_examples", 0)),
         thresholds=tuple(float(t) for t in thr) if thr is not None else None,
         info=dict(d.get("info") or {}),
+        init_bias=_unpack(init_bias) if init_bias is not None else None,
     )
 
 
@@ -135,15 +140,19 @@ def applied_heads(store: SettingsStore) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class HeadClassifier(Classifier):
-    """A trained head in the shape tagging expects: ``weights`` [labels, d] and a bias."""
+    """A trained head in the shape tagging expects: ``weights`` [labels, d] and a bias, scored
+    ``softmax`` / ``sigmoid`` of ``X @ W.T + b`` (its own scale and bias) whatever the model."""
 
     bias: np.ndarray = None  # type: ignore[assignment]  # [labels]
     head: Head | None = None
 
-    def logits(self, image_vectors: np.ndarray) -> np.ndarray:
-        x = np.asarray(image_vectors, dtype=np.float32)
-        z: np.ndarray = x @ self.weights.T + self.bias
-        return z
+    @property
+    def has_null_row(self) -> bool:
+        return False  # a head's rows are its labels
+
+    def _logits(self, sims: np.ndarray) -> np.ndarray:
+        sims += self.bias
+        return sims
 
 
 def head_classifier(clf: Classifier, head: Head) -> HeadClassifier:
@@ -169,6 +178,8 @@ def head_classifier(clf: Classifier, head: Head) -> HeadClassifier:
         weights=head.weights,
         logit_scale=1.0,
         thresholds=thresholds,
+        scoring=clf.scoring,
+        logit_bias=clf.logit_bias,
         bias=head.bias,
         head=head,
     )

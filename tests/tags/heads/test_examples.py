@@ -33,6 +33,8 @@ class FakeModel:
 
     id = "fake@1"
     logit_scale = 50.0
+    scoring = "softmax"
+    logit_bias = None
 
     def __init__(self, protos: np.ndarray) -> None:
         self.text = _unit(protos + 0.9 * np.roll(protos, 1, axis=0))

@@ -18,12 +18,20 @@ from clipdesk.tags.heads.evaluation import (
     stratified_folds,
     threshold_for_precision,
 )
-from clipdesk.tags.heads.fit import fit_head, label_data, training_loss, zero_shot_head
+from clipdesk.tags.heads.fit import (
+    fit_discriminant,
+    fit_head,
+    label_data,
+    training_loss,
+    zero_shot_head,
+)
 from clipdesk.tags.heads.optim import lbfgs
 from clipdesk.tags.heads.store import (
     applied_head,
     applied_heads,
     apply_head,
+    head_from_json,
+    head_to_json,
     remove_head,
     with_applied_head,
 )
@@ -32,6 +40,7 @@ from clipdesk.tags.zero_shot import Classifier, Decisions, propose
 
 D = 32
 SCALE = 50.0
+BIAS = -4.0  # a sigmoid model's logit bias
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -59,11 +68,14 @@ class World:
         x = _unit(self.protos[y] + noise * self.rng.normal(size=(n, D)) / np.sqrt(D))
         return x, y
 
-    def classifier(self, mode: Mode = Mode.SINGLE) -> Classifier:
+    def classifier(self, mode: Mode = Mode.SINGLE, scoring: str = "softmax") -> Classifier:
         labels = [f"c{i}" for i in range(self.k)]
         cat = Category("Things", tuple(Label(n) for n in labels), mode=mode)
+        thresholds = np.full(self.k, 0.5, np.float32)
+        if scoring == "sigmoid":  # SigLIP-like: no generic-photo row, a bias
+            return Classifier(cat, "m@1", self.text, SCALE, thresholds, "sigmoid", BIAS)
         w = self.text if mode is Mode.SINGLE else np.vstack([self.text, self.null])
-        return Classifier(cat, "m@1", w, SCALE, np.full(self.k, 0.5, np.float32))
+        return Classifier(cat, "m@1", w, SCALE, thresholds)
 
 
 def _single_data(x: np.ndarray, y: np.ndarray, k: int):
@@ -85,6 +97,46 @@ def test_zero_shot_head_reproduces_the_zero_shot_scores():
         clf = w.classifier(mode)
         head = zero_shot_head(clf)
         np.testing.assert_allclose(head.scores(x), clf.scores(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", [Mode.SINGLE, Mode.MULTI])
+def test_zero_shot_head_of_a_sigmoid_model_gives_its_zero_shot_scores_stored_and_applied(
+    mode, tmp_path
+):
+    w = World()
+    x, _ = w.sample(20)
+    clf = w.classifier(mode, "sigmoid")
+    head = zero_shot_head(clf)
+    np.testing.assert_allclose(head.weights, SCALE * w.text, rtol=1e-6)
+    np.testing.assert_array_equal(head.bias, BIAS if mode is Mode.MULTI else 0.0)
+    np.testing.assert_allclose(head.scores(x), clf.scores(x), rtol=1e-5, atol=1e-6)
+    back = head_from_json(head_to_json(head))
+    np.testing.assert_array_equal(back.bias, head.bias)
+    np.testing.assert_array_equal(back.pull_bias, head.pull_bias)
+    with Library(tmp_path / "lib.sqlite3") as lib:
+        apply_head(lib, head)
+        used = with_applied_head(lib, clf)
+        assert used is not clf
+        np.testing.assert_allclose(used.scores(x), clf.scores(x), rtol=1e-5, atol=1e-6)
+        # the Tags page preview scores from the search index's similarities to the head's rows
+        from_sims = used.scores_from_similarities(x @ used.weights.T)
+        np.testing.assert_allclose(from_sims, clf.scores(x), rtol=1e-5, atol=1e-6)
+
+
+def test_sigmoid_multi_label_head_is_pulled_toward_the_model_bias_not_zero():
+    w = World(k=3)
+    init = zero_shot_head(w.classifier(Mode.MULTI, "sigmoid"))
+    x, y = w.sample(60)
+    dec = Decisions(np.arange(60), np.zeros(60, np.int64), y == 0)  # only c0 decided
+    data = label_data(Mode.MULTI, np.arange(60), x, dec, 3)
+    head = fit_head(init, data, lam=1.0)
+    # undecided labels feel only the pull: they stay the zero-shot ones, bias included
+    np.testing.assert_allclose(head.bias[1:], BIAS, atol=1e-4)
+    np.testing.assert_allclose(head.weights[1:], init.weights[1:], atol=1e-4)
+    assert abs(head.bias[0] - BIAS) < 1.0
+    lda = fit_discriminant(init, data)
+    assert lda is not None
+    np.testing.assert_array_equal(lda.bias[1:], BIAS)
 
 
 def test_no_examples_means_zero_shot_and_labels_make_it_better():
@@ -137,9 +189,10 @@ def test_label_data_rules():
     assert list(pos) == [1, 1, 0] and list(neg) == [2, 1, 1]
 
 
-def test_multi_label_head_learns_and_calibrates():
+@pytest.mark.parametrize("scoring", ["softmax", "sigmoid"])
+def test_multi_label_head_learns_and_calibrates(scoring):
     w = World(k=3)
-    clf = w.classifier(Mode.MULTI)
+    clf = w.classifier(Mode.MULTI, scoring)
     init = zero_shot_head(clf)
     x, y = w.sample(150)
     rows = np.repeat(np.arange(150), 3)

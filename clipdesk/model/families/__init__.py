@@ -1,0 +1,36 @@
+"""Which loader reads a checkpoint: every family ClipDesk supports, and the refusal of the rest.
+
+A folder is told apart by its files (``open_clip_config.json``: an OpenCLIP hub folder;
+``config.json``'s ``model_type``: a Hugging Face model), a single file by its tensor names. A
+family ClipDesk does not run is refused by :mod:`.detect` with a message naming it, before any
+weights are built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clipdesk.model.checkpoint import Checkpoint
+
+
+def load_folder(folder: Path) -> Checkpoint:
+    from clipdesk.model.families import detect
+
+    kind = detect.folder_kind(folder)
+    if kind == "openclip-hub":
+        from clipdesk.model.families.openclip_hub import load_hub_folder
+
+        return load_hub_folder(folder)
+    if kind == "siglip":
+        from clipdesk.model.families.siglip_load import load_siglip_folder
+
+        return load_siglip_folder(folder)
+    from clipdesk.model.checkpoint import load_hf_clip_folder
+
+    return load_hf_clip_folder(folder)
+
+
+def load_file(path: Path, act: str | None) -> Checkpoint:
+    from clipdesk.model.checkpoint import load_clip_state_dict_file
+
+    return load_clip_state_dict_file(path, act)

@@ -1,0 +1,207 @@
+"""A tokenizer read from a Hugging Face ``tokenizer.json``, for text towers that are not CLIP's.
+
+SigLIP2's Gemma tokenizer and XLM-RoBERTa's sentencepiece-derived one are run by the
+``tokenizers`` library as the file describes them: its normaliser, pre-tokeniser, model and
+post-processor (the special tokens around each text: ``<s> … </s>``, ``… <eos>``). What
+transformers adds on top is reproduced here: ``tokenizer_config.json``'s ``add_bos_token`` /
+``add_eos_token``, when given, replace the file's post-processor; its ``pad_token`` pads;
+truncation drops text but never the special tokens; a family may ask for an extra normaliser
+(SigLIP2 was trained on lower-cased text) or a Python clean-up of each text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tokenizers import Tokenizer, normalizers, processors
+
+from clipdesk.common import limits
+from clipdesk.common.errors import CheckpointError
+
+# "max_length": every row is context_length long (towers that read the last position, as
+# SigLIP's, were trained that way); "longest": rows as long as the longest text of the batch.
+Padding = Literal["max_length", "longest"]
+
+TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+
+def token_text(value: object) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string, or an AddedToken object
+    ``{"content": "<pad>", ...}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("content"), str):
+        return str(value["content"])
+    return None
+
+
+def read_tokenizer_config(folder: Path) -> dict[str, Any]:
+    """The folder's tokenizer_config.json, or an empty dict when it has none."""
+    from clipdesk.model.checkpoint import read_json
+
+    path = folder / TOKENIZER_CONFIG_FILE
+    return read_json(path) if path.is_file() else {}
+
+
+def read_tokenizer_file(path: Path) -> Tokenizer:
+    """A tokenizer.json, refused with the file's name when it is too large or unreadable."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if size > limits.TOKENIZER_JSON_MAX_BYTES:
+        raise CheckpointError(
+            f"{path}: {size / 1e6:,.0f} MB, too large for a tokenizer.json "
+            f"(at most {limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
+        )
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+        raise CheckpointError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+
+
+class HubTokenizer:
+    """Satisfies :class:`clipdesk.model.tokenizer.TextTokenizer`."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        context_length: int,
+        *,
+        pad_id: int,
+        padding: Padding = "longest",
+        clean: Callable[[str], str] | None = None,
+        source: Path | str = TOKENIZER_FILE,
+    ) -> None:
+        self._tok = tokenizer
+        self.context_length = context_length
+        self.pad_id = pad_id
+        self.padding = padding
+        self._clean = clean
+        post = tokenizer.post_processor
+        specials = post.num_special_tokens_to_add(False) if post is not None else 0
+        if specials >= context_length:
+            raise CheckpointError(
+                f"{source}: the tokenizer adds {specials} special tokens, but the model reads "
+                f"only {context_length}"
+            )
+        if not 0 <= pad_id < tokenizer.get_vocab_size(with_added_tokens=True):
+            raise CheckpointError(f"{source}: padding id {pad_id} is outside the vocabulary")
+        # The library truncates the text before the post-processor adds the special tokens, so
+        # the end token survives a long text, as in transformers with truncation=True.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=context_length)
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: Path,
+        context_length: int,
+        *,
+        padding: Padding = "longest",
+        normalizer: normalizers.Normalizer | None = None,
+        clean: Callable[[str], str] | None = None,
+        default_pad: str | None = None,
+    ) -> HubTokenizer:
+        """``folder/tokenizer.json`` with ``folder/tokenizer_config.json`` (if any) applied the
+        way transformers applies it. ``normalizer`` runs before the file's own; ``clean`` is
+        Python applied to each text before the library sees it; ``default_pad`` is the family's
+        padding token (its tokenizer class's default) when neither file names one."""
+        path = folder / TOKENIZER_FILE
+        tok = read_tokenizer_file(path)
+        config = read_tokenizer_config(folder)
+        if normalizer is not None:
+            own = tok.normalizer
+            tok.normalizer = normalizers.Sequence([normalizer, own] if own else [normalizer])
+        if "add_bos_token" in config or "add_eos_token" in config:
+            tok.post_processor = _template(tok, config, path)
+        return cls(
+            tok,
+            context_length,
+            pad_id=_pad_id(tok, config, path, default_pad),
+            padding=padding,
+            clean=clean,
+            source=path,
+        )
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def token_id(self, token: str) -> int | None:
+        return self._tok.token_to_id(token)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with the tokenizer's special tokens, at most ``context_length`` long."""
+        # Bounding characters first keeps a 10,000-character paste cheap; every token covers at
+        # least one character, so nothing that could fit is lost.
+        bounded = [t[: self.context_length * 64] for t in texts]
+        if self._clean is not None:
+            bounded = [self._clean(t) for t in bounded]
+        return [e.ids for e in self._tok.encode_batch(bounded, add_special_tokens=True)]
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        """A LongTensor [n, L] padded with the pad id after each text."""
+        ids = self.encode(texts)
+        fixed = pad_to_context or self.padding == "max_length"
+        width = self.context_length if fixed else max((len(i) for i in ids), default=1)
+        out = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        for row, seq in enumerate(ids):
+            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return out
+
+
+def _special_id(tok: Tokenizer, config: Mapping[str, Any], key: str, path: Path) -> tuple[str, int]:
+    text = token_text(config.get(key))
+    token_id = tok.token_to_id(text) if text is not None else None
+    if text is None or token_id is None:
+        raise CheckpointError(
+            f"{path.parent / TOKENIZER_CONFIG_FILE}: {key} {config.get(key)!r} is not a token "
+            f"of {path.name}"
+        )
+    return text, token_id
+
+
+def _template(
+    tok: Tokenizer, config: Mapping[str, Any], path: Path
+) -> processors.TemplateProcessing:
+    """The post-processor built from add_bos_token / add_eos_token (false unless given) in place
+    of the file's, as transformers 4 did on loading (5 does when they are passed to
+    from_pretrained): the flags say what the model was trained with, e.g. SigLIP2's bos="no",
+    eos="sticky", while the file may keep Gemma's own "<bos> $A"."""
+
+    def flagged(flag: str, token: str) -> tuple[str, int] | None:
+        return _special_id(tok, config, token, path) if config.get(flag) is True else None
+
+    bos, eos = flagged("add_bos_token", "bos_token"), flagged("add_eos_token", "eos_token")
+
+    def one(seq: str, type_id: int) -> str:
+        parts = [f"{bos[0]}:{type_id}"] if bos else []
+        parts.append(f"{seq}:{type_id}")
+        return " ".join(parts + ([f"{eos[0]}:{type_id}"] if eos else []))
+
+    single, pair = one("$A", 0), f"{one('$A', 0)} {one('$B', 1)}"
+    specials = [t for t in (bos, eos) if t is not None]
+    return processors.TemplateProcessing(single=single, pair=pair, special_tokens=specials)
+
+
+def _pad_id(tok: Tokenizer, config: Mapping[str, Any], path: Path, default: str | None) -> int:
+    """tokenizer_config.json's pad_token, else the padding tokenizer.json declares, else the
+    family's default token."""
+    if config.get("pad_token") is not None:
+        return _special_id(tok, config, "pad_token", path)[1]
+    declared = tok.padding
+    if declared is not None:
+        return int(declared["pad_id"])
+    if default is not None:
+        return _special_id(tok, {"pad_token": default}, "pad_token", path)[1]
+    raise CheckpointError(
+        f"{path}: names no padding token (no pad_token in {TOKENIZER_CONFIG_FILE}, no padding "
+        "in tokenizer.json)",
+        hint="the model's tokenizer files are incomplete; take them again from where the model "
+        "came from",
+    )

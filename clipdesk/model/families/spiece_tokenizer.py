@@ -1,0 +1,133 @@
+"""SigLIP (v1)'s tokenizer: a sentencepiece model (``spiece.model``) and SigLIP's text clean-up.
+
+SigLIP v1 repositories ship only the sentencepiece model, which transformers' ``SiglipTokenizer``
+runs with steps of its own; the same steps are taken here so ClipDesk's ids are the ones the
+published model sees there: the text is lower-cased, ASCII punctuation is removed and runs of
+whitespace become one space; the encoding starts at a word boundary (sentencepiece is given the
+unknown-token text in front, whose pieces are then dropped: this is how transformers keeps
+sentencepiece from adding a second word-start marker); ``</s>`` ends it and survives
+truncation; ``</s>`` pads it to 64 tokens, as SigLIP was trained.
+
+Unlike transformers, special-token text typed by the user (``</s>``) stays text: a search query
+never ends a sequence early.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from sentencepiece import SentencePieceProcessor
+
+from clipdesk.common import limits
+from clipdesk.common.errors import CheckpointError
+
+SPIECE_FILE = "spiece.model"
+WORD_START = "\u2581"  # sentencepiece's "▁", a space before a piece
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def canonicalize(text: str, lowercase: bool = True) -> str:
+    """transformers' SiglipTokenizer.canonicalize_text (after big_vision's zero-shot prompts)."""
+    if lowercase:
+        text = text.lower()
+    text = text.translate(_NO_PUNCTUATION)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+class SiglipSentencePieceTokenizer:
+    """Satisfies :class:`clipdesk.model.tokenizer.TextTokenizer`; rows always have
+    ``context_length`` ids (the text tower reads the last position)."""
+
+    def __init__(
+        self,
+        processor: SentencePieceProcessor,
+        context_length: int,
+        *,
+        eos_token: str = "</s>",
+        pad_token: str = "</s>",
+        unk_token: str = "<unk>",
+        lowercase: bool = True,
+        source: Path | str = SPIECE_FILE,
+    ) -> None:
+        if context_length < 2:
+            raise CheckpointError(f"{source}: a context of {context_length} tokens is too short")
+        self._sp = processor
+        self.context_length = context_length
+        self.eos_id = self._piece_id(eos_token, "eos_token", source)
+        self.pad_id = self._piece_id(pad_token, "pad_token", source)
+        self._unk_text = unk_token
+        self._unk_pieces = len(processor.encode(unk_token))
+        self._lowercase = lowercase
+
+    def _piece_id(self, piece: str, role: str, source: Path | str) -> int:
+        piece_id = self._sp.piece_to_id(piece)
+        if self._sp.id_to_piece(piece_id) != piece:
+            raise CheckpointError(f"{source}: has no piece {piece!r} (the {role})")
+        return int(piece_id)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: Path,
+        context_length: int,
+        *,
+        eos_token: str = "</s>",
+        pad_token: str = "</s>",
+        unk_token: str = "<unk>",
+        lowercase: bool = True,
+    ) -> SiglipSentencePieceTokenizer:
+        """The special tokens and ``lowercase`` as tokenizer_config.json gives them (the defaults
+        are SiglipTokenizer's)."""
+        try:
+            size = path.stat().st_size
+            if size > limits.TOKENIZER_JSON_MAX_BYTES:
+                raise CheckpointError(
+                    f"{path}: {size / 1e6:,.0f} MB, too large for a sentencepiece model (at most "
+                    f"{limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        processor = SentencePieceProcessor()
+        try:
+            processor.LoadFromSerializedProto(data)
+        except (RuntimeError, OSError, TypeError) as exc:
+            raise CheckpointError(f"{path}: not a readable sentencepiece model ({exc})") from exc
+        return cls(
+            processor,
+            context_length,
+            eos_token=eos_token,
+            pad_token=pad_token,
+            unk_token=unk_token,
+            lowercase=lowercase,
+            source=path,
+        )
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._sp.get_piece_size())
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids ending with the end token, at most ``context_length`` long."""
+        body_max = self.context_length - 1
+        # A piece covers at least one character: the cut keeps a 10,000-character paste cheap.
+        words = [WORD_START + t[: body_max * 64].replace(WORD_START, " ") for t in texts]
+        prefixed = [self._unk_text + canonicalize(w, self._lowercase) for w in words]
+        out = []
+        for pieces in self._sp.encode(prefixed):
+            body = pieces[self._unk_pieces :] if len(pieces) >= self._unk_pieces else pieces
+            out.append([*body[:body_max], self.eos_id])
+        return out
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        """A LongTensor [n, context_length], padded after the end token."""
+        ids = self.encode(texts)
+        out = torch.full((len(ids), self.context_length), self.pad_id, dtype=torch.long)
+        for row, seq in enumerate(ids):
+            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return out

@@ -1,0 +1,465 @@
+"""OpenCLIP hub folders against OpenCLIP's own model code (the open-clip-torch wheel).
+
+Every architecture config the wheel ships is either read, giving exactly the tensors OpenCLIP's
+model of that config has, or refused naming its family. Shrunk models in the real configs' key
+layout, with random weights, are written by OpenCLIP's own hub writer and must embed photos and
+phrases as OpenCLIP does (its tokenizer; transformers' image processor set up like the config's
+preprocess_cfg, since OpenCLIP's transforms need torchvision).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+from PIL import Image
+
+from clipdesk.common.errors import CheckpointError
+from clipdesk.model import load_model, manager
+from clipdesk.model.clip import ClipModule
+from clipdesk.model.families import openclip_hub
+from tests.model import hf_reference as ref
+from tests.support import open_clip_oracle as oracle
+
+TOL = 1e-4
+TEXTS = [
+    "a photo of a cat",
+    "kids on a beach at sunset",
+    "",
+    "🐶 and 🐱 on a sofa!!",
+    "東京の夜景",
+    "Crème brûlée at a café in Zürich",
+    "don't   stop\n\tbelieving",
+    "x" * 2_000,
+]
+
+# Refused configs: the family word their message must carry, by a part of the config's name
+# (first match wins).
+FAMILY_WORDS = [
+    ("MobileCLIP2-L-14", "timm"),
+    ("MobileCLIP", "MobileCLIP"),
+    ("EVA", "EVA"),
+    ("PE-Core", "Perception Encoder"),
+    ("nllb-clip-base-siglip", "SigLIP"),
+    ("nllb-clip-large-siglip", "SigLIP"),
+    ("SigLIP", "SigLIP"),
+    ("CLIPA", "CLIPA"),
+    ("worldwide", "MetaCLIP 2"),
+    ("ViTamin", "ViTamin"),
+    ("coca", "CoCa"),
+    ("convnext", "ConvNeXt"),
+    ("mt5", "mT5"),
+    ("nllb", "NLLB"),
+    ("roberta", "RoBERTa"),
+    ("swin", "Swin"),
+    ("vit_", "timm"),
+    ("-alt", "layer scale"),
+]
+
+
+def photos() -> list[Image.Image]:
+    """Photo-like images of odd sizes and unlike colours and textures (a random tower averages
+    its patches, so only different-looking photos give it different vectors)."""
+    rng = np.random.default_rng(5)
+    out = []
+    specs = [
+        ((640, 427), (1.0, 0.6, 0.2), 8),
+        ((300, 1000), (0.1, 0.3, 1.0), 61),
+        ((224, 224), (0.2, 0.2, 0.2), 3),
+        ((1001, 223), (0.3, 1.0, 0.4), 150),
+    ]
+    for (w, h), tint, period in specs:
+        y, x = np.mgrid[0:h, 0:w]
+        stripes = ((x // period + y // period) % 2)[..., None] * 120.0
+        arr = stripes + np.asarray(tint) * np.stack(
+            [x * 255 / (w - 1), y * 255 / (h - 1), (x ^ y) % 256], -1
+        )
+        arr = arr + rng.normal(0, 25, arr.shape)
+        arr[h // 3 : h // 2, w // 4 : w // 2] = [250, 20, 30]
+        out.append(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
+    return out
+
+
+def model_config(name: str) -> dict[str, Any]:
+    return json.loads((oracle.model_configs_dir() / f"{name}.json").read_text())
+
+
+def openclip_model(model_cfg: dict[str, Any]) -> torch.nn.Module:
+    mod = oracle.import_module("model")
+    kwargs = {k: v for k, v in model_cfg.items() if k != "custom_text"}
+    cls = mod.CustomTextCLIP if model_cfg.get("custom_text") else mod.CLIP
+    return cls(**kwargs)
+
+
+# --- (a) every config in the wheel ---
+
+
+def test_every_openclip_config_is_read_exactly_or_refused_by_family():
+    supported, delegated, refused, problems = [], [], [], []
+    for path in sorted(oracle.model_configs_dir().glob("*.json")):
+        model_cfg = json.loads(path.read_text())
+        name = path.stem
+        if model_cfg["text_cfg"].get("hf_model_name", "").startswith("xlm-roberta"):
+            # XLM-RoBERTa text towers are read by clipdesk.model.families.xlmr (its own
+            # conformance test); the oracle is not built here because OpenCLIP's HFTextEncoder
+            # fetches the tower's config.json from the hub, which needs a network.
+            delegated.append(name)
+            continue
+        try:
+            cfg = openclip_hub.clip_config({"model_cfg": model_cfg}, path)
+        except CheckpointError as exc:
+            word = next(w for key, w in FAMILY_WORDS if key in name)
+            refused.append(name)
+            if word not in exc.message or "does not run" not in exc.message:
+                problems.append(f"{name}: refused as {exc.message!r}, expected {word!r}")
+            continue
+        with torch.device("meta"):
+            ours = ClipModule(cfg).state_dict()
+            theirs = openclip_model(model_cfg).state_dict()
+        got = {k: tuple(v.shape) for k, v in ours.items()}
+        want = {k: tuple(v.shape) for k, v in theirs.items()}
+        if got != want:
+            extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+            shapes = [f"{k} {got[k]} vs {want[k]}" for k in got if k in want and got[k] != want[k]]
+            problems.append(f"{name}: extra {extra[:3]} missing {missing[:3]} shapes {shapes[:3]}")
+        supported.append(name)
+    assert not problems, "\n".join(problems)
+    vits = ("ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14")
+    required = {"ViT-B-32-256", *vits, *(f"{n}-quickgelu" for n in vits)}
+    required |= {"RN50", "RN50-quickgelu", "RN101", "RN50x4", "RN50x16", "RN50x64"}
+    assert required <= set(supported), sorted(required - set(supported))
+    assert sorted(delegated) == ["xlm-roberta-base-ViT-B-32", "xlm-roberta-large-ViT-H-14"]
+    assert len(supported) >= 40 and len(refused) >= 90
+
+
+def test_config_read_follows_openclip_rules():
+    cfg = openclip_hub.clip_config({"model_cfg": model_config("ViT-bigG-14")}, Path("x.json"))
+    assert (cfg.vision.heads, cfg.vision.mlp_width) == (1664 // 104, int(1664 * 4.9231))
+    assert cfg.vision.act == cfg.text.act == "gelu"
+    quick = openclip_hub.clip_config({"model_cfg": model_config("ViT-L-14-336-quickgelu")}, Path())
+    assert (quick.vision.image_size, quick.vision.patch_size, quick.text.act) == (
+        336,
+        14,
+        "quick_gelu",
+    )
+    # a repository that names itself (or openai's) as its CLIP-vocabulary tokenizer
+    named = model_config("ViT-B-16")
+    named["text_cfg"]["hf_tokenizer_name"] = "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"
+    assert openclip_hub.clip_config({"model_cfg": named}, Path()).text.vocab_size == 49408
+    rn = openclip_hub.clip_config({"model_cfg": model_config("RN50x4")}, Path())
+    assert (rn.vision.layers, rn.vision.width, rn.vision.heads) == ((4, 6, 10, 6), 80, 40)
+    # custom_text keeps the same CLIP text tower under "text." (OpenCLIP's CustomTextCLIP)
+    custom = {**model_config("ViT-L-14"), "custom_text": True}
+    cfg = openclip_hub.clip_config({"model_cfg": custom}, Path())
+    with torch.device("meta"):
+        theirs = {k: v.shape for k, v in openclip_model(custom).state_dict().items()}
+        ours = {k: v.shape for k, v in ClipModule(cfg).state_dict().items()}
+    assert any(k.startswith("text.") for k in theirs)
+    assert openclip_hub.from_custom_text(theirs) == ours  # type: ignore[arg-type]
+
+
+def test_written_model_cfg_reads_back_as_the_same_architecture():
+    from clipdesk.model.families.openclip_save import hub_model_config
+
+    read = 0
+    for path in sorted(oracle.model_configs_dir().glob("*.json")):
+        try:
+            cfg = openclip_hub.clip_config({"model_cfg": json.loads(path.read_text())}, path)
+        except CheckpointError:
+            continue
+        again = openclip_hub.clip_config({"model_cfg": hub_model_config(cfg)}, Path())
+        assert again == cfg, path.stem
+        read += 1
+    assert read >= 40
+
+
+@pytest.mark.parametrize(
+    ("tower", "option", "value", "expected"),
+    [
+        ("vision_cfg", "qk_norm", True, "qk-norm"),
+        ("vision_cfg", "act_kwargs", {"approximate": "tanh"}, "activation options"),
+        ("vision_cfg", "norm_kwargs", {"elementwise_affine": False}, "LayerNorm options"),
+        ("vision_cfg", "pos_embed_type", "rope", "position embeddings"),
+        ("vision_cfg", "image_size", [224, 256], "non-square"),
+        ("text_cfg", "no_causal_mask", True, "bidirectional"),
+        ("text_cfg", "proj_bias", True, "bias"),
+        ("text_cfg", "pool_type", "last", "pooled by 'last'"),
+        ("text_cfg", "tokenizer_kwargs", {"clean": "canonicalize"}, "tokenizer options"),
+        ("text_cfg", "hf_tokenizer_name", "bert-base-uncased", "CLIPA"),
+        ("text_cfg", "scale_fc", True, "MLP LayerNorm"),
+        ("model_cfg", "init_logit_bias", -10, "sigmoid"),
+    ],
+)
+def test_unimplemented_options_are_refused_by_name(tower, option, value, expected):
+    model_cfg = model_config("ViT-B-32")
+    (model_cfg if tower == "model_cfg" else model_cfg[tower])[option] = value
+    with pytest.raises(CheckpointError, match="does not run") as info:
+        openclip_hub.clip_config({"model_cfg": model_cfg}, Path("open_clip_config.json"))
+    assert expected in info.value.message and "open_clip_config.json" in info.value.message
+
+
+def test_unknown_option_and_hostile_values_name_the_field():
+    cases = [
+        ("vision_cfg", "new_fancy_option", 1, "vision_cfg.new_fancy_option is an option"),
+        ("vision_cfg", "width", 10**9, "vision_cfg.width"),
+        ("text_cfg", "context_length", "77", "text_cfg.context_length is '77'"),
+        ("vision_cfg", "mlp_ratio", float("nan"), "vision_cfg.mlp_ratio"),
+        ("model_cfg", "quick_gelu", "yes", "quick_gelu is 'yes'"),
+    ]
+    for tower, option, value, expected in cases:
+        model_cfg = model_config("ViT-B-32")
+        (model_cfg if tower == "model_cfg" else model_cfg[tower])[option] = value
+        with pytest.raises(CheckpointError) as info:
+            openclip_hub.clip_config({"model_cfg": model_cfg}, Path("c.json"))
+        assert expected in str(info.value), (option, str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("pre", "crop", "expected"),
+    [
+        ({}, True, None),
+        ({"mean": [0.5, 0.5, 0.5], "std": [0.5], "resize_mode": "squash"}, False, None),
+        ({"resize_mode": "longest"}, None, "'longest' image resizing"),
+        ({"interpolation": "bilinear"}, None, "'bilinear' image resampling"),
+        ({"std": [0, 1, 1]}, None, "image_std"),
+        ({"size": 256}, None, "preprocess_cfg.size is 256"),
+    ],
+)
+def test_preprocess_cfg(pre, crop, expected):
+    config = {"preprocess_cfg": pre}
+    if expected is None:
+        got = openclip_hub.preprocess_config(config, 224, Path("c.json"))
+        assert (got.size, got.crop) == (224, crop)
+        if "mean" in pre:
+            assert got.mean == got.std == (0.5, 0.5, 0.5)
+    else:
+        with pytest.raises(CheckpointError, match=expected):
+            openclip_hub.preprocess_config(config, 224, Path("c.json"))
+
+
+# --- (b) conformance with OpenCLIP's forward ---
+
+
+def openclip_hub_writer():
+    """OpenCLIP's own hub writer, ``push_to_hf_hub.save_for_hf`` (with ``save_config_for_hf``),
+    compiled from the wheel's source. The module itself cannot be imported: it imports
+    open_clip.factory, whose transform module needs eleven torchvision.transforms names that
+    the oracle's stand-in rightly does not fake; the two writer functions use none of them."""
+    path = oracle.wheel_root() / "open_clip" / "push_to_hf_hub.py"
+    wanted = ("save_config_for_hf", "save_for_hf")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    body: list[ast.stmt] = [
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted
+    ]
+    assert [n.name for n in body] == list(wanted)
+    constants = oracle.import_module("constants")
+    namespace: dict[str, Any] = {
+        "json": json,
+        "Path": Path,
+        "torch": torch,
+        "safetensors": safetensors,
+        "_has_safetensors": True,
+        "Optional": Optional,
+        "Union": Union,
+        "HFTokenizer": object,  # only an annotation
+        "HF_WEIGHTS_NAME": constants.HF_WEIGHTS_NAME,
+        "HF_SAFE_WEIGHTS_NAME": constants.HF_SAFE_WEIGHTS_NAME,
+        "HF_CONFIG_NAME": constants.HF_CONFIG_NAME,
+    }
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(path), "exec"), namespace)
+    return namespace["save_for_hf"]
+
+
+def shrink(name: str, vision: dict[str, Any], text: dict[str, Any], embed_dim: int) -> dict:
+    """A real config with smaller towers, every other option (image and patch size, activation,
+    MLP ratio) as the wheel has it."""
+    cfg = copy.deepcopy(model_config(name))
+    cfg["embed_dim"] = embed_dim
+    cfg["vision_cfg"].update(vision)
+    cfg["text_cfg"].update(text)
+    return cfg
+
+
+SMALL_TEXT = {"width": 64, "heads": 2, "layers": 2}
+VARIANTS = {
+    # DataComp's ViT-B-32-256: GELU, 256 px, shortest side + centre crop
+    "ViT-B-32-256": (
+        shrink("ViT-B-32-256", {"width": 64, "layers": 2, "head_width": 32}, SMALL_TEXT, 32),
+        {},
+    ),
+    # ViT-L/14 at 336 px (GELU), patch 14: 24 x 24 patches; SigLIP-like mean/std
+    "ViT-L-14-336": (
+        shrink("ViT-L-14-336", {"width": 64, "layers": 2, "head_width": 16}, SMALL_TEXT, 48),
+        {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+    ),
+    # bigG's head width and fractional MLP ratio with QuickGELU, squashed like Apple's DFN5B
+    "ViT-bigG-14-quickgelu": (
+        shrink("ViT-bigG-14-quickgelu", {"width": 208, "layers": 2}, SMALL_TEXT, 32),
+        {"resize_mode": "squash", "interpolation": "bicubic"},
+    ),
+    # OpenAI's RN50 layout: bottleneck stages, attention pool (QuickGELU text)
+    "RN50-quickgelu": (
+        shrink("RN50-quickgelu", {"width": 16, "layers": [1, 2, 1, 1]}, SMALL_TEXT, 32),
+        {},
+    ),
+}
+
+
+def randomise(model: torch.nn.Module, seed: int) -> None:
+    """Every weight random (OpenCLIP's init leaves LayerNorms at 1/0 and biases at 0, which would
+    hide a swapped weight and bias), and batch-norm statistics those of real activations, as in a
+    trained ResNet: made-up ones shrink the signal layer by layer into a constant vector."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if t.is_floating_point() and "running_" not in name:
+                t.add_(0.05 * torch.randn(t.shape, generator=gen))
+        model.logit_scale.fill_(4.0)
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        if norms:
+            for bn in norms:
+                bn.reset_running_stats()
+                bn.momentum = None  # a plain average over the calibration batch
+            model.visual.train()
+            size = model.visual.image_size
+            model.visual(torch.randn((8, 3, size, size), generator=gen))
+            model.eval()
+
+
+def openclip_pixels(images: list[Image.Image], size: int, pre: dict[str, Any]) -> torch.Tensor:
+    from transformers import CLIPImageProcessorPil
+
+    kwargs: dict[str, Any] = {
+        "image_mean": pre.get("mean", [0.48145466, 0.4578275, 0.40821073]),
+        "image_std": pre.get("std", [0.26862954, 0.26130258, 0.27577711]),
+    }
+    if pre.get("resize_mode") == "squash":
+        kwargs.update(do_center_crop=False, size={"height": size, "width": size})
+    else:
+        kwargs.update(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    return CLIPImageProcessorPil(**kwargs)(images=images, return_tensors="pt")["pixel_values"]
+
+
+class HubVariant:
+    """One shrunk model saved by OpenCLIP's hub writer, and OpenCLIP's embeddings of it."""
+
+    def __init__(self, name: str, root: Path, vocab_dir: Path, seed: int) -> None:
+        self.model_cfg, pre = VARIANTS[name]
+        torch.manual_seed(seed)
+        model = openclip_model(self.model_cfg).eval()
+        randomise(model, seed)
+        oracle.import_module("model").set_model_preprocess_cfg(
+            model,
+            {
+                "mean": pre.get("mean", oracle.import_module("constants").OPENAI_DATASET_MEAN),
+                "std": pre.get("std", oracle.import_module("constants").OPENAI_DATASET_STD),
+                **{k: v for k, v in pre.items() if k not in ("mean", "std")},
+            },
+        )
+        self.folder = root / name
+        # A CLIP-text model's hub tokenizer is openai/clip-vit-large-patch14's (push_to_hf_hub).
+        openclip_hub_writer()(model, ref.hf_tokenizer(vocab_dir), self.model_cfg, self.folder)
+        self.images = photos()
+        self.texts = TEXTS
+        size = self.model_cfg["vision_cfg"]["image_size"]
+        ids = oracle.import_module("tokenizer").SimpleTokenizer()(self.texts, context_length=77)
+        with torch.no_grad():
+            self.ref_images = model.encode_image(
+                openclip_pixels(self.images, size, pre), normalize=True
+            )
+            self.ref_texts = model.encode_text(ids, normalize=True)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The variants by name, each built once for the module when first asked for."""
+    vocab_dir = ref.write_vocab_files(tmp_path_factory.mktemp("vocab"))
+    root = tmp_path_factory.mktemp("hub")
+    built: dict[str, HubVariant] = {}
+
+    def get(name: str) -> HubVariant:
+        if name not in built:
+            built[name] = HubVariant(name, root, vocab_dir, seed=list(VARIANTS).index(name))
+        return built[name]
+
+    return get
+
+
+def _max_diff(ours: np.ndarray, theirs: torch.Tensor) -> float:
+    assert ours.shape == tuple(theirs.shape)
+    return float(np.abs(ours - theirs.numpy()).max())
+
+
+def _cos(a: np.ndarray) -> float:
+    return float(a[0] @ a[1])
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_hub_folder_embeds_as_openclip(hub, name):
+    variant = hub(name)
+    files = {p.name for p in variant.folder.iterdir()}
+    assert {"open_clip_config.json", "open_clip_model.safetensors", "tokenizer.json"} <= files
+    assert "open_clip_pytorch_model.bin" in files  # save_for_hf's default: both
+    model = load_model(variant.folder, device="cpu")
+    img = model.encode_images(variant.images)
+    txt = model.encode_texts(variant.texts)
+    assert _max_diff(img, variant.ref_images) <= TOL
+    assert _max_diff(txt, variant.ref_texts) <= TOL
+    assert _cos(img) < 0.9 and _cos(txt) < 0.9  # different inputs, different vectors
+    expected = openclip_hub.clip_config({"model_cfg": variant.model_cfg}, Path())
+    assert model.config == expected and model.family == "clip"
+
+
+def test_pytorch_bin_alone_is_read_weights_only(hub, tmp_path):
+    variant = hub("ViT-L-14-336")
+    folder = tmp_path / "bin-only"
+    folder.mkdir()
+    for name in ("open_clip_config.json", "open_clip_pytorch_model.bin"):
+        (folder / name).write_bytes((variant.folder / name).read_bytes())
+    model = load_model(folder, device="cpu")
+    assert _max_diff(model.encode_texts(variant.texts), variant.ref_texts) <= TOL
+    assert _max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
+
+
+def test_imported_hub_folder_keeps_its_files(hub):
+    variant = hub("RN50-quickgelu")
+    info = manager.import_model(variant.folder, name="rn-hub")
+    stored = {p.name for p in info.path.iterdir()}
+    assert {"open_clip_config.json", "open_clip_model.safetensors", "clipdesk.json"} <= stored
+    assert "rn-hub" in [m.name for m in manager.list_models()]
+    model = load_model("rn-hub", device="cpu")
+    assert _max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
+    assert model.name == "rn-hub" and model.meta["source"] == "import"
+
+
+def test_hub_folder_without_weights_or_with_foreign_weights(hub, tmp_path):
+    variant = hub("ViT-B-32-256")
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_bytes(
+        (variant.folder / "open_clip_config.json").read_bytes()
+    )
+    with pytest.raises(CheckpointError, match="no open_clip_model.safetensors"):
+        load_model(folder, device="cpu")
+    # weights of another architecture than the config describes: the problems named
+    other = VARIANTS["ViT-L-14-336"][0]
+    safetensors.torch.save_file(
+        {k: torch.zeros(v.shape) for k, v in openclip_model(other).state_dict().items()},
+        str(folder / "open_clip_model.safetensors"),
+    )
+    with pytest.raises(CheckpointError, match="does not fit the architecture") as info:
+        load_model(folder, device="cpu")
+    assert "visual.positional_embedding (577, 64) (expected (65, 64))" in info.value.message
+    # a config whose text vocabulary cannot hold CLIP's tokenizer is refused before the weights
+    config = json.loads((folder / "open_clip_config.json").read_text())
+    config["model_cfg"]["text_cfg"]["vocab_size"] = 1000
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="too small for CLIP's tokenizer"):
+        load_model(folder, device="cpu")

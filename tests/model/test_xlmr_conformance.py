@@ -1,0 +1,476 @@
+"""ClipDesk's XLM-RoBERTa CLIP against OpenCLIP's own model (``CustomTextCLIP``, whose text tower
+``HFTextEncoder`` is transformers' ``XLMRobertaModel`` with mean pooling and a projection):
+random weights, the hub folder written by OpenCLIP's ``save_for_hf``, a unigram tokenizer saved
+by transformers' ``XLMRobertaTokenizer``; raw strings go through OpenCLIP's ``HFTokenizer`` and
+ours, photos through a CLIP image processor and ours. Max abs diff of the normalised embeddings
+<= 1e-4 (fp32, CPU)."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clipdesk.common.errors import CheckpointError
+from clipdesk.model import load_model
+from tests.model import hf_reference as ref
+from tests.model.test_conformance import photos
+from tests.support import open_clip_oracle
+
+pytest.importorskip("transformers")
+
+TOL = 1e-4
+TEXTS = [
+    "a photo of a cat sleeping on the sofa",
+    "一只猫在沙发上睡觉",
+    "東京の夜景はとても美しいです",
+    "Ein Hund läuft über die grüne Wiese",
+    "Un perro corre por la playa al atardecer",
+    "🐶 and 🐱 on a sofa!!",
+    "",
+    "  kids   playing\n\ton the beach  ",
+    "“smart quotes” don’t &amp; fish &lt;3",
+    "ＬＯＵＤ　ＮＯＩＳＥＳ ﬁsh ‘q’ &amp;amp;amp; \x07bell\u200b",
+    "x" * 10_000,
+    ("孩子们在海滩上玩耍" * 1200)[:10_000],
+    "Los niños juegan en el parque. " * 40,
+]
+
+# Sentences the test tokenizer is trained on, so that the test strings split into real pieces.
+CORPUS = """A photo of a cat sleeping on the sofa.
+Kids playing on the beach at sunset, and a dog on the grass.
+Ein Hund läuft über die grüne Wiese im Sommer.
+Die Kinder spielen im Garten hinter dem Haus.
+Un perro corre por la playa al atardecer.
+Los niños juegan en el parque con sus amigos.
+一只猫在沙发上睡觉。孩子们在海滩上玩耍，太阳正在落山。
+東京の夜景はとても美しいです。子供たちが公園で遊んでいます。
+🐶 and 🐱 on a sofa!! 3 dogs, 2 cats & 1 parrot.
+"Quotes" don't stop believing; xxxx yyy.""".splitlines()
+
+
+def _spm_charsmap(model: bytes) -> bytes:
+    """NormalizerSpec.precompiled_charsmap of a SentencePiece ModelProto (fields 3 and 2), read
+    from the protobuf wire format: transformers' own extractor needs protobuf, not installed."""
+
+    def fields(buf: bytes):
+        i = 0
+        while i < len(buf):
+            key, i = varint(buf, i)
+            number, kind = key >> 3, key & 7
+            if kind == 0:
+                _, i = varint(buf, i)
+            elif kind == 2:
+                n, i = varint(buf, i)
+                yield number, buf[i : i + n]
+                i += n
+            else:
+                i += 8 if kind == 1 else 4
+
+    def varint(buf: bytes, i: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value, i
+
+    spec = next(v for n, v in fields(model) if n == 3)
+    return next(v for n, v in fields(spec) if n == 2)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    """A small XLM-R tokenizer the way the hub's was made: a SentencePiece unigram model with NFKC
+    normalisation, converted by transformers (its converter's vocabulary order: <s> <pad> </s>
+    <unk>, the pieces, <mask>) and written by ``save_pretrained``."""
+    import sentencepiece as spm
+    from transformers import XLMRobertaTokenizer
+    from transformers.convert_slow_tokenizer import XLMRobertaConverter
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS * 20),
+        model_writer=buf,
+        vocab_size=400,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        normalization_rule_name="nmt_nfkc",
+        character_coverage=1.0,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    vocab = XLMRobertaConverter.convert_from_spm(vocab=pieces)["vocab"]
+    tok = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=_spm_charsmap(buf.getvalue()))
+    folder = tmp_path_factory.mktemp("xlmr-tokenizer")
+    tok.save_pretrained(str(folder))
+    return folder
+
+
+def _save_for_hf():
+    """OpenCLIP's hub-folder writer. Its module imports the factory (which needs torchvision's
+    transforms) only for names the writer never calls, so the factory is stood in for while it
+    is imported."""
+    open_clip_oracle.import_module("tokenizer")
+    if "open_clip.push_to_hf_hub" not in sys.modules:
+        stand_in = types.ModuleType("open_clip.factory")
+        for name in ("create_model_from_pretrained", "get_model_config", "get_tokenizer"):
+            setattr(stand_in, name, None)
+        sys.modules["open_clip.factory"] = stand_in
+        try:
+            importlib.import_module("open_clip.push_to_hf_hub")
+        finally:
+            del sys.modules["open_clip.factory"]
+    return sys.modules["open_clip.push_to_hf_hub"].save_for_hf
+
+
+def _randomise(model: torch.nn.Module, seed: int) -> None:
+    """Random weights under which different inputs embed apart: the towers' small initial
+    weights give every photo and phrase nearly one embedding (attention that averages, constant
+    class, position and token-type embeddings that dominate). Matrices of unit gain (std
+    1/sqrt(fan-in)), sharper attention, weaker position and token-type tables; biases and
+    LayerNorms random too, so a bias or a norm applied at the wrong place shows."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            norm = "LayerNorm" in name or any(part.startswith("ln_") for part in name.split("."))
+            if name == "logit_scale":
+                p.fill_(4.2)
+            elif norm:
+                p.copy_((1.0 + 0.1 * noise) if name.endswith("weight") else 0.02 * noise)
+            elif p.ndim == 1:
+                p.copy_(0.02 * noise)
+            else:
+                gain = 1.0
+                if any(k in name for k in ("query.weight", "key.weight", "in_proj_weight")):
+                    gain = 3.0
+                elif any(k in name for k in ("position_embeddings", "token_type_embeddings")):
+                    gain = 0.3
+                p.copy_(gain * noise * p[0].numel() ** -0.5)
+
+
+class Variant:
+    """An OpenCLIP model with an XLM-R text tower, its hub folder, and OpenCLIP's embeddings."""
+
+    def __init__(
+        self,
+        root: Path,
+        tokenizer_dir: Path,
+        *,
+        text: dict,
+        embed_dim: int,
+        vision_cfg: dict,
+        text_cfg: dict,
+        seed: int,
+        with_text_config: bool,
+        weights: str,
+        mean_std: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+        old_position_ids: bool = False,
+    ) -> None:
+        from transformers import XLMRobertaConfig
+
+        model_mod = open_clip_oracle.import_module("model")
+        tokenizer_mod = open_clip_oracle.import_module("tokenizer")
+        hf_cfg_dir = root / "hf-text-config"
+        XLMRobertaConfig(
+            vocab_size=len(
+                json.loads((tokenizer_dir / "tokenizer.json").read_text())["model"]["vocab"]
+            ),
+            max_position_embeddings=514,
+            type_vocab_size=1,
+            layer_norm_eps=1e-5,
+            **text,
+        ).save_pretrained(str(hf_cfg_dir))
+        # The config the hub holds names the text model; the oracle is built from its config.
+        model_cfg = {"embed_dim": embed_dim, "vision_cfg": vision_cfg, "text_cfg": text_cfg}
+        torch.manual_seed(seed)
+        built_text_cfg = {
+            **text_cfg,
+            "hf_model_name": str(hf_cfg_dir),
+            "hf_model_pretrained": False,
+        }
+        self.model = model_mod.CustomTextCLIP(embed_dim, vision_cfg, built_text_cfg).eval()
+        _randomise(self.model, seed)
+        constants = open_clip_oracle.import_module("constants")
+        mean, std = mean_std or (constants.OPENAI_DATASET_MEAN, constants.OPENAI_DATASET_STD)
+        size = vision_cfg["image_size"]
+        # What OpenCLIP's factory gives every model it creates (PreprocessCfg's defaults).
+        model_mod.set_model_preprocess_cfg(
+            self.model,
+            {
+                "size": size,
+                "mode": "RGB",
+                "mean": mean,
+                "std": std,
+                "interpolation": "bicubic",
+                "resize_mode": "shortest",
+                "fill_color": 0,
+            },
+        )
+        if old_position_ids:
+            # transformers < 4.31 kept position_ids as a persistent buffer, so OpenCLIP's
+            # releases of that time carry text.transformer.embeddings.position_ids.
+            emb = self.model.text.transformer.embeddings
+            emb.register_buffer("position_ids", emb.position_ids.clone(), persistent=True)
+        self.oracle_tokenizer = tokenizer_mod.HFTokenizer(
+            str(tokenizer_dir), context_length=text_cfg.get("context_length", 77)
+        )
+        self.folder = root / "hub"
+        _save_for_hf()(
+            self.model,
+            tokenizer=self.oracle_tokenizer,
+            model_config=model_cfg,
+            save_directory=str(self.folder),
+            safe_serialization=weights == "safetensors",
+        )
+        if with_text_config:  # what the catalog stores beside the hub's files
+            shutil.copy(hf_cfg_dir / "config.json", self.folder / "hf_text_config.json")
+        self.processor = ref.hf_image_processor(size)
+        self.processor.image_mean, self.processor.image_std = list(mean), list(std)
+
+    def image_embeddings(self, images) -> np.ndarray:
+        pixels = self.processor(images=images, return_tensors="pt")["pixel_values"]
+        with torch.no_grad():
+            return self.model.encode_image(pixels, normalize=True).numpy()
+
+    def text_embeddings(self, texts) -> np.ndarray:
+        with torch.no_grad():
+            return self.model.encode_text(self.oracle_tokenizer(texts), normalize=True).numpy()
+
+
+VISION = {"image_size": 64, "patch_size": 16, "width": 64, "layers": 2, "head_width": 32}
+
+
+@pytest.fixture(scope="module")
+def mlp_variant(tmp_path_factory, tokenizer_dir) -> Variant:
+    """xlm-roberta-base-ViT-B-32's config format (mlp projection, mean pooling), shrunk; heads 32
+    wide so only the stored text config can say how many there are; safetensors weights."""
+    return Variant(
+        tmp_path_factory.mktemp("xlmr-mlp"),
+        tokenizer_dir,
+        text={
+            "hidden_size": 96,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 3,
+            "intermediate_size": 160,
+        },
+        embed_dim=48,
+        vision_cfg=VISION,
+        text_cfg={
+            "hf_model_name": "xlm-roberta-base",
+            "hf_tokenizer_name": "xlm-roberta-base",
+            "hf_pooler_type": "mean_pooler",
+        },
+        seed=1,
+        with_text_config=True,
+        weights="safetensors",
+    )
+
+
+@pytest.fixture(scope="module")
+def linear_variant(tmp_path_factory, tokenizer_dir) -> Variant:
+    """A linear projection, a shorter context and no stored text config (the architecture comes
+    from the tensor shapes and xlm-roberta-large's 64-wide heads); open_clip_pytorch_model.bin
+    with the position_ids buffer of older releases."""
+    return Variant(
+        tmp_path_factory.mktemp("xlmr-linear"),
+        tokenizer_dir,
+        text={
+            "hidden_size": 128,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 2,
+            "intermediate_size": 256,
+        },
+        embed_dim=64,
+        vision_cfg={**VISION, "image_size": 48},
+        text_cfg={
+            "hf_model_name": "xlm-roberta-large",
+            "hf_tokenizer_name": "xlm-roberta-large",
+            "hf_proj_type": "linear",
+            "context_length": 32,
+        },
+        seed=2,
+        with_text_config=False,
+        weights="bin",
+        mean_std=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        old_position_ids=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def base_size_variant(tmp_path_factory, tokenizer_dir) -> Variant:
+    """xlm-roberta-base's text tower at its real size (768 wide, 12 layers of 12 heads, 3072
+    MLP, 514 positions; only the vocabulary is the test tokenizer's) with a small ViT, read from
+    the tensor shapes alone, as a folder of the hub's files only is."""
+    return Variant(
+        tmp_path_factory.mktemp("xlmr-base"),
+        tokenizer_dir,
+        text={
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+        },
+        embed_dim=512,
+        vision_cfg=VISION,
+        text_cfg={
+            "hf_model_name": "xlm-roberta-base",
+            "hf_tokenizer_name": "xlm-roberta-base",
+            "hf_pooler_type": "mean_pooler",
+        },
+        seed=3,
+        with_text_config=False,
+        weights="safetensors",
+    )
+
+
+def _check(variant: Variant, texts: list[str] = TEXTS) -> tuple[float, float]:
+    model = load_model(variant.folder, device="cpu")
+    images = photos()
+    ours_img = model.encode_images(images)
+    ours_txt = model.encode_texts(texts)
+    img = float(np.abs(ours_img - variant.image_embeddings(images)).max())
+    txt = float(np.abs(ours_txt - variant.text_embeddings(texts)).max())
+    # Near-constant towers cannot pass: different inputs must point elsewhere.
+    assert float(ours_img[1] @ ours_img[2]) < 0.9
+    assert float(ours_txt[0] @ ours_txt[1]) < 0.9
+    return img, txt
+
+
+def test_xlmr_base_layout_matches_open_clip(mlp_variant):
+    img, txt = _check(mlp_variant)
+    print(f"max abs diff: images {img:.2e}, texts {txt:.2e}")
+    assert img <= TOL and txt <= TOL, (img, txt)
+
+
+def test_xlmr_linear_projection_from_tensor_shapes_matches_open_clip(linear_variant):
+    assert not (linear_variant.folder / "open_clip_model.safetensors").exists()
+    img, txt = _check(linear_variant)
+    print(f"max abs diff: images {img:.2e}, texts {txt:.2e}")
+    assert img <= TOL and txt <= TOL, (img, txt)
+
+
+def test_xlmr_base_size_text_tower_matches_open_clip(base_size_variant):
+    # Short texts only: a 10,000-character one pads the batch to 77 tokens, seconds of CPU at
+    # this size; the small variants take the long ones.
+    img, txt = _check(base_size_variant, TEXTS[:2])
+    print(f"max abs diff: images {img:.2e}, texts {txt:.2e}")
+    assert img <= TOL and txt <= TOL, (img, txt)
+
+
+def test_tokenizer_gives_open_clip_ids_for_raw_strings(mlp_variant, linear_variant):
+    for variant in (mlp_variant, linear_variant):
+        ours = load_model(variant.folder, device="cpu").tokenizer
+        theirs = variant.oracle_tokenizer(TEXTS)
+        assert torch.equal(ours(TEXTS, pad_to_context=True), theirs)
+        assert ours.context_length == theirs.shape[1]
+
+
+def test_model_reports_its_family_and_sizes(mlp_variant):
+    model = load_model(mlp_variant.folder, device="cpu")
+    assert model.family == "xlm-roberta clip"
+    assert model.scoring == "softmax"
+    assert (model.dim, model.image_size) == (48, 64)
+    assert model.logit_scale == pytest.approx(float(np.exp(4.2)), rel=1e-5)
+
+
+# The text models' config.json on the hub (FacebookAI/xlm-roberta-base, -large), which
+# OpenCLIP fetches by hf_model_name.
+HUB_TEXT_CONFIGS = {
+    "xlm-roberta-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                         "intermediate_size": 3072},
+    "xlm-roberta-large": {"hidden_size": 1024, "num_hidden_layers": 24,
+                          "num_attention_heads": 16, "intermediate_size": 4096},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["xlm-roberta-base-ViT-B-32", "xlm-roberta-large-ViT-H-14"])
+def test_wheel_configs_build_open_clips_tensor_layout(name, tmp_path):
+    """The full-size models of OpenCLIP's model_configs/, built on the meta device (nothing
+    allocated) by OpenCLIP and by us: the same tensor names and shapes, and the architecture read
+    from the text model's config.json is the one read from the tensors alone."""
+    from transformers import XLMRobertaConfig
+
+    from clipdesk.model.families import xlmr
+
+    model_cfg = json.loads((open_clip_oracle.model_configs_dir() / f"{name}.json").read_text())
+    hf_name = model_cfg["text_cfg"]["hf_model_name"]
+    XLMRobertaConfig(
+        vocab_size=250_002,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        **HUB_TEXT_CONFIGS[hf_name],
+    ).save_pretrained(str(tmp_path))
+    model_mod = open_clip_oracle.import_module("model")
+    text_cfg = {**model_cfg["text_cfg"], "hf_model_name": str(tmp_path)}
+    with torch.device("meta"):
+        theirs = model_mod.CustomTextCLIP(
+            model_cfg["embed_dim"],
+            model_cfg["vision_cfg"],
+            {**text_cfg, "hf_model_pretrained": False},
+        ).state_dict()
+    source = tmp_path / "open_clip_config.json"
+    declared = xlmr.read_hf_text_config(tmp_path / "config.json")
+    cfg = xlmr.clip_config({"model_cfg": model_cfg}, declared, source)
+    assert cfg == xlmr.clip_config(
+        {"model_cfg": model_cfg}, xlmr.text_config_from_shapes(theirs, source), source
+    )
+    with torch.device("meta"):
+        ours = xlmr.XlmrClipModule(cfg).state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {
+        k: tuple(v.shape) for k, v in theirs.items()
+    }
+
+
+def _copy(variant: Variant, tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(variant.folder, folder)
+    return folder
+
+
+def test_missing_tokenizer_is_named(mlp_variant, tmp_path):
+    folder = _copy(mlp_variant, tmp_path)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(CheckpointError, match="tokenizer.json"):
+        load_model(folder, device="cpu")
+
+
+def test_text_config_that_contradicts_the_weights_is_named(mlp_variant, tmp_path):
+    folder = _copy(mlp_variant, tmp_path)
+    path = folder / "hf_text_config.json"
+    hf = json.loads(path.read_text())
+    path.write_text(json.dumps({**hf, "num_hidden_layers": 3}))
+    with pytest.raises(CheckpointError, match=r"missing \d+ tensors \(text\.transformer\.encoder"):
+        load_model(folder, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hf_pooler_type": "cls_pooler"}, "cls_pooler"),
+        ({"hf_proj_type": "gated"}, "gated"),
+        ({"hf_model_name": "google/mt5-base"}, "mt5"),
+    ],
+)
+def test_text_towers_we_do_not_run_are_refused_by_name(mlp_variant, tmp_path, change, message):
+    folder = _copy(mlp_variant, tmp_path)
+    path = folder / "open_clip_config.json"
+    config = json.loads(path.read_text())
+    config["model_cfg"]["text_cfg"].update(change)
+    path.write_text(json.dumps(config))
+    (folder / "hf_text_config.json").unlink()
+    with pytest.raises(CheckpointError, match=message):
+        load_model(folder, device="cpu")

@@ -14,6 +14,7 @@ transformers can read what ClipDesk trains.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,16 +135,28 @@ def load_hf_clip_folder(folder: Path) -> Checkpoint:
     weight_files = state_dicts.find_weight_files(folder)
     sd = state_dicts.read_weights(weight_files)
     module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
-    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
     if tokenizer.vocab_size > cfg.text.vocab_size:
         raise CheckpointError(
             f"{tok_path}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
             f"{cfg.text.vocab_size}"
         )
+    return folder_checkpoint(folder, module, tokenizer, pre, weight_files)
+
+
+def folder_checkpoint(
+    folder: Path,
+    module: DualEncoder,
+    tokenizer: TextTokenizer,
+    preprocess: PreprocessConfig,
+    weight_files: list[Path],
+) -> Checkpoint:
+    """The checkpoint of a model folder, any family's: named by its ``clipdesk.json`` (which
+    ClipDesk writes beside what it installs) or else by the folder."""
+    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
     return Checkpoint(
         module=module,
         tokenizer=tokenizer,
-        preprocess=pre,
+        preprocess=preprocess,
         name=str(meta.get("name") or folder.name),
         weights_hash=weights_hash(weight_files),
         path=folder,
@@ -289,13 +303,10 @@ def save_model_folder(
 
     from clipdesk.model.convert import native_to_hf
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     cfg = module.cfg
     pre = preprocess or PreprocessConfig(size=cfg.vision.image_size)
-    # ".save-NAME-": the models folder's sweep recognises what a killed save leaves
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".save-{folder.name}-"))
-    try:
+    folder = Path(folder)
+    with staged_folder(folder, name, meta) as tmp:
         sd = {k: v.detach().to("cpu", torch.float32) for k, v in module.state_dict().items()}
         save_file(native_to_hf(sd), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(cfg.to_hf(), indent=2), encoding="utf-8")
@@ -314,6 +325,19 @@ def save_model_folder(
                 indent=2,
             )
         )
+    return folder
+
+
+@contextlib.contextmanager
+def staged_folder(folder: Path, name: str, meta: dict[str, Any] | None) -> Iterator[Path]:
+    """A staging folder for a model saved as ``folder``: the block writes the model's files
+    into it, then ``clipdesk.json`` (``name``, ``meta``) is added and the whole replaces
+    ``folder`` at once, so readers see it complete or not at all; on any error it is removed."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # ".save-NAME-": the models folder's sweep recognises what a killed save leaves
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".save-{folder.name}-"))
+    try:
+        yield tmp
         (tmp / META_FILE).write_text(
             json.dumps({"name": name, "format_version": 1, **(meta or {})}, indent=2)
         )
@@ -322,7 +346,6 @@ def save_model_folder(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return folder
 
 
 def replace_folder(staging: Path, dest: Path) -> None:

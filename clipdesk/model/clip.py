@@ -179,14 +179,6 @@ class ClipModule(DualEncoder):
         self.text_projection = nn.Parameter(torch.empty(t.width, cfg.embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.logit_scale_init)))
 
-    @property
-    def embed_dim(self) -> int:
-        return self.cfg.embed_dim
-
-    @property
-    def image_size(self) -> int:
-        return self.cfg.vision.image_size
-
     def init_weights(self) -> None:
         """Random initialisation for training from scratch (OpenCLIP's scheme)."""
         t = self.cfg.text
@@ -198,11 +190,11 @@ class ClipModule(DualEncoder):
         with torch.no_grad():
             self.logit_scale.fill_(float(self.cfg.logit_scale_init))
 
-    def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
-        feats = self.visual(pixels)  # [b, embed_dim]
-        return F.normalize(feats, dim=-1) if normalize else feats
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        feats: torch.Tensor = self.visual(pixels)  # [b, embed_dim]
+        return feats
 
-    def encode_text(self, ids: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    def text_features(self, ids: torch.Tensor) -> torch.Tensor:
         t = self.cfg.text
         n = ids.shape[1]  # padding past the end-of-text token may be cut: attention is causal
         x = self.token_embedding(ids) + self.positional_embedding[:n].to(
@@ -213,8 +205,10 @@ class ClipModule(DualEncoder):
             pos = ids.argmax(dim=-1)
         else:
             pos = (ids == t.eos_token_id).int().argmax(dim=-1)
-        feats = x[torch.arange(x.shape[0], device=x.device), pos] @ self.text_projection
-        return F.normalize(feats, dim=-1) if normalize else feats
+        feats: torch.Tensor = (
+            x[torch.arange(x.shape[0], device=x.device), pos] @ self.text_projection
+        )
+        return feats  # [b, embed_dim]
 
     def forward(
         self, pixels: torch.Tensor, ids: torch.Tensor

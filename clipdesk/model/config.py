@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from clipdesk.common import limits
 
@@ -176,13 +176,13 @@ class ClipConfig:
                 + v.width  # class embedding
                 + (v.grid**2 + 1) * v.width  # positional embedding
                 + 4 * v.width  # ln_pre, ln_post
-                + v.layers * _block_parameters(v.width, v.mlp_width)
+                + v.layers * block_parameters(v.width, v.mlp_width)
                 + v.width * e  # proj
             )
         text = (
             t.vocab_size * t.width
             + t.context_length * t.width
-            + t.layers * _block_parameters(t.width, t.mlp_width)
+            + t.layers * block_parameters(t.width, t.mlp_width)
             + 2 * t.width  # ln_final
             + t.width * e  # text_projection
         )
@@ -269,7 +269,8 @@ def _resnet_parameters(v: ResNetConfig, embed_dim: int) -> int:
     return total + attnpool
 
 
-def _block_parameters(width: int, mlp_width: int) -> int:
+def block_parameters(width: int, mlp_width: int) -> int:
+    """The numbers in one pre-norm transformer block (CLIP's, SigLIP's)."""
     # two LayerNorms, q/k/v and output projections with biases, the MLP's two layers
     return 4 * width * width + 2 * width * mlp_width + 9 * width + mlp_width
 
@@ -279,47 +280,102 @@ class ConfigError(ValueError):
     field and its range."""
 
 
-# Our fields under their config.json names, for errors a user can find in the file.
+def hf_names(*extra: tuple[str, str]) -> dict[str, str]:
+    """Our tower fields ("vision.width") under their names in a Hugging Face config.json
+    ("vision_config.hidden_size"), for errors a user can find in the file; ``extra`` adds a
+    family's own (ours, theirs) fields."""
+    fields = (
+        ("width", "hidden_size"),
+        ("layers", "num_hidden_layers"),
+        ("heads", "num_attention_heads"),
+        ("mlp_width", "intermediate_size"),
+        ("eps", "layer_norm_eps"),
+        ("image_size", "image_size"),
+        ("patch_size", "patch_size"),
+        ("vocab_size", "vocab_size"),
+        ("context_length", "max_position_embeddings"),
+        *extra,
+    )
+    return {
+        f"{tower}.{ours}": f"{tower}_config.{theirs}"
+        for tower in ("vision", "text")
+        for ours, theirs in fields
+    }
+
+
+# CLIPModel's config.json names.
 HF_NAMES: Mapping[str, str] = {
     "embed_dim": "projection_dim",
     "logit_scale_init": "logit_scale_init_value",
-    **{
-        f"{tower}.{ours}": f"{tower}_config.{theirs}"
-        for tower in ("vision", "text")
-        for ours, theirs in (
-            ("width", "hidden_size"),
-            ("layers", "num_hidden_layers"),
-            ("heads", "num_attention_heads"),
-            ("mlp_width", "intermediate_size"),
-            ("eps", "layer_norm_eps"),
-            ("image_size", "image_size"),
-            ("patch_size", "patch_size"),
-            ("vocab_size", "vocab_size"),
-            ("context_length", "max_position_embeddings"),
-            ("eos_token_id", "eos_token_id"),
-        )
-    },
+    **hf_names(("eos_token_id", "eos_token_id")),
 }
+
+
+class Tower(Protocol):
+    """What the range checks read of a transformer tower, in any family's config."""
+
+    @property
+    def width(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
+    @property
+    def heads(self) -> int: ...
+    @property
+    def mlp_width(self) -> int: ...
+    @property
+    def eps(self) -> float: ...
+
+
+class ConfigChecks:
+    """Range checks against :mod:`clipdesk.common.limits` for any family's config. Errors name
+    a field as ``names`` map our key for it ("vision.width" -> "vision_config.hidden_size"),
+    that is as the file the config came from calls it; an unmapped key is named as it is."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self.names = names
+
+    def name(self, key: str) -> str:
+        return self.names.get(key, key)
+
+    def within(self, key: str, value: float, bounds: tuple[float, float]) -> None:
+        lo, hi = bounds
+        if not lo <= value <= hi:  # NaN fails too
+            raise ConfigError(f"{self.name(key)} is {value!r}; ClipDesk reads {lo} to {hi}")
+
+    def tower(self, tower: str, tc: Tower) -> None:
+        """A transformer tower's width, depth, heads (dividing the width), MLP and epsilon;
+        ``tower`` is the prefix of its keys ("vision", "text")."""
+        self.within(f"{tower}.width", tc.width, limits.MODEL_WIDTH)
+        self.within(f"{tower}.layers", tc.layers, limits.MODEL_LAYERS)
+        self.within(f"{tower}.heads", tc.heads, limits.MODEL_HEADS)
+        if tc.width % tc.heads:
+            raise ConfigError(
+                f"{self.name(f'{tower}.width')} {tc.width} is not divisible by "
+                f"{self.name(f'{tower}.heads')} {tc.heads}"
+            )
+        self.within(f"{tower}.mlp_width", tc.mlp_width, limits.MODEL_MLP_WIDTH)
+        self.within(f"{tower}.eps", tc.eps, limits.MODEL_LAYER_NORM_EPS)
+
+    def parameters(self, count: int) -> None:
+        """The whole model's size, the last guard before anything is allocated."""
+        if count > limits.MODEL_MAX_PARAMETERS:
+            raise ConfigError(
+                f"the config describes a model of {count:,} parameters; ClipDesk reads at most "
+                f"{limits.MODEL_MAX_PARAMETERS:,}"
+            )
 
 
 def check_config(cfg: ClipConfig, names: Mapping[str, str] = HF_NAMES) -> None:
     """Refuse an architecture outside :mod:`clipdesk.common.limits` before anything is built:
     a hostile config must not make the model allocate or loop for minutes. ``names`` say how
     the fields are called where the config came from."""
-
-    def within(key: str, value: float, bounds: tuple[float, float]) -> None:
-        lo, hi = bounds
-        if not lo <= value <= hi:  # NaN fails too
-            raise ConfigError(f"{names.get(key, key)} is {value!r}; ClipDesk reads {lo} to {hi}")
-
-    def name(key: str) -> str:
-        return names.get(key, key)
-
+    check = ConfigChecks(names)
+    within, name = check.within, check.name
     v, t = cfg.vision, cfg.text
     within("vision.image_size", v.image_size, limits.MODEL_IMAGE_SIZE)
     towers: list[tuple[str, VisionConfig | TextConfig]] = [("text", t)]
     if isinstance(v, ResNetConfig):
-        _check_resnet(v, within, name)
+        _check_resnet(v, check)
     else:
         within("vision.patch_size", v.patch_size, (1, v.image_size))
         if v.image_size % v.patch_size:
@@ -337,31 +393,14 @@ def check_config(cfg: ClipConfig, names: Mapping[str, str] = HF_NAMES) -> None:
     within("text.context_length", t.context_length, limits.MODEL_CONTEXT_LENGTH)
     within("text.eos_token_id", t.eos_token_id, (0, t.vocab_size - 1))
     for tower, tc in towers:
-        within(f"{tower}.width", tc.width, limits.MODEL_WIDTH)
-        within(f"{tower}.layers", tc.layers, limits.MODEL_LAYERS)
-        within(f"{tower}.heads", tc.heads, limits.MODEL_HEADS)
-        if tc.width % tc.heads:
-            raise ConfigError(
-                f"{name(f'{tower}.width')} {tc.width} is not divisible by "
-                f"{name(f'{tower}.heads')} {tc.heads}"
-            )
-        within(f"{tower}.mlp_width", tc.mlp_width, limits.MODEL_MLP_WIDTH)
-        within(f"{tower}.eps", tc.eps, limits.MODEL_LAYER_NORM_EPS)
+        check.tower(tower, tc)
     within("embed_dim", cfg.embed_dim, limits.MODEL_EMBED_DIM)
     within("logit_scale_init", cfg.logit_scale_init, limits.MODEL_LOGIT_SCALE_INIT)
-    params = cfg.parameter_count()
-    if params > limits.MODEL_MAX_PARAMETERS:
-        raise ConfigError(
-            f"the config describes a model of {params:,} parameters; ClipDesk reads at most "
-            f"{limits.MODEL_MAX_PARAMETERS:,}"
-        )
+    check.parameters(cfg.parameter_count())
 
 
-def _check_resnet(
-    v: ResNetConfig,
-    within: Callable[[str, float, tuple[float, float]], None],
-    name: Callable[[str], str],
-) -> None:
+def _check_resnet(v: ResNetConfig, check: ConfigChecks) -> None:
+    within, name = check.within, check.name
     if v.image_size % 32:
         raise ConfigError(
             f"{name('vision.image_size')} {v.image_size} is not a multiple of 32, the factor a "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # "softmax": CLIP's contrastive scoring, a label's probability is relative to the others;
@@ -26,16 +27,19 @@ class DualEncoder(nn.Module):
     can_finetune: ClassVar[bool] = False
 
     logit_scale: nn.Parameter  # log of the learned inverse temperature
-    cfg: Any  # the family's architecture config
+    # The family's architecture config: every one has ``embed_dim`` and ``vision.image_size``.
+    cfg: Any
 
     @property
     def embed_dim(self) -> int:
-        raise NotImplementedError
+        dim: int = self.cfg.embed_dim
+        return dim
 
     @property
     def image_size(self) -> int:
         """Side in pixels of the square the image tower takes."""
-        raise NotImplementedError
+        size: int = self.cfg.vision.image_size
+        return size
 
     @property
     def logit_bias(self) -> float | None:
@@ -44,8 +48,18 @@ class DualEncoder(nn.Module):
 
     def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """Preprocessed pixels [b, 3, S, S] -> features [b, embed_dim]."""
-        raise NotImplementedError
+        feats = self.image_features(pixels)
+        return F.normalize(feats, dim=-1) if normalize else feats
 
     def encode_text(self, ids: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         """Token ids [b, n] (as the family's tokenizer gives them) -> features [b, embed_dim]."""
+        feats = self.text_features(ids)
+        return F.normalize(feats, dim=-1) if normalize else feats
+
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The family's image tower: :meth:`encode_image` before normalising."""
+        raise NotImplementedError
+
+    def text_features(self, ids: torch.Tensor) -> torch.Tensor:
+        """The family's text tower: :meth:`encode_text` before normalising."""
         raise NotImplementedError

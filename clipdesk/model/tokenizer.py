@@ -34,6 +34,29 @@ def clean_text(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+def check_file_size(path: Path, what: str) -> None:
+    """Refuse a tokenizer file (``what``: "tokenizer.json", "sentencepiece model") larger than
+    any real one before it is read, or one that cannot be read, naming the file."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if size > limits.TOKENIZER_JSON_MAX_BYTES:
+        raise CheckpointError(
+            f"{path}: {size / 1e6:,.0f} MB, too large for a {what} "
+            f"(at most {limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
+        )
+
+
+def read_tokenizer_file(path: Path) -> Tokenizer:
+    """A tokenizer.json, refused with the file's name when it is too large or unreadable."""
+    check_file_size(path, "tokenizer.json")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+        raise CheckpointError(f"{path}: not a readable tokenizer.json ({exc})") from exc
+
+
 class ClipTokenizer:
     def __init__(self, tokenizer: Tokenizer, context_length: int) -> None:
         self._tok = tokenizer
@@ -50,20 +73,7 @@ class ClipTokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path, context_length: int) -> ClipTokenizer:
-        try:
-            size = Path(path).stat().st_size
-        except OSError as exc:
-            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-        if size > limits.TOKENIZER_JSON_MAX_BYTES:
-            raise CheckpointError(
-                f"{path}: {size / 1e6:,.0f} MB, too large for a tokenizer.json "
-                f"(at most {limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
-            )
-        try:
-            tok = Tokenizer.from_file(str(path))
-        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
-            raise CheckpointError(f"{path}: not a readable tokenizer.json ({exc})") from exc
-        return cls(tok, context_length)
+        return cls(read_tokenizer_file(Path(path)), context_length)
 
     @classmethod
     def from_str(cls, json_text: str, context_length: int) -> ClipTokenizer:

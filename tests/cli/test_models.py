@@ -10,6 +10,7 @@ import pytest
 from clipdesk.cli import main
 from clipdesk.model import manager
 from clipdesk.model.testing import tiny_random_model
+from tests.support.catalog_speeds import MACHINE, use_catalog_speeds
 
 
 @pytest.fixture
@@ -117,22 +118,15 @@ def test_catalog_prints_the_pickers_table(source, capsys, monkeypatch, tmp_path)
     assert all(any(line.split()[:1] == [name] for line in rows) for name in CATALOG)
     assert "OpenCLIP's results table" in out and "Immich's table" in out
 
-    speeds = tmp_path / "speeds.json"
-    speed.save_catalog_speeds(
-        speed.CatalogSpeeds(
-            "Catalog CPU", "cpu", 2, "2025-01-01", 8,
-            {speed.REFERENCE: speed.ArchSpeed(20.0, 40.0, 2, 1)},
-        ),
-        speeds,
-    )  # fmt: skip
-    monkeypatch.setattr(speed, "SPEEDS_FILE", speeds)
+    archs = {speed.REFERENCE: speed.ArchSpeed(20.0, 40.0, 2, 1)}
+    use_catalog_speeds(monkeypatch, tmp_path / "speeds.json", archs)
     monkeypatch.setattr(
         speed, "time_architecture", lambda *a, **k: speed.ArchSpeed(5.0, 10.0, 2, 1)
     )
     assert main(["--json", "models", "catalog", "--probe"]) == 0
     data = _json(capsys)
     assert data["speeds"]["probe_images_per_s"] == 5.0
-    assert data["speeds"]["catalog_machine"] == "Catalog CPU"
+    assert data["speeds"]["catalog_machine"] == MACHINE
     row = next(r for r in data["rows"] if r["name"] == "clip-vit-base-patch32")
     assert row["imagenet"]["source"].endswith("openclip_results.csv")
     assert row["languages"] == ["en"] and row["image_size"] == 224 and row["embed_dim"] == 512

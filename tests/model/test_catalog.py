@@ -22,6 +22,7 @@ from clipdesk.model.catalog import (
 from clipdesk.model.families import openclip_hub, xlmr
 from clipdesk.model.families.hub_tokenizer import TOKENIZER_FILE
 from clipdesk.model.families.spiece_tokenizer import SPIECE_FILE
+from tests.support import open_clip_oracle
 
 REQUIRED_REPOS = {
     "openai/clip-vit-base-patch32",
@@ -116,16 +117,10 @@ def test_files_are_what_the_layouts_loader_reads(name):
     assert len(local) == len(e.files), "two files would land under one name"
 
 
-def _open_clip_config(key: str) -> dict:
-    from tests.support.open_clip_oracle import model_configs_dir
-
-    return json.loads((model_configs_dir() / f"{key}.json").read_text())
-
-
 @pytest.mark.parametrize("key", sorted(ARCHITECTURES))
 def test_architecture_facts_match_open_clips_model_configs(key):
     arch = ARCHITECTURES[key]
-    theirs = _open_clip_config(key)
+    theirs = open_clip_oracle.model_config(key)
     assert arch.embed_dim == theirs["embed_dim"]
     assert arch.image_size == theirs["vision_cfg"]["image_size"]
     if arch.layout == "openclip-hub":

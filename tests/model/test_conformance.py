@@ -6,56 +6,21 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
 from clipdesk.model import load_model
 from clipdesk.model.convert import hf_to_native
 from tests.model import hf_reference as ref
+from tests.support.conformance import TEXTS, TOL, max_diff, photos
 
 pytest.importorskip("transformers")
-
-TOL = 1e-4
-TEXTS = [
-    "a photo of a cat",
-    "kids on a beach at sunset",
-    "",
-    "🐶 and 🐱 on a sofa!!",
-    "東京の夜景",
-    "Crème brûlée at a café in Zürich",
-    "don't   stop\n\tbelieving",
-    "x" * 10_000,
-    "3 dogs, 2 cats & 1 parrot",
-]
-
-
-def photos() -> list[Image.Image]:
-    """Photo-like images of odd sizes and modes (smooth gradients, edges and noise)."""
-    rng = np.random.default_rng(7)
-    out = []
-    for w, h in [(224, 224), (640, 427), (300, 1000), (5, 3), (1001, 223)]:
-        y, x = np.mgrid[0:h, 0:w]
-        arr = np.stack([x * 255 / max(w - 1, 1), y * 255 / max(h - 1, 1), (x ^ y) % 256], -1)
-        arr = arr + rng.normal(0, 25, arr.shape)
-        arr[h // 3 : h // 2, w // 4 : w // 2] = [250, 20, 30]
-        out.append(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
-    out.append(out[1].convert("L"))
-    out.append(out[1].convert("P"))
-    out.append(out[2].convert("CMYK"))
-    return out
 
 
 @pytest.fixture(scope="module")
 def vocab_dir(tmp_path_factory):
     return ref.write_vocab_files(tmp_path_factory.mktemp("vocab"))
-
-
-def _max_diff(a: np.ndarray, b: torch.Tensor) -> float:
-    assert a.shape == tuple(b.shape)
-    return float(np.abs(a - b.numpy()).max())
 
 
 class Variant:
@@ -77,8 +42,8 @@ class Variant:
 
     def check(self, path, **kw) -> tuple[float, float]:
         model = load_model(path, device="cpu", **kw)
-        img = _max_diff(model.encode_images(self.images), self.ref_images)
-        txt = _max_diff(model.encode_texts(self.texts), self.ref_texts)
+        img = max_diff(model.encode_images(self.images), self.ref_images)
+        txt = max_diff(model.encode_texts(self.texts), self.ref_texts)
         return img, txt
 
 

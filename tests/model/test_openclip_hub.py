@@ -9,17 +9,14 @@ preprocess_cfg, since OpenCLIP's transforms need torchvision).
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
-import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from PIL import Image
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import load_model, manager
@@ -27,18 +24,15 @@ from clipdesk.model.clip import ClipModule
 from clipdesk.model.families import openclip_hub
 from tests.model import hf_reference as ref
 from tests.support import open_clip_oracle as oracle
-
-TOL = 1e-4
-TEXTS = [
-    "a photo of a cat",
-    "kids on a beach at sunset",
-    "",
-    "🐶 and 🐱 on a sofa!!",
-    "東京の夜景",
-    "Crème brûlée at a café in Zürich",
-    "don't   stop\n\tbelieving",
-    "x" * 2_000,
-]
+from tests.support.conformance import (
+    TEXTS,
+    TOL,
+    assert_told_apart,
+    calibrate_batch_norms,
+    max_diff,
+    openclip_pixels,
+    varied_photos,
+)
 
 # Refused configs: the family word their message must carry, by a part of the config's name
 # (first match wins).
@@ -62,33 +56,6 @@ FAMILY_WORDS = [
     ("vit_", "timm"),
     ("-alt", "layer scale"),
 ]
-
-
-def photos() -> list[Image.Image]:
-    """Photo-like images of odd sizes and unlike colours and textures (a random tower averages
-    its patches, so only different-looking photos give it different vectors)."""
-    rng = np.random.default_rng(5)
-    out = []
-    specs = [
-        ((640, 427), (1.0, 0.6, 0.2), 8),
-        ((300, 1000), (0.1, 0.3, 1.0), 61),
-        ((224, 224), (0.2, 0.2, 0.2), 3),
-        ((1001, 223), (0.3, 1.0, 0.4), 150),
-    ]
-    for (w, h), tint, period in specs:
-        y, x = np.mgrid[0:h, 0:w]
-        stripes = ((x // period + y // period) % 2)[..., None] * 120.0
-        arr = stripes + np.asarray(tint) * np.stack(
-            [x * 255 / (w - 1), y * 255 / (h - 1), (x ^ y) % 256], -1
-        )
-        arr = arr + rng.normal(0, 25, arr.shape)
-        arr[h // 3 : h // 2, w // 4 : w // 2] = [250, 20, 30]
-        out.append(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
-    return out
-
-
-def model_config(name: str) -> dict[str, Any]:
-    return json.loads((oracle.model_configs_dir() / f"{name}.json").read_text())
 
 
 def openclip_model(model_cfg: dict[str, Any]) -> torch.nn.Module:
@@ -140,23 +107,27 @@ def test_every_openclip_config_is_read_exactly_or_refused_by_family():
 
 
 def test_config_read_follows_openclip_rules():
-    cfg = openclip_hub.clip_config({"model_cfg": model_config("ViT-bigG-14")}, Path("x.json"))
+    cfg = openclip_hub.clip_config(
+        {"model_cfg": oracle.model_config("ViT-bigG-14")}, Path("x.json")
+    )
     assert (cfg.vision.heads, cfg.vision.mlp_width) == (1664 // 104, int(1664 * 4.9231))
     assert cfg.vision.act == cfg.text.act == "gelu"
-    quick = openclip_hub.clip_config({"model_cfg": model_config("ViT-L-14-336-quickgelu")}, Path())
+    quick = openclip_hub.clip_config(
+        {"model_cfg": oracle.model_config("ViT-L-14-336-quickgelu")}, Path()
+    )
     assert (quick.vision.image_size, quick.vision.patch_size, quick.text.act) == (
         336,
         14,
         "quick_gelu",
     )
     # a repository that names itself (or openai's) as its CLIP-vocabulary tokenizer
-    named = model_config("ViT-B-16")
+    named = oracle.model_config("ViT-B-16")
     named["text_cfg"]["hf_tokenizer_name"] = "laion/CLIP-ViT-B-16-laion2B-s34B-b88K"
     assert openclip_hub.clip_config({"model_cfg": named}, Path()).text.vocab_size == 49408
-    rn = openclip_hub.clip_config({"model_cfg": model_config("RN50x4")}, Path())
+    rn = openclip_hub.clip_config({"model_cfg": oracle.model_config("RN50x4")}, Path())
     assert (rn.vision.layers, rn.vision.width, rn.vision.heads) == ((4, 6, 10, 6), 80, 40)
     # custom_text keeps the same CLIP text tower under "text." (OpenCLIP's CustomTextCLIP)
-    custom = {**model_config("ViT-L-14"), "custom_text": True}
+    custom = {**oracle.model_config("ViT-L-14"), "custom_text": True}
     cfg = openclip_hub.clip_config({"model_cfg": custom}, Path())
     with torch.device("meta"):
         theirs = {k: v.shape for k, v in openclip_model(custom).state_dict().items()}
@@ -198,7 +169,7 @@ def test_written_model_cfg_reads_back_as_the_same_architecture():
     ],
 )
 def test_unimplemented_options_are_refused_by_name(tower, option, value, expected):
-    model_cfg = model_config("ViT-B-32")
+    model_cfg = oracle.model_config("ViT-B-32")
     (model_cfg if tower == "model_cfg" else model_cfg[tower])[option] = value
     with pytest.raises(CheckpointError, match="does not run") as info:
         openclip_hub.clip_config({"model_cfg": model_cfg}, Path("open_clip_config.json"))
@@ -214,7 +185,7 @@ def test_unknown_option_and_hostile_values_name_the_field():
         ("model_cfg", "quick_gelu", "yes", "quick_gelu is 'yes'"),
     ]
     for tower, option, value, expected in cases:
-        model_cfg = model_config("ViT-B-32")
+        model_cfg = oracle.model_config("ViT-B-32")
         (model_cfg if tower == "model_cfg" else model_cfg[tower])[option] = value
         with pytest.raises(CheckpointError) as info:
             openclip_hub.clip_config({"model_cfg": model_cfg}, Path("c.json"))
@@ -247,40 +218,10 @@ def test_preprocess_cfg(pre, crop, expected):
 # --- (b) conformance with OpenCLIP's forward ---
 
 
-def openclip_hub_writer():
-    """OpenCLIP's own hub writer, ``push_to_hf_hub.save_for_hf`` (with ``save_config_for_hf``),
-    compiled from the wheel's source. The module itself cannot be imported: it imports
-    open_clip.factory, whose transform module needs eleven torchvision.transforms names that
-    the oracle's stand-in rightly does not fake; the two writer functions use none of them."""
-    path = oracle.wheel_root() / "open_clip" / "push_to_hf_hub.py"
-    wanted = ("save_config_for_hf", "save_for_hf")
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    body: list[ast.stmt] = [
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted
-    ]
-    assert [n.name for n in body] == list(wanted)
-    constants = oracle.import_module("constants")
-    namespace: dict[str, Any] = {
-        "json": json,
-        "Path": Path,
-        "torch": torch,
-        "safetensors": safetensors,
-        "_has_safetensors": True,
-        "Optional": Optional,
-        "Union": Union,
-        "HFTokenizer": object,  # only an annotation
-        "HF_WEIGHTS_NAME": constants.HF_WEIGHTS_NAME,
-        "HF_SAFE_WEIGHTS_NAME": constants.HF_SAFE_WEIGHTS_NAME,
-        "HF_CONFIG_NAME": constants.HF_CONFIG_NAME,
-    }
-    exec(compile(ast.Module(body=body, type_ignores=[]), str(path), "exec"), namespace)
-    return namespace["save_for_hf"]
-
-
 def shrink(name: str, vision: dict[str, Any], text: dict[str, Any], embed_dim: int) -> dict:
     """A real config with smaller towers, every other option (image and patch size, activation,
     MLP ratio) as the wheel has it."""
-    cfg = copy.deepcopy(model_config(name))
+    cfg = copy.deepcopy(oracle.model_config(name))
     cfg["embed_dim"] = embed_dim
     cfg["vision_cfg"].update(vision)
     cfg["text_cfg"].update(text)
@@ -312,39 +253,18 @@ VARIANTS = {
 }
 
 
-def randomise(model: torch.nn.Module, seed: int) -> None:
+def randomise(model: torch.nn.Module, seed: int, image_size: int) -> None:
     """Every weight random (OpenCLIP's init leaves LayerNorms at 1/0 and biases at 0, which would
-    hide a swapped weight and bias), and batch-norm statistics those of real activations, as in a
-    trained ResNet: made-up ones shrink the signal layer by layer into a constant vector."""
+    hide a swapped weight and bias), and a ResNet's batch-norm statistics those of its activations
+    (on noise, here)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in model.state_dict().items():
             if t.is_floating_point() and "running_" not in name:
                 t.add_(0.05 * torch.randn(t.shape, generator=gen))
         model.logit_scale.fill_(4.0)
-        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        if norms:
-            for bn in norms:
-                bn.reset_running_stats()
-                bn.momentum = None  # a plain average over the calibration batch
-            model.visual.train()
-            size = model.visual.image_size
-            model.visual(torch.randn((8, 3, size, size), generator=gen))
-            model.eval()
-
-
-def openclip_pixels(images: list[Image.Image], size: int, pre: dict[str, Any]) -> torch.Tensor:
-    from transformers import CLIPImageProcessorPil
-
-    kwargs: dict[str, Any] = {
-        "image_mean": pre.get("mean", [0.48145466, 0.4578275, 0.40821073]),
-        "image_std": pre.get("std", [0.26862954, 0.26130258, 0.27577711]),
-    }
-    if pre.get("resize_mode") == "squash":
-        kwargs.update(do_center_crop=False, size={"height": size, "width": size})
-    else:
-        kwargs.update(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    return CLIPImageProcessorPil(**kwargs)(images=images, return_tensors="pt")["pixel_values"]
+    pixels = torch.randn((8, 3, image_size, image_size), generator=gen)
+    calibrate_batch_norms(model, pixels)
 
 
 class HubVariant:
@@ -352,27 +272,26 @@ class HubVariant:
 
     def __init__(self, name: str, root: Path, vocab_dir: Path, seed: int) -> None:
         self.model_cfg, pre = VARIANTS[name]
+        size = self.model_cfg["vision_cfg"]["image_size"]
         torch.manual_seed(seed)
         model = openclip_model(self.model_cfg).eval()
-        randomise(model, seed)
-        oracle.import_module("model").set_model_preprocess_cfg(
-            model,
-            {
-                "mean": pre.get("mean", oracle.import_module("constants").OPENAI_DATASET_MEAN),
-                "std": pre.get("std", oracle.import_module("constants").OPENAI_DATASET_STD),
-                **{k: v for k, v in pre.items() if k not in ("mean", "std")},
-            },
-        )
+        randomise(model, seed, size)
+        constants = oracle.import_module("constants")
+        preprocess_cfg = {
+            "mean": constants.OPENAI_DATASET_MEAN,
+            "std": constants.OPENAI_DATASET_STD,
+            **pre,
+        }
+        oracle.import_module("model").set_model_preprocess_cfg(model, preprocess_cfg)
         self.folder = root / name
         # A CLIP-text model's hub tokenizer is openai/clip-vit-large-patch14's (push_to_hf_hub).
-        openclip_hub_writer()(model, ref.hf_tokenizer(vocab_dir), self.model_cfg, self.folder)
-        self.images = photos()
+        oracle.hub_writer()(model, ref.hf_tokenizer(vocab_dir), self.model_cfg, self.folder)
+        self.images = varied_photos()
         self.texts = TEXTS
-        size = self.model_cfg["vision_cfg"]["image_size"]
         ids = oracle.import_module("tokenizer").SimpleTokenizer()(self.texts, context_length=77)
         with torch.no_grad():
             self.ref_images = model.encode_image(
-                openclip_pixels(self.images, size, pre), normalize=True
+                openclip_pixels(self.images, size, preprocess_cfg), normalize=True
             )
             self.ref_texts = model.encode_text(ids, normalize=True)
 
@@ -392,15 +311,6 @@ def hub(tmp_path_factory):
     return get
 
 
-def _max_diff(ours: np.ndarray, theirs: torch.Tensor) -> float:
-    assert ours.shape == tuple(theirs.shape)
-    return float(np.abs(ours - theirs.numpy()).max())
-
-
-def _cos(a: np.ndarray) -> float:
-    return float(a[0] @ a[1])
-
-
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_hub_folder_embeds_as_openclip(hub, name):
     variant = hub(name)
@@ -410,9 +320,9 @@ def test_hub_folder_embeds_as_openclip(hub, name):
     model = load_model(variant.folder, device="cpu")
     img = model.encode_images(variant.images)
     txt = model.encode_texts(variant.texts)
-    assert _max_diff(img, variant.ref_images) <= TOL
-    assert _max_diff(txt, variant.ref_texts) <= TOL
-    assert _cos(img) < 0.9 and _cos(txt) < 0.9  # different inputs, different vectors
+    assert max_diff(img, variant.ref_images) <= TOL
+    assert max_diff(txt, variant.ref_texts) <= TOL
+    assert_told_apart(img, txt)
     expected = openclip_hub.clip_config({"model_cfg": variant.model_cfg}, Path())
     assert model.config == expected and model.family == "clip"
 
@@ -424,8 +334,8 @@ def test_pytorch_bin_alone_is_read_weights_only(hub, tmp_path):
     for name in ("open_clip_config.json", "open_clip_pytorch_model.bin"):
         (folder / name).write_bytes((variant.folder / name).read_bytes())
     model = load_model(folder, device="cpu")
-    assert _max_diff(model.encode_texts(variant.texts), variant.ref_texts) <= TOL
-    assert _max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
+    assert max_diff(model.encode_texts(variant.texts), variant.ref_texts) <= TOL
+    assert max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
 
 
 def test_imported_hub_folder_keeps_its_files(hub):
@@ -435,7 +345,7 @@ def test_imported_hub_folder_keeps_its_files(hub):
     assert {"open_clip_config.json", "open_clip_model.safetensors", "clipdesk.json"} <= stored
     assert "rn-hub" in [m.name for m in manager.list_models()]
     model = load_model("rn-hub", device="cpu")
-    assert _max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
+    assert max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
     assert model.name == "rn-hub" and model.meta["source"] == "import"
 
 

@@ -18,6 +18,7 @@ from clipdesk.common.errors import CheckpointError
 from clipdesk.model import load_model, manager
 from clipdesk.model.checkpoint import load_checkpoint
 from tests.support import open_clip_oracle as oracle
+from tests.support.conformance import calibrate_batch_norms
 
 pytest.importorskip("transformers")
 
@@ -49,7 +50,7 @@ OPENCLIP_FAMILIES = {
 def test_openclip_hub_folder_of_a_foreign_family_is_refused_before_its_weights(
     config_name, tmp_path
 ):
-    model_cfg = json.loads((oracle.model_configs_dir() / f"{config_name}.json").read_text())
+    model_cfg = oracle.model_config(config_name)
     folder = tmp_path / config_name
     folder.mkdir()
     (folder / "open_clip_config.json").write_text(
@@ -135,7 +136,7 @@ def test_config_less_siglip_files_are_named_by_their_tensors(tmp_path):
 
 
 def _small_openclip(name: str, **vision):
-    model_cfg = json.loads((oracle.model_configs_dir() / f"{name}.json").read_text())
+    model_cfg = oracle.model_config(name)
     model_cfg["vision_cfg"].update({"width": 64, "layers": 1, "head_width": 32, **vision})
     model_cfg["text_cfg"].update({"width": 64, "heads": 2, "layers": 1})
     return model_cfg
@@ -246,19 +247,14 @@ def test_truncated_and_unreadable_files_say_so(vit_state_dict, tmp_path):
 
 
 def test_imported_resnet_state_dict_round_trips_as_openclip_hub_folder(tmp_path):
-    model_cfg = json.loads((oracle.model_configs_dir() / "RN50.json").read_text())
+    model_cfg = oracle.model_config("RN50")
     model_cfg["embed_dim"] = 32
     model_cfg["vision_cfg"].update(width=16, layers=[1, 1, 2, 1])
     # text heads of width / 64, which is what a config-less file's shapes are read with
     model_cfg["text_cfg"].update(width=128, heads=2, layers=1)
     torch.manual_seed(3)
     model = oracle.import_module("model").CLIP(**model_cfg).eval()
-    with torch.no_grad():  # trained-like batch-norm statistics (see test_openclip_hub)
-        for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
-            bn.momentum = None
-        model.visual.train()
-        model.visual(torch.randn(4, 3, 224, 224))
-        model.eval()
+    calibrate_batch_norms(model, torch.randn(4, 3, 224, 224))
     src = tmp_path / "rn50-small.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(src))
 

@@ -35,13 +35,19 @@ from clipdesk.model import load_model, state_dicts, torchscript
 from clipdesk.model.checkpoint import finetunable, load_checkpoint
 from clipdesk.model.config import ClipConfig, ConfigError, ResNetConfig
 from clipdesk.model.engine import ClipModel
-from tests.model import hf_reference as ref
-from tests.model.test_conformance import TEXTS, photos
 from tests.support import open_clip_oracle
+from tests.support.conformance import (
+    TEXTS,
+    TOL,
+    assert_told_apart,
+    calibrate_batch_norms,
+    max_diff,
+    openclip_pixels,
+    photos,
+)
 
 pytest.importorskip("transformers")
 
-TOL = 1e-4
 LAYOUTS = ("state_dict_pt", "safetensors", "openai_archive")
 
 
@@ -96,10 +102,8 @@ def build_oracle(spec: Spec, seed: int, calibration: torch.Tensor):
             if isinstance(bn, torch.nn.BatchNorm2d):
                 bn.weight.uniform_(0.5, 1.5)
                 bn.bias.normal_(0.0, 0.1)
-                bn.momentum = None  # a cumulative average over the calibration batch
-        model.visual.train()
-        model.visual(calibration)
-        model.eval()
+    calibrate_batch_norms(model, calibration)
+    with torch.no_grad():
         model.logit_scale.fill_(4.0)
         oc_model.convert_weights_to_fp16(model)
         dtypes = {k: v.dtype for k, v in model.state_dict().items()}
@@ -155,7 +159,7 @@ class Variant:
     ) -> None:
         self.spec, self.images, self.texts = spec, images, texts
         size = spec.image_size
-        pixels = ref.hf_image_processor(size)(images=images, return_tensors="pt")["pixel_values"]
+        pixels = openclip_pixels(images, size)
         self.oracle, dtypes = build_oracle(spec, seed, pixels)
         sd = self.oracle.state_dict()
         self.files = {
@@ -179,16 +183,8 @@ class Variant:
     def check(self, layout: str) -> tuple[float, float, np.ndarray, np.ndarray, ClipModel]:
         model = load_model(self.files[layout], device="cpu", act=self.act)
         images, texts = model.encode_images(self.images), model.encode_texts(self.texts)
-        assert images.shape == self.ref_images.shape and texts.shape == self.ref_texts.shape
-        img = float(np.abs(images - self.ref_images).max())
-        txt = float(np.abs(texts - self.ref_texts).max())
+        img, txt = max_diff(images, self.ref_images), max_diff(texts, self.ref_texts)
         return img, txt, images, texts, model
-
-
-def _told_apart(images: np.ndarray, texts: np.ndarray) -> None:
-    """Different inputs must give different embeddings: a near-constant tower matches anything."""
-    assert float(images[0] @ images[1]) < 0.9, "two different photos embed alike"
-    assert float(texts[0] @ texts[1]) < 0.9, "two different phrases embed alike"
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +212,7 @@ def test_rn50_openai_archive_matches_open_clip_without_running_its_code(rn50, mo
     assert not called
     assert img <= TOL, f"image embeddings differ by {img:.2e}"
     assert txt <= TOL, f"text embeddings differ by {txt:.2e}"
-    _told_apart(images, texts)
+    assert_told_apart(images, texts)
     cfg = model.config
     assert cfg.vision == ResNetConfig(image_size=224, layers=(3, 4, 6, 3), width=64, heads=32)
     assert (cfg.embed_dim, cfg.text.width, cfg.text.layers, cfg.text.heads) == (1024, 512, 12, 8)
@@ -229,7 +225,7 @@ def test_shrunk_resnets_match_open_clip(shrunk, layout):
     img, txt, images, texts, model = shrunk.check(layout)
     assert img <= TOL, f"image embeddings differ by {img:.2e}"
     assert txt <= TOL, f"text embeddings differ by {txt:.2e}"
-    _told_apart(images, texts)
+    assert_told_apart(images, texts)
     assert model.image_size == shrunk.spec.image_size
 
 

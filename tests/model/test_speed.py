@@ -13,6 +13,7 @@ from clipdesk.common.progress import CancelToken
 from clipdesk.model import speed
 from clipdesk.model.architectures import build, parameter_count
 from clipdesk.model.catalog import Architecture, _hf_clip
+from tests.support.catalog_speeds import catalog_speeds
 
 # A shrunk ViT CLIP in the Hugging Face config format the catalog's B/32 uses.
 TINY = Architecture(
@@ -21,14 +22,7 @@ TINY = Architecture(
 
 
 def _catalog(**archs: tuple[float, float]) -> speed.CatalogSpeeds:
-    return speed.CatalogSpeeds(
-        machine="Test CPU, 2 logical cores",
-        device="cpu",
-        threads=2,
-        measured="2025-01-01",
-        batch=8,
-        archs={k: speed.ArchSpeed(ips, ms, 2, 1) for k, (ips, ms) in archs.items()},
-    )
+    return catalog_speeds({k: speed.ArchSpeed(ips, ms, 2, 1) for k, (ips, ms) in archs.items()})
 
 
 def test_timing_a_random_weight_architecture():

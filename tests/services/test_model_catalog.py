@@ -13,6 +13,7 @@ from clipdesk.model.testing import tiny_random_model
 from clipdesk.model.versions import model_id_of
 from clipdesk.services.model_catalog import build_table, duration_text, reembed_estimate
 from clipdesk.services.models import ModelService
+from tests.support.catalog_speeds import use_catalog_speeds
 
 B32 = CATALOG["clip-vit-base-patch32"]
 
@@ -21,21 +22,11 @@ B32 = CATALOG["clip-vit-base-patch32"]
 def catalog_speeds(tmp_path, monkeypatch) -> speed.CatalogSpeeds:
     """Speeds of two architectures on a made-up catalog machine (the real file is measured by
     bench/engine.py and changes with every run)."""
-    speeds = speed.CatalogSpeeds(
-        machine="Catalog CPU, 2 logical cores",
-        device="cpu",
-        threads=2,
-        measured="2025-01-01",
-        batch=8,
-        archs={
-            speed.REFERENCE: speed.ArchSpeed(20.0, 10.0, 2, 151_277_313),
-            "ViT-L-14": speed.ArchSpeed(2.0, 30.0, 2, 427_616_513),
-        },
-    )
-    path = tmp_path / "catalog_speeds.json"
-    speed.save_catalog_speeds(speeds, path)
-    monkeypatch.setattr(speed, "SPEEDS_FILE", path)
-    return speeds
+    archs = {
+        speed.REFERENCE: speed.ArchSpeed(20.0, 10.0, 2, 151_277_313),
+        "ViT-L-14": speed.ArchSpeed(2.0, 30.0, 2, 427_616_513),
+    }
+    return use_catalog_speeds(monkeypatch, tmp_path / "catalog_speeds.json", archs)
 
 
 @pytest.fixture

@@ -4,18 +4,23 @@ The wheel depends on torchvision, which has no working build beside our torch, s
 installed: ``pip download --no-deps`` fetches it once into a cache, it is unpacked, and only the
 modules the models need are imported, with a stand-in for the one torchvision name their import
 chain touches (``torchvision.ops.misc.FrozenBatchNorm2d``, used only to freeze batch norms, which
-the tests never do). The package's ``__init__`` (which imports torchvision's transforms) is not run.
+the tests never do). The package's ``__init__`` (which imports torchvision's transforms) is not run,
+and OpenCLIP's hub-folder writer is compiled from its module's source (``hub_writer``).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 import os
 import subprocess
 import sys
 import types
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Optional, Union
 
 import pytest
 
@@ -72,6 +77,48 @@ def wheel_root() -> Path:
 
 def model_configs_dir() -> Path:
     return wheel_root() / "open_clip" / "model_configs"
+
+
+def model_config(name: str) -> dict[str, Any]:
+    """The wheel's ``model_configs/<name>.json`` (an OpenCLIP architecture's model_cfg)."""
+    return json.loads((model_configs_dir() / f"{name}.json").read_text())
+
+
+@functools.cache
+def hub_writer() -> Callable[..., None]:
+    """OpenCLIP's own hub-folder writer, ``push_to_hf_hub.save_for_hf`` (with the
+    ``save_config_for_hf`` it calls), compiled from the wheel's source. The module itself cannot
+    be imported: it imports open_clip.factory, whose transform module needs eleven
+    torchvision.transforms names that the stand-in rightly does not fake; the two writer
+    functions use none of them."""
+    import ast
+
+    import safetensors.torch
+    import torch
+
+    path = wheel_root() / "open_clip" / "push_to_hf_hub.py"
+    wanted = ("save_config_for_hf", "save_for_hf")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    body: list[ast.stmt] = [
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted
+    ]
+    assert [n.name for n in body] == list(wanted)
+    constants = import_module("constants")
+    namespace: dict[str, Any] = {
+        "json": json,
+        "Path": Path,
+        "torch": torch,
+        "safetensors": safetensors,
+        "_has_safetensors": True,
+        "Optional": Optional,
+        "Union": Union,
+        "HFTokenizer": object,  # only an annotation
+        "HF_WEIGHTS_NAME": constants.HF_WEIGHTS_NAME,
+        "HF_SAFE_WEIGHTS_NAME": constants.HF_SAFE_WEIGHTS_NAME,
+        "HF_CONFIG_NAME": constants.HF_CONFIG_NAME,
+    }
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(path), "exec"), namespace)
+    return namespace["save_for_hf"]  # type: ignore[no-any-return]
 
 
 def _stand_in_torchvision() -> dict[str, types.ModuleType]:

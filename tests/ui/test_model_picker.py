@@ -17,6 +17,7 @@ from clipdesk.model.testing import tiny_random_model
 from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.model_table import COLUMNS
 from clipdesk.ui.settings_dialog import SettingsDialog
+from tests.support.catalog_speeds import use_catalog_speeds
 from tests.ui.conftest import add_and_index
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -29,22 +30,11 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 def catalog_speeds(tmp_path, monkeypatch):
     """The catalog machine ran the reference model at 20 photos/s; the probe (conftest's
     instant one) finds 40 here, so this computer is twice as fast."""
-    path = tmp_path / "catalog_speeds.json"
-    speed.save_catalog_speeds(
-        speed.CatalogSpeeds(
-            machine="Catalog CPU, 2 logical cores",
-            device="cpu",
-            threads=2,
-            measured="2025-01-01",
-            batch=8,
-            archs={
-                speed.REFERENCE: speed.ArchSpeed(20.0, 16.0, 2, 151_277_313),
-                "ViT-L-14": speed.ArchSpeed(1.5, 40.0, 2, 427_616_513),
-            },
-        ),
-        path,
-    )
-    monkeypatch.setattr(speed, "SPEEDS_FILE", path)
+    archs = {
+        speed.REFERENCE: speed.ArchSpeed(20.0, 16.0, 2, 151_277_313),
+        "ViT-L-14": speed.ArchSpeed(1.5, 40.0, 2, 427_616_513),
+    }
+    use_catalog_speeds(monkeypatch, tmp_path / "catalog_speeds.json", archs)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import torch
 from tokenizers import Tokenizer, normalizers, processors
 
-from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
+from clipdesk.model.tokenizer import read_tokenizer_file
 
 # "max_length": every row is context_length long (towers that read the last position, as
 # SigLIP's, were trained that way); "longest": rows as long as the longest text of the batch.
@@ -45,23 +45,6 @@ def read_tokenizer_config(folder: Path) -> dict[str, Any]:
 
     path = folder / TOKENIZER_CONFIG_FILE
     return read_json(path) if path.is_file() else {}
-
-
-def read_tokenizer_file(path: Path) -> Tokenizer:
-    """A tokenizer.json, refused with the file's name when it is too large or unreadable."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if size > limits.TOKENIZER_JSON_MAX_BYTES:
-        raise CheckpointError(
-            f"{path}: {size / 1e6:,.0f} MB, too large for a tokenizer.json "
-            f"(at most {limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
-        )
-    try:
-        return Tokenizer.from_file(str(path))
-    except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
-        raise CheckpointError(f"{path}: not a readable tokenizer.json ({exc})") from exc
 
 
 class HubTokenizer:

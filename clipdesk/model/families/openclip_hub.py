@@ -25,7 +25,7 @@ import torch
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
-from clipdesk.model.checkpoint import META_FILE, Checkpoint, load_exact, read_json, weights_hash
+from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import (
     Activation,
@@ -372,16 +372,7 @@ def load_hub_folder(folder: Path) -> Checkpoint:
     with torch.device("meta"):
         module = ClipModule(cfg)
     module = load_exact(module, sd, files[0], f"the architecture {CONFIG_FILE} describes")
-    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
-    return Checkpoint(
-        module=module,
-        tokenizer=tokenizer,
-        preprocess=pre,
-        name=str(meta.get("name") or folder.name),
-        weights_hash=weights_hash(files),
-        path=folder,
-        meta=meta,
-    )
+    return folder_checkpoint(folder, module, tokenizer, pre, files)
 
 
 def from_custom_text(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

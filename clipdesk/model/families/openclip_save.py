@@ -10,8 +10,6 @@ and :mod:`.openclip_hub` both read the folder back.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import torch
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
-from clipdesk.model.checkpoint import META_FILE, _apply_umask, replace_folder
+from clipdesk.model.checkpoint import staged_folder
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig, ResNetConfig
 from clipdesk.model.families.openclip_hub import CONFIG_FILE, WEIGHT_FILES
@@ -52,24 +50,13 @@ def save_hub_folder(
         )
     pre = preprocess or PreprocessConfig(size=cfg.vision.image_size)
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # ".save-NAME-": the models folder's sweep recognises what a killed save leaves
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".save-{folder.name}-"))
-    try:
+    with staged_folder(folder, name, meta) as tmp:
         sd = {k: v.detach().to("cpu", torch.float32) for k, v in module.state_dict().items()}
         save_file(sd, str(tmp / WEIGHT_FILES[0]), metadata={"format": "pt"})
         config = {"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg(pre)}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
         # OpenCLIP ignores it for CLIP-vocabulary models; other tools read it.
         tokenizer.save(tmp / "tokenizer.json")
-        (tmp / META_FILE).write_text(
-            json.dumps({"name": name, "format_version": 1, **(meta or {})}, indent=2)
-        )
-        _apply_umask(tmp)
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from clipdesk.common import limits
-from clipdesk.model.config import ConfigError
+from clipdesk.model.config import ConfigChecks, ConfigError, block_parameters, hf_names
 from clipdesk.model.dual_encoder import DualEncoder
 
 # GELU's tanh approximation (hidden_act "gelu_pytorch_tanh", every released SigLIP) or exact.
@@ -125,23 +125,18 @@ class SiglipConfig:
             3 * v.patch_size**2 * v.width
             + v.width  # patch embedding with bias
             + v.grid**2 * v.width  # position embedding
-            + v.layers * _layer_parameters(v.width, v.mlp_width)
+            + v.layers * block_parameters(v.width, v.mlp_width)
             + 2 * v.width  # post_layernorm
             + head
         )
         text = (
             (t.vocab_size + t.context_length) * t.width
-            + t.layers * _layer_parameters(t.width, t.mlp_width)
+            + t.layers * block_parameters(t.width, t.mlp_width)
             + 2 * t.width  # final_layer_norm
             + t.width * t.projection_size
             + t.projection_size  # head
         )
         return vision + text + 2  # logit_scale, logit_bias
-
-
-def _layer_parameters(width: int, mlp_width: int) -> int:
-    # two LayerNorms, q/k/v/out projections with biases, the MLP's two layers
-    return 4 * width * width + 2 * width * mlp_width + 9 * width + mlp_width
 
 
 class _Fields:
@@ -184,34 +179,15 @@ class _Fields:
         return _ACTIVATIONS[name]
 
 
-# Our fields under their config.json names, for errors a user can find in the file.
-_NAMES: Mapping[str, str] = {
-    f"{tower}.{ours}": f"{tower}_config.{theirs}"
-    for tower in ("vision", "text")
-    for ours, theirs in (
-        ("width", "hidden_size"),
-        ("layers", "num_hidden_layers"),
-        ("heads", "num_attention_heads"),
-        ("mlp_width", "intermediate_size"),
-        ("eps", "layer_norm_eps"),
-        ("image_size", "image_size"),
-        ("patch_size", "patch_size"),
-        ("vocab_size", "vocab_size"),
-        ("context_length", "max_position_embeddings"),
-        ("projection_size", "projection_size"),
-    )
-}
+# SiglipModel's config.json names.
+_NAMES: Mapping[str, str] = hf_names(("projection_size", "projection_size"))
 
 
 def check_config(cfg: SiglipConfig) -> None:
     """Refuse an architecture outside :mod:`clipdesk.common.limits` before anything is built:
     a hostile config must not make the model allocate or loop for minutes."""
-
-    def within(key: str, value: float, bounds: tuple[float, float]) -> None:
-        lo, hi = bounds
-        if not lo <= value <= hi:  # NaN fails too
-            raise ConfigError(f"{_NAMES[key]} is {value!r}; ClipDesk reads {lo} to {hi}")
-
+    check = ConfigChecks(_NAMES)
+    within = check.within
     v, t = cfg.vision, cfg.text
     within("vision.image_size", v.image_size, limits.MODEL_IMAGE_SIZE)
     within("vision.patch_size", v.patch_size, (1, v.image_size))
@@ -222,29 +198,15 @@ def check_config(cfg: SiglipConfig) -> None:
         )
     within("text.vocab_size", t.vocab_size, limits.MODEL_VOCAB_SIZE)
     within("text.context_length", t.context_length, limits.MODEL_CONTEXT_LENGTH)
-    for tower, tc in (("vision", v), ("text", t)):
-        within(f"{tower}.width", tc.width, limits.MODEL_WIDTH)
-        within(f"{tower}.layers", tc.layers, limits.MODEL_LAYERS)
-        within(f"{tower}.heads", tc.heads, limits.MODEL_HEADS)
-        if tc.width % tc.heads:
-            raise ConfigError(
-                f"{_NAMES[f'{tower}.width']} {tc.width} is not divisible by "
-                f"{_NAMES[f'{tower}.heads']} {tc.heads}"
-            )
-        within(f"{tower}.mlp_width", tc.mlp_width, limits.MODEL_MLP_WIDTH)
-        within(f"{tower}.eps", tc.eps, limits.MODEL_LAYER_NORM_EPS)
+    check.tower("vision", v)
+    check.tower("text", t)
     within("text.projection_size", t.projection_size, limits.MODEL_EMBED_DIM)
     if t.projection_size != v.width:
         raise ConfigError(
             f"text_config.projection_size {t.projection_size} differs from "
             f"vision_config.hidden_size {v.width}: the towers' embeddings would not compare"
         )
-    params = cfg.parameter_count()
-    if params > limits.MODEL_MAX_PARAMETERS:
-        raise ConfigError(
-            f"the config describes a model of {params:,} parameters; ClipDesk reads at most "
-            f"{limits.MODEL_MAX_PARAMETERS:,}"
-        )
+    check.parameters(cfg.parameter_count())
 
 
 # --- the module ----------------------------------------------------------------------------
@@ -441,19 +403,11 @@ class SiglipModule(DualEncoder):
         assert bias is not None
         return float(bias.detach().float().cpu().item())
 
-    @property
-    def embed_dim(self) -> int:
-        return self.cfg.embed_dim
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        feats: torch.Tensor = self.vision_model(pixels)  # [b, embed_dim]
+        return feats
 
-    @property
-    def image_size(self) -> int:
-        return self.cfg.vision.image_size
-
-    def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
-        feats = self.vision_model(pixels)  # [b, embed_dim]
-        return F.normalize(feats, dim=-1) if normalize else feats
-
-    def encode_text(self, ids: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    def text_features(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids`` padded to ``cfg.text.context_length`` (the tokenizers always pad so)."""
-        feats = self.text_model(ids)  # [b, embed_dim]
-        return F.normalize(feats, dim=-1) if normalize else feats
+        feats: torch.Tensor = self.text_model(ids)  # [b, embed_dim]
+        return feats

@@ -17,7 +17,7 @@ from tokenizers import normalizers
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
-from clipdesk.model.checkpoint import META_FILE, Checkpoint, load_exact, read_json, weights_hash
+from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
 from clipdesk.model.config import ConfigError
 from clipdesk.model.families.hub_tokenizer import (
     TOKENIZER_FILE,
@@ -26,7 +26,11 @@ from clipdesk.model.families.hub_tokenizer import (
     token_text,
 )
 from clipdesk.model.families.siglip import SiglipConfig, SiglipModule
-from clipdesk.model.families.spiece_tokenizer import SPIECE_FILE, SiglipSentencePieceTokenizer
+from clipdesk.model.families.spiece_tokenizer import (
+    SPIECE_FILE,
+    SiglipSentencePieceTokenizer,
+    read_sentencepiece,
+)
 from clipdesk.model.preprocess import PreprocessConfig
 from clipdesk.model.tokenizer import TextTokenizer
 
@@ -61,16 +65,7 @@ def load_siglip_folder(folder: Path) -> Checkpoint:
     weight_files = state_dicts.find_weight_files(folder)
     sd = state_dicts.read_weights(weight_files)
     module = build_siglip_module(cfg, sd, weight_files[0])
-    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
-    return Checkpoint(
-        module=module,
-        tokenizer=tokenizer,
-        preprocess=pre,
-        name=str(meta.get("name") or folder.name),
-        weights_hash=weights_hash(weight_files),
-        path=folder,
-        meta=meta,
-    )
+    return folder_checkpoint(folder, module, tokenizer, pre, weight_files)
 
 
 def build_siglip_module(
@@ -145,13 +140,14 @@ def read_tokenizer(folder: Path, context_length: int) -> TextTokenizer:
                 "is missing",
                 hint="take the model's tokenizer files again from where the model came from",
             )
-        return SiglipSentencePieceTokenizer.from_file(
-            spiece,
+        return SiglipSentencePieceTokenizer(
+            read_sentencepiece(spiece),
             context_length,
             eos_token=token_text(config.get("eos_token")) or "</s>",
             pad_token=token_text(config.get("pad_token")) or "</s>",
             unk_token=token_text(config.get("unk_token")) or "<unk>",
             lowercase=config.get("do_lower_case", True) is not False,
+            source=spiece,
         )
     if tok_json.is_file():
         # SigLIP2 was trained on lower-cased text (big_vision's ``lower`` before the Gemma

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from sentencepiece import SentencePieceProcessor
 
-from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
+from clipdesk.model.tokenizer import check_file_size
 
 SPIECE_FILE = "spiece.model"
 WORD_START = "\u2581"  # sentencepiece's "▁", a space before a piece
@@ -39,9 +39,26 @@ def canonicalize(text: str, lowercase: bool = True) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def read_sentencepiece(path: Path) -> SentencePieceProcessor:
+    """A sentencepiece model file, refused with its name when it is too large or unreadable."""
+    check_file_size(path, "sentencepiece model")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    processor = SentencePieceProcessor()
+    try:
+        processor.LoadFromSerializedProto(data)
+    except (RuntimeError, OSError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not a readable sentencepiece model ({exc})") from exc
+    return processor
+
+
 class SiglipSentencePieceTokenizer:
     """Satisfies :class:`clipdesk.model.tokenizer.TextTokenizer`; rows always have
-    ``context_length`` ids (the text tower reads the last position)."""
+    ``context_length`` ids (the text tower reads the last position). The special tokens and
+    ``lowercase`` are as tokenizer_config.json gives them (the defaults are SiglipTokenizer's);
+    ``source`` names the file in errors."""
 
     def __init__(
         self,
@@ -69,44 +86,6 @@ class SiglipSentencePieceTokenizer:
         if self._sp.id_to_piece(piece_id) != piece:
             raise CheckpointError(f"{source}: has no piece {piece!r} (the {role})")
         return int(piece_id)
-
-    @classmethod
-    def from_file(
-        cls,
-        path: Path,
-        context_length: int,
-        *,
-        eos_token: str = "</s>",
-        pad_token: str = "</s>",
-        unk_token: str = "<unk>",
-        lowercase: bool = True,
-    ) -> SiglipSentencePieceTokenizer:
-        """The special tokens and ``lowercase`` as tokenizer_config.json gives them (the defaults
-        are SiglipTokenizer's)."""
-        try:
-            size = path.stat().st_size
-            if size > limits.TOKENIZER_JSON_MAX_BYTES:
-                raise CheckpointError(
-                    f"{path}: {size / 1e6:,.0f} MB, too large for a sentencepiece model (at most "
-                    f"{limits.TOKENIZER_JSON_MAX_BYTES / 1e6:.0f} MB)"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-        processor = SentencePieceProcessor()
-        try:
-            processor.LoadFromSerializedProto(data)
-        except (RuntimeError, OSError, TypeError) as exc:
-            raise CheckpointError(f"{path}: not a readable sentencepiece model ({exc})") from exc
-        return cls(
-            processor,
-            context_length,
-            eos_token=eos_token,
-            pad_token=pad_token,
-            unk_token=unk_token,
-            lowercase=lowercase,
-            source=path,
-        )
 
     @property
     def vocab_size(self) -> int:

@@ -29,11 +29,17 @@ from torch import nn
 
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.checkpoint import META_FILE, Checkpoint, load_exact, read_json, weights_hash
+from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
 from clipdesk.model.clip import VisionTower
-from clipdesk.model.config import VisionConfig
+from clipdesk.model.config import (
+    ClipConfig,
+    ConfigChecks,
+    ConfigError,
+    VisionConfig,
+    check_config,
+)
 from clipdesk.model.dual_encoder import DualEncoder
-from clipdesk.model.tokenizer import TextTokenizer
+from clipdesk.model.tokenizer import TextTokenizer, read_tokenizer_file
 
 # The text model's Hugging Face config.json, under a name no OpenCLIP or transformers file has (a
 # config.json would make the folder look like a Hugging Face model of its own).
@@ -225,21 +231,13 @@ class XlmrClipModule(DualEncoder):
         self.text = XlmrTextTower(cfg.text, cfg.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
-    @property
-    def embed_dim(self) -> int:
-        return self.cfg.embed_dim
-
-    @property
-    def image_size(self) -> int:
-        return self.cfg.vision.image_size
-
-    def encode_image(self, pixels: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         feats: torch.Tensor = self.visual(pixels)  # [b, embed_dim]
-        return F.normalize(feats, dim=-1) if normalize else feats
+        return feats
 
-    def encode_text(self, ids: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    def text_features(self, ids: torch.Tensor) -> torch.Tensor:
         feats: torch.Tensor = self.text(ids)  # [b, embed_dim]
-        return F.normalize(feats, dim=-1) if normalize else feats
+        return feats
 
 
 # --- loading an OpenCLIP hub folder ---
@@ -313,16 +311,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
         f"{source.name} and {HF_TEXT_CONFIG} describe" if declared else f"{source.name} describes"
     )
     module = load_exact(module, sd, files[0], f"the XLM-RoBERTa CLIP architecture {described}")
-    meta = read_json(folder / META_FILE) if (folder / META_FILE).is_file() else {}
-    return Checkpoint(
-        module=module,
-        tokenizer=tokenizer,
-        preprocess=pre,
-        name=str(meta.get("name") or folder.name),
-        weights_hash=weights_hash(files),
-        path=folder,
-        meta=meta,
-    )
+    return folder_checkpoint(folder, module, tokenizer, pre, files)
 
 
 def clip_config(config: Mapping[str, Any], text: XlmrTextConfig, source: Path) -> XlmrClipConfig:
@@ -492,28 +481,28 @@ def text_config_from_shapes(sd: Mapping[str, torch.Tensor], source: Path) -> Xlm
     )
 
 
+# The tower's fields under their config.json names, for ConfigChecks' messages.
+_HF_TEXT_NAMES = {
+    "text.width": "hidden_size",
+    "text.layers": "num_hidden_layers",
+    "text.heads": "num_attention_heads",
+    "text.mlp_width": "intermediate_size",
+    "text.eps": "layer_norm_eps",
+}
+
+
 def _check_text(cfg: XlmrTextConfig, embed_dim: int, source: Path) -> None:
     """Refuse a text architecture outside :mod:`clipdesk.common.limits` or inconsistent in
     itself, naming the config.json field."""
-
-    def within(name: str, value: float, bounds: tuple[float, float]) -> None:
-        lo, hi = bounds
-        if not lo <= value <= hi:  # NaN fails too
-            raise CheckpointError(f"{source}: {name} is {value!r}; ClipDesk reads {lo} to {hi}")
-
-    within("vocab_size", cfg.vocab_size, limits.MODEL_VOCAB_SIZE)
-    within("hidden_size", cfg.width, limits.MODEL_WIDTH)
-    within("num_hidden_layers", cfg.layers, limits.MODEL_LAYERS)
-    within("num_attention_heads", cfg.heads, limits.MODEL_HEADS)
-    within("intermediate_size", cfg.mlp_width, limits.MODEL_MLP_WIDTH)
-    within("max_position_embeddings", cfg.max_positions, limits.MODEL_CONTEXT_LENGTH)
-    within("type_vocab_size", cfg.type_vocab_size, (1, _MAX_TOKEN_TYPES))
-    within("pad_token_id", cfg.pad_id, (0, cfg.vocab_size - 1))
-    within("layer_norm_eps", cfg.eps, limits.MODEL_LAYER_NORM_EPS)
-    if cfg.width % cfg.heads:
-        raise CheckpointError(
-            f"{source}: hidden_size {cfg.width} is not divisible by num_attention_heads {cfg.heads}"
-        )
+    check = ConfigChecks(_HF_TEXT_NAMES)
+    try:
+        check.within("vocab_size", cfg.vocab_size, limits.MODEL_VOCAB_SIZE)
+        check.tower("text", cfg)
+        check.within("max_position_embeddings", cfg.max_positions, limits.MODEL_CONTEXT_LENGTH)
+        check.within("type_vocab_size", cfg.type_vocab_size, (1, _MAX_TOKEN_TYPES))
+        check.within("pad_token_id", cfg.pad_id, (0, cfg.vocab_size - 1))
+    except ConfigError as exc:
+        raise CheckpointError(f"{source}: {exc}") from exc
     # Positions run from pad_id + 1 to pad_id + context_length.
     if cfg.pad_id + cfg.context_length >= cfg.max_positions:
         raise CheckpointError(
@@ -529,7 +518,6 @@ def _check_text(cfg: XlmrTextConfig, embed_dim: int, source: Path) -> None:
 
 
 def _check_vision(vision: VisionConfig, embed_dim: int, source: Path) -> None:
-    from clipdesk.model.config import ClipConfig, ConfigError, check_config
     from clipdesk.model.families.openclip_hub import OPENCLIP_NAMES
 
     try:
@@ -542,7 +530,7 @@ def _check_vision(vision: VisionConfig, embed_dim: int, source: Path) -> None:
 def _tokenizer(path: Path, context_length: int, pad_id: int) -> TextTokenizer:
     """XLM-R's ``tokenizer.json`` as OpenCLIP's HFTokenizer uses it: OpenCLIP's text clean-up,
     ``<s> … </s>`` with the end kept on truncation, padding with the model's pad id."""
-    from clipdesk.model.families.hub_tokenizer import HubTokenizer, read_tokenizer_file
+    from clipdesk.model.families.hub_tokenizer import HubTokenizer
 
     if not path.is_file():
         raise CheckpointError(

@@ -1,17 +1,25 @@
-"""``clipdesk-cli models``: list, import, download and choose the CLIP model."""
+"""``clipdesk-cli models``: list, import, download and choose the CLIP model.
+
+Choosing a model (``activate``, or ``--activate`` after an import or a download) first says what
+the switch costs the library, the figures Settings shows (how many photos are embedded again, and
+about how long that takes here); on a terminal it then asks, and ``--yes`` skips the question.
+Without a terminal (a script, a pipe) it switches and prints the figures, as it always has.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clipdesk.common.progress import Progress
+from clipdesk.services.model_catalog import size_text
 from clipdesk.services.models import OnClash
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
-    from clipdesk.services.records import CatalogTable, ModelInfo
+    from clipdesk.services.records import CatalogTable, ModelInfo, ReembedEstimate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,10 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="on a name clash, pick a free name (name-2, name-3 ...)",
     )
     clash.add_argument("--activate", action="store_true", help="make it the active model")
+    confirm = argparse.ArgumentParser(add_help=False)
+    confirm.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="switch without asking on a terminal (the re-embedding cost is still printed)",
+    )
 
     p = sub.add_parser(
         "import",
-        parents=[clash],
+        parents=[clash, confirm],
         help="import a Hugging Face CLIP folder or a .safetensors/.bin checkpoint",
     )
     p.add_argument("source", help="model folder (config.json + model.safetensors) or weight file")
@@ -60,25 +75,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("download", parents=[clash], help="download a known model from the hub")
+    p = sub.add_parser(
+        "download", parents=[clash, confirm], help="download a known model from the hub"
+    )
     p.add_argument("model", help="catalog name (see `models list --catalog`) or hub repo org/name")
     p.set_defaults(func=run_download)
 
-    p = sub.add_parser("activate", help="choose the model the library uses")
+    p = sub.add_parser(
+        "activate",
+        parents=[confirm],
+        help="choose the model the library uses",
+        description="Make a model the active one, for the app too. It first says how many "
+        "photos the switch embeds again and about how long that takes; on a terminal it asks "
+        "before switching (--yes does not ask).",
+    )
     p.add_argument("name", help="an installed model's name, or 'default' for the demo model")
     p.set_defaults(func=run_activate)
 
     p = sub.add_parser("remove", help="delete a user-installed model")
     p.add_argument("name")
     p.set_defaults(func=run_remove)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
 
 
 def _on_clash(args: argparse.Namespace) -> OnClash:
@@ -111,7 +127,7 @@ def run_list(args: argparse.Namespace) -> int:
             flags = [m.source] + (["demo"] if m.demo else [])
             mark = "*" if m.active else " "
             lines.append(
-                f"{mark} {m.name:32} {_size(m.size_bytes):>10}  {', '.join(flags)}  {m.path}"
+                f"{mark} {m.name:32} {size_text(m.size_bytes):>10}  {', '.join(flags)}  {m.path}"
             )
         if not models:
             lines.append("no models installed")
@@ -126,7 +142,8 @@ def run_list(args: argparse.Namespace) -> int:
             lines.append("\ndownloadable:")
             for e in catalog:
                 lines.append(
-                    f"  {e.name:32} ~{_size(e.approx_bytes):>9}  {e.repo_id}: {e.description}"
+                    f"  {e.name:32} {size_text(e.approx_bytes, approx=True) or '-':>10}  "
+                    f"{e.repo_id}: {e.description}"
                 )
     emit(args, data, "\n".join(lines))
     return 0
@@ -146,7 +163,7 @@ def catalog_lines(table: CatalogTable) -> list[str]:
         mark = "*" if r.active else "+" if r.installed else " "
         speed = f"{r.images_per_s:.1f}" if r.images_per_s is not None else "-"
         text = f"{r.text_ms:.0f}" if r.text_ms is not None else "-"
-        size = ("~" if not r.installed else "") + _size(r.size_bytes) if r.size_bytes else "-"
+        size = size_text(r.size_bytes, approx=not r.installed) or "-"
         lines.append(
             f"{mark} {r.name:34} {size:>9} {speed:>9} {text:>8} {_pct(r.imagenet):>9} "
             f"{_pct(r.recall):>7}  {r.languages_text}"
@@ -173,28 +190,69 @@ def run_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(args: argparse.Namespace, info: ModelInfo, verb: str) -> int:
+def _finish(
+    args: argparse.Namespace, info: ModelInfo, verb: str, switch: _Switch | None = None
+) -> int:
     from clipdesk.cli import emit
 
-    emit(
-        args,
-        info.to_json(),
-        f"{verb} {info.name} ({_size(info.size_bytes)}) at {info.path}"
-        + (" — now active" if info.active else ""),
-    )
+    data: dict[str, Any] = info.to_json()
+    lines = [f"{verb} {info.name} ({size_text(info.size_bytes)}) at {info.path}"]
+    if info.active:
+        lines[0] += " — now active"
+    if switch is not None:
+        data["reembed"] = switch.estimate.to_json() if switch.estimate else None
+        lines[:0] = switch.lines()
+    emit(args, data, "\n".join(lines))
     return 0
+
+
+@dataclass(frozen=True)
+class _Switch:
+    """What activating a model costs and whether the user agreed to it."""
+
+    name: str
+    estimate: ReembedEstimate | None  # None: no library open, or a model given by path
+    go: bool
+
+    def lines(self) -> list[str]:
+        text = [self.estimate.describe()] if self.estimate is not None else []
+        return text + ([] if self.go else [f"not switched to {self.name}"])
+
+
+def _ask_to_switch(args: argparse.Namespace, app: ClipDeskServices, name: str) -> _Switch:
+    """The cost of switching to ``name`` (the figures Settings shows) and, on a terminal
+    without ``--yes``, the user's answer; nothing to re-embed needs no answer."""
+    estimate = app.models.reembed_estimate(name)
+    costly = estimate is not None and not estimate.shared and estimate.photos > 0
+    if not costly or args.yes or not sys.stdin.isatty():
+        return _Switch(name, estimate, True)
+    assert estimate is not None
+    sys.stderr.write(f"{estimate.describe()}\nSwitch to {name}? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return _Switch(name, estimate, answer in ("y", "yes"))
+
+
+def _activate_installed(
+    args: argparse.Namespace, app: ClipDeskServices, info: ModelInfo
+) -> tuple[ModelInfo, _Switch | None]:
+    """``--activate`` after an import or a download: the same question as ``activate``."""
+    if not args.activate:
+        return info, None
+    switch = _ask_to_switch(args, app, info.name)
+    if switch.go:
+        app.models.activate(info.name)
+        info = next(m for m in app.models.installed() if m.name == info.name)
+    return info, switch
 
 
 def run_import(args: argparse.Namespace) -> int:
     with _services(args) as app:
         info = app.models.import_model(
-            args.source,
-            args.name,
-            on_clash=_on_clash(args),
-            act=args.act,
-            activate=args.activate,
+            args.source, args.name, on_clash=_on_clash(args), act=args.act
         )
-    return _finish(args, info, "imported")
+        info, switch = _activate_installed(args, app, info)
+    return _finish(args, info, "imported", switch)
 
 
 class _ProgressLine:
@@ -220,29 +278,33 @@ class _ProgressLine:
 
 def run_download(args: argparse.Namespace) -> int:
     line = _ProgressLine(not args.json)
-    try:
-        with _services(args) as app:
+    with _services(args) as app:
+        try:
             info = app.models.download(
-                args.model,
-                name=args.name,
-                on_clash=_on_clash(args),
-                activate=args.activate,
-                progress=line,
+                args.model, name=args.name, on_clash=_on_clash(args), progress=line
             )
-    finally:
-        line.done()
-    return _finish(args, info, "downloaded")
+        finally:
+            line.done()
+        info, switch = _activate_installed(args, app, info)
+    return _finish(args, info, "downloaded", switch)
 
 
 def run_activate(args: argparse.Namespace) -> int:
-    from clipdesk.cli import emit
+    from clipdesk.cli import EXIT_ERROR, emit
 
     name = None if args.name == "default" else args.name
     with _services(args) as app:
-        active = app.models.activate(name).active
         default = app.models.default_model
-    emit(args, {"active": active}, f"active model: {active or 'default (' + default + ')'}")
-    return 0
+        switch = _ask_to_switch(args, app, name or default)
+        active = app.models.activate(name).active if switch.go else app.models.active()
+    data = {
+        "active": active,
+        "switched": switch.go,
+        "reembed": switch.estimate.to_json() if switch.estimate else None,
+    }
+    lines = [*switch.lines(), f"active model: {active or 'default (' + default + ')'}"]
+    emit(args, data, "\n".join(lines))
+    return 0 if switch.go else EXIT_ERROR
 
 
 def run_remove(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ loader would build, and the tests compare them with OpenCLIP's own ``model_confi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -139,6 +140,20 @@ OPENCLIP_HUB_FILES = (
     HubFile("open_clip_model.safetensors", one_of="weights"),
     HubFile("open_clip_pytorch_model.bin", one_of="weights"),
 )
+OPENCLIP_CONFIG = OPENCLIP_HUB_FILES[0].name
+# The preprocessing OpenCLIP's pretrained.py gives a checkpoint unless its entry says otherwise
+# (``_pcfg``: OpenAI's mean and std, bicubic, shorter side then centre crop).
+OPENCLIP_PREPROCESS: Mapping[str, Any] = {
+    "mean": [0.48145466, 0.4578275, 0.40821073],
+    "std": [0.26862954, 0.26130258, 0.27577711],
+    "interpolation": "bicubic",
+    "resize_mode": "shortest",
+}
+INCEPTION_PREPROCESS: Mapping[str, Any] = {
+    **OPENCLIP_PREPROCESS,
+    "mean": [0.5, 0.5, 0.5],
+    "std": [0.5, 0.5, 0.5],
+}
 
 
 def xlmr_text_files(repo: str) -> tuple[HubFile, ...]:
@@ -163,6 +178,11 @@ class CatalogEntry:
     arch: Architecture | None = None  # None: a repository outside the catalog
     languages: tuple[str, ...] = ("en",)  # query languages it was trained for (ISO 639-1)
     figures: tuple[Figure, ...] = ()
+    # OpenCLIP's preprocess_cfg of these weights (their pretrained.py entry), written into the
+    # open_clip_config.json of a repository that has none; only for the openclip-hub layout.
+    preprocess_cfg: Mapping[str, Any] = field(default_factory=lambda: OPENCLIP_PREPROCESS)
+    # The layout of a repository outside the catalog (arch None), as the download found it.
+    repo_layout: Layout = "hf-clip"
 
     @property
     def family(self) -> str:
@@ -170,7 +190,19 @@ class CatalogEntry:
 
     @property
     def layout(self) -> Layout:
-        return self.arch.layout if self.arch is not None else "hf-clip"
+        return self.arch.layout if self.arch is not None else self.repo_layout
+
+    def openclip_config(self) -> dict[str, Any] | None:
+        """The ``open_clip_config.json`` this entry's weights are built from, where the catalog
+        knows it: older LAION repositories have none, and OpenCLIP builds them from the
+        model_configs in its wheel and the preprocessing of its pretrained.py, which the
+        entry's architecture and ``preprocess_cfg`` are (the tests compare them)."""
+        if self.arch is None or self.arch.layout != "openclip-hub":
+            return None
+        return {
+            "model_cfg": json.loads(json.dumps(self.arch.config)),
+            "preprocess_cfg": dict(self.preprocess_cfg),
+        }
 
     @property
     def approx_bytes(self) -> int:
@@ -642,6 +674,7 @@ CATALOG: dict[str, CatalogEntry] = {
             act="gelu",
             files=OPENCLIP_HUB_FILES,
             arch=_A["ViT-L-14"],
+            preprocess_cfg=INCEPTION_PREPROCESS,  # OpenCLIP's laion2b_s32b_b82k says so
             figures=(
                 *_openclip_figures("ViT-L-14 laion2b_s32b_b82k", 75.25, 71.08),
                 _immich(69.86, "ViT-L-14__laion2b-s32b-b82k"),

@@ -106,6 +106,8 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def load_hf_clip_folder(folder: Path) -> Checkpoint:
     """A Hugging Face ``CLIPModel`` folder (ours included)."""
+    from clipdesk.model import families
+
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise CheckpointError(
@@ -132,7 +134,7 @@ def load_hf_clip_folder(folder: Path) -> Checkpoint:
         tokenizer = ClipTokenizer.from_file(tok_path, cfg.text.context_length)
     else:
         tokenizer = state_dicts.default_clip_tokenizer(cfg.text.context_length)
-    weight_files = state_dicts.find_weight_files(folder)
+    weight_files = families.weight_files(folder)
     sd = state_dicts.read_weights(weight_files)
     module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
     if tokenizer.vocab_size > cfg.text.vocab_size:

@@ -8,6 +8,10 @@ announces (LFS files carry their sha256 as ETag) and against the catalog's where
 model is loaded once before it is moved into place under its name. A catalog entry may take
 files from more than one repository (OpenCLIP's multilingual models take their tokenizer from
 the text model's own) and store a file under another name; each repository's commit is recorded.
+An OpenCLIP repository without ``open_clip_config.json`` (older LAION uploads, which OpenCLIP
+builds from its own model configs) gets the one the catalog entry describes, and
+``clipdesk.json`` says ClipDesk wrote it. A repository outside the catalog is downloaded in the
+layout its config files show (OpenCLIP hub, SigLIP, or Hugging Face CLIP).
 
 Without a network the first request fails within :data:`CONNECT_TIMEOUT_S` seconds, with an
 error that names the import alternative.
@@ -22,8 +26,9 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +37,15 @@ from clipdesk.common import paths
 from clipdesk.common.errors import CancelledError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model import installs, manager
-from clipdesk.model.catalog import CATALOG, HF_CLIP_FILES, CatalogEntry, HubFile
+from clipdesk.model.catalog import (
+    CATALOG,
+    HF_CLIP_FILES,
+    OPENCLIP_CONFIG,
+    OPENCLIP_HUB_FILES,
+    SIGLIP_FILES,
+    CatalogEntry,
+    HubFile,
+)
 
 __all__ = ["CATALOG", "CatalogEntry", "HubFile", "catalog", "download_model", "lookup"]
 
@@ -63,8 +76,9 @@ def catalog() -> list[CatalogEntry]:
 
 
 def lookup(name_or_repo: str) -> CatalogEntry:
-    """A catalog entry by its name or repository id; any other ``org/name`` repository is tried
-    with the Hugging Face CLIP file layout."""
+    """A catalog entry by its name or repository id; any other ``org/name`` repository gets an
+    entry without an architecture or files: :func:`_repo_layout` chooses them once the hub can
+    be asked."""
     for entry in CATALOG.values():
         if name_or_repo in (entry.name, entry.repo_id):
             return entry
@@ -74,6 +88,7 @@ def lookup(name_or_repo: str) -> CatalogEntry:
             repo_id=name_or_repo,
             description=f"{name_or_repo} from the Hugging Face hub",
             act="from config.json",
+            files=(),
         )
     raise ModelError(
         f"unknown model {name_or_repo!r}",
@@ -197,9 +212,6 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
-
     remotes: list[_Remote] = []
     chosen: set[str] = set()  # one_of groups a file was found for
     for spec in entry.files:
@@ -207,29 +219,13 @@ def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
             continue  # an earlier alternative is there
         repo = spec.repo or entry.repo_id
         revision = spec.revision if spec.repo else entry.revision
-        # An alternative that is absent is no error: the next one is tried.
-        optional = not spec.required or spec.one_of is not None
-        url = hf_hub_url(repo, spec.name, revision=revision, endpoint=endpoint)
-        try:
-            meta = get_hf_file_metadata(url, timeout=METADATA_TIMEOUT_S, endpoint=endpoint)
-        except EntryNotFoundError:
-            if optional:
+        meta = _remote_metadata(repo, spec.name, revision, endpoint)
+        if meta is None:
+            # An alternative that is absent is no error: the next one is tried. A config the
+            # catalog can write itself is not required either.
+            if not spec.required or spec.one_of is not None or _writes(entry, spec):
                 continue
-            raise ModelError(
-                f"{repo} has no {spec.name}; it is not {_LAYOUT_WORDS[entry.layout]}"
-            ) from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status == 404 and optional:
-                continue
-            if status in (401, 403, 404):
-                raise ModelError(
-                    f"{repo}: {spec.name} is not available (HTTP {status})",
-                    hint="check the repository name; private models are not supported",
-                ) from None
-            raise ModelError(f"the hub refused {spec.name} ({exc})", hint=OFFLINE_HINT) from None
-        except _transport_errors() as exc:
-            raise _offline(f"{type(exc).__name__} while asking for {spec.name}", endpoint) from None
+            raise ModelError(f"{repo} has no {spec.name}; it is not {_LAYOUT_WORDS[entry.layout]}")
         if spec.one_of is not None:
             chosen.add(spec.one_of)
         etag = (meta.etag or "").strip('"').lower()
@@ -237,7 +233,7 @@ def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
             _Remote(
                 spec=spec,
                 repo=repo,
-                url=meta.location or url,
+                url=meta.location,
                 size=spec.size if spec.size is not None else meta.size,
                 sha256=spec.sha256 or (etag if _SHA256.match(etag) else None),
                 commit=meta.commit_hash,
@@ -251,6 +247,100 @@ def _metadata(entry: CatalogEntry, endpoint: str) -> list[_Remote]:
                 f"{_LAYOUT_WORDS[entry.layout]}"
             )
     return remotes
+
+
+def _writes(entry: CatalogEntry, spec: HubFile) -> bool:
+    """Whether ``spec`` is an open_clip_config.json this entry can write when the hub has none."""
+    return (
+        spec.repo is None
+        and spec.local_name == OPENCLIP_CONFIG
+        and entry.openclip_config() is not None
+    )
+
+
+def _repo_layout(entry: CatalogEntry, endpoint: str) -> CatalogEntry:
+    """``entry`` (a repository outside the catalog) with the files of the layout the
+    repository's config shows: ``open_clip_config.json`` an OpenCLIP hub folder, a
+    ``config.json`` of model_type "siglip" SigLIP, any other CLIP's Hugging Face CLIP. A
+    config.json of a family ClipDesk does not run is refused before any weights are fetched."""
+    from clipdesk.common import limits
+    from clipdesk.common.json_files import read_json_file
+    from clipdesk.model.families import detect
+
+    if _remote_exists(entry.repo_id, OPENCLIP_CONFIG, entry.revision, endpoint):
+        return replace(entry, files=OPENCLIP_HUB_FILES, repo_layout="openclip-hub")
+    config = _small_file(entry.repo_id, "config.json", entry.revision, endpoint)
+    if config is None:
+        raise ModelError(
+            f"{entry.repo_id} has neither config.json nor {OPENCLIP_CONFIG}; it is not a "
+            "CLIP model ClipDesk can download",
+            hint="check the repository name; " + detect.SUPPORTED,
+        )
+    with tempfile.TemporaryDirectory() as tmp:  # the bounded reader reads files
+        path = Path(tmp) / "config.json"
+        path.write_bytes(config)
+        try:
+            hf = read_json_file(
+                path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
+            )
+        except ValueError as exc:
+            raise ModelError(f"{entry.repo_id}: config.json is {exc}") from None
+    if not isinstance(hf, dict):
+        raise ModelError(f"{entry.repo_id}: config.json is not a JSON object")
+    detect.check_hf_config(hf, Path(entry.repo_id) / "config.json")
+    if hf.get("model_type") == "siglip":
+        return replace(entry, files=SIGLIP_FILES, repo_layout="siglip")
+    return replace(entry, files=HF_CLIP_FILES, repo_layout="hf-clip")
+
+
+def _remote_exists(repo: str, name: str, revision: str, endpoint: str) -> bool:
+    return _remote_metadata(repo, name, revision, endpoint) is not None
+
+
+def _remote_metadata(repo: str, name: str, revision: str, endpoint: str) -> Any:
+    """The hub's metadata of one file (None: the repository has no such file)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    url = hf_hub_url(repo, name, revision=revision, endpoint=endpoint)
+    try:
+        return get_hf_file_metadata(url, timeout=METADATA_TIMEOUT_S, endpoint=endpoint)
+    except EntryNotFoundError:
+        return None
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 404:
+            return None
+        if status in (401, 403):
+            raise ModelError(
+                f"{repo}: {name} is not available (HTTP {status})",
+                hint="check the repository name; private models are not supported",
+            ) from None
+        raise ModelError(f"the hub refused {name} ({exc})", hint=OFFLINE_HINT) from None
+    except _transport_errors() as exc:
+        raise _offline(f"{type(exc).__name__} while asking for {name}", endpoint) from None
+
+
+def _small_file(repo: str, name: str, revision: str, endpoint: str) -> bytes | None:
+    """A small file's bytes (None: the repository has no such file); a config is read before
+    the download is laid out, so at most a bounded number of bytes is fetched."""
+    import io
+
+    from huggingface_hub.file_download import http_get
+
+    from clipdesk.common import limits
+
+    meta = _remote_metadata(repo, name, revision, endpoint)
+    if meta is None:
+        return None
+    if meta.size is not None and meta.size > limits.MODEL_JSON_MAX_BYTES:
+        raise ModelError(f"{repo}: {name} is {meta.size} bytes, not a model config")
+    buf = io.BytesIO()
+    try:
+        http_get(meta.location, buf, expected_size=meta.size, displayed_filename=name)
+    except _transport_errors() as exc:
+        raise _offline(f"{type(exc).__name__} while fetching {name}", endpoint) from None
+    return buf.getvalue()
 
 
 def _sha256(path: Path) -> str:
@@ -334,6 +424,8 @@ def download_model(
     target = manager.target_for(name or entry.name, on_clash)
     endpoint = (endpoint or hub_endpoint()).rstrip("/")
     check_reachable(endpoint)
+    if not entry.files:
+        entry = _repo_layout(entry, endpoint)
     remotes = _metadata(entry, endpoint)
     with installs.writing(target):  # one download or install of this name at a time
         _download_into_place(entry, target, remotes, endpoint, progress, cancel)
@@ -353,6 +445,10 @@ def _download_into_place(
 
     staging = paths.models_dir() / ".downloads" / target
     staging.mkdir(parents=True, exist_ok=True)
+    written = entry.openclip_config()
+    if written is not None:
+        # One an earlier attempt wrote would pass for the hub's own (only its size is checked).
+        (staging / OPENCLIP_CONFIG).unlink(missing_ok=True)
     total = sum(r.size or 0 for r in remotes)
     free = shutil.disk_usage(staging).free
     if total > free:
@@ -366,6 +462,14 @@ def _download_into_place(
         _fetch(remote, staging, transfer)
     if cancel is not None:
         cancel.raise_if_cancelled()
+    generated: dict[str, str] = {}
+    if written is not None and not (staging / OPENCLIP_CONFIG).is_file():
+        (staging / OPENCLIP_CONFIG).write_text(json.dumps(written, indent=2), encoding="utf-8")
+        generated[OPENCLIP_CONFIG] = (
+            f"written by ClipDesk from its catalog entry {entry.name!r} (OpenCLIP's "
+            f"{entry.arch.key if entry.arch else '?'} model config and the preprocessing of "
+            f"these weights): {entry.repo_id} has none"
+        )
     load_checkpoint(staging)  # refuses a repository that is not a usable CLIP model
     commits = {repo: entry.revision for repo in entry.repos}
     for r in remotes:
@@ -380,6 +484,8 @@ def _download_into_place(
     }
     if len(commits) > 1:
         meta["revisions"] = commits
+    if generated:
+        meta["written_by_clipdesk"] = generated
     (staging / manager.META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     manager.install_folder(staging, target)
 

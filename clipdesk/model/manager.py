@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from clipdesk.common import config, limits, paths
-from clipdesk.common.errors import ModelError
+from clipdesk.common.errors import CheckpointError, ModelError
 from clipdesk.common.json_files import read_json_file
 from clipdesk.model import installs
 
@@ -42,6 +42,12 @@ _HF_FILES = re.compile(
     r"model\.safetensors\.index\.json|pytorch_model\.bin|open_clip_config\.json|"
     r"open_clip_model\.safetensors|open_clip_pytorch_model\.(bin|safetensors|pth)|"
     r"hf_text_config\.json|clipdesk\.json|README\.md|LICENSE.*)$"
+)
+# The weight files among them: only the ones the folder's loader reads are copied (a hub folder
+# may hold OpenCLIP's safetensors and pickle of the same weights, and Hugging Face ones besides).
+_WEIGHT_FILES = re.compile(
+    r"^(model\.safetensors|model-\d+-of-\d+\.safetensors|pytorch_model\.bin|"
+    r"open_clip_model\.safetensors|open_clip_pytorch_model\.(bin|safetensors|pth))$"
 )
 # What makes a folder a model folder: a Hugging Face config or an OpenCLIP hub config.
 MODEL_CONFIG_FILES = ("config.json", "open_clip_config.json")
@@ -359,15 +365,26 @@ def _save_state_dict_model(ckpt: Checkpoint, folder: Path, name: str, meta: dict
     module, tokenizer = ckpt.module, ckpt.tokenizer
     # load_file only gives CLIP modules with CLIP's tokenizer; anything else would be a new
     # family that needs its own layout here.
-    assert isinstance(module, ClipModule) and isinstance(tokenizer, ClipTokenizer)
+    if not isinstance(module, ClipModule) or not isinstance(tokenizer, ClipTokenizer):
+        raise CheckpointError(
+            f"{ckpt.path}: a single-file {module.family} model cannot be stored yet; ClipDesk "
+            "stores single files of CLIP models only",
+            hint="import the model's folder instead",
+        )
     save = save_model_folder if isinstance(module.cfg.vision, VisionConfig) else save_hub_folder
     save(module, tokenizer, folder, name=name, preprocess=ckpt.preprocess, meta=meta)
 
 
 def _copy_hf_folder(src: Path, dest: Path) -> None:
+    from clipdesk.model.families import weight_files
+
+    loaded = set(weight_files(src))
     for f in sorted(src.iterdir()):
-        if f.is_file() and _HF_FILES.match(f.name):
-            shutil.copy2(f, dest / f.name)
+        if not f.is_file() or not _HF_FILES.match(f.name):
+            continue
+        if _WEIGHT_FILES.match(f.name) and f not in loaded:
+            continue
+        shutil.copy2(f, dest / f.name)
     # fsync so that a crash right after the rename cannot leave an installed model with empty files
     for f in dest.iterdir():
         with open(f, "rb") as fh:

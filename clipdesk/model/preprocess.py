@@ -2,14 +2,15 @@
 
 Shorter side to the model size with bicubic resampling, centre crop, scale to [0, 1], then the
 CLIP mean/std — the steps of OpenAI's ``clip.load`` transform and transformers'
-``CLIPImageProcessor``.
+``CLIPImageProcessor``. A model may declare bilinear resampling instead (SigLIP2's processors,
+OpenCLIP's ``interpolation``), which is then done with Pillow's, as transformers does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,6 +22,12 @@ from clipdesk.imaging.pixels import to_rgb
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
+Resample = Literal["bicubic", "bilinear"]
+# Pillow's resampling codes, which transformers' preprocessor_config.json "resample" holds.
+PIL_RESAMPLE: dict[int, Resample] = {3: "bicubic", 2: "bilinear"}
+_PIL_NAMES = {0: "nearest", 1: "lanczos", 4: "box", 5: "hamming"}
+_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
 
 @dataclass(frozen=True)
 class PreprocessConfig:
@@ -30,6 +37,7 @@ class PreprocessConfig:
     # True: CLIP's shorter side to ``size`` and centre crop; False: the whole photo squashed to
     # ``size`` x ``size`` (SigLIP's processor, OpenCLIP's resize_mode "squash").
     crop: bool = True
+    resample: Resample = "bicubic"  # for both resizes, shortest side and squash
 
     @classmethod
     def from_hf(cls, data: dict[str, Any], default_size: int) -> PreprocessConfig:
@@ -45,6 +53,7 @@ class PreprocessConfig:
             size=int(crop),
             mean=_channels(data.get("image_mean", CLIP_MEAN), "image_mean", limits.PREPROCESS_MEAN),
             std=_channels(data.get("image_std", CLIP_STD), "image_std", limits.PREPROCESS_STD),
+            resample=resample_of(data.get("resample")),
         )
 
     def to_hf(self) -> dict[str, object]:
@@ -52,7 +61,7 @@ class PreprocessConfig:
             "image_processor_type": "CLIPImageProcessor",
             "do_resize": True,
             "size": {"shortest_edge": self.size},
-            "resample": 3,
+            "resample": next(code for code, name in PIL_RESAMPLE.items() if name == self.resample),
             "do_center_crop": True,
             "crop_size": {"height": self.size, "width": self.size},
             "do_rescale": True,
@@ -62,6 +71,21 @@ class PreprocessConfig:
             "image_std": list(self.std),
             "do_convert_rgb": True,
         }
+
+
+def resample_of(code: object) -> Resample:
+    """A ``preprocessor_config.json`` "resample" code as the filter ClipDesk resizes with (none:
+    bicubic, the CLIP and SigLIP processors' default); ``ValueError`` names a filter it does not
+    do."""
+    if code is None:
+        return "bicubic"
+    if isinstance(code, int) and not isinstance(code, bool) and code in PIL_RESAMPLE:
+        return PIL_RESAMPLE[code]
+    name = _PIL_NAMES.get(code) if isinstance(code, int) else None
+    raise ValueError(
+        f"resample is {code!r}{f' ({name})' if name else ''}; ClipDesk resizes bicubic (3) or "
+        "bilinear (2)"
+    )
 
 
 def _channels(value: object, name: str, bounds: tuple[float, float]) -> tuple[float, float, float]:
@@ -77,16 +101,16 @@ def _channels(value: object, name: str, bounds: tuple[float, float]) -> tuple[fl
     return (float(value[0]), float(value[1]), float(value[2]))
 
 
-def squash(img: Image.Image, size: int) -> Image.Image:
-    """The whole image resized (bicubic) to ``size`` x ``size``, aspect ratio not kept."""
+def squash(img: Image.Image, size: int, resample: Resample = "bicubic") -> Image.Image:
+    """The whole image resized to ``size`` x ``size``, aspect ratio not kept."""
     img = to_rgb(img)
     if img.size != (size, size):
-        img = img.resize((size, size), Image.Resampling.BICUBIC)
+        img = img.resize((size, size), _FILTERS[resample])
     return img
 
 
-def resize_and_crop(img: Image.Image, size: int) -> Image.Image:
-    """Shorter side to ``size`` (bicubic), then the centred ``size`` x ``size`` square."""
+def resize_and_crop(img: Image.Image, size: int, resample: Resample = "bicubic") -> Image.Image:
+    """Shorter side to ``size``, then the centred ``size`` x ``size`` square."""
     img = to_rgb(img)
     w, h = img.size
     if (w, h) != (size, size):
@@ -94,7 +118,7 @@ def resize_and_crop(img: Image.Image, size: int) -> Image.Image:
         new_long = int(size * long / short)
         new_size = (size, new_long) if w <= h else (new_long, size)
         if new_size != (w, h):
-            img = img.resize(new_size, Image.Resampling.BICUBIC)
+            img = img.resize(new_size, _FILTERS[resample])
         w, h = img.size
         left, top = (w - size) // 2, (h - size) // 2
         img = img.crop((left, top, left + size, top + size))
@@ -110,7 +134,7 @@ class Preprocessor:
     def to_array(self, img: Image.Image) -> np.ndarray:
         """float32 [3, size, size], normalised."""
         fit = resize_and_crop if self.cfg.crop else squash
-        arr = np.asarray(fit(img, self.cfg.size), dtype=np.float32)
+        arr = np.asarray(fit(img, self.cfg.size, self.cfg.resample), dtype=np.float32)
         out: np.ndarray = ((arr - self._mean) * self._inv_std).transpose(2, 0, 1)
         return out
 

@@ -89,10 +89,10 @@ def finetuned_versions(base: str | None = None) -> list[VersionInfo]:
 def model_id_of(folder: Path) -> str:
     """The id :func:`clipdesk.model.load_model` will give the model in ``folder``."""
     from clipdesk.model.checkpoint import weights_hash
-    from clipdesk.model.state_dicts import find_weight_files
+    from clipdesk.model.families import weight_files
 
     name = str(_meta(folder).get("name") or folder.name)
-    return f"{name}@{weights_hash(find_weight_files(folder))[:12]}"
+    return f"{name}@{weights_hash(weight_files(folder))[:12]}"
 
 
 def image_key(folder: Path) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """The model picker's table, for both faces: every installed and downloadable model with its size,
-its speed on this computer, its published quality and its languages; and what switching to one
-costs (how long re-embedding the library takes).
+its speed on this computer, its published quality and its languages (what switching to one costs
+is :mod:`clipdesk.services.switch_cost`).
 
 Speeds are the catalog machine's measurements (:mod:`clipdesk.model.speed`) scaled by this
 computer's probe once it has run; before that the table shows the catalog machine's own figures
@@ -9,14 +9,12 @@ and says so. A model outside the catalog (imported, fine-tuned, the demo) has no
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clipdesk.library.store import Library
     from clipdesk.model.catalog import CatalogEntry, Figure
     from clipdesk.model.manager import ModelInfo
     from clipdesk.model.speed import CatalogSpeeds, Probe, SpeedEstimate
@@ -29,6 +27,20 @@ LANGUAGE_NAMES = {
     "ja": "Japanese",
     "zh": "Chinese",
 }
+
+
+def size_text(n_bytes: int, approx: bool = False) -> str:
+    """A size as both faces print it: three significant figures at most ("605 MB", "1.7 GB");
+    ``approx`` marks an estimate ("~605 MB"); "" for an unknown (0) size."""
+    if not n_bytes:
+        return ""
+    n, unit = float(n_bytes), "bytes"
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            break
+        n /= 1000
+    text = f"{n:.0f} {unit}" if unit in ("bytes", "KB") or n >= 100 else f"{n:.1f} {unit}"
+    return f"~{text}" if approx else text
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,10 @@ class CatalogRow:
     size_bytes: int  # on disk when installed, else about what the download weighs (0: unknown)
     family: str
     description: str
-    languages: tuple[str, ...]
+    # The model's own claim: trained for English queries or for many languages (None: not
+    # known, a model outside the catalog). Not the languages its figures were measured in.
+    multilingual: bool | None
+    language_figures: tuple[Figure, ...]  # published figures by query language, for a tooltip
     images_per_s: float | None  # photos embedded per second on this computer
     text_ms: float | None  # one search phrase through the text tower
     speed_scaled: bool  # scaled to this computer by the probe (else the catalog machine's)
@@ -79,22 +94,50 @@ class CatalogRow:
         """A model chosen by its path (command line, an earlier choice) rather than installed."""
         return cls(
             name=path, title=path, path=path, installed=True, active=False, demo=False,
-            size_bytes=0, family="", description=f"Loaded from {path}", languages=(),
+            size_bytes=0, family="", description=f"Loaded from {path}",
+            multilingual=None, language_figures=(),
             images_per_s=None, text_ms=None, speed_scaled=False, imagenet=None, recall=None,
             catalog=None, repo_id=None, embed_dim=None, image_size=None,
         )  # fmt: skip
 
     @property
     def languages_text(self) -> str:
-        if len(self.languages) <= 4:
-            return ", ".join(LANGUAGE_NAMES.get(code, code) for code in self.languages)
-        return f"{len(self.languages)} languages"
+        """What the model claims: "English" or "Multilingual" ("" when not known)."""
+        if self.multilingual is None:
+            return ""
+        return "Multilingual" if self.multilingual else "English"
+
+    def languages_tip(self) -> str:
+        """The claim, then each published per-language figure (the languages measured, which
+        are fewer than a multilingual model takes)."""
+        from clipdesk.model.catalog import METRICS
+
+        if self.multilingual is None:
+            return ""
+        if not self.multilingual:
+            return "Trained for English queries"
+        lines = ["Trained for queries in many languages"]
+        by_metric: dict[str, list[Figure]] = {}
+        for f in self.language_figures:
+            by_metric.setdefault(f.metric, []).append(f)
+        for metric, figures in by_metric.items():
+            values = ", ".join(
+                f"{LANGUAGE_NAMES.get(f.language, f.language)} {f.value:.1f}%" for f in figures
+            )
+            lines.append(f"{METRICS.get(metric, metric)} ({figures[0].source.title}): {values}")
+        return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         def figure(f: Figure | None) -> dict[str, Any] | None:
             if f is None:
                 return None
-            return {"metric": f.metric, "value": f.value, "source": f.source.url, "note": f.note}
+            return {
+                "metric": f.metric,
+                "value": f.value,
+                "language": f.language,
+                "source": f.source.url,
+                "note": f.note,
+            }
 
         return {
             "name": self.name,
@@ -105,7 +148,8 @@ class CatalogRow:
             "demo": self.demo,
             "size_bytes": self.size_bytes,
             "family": self.family,
-            "languages": list(self.languages),
+            "multilingual": self.multilingual,
+            "language_figures": [figure(f) for f in self.language_figures],
             "images_per_s": _round(self.images_per_s),
             "text_ms": _round(self.text_ms),
             "speed_scaled": self.speed_scaled,
@@ -145,13 +189,50 @@ def _round(x: float | None) -> float | None:
 
 
 def entry_of(info: ModelInfo) -> CatalogEntry | None:
-    """The catalog entry an installed model was downloaded as (by its origin or its name)."""
+    """The catalog entry an installed model was downloaded as, by the origin its download
+    recorded in clipdesk.json (``"source": "download"``, ``"origin": "<endpoint>/<repo>"``).
+    Never by name: an import may reuse a catalog name, and its folder path may even end in a
+    repository's name; neither makes it that model."""
     from clipdesk.model.catalog import CATALOG
 
+    meta = read_meta(info.path)
+    origin = meta.get("origin")
+    if meta.get("source") != "download" or not isinstance(origin, str):
+        return None
     for entry in CATALOG.values():
-        if info.origin.endswith("/" + entry.repo_id) or info.name == entry.name:
+        if origin.endswith("/" + entry.repo_id):
             return entry
     return None
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """A model folder's clipdesk.json ({} when it has none or it is unreadable)."""
+    from clipdesk.common import limits
+    from clipdesk.common.json_files import read_json_file
+    from clipdesk.model.manager import META_FILE
+
+    path = folder / META_FILE
+    try:
+        data = read_json_file(
+            path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
+        )
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _multilingual(entry: CatalogEntry | None) -> bool | None:
+    # The catalog lists a multilingual model's languages as those its published figures
+    # cover; an English-only model lists English alone.
+    return None if entry is None else entry.languages != ("en",)
+
+
+def _language_figures(entry: CatalogEntry | None) -> tuple[Figure, ...]:
+    """The figures of every metric published in more than English, English included."""
+    if entry is None:
+        return ()
+    metrics = {f.metric for f in entry.figures if f.language != "en"}
+    return tuple(f for f in entry.figures if f.metric in metrics)
 
 
 def _figure(entry: CatalogEntry | None, metric: str) -> Figure | None:
@@ -177,7 +258,8 @@ def _row(
         family=entry.family if entry is not None else "",
         description=(info.description if info and info.description else "")
         or (entry.description if entry is not None else ""),
-        languages=entry.languages if entry is not None else (),
+        multilingual=_multilingual(entry),
+        language_figures=_language_figures(entry),
         images_per_s=speed.images_per_s if speed else None,
         text_ms=speed.text_ms if speed else None,
         speed_scaled=bool(speed and speed.scaled),
@@ -217,92 +299,3 @@ def build_table(
         reference=REFERENCE,
     )
     return CatalogTable(tuple(rows), basis)
-
-
-# --- what a switch costs ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReembedEstimate:
-    model: str
-    photos: int  # photos that get a vector of the new model (0: nothing to do)
-    shared: bool  # the new model takes the current image vectors as they are
-    images_per_s: float | None
-    seconds: float | None  # None: no speed known for this model
-
-    def describe(self) -> str:
-        if self.shared:
-            return f"{self.model} uses the same image vectors as your library has: nothing to re-embed."
-        if self.photos == 0:
-            return f"Switching to {self.model} re-embeds nothing: no photos are indexed yet."
-        n = f"{self.photos:,} photo{'s' if self.photos != 1 else ''}"
-        if self.seconds is None or self.images_per_s is None:
-            time_text = "how long is not known (no speed measured for this model)"
-        else:
-            time_text = (
-                f"about {duration_text(self.seconds)} on this computer "
-                f"(~{self.images_per_s:.1f} photos/s)"
-            )
-        return (
-            f"Switching to {self.model} embeds {n} again: {time_text}. Search keeps using the "
-            "current model until it is done."
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "photos": self.photos,
-            "shared": self.shared,
-            "images_per_s": _round(self.images_per_s),
-            "seconds": None if self.seconds is None else round(self.seconds),
-        }
-
-
-def duration_text(seconds: float) -> str:
-    if seconds < 60:
-        return "a minute or less"
-    minutes = math.ceil(seconds / 60)
-    if minutes < 90:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = seconds / 3600
-    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
-
-
-def _shares_vectors(library: Library, folder: Path, installed: Sequence[ModelInfo]) -> bool:
-    """Whether a model with the same image tower as ``folder`` has vectors in the library
-    (what :func:`clipdesk.training.versions.share_vectors` would copy)."""
-    from clipdesk.common.errors import ModelError
-    from clipdesk.model.versions import image_key
-
-    target_id, target_key = image_key(folder)
-    have = library.embedding_models()
-    for info in installed:
-        try:
-            model_id, key = image_key(info.path)
-        except (ModelError, OSError):
-            continue
-        if model_id != target_id and key == target_key and have.get(model_id):
-            return True
-    return False
-
-
-def reembed_estimate(
-    library: Library,
-    name: str,
-    folder: Path,
-    installed: Sequence[ModelInfo],
-    speed: SpeedEstimate | None,
-) -> ReembedEstimate:
-    """How many photos switching to the model in ``folder`` embeds again, and how long that
-    takes at ``speed``."""
-    from clipdesk.model.versions import model_id_of
-
-    counts = library.counts()
-    indexable = int(counts.get("ok", 0)) + int(counts.get("pending", 0))
-    done = library.embedding_models().get(model_id_of(folder), 0)
-    photos = max(0, indexable - done)
-    if photos and _shares_vectors(library, folder, installed):
-        return ReembedEstimate(name, 0, True, speed.images_per_s if speed else None, 0.0)
-    rate = speed.images_per_s if speed else None
-    seconds = speed.seconds_for(photos) if speed else None
-    return ReembedEstimate(name, photos, False, rate, seconds)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from clipdesk.model.manager import ModelInfo
     from clipdesk.model.speed import Probe
     from clipdesk.services.app import ClipDeskServices
-    from clipdesk.services.model_catalog import CatalogTable, ReembedEstimate
+    from clipdesk.services.model_catalog import CatalogTable
+    from clipdesk.services.switch_cost import ReembedEstimate, SwitchCost
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,14 @@ class ModelService:
 
         return speed.run_probe(self.probe_device(), cancel=cancel)
 
-    def reembed_estimate(self, name: str) -> ReembedEstimate | None:
-        """What switching to the installed model ``name`` costs the open library: how many
-        photos are embedded again and how long that takes here (None: no library open)."""
+    def switch_cost(self, name: str) -> SwitchCost | None:
+        """What working out the cost of switching to the installed model ``name`` needs, read
+        cheaply: the library's counts and the models' ids from small files, no weights (None: no
+        library open). The app runs it on its database thread."""
         from clipdesk.model import speed
         from clipdesk.model.manager import find_model
-        from clipdesk.services.model_catalog import entry_of, reembed_estimate
+        from clipdesk.services.model_catalog import entry_of
+        from clipdesk.services.switch_cost import switch_cost
 
         app = self.app
         folder = find_model(name)
@@ -149,7 +152,31 @@ class ModelService:
         if entry is not None and entry.arch is not None:
             probe = speed.cached_probe(self.probe_device())
             rate = speed.estimate(entry.arch.key, speed.load_catalog_speeds(), probe)
-        return reembed_estimate(app.library, name, folder, installed, rate)
+        return switch_cost(app.library, name, folder, installed, rate)
+
+    def identify(
+        self,
+        cost: SwitchCost,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> SwitchCost:
+        """``cost`` with the model ids it still lacks (``cost.unknown()``), by hashing those
+        weights: seconds to minutes a model, so the app runs it in its jobs pool."""
+        from clipdesk.services.switch_cost import identify
+
+        return identify(cost, cancel, progress)
+
+    def reembed_estimate(
+        self,
+        name: str,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ReembedEstimate | None:
+        """What switching to the installed model ``name`` costs the open library: how many
+        photos are embedded again and how long that takes here (None: no library open). The
+        same figures Settings shows before a switch (``clipdesk-cli models activate`` too)."""
+        cost = self.switch_cost(name)
+        return None if cost is None else self.identify(cost, cancel, progress).estimate()
 
     def devices(self) -> list[str]:
         """The compute devices of this computer (cpu, cuda:0, mps ...)."""

@@ -37,13 +37,14 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.services.folders import PhotoProblem as PhotoProblem
     from clipdesk.services.model_catalog import CatalogRow as CatalogRow
     from clipdesk.services.model_catalog import CatalogTable as CatalogTable
-    from clipdesk.services.model_catalog import ReembedEstimate as ReembedEstimate
     from clipdesk.services.models import Activation as Activation
     from clipdesk.services.models import LoadedModel as LoadedModel
     from clipdesk.services.purge_notice import PurgeNotice as PurgeNotice
     from clipdesk.services.search import FoundPhoto as FoundPhoto
     from clipdesk.services.search import PhotoSearch as PhotoSearch
     from clipdesk.services.status import StatusReport as StatusReport
+    from clipdesk.services.switch_cost import ReembedEstimate as ReembedEstimate
+    from clipdesk.services.switch_cost import SwitchCost as SwitchCost
     from clipdesk.services.training import CAPTION_SOURCE_TITLES as CAPTION_SOURCE_TITLES
     from clipdesk.services.training import CAPTION_SOURCES as CAPTION_SOURCES
     from clipdesk.services.training import FinetuneRun as FinetuneRun
@@ -119,11 +120,12 @@ _HOMES: dict[str, str] = {
     "Query": "clipdesk.search.query",
     "QueryError": "clipdesk.search.query",
     "RecomputeReport": "clipdesk.tags.tagger",
-    "ReembedEstimate": "clipdesk.services.model_catalog",
+    "ReembedEstimate": "clipdesk.services.switch_cost",
     "SearchFilters": "clipdesk.search.results",
     "SearchResult": "clipdesk.search.results",
     "SidecarNaming": "clipdesk.tags.xmp.sidecar",
     "StatusReport": "clipdesk.services.status",
+    "SwitchCost": "clipdesk.services.switch_cost",
     "TAGGED_STATES": "clipdesk.tags.records",
     "TOWERS": "clipdesk.model.finetune_options",
     "TagState": "clipdesk.tags.records",

@@ -19,7 +19,7 @@ from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord
 from clipdesk.services.models import LoadedModel
-from clipdesk.services.records import ReembedEstimate
+from clipdesk.services.records import SwitchCost
 from clipdesk.services.search import PhotoSearch
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import (
@@ -82,9 +82,13 @@ class Backend:
     def model_info(self) -> ModelInfo:
         return _model_row(self.services.models.loaded())
 
-    def reembed_estimate(self, name: str) -> ReembedEstimate | None:
-        """How many photos switching to ``name`` embeds again, and about how long it takes."""
-        return self.services.models.reembed_estimate(name)
+    def switch_cost(self, name: str) -> SwitchCost | None:
+        """What switching to ``name`` costs, as far as counts and small files tell (db pool)."""
+        return self.services.models.switch_cost(name)
+
+    def identify_models(self, cost: SwitchCost, report: Report, token: CancelToken) -> SwitchCost:
+        """The weights ``cost`` still needs hashed (jobs pool: seconds to minutes a model)."""
+        return self.services.models.identify(cost, token, report)
 
     # --- folders ----------------------------------------------------------------------------
     def folders(self) -> list[FolderRow]:

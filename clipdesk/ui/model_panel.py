@@ -2,9 +2,12 @@
 computer, published quality, languages), import from disk, download.
 
 Shared by the welcome page and Settings. The first time the table is shown on a computer, a short
-probe (a few seconds, in the model pool) measures its speed so the table's speeds are its own.
-Import and download run in the ``jobs`` pool with a progress bar and a Cancel button; nothing
-reaches the network unless the user clicks Download.
+probe (a few seconds) measures its speed so the table's speeds are its own. It runs in the
+``jobs`` pool, so neither a search nor a model load waits for it, and an index run (the same
+one-thread pool) is never timed alongside it; while indexing runs it waits until the run ends,
+and hiding the panel cancels it (nothing is cached then). Import and download run in the
+``jobs`` pool too, with a progress bar and a Cancel button; nothing reaches the network unless
+the user clicks Download.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -28,10 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clipdesk.services.model_catalog import size_text
 from clipdesk.services.records import CatalogRow, CatalogTable
 from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import describe_error
-from clipdesk.ui.model_table import ModelTableModel, size_text
+from clipdesk.ui.jobs import JobRunner
+from clipdesk.ui.model_table import ModelTableModel
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 
@@ -39,7 +44,9 @@ class ModelPanel(QWidget):
     chosen = Signal(str)  # model name (installed) the user selected
     probed = Signal()  # this computer's speed was measured; the speeds are its own now
 
-    def __init__(self, workers: Workers, active: str = "", parent=None) -> None:
+    def __init__(
+        self, workers: Workers, active: str = "", parent=None, jobs: JobRunner | None = None
+    ) -> None:
         super().__init__(parent)
         self._workers = workers
         self._active = active
@@ -47,6 +54,13 @@ class ModelPanel(QWidget):
         self._ticket: Ticket | None = None
         self._probe: Ticket | None = None
         self._probe_checked = False
+        self._waiting = False  # the probe waits for an index run to end
+        # The app's index runs: the probe waits while one runs (its timing would be the
+        # computer's speed under load); None where no library is open (the welcome page).
+        self._jobs = jobs
+        if jobs is not None:
+            for ended in (jobs.finished, jobs.failed, jobs.stopped):
+                ended.connect(self._jobs_ended)
         self._relay = ProgressRelay()
         self._relay.progress.connect(self._progress)
         self.model = ModelTableModel(self)
@@ -121,10 +135,7 @@ class ModelPanel(QWidget):
             # a model given by path (command line, earlier choice) is still a choice
             table = CatalogTable((CatalogRow.for_path(select), *rows), table.basis)
         self.model.set_table(table)
-        scaled = any(r.speed_scaled for r in table.rows)
-        self.speed_note.setText(
-            "Speeds: " + table.basis.describe(scaled) if table.basis.catalog_machine else ""
-        )
+        self._show_speed_basis()
         target = self.model.row_of(select) if select else -1
         if target < 0:
             target = next((i for i, r in enumerate(table.rows) if r.demo), -1)
@@ -154,10 +165,44 @@ class ModelPanel(QWidget):
             self._probe_checked = True
             self.measure_speed(only_if_unmeasured=True)
 
-    def measure_speed(self, only_if_unmeasured: bool = False) -> None:
-        """Time a small reference model on this computer (in the model pool) and show the
-        table's speeds scaled to it."""
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        """Nobody is looking: stop the probe (it asks again when shown again)."""
+        super().hideEvent(event)
         if self._probe is not None and not self._probe.finished:
+            self._probe.cancel()  # checked between timed batches; nothing is cached
+            self._probe = None
+            self._probe_checked = False
+            self._show_speed_basis()
+        elif self._waiting:
+            self._waiting = False
+            self._probe_checked = False
+
+    def _show_speed_basis(self) -> None:
+        table = self.model.table
+        if not table.basis.catalog_machine:
+            self.speed_note.setText("")
+            return
+        scaled = any(r.speed_scaled for r in table.rows)
+        text = "Speeds: " + table.basis.describe(scaled)
+        if self._waiting and not scaled:
+            text += " (it is measured once indexing is done: timed alongside it, it would be slow)"
+        self.speed_note.setText(text)
+
+    def _indexing(self) -> bool:
+        return self._jobs is not None and self._jobs.running
+
+    def _jobs_ended(self, *_args: object) -> None:
+        if self._probe_checked and self._probe is None and self.isVisible() and self._waiting:
+            self.measure_speed(only_if_unmeasured=True)
+
+    def measure_speed(self, only_if_unmeasured: bool = False) -> None:
+        """Time a small reference model on this computer (in the jobs pool, once no index
+        run is under way) and show the table's speeds scaled to it."""
+        if self._probe is not None and not self._probe.finished:
+            return
+        self._waiting = self._indexing()
+        if self._waiting:
+            self._show_speed_basis()
             return
 
         def probe(token) -> bool:
@@ -168,7 +213,7 @@ class ModelPanel(QWidget):
 
         self.speed_note.setText("Measuring this computer's speed (a few seconds)…")
         self._probe = self._workers.run(
-            self._workers.model, probe, self._probe_done, self._probe_failed, owner=self
+            self._workers.jobs, probe, self._probe_done, self._probe_failed, owner=self
         )
 
     def _probe_done(self, measured: bool) -> None:
@@ -199,7 +244,7 @@ class ModelPanel(QWidget):
     def _download(self) -> None:
         row = self.current_row()
         if row is not None and not row.installed:
-            size = size_text(row)
+            size = size_text(row.size_bytes, approx=True)
             answer = QMessageBox.question(
                 self,
                 "Download a model",

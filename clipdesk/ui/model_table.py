@@ -12,23 +12,12 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
+from clipdesk.services.model_catalog import size_text
 from clipdesk.services.records import CatalogRow, CatalogTable
 
 COLUMNS = ("Model", "Status", "Size", "Photos/s here", "ImageNet", "Search recall", "Languages")
 NAME_ROLE = Qt.ItemDataRole.UserRole
 Index = QModelIndex | QPersistentModelIndex
-
-
-def size_text(row: CatalogRow) -> str:
-    if not row.size_bytes:
-        return ""
-    n, unit = float(row.size_bytes), "bytes"
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            break
-        n /= 1000
-    text = f"{n:.0f} {unit}" if unit in ("bytes", "KB") or n >= 100 else f"{n:.1f} {unit}"
-    return text if row.installed else f"~{text}"
 
 
 def status_text(row: CatalogRow) -> str:
@@ -99,7 +88,7 @@ class ModelTableModel(QAbstractTableModel):
         if col == 1:
             return status_text(row)
         if col == 2:
-            return size_text(row)
+            return size_text(row.size_bytes, approx=not row.installed)
         if col == 3:
             return f"{row.images_per_s:.1f}" if row.images_per_s is not None else ""
         if col == 4:
@@ -126,8 +115,8 @@ class ModelTableModel(QAbstractTableModel):
             return row.imagenet.describe() if row.imagenet else "No published ImageNet figure"
         if col == 5:
             return row.recall.describe() if row.recall else "No published search-recall figure"
-        if col == 6 and row.languages:
-            return ", ".join(row.languages)
+        if col == 6:
+            return row.languages_tip() or None
         return None
 
 
@@ -135,5 +124,5 @@ _HEADER_TIPS = {
     3: "Photos embedded per second while indexing, on this computer",
     4: "ImageNet-1k zero-shot top-1 accuracy, as published (hover a cell for its source)",
     5: "Text-to-image search recall in English, as published (hover a cell for its source)",
-    6: "The query languages it was trained or evaluated for",
+    6: "The query languages it was trained for (hover a cell for its figures by language)",
 }

@@ -1,7 +1,9 @@
 """Settings: compute device, model, library location and XMP options; saved on OK.
 
 Choosing another model shows what the switch costs the open library (how many photos are
-embedded again and about how long that takes on this computer) and asks before switching.
+embedded again and about how long that takes on this computer) and asks before switching. The
+counting runs on the database thread; the rare model whose weights must be hashed to tell which
+vectors are its own is hashed in the jobs pool, and closing the dialog cancels both.
 
 Every choice here is a shared setting (:mod:`clipdesk.services.settings`): ``clipdesk-cli`` uses
 the same library, model, device and XMP rules."""
@@ -28,11 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.services.records import ReembedEstimate
+from clipdesk.common.progress import Progress
+from clipdesk.services.records import ReembedEstimate, SwitchCost
 from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.model_panel import ModelPanel
-from clipdesk.ui.workers import LatestOnly
+from clipdesk.ui.workers import ProgressRelay, Ticket
 
 DEVICE_LABELS = {
     "auto": "Automatic (best available)",
@@ -62,17 +65,21 @@ class SettingsDialog(QDialog):
             controller.workers.model,
             lambda _t: models_api.device_names(),
             self._devices_found,
-            lambda exc: self.device_note.setText(f"Could not check devices: {exc}"),
+            lambda exc: self.device_note.setText(
+                f"Could not check devices: {describe_error(exc)[0]}"
+            ),
             owner=self,
         )
 
-        self.models = ModelPanel(controller.workers, self._model_was, self)
-        # What switching to the selected model costs the open library, worked out in a worker
+        self.models = ModelPanel(controller.workers, self._model_was, self, jobs=controller.jobs)
+        # What switching to the selected model costs the open library, worked out in workers
         # when a model is selected, so OK can say it before anything changes.
         self.reembed_note = QLabel(self)
         self.reembed_note.setWordWrap(True)
         self._estimate: ReembedEstimate | None = None
-        self._estimating = LatestOnly(controller.workers, controller.workers.db)
+        self._estimating: Ticket | None = None  # the step under way for the selected model
+        self._identify_progress = ProgressRelay()
+        self._identify_progress.progress.connect(self._identifying)
         self.models.chosen.connect(self._model_chosen)
         self.library = QLineEdit(str(self._library_was), self)
         browse = QPushButton("Choose…", self)
@@ -129,26 +136,74 @@ class SettingsDialog(QDialog):
         row = next((r for r in self.models.rows() if r.name == name), None)
         return not self._model_was and row is not None and row.demo
 
+    def _cancel_estimate(self) -> None:
+        if self._estimating is not None:
+            self._estimating.cancel()  # a cancelled step is never delivered
+            self._estimating = None
+
     def _model_chosen(self, name: str) -> None:
         self._estimate = None
+        self._cancel_estimate()
         backend = self.controller.backend
         if self._is_current(name) or backend is None:
-            self._estimating.cancel()
             self.reembed_note.setText("")
             return
         self.reembed_note.setText(f"Working out what switching to {name} takes…")
-        self._estimating.submit(
-            lambda _t: backend.reembed_estimate(name), self._estimated, self._estimate_failed
+        workers = self.controller.workers
+        self._estimating = workers.run(
+            workers.db,
+            lambda _t: backend.switch_cost(name),
+            self._costed,
+            self._estimate_failed,
+            owner=self,
         )
 
-    def _estimated(self, estimate: ReembedEstimate | None) -> None:
-        if estimate is None or estimate.model != self.models.selected():
+    def _costed(self, cost: SwitchCost | None) -> None:
+        """The counts are in; hash the weights the answer still depends on, if any."""
+        self._estimating = None
+        backend = self.controller.backend
+        if cost is None or backend is None or cost.model != self.models.selected():
+            return
+        unknown = cost.unknown()
+        if not unknown:
+            self._estimated(cost.estimate())
+            return
+        names = ", ".join(m.name for m in unknown)
+        after = " when indexing pauses or ends" if self.controller.jobs.running else ""
+        self.reembed_note.setText(
+            f"Reading the weights of {names} once{after}, to tell which stored vectors are its own…"
+        )
+        workers, emit = self.controller.workers, self._identify_progress.progress.emit
+        self._estimating = workers.run(
+            workers.jobs,
+            lambda token: backend.identify_models(cost, emit, token),
+            lambda known: self._estimated(known.estimate()),
+            self._estimate_failed,
+            owner=self,
+        )
+
+    def _identifying(self, p: Progress) -> None:
+        if self._estimating is not None and p.done and p.fraction is not None:
+            self.reembed_note.setText(f"{p.message}… ({100 * p.fraction:.0f}% read)")
+
+    def _estimated(self, estimate: ReembedEstimate) -> None:
+        self._estimating = None
+        if estimate.model != self.models.selected():
             return
         self._estimate = estimate
         self.reembed_note.setText(estimate.describe())
 
     def _estimate_failed(self, exc: BaseException) -> None:
-        self.reembed_note.setText(f"Could not work out the re-embedding time: {exc}")
+        self._estimating = None
+        message, hint = describe_error(exc)
+        self.reembed_note.setText(
+            f"Could not work out the re-embedding time: {message}. {hint}".strip()
+        )
+
+    def done(self, result: int) -> None:
+        """Closing (OK, Cancel, the window's close button) stops the estimate's workers."""
+        self._cancel_estimate()
+        super().done(result)
 
     def _confirm_switch(self, model: str) -> bool:
         """Say what switching costs (photos to embed again, how long) and let the user decline;

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import sys
 
+import numpy as np
 import pytest
 
 from clipdesk.cli import main
+from clipdesk.library.records import FileFacts
+from clipdesk.library.store import Library
 from clipdesk.model import manager
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.services.app import ClipDeskServices
 from tests.support.catalog_speeds import MACHINE, use_catalog_speeds
 
 
@@ -114,7 +120,7 @@ def test_catalog_prints_the_pickers_table(source, capsys, monkeypatch, tmp_path)
     ]
     assert rows[0].startswith("+ my-clip")  # installed models first
     b32 = next(r for r in rows if r.split()[:1] == ["clip-vit-base-patch32"])
-    assert "~605.1 MB" in b32 and "63.3%" in b32 and "59.4%" in b32 and b32.endswith("English")
+    assert "~605 MB" in b32 and "63.3%" in b32 and "59.4%" in b32 and b32.endswith("English")
     assert all(any(line.split()[:1] == [name] for line in rows) for name in CATALOG)
     assert "OpenCLIP's results table" in out and "Immich's table" in out
 
@@ -129,8 +135,72 @@ def test_catalog_prints_the_pickers_table(source, capsys, monkeypatch, tmp_path)
     assert data["speeds"]["catalog_machine"] == MACHINE
     row = next(r for r in data["rows"] if r["name"] == "clip-vit-base-patch32")
     assert row["imagenet"]["source"].endswith("openclip_results.csv")
-    assert row["languages"] == ["en"] and row["image_size"] == 224 and row["embed_dim"] == 512
+    assert row["multilingual"] is False and row["image_size"] == 224 and row["embed_dim"] == 512
     assert row["speed_scaled"] and row["images_per_s"] == 5.0 and row["text_ms"] == 10.0
     assert (
         next(r for r in data["rows"] if r["name"] == "laion-clip-vit-h-14")["images_per_s"] is None
     )
+
+
+class _Terminal(io.StringIO):
+    """Standard input from a person at a terminal, who types ``answer``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A library of 5 photos with the vectors of another model only."""
+    path = tmp_path / "lib.sqlite3"
+    root = tmp_path / "photos"
+    root.mkdir()
+    with Library(path) as lib:
+        folder = lib.add_folder(root)
+        files = [root / f"p{i}.jpg" for i in range(5)]
+        for f in files:
+            f.write_bytes(b"x")
+        facts = [FileFacts(f, 1, i, "jpeg", f"h{i}") for i, f in enumerate(files)]
+        ids = [pid for pid, _ in lib.add_or_update_photos(folder.id, facts)]
+        lib.store_embeddings("other@0123456789ab", ids, np.ones((5, 8), np.float32))
+    return path
+
+
+def test_activate_says_what_re_embedding_costs_and_asks_on_a_terminal(
+    source, library, capsys, monkeypatch
+):
+    """The figures the app shows before a switch (one service function for both faces); a
+    person at a terminal is asked, --yes does not ask, a script switches and is told."""
+    assert main(["models", "import", str(source)]) == 0
+    capsys.readouterr()
+    with ClipDeskServices(library) as app:
+        estimate = app.models.reembed_estimate("my-clip")
+    assert estimate is not None and estimate.photos == 5
+    told = estimate.describe()
+    assert "embeds 5 photos again" in told
+    lib = ["--library", str(library)]
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    assert main([*lib, "models", "activate", "my-clip"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{told}\nSwitch to my-clip? [y/N]" in err
+    assert "not switched to my-clip" in out and manager.get_active_model() is None
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    assert main([*lib, "models", "activate", "my-clip"]) == 0
+    out, err = capsys.readouterr()
+    assert "active model: my-clip" in out and manager.get_active_model() == "my-clip"
+
+    assert main([*lib, "models", "activate", "default"]) == 0  # nothing to tell: no question
+    monkeypatch.setattr(sys, "stdin", _Terminal(""))  # nobody would answer
+    assert main([*lib, "models", "activate", "my-clip", "--yes"]) == 0
+    out, err = capsys.readouterr()
+    assert told in out and "[y/N]" not in err and manager.get_active_model() == "my-clip"
+
+    assert main([*lib, "models", "activate", "default"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a script
+    assert main([*lib, "--json", "models", "activate", "my-clip"]) == 0
+    data = _json(capsys)
+    assert data["switched"] and data["active"] == "my-clip"
+    assert data["reembed"]["photos"] == 5 and data["reembed"]["shared"] is False

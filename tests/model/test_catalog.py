@@ -165,6 +165,54 @@ def test_architecture_facts_match_open_clips_model_configs(key):
         assert t["layer_norm_eps"] == tt["norm_kwargs"]["eps"]
 
 
+HUB_ENTRIES = sorted(n for n, e in CATALOG.items() if e.layout == "openclip-hub")
+
+
+@pytest.mark.parametrize("name", HUB_ENTRIES)
+def test_written_open_clip_config_is_what_openclip_builds_the_weights_from(name, tmp_path):
+    """A repository without open_clip_config.json gets the catalog's: OpenCLIP's model config of
+    the architecture and the preprocessing its pretrained.py gives these weights (found by their
+    hub repository); ClipDesk's loader reads it as that architecture."""
+    e = CATALOG[name]
+    written = e.openclip_config()
+    assert written is not None and json.loads(json.dumps(written)) == written
+    pretrained = open_clip_oracle.import_module("pretrained")
+    found = [
+        (model, cfg)
+        for model, tags in pretrained._PRETRAINED.items()
+        for cfg in tags.values()
+        if cfg.get("hf_hub", "").rstrip("/") == e.repo_id
+    ]
+    assert found, e.repo_id
+    pre = written["preprocess_cfg"]
+    for model, cfg in found:
+        assert pre == {
+            "mean": list(cfg["mean"]),
+            "std": list(cfg["std"]),
+            "interpolation": cfg["interpolation"],
+            "resize_mode": cfg["resize_mode"],
+        }, model
+        # pretrained.py may switch QuickGELU on for the weights (OpenAI's RN50 under "RN50")
+        quick = bool(
+            cfg.get("quick_gelu") or open_clip_oracle.model_config(model).get("quick_gelu")
+        )
+        assert written["model_cfg"].get("quick_gelu", False) == quick
+    assert any(written["model_cfg"] == open_clip_oracle.model_config(m) for m, _ in found)
+    source = tmp_path / openclip_hub.CONFIG_FILE
+    got = openclip_hub.preprocess_config(written, e.arch.image_size, source)
+    assert (got.size, got.crop, got.resample) == (e.arch.image_size, True, "bicubic")
+    if e.family == "xlm-roberta clip":
+        text_path = tmp_path / xlmr.HF_TEXT_CONFIG
+        text_path.write_text(json.dumps(e.arch.text_config))
+        cfg = xlmr.clip_config(written, xlmr.read_hf_text_config(text_path), source)
+    else:
+        cfg = openclip_hub.clip_config(written, source)
+    assert (cfg.embed_dim, cfg.vision.image_size) == (e.arch.embed_dim, e.arch.image_size)
+    assert [n for n, e in CATALOG.items() if e.openclip_config() is not None] == [
+        n for n in CATALOG if n in HUB_ENTRIES
+    ]
+
+
 @pytest.mark.parametrize("key", sorted(ARCHITECTURES))
 def test_builders_build_the_architecture_the_catalog_states(key):
     """Built on the meta device (no memory): the family, embedding size, input size and the

@@ -369,6 +369,134 @@ def test_the_multilingual_catalog_model_downloads_from_both_repositories(hub, xl
     assert a.shape == (32,) and float(a @ b) < 0.99
 
 
+def test_a_catalog_repository_without_open_clip_config_gets_the_catalogs(
+    hub, xlmr_repos, monkeypatch
+):
+    """Older LAION repositories (this one among them) may hold no open_clip_config.json; OpenCLIP
+    builds them from its own model config, and so does the download, from the catalog's."""
+    import dataclasses
+
+    from clipdesk.model.catalog import CATALOG, OPENCLIP_PREPROCESS
+
+    entry = CATALOG["xlm-roberta-base-clip-vit-b-32"]
+    own_config = xlmr_repos[entry.repo_id]["open_clip_config.json"]
+    model_cfg = json.loads(own_config)["model_cfg"]  # the shrunk towers of this fake repository
+    shrunk = dataclasses.replace(entry, arch=dataclasses.replace(entry.arch, config=model_cfg))
+    monkeypatch.setitem(download.CATALOG, entry.name, shrunk)
+    hub.repos.update({repo: dict(files) for repo, files in xlmr_repos.items()})
+    del hub.repos[entry.repo_id]["open_clip_config.json"]
+    info = download.download_model(entry.name)
+    written = json.loads((info.path / "open_clip_config.json").read_text())
+    assert written == {"model_cfg": model_cfg, "preprocess_cfg": dict(OPENCLIP_PREPROCESS)}
+    meta = json.loads((info.path / manager.META_FILE).read_text())
+    note = meta["written_by_clipdesk"]["open_clip_config.json"]
+    assert "catalog" in note and entry.repo_id in note
+    model = load_model(info.name, device="cpu")
+    # the same model as from the repository's own config
+    hub.repos[entry.repo_id]["open_clip_config.json"] = own_config
+    other = download.download_model(entry.name, name="own-config")
+    assert (other.path / "open_clip_config.json").read_bytes() == own_config
+    assert "written_by_clipdesk" not in json.loads((other.path / manager.META_FILE).read_text())
+    theirs = load_model(other.name, device="cpu")
+    texts = ["a dog on the beach", "猫"]
+    assert (model.encode_texts(texts) == theirs.encode_texts(texts)).all()
+    assert model.weights_hash == theirs.weights_hash
+
+
+def test_a_written_config_is_not_taken_for_the_hubs_on_the_next_attempt(hub, xlmr_repos):
+    """A failed attempt leaves the written config in the staging folder; the next one, when the
+    hub does have one, fetches it."""
+    from clipdesk.model.catalog import CATALOG
+
+    entry = CATALOG["xlm-roberta-base-clip-vit-b-32"]
+    hub.repos.update({repo: dict(files) for repo, files in xlmr_repos.items()})
+    own = xlmr_repos[entry.repo_id]["open_clip_config.json"]
+    staging = paths.models_dir() / ".downloads" / entry.name
+    staging.mkdir(parents=True)
+    # of the very size of the hub's, which is all a finished earlier file is checked by
+    stale = json.dumps({"model_cfg": {}}).encode().ljust(len(own))
+    (staging / "open_clip_config.json").write_bytes(stale)
+    info = download.download_model(entry.name)
+    assert (info.path / "open_clip_config.json").read_bytes() == own
+
+
+def _hub_repo(tmp_path) -> dict[str, bytes]:
+    """A small CLIP as an OpenCLIP hub folder: config, safetensors weights, CLIP's tokenizer."""
+    from clipdesk.model.checkpoint import load_checkpoint
+    from clipdesk.model.families.openclip_save import save_hub_folder
+
+    ckpt = load_checkpoint(tiny_random_model(tmp_path, name="hub-source"))
+    folder = save_hub_folder(ckpt.module, ckpt.tokenizer, tmp_path / "hub", name="hub")
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "clipdesk.json"}
+
+
+def _siglip_repo(tmp_path) -> dict[str, bytes]:
+    """A small SigLIP v1 as transformers saves it, with its sentencepiece model (spiece.model and
+    no tokenizer.json, as google/siglip-base-patch16-224 ships it)."""
+    import io
+
+    import sentencepiece as spm
+    import torch
+    from transformers import SiglipConfig, SiglipModel
+
+    spiece = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(["a dog on the beach", "a cat on the sofa", "the dog and the cat"]),
+        model_writer=spiece,
+        vocab_size=40,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        minloglevel=2,
+    )
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    cfg = SiglipConfig(
+        text_config={**small, "vocab_size": 64, "num_attention_heads": 2,
+                     "max_position_embeddings": 16, "projection_size": 32},
+        vision_config={**small, "num_attention_heads": 2, "image_size": 32, "patch_size": 16},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    SiglipModel(cfg).save_pretrained(str(tmp_path / "siglip"))
+    (tmp_path / "siglip" / "spiece.model").write_bytes(spiece.getvalue())
+    return {p.name: p.read_bytes() for p in (tmp_path / "siglip").iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("make", "family", "expected"),
+    [
+        (_hub_repo, "clip", {"open_clip_config.json", "open_clip_model.safetensors"}),
+        (_siglip_repo, "siglip", {"config.json", "model.safetensors", "spiece.model"}),
+    ],
+)
+def test_a_repository_outside_the_catalog_downloads_in_the_layout_its_config_shows(
+    hub, tmp_path, make, family, expected
+):
+    repo_files = make(tmp_path)
+    hub.repos["someone/small-model"] = repo_files
+    info = download.download_model("someone/small-model")
+    assert {p.name for p in info.path.iterdir()} == expected | {"clipdesk.json"}
+    model = load_model(info.name, device="cpu")
+    assert model.family == family
+    a, b = model.encode_texts(["a dog on the beach", "a cat"])
+    assert float(a @ b) < 0.999
+
+
+def test_a_repository_outside_the_catalog_of_another_family_is_refused_before_its_weights(hub):
+    hub.repos["someone/blip"] = {
+        "config.json": json.dumps({"model_type": "blip"}).encode(),
+        "model.safetensors": b"never fetched",
+    }
+    with pytest.raises(ModelError, match="does not run BLIP models"):
+        download.download_model("someone/blip")
+    assert not [p for _, p, _ in hub.requests if p.endswith("model.safetensors")]
+    hub.repos["someone/empty"] = {"README.md": b"nothing here"}
+    with pytest.raises(ModelError, match="neither config.json nor open_clip_config.json"):
+        download.download_model("someone/empty")
+
+
 # --- no network: a clear error within seconds, naming the import alternative ---
 
 

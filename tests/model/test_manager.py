@@ -107,6 +107,48 @@ def test_only_model_files_are_copied(bundled, source):
     assert {"config.json", "model.safetensors", "tokenizer.json", "clipdesk.json"} <= set(names)
 
 
+def test_only_the_weights_the_loader_reads_are_copied(bundled, source):
+    """A folder with the same weights twice (transformers' safetensors and its older pickle)
+    keeps only the file the loader reads, which is also the one the model's id hashes."""
+    import torch
+
+    torch.save({"unused": torch.zeros(1)}, source / "pytorch_model.bin")
+    info = manager.import_model(source)
+    names = {p.name for p in info.path.iterdir()}
+    assert "model.safetensors" in names and "pytorch_model.bin" not in names
+    assert load_model(info.name, device="cpu").weights_hash == load_checkpoint(source).weights_hash
+
+
+def test_a_single_file_model_of_another_family_is_refused_by_name(bundled, tmp_path, monkeypatch):
+    """Storing a single file rebuilds a CLIP folder; a checkpoint of another family reaching it
+    is refused with its family named (an assert would vanish under python -O)."""
+    from clipdesk.model.checkpoint import Checkpoint
+    from clipdesk.model.families.siglip import (
+        SiglipConfig,
+        SiglipModule,
+        SiglipTextConfig,
+        SiglipVisionConfig,
+    )
+    from clipdesk.model.preprocess import PreprocessConfig
+    from clipdesk.model.state_dicts import default_clip_tokenizer
+
+    small = {"width": 32, "layers": 1, "heads": 2, "mlp_width": 64}
+    module = SiglipModule(
+        SiglipConfig(
+            SiglipVisionConfig(image_size=32, patch_size=16, **small),
+            SiglipTextConfig(vocab_size=10, context_length=8, projection_size=32, **small),
+        )
+    )
+    path = tmp_path / "siglip.safetensors"
+    path.write_bytes(b"")
+    tokenizer = default_clip_tokenizer(8)
+    ckpt = Checkpoint(module, tokenizer, PreprocessConfig(size=32), "s", "0" * 64, path)
+    monkeypatch.setattr("clipdesk.model.checkpoint.load_checkpoint", lambda *a, **k: ckpt)
+    with pytest.raises(CheckpointError, match="single-file siglip model"):
+        manager.import_model(path)
+    assert not (paths.models_dir() / "siglip").exists()
+
+
 def test_active_model_setting(bundled, source):
     assert manager.get_active_model() is None
     assert manager.resolve_model(None) == bundled / manager.DEMO_MODEL

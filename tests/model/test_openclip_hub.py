@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ import safetensors.torch
 import torch
 
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model import load_model, manager
+from clipdesk.model import families, load_model, manager, versions
+from clipdesk.model.checkpoint import weights_hash
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.families import openclip_hub
+from clipdesk.model.testing import tiny_random_model
 from tests.model import hf_reference as ref
 from tests.support import open_clip_oracle as oracle
 from tests.support.conformance import (
@@ -133,7 +136,7 @@ def test_config_read_follows_openclip_rules():
         theirs = {k: v.shape for k, v in openclip_model(custom).state_dict().items()}
         ours = {k: v.shape for k, v in ClipModule(cfg).state_dict().items()}
     assert any(k.startswith("text.") for k in theirs)
-    assert openclip_hub.from_custom_text(theirs) == ours  # type: ignore[arg-type]
+    assert openclip_hub.from_custom_text(theirs) == ours
 
 
 def test_written_model_cfg_reads_back_as_the_same_architecture():
@@ -198,7 +201,7 @@ def test_unknown_option_and_hostile_values_name_the_field():
         ({}, True, None),
         ({"mean": [0.5, 0.5, 0.5], "std": [0.5], "resize_mode": "squash"}, False, None),
         ({"resize_mode": "longest"}, None, "'longest' image resizing"),
-        ({"interpolation": "bilinear"}, None, "'bilinear' image resampling"),
+        ({"interpolation": "lanczos"}, None, "'lanczos' image resampling"),
         ({"std": [0, 1, 1]}, None, "image_std"),
         ({"size": 256}, None, "preprocess_cfg.size is 256"),
     ],
@@ -213,6 +216,23 @@ def test_preprocess_cfg(pre, crop, expected):
     else:
         with pytest.raises(CheckpointError, match=expected):
             openclip_hub.preprocess_config(config, 224, Path("c.json"))
+
+
+@pytest.mark.parametrize(
+    ("interpolation", "resample"),
+    [(None, "bicubic"), ("bicubic", "bicubic"), ("bilinear", "bilinear"), ("random", "bicubic")],
+)
+def test_preprocess_interpolation_as_openclips_eval_transform(interpolation, resample):
+    """OpenCLIP's image_transform takes bicubic, bilinear and "random", which its eval transform
+    resizes bicubic; ClipDesk's own hub writer keeps what it read."""
+    from clipdesk.model.families.openclip_save import preprocess_cfg
+
+    for mode in ("shortest", "squash"):
+        config = {"preprocess_cfg": {"interpolation": interpolation, "resize_mode": mode}}
+        got = openclip_hub.preprocess_config(config, 224, Path("c.json"))
+        assert (got.resample, got.crop) == (resample, mode == "shortest")
+        again = openclip_hub.preprocess_config({"preprocess_cfg": preprocess_cfg(got)}, 224, Path())
+        assert again == got
 
 
 # --- (b) conformance with OpenCLIP's forward ---
@@ -347,6 +367,70 @@ def test_imported_hub_folder_keeps_its_files(hub):
     model = load_model("rn-hub", device="cpu")
     assert max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
     assert model.name == "rn-hub" and model.meta["source"] == "import"
+
+
+def test_model_id_of_a_hub_folder_is_the_loaded_models_id(hub):
+    """The id a library's vectors are stored under, computed without loading the model (as
+    activating a model with a library open does), is the one the loaded model has."""
+    folder = hub("RN50-quickgelu").folder
+    model = load_model(folder, device="cpu")
+    assert versions.model_id_of(folder) == model.id
+    assert versions.image_key(folder) == (model.id, model.id)
+    assert families.weight_files(folder) == [folder / "open_clip_model.safetensors"]
+
+
+def _both_layouts(variant: HubVariant, tmp_path: Path) -> Path:
+    """An OpenCLIP hub folder that also holds another model's Hugging Face config.json and
+    model.safetensors (OpenCLIP's ``save_for_hf`` repositories may carry both)."""
+    folder = tmp_path / "both"
+    shutil.copytree(variant.folder, folder)
+    other = tiny_random_model(tmp_path / "other")
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(other / name, folder / name)
+    return folder
+
+
+def test_a_folder_with_both_layouts_is_named_by_the_weights_it_loads(hub, tmp_path):
+    variant = hub("ViT-B-32-256")
+    folder = _both_layouts(variant, tmp_path)
+    model = load_model(folder, device="cpu")
+    assert max_diff(model.encode_texts(variant.texts), variant.ref_texts) <= TOL
+    assert model.weights_hash == weights_hash([folder / "open_clip_model.safetensors"])
+    assert versions.model_id_of(folder) == model.id
+
+
+def test_import_copies_only_the_weights_the_loader_reads(hub, tmp_path):
+    variant = hub("ViT-B-32-256")
+    folder = _both_layouts(variant, tmp_path)
+    assert {"open_clip_pytorch_model.bin", "model.safetensors"} <= {
+        p.name for p in folder.iterdir()
+    }
+    info = manager.import_model(folder, name="both-layouts")
+    stored = {p.name for p in info.path.iterdir()}
+    assert "open_clip_model.safetensors" in stored
+    assert not stored & {"open_clip_pytorch_model.bin", "model.safetensors"}
+    assert {"open_clip_config.json", "tokenizer.json", "config.json"} <= stored  # small files
+    model = load_model("both-layouts", device="cpu")
+    assert max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
+    assert versions.model_id_of(info.path) == model.id
+
+
+def test_saved_hub_folder_keeps_openclips_tensor_types(hub, tmp_path):
+    """ClipDesk's own hub writer (used for imported ResNet files) stores floating tensors as
+    float32 and the batch norms' integer step counters as the integers OpenCLIP has."""
+    from clipdesk.model.checkpoint import load_checkpoint
+    from clipdesk.model.families.openclip_save import save_hub_folder
+
+    variant = hub("RN50-quickgelu")
+    ckpt = load_checkpoint(variant.folder)
+    folder = save_hub_folder(ckpt.module, ckpt.tokenizer, tmp_path / "saved", name="rn")
+    saved = safetensors.torch.load_file(str(folder / "open_clip_model.safetensors"))
+    theirs = openclip_model(variant.model_cfg).state_dict()
+    counters = [k for k in theirs if k.endswith("num_batches_tracked")]
+    assert counters and all(saved[k].dtype == torch.int64 for k in counters)
+    assert {k: v.dtype for k, v in saved.items()} == {k: v.dtype for k, v in theirs.items()}
+    model = load_model(folder, device="cpu")
+    assert max_diff(model.encode_images(variant.images), variant.ref_images) <= TOL
 
 
 def test_hub_folder_without_weights_or_with_foreign_weights(hub, tmp_path):

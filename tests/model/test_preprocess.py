@@ -132,3 +132,25 @@ def test_batch_and_empty_batch():
 def test_preprocessor_config_round_trips_through_hf_json():
     cfg = PreprocessConfig(size=64, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     assert PreprocessConfig.from_hf(cfg.to_hf(), default_size=224) == cfg
+
+
+@pytest.mark.parametrize("w,h", SIZES)
+def test_bilinear_matches_clip_image_processor(w, h):
+    """A processor saying "resample": 2 (OpenCLIP's bilinear interpolation) resizes the shorter
+    side bilinear, as transformers' PIL processor does; the file's code is read and written."""
+    from transformers import CLIPImageProcessorPil
+
+    theirs = CLIPImageProcessorPil(
+        size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}, resample=2
+    )
+    cfg = PreprocessConfig.from_hf(theirs.to_dict(), default_size=224)
+    assert (cfg.resample, cfg.size) == ("bilinear", 64)
+    assert PreprocessConfig.from_hf(cfg.to_hf(), default_size=224) == cfg
+    img = photo(w, h)
+    assert np.abs(Preprocessor(cfg).to_array(img) - _theirs(theirs, img)).max() <= TOL
+
+
+@pytest.mark.parametrize("code", [0, 1, 4, 5, "bilinear", True])
+def test_resampling_filters_clipdesk_does_not_do_are_refused(code):
+    with pytest.raises(ValueError, match=f"resample is {code!r}"):
+        PreprocessConfig.from_hf({"resample": code}, default_size=224)

@@ -144,15 +144,15 @@ class Variant:
     """One reference model saved as a hub folder, with its tokenizer and image processor as
     transformers reads them back from that folder."""
 
-    def __init__(self, hf_model, folder: Path, tokenizer) -> None:
+    def __init__(self, hf_model, folder: Path, tokenizer, resample: int = 3) -> None:
         from transformers import AutoImageProcessor
 
         self.hf = hf_model
         self.folder = folder
         size = hf_model.config.vision_config.image_size
-        transformers.SiglipImageProcessorPil(size={"height": size, "width": size}).save_pretrained(
-            str(folder)
-        )
+        transformers.SiglipImageProcessorPil(
+            size={"height": size, "width": size}, resample=resample
+        ).save_pretrained(str(folder))
         self.processor = AutoImageProcessor.from_pretrained(str(folder))
         self.tokenizer = tokenizer
         self.images = photos()
@@ -224,7 +224,23 @@ def siglip2(tmp_path_factory) -> Variant:
     return Variant(hf, folder, tokenizer)
 
 
-VARIANTS = ["siglip_v1", "siglip2"]
+@pytest.fixture(scope="module")
+def siglip2_bilinear(siglip2, tmp_path_factory) -> Variant:
+    """SigLIP2 as Google's repositories ship it: SiglipImageProcessor with "resample": 2, so
+    photos are resized bilinear (google/siglip2-base-patch16-224's preprocessor_config.json)."""
+    from transformers.models.siglip2.tokenization_siglip2 import Siglip2Tokenizer
+
+    folder = tmp_path_factory.mktemp("siglip2-bilinear") / "siglip2"
+    shutil.copytree(siglip2.folder, folder)
+    tokenizer = Siglip2Tokenizer.from_pretrained(str(folder))
+    vision = _vision_tower(width=64, mlp=160, layers=3, heads=2, image_size=60, patch=14)
+    hf = _build_hf_siglip(len(tokenizer), vision, seed=5, scale=109.9)
+    variant = Variant(hf, folder, tokenizer, resample=2)
+    assert json.loads((folder / "preprocessor_config.json").read_text())["resample"] == 2
+    return variant
+
+
+VARIANTS = ["siglip_v1", "siglip2", "siglip2_bilinear"]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -272,6 +288,29 @@ def test_model_facts(siglip_v1, siglip2):
     assert (m2.dim, m2.image_size, m2.config.vision.grid) == (64, 60, 4)
     assert m2.logit_scale == pytest.approx(109.9, rel=1e-5)  # SigLIP's is not capped at 100
     assert m2.logit_bias == pytest.approx(float(siglip2.hf.logit_bias.detach()))
+
+
+def test_bilinear_pixels_are_transformers_own(siglip2_bilinear):
+    """SigLIP2's bilinear resize gives transformers' pixels exactly; the bicubic one (what the
+    file does not say) would not, so the embeddings above did tell the two apart."""
+    from dataclasses import replace
+
+    from clipdesk.model.preprocess import Preprocessor
+
+    v = siglip2_bilinear
+    pre = load_checkpoint(v.folder).preprocess
+    assert (pre.resample, pre.crop, pre.size) == ("bilinear", False, 60)
+    theirs = v.processor(images=v.images, return_tensors="pt")["pixel_values"]
+    assert float((Preprocessor(pre).batch(v.images) - theirs).abs().max()) <= 1e-5
+    bicubic = Preprocessor(replace(pre, resample="bicubic")).batch(v.images)
+    assert float((bicubic - theirs).abs().max()) > 0.05
+
+
+def test_other_resampling_filters_are_refused_by_name(siglip2_bilinear, tmp_path):
+    folder = _copy(siglip2_bilinear, tmp_path)
+    _edit_json(folder / "preprocessor_config.json", resample=1)
+    with pytest.raises(CheckpointError, match=r"resample is 1 \(lanczos\)"):
+        load_checkpoint(folder)
 
 
 def test_special_tokens_from_tokenizer_config(siglip2, tmp_path):

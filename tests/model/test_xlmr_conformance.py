@@ -401,6 +401,46 @@ def _copy(variant: Variant, tmp_path: Path) -> Path:
     return folder
 
 
+def _edit_text_cfg(folder: Path, change: dict, drop: tuple[str, ...] = ()) -> None:
+    path = folder / "open_clip_config.json"
+    config = json.loads(path.read_text())
+    text_cfg = config["model_cfg"]["text_cfg"]
+    for key in drop:
+        del text_cfg[key]
+    text_cfg.update(change)
+    path.write_text(json.dumps(config))
+
+
+def test_older_openclip_option_names_are_read(linear_variant, tmp_path):
+    """OpenCLIP before 2.23 wrote the projection and pooler as "proj" and "pooler_type"
+    (xlm-roberta-base-ViT-B-32.json of that time: "proj": "mlp", "pooler_type":
+    "mean_pooler"); the linear projection must be read from "proj", or the weights would not fit
+    the default MLP."""
+    folder = _copy(linear_variant, tmp_path)
+    _edit_text_cfg(folder, {"proj": "linear", "pooler_type": "mean_pooler"}, drop=("hf_proj_type",))
+    model = load_model(folder, device="cpu")
+    assert max_diff(model.encode_texts(TEXTS), linear_variant.text_embeddings(TEXTS)) <= TOL
+    # the same value under both names says one thing
+    _edit_text_cfg(folder, {"hf_proj_type": "linear"})
+    load_model(folder, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"pooler_type": "cls_pooler"}, r"pooled by 'cls_pooler' \(text_cfg.pooler_type\)"),
+        ({"proj": "mlp"}, "text_cfg.proj is 'mlp' but text_cfg.hf_proj_type is 'linear'"),
+    ],
+)
+def test_older_option_names_are_checked_as_the_current_ones(
+    linear_variant, tmp_path, change, message
+):
+    folder = _copy(linear_variant, tmp_path)
+    _edit_text_cfg(folder, change)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(folder, device="cpu")
+
+
 def test_missing_tokenizer_is_named(mlp_variant, tmp_path):
     folder = _copy(mlp_variant, tmp_path)
     (folder / "tokenizer.json").unlink()

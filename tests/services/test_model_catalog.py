@@ -7,12 +7,22 @@ import json
 import pytest
 
 from clipdesk.common import paths
-from clipdesk.model import manager, speed
+from clipdesk.common.errors import CancelledError
+from clipdesk.common.progress import CancelToken
+from clipdesk.model import checkpoint, manager, speed
 from clipdesk.model.catalog import CATALOG
 from clipdesk.model.testing import tiny_random_model
 from clipdesk.model.versions import model_id_of
-from clipdesk.services.model_catalog import build_table, duration_text, reembed_estimate
+from clipdesk.services.model_catalog import build_table, size_text
 from clipdesk.services.models import ModelService
+from clipdesk.services.switch_cost import (
+    HASH_CACHE_FILE,
+    duration_text,
+    identify,
+    model_ids,
+    reembed_estimate,
+    switch_cost,
+)
 from tests.support.catalog_speeds import use_catalog_speeds
 
 B32 = CATALOG["clip-vit-base-patch32"]
@@ -29,16 +39,36 @@ def catalog_speeds(tmp_path, monkeypatch) -> speed.CatalogSpeeds:
     return use_catalog_speeds(monkeypatch, tmp_path / "catalog_speeds.json", archs)
 
 
+def record_origin(folder, **fields) -> None:
+    """Write ``fields`` into the model folder's clipdesk.json (as a download or import does)."""
+    meta = json.loads((folder / manager.META_FILE).read_text())
+    (folder / manager.META_FILE).write_text(json.dumps({**meta, **fields}))
+
+
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    """A downloaded catalog model (its origin names the repository) and an imported one."""
+    """A downloaded catalog model (its clipdesk.json says so, as the download writes it) and
+    an imported one."""
     monkeypatch.setattr(manager, "bundled_models_dir", lambda: tmp_path / "no-bundled")
     folder = tiny_random_model(paths.models_dir(), name="my-b32")
-    meta = json.loads((folder / manager.META_FILE).read_text())
-    meta["origin"] = f"https://huggingface.co/{B32.repo_id}"
-    (folder / manager.META_FILE).write_text(json.dumps(meta))
+    record_origin(folder, source="download", origin=f"https://huggingface.co/{B32.repo_id}")
     tiny_random_model(paths.models_dir(), seed=1, name="imported")
     return manager.list_models()
+
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """The weight files hashed from now on (the loader's cache starts empty)."""
+    (paths.cache_dir() / HASH_CACHE_FILE).unlink(missing_ok=True)
+    read: list[str] = []
+    real = checkpoint.weights_hash
+
+    def counted(files):
+        read.append(files[0].parent.name)
+        return real(files)
+
+    monkeypatch.setattr(checkpoint, "weights_hash", counted)
+    return read
 
 
 def test_installed_models_come_first_with_their_catalog_facts(installed, catalog_speeds):
@@ -60,7 +90,7 @@ def test_installed_models_come_first_with_their_catalog_facts(installed, catalog
     assert by_name["laion-clip-vit-h-14"].images_per_s is None  # not measured: nothing shown
     assert not by_name["laion-clip-vit-h-14"].installed
     assert by_name["laion-clip-vit-h-14"].size_bytes == CATALOG["laion-clip-vit-h-14"].approx_bytes
-    assert by_name["xlm-roberta-base-clip-vit-b-32"].languages_text == "36 languages"
+    assert by_name["xlm-roberta-base-clip-vit-b-32"].languages_text == "Multilingual"
     assert "not measured yet" in table.basis.describe(False)
     json.dumps(table.to_json())
 
@@ -130,3 +160,101 @@ def test_durations_read_naturally():
     assert duration_text(61) == "2 minutes"
     assert duration_text(3 * 3600) == "3.0 hours"
     assert duration_text(5 * 86400) == "5.0 days"
+
+
+def test_an_import_reusing_a_catalog_name_is_not_that_catalog_model(installed, tmp_path):
+    """Only the origin a download recorded ties a model to a catalog entry: an import named
+    like a catalog model, even from a folder named like its repository, gets none of its
+    figures or speeds, and the catalog model is still offered for download."""
+    src = tiny_random_model(tmp_path / "hub" / "openai", seed=2, name="clip-vit-base-patch32")
+    imported = manager.import_model(src)
+    assert imported.origin.endswith("/openai/clip-vit-base-patch32")
+    table = build_table([imported], list(CATALOG.values()), None, None)
+    mine = table.rows[0]
+    assert mine.name == B32.name and mine.installed
+    assert mine.catalog is None and mine.imagenet is None and mine.recall is None
+    assert mine.title == B32.name and mine.languages_text == ""
+    offered = [r for r in table.rows if not r.installed and r.catalog == B32.name]
+    assert len(offered) == 1
+    full = build_table(manager.list_models(), list(CATALOG.values()), None, None)
+    downloaded = next(r for r in full.rows if r.name == "my-b32")
+    assert downloaded.catalog == B32.name  # "source": "download" and the repository's origin
+
+
+def test_languages_say_what_the_model_claims_and_the_tip_gives_the_figures(installed):
+    by_name = {r.name: r for r in build_table([], list(CATALOG.values()), None, None).rows}
+    siglip2 = by_name["siglip2-base-patch16-224"]
+    assert siglip2.languages_text == "Multilingual"  # not the four its figures were measured in
+    tip = siglip2.languages_tip()
+    assert tip.startswith("Trained for queries in many languages")
+    assert "English 75.2%" in tip and "German 86.4%" in tip and "Chinese 64.4%" in tip
+    assert "Immich" in tip
+    xlmr = by_name["xlm-roberta-base-clip-vit-b-32"].languages_tip()
+    assert "Japanese 78.3%" in xlmr and "Spanish 83.2%" in xlmr  # OpenCLIP's multilingual table
+    assert by_name["siglip-base-patch16-224"].languages_text == "English"
+    assert by_name["clip-vit-base-patch32"].languages_tip() == "Trained for English queries"
+    data = by_name["siglip2-base-patch16-224"].to_json()
+    assert data["multilingual"] is True
+    assert {f["language"] for f in data["language_figures"]} == {"en", "de", "fr", "zh"}
+
+
+def test_sizes_read_the_same_in_both_faces():
+    assert size_text(605_120_000, approx=True) == "~605 MB"
+    assert size_text(1_712_000_000) == "1.7 GB"
+    assert size_text(45_210_000) == "45.2 MB"
+    assert size_text(999) == "999 bytes" and size_text(0) == ""
+
+
+def test_a_switch_estimate_reads_no_weights_the_answer_does_not_need(installed, hashes):
+    """The library has vectors of the current model only: nothing under the target's name,
+    so none of its photos have a vector of it, whatever its hash; no weights are read."""
+    folder = next(m.path for m in installed if m.name == "my-b32")
+    library = FakeLibrary({"ok": 30, "pending": 2}, {"imported@0123456789ab": 32})
+    est = reembed_estimate(library, "my-b32", folder, installed, None)
+    assert hashes == []
+    assert (est.photos, est.shared, est.indexed) == (32, False, 32)
+
+
+def test_ids_the_loader_hashed_before_are_read_from_its_cache(installed, hashes):
+    folder = next(m.path for m in installed if m.name == "my-b32")
+    known = model_id_of(folder)  # as loading the model does: hashed once, cached
+    assert hashes == ["my-b32"]
+    assert model_ids(folder).id == known
+    library = FakeLibrary({"ok": 30}, {known: 30, "my-b32@ffffffffffff": 30})
+    est = reembed_estimate(library, "my-b32", folder, installed, None)
+    assert est.photos == 0 and "every photo has its vector already" in est.describe()
+    assert hashes == ["my-b32"]  # nothing read again
+
+
+def test_weights_the_answer_needs_are_hashed_in_a_separate_cancellable_step(installed, hashes):
+    """The library has vectors under the target's name (an earlier version?): only its hash
+    tells. The cheap step says which model needs it; the hashing step can be cancelled and
+    reports progress."""
+    folder = next(m.path for m in installed if m.name == "my-b32")
+    library = FakeLibrary({"ok": 10}, {"my-b32@ffffffffffff": 10, "imported@0123456789ab": 10})
+    cost = switch_cost(library, "my-b32", folder, installed, None)
+    assert [m.name for m in cost.unknown()] == ["my-b32"] and hashes == []
+    with pytest.raises(RuntimeError):
+        cost.estimate()  # not before its ids are known
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(CancelledError):
+        identify(cost, cancel)
+    assert hashes == []
+    reports = []
+    known = identify(cost, CancelToken(), reports.append)
+    assert hashes == ["my-b32"] and reports and reports[0].total
+    assert "my-b32" in reports[0].message and "weights" in reports[0].message
+    est = known.estimate()
+    assert est.photos == 10 and not est.shared  # the stored vectors were another version's
+
+
+def test_a_text_fine_tune_of_the_current_model_shares_its_vectors_unhashed(installed, hashes):
+    folder = next(m.path for m in installed if m.name == "my-b32")
+    base = next(m for m in installed if m.name == "imported")
+    base_id = model_id_of(base.path)
+    hashes.clear()
+    record_origin(folder, image_vectors_from=base_id)  # a text-only fine-tune of "imported"
+    library = FakeLibrary({"ok": 50}, {base_id: 50})
+    est = reembed_estimate(library, "my-b32", folder, manager.list_models(), None)
+    assert est.shared and hashes == []

@@ -63,7 +63,7 @@ def no_leaks(qapp, qtbot):
 @pytest.fixture(autouse=True)
 def instant_speed_probe(monkeypatch):
     """The model picker times a reference model the first time it is shown (seconds of torch
-    work in the model pool); app tests get a fixed figure at once instead. Tests of the probe
+    work in the jobs pool); app tests get a fixed figure at once instead. Tests of the probe
     itself replace it with their own."""
     from clipdesk.model import speed
 

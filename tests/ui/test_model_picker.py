@@ -1,19 +1,24 @@
 """Settings › Models: the table of installed and catalog models (size, speed on this computer,
 published quality with its source, languages), the speed probe the first time it is shown (in a
-worker), and the re-embedding time shown before a switch is confirmed."""
+worker, never alongside an index run, stopped when hidden), and the re-embedding time shown
+before a switch is confirmed (counted on the database thread, any hashing in the jobs pool)."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from clipdesk.common import paths
-from clipdesk.model import speed
+from clipdesk.model import checkpoint, manager, speed
 from clipdesk.model.catalog import CATALOG
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.services.models import ModelService
+from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.model_table import COLUMNS
 from clipdesk.ui.settings_dialog import SettingsDialog
@@ -43,6 +48,22 @@ def panel(qtbot, workers):
     qtbot.addWidget(widget)
     yield widget
     widget.close()
+
+
+def _downloaded(name: str, seed: int = 5):
+    """A tiny model installed as the download of catalog entry ``name`` records it."""
+    folder = tiny_random_model(paths.models_dir(), seed=seed, name=name)
+    meta = json.loads((folder / manager.META_FILE).read_text())
+    meta.update(source="download", origin=f"https://huggingface.co/{CATALOG[name].repo_id}")
+    (folder / manager.META_FILE).write_text(json.dumps(meta))
+    return folder
+
+
+def _select(panel: ModelPanel, name: str) -> None:
+    panel.table.selectionModel().setCurrentIndex(
+        panel.model.index(panel.model.row_of(name), 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
 
 
 def _cell(panel: ModelPanel, name: str, column: str, role=Qt.ItemDataRole.DisplayRole):
@@ -75,7 +96,11 @@ def test_the_table_shows_catalog_and_installed_models(qtbot, panel, qtmodelteste
     assert _cell(panel, "laion-clip-vit-l-14", "Photos/s here") == "3.0"  # 1.5 x 2
     assert _cell(panel, "laion-clip-vit-h-14", "Photos/s here") == ""  # not measured
     assert _cell(panel, "siglip2-base-patch16-224", "ImageNet") == ""  # none published
-    assert _cell(panel, "xlm-roberta-base-clip-vit-b-32", "Languages") == "36 languages"
+    assert _cell(panel, "xlm-roberta-base-clip-vit-b-32", "Languages") == "Multilingual"
+    # the model's own claim; the languages its figures were measured in are in the tooltip
+    assert _cell(panel, "siglip2-base-patch16-224", "Languages") == "Multilingual"
+    tip = _cell(panel, "siglip2-base-patch16-224", "Languages", Qt.ItemDataRole.ToolTipRole)
+    assert "German 86.4%" in tip and "Chinese 64.4%" in tip
     assert _cell(panel, "my-model", "Status") == "Installed"
     assert "scaled to this computer" in panel.speed_note.text()
     # a catalog model that is not installed is downloaded, not chosen
@@ -120,7 +145,7 @@ def test_switching_models_says_how_long_re_embedding_takes_before_it_happens(
 
     controller, window = make_app(tiny_model)
     add_and_index(qtbot, controller, synth_photos[0])
-    tiny_random_model(paths.models_dir(), seed=5, name=B32)  # "downloaded": its catalog facts
+    _downloaded(B32)  # its catalog facts (the speed) come from the origin its download recorded
     dialog = SettingsDialog(controller, window)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.models.probed, timeout=30_000):
@@ -149,3 +174,106 @@ def test_switching_models_says_how_long_re_embedding_takes_before_it_happens(
     assert len(asked) == 2 and not dialog.isVisible()
     assert config.load().model == B32
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=120_000)
+
+
+def test_hiding_the_picker_stops_its_probe_and_caches_nothing(qtbot, workers, monkeypatch):
+    started, stopped = threading.Event(), threading.Event()
+
+    def timed(arch, *, cancel=None, **kwargs):  # a probe that runs until it is cancelled
+        started.set()
+        deadline = time.monotonic() + 30
+        while not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)  # the real one checks its token between timed batches
+        stopped.set()
+        cancel.raise_if_cancelled()
+        return speed.ArchSpeed(images_per_s=1.0, text_ms=1.0, iterations=2, params=0)
+
+    monkeypatch.setattr(speed, "time_architecture", timed)
+    panel = ModelPanel(workers)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    panel.hide()  # the dialog closed
+    qtbot.waitUntil(stopped.is_set, timeout=5_000)
+    qtbot.waitUntil(lambda: workers.pending == 0, timeout=10_000)
+    assert speed.cached_probe(ModelService().probe_device()) is None
+    assert "Measuring" not in panel.speed_note.text()
+
+
+def test_the_probe_waits_until_an_index_run_has_ended(qtbot, workers, monkeypatch):
+    """Timed while photos are being embedded, this computer would look slow for good: the
+    probe waits for the run, in the same one-thread pool so the two never overlap."""
+    order: list[str] = []
+
+    def timed(arch, **kwargs):
+        order.append("probe")
+        return speed.ArchSpeed(images_per_s=10.0, text_ms=32.0, iterations=2, params=0)
+
+    monkeypatch.setattr(speed, "time_architecture", timed)
+    jobs = JobRunner(workers)
+    release = threading.Event()
+
+    def index(report, token):
+        release.wait(20)
+        order.append("index")
+
+    assert jobs.start("Indexing", index)
+    panel = ModelPanel(workers, jobs=jobs)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: "once indexing is done" in panel.speed_note.text(), timeout=10_000)
+    assert order == []
+    with qtbot.waitSignal(panel.probed, timeout=30_000):
+        release.set()
+    assert order == ["index", "probe"]
+    qtbot.waitUntil(lambda: _cell(panel, B32, "Photos/s here") == "20.0", timeout=10_000)
+    panel.close()
+
+
+def test_the_estimate_reads_weights_off_the_database_thread_and_closing_cancels_it(
+    qtbot, make_app, tiny_model, synth_photos, monkeypatch
+):
+    """The library holds vectors under the chosen model's name (an earlier version of it):
+    only the hash of its weights tells whether they are its own. That hashing runs in the jobs
+    pool (the database thread stays free) and stops with the dialog."""
+    controller, window = make_app(tiny_model)
+    add_and_index(qtbot, controller, synth_photos[0])
+    _downloaded(B32)
+    library = controller.backend.services.library
+    library.copy_embeddings(controller.model.id, f"{B32}@ffffffffffff")
+    (paths.cache_dir() / "weight-hashes.json").unlink(missing_ok=True)
+    reading, release = threading.Event(), threading.Event()
+    real = checkpoint.weights_hash
+
+    def slow(files):
+        if files[0].parent.name == B32:
+            reading.set()
+            release.wait(30)
+        return real(files)
+
+    monkeypatch.setattr(checkpoint, "weights_hash", slow)
+    dialog = SettingsDialog(controller, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.models.model.row_of(B32) >= 0, timeout=10_000)
+    _select(dialog.models, B32)
+    qtbot.waitUntil(reading.is_set, timeout=30_000)
+    counted = []
+    controller.workers.run(controller.workers.db, lambda _t: "free", counted.append)
+    qtbot.waitUntil(lambda: counted == ["free"], timeout=5_000)  # not behind the hashing
+    assert f"Reading the weights of {B32}" in dialog.reembed_note.text()
+    dialog.reject()
+    release.set()
+    qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)
+    assert "embeds" not in dialog.reembed_note.text()  # the cancelled answer is dropped
+
+    again = SettingsDialog(controller, window)  # the hash is cached now: no reading at all
+    qtbot.addWidget(again)
+    reading.clear()
+    again.show()
+    qtbot.waitUntil(lambda: again.models.model.row_of(B32) >= 0, timeout=10_000)
+    _select(again.models, B32)
+    qtbot.waitUntil(lambda: "embeds 24 photos again" in again.reembed_note.text(), timeout=30_000)
+    assert not reading.is_set()
+    again.reject()
+    qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)

@@ -30,6 +30,21 @@ def load_folder(folder: Path) -> Checkpoint:
     return load_hf_clip_folder(folder)
 
 
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files the loader of ``folder`` reads, chosen as :func:`load_folder` chooses the
+    loader: a model's id is the hash of exactly these, so a folder holding both an OpenCLIP and
+    a Hugging Face copy of the weights gets the id of the one that is loaded."""
+    from clipdesk.model.families import detect
+
+    if detect.folder_kind(folder) == "openclip-hub":
+        from clipdesk.model.families.openclip_hub import hub_weight_files
+
+        return hub_weight_files(folder)
+    from clipdesk.model.state_dicts import find_weight_files
+
+    return find_weight_files(folder)
+
+
 def load_file(path: Path, act: str | None) -> Checkpoint:
     from clipdesk.model.checkpoint import load_clip_state_dict_file
 

@@ -305,15 +305,19 @@ def text_config(text_cfg: Mapping[str, Any], source: Path, quick_gelu: bool) -> 
 
 def preprocess_config(config: Mapping[str, Any], image_size: int, source: Path) -> PreprocessConfig:
     """``preprocess_cfg``: OpenAI's mean/std and bicubic shortest-side resize plus centre crop
-    unless it says otherwise; ``resize_mode`` "squash" resizes the whole photo to the square.
-    Keys OpenCLIP's PreprocessCfg does not have are ignored, as OpenCLIP ignores them."""
+    unless it says otherwise; ``resize_mode`` "squash" resizes the whole photo to the square,
+    ``interpolation`` "bilinear" resamples bilinear. Keys OpenCLIP's PreprocessCfg does not have
+    are ignored, as OpenCLIP ignores them."""
     pre = config.get("preprocess_cfg") or {}
     mode = pre.get("resize_mode", "shortest")
     if mode not in ("shortest", "squash"):
         raise detect.refuse(source, f"CLIP with {mode!r} image resizing (preprocess_cfg)")
-    if pre.get("interpolation", "bicubic") != "bicubic":
+    # OpenCLIP's image_transform takes these three; "random" (a training-time choice) is bicubic
+    # in its eval transform.
+    interpolation = pre.get("interpolation") or "bicubic"
+    if interpolation not in ("bicubic", "bilinear", "random"):
         raise detect.refuse(
-            source, f"CLIP with {pre['interpolation']!r} image resampling (preprocess_cfg)"
+            source, f"CLIP with {interpolation!r} image resampling (preprocess_cfg)"
         )
     if pre.get("mode", "RGB") != "RGB":
         raise CheckpointError(f"{source}: preprocess_cfg.mode is {pre['mode']!r}, not RGB")
@@ -332,7 +336,13 @@ def preprocess_config(config: Mapping[str, Any], image_size: int, source: Path) 
         base = PreprocessConfig.from_hf({k: v for k, v in hf.items() if v is not None}, image_size)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: unusable preprocess_cfg ({exc})") from exc
-    return PreprocessConfig(size=base.size, mean=base.mean, std=base.std, crop=mode == "shortest")
+    return PreprocessConfig(
+        size=base.size,
+        mean=base.mean,
+        std=base.std,
+        crop=mode == "shortest",
+        resample="bilinear" if interpolation == "bilinear" else "bicubic",
+    )
 
 
 def hub_weight_files(folder: Path) -> list[Path]:
@@ -349,6 +359,8 @@ def hub_weight_files(folder: Path) -> list[Path]:
 def load_hub_folder(folder: Path) -> Checkpoint:
     """An OpenCLIP hub folder; small files are checked before the weights are read, so a
     refusal costs nothing."""
+    from clipdesk.model.families import weight_files
+
     config = read_hub_config(folder)
     source = folder / CONFIG_FILE
     text_cfg = config["model_cfg"]["text_cfg"]
@@ -365,7 +377,7 @@ def load_hub_folder(folder: Path) -> Checkpoint:
             f"{source}: text_cfg.vocab_size is {cfg.text.vocab_size}, too small for CLIP's "
             f"tokenizer of {tokenizer.vocab_size} tokens"
         )
-    files = hub_weight_files(folder)
+    files = weight_files(folder)
     sd = state_dicts.to_native(state_dicts.read_weights(files))
     if config["model_cfg"].get("custom_text"):
         sd = from_custom_text(sd)

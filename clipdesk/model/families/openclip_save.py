@@ -51,7 +51,11 @@ def save_hub_folder(
     pre = preprocess or PreprocessConfig(size=cfg.vision.image_size)
     folder = Path(folder)
     with staged_folder(folder, name, meta) as tmp:
-        sd = {k: v.detach().to("cpu", torch.float32) for k, v in module.state_dict().items()}
+        # Only floating tensors are cast: a batch norm's num_batches_tracked stays an integer.
+        sd = {
+            k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype)
+            for k, v in module.state_dict().items()
+        }
         save_file(sd, str(tmp / WEIGHT_FILES[0]), metadata={"format": "pt"})
         config = {"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg(pre)}
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -120,7 +124,7 @@ def preprocess_cfg(pre: PreprocessConfig) -> dict[str, Any]:
     return {
         "mean": list(pre.mean),
         "std": list(pre.std),
-        "interpolation": "bicubic",
+        "interpolation": pre.resample,
         "resize_mode": "shortest" if pre.crop else "squash",
     }
 

@@ -2,8 +2,9 @@
 
 ``config.json`` (model_type "siglip"), ``model.safetensors`` (or sharded, or
 ``pytorch_model.bin`` through ``weights_only``), ``preprocessor_config.json`` (the whole photo
-squashed to size x size, bicubic, their mean/std) and a tokenizer: SigLIP v1's ``spiece.model``
-or SigLIP2's Gemma ``tokenizer.json``. Every small file is checked before the weights are read.
+squashed to size x size, bicubic or, as SigLIP2's processors say, bilinear; their mean/std) and
+a tokenizer: SigLIP v1's ``spiece.model`` or SigLIP2's Gemma ``tokenizer.json``. Every small
+file is checked before the weights are read.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from clipdesk.model.tokenizer import TextTokenizer
 
 SIGLIP_MEAN = (0.5, 0.5, 0.5)  # SiglipImageProcessor's defaults: pixels to [-1, 1]
 SIGLIP_STD = (0.5, 0.5, 0.5)
-_BICUBIC = 3  # PIL's resample code, the one SiglipImageProcessor uses
 
 
 def load_siglip_folder(folder: Path) -> Checkpoint:
+    from clipdesk.model.families import weight_files
+
     config_path = folder / "config.json"
     hf = read_json(config_path)
     if hf.get("model_type") != "siglip":
@@ -62,10 +64,10 @@ def load_siglip_folder(folder: Path) -> Checkpoint:
             f"{cfg.text.vocab_size} (config.json text_config.vocab_size)",
             hint="the tokenizer and the weights are of different models",
         )
-    weight_files = state_dicts.find_weight_files(folder)
-    sd = state_dicts.read_weights(weight_files)
-    module = build_siglip_module(cfg, sd, weight_files[0])
-    return folder_checkpoint(folder, module, tokenizer, pre, weight_files)
+    files = weight_files(folder)
+    sd = state_dicts.read_weights(files)
+    module = build_siglip_module(cfg, sd, files[0])
+    return folder_checkpoint(folder, module, tokenizer, pre, files)
 
 
 def build_siglip_module(
@@ -79,8 +81,9 @@ def build_siglip_module(
 
 
 def read_preprocess(path: Path, image_size: int) -> PreprocessConfig:
-    """SiglipImageProcessor's settings: resize to size x size (no crop), bicubic, then mean/std.
-    Settings ClipDesk would not honour are refused rather than silently changed."""
+    """SiglipImageProcessor's settings: resize to size x size (no crop) with its resampling
+    filter, then mean/std. Settings ClipDesk would not honour are refused rather than silently
+    changed."""
     default = PreprocessConfig(size=image_size, mean=SIGLIP_MEAN, std=SIGLIP_STD, crop=False)
     if not path.is_file():
         return default
@@ -93,6 +96,7 @@ def read_preprocess(path: Path, image_size: int) -> PreprocessConfig:
             {
                 "image_mean": data.get("image_mean", list(SIGLIP_MEAN)),
                 "image_std": data.get("image_std", list(SIGLIP_STD)),
+                "resample": data.get("resample"),
             },
             image_size,
         )
@@ -112,8 +116,6 @@ def _unsupported_preprocessing(data: dict[str, Any], image_size: int) -> str | N
             f"size is {size!r} but the model takes images of {image_size} x {image_size} "
             "pixels (config.json vision_config.image_size)"
         )
-    if data.get("resample", _BICUBIC) != _BICUBIC:
-        return f"resample is {data.get('resample')!r}; ClipDesk resizes bicubic ({_BICUBIC})"
     for key in ("do_resize", "do_rescale", "do_normalize"):
         if data.get(key, True) is not True:
             return f"{key} is {data.get(key)!r}; ClipDesk always resizes, rescales and normalises"

@@ -265,6 +265,9 @@ _TEXT_IGNORED = {
     "hf_model_pretrained", "hf_tokenizer_name",
 }  # fmt: skip
 _TEXT_READ = {"hf_model_name", "hf_proj_type", "hf_pooler_type", "context_length"}
+# OpenCLIP before 2.23 named the HF tower's two options "proj" and "pooler_type" (its configs of
+# that time, xlm-roberta-base-ViT-B-32's included, say so); 2.23 renamed them, keeping no alias.
+_OLD_TEXT_NAMES = {"proj": "hf_proj_type", "pooler_type": "hf_pooler_type"}
 # Tokenizer options OpenCLIP honours and ClipDesk does not: only their defaults are read.
 _TEXT_DEFAULT_ONLY: dict[str, tuple[object, ...]] = {
     "tokenizer_mode": (None,),
@@ -284,7 +287,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
     the weights, the text model's ``tokenizer.json`` and optionally its config.json stored as
     :data:`HF_TEXT_CONFIG`. Small files are checked before the weights are read."""
     from clipdesk.model import state_dicts
-    from clipdesk.model.families import openclip_hub
+    from clipdesk.model.families import openclip_hub, weight_files
 
     source = folder / openclip_hub.CONFIG_FILE
     options = _hub_options(config, source)
@@ -294,7 +297,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
     pad_id = declared.pad_id if declared else XlmrTextConfig.pad_id
     tokenizer = _tokenizer(folder / TOKENIZER_FILE, options.context_length, pad_id)
 
-    files = openclip_hub.hub_weight_files(folder)
+    files = weight_files(folder)
     sd = _openclip_names(state_dicts.read_weights(files))
     cfg = options.with_text(
         declared or text_config_from_shapes(sd, files[0]), hf_path if declared else files[0]
@@ -372,6 +375,13 @@ def _refuse(source: Path, family: str) -> CheckpointError:
 def _read_text_cfg(text_cfg: Mapping[str, Any], source: Path) -> tuple[Projection, int]:
     """The projection and context length of an HF text tower's ``text_cfg``; a pooler, tokenizer
     mode or option ClipDesk does not run is refused by name."""
+    given = text_cfg
+    text_cfg = _current_names(text_cfg, source)
+
+    def named(key: str) -> str:  # the option as the file names it
+        old = next((o for o, new in _OLD_TEXT_NAMES.items() if new == key and o in given), None)
+        return f"text_cfg.{old if old and key not in given else key}"
+
     unknown = sorted(set(text_cfg) - _TEXT_READ - _TEXT_IGNORED - set(_TEXT_DEFAULT_ONLY))
     if unknown:
         raise CheckpointError(
@@ -382,11 +392,11 @@ def _read_text_cfg(text_cfg: Mapping[str, Any], source: Path) -> tuple[Projectio
             raise _refuse(source, f"XLM-RoBERTa CLIP with text_cfg.{key} = {text_cfg[key]!r}")
     pooler = text_cfg.get("hf_pooler_type", "mean_pooler")
     if pooler != "mean_pooler":
-        raise _refuse(source, f"XLM-RoBERTa CLIP pooled by {pooler!r} (text_cfg.hf_pooler_type)")
+        raise _refuse(source, f"XLM-RoBERTa CLIP pooled by {pooler!r} ({named('hf_pooler_type')})")
     proj = text_cfg.get("hf_proj_type", "mlp")
     if proj not in ("mlp", "linear", None, "none"):
         raise _refuse(
-            source, f"XLM-RoBERTa CLIP with a {proj!r} projection (text_cfg.hf_proj_type)"
+            source, f"XLM-RoBERTa CLIP with a {proj!r} projection ({named('hf_proj_type')})"
         )
     context = text_cfg.get("context_length", _DEFAULT_CONTEXT)
     lo, hi = limits.MODEL_CONTEXT_LENGTH
@@ -395,6 +405,23 @@ def _read_text_cfg(text_cfg: Mapping[str, Any], source: Path) -> tuple[Projectio
             f"{source}: text_cfg.context_length is {context!r}; ClipDesk reads {lo} to {hi}"
         )
     return ("none" if proj is None else proj), context
+
+
+def _current_names(text_cfg: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    """``text_cfg`` with OpenCLIP's older option names under their current ones; a config giving
+    one option under both names, with two values, says two things and is refused."""
+    out = dict(text_cfg)
+    for old, new in _OLD_TEXT_NAMES.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if new in out and out[new] != value:
+            raise CheckpointError(
+                f"{source}: text_cfg.{old} is {value!r} but text_cfg.{new} is {out[new]!r}; "
+                "they are the same option under its older and its current name"
+            )
+        out[new] = value
+    return out
 
 
 def read_hf_text_config(path: Path) -> XlmrTextConfig:

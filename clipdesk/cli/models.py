@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from clipdesk.common.progress import Progress
@@ -222,7 +222,11 @@ class _Switch:
 def _ask_to_switch(args: argparse.Namespace, app: ClipDeskServices, name: str) -> _Switch:
     """The cost of switching to ``name`` (the figures Settings shows) and, on a terminal
     without ``--yes``, the user's answer; nothing to re-embed needs no answer."""
-    estimate = app.models.reembed_estimate(name)
+    line = _ProgressLine(not args.json)  # telling may mean hashing gigabytes of weights
+    try:
+        estimate = app.models.reembed_estimate(name, progress=line)
+    finally:
+        line.done()
     costly = estimate is not None and not estimate.shared and estimate.photos > 0
     if not costly or args.yes or not sys.stdin.isatty():
         return _Switch(name, estimate, True)
@@ -242,7 +246,7 @@ def _activate_installed(
     switch = _ask_to_switch(args, app, info.name)
     if switch.go:
         app.models.activate(info.name)
-        info = next(m for m in app.models.installed() if m.name == info.name)
+        info = replace(info, active=True)
     return info, switch
 
 
@@ -260,20 +264,23 @@ class _ProgressLine:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self.shown = False
 
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
         pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else ""
         eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        self.shown = True
         sys.stderr.write(
             f"\r{pct} {p.done / 1e6:8.1f} MB  {p.rate / 1e6:6.1f} MB/s{eta}  {p.message[:30]:30}"
         )
         sys.stderr.flush()
 
     def done(self) -> None:
-        if self.enabled:
+        if self.shown:
             sys.stderr.write("\n")
+            self.shown = False
 
 
 def run_download(args: argparse.Namespace) -> int:
@@ -290,7 +297,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_activate(args: argparse.Namespace) -> int:
-    from clipdesk.cli import EXIT_ERROR, emit
+    from clipdesk.cli import emit
 
     name = None if args.name == "default" else args.name
     with _services(args) as app:
@@ -304,7 +311,7 @@ def run_activate(args: argparse.Namespace) -> int:
     }
     lines = [*switch.lines(), f"active model: {active or 'default (' + default + ')'}"]
     emit(args, data, "\n".join(lines))
-    return 0 if switch.go else EXIT_ERROR
+    return 0  # declining is the user's choice, as after import or download --activate
 
 
 def run_remove(args: argparse.Namespace) -> int:

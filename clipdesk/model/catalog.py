@@ -14,7 +14,7 @@ loader would build, and the tests compare them with OpenCLIP's own ``model_confi
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -200,7 +200,7 @@ class CatalogEntry:
         if self.arch is None or self.arch.layout != "openclip-hub":
             return None
         return {
-            "model_cfg": json.loads(json.dumps(self.arch.config)),
+            "model_cfg": copy.deepcopy(self.arch.config),
             "preprocess_cfg": dict(self.preprocess_cfg),
         }
 

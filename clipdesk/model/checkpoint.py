@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ import torch
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
 from clipdesk.common.json_files import read_json_file
+from clipdesk.common.progress import CancelToken
 from clipdesk.model import state_dicts
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import ClipConfig, ResNetConfig
@@ -106,8 +107,6 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def load_hf_clip_folder(folder: Path) -> Checkpoint:
     """A Hugging Face ``CLIPModel`` folder (ours included)."""
-    from clipdesk.model import families
-
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise CheckpointError(
@@ -134,7 +133,7 @@ def load_hf_clip_folder(folder: Path) -> Checkpoint:
         tokenizer = ClipTokenizer.from_file(tok_path, cfg.text.context_length)
     else:
         tokenizer = state_dicts.default_clip_tokenizer(cfg.text.context_length)
-    weight_files = families.weight_files(folder)
+    weight_files = state_dicts.find_weight_files(folder)
     sd = state_dicts.read_weights(weight_files)
     module = build_module(cfg, state_dicts.to_native(sd), weight_files[0])
     if tokenizer.vocab_size > cfg.text.vocab_size:
@@ -249,33 +248,77 @@ def _sample(items: list[str], n: int = 3) -> str:
     return ", ".join(items[:n]) + more
 
 
-def weights_hash(files: list[Path]) -> str:
-    """sha256 over the weight files, cached by (path, size, mtime) so a load does not re-read
-    gigabytes."""
+HASH_CACHE_FILE = "weight-hashes.json"  # in the user's cache folder
+
+
+def _hash_cache_file() -> Path:
     from clipdesk.common import paths
 
-    cache_file = paths.cache_dir() / "weight-hashes.json"
-    cache: dict[str, str]  # weight-file key -> sha256 hex digest
+    return paths.cache_dir() / HASH_CACHE_FILE
+
+
+def read_hash_cache() -> dict[str, Any]:
+    """The weight-hash cache, for :func:`cached_weights_hash` (empty if missing or damaged)."""
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        data = json.loads(_hash_cache_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        cache = {}
-    keys = []
-    for f in files:
-        st = f.stat()
-        keys.append(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}")
-    key = "\n".join(keys)
-    if key in cache:
-        return cache[key]
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _hash_key(files: Sequence[Path]) -> str:
+    """The cache key of a set of weight files: each one's resolved path, size and mtime, so a
+    touched or replaced file costs a hash, never a wrong id."""
+    return "\n".join(
+        f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}" for f in files for st in (f.stat(),)
+    )
+
+
+def cached_weights_hash(
+    files: Sequence[Path], cache: Mapping[str, Any] | None = None
+) -> str | None:
+    """The hash :func:`weights_hash` cached for these files (None: never hashed as they are now,
+    or a file cannot be read); reads no weights. ``cache``: the cache as
+    :func:`read_hash_cache` gave it, to look up many models with one read."""
+    try:
+        key = _hash_key(files)
+    except OSError:
+        return None
+    digest = (read_hash_cache() if cache is None else cache).get(key)
+    return digest if isinstance(digest, str) else None
+
+
+def weights_hash(
+    files: list[Path],
+    *,
+    cancel: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """sha256 over the weight files, cached by (path, size, mtime) so a load does not re-read
+    gigabytes. ``cancel`` is polled and ``progress(done_bytes, total_bytes)`` called for every
+    chunk read (never when the hash is cached), so a caller hashing gigabytes can stop it."""
+    cache = read_hash_cache()
+    key = _hash_key(files)
+    if isinstance(cache.get(key), str):
+        return str(cache[key])
+    total = sum(f.stat().st_size for f in files)
+    done = 0
+    if progress is not None:
+        progress(done, total)
     h = hashlib.sha256()
     for f in files:
         with open(f, "rb") as fh:
             for chunk in iter(functools.partial(fh.read, 1 << 22), b""):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
                 h.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
     digest = h.hexdigest()
     cache[key] = digest
     try:
-        _atomic_write_text(cache_file, json.dumps(cache))
+        _atomic_write_text(_hash_cache_file(), json.dumps(cache))
     except OSError as exc:  # a read-only cache only costs a re-hash next time
         log.warning("could not cache weight hash: %s", exc)
     return digest

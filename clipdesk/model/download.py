@@ -28,13 +28,14 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from clipdesk.common import paths
-from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.errors import CancelledError, CheckpointError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
 from clipdesk.model import installs, manager
 from clipdesk.model.catalog import (
@@ -258,17 +259,15 @@ def _writes(entry: CatalogEntry, spec: HubFile) -> bool:
     )
 
 
-def _repo_layout(entry: CatalogEntry, endpoint: str) -> CatalogEntry:
+def _repo_layout(entry: CatalogEntry, endpoint: str) -> tuple[CatalogEntry, bytes | None]:
     """``entry`` (a repository outside the catalog) with the files of the layout the
-    repository's config shows: ``open_clip_config.json`` an OpenCLIP hub folder, a
-    ``config.json`` of model_type "siglip" SigLIP, any other CLIP's Hugging Face CLIP. A
-    config.json of a family ClipDesk does not run is refused before any weights are fetched."""
-    from clipdesk.common import limits
-    from clipdesk.common.json_files import read_json_file
+    repository's config shows, as :func:`~clipdesk.model.families.detect.folder_kind` tells it
+    for an installed folder, and the config.json fetched to tell (None: the layout needs none).
+    A config.json of a family ClipDesk does not run is refused before any weights are fetched."""
     from clipdesk.model.families import detect
 
     if _remote_exists(entry.repo_id, OPENCLIP_CONFIG, entry.revision, endpoint):
-        return replace(entry, files=OPENCLIP_HUB_FILES, repo_layout="openclip-hub")
+        return replace(entry, files=OPENCLIP_HUB_FILES, repo_layout="openclip-hub"), None
     config = _small_file(entry.repo_id, "config.json", entry.revision, endpoint)
     if config is None:
         raise ModelError(
@@ -276,21 +275,18 @@ def _repo_layout(entry: CatalogEntry, endpoint: str) -> CatalogEntry:
             "CLIP model ClipDesk can download",
             hint="check the repository name; " + detect.SUPPORTED,
         )
-    with tempfile.TemporaryDirectory() as tmp:  # the bounded reader reads files
+    with tempfile.TemporaryDirectory() as tmp:  # folder_kind reads a folder's files
         path = Path(tmp) / "config.json"
         path.write_bytes(config)
         try:
-            hf = read_json_file(
-                path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
-            )
-        except ValueError as exc:
-            raise ModelError(f"{entry.repo_id}: config.json is {exc}") from None
-    if not isinstance(hf, dict):
-        raise ModelError(f"{entry.repo_id}: config.json is not a JSON object")
-    detect.check_hf_config(hf, Path(entry.repo_id) / "config.json")
-    if hf.get("model_type") == "siglip":
-        return replace(entry, files=SIGLIP_FILES, repo_layout="siglip")
-    return replace(entry, files=HF_CLIP_FILES, repo_layout="hf-clip")
+            kind = detect.folder_kind(Path(tmp))
+        except CheckpointError as exc:
+            # The message names the file; the user knows it as the repository's, not a temp one.
+            message = exc.message.replace(str(path), f"{entry.repo_id}/config.json")
+            raise CheckpointError(message, hint=exc.hint, cli_hint=exc.cli_hint) from None
+    if kind == "siglip":
+        return replace(entry, files=SIGLIP_FILES, repo_layout="siglip"), config
+    return replace(entry, files=HF_CLIP_FILES, repo_layout="hf-clip"), config
 
 
 def _remote_exists(repo: str, name: str, revision: str, endpoint: str) -> bool:
@@ -308,17 +304,26 @@ def _remote_metadata(repo: str, name: str, revision: str, endpoint: str) -> Any:
     except EntryNotFoundError:
         return None
     except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 404:
+        if _status(exc) == 404:
             return None
-        if status in (401, 403):
-            raise ModelError(
-                f"{repo}: {name} is not available (HTTP {status})",
-                hint="check the repository name; private models are not supported",
-            ) from None
-        raise ModelError(f"the hub refused {name} ({exc})", hint=OFFLINE_HINT) from None
+        raise _refused(repo, name, exc) from None
     except _transport_errors() as exc:
         raise _offline(f"{type(exc).__name__} while asking for {name}", endpoint) from None
+
+
+def _status(exc: Any) -> int | None:
+    return exc.response.status_code if exc.response is not None else None
+
+
+def _refused(repo: str, name: str, exc: Any) -> ModelError:
+    """The error for an HTTP error status (an HfHubHTTPError) the hub gave for ``name``."""
+    status = _status(exc)
+    if status in (401, 403):
+        return ModelError(
+            f"{repo}: {name} is not available (HTTP {status})",
+            hint="check the repository name; private models are not supported",
+        )
+    return ModelError(f"{repo}: the hub refused {name} ({exc})", hint=OFFLINE_HINT)
 
 
 def _small_file(repo: str, name: str, revision: str, endpoint: str) -> bytes | None:
@@ -326,6 +331,7 @@ def _small_file(repo: str, name: str, revision: str, endpoint: str) -> bytes | N
     the download is laid out, so at most a bounded number of bytes is fetched."""
     import io
 
+    from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.file_download import http_get
 
     from clipdesk.common import limits
@@ -337,7 +343,16 @@ def _small_file(repo: str, name: str, revision: str, endpoint: str) -> bytes | N
         raise ModelError(f"{repo}: {name} is {meta.size} bytes, not a model config")
     buf = io.BytesIO()
     try:
-        http_get(meta.location, buf, expected_size=meta.size, displayed_filename=name)
+        http_get(
+            meta.location,
+            buf,
+            expected_size=meta.size,
+            displayed_filename=name,
+            # no progress bar for a few kilobytes (see _fetch for the type: ignore)
+            tqdm_class=_Transfer(0, 0, None, None).bar,  # type: ignore[arg-type]
+        )
+    except HfHubHTTPError as exc:
+        raise _refused(repo, name, exc) from None
     except _transport_errors() as exc:
         raise _offline(f"{type(exc).__name__} while fetching {name}", endpoint) from None
     return buf.getvalue()
@@ -424,11 +439,14 @@ def download_model(
     target = manager.target_for(name or entry.name, on_clash)
     endpoint = (endpoint or hub_endpoint()).rstrip("/")
     check_reachable(endpoint)
+    fetched: dict[str, bytes] = {}  # small files already read to lay the download out
     if not entry.files:
-        entry = _repo_layout(entry, endpoint)
+        entry, config = _repo_layout(entry, endpoint)
+        if config is not None:
+            fetched["config.json"] = config
     remotes = _metadata(entry, endpoint)
     with installs.writing(target):  # one download or install of this name at a time
-        _download_into_place(entry, target, remotes, endpoint, progress, cancel)
+        _download_into_place(entry, target, remotes, endpoint, progress, cancel, fetched)
     log.info("downloaded %s as %s", entry.repo_id, target)
     return next(m for m in manager.list_models() if m.name == target)
 
@@ -440,11 +458,17 @@ def _download_into_place(
     endpoint: str,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
+    fetched: Mapping[str, bytes] | None = None,
 ) -> None:
     from clipdesk.model.checkpoint import load_checkpoint
 
     staging = paths.models_dir() / ".downloads" / target
     staging.mkdir(parents=True, exist_ok=True)
+    for r in remotes:
+        data = (fetched or {}).get(r.local)
+        # Only bytes of the size the hub gives now: it may have changed since they were read.
+        if data is not None and r.repo == entry.repo_id and r.size == len(data):
+            (staging / r.local).write_bytes(data)  # _fetch takes a file of the right size
     written = entry.openclip_config()
     if written is not None:
         # One an earlier attempt wrote would pass for the hub's own (only its size is checked).
@@ -463,12 +487,13 @@ def _download_into_place(
     if cancel is not None:
         cancel.raise_if_cancelled()
     generated: dict[str, str] = {}
-    if written is not None and not (staging / OPENCLIP_CONFIG).is_file():
+    # openclip_config() is None for an entry without an architecture
+    if written is not None and entry.arch and not (staging / OPENCLIP_CONFIG).is_file():
         (staging / OPENCLIP_CONFIG).write_text(json.dumps(written, indent=2), encoding="utf-8")
         generated[OPENCLIP_CONFIG] = (
             f"written by ClipDesk from its catalog entry {entry.name!r} (OpenCLIP's "
-            f"{entry.arch.key if entry.arch else '?'} model config and the preprocessing of "
-            f"these weights): {entry.repo_id} has none"
+            f"{entry.arch.key} model config and the preprocessing of these weights): "
+            f"{entry.repo_id} has none"
         )
     load_checkpoint(staging)  # refuses a repository that is not a usable CLIP model
     commits = {repo: entry.revision for repo in entry.repos}

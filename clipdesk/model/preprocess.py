@@ -23,10 +23,12 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 Resample = Literal["bicubic", "bilinear"]
-# Pillow's resampling codes, which transformers' preprocessor_config.json "resample" holds.
-PIL_RESAMPLE: dict[int, Resample] = {3: "bicubic", 2: "bilinear"}
-_PIL_NAMES = {0: "nearest", 1: "lanczos", 4: "box", 5: "hamming"}
-_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+# The Pillow filters ClipDesk resizes with; transformers' preprocessor_config.json "resample"
+# holds their Pillow codes.
+_FILTERS: dict[Resample, Image.Resampling] = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class PreprocessConfig:
             "image_processor_type": "CLIPImageProcessor",
             "do_resize": True,
             "size": {"shortest_edge": self.size},
-            "resample": next(code for code, name in PIL_RESAMPLE.items() if name == self.resample),
+            "resample": int(_FILTERS[self.resample]),
             "do_center_crop": True,
             "crop_size": {"height": self.size, "width": self.size},
             "do_rescale": True,
@@ -79,12 +81,15 @@ def resample_of(code: object) -> Resample:
     do."""
     if code is None:
         return "bicubic"
-    if isinstance(code, int) and not isinstance(code, bool) and code in PIL_RESAMPLE:
-        return PIL_RESAMPLE[code]
-    name = _PIL_NAMES.get(code) if isinstance(code, int) else None
+    if isinstance(code, int) and not isinstance(code, bool):
+        for resample, pil in _FILTERS.items():
+            if code == pil:
+                return resample
+    known = {int(f): f.name.lower() for f in Image.Resampling}
+    pil_name = known.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
     raise ValueError(
-        f"resample is {code!r}{f' ({name})' if name else ''}; ClipDesk resizes bicubic (3) or "
-        "bilinear (2)"
+        f"resample is {code!r}{f' ({pil_name})' if pil_name else ''}; ClipDesk resizes "
+        + " or ".join(f"{n} ({int(f)})" for n, f in _FILTERS.items())
     )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clipdesk.common import paths
+from clipdesk.common.progress import CancelToken
 from clipdesk.model import manager
 
 log = logging.getLogger(__name__)
@@ -86,13 +88,45 @@ def finetuned_versions(base: str | None = None) -> list[VersionInfo]:
     return sorted(out, key=lambda v: v.created, reverse=True)
 
 
-def model_id_of(folder: Path) -> str:
-    """The id :func:`clipdesk.model.load_model` will give the model in ``folder``."""
+def model_name_of(folder: Path) -> str:
+    """The name part of the id of the model in ``folder``."""
+    return str(_meta(folder).get("name") or folder.name)
+
+
+def model_id(name: str, digest: str) -> str:
+    """A model's id from its name and the sha256 of its weight files."""
+    return f"{name}@{digest[:12]}"
+
+
+def model_id_of(
+    folder: Path,
+    *,
+    cancel: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """The id :func:`clipdesk.model.load_model` will give the model in ``folder`` (hashing its
+    weights unless cached; ``cancel``, ``progress`` as :func:`~clipdesk.model.checkpoint.weights_hash`)."""
     from clipdesk.model.checkpoint import weights_hash
     from clipdesk.model.families import weight_files
 
-    name = str(_meta(folder).get("name") or folder.name)
-    return f"{name}@{weights_hash(weight_files(folder))[:12]}"
+    digest = weights_hash(weight_files(folder), cancel=cancel, progress=progress)
+    return model_id(model_name_of(folder), digest)
+
+
+def cached_model_id_of(folder: Path, cache: Mapping[str, Any] | None = None) -> str | None:
+    """:func:`model_id_of` if its weights were hashed before as they are now, else None (also
+    for a folder that is not loadable); reads no weights. ``cache``: as
+    :func:`clipdesk.model.checkpoint.read_hash_cache` gave it."""
+    from clipdesk.common.errors import ModelError
+    from clipdesk.model.checkpoint import cached_weights_hash
+    from clipdesk.model.families import weight_files
+
+    try:
+        files = weight_files(folder)
+    except (ModelError, OSError):
+        return None
+    digest = cached_weights_hash(files, cache) if files else None
+    return model_id(model_name_of(folder), digest) if digest else None
 
 
 def image_key(folder: Path) -> tuple[str, str]:

@@ -195,30 +195,20 @@ def entry_of(info: ModelInfo) -> CatalogEntry | None:
     repository's name; neither makes it that model."""
     from clipdesk.model.catalog import CATALOG
 
-    meta = read_meta(info.path)
-    origin = meta.get("origin")
-    if meta.get("source") != "download" or not isinstance(origin, str):
+    origin = info.origin
+    entry = next((e for e in CATALOG.values() if origin.endswith("/" + e.repo_id)), None)
+    # ModelInfo does not say whether the origin is a download's or an import's path, so only
+    # a folder whose origin names a catalog repository has its clipdesk.json read again.
+    if entry is None or read_meta(info.path).get("source") != "download":
         return None
-    for entry in CATALOG.values():
-        if origin.endswith("/" + entry.repo_id):
-            return entry
-    return None
+    return entry
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
     """A model folder's clipdesk.json ({} when it has none or it is unreadable)."""
-    from clipdesk.common import limits
-    from clipdesk.common.json_files import read_json_file
-    from clipdesk.model.manager import META_FILE
+    from clipdesk.model.manager import _read_meta
 
-    path = folder / META_FILE
-    try:
-        data = read_json_file(
-            path, max_bytes=limits.MODEL_JSON_MAX_BYTES, max_depth=limits.MODEL_JSON_MAX_DEPTH
-        )
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return _read_meta(folder)
 
 
 def _multilingual(entry: CatalogEntry | None) -> bool | None:

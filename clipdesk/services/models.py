@@ -192,7 +192,6 @@ class ModelService:
         *,
         on_clash: OnClash = "error",
         act: str | None = None,
-        activate: bool = False,
         cancel: CancelToken | None = None,
     ) -> ModelInfo:
         """Copy a Hugging Face CLIP folder or a state-dict file into the models folder (it is
@@ -202,7 +201,7 @@ class ModelService:
         info = manager.import_model(source, name, on_clash=on_clash, act=act)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        return self._installed(info.name, activate)
+        return info
 
     def download(
         self,
@@ -210,22 +209,15 @@ class ModelService:
         name: str | None = None,
         *,
         on_clash: OnClash = "error",
-        activate: bool = False,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> ModelInfo:
         """Download a catalog model (or any Hugging Face CLIP repository) and install it."""
         from clipdesk.model.download import download_model
 
-        info = download_model(
+        return download_model(
             name_or_repo, name=name, on_clash=on_clash, progress=progress, cancel=cancel
         )
-        return self._installed(info.name, activate)
-
-    def _installed(self, name: str, activate: bool) -> ModelInfo:
-        if activate:
-            self.activate(name)
-        return next(m for m in self.installed() if m.name == name)
 
     def remove(self, name: str) -> None:
         """Delete a user-installed model (the active one falls back to the default)."""

@@ -16,7 +16,6 @@ vectors of a model with the same image tower are copied, not recomputed.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,12 +29,6 @@ if TYPE_CHECKING:
     from clipdesk.library.store import Library
     from clipdesk.model.manager import ModelInfo
     from clipdesk.model.speed import SpeedEstimate
-
-# The cache clipdesk.model.checkpoint.weights_hash keeps in the user's cache folder: one entry
-# per set of weight files, keyed by each file's resolved path, size and mtime. Only read here;
-# a key that does not match (the format changed, a file was touched) costs a hash, never a
-# wrong id.
-HASH_CACHE_FILE = "weight-hashes.json"
 
 
 @dataclass(frozen=True)
@@ -110,44 +103,18 @@ class ModelIds:
         return self.vectors_from or self.id
 
 
-def _read_hash_cache() -> dict[str, Any]:
-    from clipdesk.common import paths
-
-    try:
-        data = json.loads((paths.cache_dir() / HASH_CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _cached_hash(files: Sequence[Path], cache: Mapping[str, Any]) -> str | None:
-    try:
-        key = "\n".join(
-            f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}" for f in files for st in (f.stat(),)
-        )
-    except OSError:
-        return None
-    digest = cache.get(key)
-    return digest if isinstance(digest, str) else None
-
-
 def model_ids(folder: Path, cache: Mapping[str, Any] | None = None) -> ModelIds:
-    """``folder``'s ids from its clipdesk.json and the weight-hash cache; no weights are read."""
-    from clipdesk.model.families import weight_files
+    """``folder``'s ids from its clipdesk.json and the weight-hash cache; no weights are read.
+    ``cache``: as :func:`clipdesk.model.checkpoint.read_hash_cache` gave it."""
+    from clipdesk.model.versions import cached_model_id_of, model_name_of
     from clipdesk.services.model_catalog import read_meta
 
-    meta = read_meta(folder)
-    name = str(meta.get("name") or folder.name)
-    vectors_from = meta.get("image_vectors_from")
-    try:
-        files = weight_files(folder)
-    except (ModelError, OSError):
-        files = []  # not loadable: identify() says why, if its id matters
-    digest = _cached_hash(files, _read_hash_cache() if cache is None else cache) if files else None
+    vectors_from = read_meta(folder).get("image_vectors_from")
     return ModelIds(
         folder=folder,
-        name=name,
-        id=f"{name}@{digest[:12]}" if digest else None,
+        name=model_name_of(folder),
+        # None also for a folder that is not loadable: identify() says why, if its id matters
+        id=cached_model_id_of(folder, cache),
         vectors_from=str(vectors_from) if vectors_from else None,
     )
 
@@ -228,7 +195,9 @@ def switch_cost(
     speed: SpeedEstimate | None,
 ) -> SwitchCost:
     """The cheap part: two counting queries and small files (on the database thread)."""
-    cache = _read_hash_cache()
+    from clipdesk.model.checkpoint import read_hash_cache
+
+    cache = read_hash_cache()
     counts = library.counts()
     return SwitchCost(
         model=name,
@@ -246,10 +215,11 @@ def identify(
     progress: ProgressCallback | None = None,
 ) -> SwitchCost:
     """``cost`` with the ids it lacks, by hashing those weights (cached for the next time).
-    Cancelled between models; a model other than the target whose weights cannot be read shares
-    nothing (as in share_vectors)."""
+    Cancelled while reading any model's weights; a model other than the target whose weights
+    cannot be read shares nothing (as in share_vectors)."""
     from clipdesk.model.checkpoint import weights_hash
     from clipdesk.model.families import weight_files
+    from clipdesk.model.versions import model_id
 
     todo = cost.unknown()
     if not todo:
@@ -270,12 +240,17 @@ def identify(
         if m.folder not in files:
             found[m.folder] = None
             continue
-        if progress is not None:
-            progress(
-                Progress(done, total, message=f"Reading the weights of {m.name} to identify it")
-            )
+        message = f"Reading the weights of {m.name} to identify it"
+        if progress is not None:  # also when its hash turns out cached: nothing else reports
+            progress(Progress(done, total, message=message))
+
+        def report(read: int, _size: int, before: int = done, message: str = message) -> None:
+            if progress is not None:
+                progress(Progress(before + read, total, message=message))
+
         try:
-            found[m.folder] = f"{m.name}@{weights_hash(files[m.folder])[:12]}"
+            digest = weights_hash(files[m.folder], cancel=cancel, progress=report)
+            found[m.folder] = model_id(m.name, digest)
         except OSError:
             if m.folder == cost.target.folder:
                 raise
@@ -287,20 +262,6 @@ def identify(
     def known(m: ModelIds) -> ModelIds:
         return replace(m, id=found[m.folder]) if m.folder in found else m
 
-    unreadable = {folder for folder, model_id in found.items() if model_id is None}
+    unreadable = {folder for folder, mid in found.items() if mid is None}
     others = tuple(known(o) for o in cost.others if o.folder not in unreadable)
     return replace(cost, target=known(cost.target), others=others)
-
-
-def reembed_estimate(
-    library: Library,
-    name: str,
-    folder: Path,
-    installed: Sequence[ModelInfo],
-    speed: SpeedEstimate | None,
-    cancel: CancelToken | None = None,
-    progress: ProgressCallback | None = None,
-) -> ReembedEstimate:
-    """Both steps at once (the command line, tests)."""
-    cost = switch_cost(library, name, folder, installed, speed)
-    return identify(cost, cancel, progress).estimate()

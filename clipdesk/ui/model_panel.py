@@ -192,7 +192,8 @@ class ModelPanel(QWidget):
         return self._jobs is not None and self._jobs.running
 
     def _jobs_ended(self, *_args: object) -> None:
-        if self._probe_checked and self._probe is None and self.isVisible() and self._waiting:
+        # Only measure_speed sets _waiting (with no probe running) and hideEvent clears it.
+        if self._waiting:
             self.measure_speed(only_if_unmeasured=True)
 
     def measure_speed(self, only_if_unmeasured: bool = False) -> None:

@@ -162,7 +162,11 @@ class SettingsDialog(QDialog):
         """The counts are in; hash the weights the answer still depends on, if any."""
         self._estimating = None
         backend = self.controller.backend
-        if cost is None or backend is None or cost.model != self.models.selected():
+        if cost is None:
+            # Nothing to count it by (a model given by path): the confirmation says so.
+            self.reembed_note.setText("")
+            return
+        if backend is None or cost.model != self.models.selected():
             return
         unknown = cost.unknown()
         if not unknown:
@@ -183,8 +187,12 @@ class SettingsDialog(QDialog):
         )
 
     def _identifying(self, p: Progress) -> None:
-        if self._estimating is not None and p.done and p.fraction is not None:
+        if self._estimating is None:
+            return
+        if p.done and p.fraction is not None:
             self.reembed_note.setText(f"{p.message}… ({100 * p.fraction:.0f}% read)")
+        else:  # the first report of each model comes before any of its bytes are read
+            self.reembed_note.setText(f"{p.message}…")
 
     def _estimated(self, estimate: ReembedEstimate) -> None:
         self._estimating = None

@@ -181,10 +181,15 @@ def test_activate_says_what_re_embedding_costs_and_asks_on_a_terminal(
     lib = ["--library", str(library)]
 
     monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
-    assert main([*lib, "models", "activate", "my-clip"]) == 1
+    assert main([*lib, "models", "activate", "my-clip"]) == 0  # declining is no failure
     out, err = capsys.readouterr()
     assert f"{told}\nSwitch to my-clip? [y/N]" in err
     assert "not switched to my-clip" in out and manager.get_active_model() is None
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))  # the same after an import
+    assert main([*lib, "models", "import", str(source), "--name", "my-2", "--activate"]) == 0
+    out, err = capsys.readouterr()
+    assert "Switch to my-2? [y/N]" in err and "not switched to my-2" in out
+    assert "now active" not in out and manager.get_active_model() is None
 
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     assert main([*lib, "models", "activate", "my-clip"]) == 0

@@ -351,3 +351,36 @@ def test_saved_model_folder_gets_the_users_usual_permissions(tmp_path):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     for f in folder.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name
+
+
+def test_weights_hash_reports_each_chunk_can_be_cancelled_and_caches_only_a_full_read(tmp_path):
+    """Hashing gigabytes must be stoppable midway; a stopped read caches nothing, so the next
+    look-up neither finds a hash nor trusts a partial one."""
+    from clipdesk.common.errors import CancelledError
+    from clipdesk.common.progress import CancelToken
+    from clipdesk.model.checkpoint import cached_weights_hash, weights_hash
+
+    files = [tmp_path / "a.bin", tmp_path / "b.bin"]
+    files[0].write_bytes(b"x" * ((1 << 22) + 5))  # two chunks
+    files[1].write_bytes(b"y" * 7)
+    total = (1 << 22) + 12
+    cancel, seen = CancelToken(), []
+
+    def stop_after_first(done: int, size: int) -> None:
+        seen.append((done, size))
+        if done:
+            cancel.cancel()
+
+    with pytest.raises(CancelledError):
+        weights_hash(files, cancel=cancel, progress=stop_after_first)
+    assert seen == [(0, total), (1 << 22, total)]  # stopped before the second chunk
+    assert cached_weights_hash(files) is None
+
+    seen.clear()
+    digest = weights_hash(files, cancel=CancelToken(), progress=lambda d, t: seen.append(d))
+    assert seen == [0, 1 << 22, (1 << 22) + 5, total]
+    assert cached_weights_hash(files) == digest == weights_hash(files)
+    files[1].write_bytes(b"z" * 7)  # same size, new mtime: not the cached weights any more
+    os.utime(files[1], ns=(1, 1))
+    assert cached_weights_hash(files) is None
+    assert cached_weights_hash([tmp_path / "gone.bin"]) is None

@@ -37,6 +37,7 @@ class FakeHub:
         self.corrupt: set[str] = set()  # serve altered bytes but announce the true hash
         self.drop_after: dict[str, int] = {}  # close the connection after N bytes, then fail
         self.failing = False
+        self.refuse_get: dict[str, int] = {}  # answer a GET of this file with this status
         self.requests: list[tuple[str, str, str | None]] = []
         hub = self
 
@@ -79,6 +80,11 @@ class FakeHub:
                 rng = self.headers.get("Range")
                 hub.requests.append(("GET", self.path, rng))
                 found = self._file()
+                if found is not None and found[0] in hub.refuse_get:
+                    self.send_response(hub.refuse_get[found[0]])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if found is None or hub.failing:
                     self.send_response(404 if found is None else 500)
                     self.send_header("Content-Length", "0")
@@ -482,6 +488,22 @@ def test_a_repository_outside_the_catalog_downloads_in_the_layout_its_config_sho
     assert model.family == family
     a, b = model.encode_texts(["a dog on the beach", "a cat"])
     assert float(a @ b) < 0.999
+    # the config.json read to choose the layout is the one installed: fetched once
+    assert len(hub.bytes_served("config.json")) == ("config.json" in expected)
+
+
+def test_a_refused_config_probe_names_the_repository(hub, tmp_path):
+    """An HTTP error status while reading a repository's config (here 403 on the GET after its
+    HEAD passed) is a ModelError naming the repository, not huggingface_hub's raw error."""
+    hub.repos["someone/gated"] = {"config.json": b'{"model_type": "clip"}'}
+    hub.refuse_get["config.json"] = 403
+    with pytest.raises(ModelError) as err:
+        download.download_model("someone/gated")
+    assert type(err.value) is ModelError
+    assert "someone/gated: config.json is not available (HTTP 403)" in err.value.message
+    hub.refuse_get["config.json"] = 500
+    with pytest.raises(ModelError, match="someone/gated: the hub refused config.json"):
+        download.download_model("someone/gated")
 
 
 def test_a_repository_outside_the_catalog_of_another_family_is_refused_before_its_weights(hub):

@@ -16,11 +16,10 @@ from clipdesk.model.versions import model_id_of
 from clipdesk.services.model_catalog import build_table, size_text
 from clipdesk.services.models import ModelService
 from clipdesk.services.switch_cost import (
-    HASH_CACHE_FILE,
+    ReembedEstimate,
     duration_text,
     identify,
     model_ids,
-    reembed_estimate,
     switch_cost,
 )
 from tests.support.catalog_speeds import use_catalog_speeds
@@ -59,16 +58,21 @@ def installed(tmp_path, monkeypatch):
 @pytest.fixture
 def hashes(monkeypatch):
     """The weight files hashed from now on (the loader's cache starts empty)."""
-    (paths.cache_dir() / HASH_CACHE_FILE).unlink(missing_ok=True)
+    (paths.cache_dir() / checkpoint.HASH_CACHE_FILE).unlink(missing_ok=True)
     read: list[str] = []
     real = checkpoint.weights_hash
 
-    def counted(files):
+    def counted(files, **kwargs):
         read.append(files[0].parent.name)
-        return real(files)
+        return real(files, **kwargs)
 
     monkeypatch.setattr(checkpoint, "weights_hash", counted)
     return read
+
+
+def reembed_estimate(library, name, folder, installed, rate) -> ReembedEstimate:
+    """Both steps at once, as ModelService.reembed_estimate runs them."""
+    return identify(switch_cost(library, name, folder, installed, rate)).estimate()
 
 
 def test_installed_models_come_first_with_their_catalog_facts(installed, catalog_speeds):
@@ -247,6 +251,25 @@ def test_weights_the_answer_needs_are_hashed_in_a_separate_cancellable_step(inst
     assert "my-b32" in reports[0].message and "weights" in reports[0].message
     est = known.estimate()
     assert est.photos == 10 and not est.shared  # the stored vectors were another version's
+
+
+def test_closing_the_dialog_stops_a_read_midway_and_caches_nothing(installed, hashes):
+    """The cancel token reaches the hashing itself: a model's weights are not read to the end
+    once it is cancelled, and no hash of a partial read is kept."""
+    folder = next(m.path for m in installed if m.name == "my-b32")
+    library = FakeLibrary({"ok": 10}, {"my-b32@ffffffffffff": 10})
+    cost = switch_cost(library, "my-b32", folder, installed, None)
+    cancel, reports = CancelToken(), []
+
+    def close_dialog(p) -> None:
+        reports.append(p)
+        cancel.cancel()  # as the dialog closing while its first model is read
+
+    with pytest.raises(CancelledError):
+        identify(cost, cancel, close_dialog)
+    assert hashes == ["my-b32"] and len(reports) == 2  # started reading; the chunk never came
+    assert reports[-1].done == 0 and reports[-1].total
+    assert model_ids(folder).id is None
 
 
 def test_a_text_fine_tune_of_the_current_model_shares_its_vectors_unhashed(installed, hashes):

@@ -176,6 +176,25 @@ def test_switching_models_says_how_long_re_embedding_takes_before_it_happens(
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=120_000)
 
 
+def test_a_switch_whose_cost_cannot_be_counted_leaves_no_working_out_note(
+    qtbot, make_app, tiny_model, monkeypatch
+):
+    """switch_cost has no answer for a model find_model cannot find (one given by path): the
+    note must not keep saying the answer is being worked out."""
+    controller, window = make_app(tiny_model)
+    _downloaded(B32)
+    monkeypatch.setattr(controller.backend, "switch_cost", lambda name: None)
+    dialog = SettingsDialog(controller, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.models.model.row_of(B32) >= 0, timeout=10_000)
+    _select(dialog.models, B32)
+    assert dialog.reembed_note.text().startswith(f"Working out what switching to {B32} takes")
+    qtbot.waitUntil(lambda: dialog.reembed_note.text() == "", timeout=10_000)
+    dialog.reject()
+    qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)
+
+
 def test_hiding_the_picker_stops_its_probe_and_caches_nothing(qtbot, workers, monkeypatch):
     started, stopped = threading.Event(), threading.Event()
 
@@ -245,11 +264,11 @@ def test_the_estimate_reads_weights_off_the_database_thread_and_closing_cancels_
     reading, release = threading.Event(), threading.Event()
     real = checkpoint.weights_hash
 
-    def slow(files):
+    def slow(files, **kwargs):
         if files[0].parent.name == B32:
             reading.set()
             release.wait(30)
-        return real(files)
+        return real(files, **kwargs)
 
     monkeypatch.setattr(checkpoint, "weights_hash", slow)
     dialog = SettingsDialog(controller, window)
@@ -267,13 +286,14 @@ def test_the_estimate_reads_weights_off_the_database_thread_and_closing_cancels_
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)
     assert "embeds" not in dialog.reembed_note.text()  # the cancelled answer is dropped
 
-    again = SettingsDialog(controller, window)  # the hash is cached now: no reading at all
+    # The cancel reached the hashing itself, so no hash was kept: the next dialog reads again.
+    again = SettingsDialog(controller, window)
     qtbot.addWidget(again)
     reading.clear()
     again.show()
     qtbot.waitUntil(lambda: again.models.model.row_of(B32) >= 0, timeout=10_000)
     _select(again.models, B32)
     qtbot.waitUntil(lambda: "embeds 24 photos again" in again.reembed_note.text(), timeout=30_000)
-    assert not reading.is_set()
+    assert reading.is_set()
     again.reject()
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)

@@ -359,8 +359,6 @@ def hub_weight_files(folder: Path) -> list[Path]:
 def load_hub_folder(folder: Path) -> Checkpoint:
     """An OpenCLIP hub folder; small files are checked before the weights are read, so a
     refusal costs nothing."""
-    from clipdesk.model.families import weight_files
-
     config = read_hub_config(folder)
     source = folder / CONFIG_FILE
     text_cfg = config["model_cfg"]["text_cfg"]
@@ -377,7 +375,7 @@ def load_hub_folder(folder: Path) -> Checkpoint:
             f"{source}: text_cfg.vocab_size is {cfg.text.vocab_size}, too small for CLIP's "
             f"tokenizer of {tokenizer.vocab_size} tokens"
         )
-    files = weight_files(folder)
+    files = hub_weight_files(folder)
     sd = state_dicts.to_native(state_dicts.read_weights(files))
     if config["model_cfg"].get("custom_text"):
         sd = from_custom_text(sd)

@@ -40,8 +40,6 @@ SIGLIP_STD = (0.5, 0.5, 0.5)
 
 
 def load_siglip_folder(folder: Path) -> Checkpoint:
-    from clipdesk.model.families import weight_files
-
     config_path = folder / "config.json"
     hf = read_json(config_path)
     if hf.get("model_type") != "siglip":
@@ -64,7 +62,7 @@ def load_siglip_folder(folder: Path) -> Checkpoint:
             f"{cfg.text.vocab_size} (config.json text_config.vocab_size)",
             hint="the tokenizer and the weights are of different models",
         )
-    files = weight_files(folder)
+    files = state_dicts.find_weight_files(folder)
     sd = state_dicts.read_weights(files)
     module = build_siglip_module(cfg, sd, files[0])
     return folder_checkpoint(folder, module, tokenizer, pre, files)

@@ -287,7 +287,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
     the weights, the text model's ``tokenizer.json`` and optionally its config.json stored as
     :data:`HF_TEXT_CONFIG`. Small files are checked before the weights are read."""
     from clipdesk.model import state_dicts
-    from clipdesk.model.families import openclip_hub, weight_files
+    from clipdesk.model.families import openclip_hub
 
     source = folder / openclip_hub.CONFIG_FILE
     options = _hub_options(config, source)
@@ -297,7 +297,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
     pad_id = declared.pad_id if declared else XlmrTextConfig.pad_id
     tokenizer = _tokenizer(folder / TOKENIZER_FILE, options.context_length, pad_id)
 
-    files = weight_files(folder)
+    files = openclip_hub.hub_weight_files(folder)
     sd = _openclip_names(state_dicts.read_weights(files))
     cfg = options.with_text(
         declared or text_config_from_shapes(sd, files[0]), hf_path if declared else files[0]

@@ -439,24 +439,13 @@ def _hub_repo(tmp_path) -> dict[str, bytes]:
 def _siglip_repo(tmp_path) -> dict[str, bytes]:
     """A small SigLIP v1 as transformers saves it, with its sentencepiece model (spiece.model and
     no tokenizer.json, as google/siglip-base-patch16-224 ships it)."""
-    import io
-
-    import sentencepiece as spm
     import torch
     from transformers import SiglipConfig, SiglipModel
 
-    spiece = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(["a dog on the beach", "a cat on the sofa", "the dog and the cat"]),
-        model_writer=spiece,
-        vocab_size=40,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        pad_id=0,
-        eos_id=1,
-        unk_id=2,
-        bos_id=-1,
-        minloglevel=2,
+    from tests.support.conformance import t5_sentencepiece
+
+    spiece = t5_sentencepiece(
+        ["a dog on the beach", "a cat on the sofa", "the dog and the cat"], vocab_size=40
     )
     small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
     cfg = SiglipConfig(
@@ -466,7 +455,7 @@ def _siglip_repo(tmp_path) -> dict[str, bytes]:
     )  # fmt: skip
     torch.manual_seed(0)
     SiglipModel(cfg).save_pretrained(str(tmp_path / "siglip"))
-    (tmp_path / "siglip" / "spiece.model").write_bytes(spiece.getvalue())
+    (tmp_path / "siglip" / "spiece.model").write_bytes(spiece)
     return {p.name: p.read_bytes() for p in (tmp_path / "siglip").iterdir() if p.is_file()}
 
 

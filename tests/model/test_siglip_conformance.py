@@ -10,7 +10,6 @@ processor; embeddings, token ids and sigmoid probabilities must agree.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import random
@@ -25,7 +24,14 @@ from clipdesk.common.errors import CheckpointError
 from clipdesk.model import load_model
 from clipdesk.model.checkpoint import load_checkpoint
 from tests.model import hf_reference
-from tests.support.conformance import TEXTS, TOL, assert_told_apart, max_diff, photos
+from tests.support.conformance import (
+    TEXTS,
+    TOL,
+    assert_told_apart,
+    max_diff,
+    photos,
+    t5_sentencepiece,
+)
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("google.protobuf", reason="transformers' SiglipTokenizer needs protobuf")
@@ -54,24 +60,8 @@ def _corpus(n: int = 600) -> list[str]:
 
 def _spiece_model(folder: Path) -> Path:
     """A small unigram model with T5's special ids (pad 0, eos 1, unk 2), as SigLIP v1's."""
-    import sentencepiece as spm
-
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(_corpus()),
-        model_writer=buf,
-        vocab_size=200,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        pad_id=0,
-        eos_id=1,
-        unk_id=2,
-        bos_id=-1,
-        character_coverage=1.0,
-        minloglevel=2,
-    )
     path = folder / "source.model"
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(t5_sentencepiece(_corpus(), 200, character_coverage=1.0))
     return path
 
 

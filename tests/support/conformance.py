@@ -127,3 +127,27 @@ def assert_told_apart(
     i, j = image_pair
     assert float(images[i] @ images[j]) < APART, "two different photos embed alike"
     assert float(texts[0] @ texts[1]) < APART, "two different phrases embed alike"
+
+
+def t5_sentencepiece(sentences: list[str], vocab_size: int, **options: object) -> bytes:
+    """A small unigram sentencepiece model with T5's special ids (pad 0, eos 1, unk 2, no bos),
+    as SigLIP v1 repositories ship in ``spiece.model``."""
+    import io
+
+    import sentencepiece as spm
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        minloglevel=2,
+        **options,
+    )
+    return buf.getvalue()

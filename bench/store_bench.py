@@ -121,7 +121,8 @@ def bench_vectors(tmp: Path, n: int, dim: int) -> None:
         for s in range(0, len(some), batch):
             conn.execute("BEGIN")
             conn.executemany(
-                "INSERT OR REPLACE INTO embeddings VALUES(?, 'raw@1', ?, ?, 0)",
+                "INSERT OR REPLACE INTO embeddings(photo_id, model_id, dim, vector, created_at) "
+                "VALUES(?, 'raw@1', ?, ?, 0)",
                 [
                     (i, dim, v.tobytes())
                     for i, v in zip(some[s : s + batch], vecs[s : s + batch], strict=True)

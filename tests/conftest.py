@@ -19,6 +19,9 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("clipdesk-home")
     monkeypatch.setenv("CLIPDESK_HOME", str(home))
     monkeypatch.delenv("CLIPDESK_LIBRARY", raising=False)
+    # PyTorch unless a test asks for ONNX Runtime: the suite's numbers were written for it, and
+    # an ONNX export per test home would cost seconds each (tests/model/test_runtime*.py test it).
+    monkeypatch.setenv("CLIPDESK_RUNTIME", "torch")
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     yield home

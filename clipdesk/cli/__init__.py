@@ -37,7 +37,22 @@ EXIT_ERROR = 1  # a known, user-fixable failure (message printed)
 EXIT_USAGE = 2  # argparse's own code for bad arguments
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _commands_for(argv: Sequence[str] | None) -> list[str]:
+    """The command modules to import for ``argv``: only the named command's when its module is
+    named like it (a one-shot `search` does not import the other nine), else all of them."""
+    if argv is None:
+        return COMMAND_MODULES
+    takes_value = {"--library", "--model", "--device", "--runtime"}
+    args = iter(argv)
+    for arg in args:
+        if arg in takes_value:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return [arg] if arg in COMMAND_MODULES else COMMAND_MODULES
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clipdesk-cli", description="ClipDesk: local photo search and tagging."
     )
@@ -63,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in _commands_for(argv):
         importlib.import_module(f"clipdesk.cli.{name}").register(sub)
     return parser
 
@@ -85,7 +100,8 @@ def _keep_path_bytes(stream: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _keep_path_bytes(sys.stdout)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     console_level = logging.INFO if args.verbose else logging.WARNING
     # Other libraries' records reach stderr as they always did; ClipDesk's own go to the app's

@@ -7,7 +7,9 @@
 
 The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`;
 the filters work as in the app's search page (:mod:`clipdesk.services.search`).
-Prints one ``score  path`` line per photo, best first; ``--json`` prints a list of objects and
+Prints one ``score  path`` line per photo, best first, and on stderr the model and the runtimes
+compared (the query's, e.g. "ONNX Runtime int8", and those that made the photos' vectors);
+``--json`` prints a list of objects, ``runtime`` (``{"query": label, "vectors": {label: n}}``) and
 ``score_kind``: "cosine" (cosine similarity), or "probability" (a sigmoid model such as SigLIP,
 with a query of phrases only: the model's probability that photo and phrase match).
 """
@@ -20,7 +22,13 @@ import sys
 from pathlib import Path
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.services.search import PhotoSearch, photo_id, query_of, score_kind
+from clipdesk.services.search import (
+    PhotoSearch,
+    photo_id,
+    query_of,
+    score_kind,
+    search_runtime,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,10 +139,21 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f"note: {pending:,} photo(s) are not indexed yet (run `clipdesk-cli index`).",
                 file=sys.stderr,
             )
+        runtime = search_runtime(app)
+        model_id = app.search_model().id
+        if not args.json:
+            from clipdesk.model.runtime import describe
+
+            print(
+                f"model {model_id}: query on {describe(runtime.query)}; "
+                f"photos' vectors made with {runtime.vectors_text()}",
+                file=sys.stderr,
+            )
         like = photo_id(app, request.like_photo) if request.like_photo is not None else None
         data = {
             "query": query_of(request, like).describe(),
-            "model": app.search_model().id,
+            "model": model_id,
+            "runtime": runtime.as_dict(),
             "score_kind": score_kind(app, request),
             "results": [r.as_dict() for r in results],
         }

@@ -32,6 +32,7 @@ LEGACY_MODEL_FILE = "model.json"  # clipdesk.model.manager's active-model file b
 XmpNaming = Literal["fullname", "basename"]
 XMP_NAMINGS: tuple[XmpNaming, ...] = ("fullname", "basename")
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+RUNTIME_CHOICES = ("auto", "torch", "onnx")  # = clipdesk.model.runtime.RUNTIME_CHOICES
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Config:
     xmp_naming: XmpNaming = "fullname"
     # Write the model's unconfirmed suggestions too; by default only confirmed and imported tags.
     xmp_write_suggestions: bool = False
+    # How the model runs on the CPU: auto (the faster measured here), torch, or onnx.
+    runtime: str = "auto"
 
     def validated(self) -> Config:
         """The same config with every unusable value back at its default (a hand-edited or
@@ -59,7 +62,8 @@ class Config:
             device = default.device
         naming = self.xmp_naming if self.xmp_naming in XMP_NAMINGS else default.xmp_naming
         suggestions = self.xmp_write_suggestions is True
-        return Config(library, model, device, naming, suggestions)
+        runtime = self.runtime if self.runtime in RUNTIME_CHOICES else default.runtime
+        return Config(library, model, device, naming, suggestions, runtime)
 
 
 _lock = threading.Lock()

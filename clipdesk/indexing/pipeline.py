@@ -27,6 +27,12 @@
 - Re-embedding for a new model is the same run with the new model: ``pending_photos(model.id)``
   includes every ok photo without a vector for it, and the old vectors stay until the caller
   switches over (see :mod:`clipdesk.services.app`).
+- Each vector is stored with the model's runtime label ("torch-fp32", "onnx-int8"). A run whose
+  runtime differs from the one the model's stored vectors came from goes ahead only where the two
+  agree (:func:`clipdesk.model.runtime.agreement.mixable`): one library's search never ranks int8
+  vectors beside fp32 ones of a model whose int8 check did not pass.
+- Pixels travel as numpy arrays, from either decoder to the model: the pipeline never needs torch,
+  so a model served by ONNX Runtime indexes without importing it.
 """
 
 from __future__ import annotations
@@ -35,14 +41,13 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from PIL import Image
 
 from clipdesk.common.errors import ModelError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback, RateMeter
@@ -65,15 +70,9 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _prepare(
-    path: str, size: int, preprocess: Callable[[Image.Image], torch.Tensor]
-) -> torch.Tensor:
-    """Decode one photo and preprocess it for the model (runs in a worker)."""
-    return preprocess(decode_for_model(path, size).image)
-
-
 def _prepare_array(path: str, size: int, preprocessor: Preprocessor) -> np.ndarray:
-    """Process-pool form: returns a numpy array (cheap to pickle)."""
+    """Decode one photo and preprocess it for the model: float32 [3, S, S] (runs in a worker
+    thread or process; an array is cheap to pickle)."""
     return preprocessor.to_array(decode_for_model(path, size).image)
 
 
@@ -124,6 +123,8 @@ class IndexPipeline:
         total = self.library.count_pending(self.model.id)
         if limit is not None:
             total = min(total, limit)
+        if total:
+            self._check_runtime_mix()
         meter = RateMeter(total)
         state = _RunState()
         last_report = 0.0
@@ -176,6 +177,42 @@ class IndexPipeline:
 
     # --- stages ----------------------------------------------------------------------------
 
+    def _check_runtime_mix(self) -> None:
+        """ModelError when this run's vectors may not join the model's stored ones (see
+        :func:`~clipdesk.model.runtime.agreement.mixable`), naming both runtimes."""
+        label: str = self.model.runtime_label
+        stored = self.library.vector_runtimes(self.model.id)
+        if not stored or set(stored) == {label}:
+            return
+        from clipdesk.model.runtime import agreement, cache, describe, precision_of
+
+        entry = cache.entry_for_hash(self.model.weights_hash)
+        if agreement.mixable([*stored, label], entry):
+            return
+        kept = max(stored, key=lambda k: stored[k])  # what most of the vectors were made with
+        made = " and ".join(f"{describe(k)} ({n:,} photos)" for k, n in sorted(stored.items()))
+        again = f"its photos must be embedded again with {describe(label)}"
+        if entry is not None:
+            why = "its int8 vectors did not agree closely enough with fp32 ones"
+        else:
+            why = "its int8 vectors have not been checked against fp32 ones on this machine"
+        message = (
+            f"The library's vectors of {self.model.name} were made with {made}, and this run "
+            f"would embed with {describe(label)}: they cannot be searched together, because "
+            f"{why}."
+        )
+        if precision_of(kept) == "int8" and entry is not None:
+            # A model whose int8 check failed is never served in int8 again: no runtime to pick.
+            raise ModelError(message, f"To index it, {again}.")
+        runtime = kept.partition("-")[0]
+        raise ModelError(
+            message,
+            f"Choose {describe(runtime)} in Settings, the runtime its vectors were made with; "
+            f"otherwise {again}.",
+            cli_hint=f"Run with --runtime {runtime}, the runtime its vectors were made with; "
+            f"otherwise {again}.",
+        )
+
     def _pending(self, limit: int | None) -> Iterator[Photo]:
         after, given = 0, 0
         while limit is None or given < limit:
@@ -196,15 +233,14 @@ class IndexPipeline:
         return cf.ThreadPoolExecutor(self.workers, thread_name_prefix="clipdesk-decode")
 
     def _submit(self, pool: cf.Executor, photo: Photo) -> cf.Future[Any]:
-        size = self.model.image_size
-        if self.decoder == "processes":
-            return pool.submit(_prepare_array, str(photo.path), size, self.model.preprocessor)
-        return pool.submit(_prepare, str(photo.path), size, self.model.preprocess)
+        return pool.submit(
+            _prepare_array, str(photo.path), self.model.image_size, self.model.preprocessor
+        )
 
     def _decoded(
         self, pool: cf.Executor, photos: Iterator[Photo], cancel: CancelToken
     ) -> Iterator[tuple[Photo, Any]]:
-        """(photo, tensor) or (photo, error reason), in order, with a bounded look-ahead."""
+        """(photo, pixels) or (photo, error reason), in order, with a bounded look-ahead."""
         inflight: deque[tuple[Photo, cf.Future[Any]]] = deque()
         try:
             for photo in photos:
@@ -228,13 +264,11 @@ class IndexPipeline:
         except Exception as exc:  # a decoder bug must not stop the library from indexing
             log.exception("unexpected failure decoding %s", photo.path)
             return photo, f"unexpected decoder failure: {type(exc).__name__}: {exc}"
-        if isinstance(out, np.ndarray):
-            out = torch.from_numpy(out)
         return photo, out
 
     def _embed(self, state: _RunState) -> None:
         batch, state.batch = state.batch, []
-        pixels = torch.stack([t for _, t in batch])
+        pixels = np.stack([px for _, px in batch])  # float32 [n, 3, S, S]
         try:
             vectors = self._encode(pixels)
         except ModelError:
@@ -250,7 +284,7 @@ class IndexPipeline:
             state.vec_stamps.append(photo.stamp)
             state.vecs.append(vec)
 
-    def _encode(self, pixels: torch.Tensor) -> np.ndarray:
+    def _encode(self, pixels: np.ndarray) -> np.ndarray:
         try:
             return self.model.encode_pixels(pixels)
         except RuntimeError as exc:
@@ -258,7 +292,9 @@ class IndexPipeline:
             if "out of memory" not in str(exc).lower() or len(pixels) == 1:
                 raise
             log.warning("out of memory at batch %d; halving", len(pixels))
-            if torch.cuda.is_available():
+            # Only a model on torch has a GPU cache to give back, and then torch is loaded.
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.cuda.is_available():
                 torch.cuda.empty_cache()
             self.batch_size = max(1, len(pixels) // 2)
             half = len(pixels) // 2
@@ -279,7 +315,11 @@ class IndexPipeline:
             with self.library.transaction():
                 if len(ids):
                     stored = self.library.store_embeddings(
-                        self.model.id, ids.tolist(), vecs, state.vec_stamps
+                        self.model.id,
+                        ids.tolist(),
+                        vecs,
+                        state.vec_stamps,
+                        runtime=self.model.runtime_label,
                     )
                 if stored < len(ids):
                     # Some files changed while they were being embedded: the store kept them
@@ -321,7 +361,7 @@ class IndexPipeline:
 
 class _RunState:
     def __init__(self) -> None:
-        self.batch: list[tuple[Photo, torch.Tensor]] = []
+        self.batch: list[tuple[Photo, np.ndarray]] = []
         self.vec_ids: list[int] = []
         self.vec_stamps: list[tuple[int, int]] = []
         self.vecs: list[np.ndarray] = []

@@ -9,6 +9,7 @@ modification time in local time. Every date filter - search, browsing the librar
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 DateLike = dt.date | dt.datetime | str
 
@@ -50,3 +51,33 @@ def taken_between(
         where.append(f"{TAKEN_AT_SQL} <= ?")
         params.append(hi)
     return where, params
+
+
+def taken_seconds(taken_at: str | None, mtime_ns: int) -> float:
+    """When a photo was taken, in POSIX seconds: its EXIF date read as local time, else (none,
+    or not ISO text) its file's mtime. The grid's dates and its date orders use this."""
+    seconds = _exif_seconds(taken_at) if taken_at else None
+    return mtime_ns / 1e9 if seconds is None else seconds
+
+
+def taken_seconds_of(rows: Iterable[tuple[str | None, int]]) -> list[float]:
+    """:func:`taken_seconds` of many (taken_at, mtime_ns) pairs; each EXIF text is parsed once
+    (a burst of photos shares its seconds)."""
+    parsed: dict[str, float | None] = {}
+    out: list[float] = []
+    for taken_at, mtime_ns in rows:
+        seconds = None
+        if taken_at:
+            if taken_at in parsed:
+                seconds = parsed[taken_at]
+            else:
+                seconds = parsed[taken_at] = _exif_seconds(taken_at)
+        out.append(mtime_ns / 1e9 if seconds is None else seconds)
+    return out
+
+
+def _exif_seconds(taken_at: str) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(taken_at).timestamp()
+    except ValueError:
+        return None

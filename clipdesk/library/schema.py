@@ -200,12 +200,23 @@ def _v4_steps_provenance_devices(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v5_vector_runtimes(db: sqlite_utils.Database) -> None:
+    """Which inference runtime and precision made each vector (``torch-fp32``, ``onnx-int8``;
+    clipdesk.model.runtime.label), so a library only mixes vectors whose runtimes agree and a
+    search can say what it compared. Rows from before stay NULL: every one of them came from
+    torch in fp32. The index answers "which runtimes, how many vectors each" without reading a
+    vector BLOB (a scan of the table reads every one of them)."""
+    db.execute("ALTER TABLE embeddings ADD COLUMN runtime TEXT")
+    db.execute("CREATE INDEX embeddings_model_runtime ON embeddings(model_id, runtime)")
+
+
 # Append-only. Index i upgrades version i to version i + 1.
 MIGRATIONS: list[Migration] = [
     _v1_library,
     _v2_tags,
     _v3_vectors_by_model,
     _v4_steps_provenance_devices,
+    _v5_vector_runtimes,
 ]
 
 

@@ -3,6 +3,9 @@
 Vectors are stored as little-endian float32 BLOBs (``dim * 4`` bytes), one row per
 (photo, model id); deleting a photo deletes its vectors. Loading a model's vectors for search
 is one query streamed into a preallocated matrix, so peak memory is the matrix plus one chunk.
+Each row records the runtime label that made it ("torch-fp32", "onnx-int8";
+:mod:`clipdesk.model.runtime`): the pipeline mixes runtimes only where they agree, and search
+says which ones it compared.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from clipdesk.library.photos import chunks
 from clipdesk.library.records import PHOTO_COLUMNS, Photo, PhotoStatus
 
 _FETCH = 4096  # rows per fetchmany while loading vectors (bounds the extra memory)
+# The runtime of every vector stored before schema v5 recorded it (NULL there): ClipDesk had
+# only torch then, in fp32 on the CPU.
+LEGACY_RUNTIME = "torch-fp32"
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,15 @@ class VectorQueries(LibraryBase):
         photo_ids: Sequence[int],
         vectors: np.ndarray | Sequence[np.ndarray],
         stamps: Sequence[tuple[int, int] | None] | None = None,
+        *,
+        runtime: str = LEGACY_RUNTIME,
     ) -> int:
         """Save one batch of vectors in one transaction and mark those photos indexed (ok).
 
         ``vectors`` is float32 [n, dim], row i for ``photo_ids[i]``. ``stamps[i]`` is the
         ``Photo.stamp`` the pipeline was given: a photo that changed (or vanished) since is
-        skipped, so a stale vector never lands. Returns how many were stored.
+        skipped, so a stale vector never lands. ``runtime`` is the label of what made them
+        (``ClipModel.runtime_label``). Returns how many were stored.
         """
         ids = [int(i) for i in photo_ids]
         mat = _as_matrix(vectors, len(ids))
@@ -100,12 +109,13 @@ class VectorQueries(LibraryBase):
                 have, stamp = current.get(pid), stamps[i]
                 if have is None or (stamp is not None and tuple(stamp) != have):
                     continue
-                rows.append((pid, model_id, mat.shape[1], mat[i].tobytes(), now))
+                rows.append((pid, model_id, mat.shape[1], mat[i].tobytes(), now, runtime))
                 done.append(pid)
             conn.executemany(
-                "INSERT INTO embeddings(photo_id, model_id, dim, vector, created_at) "
-                "VALUES(?, ?, ?, ?, ?) ON CONFLICT(photo_id, model_id) DO UPDATE SET "
-                "dim = excluded.dim, vector = excluded.vector, created_at = excluded.created_at",
+                "INSERT INTO embeddings(photo_id, model_id, dim, vector, created_at, runtime) "
+                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(photo_id, model_id) DO UPDATE SET "
+                "dim = excluded.dim, vector = excluded.vector, created_at = excluded.created_at, "
+                "runtime = excluded.runtime",
                 rows,
             )
             for part in chunks(done):
@@ -141,9 +151,11 @@ class VectorQueries(LibraryBase):
         model_id: str,
         vector: np.ndarray,
         stamp: tuple[int, int] | None = None,
+        *,
+        runtime: str = LEGACY_RUNTIME,
     ) -> bool:
         """Single-photo form of :meth:`store_embeddings`."""
-        return self.store_embeddings(model_id, [photo_id], [vector], [stamp]) == 1
+        return self.store_embeddings(model_id, [photo_id], [vector], [stamp], runtime=runtime) == 1
 
     def load_vectors(
         self,
@@ -244,6 +256,42 @@ class VectorQueries(LibraryBase):
         )
         return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
+    def vector_runtimes(self, model_id: str) -> dict[str, int]:
+        """{runtime label: number of ``model_id`` vectors it made}, e.g. ``{"torch-fp32": 9}``;
+        vectors from before labels were recorded count as :data:`LEGACY_RUNTIME`. Answered from
+        an index: no vector is read."""
+        counts: dict[str, int] = {}
+        for r in self.query(
+            "SELECT runtime, count(*) FROM embeddings WHERE model_id = ? GROUP BY runtime",
+            (model_id,),
+        ):
+            label = r[0] if r[0] is not None else LEGACY_RUNTIME
+            counts[label] = counts.get(label, 0) + int(r[1])
+        return counts
+
+    def vector_runtime_labels(self, model_id: str) -> set[str]:
+        """The keys of :meth:`vector_runtimes` without counting: one index seek per label
+        whatever the number of vectors (counting 100,000 takes milliseconds), so a search may
+        ask on every keystroke."""
+        labels: set[str] = set()
+        with self.reading() as conn:
+            if conn.execute(
+                "SELECT 1 FROM embeddings WHERE model_id = ? AND runtime IS NULL LIMIT 1",
+                (model_id,),
+            ).fetchone():
+                labels.add(LEGACY_RUNTIME)
+            # min() ignores NULLs; each step seeks past the label found before.
+            row = conn.execute(
+                "SELECT min(runtime) FROM embeddings WHERE model_id = ?", (model_id,)
+            ).fetchone()
+            while row[0] is not None:
+                labels.add(str(row[0]))
+                row = conn.execute(
+                    "SELECT min(runtime) FROM embeddings WHERE model_id = ? AND runtime > ?",
+                    (model_id, row[0]),
+                ).fetchone()
+        return labels
+
     def embedding_models(self) -> dict[str, int]:
         """{model id: number of stored vectors}."""
         rows = self.query("SELECT model_id, count(*) AS n FROM embeddings GROUP BY model_id")
@@ -251,12 +299,13 @@ class VectorQueries(LibraryBase):
 
     def copy_embeddings(self, source_model: str, target_model: str) -> int:
         """Store every vector of ``source_model`` under ``target_model`` as well (models with
-        the same image tower embed photos identically); vectors the target already has are kept.
-        Returns how many were copied."""
+        the same image tower embed photos identically), each with the runtime that made it;
+        vectors the target already has are kept. Returns how many were copied."""
         with self.transaction() as conn:
             return conn.execute(
-                "INSERT OR IGNORE INTO embeddings(photo_id, model_id, dim, vector, created_at) "
-                "SELECT photo_id, ?, dim, vector, ? FROM embeddings WHERE model_id = ?",
+                "INSERT OR IGNORE INTO embeddings(photo_id, model_id, dim, vector, created_at, "
+                "runtime) SELECT photo_id, ?, dim, vector, ?, runtime FROM embeddings "
+                "WHERE model_id = ?",
                 (target_model, time.time(), source_model),
             ).rowcount
 

@@ -21,11 +21,14 @@ def load_model(
     *,
     allow_fallback: bool = False,
     act: str | None = None,
+    runtime: str | None = None,
 ) -> ClipModel:
     """Load a model by installed name or by path (see :func:`clipdesk.model.engine.load_model`)."""
     from clipdesk.model import engine
 
-    return engine.load_model(path_or_name, device, allow_fallback=allow_fallback, act=act)
+    return engine.load_model(
+        path_or_name, device, allow_fallback=allow_fallback, act=act, runtime=runtime
+    )
 
 
 def __getattr__(name: str) -> Any:

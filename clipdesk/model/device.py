@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
+import sys
 from dataclasses import dataclass
-
-import torch
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clipdesk.common.errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +24,22 @@ class DeviceInfo:
     description: str
 
 
+def gpu_possible() -> bool:
+    """Whether this machine may have a GPU torch could use, told without importing torch: an
+    NVIDIA driver (Linux: its device nodes or /proc entry; Windows: its CUDA library) or Apple
+    silicon. False means the CPU for certain, so a CPU-only runtime can serve without torch."""
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform.startswith("win"):
+        system = Path(os.environ.get("SYSTEMROOT", r"C:\Windows")) / "System32"
+        return (system / "nvcuda.dll").exists()
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+
+
 def available_devices() -> list[DeviceInfo]:
     """Every device this machine can run the model on, best first."""
+    import torch
+
     found = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -32,6 +51,8 @@ def available_devices() -> list[DeviceInfo]:
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
 
@@ -42,6 +63,8 @@ def select_device(requested: str | None = "auto", allow_fallback: bool = False) 
     An unavailable device raises DeviceError unless ``allow_fallback``, in which case the best
     available one is used and a warning logged.
     """
+    import torch
+
     req = (requested or "auto").strip().lower()
     if req == "auto":
         return torch.device(available_devices()[0].name)
@@ -67,6 +90,8 @@ def select_device(requested: str | None = "auto", allow_fallback: bool = False) 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Half precision on GPUs (bf16 where supported), none (fp32) on the CPU."""
+    import torch
+
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
@@ -112,6 +137,8 @@ def configure_cpu_threads(n: int | None = None) -> int:
     oversubscribes the cores this process may use (torch counts the host's cores, a container
     may grant fewer), and a lower count someone set on purpose is left alone.
     """
+    import torch
+
     if n is None:
         if os.environ.get(THREADS_ENV, "").strip() or torch.get_num_threads() > usable_cpus():
             n = default_cpu_threads()

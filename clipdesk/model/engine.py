@@ -1,27 +1,31 @@
-"""The model as the rest of ClipDesk sees it: photos and phrases in, normalised vectors out."""
+"""The model as the rest of ClipDesk sees it: photos and phrases in, normalised vectors out.
+
+The towers run on PyTorch or on ONNX Runtime (:mod:`clipdesk.model.runtime`); which one is
+chosen at load. This module imports no torch: a model served by ONNX Runtime (a text query from
+the CLI, say) starts without it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from clipdesk.common.errors import ModelError
-from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
-from clipdesk.model.device import autocast_dtype, configure_cpu_threads, select_device
-from clipdesk.model.dual_encoder import DualEncoder, Scoring
+from clipdesk.model.facts import ModelFacts
 from clipdesk.model.preprocess import Preprocessor
+from clipdesk.model.runtime import RuntimeChoice, describe, label
+from clipdesk.model.runtime.towers import Towers
 from clipdesk.model.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
+    import torch
     from PIL import Image
+
+    from clipdesk.model.dual_encoder import DualEncoder, Scoring
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +34,61 @@ MAX_LOGIT_SCALE = 100.0
 
 
 class ClipModel:
-    """A loaded CLIP model on one device. Thread-safe: calls are serialised."""
+    """A loaded model on one device and runtime. Thread-safe: each runtime serialises or
+    separates its own calls."""
 
-    def __init__(self, ckpt: Checkpoint, device: torch.device) -> None:
-        self.module: DualEncoder = ckpt.module.to(device).eval()
-        self.tokenizer: TextTokenizer = ckpt.tokenizer
-        self.preprocessor = Preprocessor(ckpt.preprocess)
+    def __init__(
+        self, facts: ModelFacts, tokenizer: TextTokenizer, towers: Towers, device: str
+    ) -> None:
+        self.facts = facts
+        self.tokenizer: TextTokenizer = tokenizer
+        self.towers = towers
+        self.preprocessor = Preprocessor(facts.preprocess)
         self.device = device
-        self.name = ckpt.name
-        self.path: Path = ckpt.path
-        self.meta = ckpt.meta
-        self.weights_hash = ckpt.weights_hash
-        self.id = f"{ckpt.name}@{ckpt.weights_hash[:12]}"
-        self._amp_dtype = autocast_dtype(device)
-        self._lock = threading.Lock()
+        self.name = facts.name
+        self.path: Path = facts.path
+        self.meta = facts.meta
+        self.weights_hash = facts.weights_hash
+        self.id = f"{facts.name}@{facts.weights_hash[:12]}"
+
+    @property
+    def module(self) -> DualEncoder:
+        """The torch module (the PyTorch runtime only: ONNX Runtime holds graphs)."""
+        module = getattr(self.towers, "module", None)
+        if module is None:
+            raise ModelError(f"{self.id} runs on {describe(self.runtime_label)}: no torch module")
+        return module  # type: ignore[no-any-return]
 
     @property
     def config(self) -> Any:
-        """The family's architecture (a ClipConfig for CLIP models)."""
+        """The family's architecture (a ClipConfig for CLIP models); torch runtime only."""
         return self.module.cfg
 
     @property
+    def runtime(self) -> str:
+        return self.towers.runtime
+
+    @property
+    def precision(self) -> str:
+        return self.towers.precision
+
+    @property
+    def runtime_label(self) -> str:
+        """``"onnx-int8"``, ``"torch-fp32"``...: what the library records with the vectors."""
+        return label(self.towers.runtime, self.towers.precision)
+
+    @property
     def family(self) -> str:
-        return self.module.family
+        return self.facts.family
 
     @property
     def scoring(self) -> Scoring:
         """How the model turns similarities into probabilities (see :mod:`.dual_encoder`)."""
-        return self.module.scoring
+        return self.facts.scoring
 
     @property
     def dim(self) -> int:
-        return self.module.embed_dim
+        return self.facts.embed_dim
 
     @property
     def image_size(self) -> int:
@@ -73,7 +100,7 @@ class ClipModel:
 
     @property
     def logit_scale(self) -> float:
-        scale = float(self.module.logit_scale.detach().exp().item())
+        scale = self.facts.logit_scale
         # CLIP's clamp only: SigLIP learns its scale (~118) unclamped, together with its bias,
         # and clamping it would shift every sigmoid probability.
         return min(scale, MAX_LOGIT_SCALE) if self.scoring == "softmax" else scale
@@ -81,47 +108,39 @@ class ClipModel:
     @property
     def logit_bias(self) -> float | None:
         """SigLIP's learned bias: a pair's probability is sigmoid(logit_scale * sim + bias)."""
-        return self.module.logit_bias
-
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if self._amp_dtype is None:
-            yield
-        else:
-            with torch.autocast(device_type=self.device.type, dtype=self._amp_dtype):
-                yield
+        return self.facts.logit_bias
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """float32 [3, S, S]: CLIP's resize, centre crop and normalisation."""
         return self.preprocessor(image)
 
-    @torch.inference_mode()
-    def encode_pixels(self, pixels: torch.Tensor) -> np.ndarray:
+    def encode_pixels(self, pixels: np.ndarray | torch.Tensor) -> np.ndarray:
         """Preprocessed pixels [n, 3, S, S] -> float32 [n, dim], L2-normalised."""
         if pixels.shape[0] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock, self._autocast():
-            feats = self.module.encode_image(pixels.to(self.device, non_blocking=True))
-        return self._finite(F.normalize(feats.float(), dim=-1).cpu().numpy(), "photos")
+        if self.runtime != "torch" and not isinstance(pixels, np.ndarray):
+            pixels = pixels.detach().cpu().numpy()
+        feats = self.towers.image(pixels)  # type: ignore[arg-type]
+        return self._finite(_normalised(feats), "photos")
 
     def encode_images(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         """PIL images -> float32 [n, dim], L2-normalised."""
-        out = [
-            self.encode_pixels(self.preprocessor.batch(images[i : i + batch_size]))
-            for i in range(0, len(images), batch_size)
-        ]
+        out = []
+        for i in range(0, len(images), batch_size):
+            chunk = [self.preprocessor.to_array(im) for im in images[i : i + batch_size]]
+            out.append(self.encode_pixels(np.stack(chunk).astype(np.float32)))
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
-    @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Phrases -> float32 [n, dim], L2-normalised."""
         chunks = []
         for i in range(0, len(texts), batch_size):
-            ids = self.tokenizer(list(texts[i : i + batch_size])).to(self.device)
-            with self._lock, self._autocast():
-                feats = self.module.encode_text(ids)
-            chunks.append(self._finite(F.normalize(feats.float(), dim=-1).cpu().numpy(), "texts"))
+            ids = self.tokenizer.ids(list(texts[i : i + batch_size]))
+            chunks.append(self._finite(_normalised(self.towers.text(ids)), "texts"))
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+
+    def close(self) -> None:
+        self.towers.close()
 
     def _finite(self, vectors: np.ndarray, what: str) -> np.ndarray:
         """Vectors as they are, unless one holds NaN or infinity: stored, such a vector would
@@ -137,7 +156,15 @@ class ClipModel:
         return vectors
 
     def __repr__(self) -> str:
-        return f"ClipModel({self.id!r}, device={self.device})"
+        return f"ClipModel({self.id!r}, device={self.device}, runtime={self.runtime_label})"
+
+
+def _normalised(feats: np.ndarray) -> np.ndarray:
+    feats = np.asarray(feats, dtype=np.float32)
+    norms = np.linalg.norm(feats, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = feats / np.maximum(norms, 1e-12)
+    return out
 
 
 def load_model(
@@ -146,19 +173,43 @@ def load_model(
     *,
     allow_fallback: bool = False,
     act: str | None = None,
+    runtime: RuntimeChoice | str | None = None,
 ) -> ClipModel:
     """Load a model by installed name or by path (HF folder or state-dict file).
 
     ``None`` loads the default: the active installed model, else the bundled demo model.
     ``act`` sets the activation of config-less state dicts (see load_checkpoint).
+    ``runtime``: "auto" (ONNX Runtime on the CPU where the model has an export that measured
+    faster, else PyTorch), "torch" or "onnx" (which exports first if needed); None is the
+    setting (``CLIPDESK_RUNTIME`` overrides it).
     """
+    from clipdesk.model import runtime as rt
     from clipdesk.model.manager import resolve_model
+    from clipdesk.model.runtime.choose import choose_runtime
+
+    path = resolve_model(path_or_name)
+    choice = rt.check_choice(runtime or rt.configured_choice())
+    chosen = choose_runtime(choice, path, device, act=act)
+    if chosen is not None:
+        model = chosen.load(path)
+        log.info("loaded %s on cpu with %s", model.id, describe(model.runtime_label))
+        return model
+    return _load_torch(path, device, allow_fallback=allow_fallback, act=act)
+
+
+def _load_torch(
+    path: Path, device: str | None, *, allow_fallback: bool, act: str | None
+) -> ClipModel:
+    from clipdesk.model.checkpoint import load_checkpoint
+    from clipdesk.model.device import configure_cpu_threads, select_device
+    from clipdesk.model.runtime.torch_towers import TorchTowers
 
     dev = select_device(device, allow_fallback=allow_fallback)
     if dev.type == "cpu":
         configure_cpu_threads()
-    path = resolve_model(path_or_name)
     ckpt = load_checkpoint(path, act=act)
-    model = ClipModel(ckpt, dev)
-    log.info("loaded %s on %s", model.id, dev)
+    model = ClipModel(
+        ModelFacts.of_checkpoint(ckpt), ckpt.tokenizer, TorchTowers(ckpt.module, dev), str(dev)
+    )
+    log.info("loaded %s on %s with PyTorch", model.id, dev)
     return model

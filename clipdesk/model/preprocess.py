@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 from PIL import Image
 
 from clipdesk.common import limits
 from clipdesk.imaging.pixels import to_rgb
+
+if TYPE_CHECKING:
+    import torch
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -40,6 +42,17 @@ class PreprocessConfig:
     # ``size`` x ``size`` (SigLIP's processor, OpenCLIP's resize_mode "squash").
     crop: bool = True
     resample: Resample = "bicubic"  # for both resizes, shortest side and squash
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PreprocessConfig:
+        """The config as ``dataclasses.asdict`` wrote it (a runtime cache's manifest)."""
+        return cls(
+            size=int(data["size"]),
+            mean=_channels(data["mean"], "mean", limits.PREPROCESS_MEAN),
+            std=_channels(data["std"], "std", limits.PREPROCESS_STD),
+            crop=bool(data.get("crop", True)),
+            resample="bilinear" if data.get("resample") == "bilinear" else "bicubic",
+        )
 
     @classmethod
     def from_hf(cls, data: dict[str, Any], default_size: int) -> PreprocessConfig:
@@ -144,10 +157,14 @@ class Preprocessor:
         return out
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
+        import torch
+
         return torch.from_numpy(np.ascontiguousarray(self.to_array(img)))
 
     def batch(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """float32 [n, 3, size, size]."""
+        import torch
+
         if not images:
             return torch.empty((0, 3, self.cfg.size, self.cfg.size))
         return torch.from_numpy(np.stack([self.to_array(im) for im in images]))

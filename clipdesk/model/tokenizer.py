@@ -1,17 +1,25 @@
-"""CLIP's byte-level BPE tokenizer, run by the ``tokenizers`` library from a ``tokenizer.json``."""
+"""CLIP's byte-level BPE tokenizer, run by the ``tokenizers`` library from a ``tokenizer.json``.
+
+Tokenizers give numpy ids (:meth:`TextTokenizer.ids`) so that a text query served by ONNX
+Runtime never imports torch; ``__call__`` wraps the same ids in a tensor for the torch towers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+import numpy as np
 from tokenizers import Tokenizer
 
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
 
+if TYPE_CHECKING:
+    import torch
+
+CLIP_TOKENIZER_FILE = "tokenizer.json"
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
 
@@ -24,9 +32,27 @@ class TextTokenizer(Protocol):
     @property
     def vocab_size(self) -> int: ...
 
-    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
-        """A LongTensor [n, L] of ids, padded the way the family's text tower expects."""
+    def ids(self, texts: Sequence[str], pad_to_context: bool = False) -> np.ndarray:
+        """int64 ids [n, L], padded the way the family's text tower expects."""
         ...
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        """:meth:`ids` as a LongTensor."""
+        ...
+
+    def recipe(self, folder: Path) -> dict[str, Any]:
+        """A JSON-able description from which :func:`clipdesk.model.tokenizer_recipe.
+        tokenizer_from_recipe` rebuilds this tokenizer; the files it names are written into
+        ``folder`` and named relative to it."""
+        ...
+
+
+def padded_ids(ids: Sequence[Sequence[int]], width: int, pad_id: int) -> np.ndarray:
+    """Rows of ids [n, width], each padded with ``pad_id`` after its ids."""
+    out = np.full((len(ids), width), pad_id, dtype=np.int64)
+    for row, seq in enumerate(ids):
+        out[row, : len(seq)] = seq
+    return out
 
 
 def clean_text(text: str) -> str:
@@ -59,6 +85,8 @@ def read_tokenizer_file(path: Path) -> Tokenizer:
 
 class ClipTokenizer:
     def __init__(self, tokenizer: Tokenizer, context_length: int) -> None:
+        if context_length < 2:
+            raise CheckpointError(f"a context of {context_length} tokens is too short for CLIP")
         self._tok = tokenizer
         self.context_length = context_length
         sot, eot = tokenizer.token_to_id(START_TOKEN), tokenizer.token_to_id(END_TOKEN)
@@ -98,11 +126,22 @@ class ClipTokenizer:
         encodings = self._tok.encode_batch(cleaned, add_special_tokens=False)
         return [[self.sot_id, *e.ids[:body_max], self.eot_id] for e in encodings]
 
-    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
-        """A LongTensor [n, L] padded with 0 to the longest text (or the full context)."""
+    def ids(self, texts: Sequence[str], pad_to_context: bool = False) -> np.ndarray:
+        """int64 ids [n, L] padded with 0 to the longest text (or the full context)."""
         ids = self.encode(texts)
         width = self.context_length if pad_to_context else max((len(i) for i in ids), default=2)
-        out = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        return out
+        return padded_ids(ids, width, 0)
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        import torch
+
+        return torch.from_numpy(self.ids(texts, pad_to_context))
+
+    def recipe(self, folder: Path) -> dict[str, Any]:
+        (folder / CLIP_TOKENIZER_FILE).write_text(self.to_str(), encoding="utf-8")
+        return {
+            "kind": "clip-bpe",
+            "tokenizer_file": CLIP_TOKENIZER_FILE,
+            "context_length": self.context_length,
+            "vocab_size": self.vocab_size,
+        }

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from clipdesk.library.records import PhotoStatus
+from clipdesk.search.ranking import best_first
 from clipdesk.search.results import SearchFilters, SearchResult, SqlKey
 from clipdesk.search.scores import COSINE, ScoreScale
 from clipdesk.search.vector_index import VectorIndex
@@ -34,6 +35,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FETCH = 8192  # rows per fetch while streaming vectors out of SQLite
+# Below this share of the index, rank scores only the allowed rows (the index gathers them).
+_GATHER_SHARE = 0.25
+
+
+def _members(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """ids[i] in wanted, for each i: a mask by id (photo ids are small non-negative rowids),
+    linear where np.isin sorts."""
+    wanted = np.asarray(wanted, np.int64)
+    if not len(ids) or not len(wanted):
+        return np.zeros(len(ids), bool)
+    size = int(max(ids.max(), wanted.max())) + 1
+    table = np.zeros(size, bool)
+    table[wanted[wanted >= 0]] = True
+    inside: np.ndarray = table[ids]
+    return inside
 
 
 class Searcher:
@@ -52,6 +68,7 @@ class Searcher:
         self._generation = 0
         self._allowed_cache: dict[SqlKey, np.ndarray] = {}
         self._status_cache: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
+        self._taken: np.ndarray | None = None  # photo id -> taken seconds (NaN: no such photo)
 
     # --- keeping in step -------------------------------------------------------------------
 
@@ -174,6 +191,71 @@ class Searcher:
             for pid, score in zip(ids.tolist(), scores.tolist(), strict=True)
         ]
 
+    def rank(
+        self,
+        vector: np.ndarray,
+        filters: SearchFilters | None = None,
+        exclude: Iterable[int] = (),
+        scale: ScoreScale = COSINE,
+        limit: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every photo :meth:`search` could return, in its order (best first, ties by photo
+        id), at most ``limit``: (ids int64, scores float32) as arrays, no object per photo -
+        the search box ranks the whole library on each keystroke and reads rows by page."""
+        filters = filters or SearchFilters()
+        empty = np.empty(0, np.int64), np.empty(0, np.float32)
+        index = self.index
+        if index is None or not len(index):
+            return empty
+        allowed = self._allowed(filters)
+        statuses = frozenset(filters.statuses)
+        hidden, shown = self._by_status(statuses)
+        if PhotoStatus.OK.value not in statuses:
+            allowed = shown if allowed is None else np.intersect1d(allowed, shown)
+        drop = np.concatenate([hidden, np.asarray(list(exclude), np.int64)])
+        floor = scale.cosine_floor(filters.min_score)
+        if allowed is not None and len(allowed) < _GATHER_SHARE * len(index):
+            # A narrow filter (a tag, a small folder): score just those rows.
+            hits = index.search(
+                vector,
+                k=len(allowed),
+                allowed=allowed,
+                min_score=floor,
+                exclude=drop if len(drop) else None,
+            )
+            ids, cosines = hits.ids, hits.scores
+            if limit is not None:
+                ids, cosines = ids[:limit], cosines[:limit]
+        else:
+            ids, sims = index.score_all(np.asarray(vector, np.float32).reshape(1, -1))
+            cosines = sims[0]
+            keep = None if allowed is None else _members(ids, allowed)
+            if len(drop):
+                keep = ~_members(ids, drop) if keep is None else keep & ~_members(ids, drop)
+            if floor is not None:
+                keep = cosines >= floor if keep is None else keep & (cosines >= floor)
+            if keep is not None:
+                ids, cosines = ids[keep], cosines[keep]
+            ids, cosines = best_first(ids, cosines, limit)
+        return scale.rescored(ids, cosines, filters.min_score)
+
+    def taken(self, photo_ids: np.ndarray) -> np.ndarray:
+        """When each photo was taken (float64 POSIX seconds, as
+        :func:`clipdesk.library.dates.taken_seconds` tells it; NaN for an id the library does
+        not hold): one library read, then cached until the library changes (:meth:`sync`)."""
+        ids = np.asarray(photo_ids, np.int64)
+        with self._lock:
+            table = self._taken
+            if table is None:
+                known, seconds = self.library.photo_dates()
+                table = np.full(int(known.max()) + 1 if len(known) else 0, np.nan)
+                table[known] = seconds
+                self._taken = table
+        out = np.full(len(ids), np.nan)
+        inside = (ids >= 0) & (ids < len(table))
+        out[inside] = table[ids[inside]]
+        return out
+
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of every photo search can show (status ok) to each of ``queries``
         [m, dim]: (ids [n], float32 [n, m]), from the index in memory, not the library file."""
@@ -217,6 +299,7 @@ class Searcher:
         self._generation += 1
         self._allowed_cache.clear()
         self._status_cache.clear()
+        self._taken = None
 
     def _by_status(self, statuses: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
         """(ids to hide, non-ok ids to show) for a status filter, cached until a change."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from clipdesk.services.heads import HeadService
     from clipdesk.services.library_file import LibraryFileService
     from clipdesk.services.models import ModelService
-    from clipdesk.services.search import FoundPhoto, PhotoSearch
+    from clipdesk.services.search import FoundPhoto, PhotoSearch, Ranking
     from clipdesk.services.status import StatusService
     from clipdesk.services.steps import StepService
     from clipdesk.services.tags import TagService
@@ -441,6 +441,21 @@ class ClipDeskServices:
         from clipdesk.services.search import find
 
         return find(self, request)
+
+    def rank(self, request: PhotoSearch) -> Ranking:
+        """:meth:`find`'s answer as photo ids and scores only, in its order: for a face that
+        shows every match and reads the rows it shows with :meth:`found_photos`."""
+        from clipdesk.services.search import rank
+
+        return rank(self, request)
+
+    def found_photos(
+        self, ids: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray | None = None
+    ) -> list[FoundPhoto]:
+        """The rows of a page of a :meth:`rank` answer, in its order (vanished photos left out)."""
+        from clipdesk.services.search import found_photos
+
+        return found_photos(self, ids, scores)
 
     def search_image(
         self, image: Image.Image | str | Path, k: int = 50, filters: SearchFilters | None = None

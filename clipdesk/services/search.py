@@ -1,10 +1,12 @@
 """Finding photos, as both faces ask for them: a search or, without a query, the library browsed.
 
 A :class:`PhotoSearch` says what the user asked (text, an image, "like this photo", folders, tag
-expressions, a date range, a minimum score, the order, how many); :func:`find` answers it, and
-:func:`score_kind` says what its scores (and its minimum score) are: cosine similarities, or for
+expressions, a date range, a minimum score, the order, how many); :func:`find` answers it with
+rows, :func:`rank` with photo ids and scores only (the app's grid, which holds every match and
+reads rows by page with :func:`found_photos`), and :func:`score_kind` says what its scores (and its minimum score) are: cosine similarities, or for
 sigmoid models such as SigLIP and a query of phrases, the model's probability that photo and
-query match (:mod:`clipdesk.search.scores`).
+query match (:mod:`clipdesk.search.scores`); :func:`search_runtime` says which runtime embeds
+the query and which made the photos' vectors, as both faces show it.
 Every filter is applied in one place whatever the request: folders and dates through the library
 (the one SQL date rule of :mod:`clipdesk.library.dates`), tags through the tag service's
 allowed ids, so a date range keeps the same photos in the search box, when browsing, and in
@@ -13,9 +15,8 @@ allowed ids, so a date range keeps the same photos in the search box, when brows
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.library.dates import DateLike
+from clipdesk.library.dates import DateLike, taken_seconds
 from clipdesk.library.records import Photo, PhotoStatus
 from clipdesk.search.query import Query
 from clipdesk.search.results import SearchFilters
@@ -89,12 +90,7 @@ class FoundPhoto:
 def taken_timestamp(photo: Photo) -> float:
     """When the photo was taken (POSIX seconds): its EXIF date, else its file's mtime - the
     same rule as the date filter."""
-    if photo.taken_at:
-        try:
-            return dt.datetime.fromisoformat(photo.taken_at).timestamp()
-        except ValueError:
-            pass
-    return photo.mtime_ns / 1e9
+    return taken_seconds(photo.taken_at, photo.mtime_ns)
 
 
 def query_of(request: PhotoSearch, like_id: int | None = None) -> Query:
@@ -157,41 +153,129 @@ def filters_of(app: ClipDeskServices, request: PhotoSearch) -> SearchFilters:
     )
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """An answer as photo ids in the order shown, with their scores (None when browsing), and
+    no rows: the app's grid holds one for every match and reads rows by page
+    (:func:`found_photos`), so a keystroke never reads 100,000 rows from the library."""
+
+    ids: np.ndarray  # int64 [n]
+    scores: np.ndarray | None = None  # float32 [n], on score_kind's scale
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 def find(app: ClipDeskServices, request: PhotoSearch) -> list[FoundPhoto]:
     """The answer to ``request``: best first (or by date, as ``sort`` says), at most ``limit``."""
+    ranking = rank(app, request)
+    return found_photos(app, ranking.ids, ranking.scores)
+
+
+def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
+    """:func:`find`'s answer as ids and scores, in its order, at most ``limit``: a search ranks
+    its matches by score (then, for a date order, the best ``limit`` by date); browsing orders
+    the photos that pass the filters by date."""
     if request.limit < 1:
         raise ClipDeskError("The number of results must be at least 1.")
     if request.sort not in SORTS:
         raise ClipDeskError(f"Unknown order {request.sort!r}.", f"Use one of {', '.join(SORTS)}.")
     filters = filters_of(app, request)
-    if request.needs_model:
-        like = photo_id(app, request.like_photo) if request.like_photo is not None else None
-        query = query_of(request, like)
-        results = app.search(query, k=request.limit, filters=filters)
-        found = [FoundPhoto(r.photo, r.score) for r in results if r.photo is not None]
-        if request.sort == "relevance":
-            return found
-    else:
-        found = [FoundPhoto(p) for p in _browse(app, request, filters)]
-    # Stable sorts: photos taken at the same time keep their order (by relevance, or by path).
-    found.sort(key=lambda f: f.taken, reverse=request.sort != "oldest")
-    return found[: request.limit]
-
-
-def _browse(app: ClipDeskServices, request: PhotoSearch, filters: SearchFilters) -> list[Photo]:
-    """The photos that pass the filters, by path (no model needed)."""
-    folders = folder_ids(app, request.folders) if request.folders is not None else None
-    photos: list[Photo] = []
-    for folder in folders if folders is not None else [None]:
-        photos += app.library.photos(
-            folder_id=folder,
+    newest = request.sort != "oldest"
+    if not request.needs_model:
+        ids, taken = app.library.photo_dates(
+            folder_ids=folder_ids(app, request.folders) if request.folders is not None else None,
             statuses=list(filters.statuses),
             taken_from=filters.date_from,
             taken_to=filters.date_to,
         )
-    if folders is not None and len(folders) > 1:
-        photos.sort(key=lambda p: str(p.path))
-    if filters.allowed_ids is not None:
-        keep = set(np.asarray(filters.allowed_ids, np.int64).tolist())
-        photos = [p for p in photos if p.id in keep]
-    return photos
+        if filters.allowed_ids is not None:
+            keep = np.isin(ids, np.asarray(filters.allowed_ids, np.int64))
+            ids, taken = ids[keep], taken[keep]
+        return Ranking(ids[_by_date(taken, newest)][: request.limit])
+    like = photo_id(app, request.like_photo) if request.like_photo is not None else None
+    query = query_of(request, like)
+    searcher = app.searcher()
+    ids, scores = searcher.rank(
+        app.query_vector(query),
+        filters,
+        exclude=query.photo_ids,
+        scale=app.score_scale(query),
+        limit=request.limit,
+    )
+    if request.sort != "relevance":
+        taken = searcher.taken(ids)
+        known = ~np.isnan(taken)  # the index may hold a photo a change just removed
+        ids, scores, taken = ids[known], scores[known], taken[known]
+        order = _by_date(taken, newest)
+        ids, scores = ids[order], scores[order]
+    return Ranking(ids, scores)
+
+
+def _by_date(taken: np.ndarray, newest: bool) -> np.ndarray:
+    # Stable: photos taken at the same time keep their order (by relevance, or by path).
+    return np.argsort(-taken if newest else taken, kind="stable")
+
+
+def found_photos(
+    app: ClipDeskServices,
+    ids: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray | None = None,
+) -> list[FoundPhoto]:
+    """The library's rows of ``ids`` (a page of a :class:`Ranking`), in that order, each with
+    its score; photos the library no longer holds are left out."""
+    wanted = [int(i) for i in ids]
+    rows = {p.id: p for p in app.library.photos(ids=wanted)}
+    given = [None] * len(wanted) if scores is None else [float(s) for s in scores]
+    return [FoundPhoto(rows[i], s) for i, s in zip(wanted, given, strict=True) if i in rows]
+
+
+@dataclass(frozen=True)
+class SearchRuntime:
+    """What a search compared: the runtime label that embeds its query ("onnx-int8") and those
+    that made the search model's stored vectors, with how many each (see
+    :meth:`clipdesk.library.store.Library.vector_runtimes`)."""
+
+    query: str
+    vectors: Mapping[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``runtime`` object of ``clipdesk-cli search --json``."""
+        return {"query": self.query, "vectors": dict(self.vectors)}
+
+    def describe(self) -> str:
+        return describe_runtimes(self.query, self.vectors)
+
+    def vectors_text(self) -> str:
+        """Each runtime with its count, e.g. "PyTorch fp32 (9,800), ONNX Runtime int8 (200)";
+        "none" before anything is indexed."""
+        from clipdesk.model.runtime import describe
+
+        if not self.vectors:
+            return "none"
+        return ", ".join(f"{describe(k)} ({n:,})" for k, n in sorted(self.vectors.items()))
+
+
+def describe_runtimes(query: str, vectors: Iterable[str]) -> str:
+    """For people: "ONNX Runtime int8" when the query and the photos' vectors share it, else
+    "query ONNX Runtime int8, photos PyTorch fp32"."""
+    from clipdesk.model.runtime import describe
+
+    made = sorted(set(vectors))
+    if set(made) <= {query}:
+        return describe(query)
+    return f"query {describe(query)}, photos {', '.join(describe(k) for k in made)}"
+
+
+def search_runtime(app: ClipDeskServices) -> SearchRuntime:
+    """The runtimes a search with the search model compares, with how many vectors each made
+    (counted from an index: milliseconds at 100,000 photos, for a one-off search)."""
+    model = app.search_model()
+    return SearchRuntime(model.runtime_label, app.library.vector_runtimes(model.id))
+
+
+def search_runtime_note(app: ClipDeskServices) -> str:
+    """:func:`describe_runtimes` of the search model, without counting: cheap enough for every
+    keystroke of the app's search box."""
+    model = app.search_model()
+    return describe_runtimes(model.runtime_label, app.library.vector_runtime_labels(model.id))

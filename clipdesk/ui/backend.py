@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.app import ClipDeskServices
@@ -22,9 +24,11 @@ from clipdesk.services.models import LoadedModel
 from clipdesk.services.records import SwitchCost
 from clipdesk.services.search import PhotoSearch
 from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.photo_rows import PAGE
 from clipdesk.ui.rows import (
     FolderRow,
     ModelInfo,
+    SearchAnswer,
     SearchRequest,
     photo_item,
 )
@@ -164,14 +168,16 @@ class Backend:
             self._watcher = None
 
     # --- search -----------------------------------------------------------------------------
-    def search(self, req: SearchRequest, token: CancelToken) -> list[PhotoItem]:
+    def search(self, req: SearchRequest, token: CancelToken, first: int = PAGE) -> SearchAnswer:
         """The grid's photos for a request: searched, or browsed without a query (filters,
-        dates and order applied by the services, as for ``clipdesk-cli search``)."""
+        dates and order applied by the services, as for ``clipdesk-cli search``). Every
+        match's id and score, and the rows of the first ``first`` only: the grid reads the
+        rest by page (:meth:`photo_items`) as the user scrolls."""
         token.raise_if_cancelled()
         image = None
         if req.image is not None:
             image = req.image.image or Path(req.image.path or "")
-        found = self.services.find(
+        ranking = self.services.rank(
             PhotoSearch(
                 text=req.text,
                 image=image,
@@ -186,7 +192,20 @@ class Backend:
             )
         )
         token.raise_if_cancelled()
-        return [photo_item(f.photo, f.score) for f in found]
+        covered = min(first, len(ranking))
+        scores = ranking.scores[:covered] if ranking.scores is not None else None
+        items = self.photo_items(ranking.ids[:covered], scores)
+        return SearchAnswer(ranking.ids, ranking.scores, tuple(items), covered)
+
+    def photo_items(self, ids: np.ndarray, scores: np.ndarray | None = None) -> list[PhotoItem]:
+        """The grid rows of a page of an answer, in its order (photos gone since left out)."""
+        return [photo_item(f.photo, f.score) for f in self.services.found_photos(ids, scores)]
+
+    def search_runtime(self) -> str:
+        """The runtime(s) a search compares, for the status line ("ONNX Runtime int8")."""
+        from clipdesk.services.search import search_runtime_note
+
+        return search_runtime_note(self.services)
 
 
 def _folder_row(record: FolderRecord) -> FolderRow:

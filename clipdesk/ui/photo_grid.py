@@ -1,7 +1,9 @@
 """A thumbnail grid (QListView in icon mode) over a :class:`PhotoListModel`.
 
 Enter or a double-click opens a photo, Space previews it, the context menu offers "More like this",
-open, reveal and copy path; dragging photos out gives other apps their files.
+open, reveal and copy path; dragging photos out gives other apps their files. A cell painted
+before its row was read (the model reads rows by page) shows a placeholder and offers nothing
+until the row arrives, a few milliseconds later.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class PhotoGrid(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
-        self.doubleClicked.connect(lambda index: self.openRequested.emit(index.data(Role.Item)))
+        self.doubleClicked.connect(self._double_clicked)
         thumbs.ready.connect(self.photos.photo_changed)
         thumbs.failed.connect(lambda pid, _reason: self.photos.photo_changed(pid))
 
@@ -53,7 +55,22 @@ class PhotoGrid(QListView):
         return index.data(Role.Item) if index.isValid() else None
 
     def selected_items(self) -> list[PhotoItem]:
-        return [i.data(Role.Item) for i in sorted(self.selectedIndexes(), key=lambda i: i.row())]
+        """The selected photos in grid order (rows never painted are read for it)."""
+        rows = sorted(i.row() for i in self.selectedIndexes())
+        return [self.photos.item(r) for r in rows]
+
+    def screenful(self) -> int:
+        """How many cells one screen of the grid shows (a row more, for a partly shown one)."""
+        grid = self.gridSize()
+        area = self.viewport().size()
+        columns = max(1, area.width() // max(1, grid.width()))
+        rows = max(1, area.height() // max(1, grid.height())) + 1
+        return columns * rows
+
+    def _double_clicked(self, index) -> None:
+        item = index.data(Role.Item)
+        if item is not None:
+            self.openRequested.emit(item)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         item = self.current_item()
@@ -69,7 +86,9 @@ class PhotoGrid(QListView):
         index = self.indexAt(pos)
         if not index.isValid():
             return
-        item: PhotoItem = index.data(Role.Item)
+        item: PhotoItem | None = index.data(Role.Item)
+        if item is None:
+            return
         menu = QMenu(self)
         for text, signal in (
             ("More like this", self.moreLikeThis),

@@ -1,17 +1,21 @@
-"""The list model behind every photo grid: a list of photo ids with custom roles, nothing more.
+"""The list model behind every photo grid: one answer's photo ids, with custom roles.
 
-Rows are :class:`PhotoItem` (id, path, score, date); thumbnails come from a
-:class:`~clipdesk.ui.thumbnails.ThumbnailCache` that the delegate asks at paint time, so a model of
-100k results costs 100k small tuples and no pixmaps. Dragging rows out gives the files' URLs.
+The rows are a :class:`~clipdesk.ui.photo_rows.PhotoRows`: every match's id and score, with a
+:class:`PhotoItem` (path, date) only for the rows read so far. Painting a row that is not read
+yet asks for its page; the pages a frame asks for are read together, in the background when the
+page gave the model a way to run work there (:attr:`PhotoListModel.background`), and the rows
+repaint when they arrive. Thumbnails come from a :class:`~clipdesk.ui.thumbnails.ThumbnailCache`
+that the delegate asks at paint time, so a model of 100k results costs two arrays and a
+screenful of small records, and no pixmaps. Dragging rows out gives the files' URLs.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import IntEnum
+from functools import partial
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -20,24 +24,23 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     QUrl,
 )
 
 from clipdesk.common.fsnames import file_url, shown
+from clipdesk.ui.photo_rows import PhotoItem, PhotoRows
 
+__all__ = ["Background", "PhotoItem", "PhotoListModel", "PhotoRows", "Role", "describe_date"]
+
+log = logging.getLogger(__name__)
 _Index = QModelIndex | QPersistentModelIndex
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoItem:
-    id: int
-    path: str
-    score: float | None = None  # of the last query (cosine, or a match probability); None: browsed
-    taken_at: float | None = None  # POSIX seconds (EXIF date, else file mtime)
-
-    @property
-    def name(self) -> str:
-        return shown(os.path.basename(self.path))
+Items = list[PhotoItem]
+# run(work, on_result, on_error): run work() off the GUI thread and deliver its result (or its
+# error) on the GUI thread - what ui.workers.Workers.run does for a pool.
+Background = Callable[
+    [Callable[[], Items], Callable[[Items], None], Callable[[BaseException], None]], object
+]
 
 
 # Computed once: the view asks for flags many times per painted frame, and enum arithmetic in
@@ -67,49 +70,104 @@ def describe_date(ts: float | None) -> str:
 class PhotoListModel(QAbstractListModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._items: list[PhotoItem] = []
-        self._rows: dict[int, int] = {}
+        self._rows = PhotoRows([])
+        self.background: Background | None = None  # None: pages are read on the GUI thread
+        self._wanted: set[int] = set()  # rows painted before their page was read
+        self._loading: set[int] = set()  # pages of these rows being read
+        self._later = QTimer(self)  # gathers one frame's wanted rows into page reads
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)
+        self._later.timeout.connect(self._read_wanted)
 
     # --- content ---------------------------------------------------------------------------
     def set_items(self, items: Sequence[PhotoItem]) -> None:
+        """Rows whose every item is known (a short list)."""
+        self.set_rows(PhotoRows.of(list(items)))
+
+    def set_rows(self, rows: PhotoRows) -> None:
+        """A new answer; pages still being read for the old one fill the old one only."""
         self.beginResetModel()
-        self._items = list(items)
-        self._rows = {item.id: row for row, item in enumerate(self._items)}
+        self._rows = rows
+        self._wanted.clear()
+        self._loading.clear()
         self.endResetModel()
 
-    def items(self) -> list[PhotoItem]:
-        return list(self._items)
+    def items(self) -> PhotoRows:
+        """Every row, as a sequence that reads a page when asked for a row not read yet (the
+        photo view walks through it): not a copy, but it stays this answer's."""
+        return self._rows
 
     def item(self, row: int) -> PhotoItem:
-        return self._items[row]
+        return self._rows[row]
 
     def row_of(self, photo_id: int) -> int | None:
-        return self._rows.get(photo_id)
+        return self._rows.row_of(photo_id)
 
     def photo_changed(self, photo_id: int) -> None:
         """Repaint one photo (its thumbnail arrived)."""
-        row = self._rows.get(photo_id)
+        row = self._rows.loaded_row_of(photo_id)
         if row is not None:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
     def remove_ids(self, photo_ids: set[int]) -> None:
-        rows = sorted((self._rows[i] for i in photo_ids if i in self._rows), reverse=True)
-        for row in rows:
+        found = (self._rows.row_of(i) for i in photo_ids)
+        for row in sorted((r for r in found if r is not None), reverse=True):
             self.beginRemoveRows(QModelIndex(), row, row)
-            del self._items[row]
+            self._rows = self._rows.without({int(self._rows.ids[row])})
             self.endRemoveRows()
-        if rows:
-            self._rows = {item.id: row for row, item in enumerate(self._items)}
+
+    # --- reading pages ---------------------------------------------------------------------
+    def _want(self, row: int) -> None:
+        self._wanted.add(row)
+        if not self._later.isActive():
+            self._later.start()
+
+    def _read_wanted(self) -> None:
+        rows, wanted = self._rows, self._wanted
+        self._wanted = set()
+        for page in rows.missing(wanted):
+            if page in self._loading or not rows.readable:
+                continue
+            self._loading.add(page)
+            if self.background is None:
+                self._arrived(rows, page, rows.read_only(page))
+            else:
+                self.background(
+                    partial(rows.read_only, page),
+                    partial(self._arrived, rows, page),
+                    partial(self._failed, rows, page),
+                )
+
+    def _arrived(self, rows: PhotoRows, page: int, items: Items) -> None:
+        start, stop = rows.span(page)
+        rows.fill(start, stop, items)
+        if rows is self._rows:
+            self._loading.discard(page)
+            if stop > start:
+                self.dataChanged.emit(self.index(start, 0), self.index(stop - 1, 0))
+
+    def _failed(self, rows: PhotoRows, page: int, exc: BaseException) -> None:
+        log.warning("cannot read rows %s-%s of the grid: %s", *rows.span(page), exc)
+        if rows is self._rows:
+            self._loading.discard(page)  # painted again, the rows are asked for again
 
     # --- Qt model interface ----------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
+        return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._items):
+        row = index.row()
+        if not index.isValid() or not 0 <= row < len(self._rows):
             return None
-        item = self._items[index.row()]
+        item = self._rows.loaded(row)
+        if item is None:  # painted before its page was read: a placeholder meanwhile
+            self._want(row)
+            if role == Role.PhotoId:
+                return int(self._rows.ids[row])
+            if role == Role.Score and self._rows.scores is not None:
+                return float(self._rows.scores[row])
+            return None
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -151,11 +209,13 @@ class PhotoListModel(QAbstractListModel):
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         mime = QMimeData()
-        rows = sorted({i.row() for i in indexes if i.isValid()})
+        # Rows selected but never painted are read here, a page at a time: the drag needs them.
+        items = [self._rows[r] for r in sorted({i.row() for i in indexes if i.isValid()})]
+        items = [i for i in items if i.path]  # not photos that left the library meanwhile
         # percent-escaped bytes: a name that is not UTF-8 still names the file for the receiver
-        urls = [QUrl.fromEncoded(file_url(self._items[r].path).encode("ascii")) for r in rows]
+        urls = [QUrl.fromEncoded(file_url(i.path).encode("ascii")) for i in items]
         mime.setUrls(urls)
-        mime.setText("\n".join(shown(self._items[r].path) for r in rows))
+        mime.setText("\n".join(shown(i.path) for i in items))
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:

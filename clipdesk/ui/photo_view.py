@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
@@ -19,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from clipdesk.ui import desktop
 from clipdesk.ui.controller import AppController
-from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.photo_model import PhotoItem, PhotoRows
 from clipdesk.ui.rows import PhotoDetails, TagRow
 
 PREVIEW_PX = 1600
@@ -50,7 +52,7 @@ class PhotoView(QDialog):
         controller: AppController,
         item: PhotoItem,
         parent=None,
-        siblings: list[PhotoItem] | None = None,
+        siblings: Sequence[PhotoItem] | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -134,11 +136,9 @@ class PhotoView(QDialog):
         self.reload()
 
     def step(self, delta: int) -> None:
-        ids = [i.id for i in self._siblings]
-        if self.item.id in ids:
-            row = ids.index(self.item.id) + delta
-            if 0 <= row < len(self._siblings):
-                self.show_item(self._siblings[row])
+        row = _row_of(self._siblings, self.item.id)
+        if row is not None and 0 <= row + delta < len(self._siblings):
+            self.show_item(self._siblings[row + delta])
 
     def reload(self) -> None:
         pid = self.item.id
@@ -208,3 +208,11 @@ class PhotoView(QDialog):
             done,
             owner=self,
         )
+
+
+def _row_of(items: Sequence[PhotoItem], photo_id: int) -> int | None:
+    # A grid's rows find a photo by id without reading any, and read a neighbour's page only
+    # when it is stepped on; a plain list is searched.
+    if isinstance(items, PhotoRows):
+        return items.row_of(photo_id)
+    return next((row for row, item in enumerate(items) if item.id == photo_id), None)

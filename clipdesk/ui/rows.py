@@ -19,11 +19,13 @@ from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_model import PhotoItem
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from clipdesk.services.models import ModelService
     from clipdesk.services.records import CatalogEntry, CatalogTable
 
 Report = Callable[[Progress], None]
-RESULT_LIMIT = 100_000  # the grid scrolls smoothly through this many
+RESULT_LIMIT = 100_000  # the grid scrolls smoothly through this many (ids; rows read by page)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,20 @@ class SearchRequest:
     @property
     def needs_model(self) -> bool:
         return bool(self.text or self.image is not None or self.like_photo_id is not None)
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    """What the grid shows for a :class:`SearchRequest`: every match's photo id (and score) in
+    order, and the rows of the first screen; the grid reads the others as it scrolls."""
+
+    ids: np.ndarray  # int64 [n]
+    scores: np.ndarray | None  # float32 [n]; None when browsing
+    first: tuple[PhotoItem, ...]  # the rows of ids[:covered], photos gone meanwhile left out
+    covered: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@
 Every change of query or filter submits one search through a :class:`LatestOnly` on the model
 pool, so a query typed while an older one runs cancels the older one and only the newest result
 reaches the grid. With no text and no image the grid shows the library, newest first.
+A search hands the grid every match's id and score and the rows of its first screen; the grid
+reads the other rows a page at a time, on the same pool, as they are scrolled to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import cast
 
@@ -22,10 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clipdesk.common.progress import CancelToken
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.photo_rows import PAGE, PhotoRows
 from clipdesk.ui.rows import SearchRequest
 from clipdesk.ui.search_box import SearchBox
 from clipdesk.ui.workers import LatestOnly
@@ -51,6 +56,7 @@ class SearchPage(QWidget):
         self.box = SearchBox(self)
         self.box.queryChanged.connect(lambda _t, _i: self._new_query())
         self.grid = PhotoGrid(controller.thumbs, self)
+        self.grid.photos.background = self._read_rows
 
         self.folder = QComboBox(self)
         self.folder.setToolTip("Only photos in this folder")
@@ -157,16 +163,41 @@ class SearchPage(QWidget):
             return
         backend = self.controller.backend
         self.summary.setText("Searching…")
-        self._search.submit(lambda token: backend.search(req, token), self._show, self._failed)
+        page = max(PAGE, self.grid.screenful())
 
-    def _show(self, items: list[PhotoItem]) -> None:
-        self.grid.photos.set_items(items)
+        def run(token: CancelToken) -> tuple[PhotoRows, str]:
+            answer = backend.search(req, token, first=page)
+            rows = PhotoRows(
+                answer.ids,
+                answer.scores,
+                answer.first,
+                read=backend.photo_items,  # the library that answered, even if another opens
+                page=page,
+                items_cover=answer.covered,
+            )
+            return rows, backend.search_runtime() if req.needs_model else ""
+
+        self._search.submit(run, lambda found: self._show(*found), self._failed)
+
+    def _show(self, rows: PhotoRows, runtime: str = "") -> None:
+        self.grid.photos.set_rows(rows)
         req = self.request()
         what = "matches" if req.needs_model else "photos"
-        self.summary.setText(f"{len(items):,} {what}")
+        # int8 and fp32 rank a little differently: say which runtime(s) this ranking came from
+        self.summary.setText(f"{len(rows):,} {what}" + (f" · {runtime}" if runtime else ""))
         if self.grid.photos.rowCount():
             self.grid.scrollToTop()
-        self.resultsShown.emit(len(items))
+        self.resultsShown.emit(len(rows))
+
+    def _read_rows(
+        self,
+        work: Callable[[], list[PhotoItem]],
+        done: Callable[[list[PhotoItem]], None],
+        failed: Callable[[BaseException], None],
+    ) -> object:
+        # The model pool: a page read for an answer waits for nothing but the search after it.
+        workers = self.controller.workers
+        return workers.run(workers.model, lambda _t: work(), done, failed, owner=self.grid)
 
     def _failed(self, exc: BaseException) -> None:
         from clipdesk.ui.controller import describe_error

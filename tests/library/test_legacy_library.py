@@ -29,11 +29,12 @@ def app(tmp_path):
 
 def test_the_old_library_keeps_its_schema_photos_and_vectors(app):
     lib = app.library
-    assert lib.version == schema.latest_version() == 4  # migrated on open
+    assert lib.version == schema.latest_version() == 5  # migrated on open
     (folder,) = app.folders.list()
     assert str(folder.path) == "/tmp/clipdesk-legacy-fixture/photos"
     assert folder.photos == 12 and folder.indexed == 12
     assert lib.embedding_models() == {OLD_MODEL: 12}
+    assert lib.vector_runtimes(OLD_MODEL) == {"torch-fp32": 12}  # the one runtime there was
     assert lib.get_setting(SEARCH_MODEL_KEY)["id"] == OLD_MODEL
     searcher = Searcher(lib, OLD_MODEL, 8)
     assert searcher.load() == 12
@@ -56,7 +57,7 @@ def test_the_old_librarys_categories_and_decisions_are_all_there(app):
 
 def test_the_status_report_reads_the_old_library(app):
     report = app.status_report.report(5)
-    assert report.schema_version == 4
+    assert report.schema_version == 5
     assert report.photos["ok"] == 12
     assert report.search_model == OLD_MODEL
     assert report.vectors == {OLD_MODEL: 12}

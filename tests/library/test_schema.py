@@ -103,3 +103,39 @@ def test_a_v1_library_is_migrated_step_by_step_to_the_latest(tmp_path):
         assert lib.integrity_check() == "ok"
         fk = lib.connection().execute("PRAGMA foreign_key_check").fetchall()
         assert fk == []
+
+
+def test_a_v4_library_gains_vector_runtimes_in_place_keeping_its_vectors(tmp_path):
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, target=4) == 4
+    conn.execute("INSERT INTO folders(id, path, status, added_at) VALUES(1, '/p', 'ok', 0)")
+    for pid in (7, 8):
+        conn.execute(
+            "INSERT INTO photos(id, folder_id, path, size, mtime_ns, status, added_at, "
+            "updated_at) VALUES(?, 1, ?, 10, 1, 'ok', 0, 0)",
+            (pid, f"/p/{pid}.jpg"),
+        )
+        conn.execute(
+            "INSERT INTO embeddings(photo_id, model_id, dim, vector, created_at) "
+            "VALUES(?, 'm', 2, ?, 5)",
+            (pid, bytes([pid]) * 8),
+        )
+    conn.close()
+    with Library(path) as lib:
+        assert lib.version == schema.latest_version() == 5
+        rows = lib.connection().execute(
+            "SELECT photo_id, vector, created_at, runtime FROM embeddings ORDER BY photo_id"
+        )
+        assert [tuple(r) for r in rows] == [
+            (7, bytes([7]) * 8, 5.0, None),  # NULL: made before runtimes were recorded
+            (8, bytes([8]) * 8, 5.0, None),
+        ]
+        assert lib.vector_runtimes("m") == {"torch-fp32": 2}
+        assert lib.integrity_check() == "ok"
+        plan = lib.connection().execute(
+            "EXPLAIN QUERY PLAN SELECT runtime, count(*) FROM embeddings WHERE model_id = ? "
+            "GROUP BY runtime",
+            ("m",),
+        )
+        assert "COVERING INDEX embeddings_model_runtime" in " ".join(r[3] for r in plan)

@@ -71,22 +71,11 @@ class FakeLoadedModel(FakeTextModel):
 
 
 def score_like_siglip(model, logit_scale: float, logit_bias: float) -> None:
-    """Make a loaded CLIP model (clipdesk.model's ClipModel) score like a sigmoid model: its
-    module becomes a subclass with SigLIP's sigmoid scoring and ``logit_bias``, and its learned
-    scale ``logit_scale`` (above CLIP's clamp of 100, as SigLIP's is). The towers are unchanged."""
-    import math
+    """Make a loaded CLIP model (clipdesk.model's ClipModel) score like a sigmoid model: SigLIP's
+    sigmoid scoring with ``logit_bias`` and a learned scale ``logit_scale`` (above CLIP's clamp
+    of 100, as SigLIP's is). The towers are unchanged."""
+    from dataclasses import replace
 
-    import torch
-
-    module = model.module
-
-    class SigmoidScored(type(module)):  # type: ignore[misc]
-        scoring = "sigmoid"
-
-        @property
-        def logit_bias(self) -> float:
-            return logit_bias
-
-    module.__class__ = SigmoidScored
-    with torch.no_grad():
-        module.logit_scale.fill_(math.log(logit_scale))
+    model.facts = replace(
+        model.facts, scoring="sigmoid", logit_scale=logit_scale, logit_bias=logit_bias
+    )

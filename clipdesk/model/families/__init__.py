@@ -9,8 +9,11 @@ weights are built.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from clipdesk.model.checkpoint import Checkpoint
+# Only for annotations: the tokenizer modules of this package serve torch-free text queries.
+if TYPE_CHECKING:
+    from clipdesk.model.checkpoint import Checkpoint
 
 
 def load_folder(folder: Path) -> Checkpoint:

@@ -6,20 +6,25 @@ post-processor (the special tokens around each text: ``<s> … </s>``, ``… <eo
 transformers adds on top is reproduced here: ``tokenizer_config.json``'s ``add_bos_token`` /
 ``add_eos_token``, when given, replace the file's post-processor; its ``pad_token`` pads;
 truncation drops text but never the special tokens; a family may ask for an extra normaliser
-(SigLIP2 was trained on lower-cased text) or a Python clean-up of each text.
+(SigLIP2 was trained on lower-cased text) or a Python clean-up of each text, one of
+:data:`CLEANERS`, which a tokenizer recipe names.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+import numpy as np
 from tokenizers import Tokenizer, normalizers, processors
 
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.tokenizer import read_tokenizer_file
+from clipdesk.model.tokenizer import padded_ids, read_tokenizer_file
+
+if TYPE_CHECKING:
+    import torch
 
 # "max_length": every row is context_length long (towers that read the last position, as
 # SigLIP's, were trained that way); "longest": rows as long as the longest text of the batch.
@@ -27,6 +32,35 @@ Padding = Literal["max_length", "longest"]
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+# What ftfy.fix_text (OpenCLIP's first clean-up step; ftfy is not a dependency of ours) changes
+# in text that is not mojibake, beyond what XLM-R's own NFKC normaliser does anyway (character
+# widths, ligatures, NFC): control characters removed, curly quotes straightened.
+_FTFY = str.maketrans(
+    {
+        **dict.fromkeys([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F], None),
+        **dict.fromkeys([*range(0x206A, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFD)], None),
+        **dict.fromkeys(map(ord, "\u02bc\u2018\u2019\u201a\u201b"), "'"),
+        **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f"), '"'),
+    }
+)
+
+
+def open_clip_clean(text: str) -> str:
+    """OpenCLIP's "whitespace" clean-up of text for HF tokenizers (ftfy, HTML entities decoded
+    twice, whitespace runs made one space)."""
+    if "<" not in text:
+        # ftfy decodes entities, repeatedly, only in text that does not look like HTML.
+        decoded = html.unescape(text)
+        while decoded != text:  # each round shortens the text, so this ends
+            text, decoded = decoded, html.unescape(decoded)
+    text = html.unescape(html.unescape(text.translate(_FTFY)))
+    return " ".join(text.split())
+
+
+# The Python clean-ups a HubTokenizer may run, by the name its recipe gives: a recipe names
+# code, never carries it, so only these can be asked for.
+CLEANERS: dict[str, Callable[[str], str]] = {"open_clip": open_clip_clean}
 
 
 def token_text(value: object) -> str | None:
@@ -127,15 +161,42 @@ class HubTokenizer:
             bounded = [self._clean(t) for t in bounded]
         return [e.ids for e in self._tok.encode_batch(bounded, add_special_tokens=True)]
 
-    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
-        """A LongTensor [n, L] padded with the pad id after each text."""
+    def ids(self, texts: Sequence[str], pad_to_context: bool = False) -> np.ndarray:
+        """int64 ids [n, L] padded with the pad id after each text."""
         ids = self.encode(texts)
         fixed = pad_to_context or self.padding == "max_length"
         width = self.context_length if fixed else max((len(i) for i in ids), default=1)
-        out = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
-        for row, seq in enumerate(ids):
-            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        return out
+        return padded_ids(ids, width, self.pad_id)
+
+    def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
+        import torch
+
+        return torch.from_numpy(self.ids(texts, pad_to_context))
+
+    def recipe(self, folder: Path) -> dict[str, Any]:
+        # The library's JSON holds what from_folder changed (the extra normaliser, the
+        # post-processor from tokenizer_config.json), so no config file needs to travel along.
+        (folder / TOKENIZER_FILE).write_text(self._tok.to_str(), encoding="utf-8")
+        return {
+            "kind": "hub",
+            "tokenizer_file": TOKENIZER_FILE,
+            "context_length": self.context_length,
+            "vocab_size": self.vocab_size,
+            "pad_id": self.pad_id,
+            "padding": self.padding,
+            "clean": self._clean_name(),
+        }
+
+    def _clean_name(self) -> str | None:
+        if self._clean is None:
+            return None
+        for name, func in CLEANERS.items():
+            if func is self._clean:
+                return name
+        raise ValueError(
+            f"the clean-up {self._clean!r} is not in hub_tokenizer.CLEANERS, so no recipe can "
+            "name it"
+        )
 
 
 def _special_id(tok: Tokenizer, config: Mapping[str, Any], key: str, path: Path) -> tuple[str, int]:

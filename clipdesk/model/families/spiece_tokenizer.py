@@ -18,12 +18,16 @@ import re
 import string
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from sentencepiece import SentencePieceProcessor
 
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.tokenizer import check_file_size
+from clipdesk.model.tokenizer import check_file_size, padded_ids
+
+if TYPE_CHECKING:
+    import torch
 
 SPIECE_FILE = "spiece.model"
 WORD_START = "\u2581"  # sentencepiece's "▁", a space before a piece
@@ -77,6 +81,7 @@ class SiglipSentencePieceTokenizer:
         self.context_length = context_length
         self.eos_id = self._piece_id(eos_token, "eos_token", source)
         self.pad_id = self._piece_id(pad_token, "pad_token", source)
+        self._specials = {"eos_token": eos_token, "pad_token": pad_token, "unk_token": unk_token}
         self._unk_text = unk_token
         self._unk_pieces = len(processor.encode(unk_token))
         self._lowercase = lowercase
@@ -103,10 +108,22 @@ class SiglipSentencePieceTokenizer:
             out.append([*body[:body_max], self.eos_id])
         return out
 
+    def ids(self, texts: Sequence[str], pad_to_context: bool = False) -> np.ndarray:
+        """int64 ids [n, context_length], padded after the end token."""
+        return padded_ids(self.encode(texts), self.context_length, self.pad_id)
+
     def __call__(self, texts: Sequence[str], pad_to_context: bool = False) -> torch.Tensor:
-        """A LongTensor [n, context_length], padded after the end token."""
-        ids = self.encode(texts)
-        out = torch.full((len(ids), self.context_length), self.pad_id, dtype=torch.long)
-        for row, seq in enumerate(ids):
-            out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        return out
+        import torch
+
+        return torch.from_numpy(self.ids(texts, pad_to_context))
+
+    def recipe(self, folder: Path) -> dict[str, Any]:
+        (folder / SPIECE_FILE).write_bytes(self._sp.serialized_model_proto())
+        return {
+            "kind": "siglip-spiece",
+            "model_file": SPIECE_FILE,
+            "context_length": self.context_length,
+            "vocab_size": self.vocab_size,
+            **self._specials,
+            "lowercase": self._lowercase,
+        }

@@ -15,7 +15,6 @@ common (64-wide heads, LayerNorm epsilon 1e-5, padding id 1, exact GELU).
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Mapping
@@ -557,7 +556,8 @@ def _check_vision(vision: VisionConfig, embed_dim: int, source: Path) -> None:
 def _tokenizer(path: Path, context_length: int, pad_id: int) -> TextTokenizer:
     """XLM-R's ``tokenizer.json`` as OpenCLIP's HFTokenizer uses it: OpenCLIP's text clean-up,
     ``<s> … </s>`` with the end kept on truncation, padding with the model's pad id."""
-    from clipdesk.model.families.hub_tokenizer import HubTokenizer
+    # OpenCLIP's clean-up lives beside HubTokenizer, which names it in its recipe.
+    from clipdesk.model.families.hub_tokenizer import HubTokenizer, open_clip_clean
 
     if not path.is_file():
         raise CheckpointError(
@@ -578,28 +578,3 @@ def _tokenizer(path: Path, context_length: int, pad_id: int) -> TextTokenizer:
             hint="the tokenizer is of another model; take the model's own tokenizer.json",
         )
     return HubTokenizer(tok, context_length, pad_id=pad_id, clean=open_clip_clean, source=path)
-
-
-# What ftfy.fix_text (OpenCLIP's first clean-up step; ftfy is not a dependency of ours) changes
-# in text that is not mojibake, beyond what XLM-R's own NFKC normaliser does anyway (character
-# widths, ligatures, NFC): control characters removed, curly quotes straightened.
-_FTFY = str.maketrans(
-    {
-        **dict.fromkeys([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F], None),
-        **dict.fromkeys([*range(0x206A, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFD)], None),
-        **dict.fromkeys(map(ord, "\u02bc\u2018\u2019\u201a\u201b"), "'"),
-        **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f"), '"'),
-    }
-)
-
-
-def open_clip_clean(text: str) -> str:
-    """OpenCLIP's "whitespace" clean-up of text for HF tokenizers (ftfy, HTML entities decoded
-    twice, whitespace runs made one space)."""
-    if "<" not in text:
-        # ftfy decodes entities, repeatedly, only in text that does not look like HTML.
-        decoded = html.unescape(text)
-        while decoded != text:  # each round shortens the text, so this ends
-            text, decoded = decoded, html.unescape(decoded)
-    text = html.unescape(html.unescape(text.translate(_FTFY)))
-    return " ".join(text.split())

@@ -1,0 +1,329 @@
+"""Export a model's towers to ONNX once, on this machine: fp32, int8, the agreement check and the
+speeds that let "auto" choose. Needs torch and the ``onnx`` package; serving the result does not.
+
+Graphs are traced with a dynamic batch (and text length) by ``torch.onnx.export``; int8 is ONNX
+Runtime's dynamic quantisation of the matrix products (weights int8 per output channel,
+activations quantised on the fly), which is what makes the towers 2-3x faster on CPUs with VNNI.
+Everything is written to a staging folder and renamed into place, so a crash or a cancel leaves
+no half export that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from clipdesk.common.errors import CancelledError, ModelError
+from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
+from clipdesk.model.checkpoint import Checkpoint, load_checkpoint
+from clipdesk.model.dual_encoder import DualEncoder
+from clipdesk.model.preprocess import Preprocessor
+from clipdesk.model.runtime import Precision, agreement, cache, label
+from clipdesk.model.runtime.onnx_towers import OnnxTowers
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+# ONNX fp32 vs torch on the probes, per vector component of the normalised embedding.
+FP32_TOLERANCE = 1e-4
+STEPS = ("image tower", "text tower", "int8", "agreement", "speed")
+
+
+class _Tower(nn.Module):
+    """One tower of a DualEncoder as its own graph: one tensor in, features out."""
+
+    def __init__(self, module: DualEncoder, tower: str) -> None:
+        super().__init__()
+        self.module, self.tower = module, tower
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tower == "image":
+            return self.module.encode_image(x)
+        return self.module.encode_text(x)
+
+
+@contextlib.contextmanager
+def _no_fast_paths() -> Iterator[None]:
+    """nn.MultiheadAttention's fused inference path is not traceable to ONNX."""
+    prev = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(prev)
+
+
+def _export(module: DualEncoder, tower: str, example: torch.Tensor, path: Path) -> None:
+    import warnings
+
+    axes = {0: "batch"} if tower == "image" else {0: "batch", 1: "length"}
+    with _no_fast_paths(), warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes, not the user's business
+        torch.onnx.export(
+            _Tower(module, tower).eval(),
+            (example,),
+            str(path),
+            input_names=["pixels" if tower == "image" else "ids"],
+            output_names=["features"],
+            dynamic_axes={"pixels" if tower == "image" else "ids": axes, "features": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _quantize(src: Path, dest: Path) -> None:
+    import warnings
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    # onnxruntime's quantiser advises on the root logger about a pre-processing step that only
+    # matters for static quantisation; that is not the user's business.
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(
+                src,
+                dest,
+                # Gather: the token embedding, 100 MB of a ViT-B/32's text tower in fp32; int8
+                # there makes a query's session open 2-4x faster (the agreement check covers it).
+                op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+            )
+    finally:
+        root.setLevel(level)
+
+
+def _probe_inputs(ckpt: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    pre = Preprocessor(ckpt.preprocess)
+    images = agreement.probe_images(size=max(ckpt.preprocess.size, 64))
+    pixels = np.stack([pre.to_array(im) for im in images]).astype(np.float32)
+    ids = ckpt.tokenizer.ids(list(agreement.PHRASES))
+    return pixels, ids
+
+
+def _torch_features(
+    module: DualEncoder, pixels: np.ndarray, ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    with torch.inference_mode():
+        img = module.encode_image(torch.from_numpy(pixels)).float().numpy()
+        txt = module.encode_text(torch.from_numpy(ids)).float().numpy()
+    return img, txt
+
+
+def _max_normalised_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(agreement.normalise(a) - agreement.normalise(b)).max())
+
+
+def _timed(fn: Callable[[], object], repeats: int = 3) -> float:
+    fn()  # warm-up: first runs allocate
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _speeds(
+    module: DualEncoder, towers: Mapping[Precision, OnnxTowers], pixels: np.ndarray, ids: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Images/s on a batch of 8 and one short phrase's time, per runtime: what "auto" compares."""
+    batch = pixels[:8]
+    one = ids[:1, : max(4, int((ids[0] != 0).sum()) + 1)]
+    out: dict[str, dict[str, float]] = {}
+    with torch.inference_mode():
+        t_img = _timed(lambda: module.encode_image(torch.from_numpy(batch)))
+        t_txt = _timed(lambda: module.encode_text(torch.from_numpy(one)))
+    out[label("torch", "fp32")] = {"image_per_s": len(batch) / t_img, "text_ms": t_txt * 1e3}
+    for tw in towers.values():
+        precision = tw.precision
+        t_img = _timed(lambda tw=tw: tw.image(batch))  # type: ignore[misc]
+        t_txt = _timed(lambda tw=tw: tw.text(one))  # type: ignore[misc]
+        out[label("onnx", precision)] = {"image_per_s": len(batch) / t_img, "text_ms": t_txt * 1e3}
+    return {k: {m: round(v, 3) for m, v in d.items()} for k, d in out.items()}
+
+
+def weight_files_of(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    from clipdesk.model.families import weight_files
+
+    return weight_files(path)
+
+
+def export_model(
+    path: str | Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    threads: int | None = None,
+    keep_fp32: bool = False,
+) -> cache.CacheEntry:
+    """The model at ``path`` exported for ONNX Runtime (or its existing export), cached by its
+    weights hash. Raises ModelError when the export disagrees with torch, CancelledError when
+    cancelled (nothing is left behind). The fp32 graphs are kept only where int8 does not agree
+    (they are then what ONNX Runtime serves) or when ``keep_fp32`` (benchmarks): a ViT-B/32's
+    fp32 towers are 600 MB, a second copy of the weights."""
+    from clipdesk.model.device import default_cpu_threads
+
+    path = Path(path).expanduser()
+    files = weight_files_of(path)
+    ckpt = load_checkpoint(path)
+    existing = cache.entry_for_hash(ckpt.weights_hash)
+    if existing is not None:
+        return cache.add_source(existing, files)
+    token = cancel or CancelToken()
+
+    def step(i: int) -> None:
+        token.raise_if_cancelled()
+        if progress is not None:
+            progress(
+                Progress(
+                    i,
+                    len(STEPS),
+                    message=f"Preparing {ckpt.name}: {STEPS[i]}"
+                    if i < len(STEPS)
+                    else f"Prepared {ckpt.name}",
+                )
+            )
+
+    root = cache.cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".staging-{ckpt.weights_hash[:16]}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        manifest = _export_into(
+            staging, ckpt, files, step, threads or default_cpu_threads(), keep_fp32
+        )
+        final = cache.entry_folder(ckpt.weights_hash)
+        try:
+            staging.rename(final)
+        except OSError:  # another process exported the same weights meanwhile
+            found = cache.entry_for_hash(ckpt.weights_hash)
+            if found is None:
+                raise
+            return cache.add_source(found, files)
+        step(len(STEPS))
+        log.info("exported %s for ONNX Runtime: %s", ckpt.name, manifest["agreement"])
+        return cache.CacheEntry(final, manifest)
+    except CancelledError:
+        raise
+    except ModelError:
+        raise
+    except OSError as exc:
+        raise ModelError(
+            f"could not write the ONNX export of {ckpt.name} ({exc})",
+            hint="check the free space of the disk that holds your models",
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export_into(
+    folder: Path,
+    ckpt: Checkpoint,
+    files: list[Path],
+    step: Callable[[int], None],
+    threads: int,
+    keep_fp32: bool,
+) -> dict[str, Any]:
+    module = ckpt.module.eval()
+    pixels, ids = _probe_inputs(ckpt)
+    names = {t: {"fp32": f"{t}-fp32.onnx", "int8": f"{t}-int8.onnx"} for t in cache.TOWERS}
+    step(0)
+    _export(module, "image", torch.from_numpy(pixels[:2]), folder / names["image"]["fp32"])
+    step(1)
+    _export(module, "text", torch.from_numpy(ids[:2]), folder / names["text"]["fp32"])
+    step(2)
+    for t in cache.TOWERS:
+        _quantize(folder / names[t]["fp32"], folder / names[t]["int8"])
+    step(3)
+    ref_img, ref_txt = _torch_features(module, pixels, ids)
+    precisions: tuple[Precision, ...] = ("fp32", "int8")
+    towers = {
+        p: OnnxTowers({t: folder / names[t][p] for t in cache.TOWERS}, p, threads)
+        for p in precisions
+    }
+    fp32_img, fp32_txt = towers["fp32"].image(pixels), towers["fp32"].text(ids)
+    # A batch of another size and shorter texts: the graphs must not have kept the trace's shapes.
+    odd_img = towers["fp32"].image(pixels[:3])
+    odd_txt = towers["fp32"].text(ckpt.tokenizer.ids(["a dog", "a red car at night"]))
+    ref_odd_txt = _torch_features(
+        module, pixels[:1], ckpt.tokenizer.ids(["a dog", "a red car at night"])
+    )[1]
+    fp32_diff = max(
+        _max_normalised_diff(ref_img, fp32_img),
+        _max_normalised_diff(ref_txt, fp32_txt),
+        _max_normalised_diff(ref_img[:3], odd_img),
+        _max_normalised_diff(ref_odd_txt, odd_txt),
+    )
+    if not fp32_diff <= FP32_TOLERANCE:
+        raise ModelError(
+            f"the ONNX export of {ckpt.name} does not match PyTorch (max difference "
+            f"{fp32_diff:.2g}); ClipDesk keeps using PyTorch for it",
+            hint="this model's architecture traces differently; please report it",
+        )
+    int8_img, int8_txt = towers["int8"].image(pixels), towers["int8"].text(ids)
+    agreed = agreement.check(fp32_img, int8_img, fp32_txt, int8_txt)
+    step(4)
+    speed = _speeds(module, towers, pixels, ids)
+    for tw in towers.values():
+        tw.close()
+    if agreed["passed"] and not keep_fp32:
+        for t in cache.TOWERS:
+            (folder / names[t].pop("fp32")).unlink()
+    manifest: dict[str, Any] = {
+        "format": cache.FORMAT,
+        "weights_hash": ckpt.weights_hash,
+        "name": ckpt.name,
+        "sources": [cache.stat_source(files)],
+        "facts": facts_of(ckpt),
+        "tokenizer": ckpt.tokenizer.recipe(folder),
+        "files": names,
+        "opset": OPSET,
+        "onnxruntime": _ort_version(),
+        "fp32_max_diff": fp32_diff,
+        "agreement": {"int8": agreed},
+        "speed": speed,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    cache.write_manifest(folder, manifest)
+    return manifest
+
+
+def facts_of(ckpt: Checkpoint) -> dict[str, Any]:
+    """What the engine needs of a model besides its towers, as JSON."""
+    from dataclasses import asdict
+
+    module = ckpt.module
+    return {
+        "name": ckpt.name,
+        "family": module.family,
+        "scoring": module.scoring,
+        "embed_dim": module.embed_dim,
+        "logit_scale": float(module.logit_scale.detach().exp().item()),
+        "logit_bias": module.logit_bias,
+        "preprocess": asdict(ckpt.preprocess),
+        "meta": ckpt.meta,
+    }
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)

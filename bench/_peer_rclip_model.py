@@ -126,9 +126,9 @@ class _Tower(torch.nn.Module):
         self.which = which
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.which == "image":
-            return self.module.image_features(x)
-        return self.module.text_features(x)
+        tower = self.module.image_features if self.which == "image" else self.module.text_features
+        feats: torch.Tensor = tower(x)  # [batch, embed_dim]
+        return feats
 
 
 def _export(wrapper: torch.nn.Module, dummy: torch.Tensor, path: Path) -> None:

@@ -8,21 +8,65 @@ JSON lines in and out. The first line out says the process is ready (and its thr
 runtime); then each request ``{"op": "text", "q": ...}`` is a whole search for ten photos
 (text encoding, ranking, the rows), timed here, around the call the tool's own CLI makes;
 ``{"op": "vector", "q": ...}`` returns the phrase's L2-normalised text vector;
-``{"op": "quit"}`` ends it. Runs under rclip's Python (>= 3.12) too, so it imports nothing from
-ClipDesk at module level and each tool's code only inside its own branch.
+``{"op": "quit"}`` ends it. :class:`Server` is the other end, in the benchmark. Runs under
+rclip's Python (>= 3.12) too, so it imports nothing from ClipDesk at module level and each
+tool's code only inside its own branch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+Vector = list[float]
 
-def _serve(info: dict[str, Any], text: Callable[[str], str], vector: Callable[[str], list]) -> None:
+
+class Server:
+    """A warm tool's process, seen from the benchmark."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.info = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the warm {self.name} process ended (exit {self.proc.wait()})")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def ask(self, req: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError, ValueError):  # it may have ended already
+            self.proc.stdin.write('{"op": "quit"}\n')
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _serve(
+    info: dict[str, Any], text: Callable[[str], str], vector: Callable[[str], Vector]
+) -> None:
     print(json.dumps({"ready": True, **info}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
@@ -56,7 +100,7 @@ def clipdesk(library: str) -> None:
         def text(q: str) -> str:
             return str(app.find(PhotoSearch(text=q, limit=10))[0].photo.path)
 
-        def vector(q: str) -> list:
+        def vector(q: str) -> Vector:
             return [float(x) for x in model.encode_texts([q])[0]]
 
         _serve(info, text, vector)
@@ -82,7 +126,7 @@ def rclip() -> None:
         def text(q: str) -> str:
             return str(rc.search(q, cwd, 10)[0].filepath)
 
-        def vector(q: str) -> list:
+        def vector(q: str) -> Vector:
             return [float(x) for x in model.compute_text_features([q])[0]]
 
         _serve(info, text, vector)

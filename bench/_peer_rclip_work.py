@@ -6,8 +6,9 @@
       home/                   CLIPDESK_HOME: that model imported and active, nothing else
       pool-WxH/               generated photos of one size (a cache)
       photos-WxH-N/           hard links to the first N of a pool: a folder both tools index
-      query-WxH-N/            a library both tools indexed once, for the query timings:
-        clipdesk.sqlite3, rclip/ (its RCLIP_DATADIR), done.json
+      query-WxH-N/            N photos in each tool's index, made once, for the query timings:
+        photos/, clipdesk.sqlite3, rclip/ (its RCLIP_DATADIR), done.json
+      warmup-WxH-2/           two photos each tool indexes untimed before the rounds
       rounds/                 the fresh indexes of the indexing rounds
 
 Every tool runs as a whole process from a clean environment: no CLIPDESK_* or RCLIP_* variable
@@ -30,6 +31,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -38,6 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORK = ROOT / ".peer-rclip"
 RCLIP_VERSION = "4.0.8"
 MODEL_NAME = "peer-vit-b-32-256"
+QUERY_INDEX = {  # how rclip's index of the query library is made (``ensure_query_library``)
+    False: "written by rclip's own code from ClipDesk's vectors",
+    True: "made by rclip's indexing",
+}
 RUNTIME_ENV = "CLIPDESK_RUNTIME"  # = clipdesk.model.runtime.RUNTIME_ENV, without importing it
 _DROPPED_ENV = ("CLIPDESK_", "RCLIP_", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -196,13 +202,51 @@ class Tools:
         return dict(self.base_env, RCLIP_DATADIR=str(datadir))
 
 
+def clipdesk_processes(home: Path) -> list[int]:
+    """Processes running ClipDesk on ``home`` (an app or a server that could answer for the
+    CLI): there must be none while the CLI is timed."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.pid != os.getpid() and proc.environ().get("CLIPDESK_HOME") == str(home):
+                found.append(proc.pid)
+    return found
+
+
 # --- set-up ------------------------------------------------------------------------------------
 
 
-def setup_command(work: Path) -> str:
-    rel = os.path.relpath(Path(__file__).with_name("peer_rclip.py"))
-    extra = "" if work == DEFAULT_WORK else f" --work {work}"
-    return f"python3 {rel} --setup{extra}"
+def setup_command(work: Path, options: list[str]) -> str:
+    rel = os.path.relpath(Path(__file__).with_name("peer_rclip.py"), Path.cwd())
+    extra = [] if work == DEFAULT_WORK else ["--work", str(work)]
+    return " ".join(["python3", rel, "--setup", *extra, *options])
+
+
+def missing_caches(
+    tools: Tools,
+    photos: int,
+    size: tuple[int, int],
+    query_photos: int,
+    query_size: tuple[int, int],
+    rclip_indexes: bool,
+) -> list[str]:
+    """What a run would have to make first (minutes to tens of minutes), checked cheaply."""
+    missing = []
+    if (
+        not (tools.work / "model" / "manifest.json").is_file()
+        or not (tools.home / "data" / "models" / MODEL_NAME).is_dir()
+    ):
+        missing.append("the random model")
+    pool = tools.work / f"pool-{size[0]}x{size[1]}"
+    if not pool.is_dir() or len(list(pool.glob("IMG_*.jpg"))) < photos:
+        missing.append(f"{photos} photos {size[0]}x{size[1]}")
+    done = tools.work / f"query-{query_size[0]}x{query_size[1]}-{query_photos}" / "done.json"
+    if (
+        not done.is_file()
+        or json.loads(done.read_text()).get("rclip index") != QUERY_INDEX[rclip_indexes]
+    ):
+        missing.append(f"the {query_photos:,}-photo query library")
+    return missing
 
 
 def setup_venv(tools: Tools, python: str | None) -> None:
@@ -261,18 +305,19 @@ def ensure_model(tools: Tools, seed: int = 0) -> dict[str, object]:
         shutil.rmtree(tools.home, ignore_errors=True)
         for stale in [*tools.work.glob("query-*"), tools.work / "rounds"]:
             shutil.rmtree(stale, ignore_errors=True)
+    env = tools.clipdesk_env()
     if not (tools.home / "data" / "models" / MODEL_NAME).is_dir():
-        env = tools.clipdesk_env()
         hub = str(facts["hub"])
         measure(
             tools.clipdesk("models", "import", hub, "--name", MODEL_NAME, "--activate", "--yes"),
             env,
         ).check()
-        # Exports the runtime graphs where ClipDesk has `models prepare`, so no timed run pays
-        # for it; an older ClipDesk has no such command and nothing to prepare.
-        prepared = measure(tools.clipdesk("models", "prepare", MODEL_NAME), env)
-        if prepared.returncode not in (0, 2):
-            prepared.check()
+    # The runtime graphs, exported now (once; "already prepared" after) so that no timed run
+    # pays for them; what the export measured goes into the report. A ClipDesk without ONNX
+    # Runtime has no such command (argparse's exit 2) and nothing to prepare.
+    prepared = measure(tools.clipdesk("models", "prepare", MODEL_NAME), env)
+    if prepared.returncode != 2:
+        facts["clipdesk_prepare"] = prepared.check().stdout.strip()
     return facts
 
 
@@ -325,7 +370,7 @@ def photo_folder(work: Path, n: int, size: tuple[int, int], name: str) -> Path:
 # --- what the indexes hold ---------------------------------------------------------------------
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     if not db.is_file():
         return []
     con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
@@ -386,6 +431,7 @@ class QueryLibrary:
     photos: Path
     clipdesk: Path  # the library file
     rclip: Path  # RCLIP_DATADIR
+    rclip_index: str  # how rclip's index was made
 
     def files(self) -> list[Path]:
         return [
@@ -395,12 +441,21 @@ class QueryLibrary:
 
 
 def ensure_query_library(
-    tools: Tools, model_data: Path, n: int, size: tuple[int, int]
+    tools: Tools, model_data: Path, n: int, size: tuple[int, int], *, rclip_indexes: bool = False
 ) -> QueryLibrary:
-    """``n`` small photos indexed once by each tool (cached): what the CLI and warm query
-    timings search. How small they are does not matter there: a text query reads vectors."""
+    """``n`` small photos in a library of each tool (cached), for the CLI and warm query
+    timings; how small they are does not matter there, a text query reads vectors. ClipDesk
+    indexes them. rclip's index is written by rclip's own database code from ClipDesk's
+    vectors (``_peer_rclip_seed``: rclip's ONNX fp32 image tower at ~5 img/s here would take
+    half an hour for 10,000), or with ``rclip_indexes`` rclip indexes them itself."""
     photos = photo_folder(tools.work, n, size, "query")
-    lib = QueryLibrary(photos, photos.parent / "clipdesk.sqlite3", photos.parent / "rclip")
+    how = QUERY_INDEX[rclip_indexes]
+    lib = QueryLibrary(photos, photos.parent / "clipdesk.sqlite3", photos.parent / "rclip", how)
+    done = photos.parent / "done.json"
+    if done.is_file() and json.loads(done.read_text()).get("rclip index") != how:
+        for f in lib.rclip.glob("db.sqlite3*"):
+            f.unlink()
+    done.unlink(missing_ok=True)
     rclip_datadir(lib.rclip, model_data, fresh=False)
     if clipdesk_count(lib.clipdesk) < n:
         print(f"indexing the {n:,} query photos with ClipDesk (once) ...", flush=True)
@@ -408,12 +463,36 @@ def ensure_query_library(
         measure(tools.clipdesk("--library", lib.clipdesk, "folders", "add", photos), env).check()
         run = measure(tools.clipdesk("--library", lib.clipdesk, "index"), env).check()
         print(f"  {n / run.wall_s:.1f} img/s", flush=True)
-    if rclip_count(lib.rclip) < n:
+    if rclip_count(lib.rclip) < n and rclip_indexes:
         print(f"indexing the {n:,} query photos with rclip (once) ...", flush=True)
         run = measure(tools.rclip("-f", "a red car"), tools.rclip_env(lib.rclip), photos).check()
         print(f"  {n / run.wall_s:.1f} img/s", flush=True)
+    elif rclip_count(lib.rclip) < n:
+        _seed_rclip(tools, lib)
     counts = (clipdesk_count(lib.clipdesk), rclip_count(lib.rclip))
     if counts != (n, n):
         raise RuntimeError(f"query library: ClipDesk has {counts[0]}, rclip {counts[1]} of {n}")
-    (photos.parent / "done.json").write_text(json.dumps({"photos": n, "size": list(size)}))
+    done.write_text(json.dumps({"photos": n, "size": list(size), "rclip index": how}))
     return lib
+
+
+def _seed_rclip(tools: Tools, lib: QueryLibrary) -> None:
+    ours = {Path(p).name: v for p, v in clipdesk_vectors(lib.clipdesk).items()}
+    names = sorted(p.name for p in lib.photos.glob("*.jpg"))
+    print(f"writing rclip's index of the {len(names):,} query photos (once) ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "vectors.npy", np.stack([ours[name] for name in names]))
+        (Path(tmp) / "names.json").write_text(json.dumps(names))
+        seed = [str(tools.rclip_python), str(Path(__file__).with_name("_peer_rclip_seed.py"))]
+        db = lib.rclip / "db.sqlite3"
+        seed += [str(db), f"{tmp}/vectors.npy", f"{tmp}/names.json"]
+        measure(seed, tools.rclip_env(lib.rclip), lib.photos).check()
+    # rclip's default run checks the folder: had a row not matched what its walk sees, it
+    # would have embedded that photo again, with a vector of its own
+    before = rclip_vectors(lib.rclip)
+    measure(tools.rclip("-f", "a red car"), tools.rclip_env(lib.rclip), lib.photos).check()
+    after = rclip_vectors(lib.rclip)
+    if after.keys() != before.keys() or any(
+        not np.array_equal(after[p], before[p]) for p in before
+    ):
+        raise RuntimeError(f"{db}: rclip re-indexed the rows written for it")

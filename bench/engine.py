@@ -19,6 +19,13 @@ machine only). On 2 CPU cores the whole catalog takes about 5 minutes: ViT-H/14 
 only the minimum of 2 timed batches.
 
     python3 bench/engine.py --catalog --write [--only ViT-B-32 RN50-quickgelu] [--threads N]
+
+``--runtimes`` times the runtimes ClipDesk can serve the same random ViT-B/32 with (PyTorch fp32
+and bf16 autocast, ONNX Runtime fp32 and int8, exported as ClipDesk exports every model) beside
+transformers' CLIPModel: both towers, each one's agreement with PyTorch fp32, and load_model's time
+after imports for both runtimes (goal <= 0.3 s).
+
+    python3 bench/engine.py --runtimes [--threads N] [--quick]
 """
 
 from __future__ import annotations
@@ -156,6 +163,126 @@ def run_catalog(args: argparse.Namespace) -> None:
     print(f"written to {speed.SPEEDS_FILE.relative_to(ROOT)}")
 
 
+def run_runtimes(args: argparse.Namespace) -> None:
+    import os
+
+    import numpy as np
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from clipdesk.model.runtime.export import export_model
+    from clipdesk.model.runtime.onnx_towers import OnnxTowers
+    from tests.model import hf_reference as ref
+
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    repeats = 2 if args.quick else args.repeats
+    rounds = 2 if args.quick else args.rounds
+    tmp = tempfile.TemporaryDirectory()
+    os.environ["CLIPDESK_HOME"] = tmp.name  # the export goes to this run's own models folder
+    from clipdesk.model.engine import load_model
+
+    torch.manual_seed(0)
+    hf = CLIPModel(CLIPConfig()).eval()
+    folder = ref.save_hf_folder(hf, Path(tmp.name) / "b32", Path(tmp.name) / "vocab")
+    tokenizer = ref.hf_tokenizer(Path(tmp.name) / "vocab")
+    t0 = time.perf_counter()
+    entry = export_model(folder, keep_fp32=True, threads=threads)
+    print(
+        f"torch {torch.__version__}, {threads} threads, random ViT-B/32 (transformers' defaults); "
+        f"exported in {time.perf_counter() - t0:.0f} s, int8 agreement {entry.manifest['agreement']['int8']}"
+    )
+    loads = {}
+    for runtime in ("torch", "onnx") * 2:  # the second of each counts: files in the page cache
+        t0 = time.perf_counter()
+        load_model(folder, "cpu", runtime=runtime)
+        loads[runtime] = time.perf_counter() - t0
+    print(
+        f"load_model after imports: PyTorch {loads['torch']:.3f} s, ONNX Runtime "
+        f"{loads['onnx']:.3f} s (goal <= 0.3 s)"
+    )
+    torch_model = load_model(folder, "cpu", runtime="torch")
+    torch.set_num_threads(threads)
+    module = torch_model.module
+    onnx = {p: OnnxTowers(entry.files(p), p, threads) for p in ("fp32", "int8")}  # type: ignore[arg-type]
+
+    rng = np.random.default_rng(0)
+    pixels = rng.standard_normal((32, 3, 224, 224), dtype=np.float32)
+    ids_one = tokenizer(["kids on a beach at sunset"], return_tensors="np")["input_ids"]
+    labels = [f"a photo of a {w}" for w in ("dog", "cat", "beach", "mountain") * 16]
+    ids_64 = tokenizer(labels, padding=True, return_tensors="np")["input_ids"]
+
+    def torch_run(tower: str, bf16: bool) -> Callable[[np.ndarray], np.ndarray]:
+        @torch.inference_mode()
+        def run(x: np.ndarray) -> np.ndarray:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                t = torch.from_numpy(x)
+                out = module.encode_image(t) if tower == "image" else module.encode_text(t)
+            return out.float().numpy()
+
+        return run
+
+    def onnx_run(tower: str, precision: str) -> Callable[[np.ndarray], np.ndarray]:
+        tw = onnx[precision]
+        return tw.image if tower == "image" else tw.text  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def hf_run_image(x: np.ndarray) -> np.ndarray:
+        return ref.features(hf.get_image_features(pixel_values=torch.from_numpy(x))).numpy()
+
+    @torch.inference_mode()
+    def hf_run_text(x: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(x)
+        return ref.features(hf.get_text_features(input_ids=t, attention_mask=(t > -1))).numpy()
+
+    names = ["PyTorch fp32", "PyTorch bf16", "ONNX fp32", "ONNX int8", "transformers"]
+    cases = [
+        ("image batch 1", "image", pixels[:1]),
+        ("image batch 8", "image", pixels[:8]),
+        ("image batch 32", "image", pixels[:32]),
+        ("text one phrase", "text", ids_one),
+        ("text 64 labels", "text", ids_64),
+    ]
+    if args.quick:
+        cases = [c for c in cases if c[0] != "image batch 32"]
+    print(f"\n{'':18}" + "".join(f"{n:>14}" for n in names) + "   (img/s or ms; cosine to fp32)")
+    for title, tower, x in cases:
+        runs = [
+            torch_run(tower, False),
+            torch_run(tower, True),
+            onnx_run(tower, "fp32"),
+            onnx_run(tower, "int8"),
+            hf_run_image if tower == "image" else hf_run_text,
+        ]
+        ref_out = runs[0](x)
+        times = {n: [] for n in names}
+        for _ in range(rounds):  # alternating rounds: background load hits every runtime alike
+            for n, run in zip(names, runs, strict=True):
+                times[n].append(median_time(lambda run=run, x=x: run(x), repeats))
+        cells, cosines = [], []
+        for n, run in zip(names, runs, strict=True):
+            t = statistics.median(times[n])
+            cells.append(
+                f"{len(x) / t:>8.1f} img/s" if tower == "image" else f"{t * 1e3:>11.1f} ms"
+            )
+            out = run(x)
+            cos = (
+                (out * ref_out).sum(1)
+                / np.linalg.norm(out, axis=1)
+                / np.linalg.norm(ref_out, axis=1)
+            )
+            cosines.append(f"{cos.min():>14.5f}")
+        base = statistics.median(times["transformers"])
+        best = min(statistics.median(times[n]) for n in names[:4])
+        print(
+            f"{title:18}"
+            + "".join(f"{c:>14}" for c in cells)
+            + f"   fastest ClipDesk {base / best:.2f}x transformers"
+        )
+        print(f"{'':18}" + "".join(cosines))
+    tmp.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
@@ -174,7 +301,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="with --catalog: store the speeds")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="with --catalog: these only")
     parser.add_argument("--device", default="cpu", help="with --catalog: cpu, cuda, mps")
+    parser.add_argument(
+        "--runtimes", action="store_true", help="PyTorch fp32/bf16 and ONNX Runtime fp32/int8"
+    )
     args = parser.parse_args()
+    if args.runtimes:
+        run_runtimes(args)
+        return
     if args.catalog:
         run_catalog(args)
         return

@@ -44,6 +44,10 @@ QUICK_ARGS: dict[str, list[str]] = {
     # retrieval P@10 needs the 1,000 renders (~12 per colour-shape pair); fewer caps it.
     "mini_eval": ["--n-single", "200"],
     "store_bench": ["--vectors", "20000", "--files", "1000"],
+    # the real run is 100,000 photos (its default); the old full-rows path costs seconds a query
+    "search_box_bench": ["--photos", "5000", "--queries", "6"],
+    # the first 20 of the cached photos, the same query library (set up by peer_rclip --setup)
+    "peer_rclip": ["--photos", "20", "--rounds", "3", "--queries", "3", "--warm", "10"],
 }
 # Plots the report should contain, by a word in the series title; absent ones are listed.
 EXPECTED_PLOTS = {

@@ -87,6 +87,9 @@ def _apply_theme(app) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; ``argv`` None is the process's own command line, and then the process ends
+    here once the app has shut down (:mod:`clipdesk.ui.process_exit`)."""
+    whole_process = argv is None
     argv = list(argv) if argv is not None else sys.argv
     args = parse_args(argv)
     from PySide6.QtCore import QTimer
@@ -141,4 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, controller.start)  # after the first paint
     if args.images:
         QTimer.singleShot(0, lambda: window.search_image_paths(args.images))
-    return app.exec()
+    code = app.exec()
+    if whole_process:
+        from clipdesk.ui.process_exit import leave
+
+        leave(app, code)
+    return code

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from clipdesk import __version__
 from clipdesk.common import logging_setup
+from clipdesk.common.config import RUNTIME_CHOICES
 from clipdesk.common.errors import ClipDeskError
 
 # Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
@@ -73,6 +74,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--device",
         default=None,
         help="auto, cpu, cuda, cuda:N or mps (default: the device chosen in the settings)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIME_CHOICES,
+        default=None,
+        help="what runs the model: torch (PyTorch), onnx (ONNX Runtime on the CPU, int8 where it "
+        "agrees with fp32; exports the model first if needed) or auto (the faster measured here; "
+        "PyTorch on a GPU). Default: the app's setting, else $CLIPDESK_RUNTIME",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")

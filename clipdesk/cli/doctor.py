@@ -35,7 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    report = collect(library=args.library, model=args.model, device=args.device, quick=args.quick)
+    report = collect(
+        library=args.library,
+        model=args.model,
+        device=args.device,
+        quick=args.quick,
+        runtime=args.runtime,
+    )
     emit(args, report, format_report(report))
     return 1 if failures(report) else 0
 
@@ -46,9 +52,13 @@ def collect(
     model: str | None = None,
     device: str | None = None,
     quick: bool = False,
+    runtime: str | None = None,
 ) -> dict[str, Section]:
-    """Every section (see :mod:`clipdesk.services.diagnostics`); the library is only read."""
-    app = ClipDeskServices(library, model=model, device=device)
+    """Every section (see :mod:`clipdesk.services.diagnostics`); the library is only read, and
+    no model is exported (a model ONNX Runtime would serve once exported is test-run on
+    PyTorch, and the model section says it is not prepared)."""
+    app = ClipDeskServices(library, model=model, device=device, runtime=runtime)
+    app.defer_exports = True
     try:
         return diagnose(app, quick=quick)
     finally:

@@ -56,7 +56,9 @@ def _folder_ref(text: str) -> int | str:
 
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 def _progress(args: argparse.Namespace):

@@ -6,6 +6,11 @@
 
 A progress bar is drawn on stderr when it is a terminal, nothing otherwise (scripts, cron, pipes).
 Ctrl+C stops cleanly: the batch in hand is committed, and the next run carries on from there.
+
+A model that ONNX Runtime should serve here (the runtime auto or onnx, on the CPU) but that has
+no export yet (installed before exports existed, the bundled demo model) is exported first, its
+steps on the same progress line; a failed export is a note on stderr and the run goes on with
+PyTorch.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from clipdesk.common.progress import CancelToken, Progress
+from clipdesk.services.runtimes import describe as runtime_text
 
 EXIT_INTERRUPTED = 130
 
@@ -63,7 +69,9 @@ def open_services(args: argparse.Namespace) -> Any:
     from clipdesk.services.app import ClipDeskServices
 
     # None: what the settings say (the app's choices), like every command.
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 class ProgressBar:
@@ -86,7 +94,8 @@ class ProgressBar:
             frac = p.fraction or 0.0
             bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
             eta = f"  ETA {_clock(p.eta_s)}" if p.eta_s is not None and p.done < p.total else ""
-            line = f"{p.message or 'Working'} [{bar}] {p.done:,}/{p.total:,}  {p.rate:.1f}/s{eta}"
+            rate = f"  {p.rate:.1f}/s" if p.rate else ""  # steps (an export) have no rate
+            line = f"{p.message or 'Working'} [{bar}] {p.done:,}/{p.total:,}{rate}{eta}"
         else:
             line = f"{p.message or 'Working'} {p.done:,}"
         pad = max(0, self._width - len(line))
@@ -199,6 +208,7 @@ def _scan_and_index(
     out["waiting"] = dict(report.waiting)  # owed after embedding: XMP keywords, tags
     out["waiting_note"] = report.waiting_note
     out["model"] = app.model.id
+    out["runtime"] = app.model.runtime_label  # what embedded them: "onnx-int8", "torch-fp32"
     return out
 
 
@@ -216,9 +226,10 @@ def _summary(result: dict[str, Any]) -> str:
         lines.append(f"Queued {result['retried']:,} photos in error to be tried again.")
     if "index" in result:
         r = result["index"]
+        on = f" on {runtime_text(result['runtime'])}" if result.get("runtime") else ""
         lines.append(
             f"Indexed {r['embedded']:,} photos ({r['failed']:,} could not be read) in "
-            f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s."
+            f"{r['seconds']:.1f} s, {r['photos_per_s']:.1f} photos/s{on}."
         )
         if r["failed"]:
             lines.append(
@@ -237,9 +248,28 @@ def _summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _prepare_model(app: Any, args: argparse.Namespace, bar: ProgressBar) -> bool:
+    """Export the model first where it is owed one (see the module's docstring); False when
+    Ctrl+C stopped it."""
+
+    def job(token: CancelToken) -> Any:
+        try:
+            return app.runtimes.prepare_active(progress=bar, cancel=token)
+        finally:
+            bar.close()
+
+    prepared, interrupted = _run_cancellable(job)
+    if prepared is not None and not prepared.ok and not args.json:
+        print(f"note: {prepared.note}", file=sys.stderr)
+    return not interrupted
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
+        if not _prepare_model(app, args, bar):
+            print("Stopped before indexing; nothing was embedded.", file=sys.stderr)
+            return EXIT_INTERRUPTED
         _ = app.model  # a missing model fails here, before any scanning
         result, interrupted = _run_cancellable(
             lambda token: _scan_and_index(app, args, token, bar, args.limit)
@@ -253,6 +283,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=None if not args.json else False)
     with open_services(args) as app:
+        if not _prepare_model(app, args, bar):
+            return EXIT_INTERRUPTED
         _ = app.model
 
         def job(token: CancelToken) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 def run_backup(args: argparse.Namespace) -> int:

@@ -1,4 +1,10 @@
-"""``clipdesk-cli models``: list, import, download and choose the CLIP model.
+"""``clipdesk-cli models``: list, import, download, prepare and choose the CLIP model.
+
+An import or a download then prepares the model for ONNX Runtime (a one-off export, its steps
+on a progress line; Ctrl+C stops it and the model stays installed, on PyTorch); a failed export
+is a note, never a failed install. ``prepare`` does it now for any model and prints what the
+export measured here: ONNX fp32 against PyTorch, int8 against fp32, and the speeds "auto"
+chooses by.
 
 Choosing a model (``activate``, or ``--activate`` after an import or a download) first says what
 the switch costs the library, the figures Settings shows (how many photos are embedded again, and
@@ -13,13 +19,18 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from clipdesk.common.progress import Progress
+from clipdesk.common.errors import CancelledError
+from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.model_catalog import size_text
-from clipdesk.services.models import OnClash
+from clipdesk.services.models import Installed, OnClash
+from clipdesk.services.runtimes import Preparation
+from clipdesk.services.runtimes import describe as runtime_text
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
     from clipdesk.services.records import CatalogTable, ModelInfo, ReembedEstimate
+
+EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,9 +103,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="an installed model's name, or 'default' for the demo model")
     p.set_defaults(func=run_activate)
 
-    p = sub.add_parser("remove", help="delete a user-installed model")
+    p = sub.add_parser("remove", help="delete a user-installed model (and its ONNX export)")
     p.add_argument("name")
     p.set_defaults(func=run_remove)
+
+    p = sub.add_parser(
+        "prepare",
+        help="prepare a model for ONNX Runtime now, and print what it measured here",
+        description="Export a model for ONNX Runtime (fp32 and int8; once per model, kept "
+        "beside the models), then print its agreement with PyTorch, int8's with fp32, the "
+        "speeds measured on this computer and the runtime 'auto' uses. A model that is "
+        "prepared already prints the figures of its export.",
+    )
+    p.add_argument(
+        "name",
+        nargs="?",
+        help="an installed model's name or a checkpoint path (default: --model, else the "
+        "active model)",
+    )
+    p.set_defaults(func=run_prepare)
 
 
 def _on_clash(args: argparse.Namespace) -> OnClash:
@@ -106,7 +133,9 @@ def _services(args: argparse.Namespace) -> ClipDeskServices:
     override them for this command); nothing opens until a command needs it."""
     from clipdesk.services.app import ClipDeskServices
 
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -116,8 +145,9 @@ def run_list(args: argparse.Namespace) -> int:
         models = app.models.installed()
         active = app.models.active()
         sweep = app.models.recovery()
+        runtimes = app.runtimes.describe_models([m.path for m in models])
         data: dict[str, Any] = {
-            "models": [m.to_json() for m in models],
+            "models": [{**m.to_json(), "runtime": runtimes[m.path].to_json()} for m in models],
             "active": active,
             "recovered": list(sweep.actions),
             "leftovers": list(sweep.leftovers),
@@ -125,6 +155,7 @@ def run_list(args: argparse.Namespace) -> int:
         lines = [f"recovered: {line}" for line in sweep.actions]
         for m in models:
             flags = [m.source] + (["demo"] if m.demo else [])
+            flags.append(runtime_text(runtimes[m.path].serves))
             mark = "*" if m.active else " "
             lines.append(
                 f"{mark} {m.name:32} {size_text(m.size_bytes):>10}  {', '.join(flags)}  {m.path}"
@@ -191,7 +222,11 @@ def run_catalog(args: argparse.Namespace) -> int:
 
 
 def _finish(
-    args: argparse.Namespace, info: ModelInfo, verb: str, switch: _Switch | None = None
+    args: argparse.Namespace,
+    info: ModelInfo,
+    verb: str,
+    switch: _Switch | None = None,
+    runtime: Preparation | None = None,
 ) -> int:
     from clipdesk.cli import emit
 
@@ -199,6 +234,10 @@ def _finish(
     lines = [f"{verb} {info.name} ({size_text(info.size_bytes)}) at {info.path}"]
     if info.active:
         lines[0] += " — now active"
+    if runtime is not None:
+        data["runtime"] = runtime.to_json()
+        if runtime.outcome != "skipped":
+            lines.append(("" if runtime.ok else "note: ") + runtime.note)
     if switch is not None:
         data["reembed"] = switch.estimate.to_json() if switch.estimate else None
         lines[:0] = switch.lines()
@@ -250,13 +289,48 @@ def _activate_installed(
     return info, switch
 
 
-def run_import(args: argparse.Namespace) -> int:
-    with _services(args) as app:
-        info = app.models.import_model(
-            args.source, args.name, on_clash=_on_clash(args), act=args.act
-        )
+def _install(args: argparse.Namespace, app: ClipDeskServices, verb: str, job: Any) -> int:
+    """Run ``job(token)`` (an install, then its export), Ctrl+C as a clean cancel; then
+    ``--activate`` unless interrupted, and the summary."""
+    from clipdesk.cli.index import _run_cancellable
+
+    try:
+        installed, interrupted = _run_cancellable(job)
+    except CancelledError:
+        print("interrupted; nothing was installed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    info, switch = installed.info, None
+    if not interrupted:
         info, switch = _activate_installed(args, app, info)
-    return _finish(args, info, "imported", switch)
+    _finish(args, info, verb, switch, installed.runtime)
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    bar = _step_bar(args)
+    with _services(args) as app:
+
+        def job(token: CancelToken) -> Installed:
+            try:
+                return app.models.import_model(
+                    args.source,
+                    args.name,
+                    on_clash=_on_clash(args),
+                    act=args.act,
+                    progress=bar,
+                    cancel=token,
+                )
+            finally:
+                bar.close()
+
+        return _install(args, app, "imported", job)
+
+
+def _step_bar(args: argparse.Namespace) -> Any:
+    """The export's steps, on the progress line ``index`` draws (on a terminal, not --json)."""
+    from clipdesk.cli.index import ProgressBar
+
+    return ProgressBar(enabled=None if not args.json else False)
 
 
 class _ProgressLine:
@@ -285,15 +359,29 @@ class _ProgressLine:
 
 def run_download(args: argparse.Namespace) -> int:
     line = _ProgressLine(not args.json)
+    bar = _step_bar(args)
+
+    def steps(p: Progress) -> None:
+        line.done()  # the download's line ends where the export's begins
+        bar(p)
+
     with _services(args) as app:
-        try:
-            info = app.models.download(
-                args.model, name=args.name, on_clash=_on_clash(args), progress=line
-            )
-        finally:
-            line.done()
-        info, switch = _activate_installed(args, app, info)
-    return _finish(args, info, "downloaded", switch)
+
+        def job(token: CancelToken) -> Installed:
+            try:
+                return app.models.download(
+                    args.model,
+                    name=args.name,
+                    on_clash=_on_clash(args),
+                    progress=line,
+                    prepare_progress=steps,
+                    cancel=token,
+                )
+            finally:
+                line.done()
+                bar.close()
+
+        return _install(args, app, "downloaded", job)
 
 
 def run_activate(args: argparse.Namespace) -> int:
@@ -312,6 +400,60 @@ def run_activate(args: argparse.Namespace) -> int:
     lines = [*switch.lines(), f"active model: {active or 'default (' + default + ')'}"]
     emit(args, data, "\n".join(lines))
     return 0  # declining is the user's choice, as after import or download --activate
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.cli.index import _run_cancellable
+
+    bar = _step_bar(args)
+    with _services(args) as app:
+        target = args.name or app.model_source
+
+        def job(token: CancelToken) -> Preparation:
+            try:
+                return app.runtimes.prepare(target, progress=bar, cancel=token)
+            finally:
+                bar.close()
+
+        try:
+            prepared, _ = _run_cancellable(job)
+        except CancelledError:
+            print("interrupted; nothing was kept (the model runs on PyTorch)", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        choice = app.runtimes.choice()
+    emit(args, {**prepared.to_json(), "runtime_choice": choice}, prepared_text(prepared, choice))
+    return 0
+
+
+def prepared_text(p: Preparation, choice: str) -> str:
+    """What ``models prepare`` prints: the export, its agreement, the speeds, the choice."""
+    verb = "prepared" if p.outcome == "prepared" else "already prepared"
+    took = f" in {p.seconds:.1f} s" if p.outcome == "prepared" else ""
+    lines = [f"{verb} {p.model} for ONNX Runtime{took} ({p.folder})"]
+    if p.fp32_max_diff is not None:
+        lines.append(f"  ONNX fp32 vs PyTorch: max difference {p.fp32_max_diff:.1e}")
+    a = p.agreement
+    if a:
+        verdict = "passed: int8 is used" if a.get("passed") else "failed: fp32 is used"
+        lines.append(
+            f"  int8 vs fp32: min cosine {a.get('image_min_cosine', 0):.4f} (images), "
+            f"{a.get('text_min_cosine', 0):.4f} (texts); recall@10 "
+            f"{a.get('recall_at_10', 0):.3f} — {verdict}"
+        )
+    if p.speed:
+        lines.append(f"  {'measured here':22} {'images/s':>9} {'text ms':>8}")
+        for label, figures in p.speed.items():
+            lines.append(
+                f"  {runtime_text(label):22} {figures.get('image_per_s', 0):9.1f} "
+                f"{figures.get('text_ms', 0):8.2f}"
+            )
+    uses = runtime_text(p.serves)
+    lines.append(
+        f"  runtime setting {choice}: {uses} serves it here"
+        + (" (auto: the faster measured here)" if choice == "auto" else "")
+    )
+    return "\n".join(lines)
 
 
 def run_remove(args: argparse.Namespace) -> int:

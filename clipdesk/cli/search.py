@@ -142,10 +142,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         runtime = search_runtime(app)
         model_id = app.search_model().id
         if not args.json:
-            from clipdesk.model.runtime import describe
-
             print(
-                f"model {model_id}: query on {describe(runtime.query)}; "
+                f"model {model_id}: query on {runtime.query_text()}; "
                 f"photos' vectors made with {runtime.vectors_text()}",
                 file=sys.stderr,
             )

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from clipdesk.services.app import ClipDeskServices
+from clipdesk.services.runtimes import describe as runtime_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,14 @@ def describe(data: dict[str, Any]) -> str:
     default = data.get("default_model")
     chosen = data["model"] or (f"not chosen yet (using {default})" if default else "not chosen yet")
     lines.append(f"model: {chosen}")
+    runtime = data.get("model_runtime") or {}
+    if runtime.get("serves"):
+        line = f"  runs on {runtime_text(runtime['serves'])}"
+        if runtime.get("export_failed"):
+            line += f" (its export for ONNX Runtime failed: {runtime['export_failed']})"
+        elif runtime.get("export_owed"):
+            line += " (not prepared for ONNX Runtime yet: `clipdesk-cli models prepare`)"
+        lines.append(line)
     if data.get("search_model") and not data.get("search_model_is_active", True):
         lines.append(
             f"  search uses {data['search_model']} until every photo has a vector of the model"
@@ -60,7 +69,9 @@ def describe(data: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with ClipDeskServices(args.library, model=args.model, device=args.device) as app:
+    with ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    ) as app:
         report = app.status_report.report(max_errors=args.errors)
     data = report.as_json()
     emit(args, data, describe({**data, "search_model_is_active": report.search_model_is_active}))

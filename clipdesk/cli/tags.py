@@ -208,7 +208,9 @@ def _services(args: argparse.Namespace) -> ClipDeskServices:
     and ``--device`` override the settings for this command."""
     from clipdesk.services.app import ClipDeskServices
 
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 def _photo_ids(app: ClipDeskServices, refs: list[str]) -> list[int]:

@@ -224,7 +224,9 @@ def _services(args: argparse.Namespace) -> ClipDeskServices:
     override them for this command)."""
     from clipdesk.services.app import ClipDeskServices
 
-    return ClipDeskServices(args.library, model=args.model, device=args.device)
+    return ClipDeskServices(
+        args.library, model=args.model, device=args.device, runtime=args.runtime
+    )
 
 
 def run_pairs(args: argparse.Namespace) -> int:

@@ -9,21 +9,24 @@ updates the row, so vectors and tags stay attached.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase, inserted_id
-from clipdesk.library.dates import DateLike, taken_between, taken_seconds_of
+from clipdesk.library.dates import DateLike, taken_between, taken_bound, taken_seconds_of
 from clipdesk.library.folders import normalise_path, subtree_range
 from clipdesk.library.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_DATES_KEPT = 6  # photo_dates answers cached (1.6 MB each at 100,000 photos)
+_DATES_LOCK = threading.Lock()
 T = TypeVar("T")
 
 
@@ -160,10 +163,53 @@ class PhotoQueries(LibraryBase):
         statuses: Iterable[PhotoStatus | str] | None = None,
         taken_from: DateLike | None = None,
         taken_to: DateLike | None = None,
+        order: Literal["path", "newest", "oldest"] = "path",
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, taken float64 POSIX seconds) of the photos passing the filters (None: no
-        restriction), ordered by path: what browsing and the date orders sort, without reading
-        whole rows. Dates as :func:`clipdesk.library.dates.taken_seconds` tells them."""
+        restriction), ordered by path, or by date (newest or oldest first; the same date: by
+        path): what browsing shows and the date orders sort by, without reading whole rows.
+        Dates as :func:`clipdesk.library.dates.taken_seconds` tells them.
+
+        Read-only arrays, cached until the file changes (:meth:`change_stamp`: a commit from
+        any thread or program), so browsing 100,000 photos again costs no query and no sort."""
+        key = (
+            order,
+            tuple(int(f) for f in folder_ids) if folder_ids is not None else None,
+            tuple(sorted(str(s) for s in statuses)) if statuses is not None else None,
+            taken_bound(taken_from, end=False),
+            taken_bound(taken_to, end=True),
+        )
+        stamp = self.change_stamp()  # before the read: a commit during it makes the next miss
+        with _DATES_LOCK:
+            cache: dict[object, tuple[int, np.ndarray, np.ndarray]]
+            cache = self.__dict__.setdefault("_photo_dates", {})
+            hit = cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1], hit[2]
+        if order != "path":
+            by_path, when = self.photo_dates(
+                folder_ids=folder_ids, statuses=statuses, taken_from=taken_from, taken_to=taken_to
+            )
+            dated = np.argsort(-when if order == "newest" else when, kind="stable")
+            ids, taken = by_path[dated], when[dated]
+        else:
+            ids, taken = self._photo_dates_by_path(folder_ids, statuses, taken_from, taken_to)
+        ids.flags.writeable = taken.flags.writeable = False  # shared by every caller
+        if self.connection().in_transaction:
+            return ids, taken  # it may see changes of its own that are rolled back yet
+        with _DATES_LOCK:
+            cache[key] = (stamp, ids, taken)
+            while len(cache) > _DATES_KEPT:
+                del cache[next(iter(cache))]
+        return ids, taken
+
+    def _photo_dates_by_path(
+        self,
+        folder_ids: Sequence[int] | None,
+        statuses: Iterable[PhotoStatus | str] | None,
+        taken_from: DateLike | None,
+        taken_to: DateLike | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         where: list[str] = []
         params: list[object] = []
         if folder_ids is not None:

@@ -73,6 +73,7 @@ class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, Ste
         # weak: a connection goes (and is closed) with its thread, e.g. an expired pool worker
         self._all: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None  # change_stamp's, shared by every thread
         self._closed = False
         # Before any read-write connection, which would switch another program's file to WAL.
         probe.library_version(self.path, self.timeout)
@@ -134,11 +135,27 @@ class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, Ste
                 self._all.add(conn)
         return conn
 
+    def change_stamp(self) -> int:
+        """A number that changes whenever anyone commits to the file - any thread of this
+        process, any other program - for caches of what the file holds. Read on a connection of
+        its own that never writes (SQLite's data_version counts the commits of the others)."""
+        with self._lock:
+            if self._closed:
+                raise LibraryClosedError(f"The library {self.path} is closed.")
+            if self._watch is None:
+                self._watch = self._connect()
+                self._all.add(self._watch)
+            try:
+                return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise self._translated(exc) from exc
+
     def close(self) -> None:
         """Close every thread's connection. Further use raises LibraryClosedError."""
         with self._lock:
             self._closed = True
             conns, self._all = list(self._all), weakref.WeakSet()
+            self._watch = None
         for conn in conns:
             try:
                 conn.close()

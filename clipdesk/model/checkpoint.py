@@ -201,10 +201,52 @@ def load_clip_state_dict_file(path: Path, act: str | None) -> Checkpoint:
     )
 
 
+# In-place fills that modules' constructors and reset_parameters run on their fresh tensors.
+_FILLS = frozenset(
+    {"normal_", "uniform_", "fill_", "zero_", "random_", "exponential_", "bernoulli_"}
+)
+
+
+class _SkipInitialisers(torch.overrides.TorchFunctionMode):
+    """Skips torch.nn.init's functions and in-place random fills of meta tensors. On the meta
+    device they compute nothing, yet the first ``normal_`` there goes through torch's Python
+    reference kernels, which import torch._dynamo: 2-3 s of a model's load (issue #15)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inits = {
+            f
+            for name, f in vars(torch.nn.init).items()
+            if name.endswith("_") and not name.startswith("_") and callable(f)
+        }
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: object,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        if func in self._inits or getattr(func, "__name__", None) in _FILLS:
+            target = args[0] if args else kwargs.get("tensor")
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def uninitialised() -> Iterator[None]:
+    """Modules built inside have every tensor on the meta device, with no initialiser run: the
+    checkpoint's weights replace them all (:func:`load_exact`, ``assign=True``)."""
+    with torch.device("meta"), _SkipInitialisers():
+        yield
+
+
 def build_module(cfg: ClipConfig, sd: dict[str, torch.Tensor], source: Path) -> ClipModule:
     """A module with exactly these weights; any missing, unexpected or misshapen tensor is an error
     naming the file."""
-    with torch.device("meta"):
+    with uninitialised():
         module = ClipModule(cfg)
     return load_exact(module, sd, source, "the CLIP architecture")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from clipdesk.common import limits
 from clipdesk.model.preprocess import PreprocessConfig
 
 if TYPE_CHECKING:
@@ -51,15 +53,31 @@ class ModelFacts:
             raise ValueError(f"unknown scoring {scoring!r}")
         bias = data.get("logit_bias")
         meta = data.get("meta", {})
-        return cls(
+        facts = cls(
             name=str(data["name"]),
             path=path,
             weights_hash=weights_hash,
             family=str(data["family"]),
             scoring=cast("Scoring", scoring),
-            embed_dim=int(data["embed_dim"]),
-            logit_scale=float(data["logit_scale"]),
-            logit_bias=None if bias is None else float(bias),
+            embed_dim=_whole(data["embed_dim"], "embed_dim", limits.MODEL_EMBED_DIM),
+            logit_scale=_finite(data["logit_scale"], "logit_scale"),
+            logit_bias=None if bias is None else _finite(bias, "logit_bias"),
             preprocess=PreprocessConfig.from_json(data["preprocess"]),
             meta=meta if isinstance(meta, dict) else {},
         )
+        # A manifest is data from disk: a size of 10**9 would make every photo a huge array.
+        _whole(facts.preprocess.size, "preprocess.size", limits.MODEL_IMAGE_SIZE)
+        return facts
+
+
+def _whole(value: object, name: str, bounds: tuple[int, int]) -> int:
+    lo, hi = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} is {value!r}, not a whole number from {lo} to {hi}")
+    return value
+
+
+def _finite(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} is {value!r}, not a finite number")
+    return float(value)

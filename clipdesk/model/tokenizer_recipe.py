@@ -125,6 +125,16 @@ def tokenizer_from_recipe(
     return tokenizer
 
 
+def check_recipe(recipe: Mapping[str, Any], folder: Path) -> None:
+    """Raise :class:`CheckpointError` unless ``recipe`` is one :func:`tokenizer_from_recipe`
+    would take: every field as its kind needs, every file it names a file in ``folder``. Reads
+    nothing, so a cache can refuse a damaged recipe before it is used."""
+    fields = _checked(recipe, folder)
+    for key, value in fields.items():
+        if _FIELDS[recipe["kind"]][key] is _FILE and not (folder / value).is_file():
+            raise CheckpointError(f"{folder}: the tokenizer recipe's {key} {value} is missing")
+
+
 def _checked(recipe: object, where: Path | str) -> dict[str, Any]:
     """The recipe's fields once every one has the type and range its kind needs."""
     if not isinstance(recipe, Mapping):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from clipdesk.library.records import PhotoStatus
-from clipdesk.search.ranking import best_first
+from clipdesk.search.ranking import best_first, stable_order
 from clipdesk.search.results import SearchFilters, SearchResult, SqlKey
 from clipdesk.search.scores import COSINE, ScoreScale
 from clipdesk.search.vector_index import VectorIndex
@@ -68,7 +68,7 @@ class Searcher:
         self._generation = 0
         self._allowed_cache: dict[SqlKey, np.ndarray] = {}
         self._status_cache: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
-        self._taken: np.ndarray | None = None  # photo id -> taken seconds (NaN: no such photo)
+        self._date_ranks: np.ndarray | None = None  # photo id -> rank of its date (-1: none)
 
     # --- keeping in step -------------------------------------------------------------------
 
@@ -239,22 +239,30 @@ class Searcher:
             ids, cosines = best_first(ids, cosines, limit)
         return scale.rescored(ids, cosines, filters.min_score)
 
-    def taken(self, photo_ids: np.ndarray) -> np.ndarray:
-        """When each photo was taken (float64 POSIX seconds, as
-        :func:`clipdesk.library.dates.taken_seconds` tells it; NaN for an id the library does
-        not hold): one library read, then cached until the library changes (:meth:`sync`)."""
+    def by_date(self, photo_ids: np.ndarray, newest: bool = True) -> np.ndarray:
+        """Positions into ``photo_ids`` ordering them by when each photo was taken (as
+        :func:`clipdesk.library.dates.taken_seconds` tells it), newest or oldest first, photos
+        taken at the same time keeping their order (a ranking's: by relevance); ids the
+        library no longer holds are left out. The dates are read once and kept, as ranks,
+        until the library changes (:meth:`sync`), so a date order costs a sort of integers."""
         ids = np.asarray(photo_ids, np.int64)
         with self._lock:
-            table = self._taken
+            table = self._date_ranks
             if table is None:
                 known, seconds = self.library.photo_dates()
-                table = np.full(int(known.max()) + 1 if len(known) else 0, np.nan)
-                table[known] = seconds
-                self._taken = table
-        out = np.full(len(ids), np.nan)
+                _, dense = np.unique(seconds, return_inverse=True)  # equal dates: equal ranks
+                table = np.full(int(known.max()) + 1 if len(known) else 0, -1, np.int64)
+                table[known] = dense
+                self._date_ranks = table
+        ranks = np.full(len(ids), -1, np.int64)
         inside = (ids >= 0) & (ids < len(table))
-        out[inside] = table[ids[inside]]
-        return out
+        ranks[inside] = table[ids[inside]]
+        held = np.flatnonzero(ranks >= 0)
+        ranks = ranks[held]
+        if newest and len(ranks):
+            ranks = ranks.max() - ranks
+        order: np.ndarray = held[stable_order(ranks)]
+        return order
 
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of every photo search can show (status ok) to each of ``queries``
@@ -299,7 +307,7 @@ class Searcher:
         self._generation += 1
         self._allowed_cache.clear()
         self._status_cache.clear()
-        self._taken = None
+        self._date_ranks = None
 
     def _by_status(self, statuses: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
         """(ids to hide, non-ok ids to show) for a status filter, cached until a change."""

@@ -3,8 +3,8 @@ over it, and import nothing else of ClipDesk but :mod:`clipdesk.services.records
 :mod:`clipdesk.common` (errors, progress, logging).
 
 ``ClipDeskServices`` is the facade: one library, one model, one search index, with an attribute
-per area (``folders``, ``tags``, ``heads``, ``training``, ``models``, ``status_report``,
-``settings``); each workflow is written once, in that area's module here.
+per area (``folders``, ``tags``, ``heads``, ``training``, ``models``, ``runtimes``,
+``status_report``, ``settings``); each workflow is written once, in that area's module here.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from clipdesk.services.heads import HeadService
     from clipdesk.services.library_file import LibraryFileService
     from clipdesk.services.models import ModelService
+    from clipdesk.services.runtimes import RuntimeService
     from clipdesk.services.search import FoundPhoto, PhotoSearch, Ranking
     from clipdesk.services.status import StatusService
     from clipdesk.services.steps import StepService
@@ -76,26 +77,35 @@ class ClipDeskServices:
         device: str | None = None,
         *,
         index_dtype: str = "float16",
+        runtime: str | None = None,
     ) -> None:
         """``library_path``: None is the library chosen in the settings (see
         :func:`~clipdesk.services.settings.resolve_library_path`). ``model``: None (the active
         model, else the bundled demo), a name or path, or a loaded ClipModel. ``device``: None is
-        the device chosen in the settings."""
+        the device chosen in the settings. ``runtime``: auto, torch or onnx; None is the setting
+        (``CLIPDESK_RUNTIME`` overrides it), read at each load (see :attr:`runtimes`)."""
         self.settings = SettingsService()
         self.library_path = resolve_library_path(library_path)
         self.device = device or self.settings.device()
         self.index_dtype = index_dtype
+        self.runtime = runtime
+        # The app sets it: a model that ONNX Runtime should serve but has no export yet loads
+        # on PyTorch, and a background job exports it (RuntimeService.prepare_active) instead
+        # of the load waiting for the export.
+        self.defer_exports = False
         self._model_source = (
             None if model is None or not isinstance(model, str | Path) else str(model)
         )
         self._model = model if model is not None and not isinstance(model, str | Path) else None
         self._search_model: ClipModel | None = None
+        self._loaded: ClipModel | None = None  # the model loaded here (not one handed to us)
         self._library: Library | None = None
         self._searcher: Searcher | None = None
         self._encoders: dict[str, QueryEncoder] = {}
         self._lock = threading.RLock()
         self._index_lock = threading.Lock()
         self._listeners: list[EmbeddedHook] = []
+        self._batch_sizes: dict[tuple[str, str, str], int] = {}  # (model id, runtime, device)
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -116,10 +126,8 @@ class ClipDeskServices:
         """The active model (loaded on first use)."""
         with self._lock:
             if self._model is None:
-                from clipdesk.model import load_model
-
-                self._model = load_model(self._model_source, device=self.device)
-                log.info("active model %s", self._model.id)
+                self._model = self._loaded = self.runtimes.load(self._model_source)
+                log.info("active model %s (%s)", self._model.id, self._model.runtime_label)
             return self._model
 
     # --- the areas: each workflow written once, for both faces ---------------------------------
@@ -168,6 +176,13 @@ class ClipDeskServices:
         return ModelService(self)
 
     @cached_property
+    def runtimes(self) -> RuntimeService:
+        """What serves each model (PyTorch, ONNX Runtime), and preparing one for ONNX Runtime."""
+        from clipdesk.services.runtimes import RuntimeService
+
+        return RuntimeService(self)
+
+    @cached_property
     def library_file(self) -> LibraryFileService:
         """The library as a file: a backup while in use; decisions out to a file and back in."""
         from clipdesk.services.library_file import LibraryFileService
@@ -182,12 +197,17 @@ class ClipDeskServices:
         return StatusService(self)
 
     def close(self) -> None:
+        """Close the library (each thread's connection; the last one to close checkpoints the
+        WAL into the file) and let go of the models loaded here. An index run must have ended:
+        the app joins its pools first, a CLI run returns before its ``with`` block ends."""
         with self._lock:
             self._closed = True
             if self._library is not None:
                 self._library.close()
                 self._library = None
             self._searcher = None
+            for model in {m for m in (self._loaded, self._search_model) if m is not None}:
+                model.close()  # sessions and buffers; a later call on it rebuilds them
 
     def __enter__(self) -> ClipDeskServices:
         return self
@@ -207,6 +227,18 @@ class ClipDeskServices:
             else:
                 path = getattr(model, "path", None)
                 self._model_source, self._model = (str(path) if path else None), model
+
+    def reload_model(self) -> None:
+        """Load the models again on their next use, the same models: the runtime that serves
+        them changed (an export finished, the setting changed). Waits for an index run to end,
+        so a run never changes runtime halfway; a search running meanwhile finishes with the
+        model it holds (dropped, not closed under it). A model handed in loaded, with no path
+        to load it from, stays."""
+        with self._index_lock, self._lock:
+            if self._model_source is not None or self._model is self._loaded:
+                self._model = self._loaded = None
+            self._search_model = None
+            self._encoders = {}
 
     @property
     def model_source(self) -> str | None:
@@ -245,10 +277,8 @@ class ClipDeskServices:
         return record
 
     def _load_search_model(self, record: dict[str, str]) -> ClipModel | None:
-        from clipdesk.model import load_model
-
         try:
-            model = load_model(record.get("source"), device=self.device)
+            model = self.runtimes.load(record.get("source"))
         except ClipDeskError as exc:
             log.warning(
                 "previous model %s unavailable (%s): searching with the new one", record["id"], exc
@@ -347,7 +377,9 @@ class ClipDeskServices:
             searching_with = self._search_model_record()["id"]
             self.folders.retry_errors(transient_only=True)
             self.steps.run(cancel=cancel, progress=progress)
-            hook = self._on_embedded if searching_with == model.id else None
+            hook = partial(self._on_embedded, cancel=cancel) if searching_with == model.id else None
+            if pipeline_options.get("batch_size") is None:
+                pipeline_options["batch_size"] = self.index_batch_size(model)
             from clipdesk.indexing.pipeline import IndexPipeline  # torch: not at import time
 
             pipe = IndexPipeline(
@@ -369,7 +401,27 @@ class ClipDeskServices:
             owed = self.steps.run(cancel=cancel)
             return replace(report, waiting=owed.waiting, waiting_note=owed.describe())
 
-    def _on_embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def index_batch_size(self, model: ClipModel) -> int:
+        """Photos per forward pass of an index run, timed once per model, runtime and device
+        (see :mod:`clipdesk.indexing.batch_size`): a cancel waits at most for one such pass."""
+        key = (model.id, model.runtime_label, str(model.device))
+        with self._lock:
+            known = self._batch_sizes.get(key)
+        if known is not None:
+            return known
+        from clipdesk.indexing.batch_size import MOST, timed_batch_size
+
+        if not self.library.count_pending(model.id):
+            return MOST  # nothing to embed: not worth a timing
+        size = timed_batch_size(model)
+        log.info("indexing %s in batches of %d", model.id, size)
+        with self._lock:
+            self._batch_sizes[key] = size
+        return size
+
+    def _on_embedded(
+        self, ids: np.ndarray, vectors: np.ndarray, cancel: CancelToken | None = None
+    ) -> None:
         with self._lock:
             searcher = self._searcher
         if searcher is not None:
@@ -379,7 +431,9 @@ class ClipDeskServices:
                 listener(ids, vectors)
             except Exception:  # one listener's bug must not stop indexing or the others
                 log.exception("embedded listener %r failed", listener)
-        self.steps.run(ids.tolist())
+        # Cancelled (quitting, pausing): the steps are recorded as owed with the vectors, and
+        # the next run does them; the quit does not wait for them.
+        self.steps.run(ids.tolist(), cancel=cancel)
 
     # --- search ----------------------------------------------------------------------------
 

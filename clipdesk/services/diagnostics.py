@@ -34,7 +34,7 @@ def diagnose(app: ClipDeskServices, *, quick: bool = False) -> dict[str, Section
         "clipdesk": guarded(runtime_info),
         "torch": guarded(lambda: torch_info(app.device)),
         "model": guarded(
-            lambda: model_info(status.active_model(), device=app.device, load=not quick)
+            lambda: model_info(status.active_model(), device=app.device, load=not quick, app=app)
         ),
         "library": guarded(lambda: status.library_health(quick=quick)),
         "paths": guarded(paths_info),
@@ -63,6 +63,8 @@ def runtime_info() -> Section:
         "qt": _dist_version("PySide6-Essentials") or _dist_version("PySide6") or "not installed",
         "numpy": _dist_version("numpy") or "not installed",
         "pillow": _dist_version("Pillow") or _dist_version("pillow") or "not installed",
+        # the CPU runtime (clipdesk.model.runtime); its version is in every export's manifest
+        "onnxruntime": _dist_version("onnxruntime") or "not installed",
     }
 
 
@@ -101,8 +103,11 @@ def torch_info(requested: str | None) -> Section:
     return section
 
 
-def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
-    """The model ``name`` (None: the default), found, described and (``load``) test-run."""
+def model_info(
+    name: str | None, *, device: str | None, load: bool, app: ClipDeskServices | None = None
+) -> Section:
+    """The model ``name`` (None: the default), found, described and (``load``) test-run on the
+    runtime ``app``'s choice gives it (what serves it: ONNX Runtime or PyTorch)."""
     from clipdesk.model import manager
 
     section: Section = {"status": "ok", "requested": name or f"default ({manager.DEMO_MODEL})"}
@@ -130,12 +135,18 @@ def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
             for key in ("name", "display_name", "is_demo", "projection_dim", "description"):
                 if key in meta:
                     section[key] = meta[key]
+    if app is not None:
+        section["runtime_choice"] = app.runtimes.choice()
+        section.update(_runtime_of(app, path))
     if load:
         from clipdesk.model import load_model
 
         start = time.perf_counter()
         try:
-            loaded = load_model(str(path), device=device or "auto")
+            if app is not None:
+                loaded = app.runtimes.load(str(path))
+            else:
+                loaded = load_model(str(path), device=device or "auto")
             vector = loaded.encode_texts(["a photo of a dog"])
         except Exception as exc:  # noqa: BLE001 - report what a load failure looks like
             return {**section, "status": "fail", "error": getattr(exc, "message", str(exc))}
@@ -145,7 +156,18 @@ def model_info(name: str | None, *, device: str | None, load: bool) -> Section:
             device=str(loaded.device),
             is_demo=bool(loaded.is_demo),
             load_s=round(time.perf_counter() - start, 2),
+            runtime=loaded.runtime_label,
         )
+    return section
+
+
+def _runtime_of(app: ClipDeskServices, path: Path) -> Section:
+    """Whether the model has its export for ONNX Runtime, and what its last export said."""
+    described = app.runtimes.describe_models([path])[path]
+    section: Section = {"onnx_prepared": described.prepared}
+    if described.failed:
+        section["onnx_export_failed"] = described.failed
+        section["status"] = "warn"
     return section
 
 

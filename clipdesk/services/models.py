@@ -8,6 +8,11 @@ stays on the old model's vectors until every photo has been embedded with the ne
 
 Listing, importing and downloading need no library: ``ModelService()`` without an app serves the
 welcome page before any library is open.
+
+An install (import, download) then prepares the model for ONNX Runtime (its one-off export, with
+progress, cancellable: :mod:`clipdesk.services.runtimes`); the export's failure or cancel never
+undoes the install, the model runs on PyTorch and :class:`Installed` says why. Removing a model
+removes its export unless another installed model has the same weights.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.services.runtimes import Preparation, RuntimeService
 from clipdesk.services.settings import SettingsService
 
 if TYPE_CHECKING:
     from clipdesk.model.download import CatalogEntry
     from clipdesk.model.installs import InstallSweep
     from clipdesk.model.manager import ModelInfo
+    from clipdesk.model.runtime.cache import CacheEntry
     from clipdesk.model.speed import Probe
     from clipdesk.services.app import ClipDeskServices
     from clipdesk.services.model_catalog import CatalogTable
@@ -51,6 +58,22 @@ class Activation:
 
 
 @dataclass(frozen=True)
+class Installed:
+    """A model just installed (imported or downloaded), and how its preparation for ONNX
+    Runtime went (the install stands whatever that says)."""
+
+    info: ModelInfo
+    runtime: Preparation
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.info.to_json(), "runtime": self.runtime.to_json()}
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """The model a running app uses, and the one search uses while it re-embeds."""
 
@@ -60,12 +83,16 @@ class LoadedModel:
     is_demo: bool
     searching_with: str | None = None  # the previous model, while re-embedding for this one
     recovered: tuple[str, ...] = ()  # what the start-up sweep of the models folder did
+    runtime: str = ""  # what serves it: "onnx-int8", "torch-fp32" ...
+    prepare: bool = False  # an export for ONNX Runtime is owed: prepare_active() does it
+    runtime_note: str = ""  # why ONNX Runtime does not serve it, where it should
 
 
 class ModelService:
     def __init__(self, app: ClipDeskServices | None = None) -> None:
         self.app = app
         self.settings = app.settings if app is not None else SettingsService()
+        self.runtimes = app.runtimes if app is not None else RuntimeService()
 
     # --- what there is ------------------------------------------------------------------------
     def installed(self) -> list[ModelInfo]:
@@ -192,16 +219,19 @@ class ModelService:
         *,
         on_clash: OnClash = "error",
         act: str | None = None,
+        progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-    ) -> ModelInfo:
+    ) -> Installed:
         """Copy a Hugging Face CLIP folder or a state-dict file into the models folder (it is
-        loaded first: a broken checkpoint is refused before anything is copied)."""
+        loaded first: a broken checkpoint is refused before anything is copied), then prepare
+        it for ONNX Runtime (``progress``: the export's steps)."""
         from clipdesk.model import manager
 
+        replaced = self._replaced(source, name, on_clash)
         info = manager.import_model(source, name, on_clash=on_clash, act=act)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        return info
+        return self._prepared(info, replaced, progress, cancel)
 
     def download(
         self,
@@ -211,19 +241,58 @@ class ModelService:
         on_clash: OnClash = "error",
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
-    ) -> ModelInfo:
-        """Download a catalog model (or any Hugging Face CLIP repository) and install it."""
+        prepare_progress: ProgressCallback | None = None,
+    ) -> Installed:
+        """Download a catalog model (or any Hugging Face CLIP repository) and install it, then
+        prepare it for ONNX Runtime (``prepare_progress``, default ``progress``: the export's
+        steps)."""
         from clipdesk.model.download import download_model
 
-        return download_model(
+        replaced = self._replaced(None, name, on_clash)
+        info = download_model(
             name_or_repo, name=name, on_clash=on_clash, progress=progress, cancel=cancel
         )
+        return self._prepared(info, replaced, prepare_progress or progress, cancel)
+
+    def _replaced(
+        self, source: str | Path | None, name: str | None, on_clash: OnClash
+    ) -> CacheEntry | None:
+        """The export of the model an install with ``on_clash="replace"`` replaces, if any."""
+        from clipdesk.common import paths
+        from clipdesk.model.runtime.cache import find_entry
+
+        if on_clash != "replace":
+            return None
+        if name is None and source is not None:
+            src = Path(source).expanduser()
+            name = src.stem if src.is_file() else src.name
+        folder = paths.models_dir() / name if name else None
+        return find_entry(folder) if folder is not None and folder.is_dir() else None
+
+    def _prepared(
+        self,
+        info: ModelInfo,
+        replaced: CacheEntry | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> Installed:
+        done = self.runtimes.try_prepare(info.path, progress=progress, cancel=cancel)
+        if done.outcome in ("failed", "cancelled"):
+            log.warning("%s", done.note)
+        self.runtimes.forget(replaced)  # kept when the new weights are the same
+        return Installed(info, done)
 
     def remove(self, name: str) -> None:
-        """Delete a user-installed model (the active one falls back to the default)."""
+        """Delete a user-installed model (the active one falls back to the default), and its
+        export for ONNX Runtime unless another installed model has the same weights."""
+        from clipdesk.common import paths
         from clipdesk.model import manager
+        from clipdesk.model.runtime.cache import find_entry
 
+        folder = paths.models_dir() / name
+        entry = find_entry(folder) if folder.is_dir() else None
         manager.remove_model(name)
+        self.runtimes.forget(entry)
 
     # --- activation ---------------------------------------------------------------------------
     def activate(self, name: str | None, device: str | None = None) -> Activation:
@@ -273,6 +342,10 @@ class ModelService:
         app = self._app()
         active = app.model
         searching = app.search_model()
+        label = str(getattr(active, "runtime_label", ""))
+        path = getattr(active, "path", None)
+        # ONNX Runtime serving it, or nothing to export it from: nothing is owed
+        settled = label.startswith("onnx") or path is None
         return LoadedModel(
             active.name,
             active.id,
@@ -280,9 +353,33 @@ class ModelService:
             bool(active.is_demo),
             searching.name if searching.id != active.id else None,
             self.recovery().actions,
+            runtime=label,
+            prepare=not settled and _safely(lambda: self.runtimes.owed(path), False),
+            runtime_note="" if settled else _safely(lambda: self.runtimes.failure(path), ""),
         )
+
+    def prepare_active(
+        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> LoadedModel:
+        """Export the app's model for ONNX Runtime if it is owed one (after start-up, after a
+        switch: the app's background job), then serve it with ONNX Runtime; the model as it
+        is served then. An export that fails leaves it on PyTorch, with a note."""
+        self._app().runtimes.prepare_active(progress=progress, cancel=cancel)
+        return self.load()
 
     def _app(self) -> ClipDeskServices:
         if self.app is None:
             raise RuntimeError("this ModelService has no library open")
         return self.app
+
+
+def _safely(fn: Any, default: Any) -> Any:
+    """What the runtime files say, or ``default`` when they cannot be read: a model that
+    loaded is served whatever the export's bookkeeping says."""
+    from clipdesk.common.errors import ClipDeskError
+
+    try:
+        return fn()
+    except (ClipDeskError, OSError):
+        log.warning("could not tell the model's runtime", exc_info=True)
+        return default

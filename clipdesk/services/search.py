@@ -183,16 +183,16 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
     filters = filters_of(app, request)
     newest = request.sort != "oldest"
     if not request.needs_model:
-        ids, taken = app.library.photo_dates(
+        ids, _taken = app.library.photo_dates(
             folder_ids=folder_ids(app, request.folders) if request.folders is not None else None,
             statuses=list(filters.statuses),
             taken_from=filters.date_from,
             taken_to=filters.date_to,
+            order="newest" if newest else "oldest",  # same date: by path
         )
         if filters.allowed_ids is not None:
-            keep = np.isin(ids, np.asarray(filters.allowed_ids, np.int64))
-            ids, taken = ids[keep], taken[keep]
-        return Ranking(ids[_by_date(taken, newest)][: request.limit])
+            ids = ids[np.isin(ids, np.asarray(filters.allowed_ids, np.int64))]
+        return Ranking(ids[: request.limit])
     like = photo_id(app, request.like_photo) if request.like_photo is not None else None
     query = query_of(request, like)
     searcher = app.searcher()
@@ -204,17 +204,9 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
         limit=request.limit,
     )
     if request.sort != "relevance":
-        taken = searcher.taken(ids)
-        known = ~np.isnan(taken)  # the index may hold a photo a change just removed
-        ids, scores, taken = ids[known], scores[known], taken[known]
-        order = _by_date(taken, newest)
+        order = searcher.by_date(ids, newest)  # the same date: by relevance
         ids, scores = ids[order], scores[order]
     return Ranking(ids, scores)
-
-
-def _by_date(taken: np.ndarray, newest: bool) -> np.ndarray:
-    # Stable: photos taken at the same time keep their order (by relevance, or by path).
-    return np.argsort(-taken if newest else taken, kind="stable")
 
 
 def found_photos(
@@ -245,6 +237,12 @@ class SearchRuntime:
 
     def describe(self) -> str:
         return describe_runtimes(self.query, self.vectors)
+
+    def query_text(self) -> str:
+        """The query's runtime for people: "ONNX Runtime int8"."""
+        from clipdesk.model.runtime import describe
+
+        return describe(self.query)
 
     def vectors_text(self) -> str:
         """Each runtime with its count, e.g. "PyTorch fp32 (9,800), ONNX Runtime int8 (200)";

@@ -1,5 +1,5 @@
-"""The user's settings as both faces see them: the library in use, the active model and device,
-and the XMP sidecar rules. Stored once, in :mod:`clipdesk.common.config`; the app and the CLI
+"""The user's settings as both faces see them: the library in use, the active model, its device
+and runtime, and the XMP sidecar rules. Stored once, in :mod:`clipdesk.common.config`; the app and the CLI
 read and change them only through here."""
 
 from __future__ import annotations
@@ -80,6 +80,23 @@ class SettingsService:
 
     def set_device(self, device: str) -> str:
         return config_file.update(device=device or "auto").device
+
+    def runtime(self) -> str:
+        """What runs the model: auto (the faster measured here), torch or onnx, as stored."""
+        return config_file.load().runtime
+
+    def set_runtime(self, runtime: str) -> str:
+        """Store the runtime choice (auto, torch or onnx); refuses any other. A running app
+        loads its model again to use it (:meth:`ClipDeskServices.reload_model`)."""
+        from clipdesk.model.runtime import check_choice
+
+        return config_file.update(runtime=check_choice(runtime or "auto")).runtime
+
+    def runtime_override(self) -> str | None:
+        """The runtime ``CLIPDESK_RUNTIME`` imposes on this process over the setting, if any."""
+        from clipdesk.model.runtime import RUNTIME_ENV
+
+        return os.environ.get(RUNTIME_ENV, "").strip() or None
 
     def xmp_naming(self) -> XmpNaming:
         return config_file.load().xmp_naming

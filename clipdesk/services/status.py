@@ -42,6 +42,9 @@ class StatusReport:
     # it is not done yet (a locked library, a full disk, a step's error), in one sentence
     waiting: dict[str, int] = field(default_factory=dict)
     waiting_note: str = ""
+    # what serves the active model here (runtime label, whether it is prepared for ONNX
+    # Runtime), from small files; empty when the model cannot be found
+    model_runtime: dict[str, Any] = field(default_factory=dict)
 
     @property
     def photo_count(self) -> int:
@@ -84,6 +87,7 @@ class StatusReport:
             "errors": [{"id": e.id, "path": e.path, "reason": e.reason} for e in self.errors],
             "waiting": self.waiting,
             "waiting_note": self.waiting_note,
+            "model_runtime": self.model_runtime,
         }
 
 
@@ -155,7 +159,19 @@ class StatusService:
             errors=errors,
             waiting=owed.waiting,
             waiting_note=owed.describe(),
+            model_runtime=self.model_runtime(active),
         )
+
+    def model_runtime(self, model: str | None) -> dict[str, Any]:
+        """What serves ``model`` (None: the default) here, told from small files."""
+        from clipdesk.common.errors import ClipDeskError
+
+        try:
+            path = manager.resolve_model(model)
+            return self.app.runtimes.describe_models([path])[path].to_json()
+        except (ClipDeskError, OSError) as exc:
+            log.info("no runtime to tell for %s: %s", model, exc)
+            return {}
 
     def library_health(self, *, quick: bool = False) -> dict[str, object]:
         """The library file's health, read-only: never creates, migrates or locks it (doctor)."""

@@ -7,7 +7,9 @@ a NEW model version (:class:`clipdesk.model.finetune.FinetuneJob`); activating a
 the library's image vectors and tag heads where the image towers match
 (:mod:`clipdesk.training.versions`), then makes it the active model through
 :meth:`clipdesk.services.models.ModelService.activate`, so the settings, ``models list``,
-``status`` and the app all name it.
+``status`` and the app all name it. A run's new version is prepared for ONNX Runtime before the
+run returns (:meth:`clipdesk.services.runtimes.RuntimeService.try_prepare`: its failure or
+cancel leaves the version on PyTorch, never undoes it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from clipdesk.common.errors import CancelledError, ClipDeskError, ModelError
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.model.finetune_options import FinetuneOptions, FinetuneResult
 from clipdesk.services.models import Activation
+from clipdesk.services.runtimes import Preparation
 from clipdesk.training.captions import SOURCE_TITLES, SOURCES
 
 if TYPE_CHECKING:
@@ -70,11 +73,14 @@ class FinetuneRun:
     result: FinetuneResult
     data: dict[str, Any] = field(default_factory=dict)  # pairs, photos, train, validation
     activation: Activation | None = None  # set when the run was asked to activate its version
+    runtime: Preparation | None = None  # the new version's preparation for ONNX Runtime
 
     def to_json(self) -> dict[str, Any]:
         out = {**self.result.summary(), "data": dict(self.data), "job": str(self.job_folder)}
         if self.activation is not None:
             out["activation"] = self.activation.to_json()
+        if self.runtime is not None:
+            out["runtime"] = self.runtime.to_json()
         return out
 
 
@@ -131,7 +137,9 @@ class TrainingService:
 
         ``on_point(kind, step, values)`` receives the loss every step and the validation metrics
         at each validation point (live plots). A cancelled run raises :class:`FinetuneStopped`
-        naming its folder, to resume later."""
+        naming its folder, to resume later. The new version is then prepared for ONNX Runtime
+        (``progress`` reports its steps too; a cancel then stops only that: the version is
+        saved, and runs on PyTorch until it is prepared)."""
         from clipdesk.model.finetune import FinetuneJob
 
         if resume is not None:
@@ -150,8 +158,13 @@ class TrainingService:
             result = job.run(progress=progress, cancel=cancel, on_point=on_point)
         except CancelledError as exc:
             raise FinetuneStopped(job.folder) from exc
+        prepared = self.app.runtimes.try_prepare(
+            result.model_path, progress=progress, cancel=cancel
+        )
+        if prepared.outcome in ("failed", "cancelled"):
+            log.warning("%s", prepared.note)
         activation = self.activate(result.model_name) if activate else None
-        return FinetuneRun(job.folder, result, data, activation)
+        return FinetuneRun(job.folder, result, data, activation, prepared)
 
     def _job_to_resume(self, resume: str | Path) -> Any:
         from clipdesk.model.finetune import FinetuneJob, pending_jobs

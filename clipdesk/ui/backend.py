@@ -57,7 +57,11 @@ class Backend:
     def open(cls, path: Path | None = None, model: str = "", device: str = "") -> Backend:
         """Open the library now (errors surface here); the model loads in :meth:`load_model`.
         By default the library, model and device the shared settings name (as the CLI's)."""
-        return cls(ClipDeskServices(path, model=model or None, device=device or None))
+        services = ClipDeskServices(path, model=model or None, device=device or None)
+        # A model owed an export loads on PyTorch, and the controller's background job
+        # exports it (prepare_model) rather than the load waiting for it.
+        services.defer_exports = True
+        return cls(services)
 
     def close(self) -> None:
         self.stop_watching()
@@ -85,6 +89,17 @@ class Backend:
 
     def model_info(self) -> ModelInfo:
         return _model_row(self.services.models.loaded())
+
+    def prepare_model(self, report: Report, token: CancelToken) -> ModelInfo:
+        """Export the model for ONNX Runtime where it is owed one, then serve it with ONNX
+        Runtime (jobs pool: a ViT-B/32 takes about a minute)."""
+        return _model_row(self.services.models.prepare_active(report, token))
+
+    def reload_model(self) -> ModelInfo:
+        """The same model, loaded again on the runtime the settings name now (model pool; waits
+        for an index run to end)."""
+        self.services.reload_model()
+        return self.load_model()
 
     def switch_cost(self, name: str) -> SwitchCost | None:
         """What switching to ``name`` costs, as far as counts and small files tell (db pool)."""
@@ -223,6 +238,8 @@ def _folder_row(record: FolderRecord) -> FolderRow:
 
 
 def _model_row(loaded: LoadedModel) -> ModelInfo:
+    from clipdesk.services.runtimes import describe
+
     return ModelInfo(
         loaded.name,
         loaded.id,
@@ -230,4 +247,7 @@ def _model_row(loaded: LoadedModel) -> ModelInfo:
         loaded.is_demo,
         loaded.searching_with,
         loaded.recovered,
+        describe(loaded.runtime),
+        loaded.prepare,
+        loaded.runtime_note,
     )

@@ -4,12 +4,19 @@ The window is painted before any of this is ready: :meth:`AppController.start` o
 loads the model in the background and reports each step through ``stateChanged`` (the status bar).
 Pages ask the controller to run backend calls (``call``/``call_model``/``call_db``) and receive
 results on the GUI thread.
+
+A model that ONNX Runtime should serve but that has no export yet (the demo model, one installed
+before exports existed) loads on PyTorch; the first job after the load (start-up, a switch)
+then exports it in the jobs pool, with progress where indexing shows its own, cancellable like
+indexing (pausing, a switch, quitting), and the model is served by ONNX Runtime from the next
+job on. Indexing waits for it: its vectors are then made with the faster runtime.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +89,12 @@ class AppController(QObject):
         self.library_state = "Opening library…"
         self.model_state = "Loading model…"
         self.index_state = ""
+        self._preparing = False  # the running job exports the model for ONNX Runtime
         self._closing = False
+        # Libraries that quitting must close itself: one opened while the app quit (its result
+        # is never delivered), one whose close was still queued on the db pool (dropped).
+        self._unadopted: Backend | None = None
+        self._retiring: set[Backend] = set()
         self._dirty = False
         self._recovery_shown = False
         self._reindex = QTimer(self)  # coalesces watcher events into one index run
@@ -103,12 +115,16 @@ class AppController(QObject):
         def open_library(_token: CancelToken) -> Backend:
             from clipdesk.ui.backend import Backend  # the core's imports stay off the first paint
 
-            return Backend.open()
+            backend = Backend.open()
+            self._unadopted = backend  # until the GUI thread takes it; shutdown joins us first
+            return backend
 
         self.workers.run(self.workers.db, open_library, self._library_opened, self._library_failed)
         self.workers.run(self.workers.thumbs, lambda _t: thumbnails.prune())
 
     def _library_opened(self, backend: Backend) -> None:
+        if self._unadopted is backend:
+            self._unadopted = None
         if self._closing:
             backend.close()
             return
@@ -137,7 +153,10 @@ class AppController(QObject):
         old, self.backend, self.model = self.backend, None, None
         if old is not None:
             old.stop_watching()
-            self.workers.run(self.workers.db, lambda _t: old.close())
+            self._retiring.add(old)
+            self.workers.run(
+                self.workers.db, lambda _t: old.close(), lambda _r: self._retiring.discard(old)
+            )
         if model is not None:
             self.activate_model(model, device)  # no library open: the settings only (db pool)
         self.library_state = "Opening library…"
@@ -167,6 +186,12 @@ class AppController(QObject):
         backend = self.backend
         self._switch_model(lambda _t: backend.activate_model(name, device))
 
+    def reload_model(self) -> None:
+        """Load the same model again on the runtime the settings name now (Settings changed it)."""
+        if self.backend is not None:
+            backend = self.backend
+            self._switch_model(lambda _t: backend.reload_model())
+
     def _switch_model(self, load: Callable[[CancelToken], ModelInfo]) -> None:
         self.jobs.cancel()  # a run embeds with the model it started with; the new one starts over
         self.model_state = "Loading model…"
@@ -186,6 +211,8 @@ class AppController(QObject):
         self.model = info
         demo = " (demo model)" if info.is_demo else ""
         self.model_state = f"Model: {info.name}{demo} on {info.device}"
+        if info.runtime:
+            self.model_state += f" with {info.runtime_text()}"
         if info.searching_with:
             self.model_state += f" · re-indexing; search uses {info.searching_with} until done"
         self.stateChanged.emit()
@@ -275,12 +302,38 @@ class AppController(QObject):
             elif self.jobs.running:
                 self._dirty = True
             return
+        if self.model.prepare:
+            self._prepare_model(backend)
+            return
         if self.jobs.start("Indexing", lambda report, token: backend.index(report, token)):
             self._dirty = False
             self.index_state = "Scanning folders…"
             self.stateChanged.emit()
         elif self.jobs.running:
             self._dirty = True  # something changed mid-run: go again when this run ends
+
+    def _prepare_model(self, backend: Backend) -> None:
+        """Export the model for ONNX Runtime before indexing with it (see the module's doc)."""
+        if self.jobs.start(
+            "Preparing the model", lambda report, token: backend.prepare_model(report, token)
+        ):
+            self._preparing = True
+            self._dirty = True  # index once it is done
+            name = self.model.name if self.model is not None else "the model"
+            self.index_state = f"Preparing {name} for ONNX Runtime…"
+            self.stateChanged.emit()
+        elif self.jobs.running:
+            self._dirty = True
+
+    def _prepared(self, info: ModelInfo) -> None:
+        self._preparing = False
+        # asked once per load: a failed or refused export is not tried again every job
+        info = replace(info, prepare=False)
+        self.index_state = ""
+        self._show_model(info)
+        if info.runtime_note:
+            self.noticeRaised.emit(f"{info.name} runs on {info.runtime_text()}")
+        self.modelReady.emit(info)  # served by another runtime: pages search again with it
 
     def pause_indexing(self) -> None:
         self.jobs.pause()
@@ -293,6 +346,11 @@ class AppController(QObject):
         self.index_now()
 
     def _index_progress(self, p) -> None:
+        if self._preparing:
+            step = f" ({p.done}/{p.total})" if p.total else ""
+            self.index_state = f"{p.message or 'Preparing the model for ONNX Runtime'}{step}"
+            self.stateChanged.emit()
+            return
         scanning = p.message.lower().startswith("scan")
         if p.total and scanning:
             self.index_state = f"Scanning new and changed files {p.done:,}/{p.total:,}"
@@ -304,6 +362,11 @@ class AppController(QObject):
         self.stateChanged.emit()
 
     def _index_done(self, result: Any) -> None:
+        if self._preparing:
+            self._prepared(result)
+            if self._dirty:
+                self.index_now()
+            return
         # work left owed (a locked library, a full disk) is said, not dropped: the next run does it
         self.index_state = getattr(result, "waiting_note", "") or ""
         if self.jobs.paused:
@@ -319,11 +382,23 @@ class AppController(QObject):
 
     def _index_failed(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)
+        if self._preparing:  # a bug in the export: the model stays on PyTorch, indexing goes on
+            self._preparing = False
+            if self.model is not None:
+                self.model = replace(self.model, prepare=False)
+            self.index_state = ""
+            self.stateChanged.emit()
+            self.errorRaised.emit(
+                f"The model could not be prepared for ONNX Runtime: {message}", hint
+            )
+            self.index_now()
+            return
         self.index_state = "Indexing stopped by an error"
         self.stateChanged.emit()
         self.errorRaised.emit(f"Indexing stopped: {message}", hint)
 
     def _index_stopped(self) -> None:
+        self._preparing = False  # a cancelled export is tried again by the next job
         self.libraryChanged.emit()
 
     def _on_disk_change(self) -> None:
@@ -332,15 +407,23 @@ class AppController(QObject):
 
     # --- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> None:
+        """Quit with work in flight: every task is cancelled at once (the index job stops at its
+        next batch boundary and commits what it embedded), the watcher stops while they wind
+        down, the pools are joined, then the library is closed (SQLite checkpoints the WAL into
+        the file as its last connection closes)."""
         self._closing = True
         self._reindex.stop()
+        self.workers.close()  # first: what pages ask for on the signals below never starts
         self.jobs.cancel()
         if self.backend is not None:
             self.backend.stop_watching()
         self.workers.shutdown()
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
+        # closing twice is harmless: a queued close that did run leaves nothing to close
+        for backend in (self.backend, self._unadopted, *self._retiring):
+            if backend is not None:
+                backend.close()
+        self.backend, self._unadopted = None, None
+        self._retiring.clear()
 
 
 def _duration(seconds: float) -> str:

@@ -7,7 +7,9 @@ probe (a few seconds) measures its speed so the table's speeds are its own. It r
 one-thread pool) is never timed alongside it; while indexing runs it waits until the run ends,
 and hiding the panel cancels it (nothing is cached then). Import and download run in the
 ``jobs`` pool too, with a progress bar and a Cancel button; nothing reaches the network unless
-the user clicks Download.
+the user clicks Download. An install ends with the model's preparation for ONNX Runtime (its
+export), on the same progress bar; cancelling that keeps the model, on PyTorch. Under the table,
+a line says which runtime serves the active model (:meth:`ModelPanel.show_runtime`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import describe_error
 from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.model_table import ModelTableModel
+from clipdesk.ui.rows import Installed
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
 
@@ -77,6 +80,9 @@ class ModelPanel(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.speed_note = QLabel(self)
         self.speed_note.setWordWrap(True)
+        self.runtime_note = QLabel(self)  # what serves the active model (show_runtime)
+        self.runtime_note.setWordWrap(True)
+        self.runtime_note.hide()
         self.import_button = QPushButton("Import from disk…", self)
         self.import_button.setToolTip(
             "A Hugging Face CLIP or SigLIP folder, an OpenCLIP hub folder, or a weights file"
@@ -101,10 +107,16 @@ class ModelPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.speed_note)
+        layout.addWidget(self.runtime_note)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         self.reload()
+
+    def show_runtime(self, text: str) -> None:
+        """Say what runs the active model ("ONNX Runtime int8"); "" hides the line."""
+        self.runtime_note.setText(f"The active model runs on {text}." if text else "")
+        self.runtime_note.setVisible(bool(text))
 
     def rows(self) -> tuple[CatalogRow, ...]:
         """What the table shows, top to bottom."""
@@ -301,10 +313,10 @@ class ModelPanel(QWidget):
         self.import_button.setEnabled(True)
         self.download_button.setEnabled(True)
 
-    def _done(self, name: str) -> None:
+    def _done(self, done: Installed) -> None:
         self._finish()
-        self.message.setText(f"Installed {name}.")
-        self.reload(select=name)
+        self.message.setText(f"Installed {done.name}." + (f" {done.note}." if done.note else ""))
+        self.reload(select=done.name)
 
     def _failed(self, exc: BaseException) -> None:
         self._finish()
@@ -316,3 +328,5 @@ class ModelPanel(QWidget):
             self._ticket.cancel()
         self._finish()
         self.message.setText("Cancelled.")
+        # a cancel during the export after an install keeps the model: the table shows it
+        self.reload()

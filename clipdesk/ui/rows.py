@@ -36,6 +36,27 @@ class ModelInfo:
     is_demo: bool
     searching_with: str | None = None  # the previous model, while re-embedding for this one
     recovered: tuple[str, ...] = ()  # what the start-up sweep of the models folder did
+    runtime: str = ""  # what serves it, for people: "ONNX Runtime int8", "PyTorch fp32"
+    prepare: bool = False  # owed an export for ONNX Runtime: a background job does it
+    runtime_note: str = ""  # why ONNX Runtime does not serve it where it should
+
+    def runtime_text(self) -> str:
+        """One line on what runs the model, for the status bar and Settings."""
+        if self.prepare:
+            return f"{self.runtime}; preparing it for ONNX Runtime"
+        if self.runtime_note:
+            return (
+                f"{self.runtime}: it could not be prepared for ONNX Runtime ({self.runtime_note})"
+            )
+        return self.runtime
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A model the panel installed, and what its preparation for ONNX Runtime said."""
+
+    name: str
+    note: str = ""  # set when the export failed or was cancelled (the model runs on PyTorch)
 
 
 @dataclass(frozen=True)
@@ -184,13 +205,21 @@ def list_models() -> list[ModelEntry]:
     return [ModelEntry(m.name, str(m.path), m.demo, m.description) for m in _models().installed()]
 
 
-def import_model(path: str, report: Report, token: CancelToken) -> str:
+def import_model(path: str, report: Report, token: CancelToken) -> Installed:
+    """Import, then prepare for ONNX Runtime (its steps reported too)."""
     report(Progress(0, None, message=f"Checking {os.path.basename(path)}…"))
-    return _models().import_model(Path(path), on_clash="rename", cancel=token).name
+    done = _models().import_model(Path(path), on_clash="rename", progress=report, cancel=token)
+    return _installed(done)
 
 
-def download_model(repo: str, report: Report, token: CancelToken) -> str:
-    return _models().download(repo, on_clash="rename", progress=report, cancel=token).name
+def download_model(repo: str, report: Report, token: CancelToken) -> Installed:
+    """Download and install, then prepare for ONNX Runtime (its steps reported too)."""
+    return _installed(_models().download(repo, on_clash="rename", progress=report, cancel=token))
+
+
+def _installed(done: Any) -> Installed:
+    runtime = done.runtime
+    return Installed(done.name, "" if runtime.ok or runtime.outcome == "skipped" else runtime.note)
 
 
 def download_catalog() -> list[CatalogEntry]:

@@ -1,4 +1,8 @@
-"""Settings: compute device, model, library location and XMP options; saved on OK.
+"""Settings: compute device and runtime, model, library location and XMP options; saved on OK.
+
+The runtime is what runs the model: PyTorch, ONNX Runtime (on the CPU, int8 where it agrees with
+fp32), or Automatic (the faster measured on this computer; PyTorch on a GPU). Changing it loads
+the model again; the model panel says which one serves the active model.
 
 Choosing another model shows what the switch costs the open library (how many photos are
 embedded again and about how long that takes on this computer) and asks before switching. The
@@ -43,6 +47,11 @@ DEVICE_LABELS = {
     "mps": "Apple GPU (Metal)",
     "cpu": "CPU",
 }
+RUNTIME_LABELS = {
+    "auto": "Automatic (the faster measured on this computer)",
+    "torch": "PyTorch",
+    "onnx": "ONNX Runtime (CPU; int8 where it agrees with full precision)",
+}
 
 
 class SettingsDialog(QDialog):
@@ -53,6 +62,7 @@ class SettingsDialog(QDialog):
         self._library_was = controller.shared_settings.library_path()
         self._model_was = shared.model or ""
         self._device_was = shared.device
+        self._runtime_was = shared.runtime
         self.setWindowTitle("ClipDesk settings")
         self.resize(640, 560)
 
@@ -71,7 +81,23 @@ class SettingsDialog(QDialog):
             owner=self,
         )
 
+        self.runtime = QComboBox(self)
+        for key, text in RUNTIME_LABELS.items():
+            self.runtime.addItem(text, key)
+        self.runtime.setCurrentIndex(max(0, self.runtime.findData(shared.runtime)))
+        override = controller.shared_settings.runtime_override()
+        self.runtime_note = QLabel(
+            f"CLIPDESK_RUNTIME={override} is set: this app runs {override} whatever is chosen here."
+            if override
+            else "",
+            self,
+        )
+        self.runtime_note.setWordWrap(True)
+        self.runtime_note.setVisible(bool(override))
+
         self.models = ModelPanel(controller.workers, self._model_was, self, jobs=controller.jobs)
+        loaded = controller.model
+        self.models.show_runtime(loaded.runtime_text() if loaded is not None else "")
         # What switching to the selected model costs the open library, worked out in workers
         # when a model is selected, so OK can say it before anything changes.
         self.reembed_note = QLabel(self)
@@ -95,6 +121,8 @@ class SettingsDialog(QDialog):
         form = QFormLayout(device_box)
         form.addRow("Run the model on", self.device)
         form.addRow("", self.device_note)
+        form.addRow("Run it with", self.runtime)
+        form.addRow("", self.runtime_note)
         model_box = QGroupBox("Model", self)
         model_layout = QVBoxLayout(model_box)
         model_layout.addWidget(self.models)
@@ -259,10 +287,14 @@ class SettingsDialog(QDialog):
             and not self._confirm_switch(model)
         ):
             return  # the dialog stays open for another choice
+        runtime = self.runtime.currentData()
+        runtime_changed = runtime != self._runtime_was
         try:
             if library_changed:
                 shared.set_library_path(library)
             shared.set_xmp(self.xmp_naming.currentData(), not self.xmp_confirmed.isChecked())
+            if runtime_changed:
+                shared.set_runtime(runtime)
         except (ClipDeskError, OSError) as exc:
             message, hint = describe_error(exc)
             QMessageBox.warning(self, "ClipDesk settings", f"{message}\n\n{hint}".strip())
@@ -275,3 +307,5 @@ class SettingsDialog(QDialog):
             # for the CLI too; the open library switches over (search keeps the old vectors
             # until the photos are embedded again)
             self.controller.activate_model(model, device)
+        elif runtime_changed:
+            self.controller.reload_model()  # the same model, on the runtime chosen now

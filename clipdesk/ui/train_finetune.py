@@ -48,6 +48,7 @@ class FinetunePanel(QWidget):
         self.relay.progress.connect(self._on_progress)
         self.relay.point.connect(self._on_point)
         self.relay.stopped.connect(self._on_stopped)
+        self.relay.saved.connect(self._finished)
 
         self.sources = {s: QCheckBox(CAPTION_SOURCE_TITLES[s], self) for s in CAPTION_SOURCES}
         self.sources["tags"].setChecked(True)
@@ -220,7 +221,12 @@ class FinetunePanel(QWidget):
             except CancelledError:
                 relay.stopped.emit()
                 raise
-            return str(run.job_folder), run.result
+            runtime = run.runtime
+            note = runtime.note if runtime is not None and runtime.outcome == "failed" else ""
+            found = (str(run.job_folder), run.result, note)
+            if token.cancelled:  # during the export that follows the run: the version stands
+                relay.saved.emit(found)
+            return found
 
         self.loss_plot.clear()
         self.val_plot.clear()
@@ -283,9 +289,9 @@ class FinetunePanel(QWidget):
         self.status.setText(f"Fine-tuning failed: {message} {hint}".strip())
         self._set_running(False)
 
-    def _finished(self, found: tuple[str, Any]) -> None:
+    def _finished(self, found: tuple[str, Any, str]) -> None:
         self.ticket = None
-        job_folder, result = found
+        job_folder, result, runtime_note = found
         self.result = result
         self.metrics.set_rows(
             [
@@ -302,6 +308,7 @@ class FinetunePanel(QWidget):
                 if result.reembed_needed
                 else " (no re-indexing needed)."
             )
+            + (f" Note: {runtime_note}." if runtime_note else "")
         )
         self.eta.setText(f"{result.steps} steps in {result.seconds:.0f} s")
         self.refresh()

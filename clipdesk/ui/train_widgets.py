@@ -24,6 +24,9 @@ class Relay(QObject):
     progress = Signal(object)  # clipdesk.common.progress.Progress
     point = Signal(str, int, object)  # (kind, step, {series: value}) for live plots
     stopped = Signal()  # the run ended by cancel (its checkpoint is saved)
+    # a run cancelled while its saved version was being prepared for ONNX Runtime: the version
+    # stands, and the result is delivered through here (a cancelled task's never is)
+    saved = Signal(object)
 
 
 class RowsModel(QAbstractTableModel):

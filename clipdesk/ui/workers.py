@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -174,14 +175,27 @@ class Workers(QObject):
         for ticket in tickets:
             ticket.cancel()
 
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel everything, drop queued tasks and wait for running ones; True if all stopped."""
+    def close(self) -> None:
+        """Take no more tasks, drop the queued ones and cancel the running ones, without waiting
+        for them: the caller can stop other things (the watcher) while they wind down, then
+        :meth:`shutdown` joins them. A task submitted after this is cancelled at once."""
         self._closed = True
+        for pool in self.pools():
+            pool.clear()  # never started: nothing of theirs to wait for or deliver
         self.cancel_all()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """:meth:`close`, then wait for the running tasks; True if all stopped in time. The
+        pools wind down together (every token is cancelled first), so the wait is that of the
+        slowest task, not the sum of them."""
+        self.close()
+        deadline = time.monotonic() + timeout_ms / 1000
         ok = True
         for pool in self.pools():
-            pool.clear()
-            ok = pool.waitForDone(timeout_ms) and ok
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if not pool.waitForDone(left_ms):
+                log.warning("the %s pool did not stop within %d ms", pool.objectName(), timeout_ms)
+                ok = False
         with self._lock:
             self._live.clear()
         return ok

@@ -25,7 +25,13 @@ import torch
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
-from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
+from clipdesk.model.checkpoint import (
+    Checkpoint,
+    folder_checkpoint,
+    load_exact,
+    read_json,
+    uninitialised,
+)
 from clipdesk.model.clip import ClipModule
 from clipdesk.model.config import (
     Activation,
@@ -379,7 +385,7 @@ def load_hub_folder(folder: Path) -> Checkpoint:
     sd = state_dicts.to_native(state_dicts.read_weights(files))
     if config["model_cfg"].get("custom_text"):
         sd = from_custom_text(sd)
-    with torch.device("meta"):
+    with uninitialised():
         module = ClipModule(cfg)
     module = load_exact(module, sd, files[0], f"the architecture {CONFIG_FILE} describes")
     return folder_checkpoint(folder, module, tokenizer, pre, files)

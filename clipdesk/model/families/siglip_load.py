@@ -18,7 +18,13 @@ from tokenizers import normalizers
 
 from clipdesk.common.errors import CheckpointError
 from clipdesk.model import state_dicts
-from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
+from clipdesk.model.checkpoint import (
+    Checkpoint,
+    folder_checkpoint,
+    load_exact,
+    read_json,
+    uninitialised,
+)
 from clipdesk.model.config import ConfigError
 from clipdesk.model.families.hub_tokenizer import (
     TOKENIZER_FILE,
@@ -73,7 +79,7 @@ def build_siglip_module(
 ) -> SiglipModule:
     # Older transformers saved the position index buffers; they hold no weights.
     weights = {k: v for k, v in sd.items() if not k.endswith("embeddings.position_ids")}
-    with torch.device("meta"):
+    with uninitialised():
         module = SiglipModule(cfg)
     return load_exact(module, weights, source, "the SigLIP architecture")
 

@@ -28,7 +28,13 @@ from torch import nn
 
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
-from clipdesk.model.checkpoint import Checkpoint, folder_checkpoint, load_exact, read_json
+from clipdesk.model.checkpoint import (
+    Checkpoint,
+    folder_checkpoint,
+    load_exact,
+    read_json,
+    uninitialised,
+)
 from clipdesk.model.clip import VisionTower
 from clipdesk.model.config import (
     ClipConfig,
@@ -307,7 +313,7 @@ def load_xlmr_hub_folder(folder: Path, config: Mapping[str, Any]) -> Checkpoint:
             f"text model only {cfg.text.vocab_size}",
             hint="the tokenizer is of another model; take the model's own tokenizer.json",
         )
-    with torch.device("meta"):
+    with uninitialised():
         module = XlmrClipModule(cfg)
     described = (
         f"{source.name} and {HF_TEXT_CONFIG} describe" if declared else f"{source.name} describes"

@@ -87,7 +87,7 @@ class CacheEntry:
         files = self.manifest.get("files", {})
         return all(
             isinstance(files.get(t), dict)
-            and isinstance(files[t].get(precision), str)
+            and _is_name(files[t].get(precision))
             and (self.folder / files[t][precision]).is_file()
             for t in TOWERS
         )
@@ -116,7 +116,35 @@ def read_entry(folder: Path) -> CacheEntry | None:
     if not isinstance(data.get("weights_hash"), str) or not isinstance(data.get("files"), dict):
         return None
     entry = CacheEntry(folder, data)
-    return entry if entry.precisions() else None
+    return entry if entry.precisions() and _serveable(entry) else None
+
+
+def _is_name(value: object) -> bool:
+    """A plain file name: a manifest may not point outside its folder."""
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and "/" not in value
+        and "\\" not in value
+        and "\0" not in value
+    )
+
+
+def _serveable(entry: CacheEntry) -> bool:
+    """Whether the facts and the tokenizer recipe are what ONNX Runtime's load needs: a
+    damaged manifest is no export (so "auto" takes PyTorch, and "onnx" exports again), never an
+    error at load or, worse, a model with a made-up image size."""
+    from clipdesk.common.errors import CheckpointError
+    from clipdesk.model.facts import ModelFacts
+    from clipdesk.model.tokenizer_recipe import check_recipe
+
+    try:
+        ModelFacts.of_manifest(entry.manifest["facts"], entry.folder, entry.weights_hash)
+        check_recipe(entry.manifest["tokenizer"], entry.folder)
+    except (KeyError, TypeError, ValueError, CheckpointError) as exc:
+        log.warning("%s: ignoring a damaged ONNX export (%s)", entry.folder, exc)
+        return False
+    return True
 
 
 def entries() -> list[CacheEntry]:

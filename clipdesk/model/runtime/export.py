@@ -11,6 +11,7 @@ no half export that a later run would trust.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -189,7 +190,8 @@ def export_model(
     token = cancel or CancelToken()
 
     def step(i: int) -> None:
-        token.raise_if_cancelled()
+        if i < len(STEPS):  # the last report comes once the export is in place
+            token.raise_if_cancelled()
         if progress is not None:
             progress(
                 Progress(
@@ -211,6 +213,8 @@ def export_model(
             staging, ckpt, files, step, threads or default_cpu_threads(), keep_fp32
         )
         final = cache.entry_folder(ckpt.weights_hash)
+        token.raise_if_cancelled()  # the last moment a cancel leaves nothing behind
+        _discard_unreadable(final, ckpt.weights_hash)
         try:
             staging.rename(final)
         except OSError:  # another process exported the same weights meanwhile
@@ -220,7 +224,8 @@ def export_model(
             return cache.add_source(found, files)
         step(len(STEPS))
         log.info("exported %s for ONNX Runtime: %s", ckpt.name, manifest["agreement"])
-        return cache.CacheEntry(final, manifest)
+        # as every later reader sees it (lists, not the tuples the facts were made of)
+        return cache.CacheEntry(final, json.loads(json.dumps(manifest)))
     except CancelledError:
         raise
     except ModelError:
@@ -232,6 +237,19 @@ def export_model(
         ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _discard_unreadable(folder: Path, weights_hash: str) -> None:
+    """Delete an export of these weights that cannot be read (damaged, or of another format),
+    whose folder the new export takes; moved aside first, so no reader sees it half deleted."""
+    if not folder.exists() or cache.entry_for_hash(weights_hash) is not None:
+        return
+    aside = folder.with_name(f".discarded-{folder.name}-{os.getpid()}")
+    folder.rename(aside)
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink()
 
 
 def _export_into(
@@ -327,3 +345,76 @@ def _ort_version() -> str:
     import onnxruntime
 
     return str(onnxruntime.__version__)
+
+
+# --- in a child process ---
+# The app exports in a child process: an export holds torch, the whole model and a tracer for
+# tens of seconds in steps that cannot be interrupted, and a child can be stopped at once (quit,
+# cancel) and gives all that memory back when it ends.
+
+
+def _child(path: str, threads: int | None, keep_fp32: bool, queue: Any) -> None:
+    def relay(p: Progress) -> None:
+        queue.put(("progress", p.done, p.total, p.message))
+
+    try:
+        entry = export_model(path, progress=relay, threads=threads, keep_fp32=keep_fp32)
+    except ModelError as exc:
+        queue.put(("error", exc.message, exc.hint, exc.cli_hint))
+    except Exception as exc:  # anything else is a bug, but the parent must hear of it
+        queue.put(("error", f"the export failed: {type(exc).__name__}: {exc}", None, None))
+    else:
+        queue.put(("done", str(entry.folder)))
+
+
+def export_in_child(
+    path: str | Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    threads: int | None = None,
+    keep_fp32: bool = False,
+) -> cache.CacheEntry:
+    """:func:`export_model` in a child process; ``cancel`` stops it within a tenth of a second
+    (the child is killed, its staging folder removed)."""
+    import multiprocessing
+    import queue as queues
+
+    ctx = multiprocessing.get_context("spawn")  # fork would copy the app's threads and torch
+    messages = ctx.Queue()
+    child = ctx.Process(
+        target=_child,
+        args=(str(path), threads, keep_fp32, messages),
+        name="clipdesk-export",
+        daemon=True,
+    )
+    child.start()
+    try:
+        while True:
+            if cancel is not None and cancel.cancelled:
+                raise CancelledError("cancelled")
+            try:
+                msg = messages.get(timeout=0.1)
+            except queues.Empty:
+                if not child.is_alive() and messages.empty():
+                    raise ModelError(
+                        f"the export of {path} stopped (exit code {child.exitcode})",
+                        hint="the machine may be out of memory; the model keeps running on PyTorch",
+                    ) from None
+                continue
+            if msg[0] == "progress" and progress is not None:
+                progress(Progress(msg[1], msg[2], message=msg[3]))
+            elif msg[0] == "error":
+                raise ModelError(msg[1], msg[2], cli_hint=msg[3])
+            elif msg[0] == "done":
+                entry = cache.read_entry(Path(msg[1]))
+                if entry is None:
+                    raise ModelError(f"{msg[1]}: the export's manifest is unreadable")
+                return entry
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        for staging in cache.cache_root().glob(f".staging-*-{child.pid}"):
+            shutil.rmtree(staging, ignore_errors=True)
+        messages.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -132,3 +133,33 @@ def test_real_bench_folder_scripts_are_discovered():
         del sys.modules[spec.name]
     names = {p.name for p in module.discover()}
     assert "scale_bench.py" in names and "run_all.py" not in names and "_report.py" not in names
+    assert "search_box_bench.py" in names and "search_box_bench" in module.QUICK_ARGS
+
+
+def test_the_search_box_bench_runs_small_and_prints_both_paths(tmp_path):
+    """The real run is 100,000 photos (run_all's full size); a few hundred show it works."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "search_box_bench.py"),
+            "--photos",
+            "600",
+            "--queries",
+            "2",
+            "--rounds",
+            "1",
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "new p50" in out and "old p50" in out
+    for case in ("phrase, best match", "phrase, newest first", "box cleared (browse)"):
+        assert case in out
+    assert "rows read per search: at most 64" in out
+    assert list((tmp_path / "cache").glob("search-box-*-600-*.sqlite3"))  # kept for next time

@@ -74,12 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["ok", "missing", "offline", "error"],
         help="photo status to include (default ok; repeatable)",
     )
-    try:
-        from clipdesk.cli.tags import add_tag_filter_arguments
+    from clipdesk.cli.tag_filters import add_tag_filter_arguments
 
-        add_tag_filter_arguments(p)
-    except ImportError:  # pragma: no cover - the tags command ships with ClipDesk
-        pass
+    add_tag_filter_arguments(p)
     p.set_defaults(func=cmd_search)
 
 

@@ -22,6 +22,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.cli.tag_filters import add_tag_filter_arguments as add_tag_filter_arguments
 from clipdesk.services.records import (
     DEFAULT_TEMPLATES,
     TAGGED_STATES,
@@ -175,24 +176,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --- helpers shared with other commands ------------------------------------------------------
-
-
-def add_tag_filter_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--tag EXPR`` (repeatable) and ``--confirmed-tags`` to a command (search uses it)."""
-    parser.add_argument(
-        "--tag",
-        action="append",
-        dest="tags",
-        metavar="EXPR",
-        default=[],
-        help='only photos with this tag: "Scene|beach"; "Scene|beach,Scene|city" '
-        'for either; "!Pets|dog" for without; repeat to require all',
-    )
-    parser.add_argument(
-        "--confirmed-tags",
-        action="store_true",
-        help="--tag matches only tags you confirmed, not the model's suggestions",
-    )
 
 
 def allowed_ids_from_args(app: ClipDeskServices, args: argparse.Namespace) -> np.ndarray | None:

@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,7 @@ class ClipDeskServices:
         self._index_lock = threading.Lock()
         self._listeners: list[EmbeddedHook] = []
         self._batch_sizes: dict[tuple[str, str, str], int] = {}  # (model id, runtime, device)
+        self._run_cancel: CancelToken | None = None  # the index run's (one at a time)
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -377,7 +378,7 @@ class ClipDeskServices:
             searching_with = self._search_model_record()["id"]
             self.folders.retry_errors(transient_only=True)
             self.steps.run(cancel=cancel, progress=progress)
-            hook = partial(self._on_embedded, cancel=cancel) if searching_with == model.id else None
+            hook = self._on_embedded if searching_with == model.id else None
             if pipeline_options.get("batch_size") is None:
                 pipeline_options["batch_size"] = self.index_batch_size(model)
             from clipdesk.indexing.pipeline import IndexPipeline  # torch: not at import time
@@ -390,7 +391,11 @@ class ClipDeskServices:
                 vector_free_steps=self.steps.vector_free,
                 **pipeline_options,
             )
-            report = pipe.run(progress=progress, cancel=cancel, limit=limit)
+            self._run_cancel = cancel
+            try:
+                report = pipe.run(progress=progress, cancel=cancel, limit=limit)
+            finally:
+                self._run_cancel = None
             if (
                 searching_with != model.id
                 and not report.cancelled
@@ -419,9 +424,7 @@ class ClipDeskServices:
             self._batch_sizes[key] = size
         return size
 
-    def _on_embedded(
-        self, ids: np.ndarray, vectors: np.ndarray, cancel: CancelToken | None = None
-    ) -> None:
+    def _on_embedded(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self._lock:
             searcher = self._searcher
         if searcher is not None:
@@ -433,7 +436,7 @@ class ClipDeskServices:
                 log.exception("embedded listener %r failed", listener)
         # Cancelled (quitting, pausing): the steps are recorded as owed with the vectors, and
         # the next run does them; the quit does not wait for them.
-        self.steps.run(ids.tolist(), cancel=cancel)
+        self.steps.run(ids.tolist(), cancel=self._run_cancel)
 
     # --- search ----------------------------------------------------------------------------
 

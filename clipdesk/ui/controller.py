@@ -15,6 +15,7 @@ job on. Indexing waits for it: its vectors are then made with the faster runtime
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -415,9 +416,13 @@ class AppController(QObject):
         self._reindex.stop()
         self.workers.close()  # first: what pages ask for on the signals below never starts
         self.jobs.cancel()
-        if self.backend is not None:
-            self.backend.stop_watching()
+        watcher = None
+        if self.backend is not None:  # its threads join in tens of ms: while the job winds down
+            watcher = threading.Thread(target=self.backend.stop_watching, name="clipdesk-unwatch")
+            watcher.start()
         self.workers.shutdown()
+        if watcher is not None:
+            watcher.join()
         # closing twice is harmless: a queued close that did run leaves nothing to close
         for backend in (self.backend, self._unadopted, *self._retiring):
             if backend is not None:

@@ -115,6 +115,7 @@ class PhotoListModel(QAbstractListModel):
         for row in sorted((r for r in found if r is not None), reverse=True):
             self.beginRemoveRows(QModelIndex(), row, row)
             self._rows = self._rows.without({int(self._rows.ids[row])})
+            self._loading.clear()  # reads under way fill the rows they were asked for
             self.endRemoveRows()
 
     # --- reading pages ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ is handed to the clipboard manager, so a copied path outlives the app), the ``at
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import logging
 import os
@@ -35,11 +36,9 @@ def leave(app: QCoreApplication, code: int) -> NoReturn:
         log.debug("the application object was already gone", exc_info=True)
     _run_exit_handlers()
     for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            try:
+        if stream is not None:  # a GUI app on Windows may have none
+            with contextlib.suppress(OSError, ValueError):  # closed, or its pipe gone
                 stream.flush()
-            except (OSError, ValueError):  # closed or gone (a GUI app may have none)
-                pass
     os._exit(code)
 
 

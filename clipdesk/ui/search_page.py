@@ -171,7 +171,7 @@ class SearchPage(QWidget):
                 answer.ids,
                 answer.scores,
                 answer.first,
-                read=backend.photo_items,  # the library that answered, even if another opens
+                read=backend.photo_items,  # the answering library's rows, never another's
                 page=page,
                 items_cover=answer.covered,
             )

@@ -337,7 +337,9 @@ def _query_recall(reference: np.ndarray, test: np.ndarray, images_ref, images_te
     """Of each text query's fp32 top k photos, the share int8 also puts in its top k."""
     top_ref = np.argsort(-(reference @ images_ref.T), axis=1)[:, :k]
     top_test = np.argsort(-(test @ images_test.T), axis=1)[:, :k]
-    found = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ref, top_test))
+    found = sum(
+        len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ref, top_test, strict=True)
+    )
     return found / top_ref.size
 
 
@@ -370,12 +372,12 @@ def test_int8_agrees_with_fp32_on_the_demo_models_evaluation_set(home):
     of every colour-shape combination (held-out ones too) at the model's input size and at
     256 px, single-object test scenes, and the retrieval queries' phrasings."""
     from clipdesk.model.synth import render_scene
+    from clipdesk.model.synth.captions import plural
     from clipdesk.model.synth.evaluate import (
         RETRIEVAL_TEMPLATES,
         balanced_scenes,
         single_object_scenes,
     )
-    from clipdesk.model.synth.captions import plural
     from clipdesk.model.synth.world import COLOURS, CORE_SHAPES
 
     path = manager.find_model("clipdesk-mini")
@@ -417,10 +419,12 @@ def vit_b32(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 @pytest.mark.slow
 def test_int8_agrees_with_fp32_on_a_random_vit_b32(vit_b32):
     path, entry = vit_b32
-    _report("ViT-B/32 at export", **{k: v for k, v in entry.manifest["agreement"]["int8"].items()
-                                     if isinstance(v, float)})
+    _report(
+        "ViT-B/32 at export",
+        **{k: v for k, v in entry.manifest["agreement"]["int8"].items() if isinstance(v, float)},
+    )
     int8, fp32 = _int8_and_fp32(entry, path)
-    images = agreement.probe_images(n=40, size=300, seed=5) + IMAGES
+    images = agreement.probe_images(n=80, size=300, seed=5) + IMAGES
     texts = [*agreement.PHRASES, *TEXTS]
     _assert_int8_agrees("ViT-B/32", fp32, int8, images, texts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -51,3 +52,43 @@ def test_remove_keeps_rows_consistent():
     model.remove_ids({1, 3})
     assert [model.item(r).id for r in range(model.rowCount())] == [0, 2, 4]
     assert model.row_of(4) == 2 and model.row_of(3) is None
+
+
+def _paged(n: int, reads: list[tuple[int, int]]):
+    from clipdesk.ui.photo_rows import PhotoRows
+
+    def read(ids, scores):
+        reads.append((int(ids[0]), len(ids)))
+        return [
+            PhotoItem(int(i), f"/photos/p{int(i):04d}.jpg", float(s))
+            for i, s in zip(ids, scores, strict=True)
+        ]
+
+    ids = np.arange(n)[::-1].copy()
+    return PhotoRows(ids, np.linspace(1, 0, n, dtype=np.float32), read=read, page=100)
+
+
+def test_paged_rows_pass_qtmodeltester_and_read_a_page_when_painted(qtbot, qtmodeltester):
+    reads: list[tuple[int, int]] = []
+    tested = PhotoListModel()
+    tested.set_rows(_paged(1000, reads))
+    qtmodeltester.check(tested, force_py=True)  # placeholders, then the rows it asked for
+    qtbot.waitUntil(lambda: len(reads) > 0 and not tested._later.isActive())
+
+    reads.clear()
+    model = PhotoListModel()
+    model.set_rows(_paged(1000, reads))
+    index = model.index(450, 0)
+    assert index.data(Role.Item) is None and index.data(Role.PhotoId) == 549  # a placeholder
+    assert index.data(Role.Score) == pytest.approx(1 - 450 / 999)
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        pass  # the page is read once the frame's requests are gathered
+    assert reads == [(599, 100)]
+    assert [changed.args[0].row(), changed.args[1].row()] == [400, 499]
+    assert index.data(Role.Item).path == "/photos/p0549.jpg"
+    assert model.row_of(549) == 450 and model.row_of(3) == 996  # read or not
+    mime = model.mimeData([model.index(451, 0), model.index(0, 0)])  # a row never painted
+    assert [u.toLocalFile() for u in mime.urls()] == ["/photos/p0999.jpg", "/photos/p0548.jpg"]
+    assert reads[-1] == (999, 100)
+    model.remove_ids({549, 999})
+    assert model.rowCount() == 998 and model.item(449).id == 548 and model.item(0).id == 998

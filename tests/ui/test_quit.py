@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from clipdesk.common.errors import ClipDeskError
 from clipdesk.model import synth
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -74,6 +75,38 @@ def test_quitting_mid_index_keeps_every_committed_batch_and_checkpoints_the_wal(
 
     with Library(library) as reopened:  # opens cleanly; the rest is still pending, not lost
         assert reopened.count_pending(model_id) == PHOTOS - len(embedded)
+
+
+def test_a_library_still_opening_when_the_app_quits_is_closed(
+    qtbot, make_app, tiny_model, tmp_path, monkeypatch
+):
+    from clipdesk.ui.backend import Backend
+
+    opened: list[Backend] = []
+    done_opening, release = threading.Event(), threading.Event()
+    real_open = Backend.open.__func__
+
+    def open_then_hold(cls, *args, **kwargs):  # the db pool's thread
+        backend = real_open(cls, *args, **kwargs)
+        opened.append(backend)
+        done_opening.set()
+        release.wait(30)  # the quit comes before the window ever hears of it
+        return backend
+
+    monkeypatch.setattr(Backend, "open", classmethod(open_then_hold))
+    controller, window = make_app(tiny_model, start=False)
+    controller.start()
+    qtbot.waitUntil(done_opening.is_set, timeout=60_000)
+    window.close()
+    threading.Timer(0.05, release.set).start()
+    controller.shutdown()
+
+    (backend,) = opened
+    assert controller.backend is None
+    with pytest.raises(ClipDeskError, match="closed"):
+        _ = backend.services.library
+    wal = backend.services.library_path.with_name("library.sqlite3-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_leaving_the_process_runs_the_exit_handlers_and_keeps_the_exit_code(tmp_path):

@@ -90,7 +90,11 @@ def _quantize(src: Path, dest: Path) -> None:
     root = logging.getLogger()
     level = root.level
     # onnxruntime's quantiser advises on the root logger about a pre-processing step that only
-    # matters for static quantisation; that is not the user's business.
+    # matters for static quantisation; that is not the user's business. It calls
+    # logging.warning(), which gives a root logger without handlers a stderr handler for the
+    # rest of the process (logging.basicConfig): a handler that takes nothing prevents that.
+    guard = logging.NullHandler()
+    root.addHandler(guard)
     root.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
@@ -106,6 +110,7 @@ def _quantize(src: Path, dest: Path) -> None:
             )
     finally:
         root.setLevel(level)
+        root.removeHandler(guard)
 
 
 def _probe_inputs(ckpt: Checkpoint) -> tuple[np.ndarray, np.ndarray]:

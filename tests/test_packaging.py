@@ -54,6 +54,29 @@ def test_spec_bundles_icons_demo_model_and_trims_torch():
         assert (ICONS / name).is_file()
 
 
+def _spec_list(name: str) -> list[str]:
+    """The literal list assigned to ``name`` in the spec (the literal part of ``f(...) + [...]``)."""
+    for node in ast.parse(_spec_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            value = node.value.right if isinstance(node.value, ast.BinOp) else node.value
+            return list(ast.literal_eval(value))
+    raise AssertionError(f"the spec assigns no {name}")
+
+
+def test_spec_bundles_onnx_runtime_and_the_export():
+    # ONNX Runtime serves the towers on the CPU, and the app exports each model once (torch.onnx,
+    # onnx, onnxruntime.quantization, in a child process): none of them may be left out.
+    excluded = set(_spec_list("excludes"))
+    assert not {"onnx", "onnxruntime", "google", "google.protobuf", "ml_dtypes"} & excluded
+    # torch imports torch.onnx lazily by name, which PyInstaller's module graph cannot follow.
+    assert {"torch.onnx", "onnxruntime.quantization"} <= set(_spec_list("hiddenimports"))
+    dropped = _spec_list("DROP_PATTERNS") + _spec_list("CUDA_PATTERNS")
+    assert not [p for p in dropped if p.startswith(("onnx", "google", "ml_dtypes"))]
+    text = _spec_text()
+    # doctor and every export's manifest read onnxruntime's version from its metadata
+    assert 'copy_metadata("onnxruntime")' in text and 'copy_metadata("onnx")' in text
+
+
 def test_icons_are_rendered_from_the_svg_at_every_size():
     assert (ICONS / "clipdesk.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     for size in (16, 24, 32, 48, 64, 128, 256, 512):

@@ -36,6 +36,11 @@ def test_the_batch_is_what_the_model_embeds_in_the_target_time(model, per_image_
     assert batch_size.timed_batch_size(model, clock=clock) == expected
 
 
+def test_the_fastest_pass_counts_not_a_burst_of_another_program(model):
+    readings = iter([0.0, 0.75, 1.0, 1.125, 2.0, 2.25])  # passes of 0.75, 0.125 and 0.25 s
+    assert batch_size.timed_batch_size(model, clock=lambda: next(readings)) == 16  # 0.5 / 0.03125
+
+
 def test_a_clock_that_does_not_move_keeps_the_default(model):
     assert batch_size.timed_batch_size(model, clock=lambda: 1.0) == batch_size.MOST
 

@@ -235,13 +235,7 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 
 
 # A source whose record is damaged is not matched; the export itself stays good.
-SOURCE_def _outside(folder: Path) -> None:
-    """The manifest names a graph (a real one) two folders up."""
-    shutil.copy(folder / "image-int8.onnx", folder.parent.parent / "elsewhere.onnx")
-    _damage(lambda m: m["files"]["image"].update(int8="../../elsewhere.onnx"))(folder)
-
-
-DAMAGES: dict[str, Callable[[Path], None]] = {
+SOURCE_DAMAGES: dict[str, Callable[[Path], None]] = {
     "sizes not numbers": _damage(lambda m: m["sources"][0][0].update(size="10118148")),
     "a hostile size": _damage(lambda m: m["sources"][0][0].update(size=10**400)),
     "sources not a list": _damage(lambda m: m.update(sources={"path": str(DEMO / WEIGHTS)})),

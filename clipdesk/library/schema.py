@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-from sqlite_utils.db import ForeignKey
+if TYPE_CHECKING:  # imported where a migration runs: an up-to-date library opens without it
+    import sqlite_utils
+    from sqlite_utils.db import ForeignKey
 
 APPLICATION_ID = 0x434C4450  # "CLDP"
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 
 
 def _fk(table: str, column: str, other: str, on_delete: str = "CASCADE") -> ForeignKey:
+    from sqlite_utils.db import ForeignKey
+
     return ForeignKey(
         table=table, column=column, other_table=other, other_column="id", on_delete=on_delete
     )
@@ -248,9 +252,12 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
             )  # re-read under the write lock: another process may have won
             if current > latest_version():
                 raise SchemaTooNew(current)
-            db = sqlite_utils.Database(conn)
-            for version in range(current, target):
-                MIGRATIONS[version](db)
+            if current < target:
+                import sqlite_utils
+
+                db = sqlite_utils.Database(conn)
+                for version in range(current, target):
+                    MIGRATIONS[version](db)
             if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
                 raise sqlite3.IntegrityError("foreign key violations after migration")
             if target > current:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from clipdesk.common import limits
-from clipdesk.imaging.pixels import to_rgb
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -27,9 +26,11 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 Resample = Literal["bicubic", "bilinear"]
 # The Pillow filters ClipDesk resizes with; transformers' preprocessor_config.json "resample"
 # holds their Pillow codes.
-_FILTERS: dict[Resample, Image.Resampling] = {
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
+# (Pillow's Image.Resampling codes, fixed by its API, written out so that the facts of a model
+# are read without importing Pillow.)
+_FILTERS: dict[Resample, int] = {
+    "bicubic": 3,  # Image.Resampling.BICUBIC
+    "bilinear": 2,  # Image.Resampling.BILINEAR
 }
 
 
@@ -98,6 +99,8 @@ def resample_of(code: object) -> Resample:
         for resample, pil in _FILTERS.items():
             if code == pil:
                 return resample
+    from PIL import Image
+
     known = {int(f): f.name.lower() for f in Image.Resampling}
     pil_name = known.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
     raise ValueError(
@@ -121,6 +124,8 @@ def _channels(value: object, name: str, bounds: tuple[float, float]) -> tuple[fl
 
 def squash(img: Image.Image, size: int, resample: Resample = "bicubic") -> Image.Image:
     """The whole image resized to ``size`` x ``size``, aspect ratio not kept."""
+    from clipdesk.imaging.pixels import to_rgb
+
     img = to_rgb(img)
     if img.size != (size, size):
         img = img.resize((size, size), _FILTERS[resample])
@@ -129,6 +134,8 @@ def squash(img: Image.Image, size: int, resample: Resample = "bicubic") -> Image
 
 def resize_and_crop(img: Image.Image, size: int, resample: Resample = "bicubic") -> Image.Image:
     """Shorter side to ``size``, then the centred ``size`` x ``size`` square."""
+    from clipdesk.imaging.pixels import to_rgb
+
     img = to_rgb(img)
     w, h = img.size
     if (w, h) != (size, size):

@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from clipdesk.model.engine import ClipModel
 
 
@@ -85,6 +86,8 @@ class Query:
         return cls((Term("photo", int(photo_id), float(weight)),))
 
     def with_image(self, image: Image.Image | str | Path, weight: float = 1.0) -> Query:
+        from PIL import Image
+
         value = image if isinstance(image, Image.Image) else Path(image)
         return replace(self, terms=self.terms + (Term("image", value, float(weight)),))
 
@@ -237,6 +240,8 @@ class QueryEncoder:
         )
 
     def image_vector(self, image: Image.Image | Path) -> np.ndarray:
+        from PIL import Image
+
         from clipdesk.imaging.decode import DecodeError, decode_for_model, decode_image
 
         try:

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
@@ -49,6 +48,8 @@ from clipdesk.search.scores import ScoreScale, score_scale
 from clipdesk.services.settings import SettingsService, resolve_library_path
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from clipdesk.library.records import Photo
     from clipdesk.library.store import Library
     from clipdesk.model.engine import ClipModel
@@ -380,7 +381,7 @@ class ClipDeskServices:
             self.steps.run(cancel=cancel, progress=progress)
             hook = self._on_embedded if searching_with == model.id else None
             if pipeline_options.get("batch_size") is None:
-                pipeline_options["batch_size"] = self.index_batch_size(model)
+                pipeline_options["batch_size"] = self.index_batch_size(model, cancel)
             from clipdesk.indexing.pipeline import IndexPipeline  # torch: not at import time
 
             pipe = IndexPipeline(
@@ -406,7 +407,7 @@ class ClipDeskServices:
             owed = self.steps.run(cancel=cancel)
             return replace(report, waiting=owed.waiting, waiting_note=owed.describe())
 
-    def index_batch_size(self, model: ClipModel) -> int:
+    def index_batch_size(self, model: ClipModel, cancel: CancelToken | None = None) -> int:
         """Photos per forward pass of an index run, timed once per model, runtime and device
         (see :mod:`clipdesk.indexing.batch_size`): a cancel waits at most for one such pass."""
         key = (model.id, model.runtime_label, str(model.device))
@@ -418,7 +419,9 @@ class ClipDeskServices:
 
         if not self.library.count_pending(model.id):
             return MOST  # nothing to embed: not worth a timing
-        size = timed_batch_size(model)
+        size = timed_batch_size(model, cancel=cancel)
+        if size is None:  # cancelled: the run stops before its first batch anyway
+            return MOST
         log.info("indexing %s in batches of %d", model.id, size)
         with self._lock:
             self._batch_sizes[key] = size

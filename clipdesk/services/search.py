@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.library.dates import DateLike, taken_seconds
@@ -32,6 +31,8 @@ from clipdesk.search.results import SearchFilters
 from clipdesk.search.scores import ScoreKind
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from clipdesk.services.app import ClipDeskServices
 
 log = logging.getLogger(__name__)

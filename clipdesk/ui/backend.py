@@ -153,13 +153,12 @@ class Backend:
         with self._lock:
             wanted = self._folders_changed
         if self._scanned != wanted:
-            if self._on_change is not None and self._watcher is None:
-                self._watcher = self.services.watch(
-                    lambda changes: (
-                        self._on_change() if self._on_change and not changes.empty else None
-                    ),
-                    on_error=lambda exc: log.warning("watching failed: %s", exc),
-                )
+            with self._lock:  # never a watcher started after stop_watching (a quit, a switch)
+                if self._on_change is not None and self._watcher is None:
+                    self._watcher = self.services.watch(
+                        self._changed_on_disk,
+                        on_error=lambda exc: log.warning("watching failed: %s", exc),
+                    )
             report(
                 Progress(0, None, message="Scanning folders for new, changed and deleted photos…")
             )
@@ -177,10 +176,16 @@ class Backend:
         self._on_change = on_change
 
     def stop_watching(self) -> None:
-        self._on_change = None
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher = None
+        with self._lock:
+            self._on_change = None
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def _changed_on_disk(self, changes: Any) -> None:  # the watcher's thread
+        on_change = self._on_change  # read once: stop_watching may clear it meanwhile
+        if on_change is not None and not changes.empty:
+            on_change()
 
     # --- search -----------------------------------------------------------------------------
     def search(self, req: SearchRequest, token: CancelToken, first: int = PAGE) -> SearchAnswer:

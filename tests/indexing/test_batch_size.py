@@ -1,4 +1,4 @@
-"""The index job's batch: what the model embeds in about half a second here, timed once."""
+"""The index job's batch: what the model embeds in 0.4 s here, timed once."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def clock_with_pass_of(seconds: float):
 @pytest.mark.parametrize(
     ("per_image_s", "expected"),
     [
-        (0.125, 4),  # 0.5 s / 0.125 s
-        (0.065, 7),  # a ViT-B/32 on a quiet two-core CPU
-        (0.6, 1),  # slower than the target even alone: one photo a pass
+        (0.125, 3),  # 0.4 s / 0.125 s
+        (0.065, 6),  # a ViT-B/32 on a quiet two-core CPU
+        (0.5, 1),  # slower than the target even alone: one photo a pass
         (0.0001, batch_size.MOST),  # a small model or a GPU: the default stays
     ],
 )
@@ -38,7 +38,15 @@ def test_the_batch_is_what_the_model_embeds_in_the_target_time(model, per_image_
 
 def test_the_fastest_pass_counts_not_a_burst_of_another_program(model):
     readings = iter([0.0, 0.75, 1.0, 1.125, 2.0, 2.25])  # passes of 0.75, 0.125 and 0.25 s
-    assert batch_size.timed_batch_size(model, clock=lambda: next(readings)) == 16  # 0.5 / 0.03125
+    assert batch_size.timed_batch_size(model, clock=lambda: next(readings)) == 12  # 0.4 / 0.03125
+
+
+def test_a_cancel_stops_the_timing_between_passes(model):
+    from clipdesk.common.progress import CancelToken
+
+    token = CancelToken()
+    token.cancel()
+    assert batch_size.timed_batch_size(model, cancel=token) is None
 
 
 def test_a_clock_that_does_not_move_keeps_the_default(model):

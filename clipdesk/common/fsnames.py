@@ -13,6 +13,9 @@ surrogate), which opens the file again but cannot be encoded as UTF-8. The rules
 - **Handed on** losslessly: :func:`file_url` percent-encodes the bytes; the CLI prints the raw
   bytes as ``ls`` does, and its JSON keeps the surrogate escapes (``"caf\\udce9.webp"``), which
   Python's ``json`` reads back into a path that opens the file.
+
+And :func:`is_plain_name`, for names read from a file on disk (a manifest, a recipe) that must
+stay inside the folder they are joined to.
 """
 
 from __future__ import annotations
@@ -66,3 +69,16 @@ def file_url(path: str | os.PathLike[str]) -> str:
     if os.name == "nt":  # pragma: no cover - Windows names are always Unicode
         return Path(absolute).as_uri()
     return "file://" + urllib.parse.quote(to_bytes(absolute), safe="/")
+
+
+def is_plain_name(value: object) -> bool:
+    """A plain file name, one entry of the folder it is joined to: no separator, drive or NUL,
+    not ``.`` or ``..``, so a name read from disk cannot point outside that folder."""
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and "/" not in value
+        and "\\" not in value
+        and "\0" not in value
+        and Path(value).name == value
+    )

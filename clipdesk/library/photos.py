@@ -53,6 +53,27 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def _filters(
+    folder_ids: Sequence[int] | None,
+    statuses: Iterable[PhotoStatus | str] | None,
+    taken_from: DateLike | None,
+    taken_to: DateLike | None,
+) -> tuple[list[str], list[object]]:
+    """(WHERE clauses, parameters) of the photos in ``folder_ids``, of ``statuses`` and taken
+    within the inclusive date range; None means no restriction, an empty list matches nothing."""
+    where: list[str] = []
+    params: list[object] = []
+    if folder_ids is not None:
+        where.append(f"folder_id IN ({','.join('?' * len(folder_ids)) or 'NULL'})")
+        params += [int(f) for f in folder_ids]
+    if statuses is not None:
+        st = [str(s) for s in statuses]
+        where.append(f"status IN ({','.join('?' * len(st)) or 'NULL'})")
+        params += st
+    dated, bounds = taken_between(taken_from, taken_to)
+    return where + dated, params + bounds
+
+
 def _meta_values(facts: FileFacts) -> tuple[object, ...]:
     """The file's columns after (folder_id, path, status, error, added_at, updated_at)."""
     m = facts.meta
@@ -109,18 +130,8 @@ class PhotoQueries(LibraryBase):
     ) -> list[Photo]:
         """Photos ordered by path, filtered by folder, status, ids and/or the date they were
         taken (inclusive; see :mod:`clipdesk.library.dates`)."""
-        where: list[str] = []
-        params: list[object] = []
-        if folder_id is not None:
-            where.append("folder_id = ?")
-            params.append(folder_id)
-        if statuses is not None:
-            st = [str(s) for s in statuses]
-            where.append(f"status IN ({','.join('?' * len(st))})")
-            params += st
-        dated, bounds = taken_between(taken_from, taken_to)
-        where += dated
-        params += bounds
+        folder_ids = None if folder_id is None else [folder_id]
+        where, params = _filters(folder_ids, statuses, taken_from, taken_to)
         sql = f"SELECT {PHOTO_COLUMNS} FROM photos"
         if ids is not None:
             out: list[Photo] = []
@@ -145,14 +156,7 @@ class PhotoQueries(LibraryBase):
     ) -> list[int]:
         """Ids of the photos (any status) in ``folder_ids`` and taken within the inclusive date
         range; None means no restriction. Search turns its folder and date filters into this."""
-        where: list[str] = []
-        params: list[object] = []
-        if folder_ids is not None:
-            where.append(f"folder_id IN ({','.join('?' * len(folder_ids)) or 'NULL'})")
-            params += [int(f) for f in folder_ids]
-        dated, bounds = taken_between(taken_from, taken_to)
-        where += dated
-        params += bounds
+        where, params = _filters(folder_ids, None, taken_from, taken_to)
         sql = "SELECT id FROM photos" + (f" WHERE {' AND '.join(where)}" if where else "")
         return [int(r[0]) for r in self.query(sql, params)]
 
@@ -210,18 +214,7 @@ class PhotoQueries(LibraryBase):
         taken_from: DateLike | None,
         taken_to: DateLike | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        where: list[str] = []
-        params: list[object] = []
-        if folder_ids is not None:
-            where.append(f"folder_id IN ({','.join('?' * len(folder_ids)) or 'NULL'})")
-            params += [int(f) for f in folder_ids]
-        if statuses is not None:
-            st = [str(s) for s in statuses]
-            where.append(f"status IN ({','.join('?' * len(st)) or 'NULL'})")
-            params += st
-        dated, bounds = taken_between(taken_from, taken_to)
-        where += dated
-        params += bounds
+        where, params = _filters(folder_ids, statuses, taken_from, taken_to)
         sql = "SELECT id, taken_at, mtime_ns FROM photos"
         sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY path"
         rows = self.query(sql, params)

@@ -16,22 +16,11 @@ from typing import Any
 
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError
+from clipdesk.common.fsnames import is_plain_name
 from clipdesk.model.families.hub_tokenizer import CLEANERS, HubTokenizer
 from clipdesk.model.tokenizer import ClipTokenizer, TextTokenizer, read_tokenizer_file
 
 _Check = Callable[[object], bool]
-
-
-def _is_name(value: object) -> bool:
-    """A plain file name: the recipe may not reach outside its folder."""
-    return (
-        isinstance(value, str)
-        and value not in ("", ".", "..")
-        and "/" not in value
-        and "\\" not in value
-        and "\0" not in value
-        and Path(value).name == value
-    )
 
 
 def _in(bounds: tuple[int, int]) -> tuple[_Check, str]:
@@ -43,7 +32,7 @@ def _in(bounds: tuple[int, int]) -> tuple[_Check, str]:
     return check, f"a whole number from {lo} to {hi}"
 
 
-_FILE = (_is_name, "a plain file name in the folder")
+_FILE = (is_plain_name, "a plain file name in the folder")
 _TOKEN = ((lambda v: isinstance(v, str) and v != ""), "a token's text")
 _COMMON = {
     "context_length": _in(limits.MODEL_CONTEXT_LENGTH),

@@ -372,7 +372,9 @@ class RuntimeService:
                 try:
                     entry = run(path, progress=progress, cancel=cancel)
                 except ClipDeskError as exc:
-                    self._remember_failure(path, exc.message)
+                    # a full disk or a killed child is no verdict on the model: try again later
+                    if not isinstance(exc, export.ExportInterrupted):
+                        self._remember_failure(path, exc.message)
                     raise
         else:
             entry = existing

@@ -12,22 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.cli import main
 from clipdesk.cli.index import ProgressBar
 from clipdesk.common.progress import Progress
-from clipdesk.model.testing import tiny_random_model
+from tests.support.cli_process import cli
 from tests.support.pipeline_helpers import solid_photos
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_random_model(tmp_path_factory.mktemp("models"))
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

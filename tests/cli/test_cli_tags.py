@@ -15,14 +15,8 @@ from clipdesk.cli.tags import add_tag_filter_arguments, allowed_ids_from_args
 from clipdesk.library.records import FileFacts
 from clipdesk.library.store import Library
 from clipdesk.model import load_model
-from clipdesk.model.testing import tiny_random_model
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.xmp import sidecar as xmp
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_random_model(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

@@ -11,12 +11,6 @@ import pytest
 from clipdesk.cli import doctor, main
 from clipdesk.library.records import FileFacts
 from clipdesk.library.store import SEARCH_MODEL_KEY, Library
-from clipdesk.model.testing import tiny_random_model
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_random_model(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from clipdesk.cli import main
 from clipdesk.library.store import Library
+from tests.support.cli_process import cli
 from tests.support.photofiles import make_photo
 
 
@@ -20,12 +20,6 @@ def photos(tmp_path):
         make_photo(root / f"p{i}.jpg", seed=i)
     (root / "broken.jpg").write_text("not really a photo")
     return root
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_add_list_status_remove(tmp_path, photos, capsys):

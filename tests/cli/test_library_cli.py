@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from clipdesk.cli import main
 from clipdesk.library.store import Library
 from clipdesk.tags.store.tag_store import TagStore
+from tests.support.cli_process import cli
 from tests.support.photofiles import make_photo
 
 
@@ -20,12 +20,6 @@ def photos(tmp_path):
     for i in range(4):
         make_photo(root / f"p{i}.jpg", seed=i)
     return root
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_list_shows_the_purge_rule_and_an_offline_folder_can_be_removed(tmp_path, photos, capsys):

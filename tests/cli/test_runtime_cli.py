@@ -11,6 +11,7 @@ import pytest
 from clipdesk.cli import main
 from clipdesk.model import manager
 from clipdesk.model.runtime.cache import find_entry
+from tests.support.cli_process import cli
 from tests.support.pipeline_helpers import solid_photos
 from tests.support.runtime_exports import SharedExport, export_once
 
@@ -26,12 +27,6 @@ def auto(monkeypatch, tmp_path) -> list[str]:
     monkeypatch.delenv("CLIPDESK_RUNTIME")
     monkeypatch.setattr(manager, "bundled_models_dir", lambda: tmp_path / "no-bundled")
     return ["--library", str(tmp_path / "lib.sqlite3"), "--device", "cpu"]
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_an_unknown_runtime_is_refused(capsys):

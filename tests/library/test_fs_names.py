@@ -104,3 +104,10 @@ def test_every_path_parameter_in_the_librarys_sql_is_cast_from_the_file_names_by
         if bare.search(line)
     ]
     assert offenders == []
+
+
+def test_a_plain_name_is_one_entry_of_its_folder_and_nothing_else():
+    for name in ("model.onnx", "spiece.model", " ", "..hidden", os.fsdecode(LATIN1)):
+        assert fsnames.is_plain_name(name), name
+    for bad in ("", ".", "..", "../x", "a/b", "a\\b", "/etc/passwd", "x\0y", None, 3, b"x"):
+        assert not fsnames.is_plain_name(bad), bad

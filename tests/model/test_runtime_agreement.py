@@ -16,7 +16,6 @@ ViT-B/32 (the slow tier: its export takes a minute).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,11 @@ from tests.support.conformance import (
     max_diff,
     photos,
     varied_photos,
+)
+from tests.support.tokenizer_folders import (
+    save_siglip2_tokenizer,
+    save_siglip_tokenizer,
+    save_xlmr_tokenizer,
 )
 
 transformers = pytest.importorskip("transformers")
@@ -138,8 +142,7 @@ def _siglip_v1(root: Path) -> Path:
 
     from tests.model import test_siglip_conformance as sc
 
-    folder = root / "siglip-v1"
-    SiglipTokenizer(vocab_file=str(sc._spiece_model(root))).save_pretrained(str(folder))
+    folder = save_siglip_tokenizer(root / "siglip-v1")
     tokenizer = SiglipTokenizer.from_pretrained(str(folder))
     vision = sc._vision_tower(width=64, mlp=128, layers=2, heads=2, image_size=64, patch=16)
     hf = sc._build_hf_siglip(tokenizer.vocab_size + 7, vision, seed=1, scale=10.0)
@@ -147,19 +150,11 @@ def _siglip_v1(root: Path) -> Path:
 
 
 def _siglip2(root: Path) -> Path:
-    from transformers import GemmaTokenizerFast
     from transformers.models.siglip2.tokenization_siglip2 import Siglip2Tokenizer
 
     from tests.model import test_siglip_conformance as sc
 
-    folder = root / "siglip2"
-    GemmaTokenizerFast(
-        tokenizer_object=sc._gemma_tokenizer(),
-        add_bos_token=False,
-        add_eos_token=True,
-        padding_side="right",
-        model_max_length=64,
-    ).save_pretrained(str(folder))
+    folder = save_siglip2_tokenizer(root / "siglip2")
     tokenizer = Siglip2Tokenizer.from_pretrained(str(folder))
     vision = sc._vision_tower(width=64, mlp=160, layers=2, heads=2, image_size=60, patch=14)
     hf = sc._build_hf_siglip(len(tokenizer), vision, seed=4, scale=109.9)
@@ -169,30 +164,9 @@ def _siglip2(root: Path) -> Path:
 def _xlmr(root: Path) -> Path:
     """OpenCLIP's CustomTextCLIP with an XLM-R text tower, by its hub writer, with a unigram
     tokenizer saved by transformers (as tests/model/test_xlmr_conformance.py makes it)."""
-    import sentencepiece as spm
-    from transformers import XLMRobertaTokenizer
-    from transformers.convert_slow_tokenizer import XLMRobertaConverter
-
     from tests.model import test_xlmr_conformance as xc
 
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(xc.CORPUS * 20),
-        model_writer=buf,
-        vocab_size=400,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        normalization_rule_name="nmt_nfkc",
-        character_coverage=1.0,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
-    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
-    vocab = XLMRobertaConverter.convert_from_spm(vocab=pieces)["vocab"]
-    tokenizer_dir = root / "xlmr-tokenizer"
-    XLMRobertaTokenizer(
-        vocab=vocab, _spm_precompiled_charsmap=xc._spm_charsmap(buf.getvalue())
-    ).save_pretrained(str(tokenizer_dir))
+    tokenizer_dir = save_xlmr_tokenizer(root / "xlmr-tokenizer")
     return xc.Variant(
         root,
         tokenizer_dir,

@@ -103,8 +103,8 @@ def test_the_export_is_what_the_default_leaves(home):
     names = {p.name for p in entry.folder.iterdir()}
     assert {"manifest.json", "image-int8.onnx", "text-int8.onnx"} <= names
     assert not names & {"image-fp32.onnx", "text-fp32.onnx"}
-    assert entry.folder == cache.entry_folder(entry.weights_hash)
-    assert entry.folder.name == entry.weights_hash[:16] and entry.folder.is_relative_to(home)
+    assert entry.folder.name.startswith(entry.weights_hash[:16] + "-")
+    assert entry.folder.is_relative_to(home) and cache.entry_for_hash(entry.weights_hash) == entry
 
 
 def test_an_export_is_found_by_its_weight_files_without_reading_them(home, monkeypatch):
@@ -168,6 +168,22 @@ def test_a_second_folder_with_the_same_weights_shares_the_export(home, demo_copy
     model = load_model(other, "cpu", runtime="onnx")
     assert model.runtime_label == "onnx-int8" and len(_only_entry().manifest["sources"]) == 3
     assert model.id == f"clipdesk-mini@{entry.weights_hash[:12]}"  # named by its clipdesk.json
+
+
+def test_the_same_weights_with_another_preprocessing_get_their_own_export(home, demo_copy):
+    """An export carries the preprocessing and tokenizer it was made with: a folder of the same
+    weights that crops another size must not be served with the first folder's facts."""
+    config = demo_copy / "preprocessor_config.json"
+    data = json.loads(config.read_text())
+    data["image_mean"] = [0.5, 0.5, 0.5]
+    config.write_text(json.dumps(data))
+    entry = export.export_model(demo_copy, threads=1)
+    first = cache.find_entry(DEMO)
+    assert entry.weights_hash == first.weights_hash and entry.folder != first.folder
+    assert cache.find_entry(demo_copy) == entry
+    served = load_model(demo_copy, "cpu", runtime="onnx")
+    assert served.preprocessor.cfg.mean == (0.5, 0.5, 0.5)
+    assert load_model(DEMO, "cpu", runtime="onnx").preprocessor.cfg.mean != (0.5, 0.5, 0.5)
 
 
 def test_a_vanished_copy_is_dropped_from_the_sources(home, demo_copy):

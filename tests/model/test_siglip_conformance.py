@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import shutil
 from pathlib import Path
 
@@ -30,7 +29,11 @@ from tests.support.conformance import (
     assert_told_apart,
     max_diff,
     photos,
-    t5_sentencepiece,
+)
+from tests.support.tokenizer_folders import (
+    gemma_tokenizer,
+    save_siglip2_tokenizer,
+    save_siglip_tokenizer,
 )
 
 transformers = pytest.importorskip("transformers")
@@ -46,43 +49,6 @@ SIGLIP_TEXTS = [
     "word\u2581marker and\ttabs",
     "\u00a0non-breaking\u2003spaces",
 ]
-_WORDS = (
-    "a photo of the cat dog two dogs beach sunset kids on at in and mountain river snow city "
-    "night street car tree café zürich crème brûlée running fast sofa parrot people "
-    "東京 の 夜景 αθήνα στην οδος kedi bir istanbul da"
-)
-
-
-def _corpus(n: int = 600) -> list[str]:
-    rng, words = random.Random(0), _WORDS.split()
-    return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(n)]
-
-
-def _spiece_model(folder: Path) -> Path:
-    """A small unigram model with T5's special ids (pad 0, eos 1, unk 2), as SigLIP v1's."""
-    path = folder / "source.model"
-    path.write_bytes(t5_sentencepiece(_corpus(), 200, character_coverage=1.0))
-    return path
-
-
-def _gemma_tokenizer():
-    """A Gemma-like tokenizer: byte-fallback BPE, spaces as "▁", <pad> <eos> <bos> <unk> first,
-    and Gemma's own post-processor (<bos> before the text)."""
-    from tokenizers import Tokenizer, models, normalizers, processors, trainers
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    tok.normalizer = normalizers.Replace(" ", "▁")
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=700,
-        special_tokens=specials + [f"<0x{i:02X}>" for i in range(256)],
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(), trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", special_tokens=[("<bos>", 2)]
-    )
-    return tok
 
 
 def _vision_tower(
@@ -181,9 +147,7 @@ def siglip_v1(tmp_path_factory) -> Variant:
     """SigLIP v1: spiece.model through SiglipTokenizer, patch 16 at 64 px."""
     from transformers import SiglipTokenizer
 
-    root = tmp_path_factory.mktemp("siglip")
-    folder = root / "siglip-v1"
-    SiglipTokenizer(vocab_file=str(_spiece_model(root))).save_pretrained(str(folder))
+    folder = save_siglip_tokenizer(tmp_path_factory.mktemp("siglip") / "siglip-v1")
     assert (folder / "spiece.model").is_file() and not (folder / "tokenizer.json").exists()
     tokenizer = SiglipTokenizer.from_pretrained(str(folder))
     vision = _vision_tower(width=96, mlp=192, layers=2, heads=4, image_size=64, patch=16)
@@ -197,17 +161,9 @@ def siglip2(tmp_path_factory) -> Variant:
     add_eos_token=True (as SigLIP2's), read back by transformers' Siglip2Tokenizer, which adds
     SigLIP2's training-time lower-casing; patch 14 at 60 px leaves pixels past the last whole
     patch, as so400m/14 at 384 px does. The temperature is So400m/16's (big_vision's demo: 109.9)."""
-    from transformers import GemmaTokenizerFast
     from transformers.models.siglip2.tokenization_siglip2 import Siglip2Tokenizer
 
-    folder = tmp_path_factory.mktemp("siglip2") / "siglip2"
-    GemmaTokenizerFast(
-        tokenizer_object=_gemma_tokenizer(),
-        add_bos_token=False,
-        add_eos_token=True,
-        padding_side="right",
-        model_max_length=64,
-    ).save_pretrained(str(folder))
+    folder = save_siglip2_tokenizer(tmp_path_factory.mktemp("siglip2") / "siglip2")
     tokenizer = Siglip2Tokenizer.from_pretrained(str(folder))
     vision = _vision_tower(width=64, mlp=160, layers=3, heads=2, image_size=60, patch=14)
     hf = _build_hf_siglip(len(tokenizer), vision, seed=4, scale=109.9)
@@ -313,7 +269,7 @@ def test_special_tokens_from_tokenizer_config(siglip2, tmp_path):
     folder = tmp_path / "hub-layout"
     shutil.copytree(siglip2.folder, folder)
     tok_json = json.loads((folder / "tokenizer.json").read_text())
-    tok_json["post_processor"] = json.loads(_gemma_tokenizer().to_str())["post_processor"]
+    tok_json["post_processor"] = json.loads(gemma_tokenizer().to_str())["post_processor"]
     (folder / "tokenizer.json").write_text(json.dumps(tok_json))
     flags = {"add_bos_token": False, "add_eos_token": True}
     tok_cfg = json.loads((folder / "tokenizer_config.json").read_text())

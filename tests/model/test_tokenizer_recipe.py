@@ -4,7 +4,6 @@ damaged or hostile is refused by name."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -18,6 +17,11 @@ from clipdesk.common.errors import CheckpointError
 from clipdesk.model.tokenizer import TextTokenizer
 from clipdesk.model.tokenizer_recipe import tokenizer_from_recipe
 from tests.support.conformance import TEXTS
+from tests.support.tokenizer_folders import (
+    save_siglip2_tokenizer,
+    save_siglip_tokenizer,
+    save_xlmr_tokenizer,
+)
 
 pytest.importorskip("transformers")
 pytest.importorskip("google.protobuf", reason="transformers' SiglipTokenizer needs protobuf")
@@ -56,40 +60,16 @@ def _clip_default() -> TextTokenizer:
 def _xlmr(root: Path) -> TextTokenizer:
     """The XLM-R conformance test's small unigram tokenizer, saved by transformers and read by
     the OpenCLIP hub loader's own tokenizer step."""
-    import sentencepiece as spm
-    from transformers import XLMRobertaTokenizer
-    from transformers.convert_slow_tokenizer import XLMRobertaConverter
-
     from clipdesk.model.families import xlmr
-    from tests.model.test_xlmr_conformance import CORPUS, _spm_charsmap
 
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 20),
-        model_writer=buf,
-        vocab_size=400,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        normalization_rule_name="nmt_nfkc",
-        character_coverage=1.0,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
-    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
-    vocab = XLMRobertaConverter.convert_from_spm(vocab=pieces)["vocab"]
-    tok = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=_spm_charsmap(buf.getvalue()))
-    tok.save_pretrained(str(root))
+    save_xlmr_tokenizer(root)
     return xlmr._tokenizer(root / "tokenizer.json", 77, pad_id=1)
 
 
 def _siglip_v1(root: Path) -> TextTokenizer:
-    from transformers import SiglipTokenizer
-
     from clipdesk.model.families.siglip_load import read_tokenizer
-    from tests.model.test_siglip_conformance import _spiece_model
 
-    SiglipTokenizer(vocab_file=str(_spiece_model(root))).save_pretrained(str(root))
-    return read_tokenizer(root, 64)
+    return read_tokenizer(save_siglip_tokenizer(root), 64)
 
 
 def _siglip_v1_cased(root: Path) -> TextTokenizer:
@@ -105,19 +85,9 @@ def _siglip_v1_cased(root: Path) -> TextTokenizer:
 
 
 def _siglip2(root: Path) -> TextTokenizer:
-    from transformers import GemmaTokenizerFast
-
     from clipdesk.model.families.siglip_load import read_tokenizer
-    from tests.model.test_siglip_conformance import _gemma_tokenizer
 
-    GemmaTokenizerFast(
-        tokenizer_object=_gemma_tokenizer(),
-        add_bos_token=False,
-        add_eos_token=True,
-        padding_side="right",
-        model_max_length=64,
-    ).save_pretrained(str(root))
-    return read_tokenizer(root, 64)
+    return read_tokenizer(save_siglip2_tokenizer(root), 64)
 
 
 BUILDERS = {

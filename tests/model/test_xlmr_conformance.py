@@ -7,7 +7,6 @@ ours, photos through a CLIP image processor and ours. Max abs diff of the normal
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -20,6 +19,7 @@ from clipdesk.common.errors import CheckpointError
 from clipdesk.model import load_model
 from tests.support import open_clip_oracle
 from tests.support.conformance import TOL, assert_told_apart, max_diff, openclip_pixels, photos
+from tests.support.tokenizer_folders import save_xlmr_tokenizer
 
 pytest.importorskip("transformers")
 
@@ -39,78 +39,11 @@ TEXTS = [
     "Los niños juegan en el parque. " * 40,
 ]
 
-# Sentences the test tokenizer is trained on, so that the test strings split into real pieces.
-CORPUS = """A photo of a cat sleeping on the sofa.
-Kids playing on the beach at sunset, and a dog on the grass.
-Ein Hund läuft über die grüne Wiese im Sommer.
-Die Kinder spielen im Garten hinter dem Haus.
-Un perro corre por la playa al atardecer.
-Los niños juegan en el parque con sus amigos.
-一只猫在沙发上睡觉。孩子们在海滩上玩耍，太阳正在落山。
-東京の夜景はとても美しいです。子供たちが公園で遊んでいます。
-🐶 and 🐱 on a sofa!! 3 dogs, 2 cats & 1 parrot.
-"Quotes" don't stop believing; xxxx yyy.""".splitlines()
-
-
-def _spm_charsmap(model: bytes) -> bytes:
-    """NormalizerSpec.precompiled_charsmap of a SentencePiece ModelProto (fields 3 and 2), read
-    from the protobuf wire format: transformers' own extractor needs protobuf, not installed."""
-
-    def fields(buf: bytes):
-        i = 0
-        while i < len(buf):
-            key, i = varint(buf, i)
-            number, kind = key >> 3, key & 7
-            if kind == 0:
-                _, i = varint(buf, i)
-            elif kind == 2:
-                n, i = varint(buf, i)
-                yield number, buf[i : i + n]
-                i += n
-            else:
-                i += 8 if kind == 1 else 4
-
-    def varint(buf: bytes, i: int) -> tuple[int, int]:
-        value = shift = 0
-        while True:
-            b = buf[i]
-            i += 1
-            value |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return value, i
-
-    spec = next(v for n, v in fields(model) if n == 3)
-    return next(v for n, v in fields(spec) if n == 2)
-
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory) -> Path:
-    """A small XLM-R tokenizer the way the hub's was made: a SentencePiece unigram model with NFKC
-    normalisation, converted by transformers (its converter's vocabulary order: <s> <pad> </s>
-    <unk>, the pieces, <mask>) and written by ``save_pretrained``."""
-    import sentencepiece as spm
-    from transformers import XLMRobertaTokenizer
-    from transformers.convert_slow_tokenizer import XLMRobertaConverter
-
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 20),
-        model_writer=buf,
-        vocab_size=400,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        normalization_rule_name="nmt_nfkc",
-        character_coverage=1.0,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
-    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
-    vocab = XLMRobertaConverter.convert_from_spm(vocab=pieces)["vocab"]
-    tok = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=_spm_charsmap(buf.getvalue()))
-    folder = tmp_path_factory.mktemp("xlmr-tokenizer")
-    tok.save_pretrained(str(folder))
-    return folder
+    """A unigram XLM-R tokenizer saved by transformers, as the hub's."""
+    return save_xlmr_tokenizer(tmp_path_factory.mktemp("xlmr-tokenizer"))
 
 
 def _randomise(model: torch.nn.Module, seed: int) -> None:

@@ -14,7 +14,7 @@ from clipdesk.library.store import Library
 from clipdesk.search.ranking import best_first, stable_order
 from clipdesk.search.scores import ScoreScale
 from clipdesk.search.searcher import Searcher, SearchFilters
-from tests.support.pipeline_helpers import register
+from tests.support.pipeline_helpers import register_folders
 
 MODEL = "fake@1"
 DIM = 16
@@ -61,16 +61,7 @@ def test_best_first_of_nothing() -> None:
 @pytest.fixture
 def searcher(tmp_path: Path):
     lib = Library(tmp_path / "lib.sqlite3")
-    ids = []
-    for name, n in (("a", 120), ("b", 80)):
-        folder = tmp_path / name
-        folder.mkdir()
-        files = []
-        for i in range(n):
-            f = folder / f"{i}.jpg"
-            f.write_bytes(f"{name}{i}".encode())
-            files.append(f)
-        ids += register(lib, folder, files)
+    ids = register_folders(lib, tmp_path, {"a": 120, "b": 80})
     # Coarse vectors: many photos share a score, so the tie order is tested too.
     vecs = np.random.default_rng(1).integers(-1, 2, (len(ids), DIM)).astype(np.float32)
     vecs[~vecs.any(axis=1), 0] = 1.0

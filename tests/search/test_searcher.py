@@ -9,7 +9,7 @@ import pytest
 from clipdesk.library.records import PhotoStatus
 from clipdesk.library.store import Library
 from clipdesk.search.searcher import Searcher, SearchFilters
-from tests.support.pipeline_helpers import register
+from tests.support.pipeline_helpers import register, register_folders
 
 MODEL = "fake@1"
 DIM = 16
@@ -29,16 +29,7 @@ def _unit(rng, n):
 
 def _setup(library: Library, tmp_path: Path, n_a: int = 30, n_b: int = 20):
     """Two folders of photos, all embedded with random vectors."""
-    ids = []
-    for name, n in (("a", n_a), ("b", n_b)):
-        folder = tmp_path / name
-        folder.mkdir()
-        files = []
-        for i in range(n):
-            f = folder / f"{i}.jpg"
-            f.write_bytes(f"{name}{i}".encode())
-            files.append(f)
-        ids += register(library, folder, files)
+    ids = register_folders(library, tmp_path, {"a": n_a, "b": n_b})
     vecs = _unit(np.random.default_rng(0), len(ids))
     library.store_embeddings(MODEL, ids, vecs)
     return np.array(ids), vecs

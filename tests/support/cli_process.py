@@ -1,6 +1,7 @@
 """``clipdesk-cli`` as a user's shell runs it: another process, with this test's ClipDesk home
 (the same shared settings file as the app or services under test) and no ``--library`` unless
-the test gives one, so what the faces agree on is read from disk, not from this process."""
+the test gives one, so what the faces agree on is read from disk, not from this process; and
+``cli``, through main() in this process, for tests that read its output and exit code only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +45,12 @@ def cli_json(*argv: str, timeout: float = 300) -> Any:
     done = run_cli("--json", *argv, timeout=timeout)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``clipdesk-cli ARGV`` through main() in this process: its exit code, stdout and stderr."""
+    from clipdesk.cli import main  # here: the tests that only spawn the CLI never load it
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -32,6 +32,22 @@ def register(library: Library, folder: Path, files: Iterable[Path]) -> list[int]
     return [pid for pid, _ in library.add_or_update_photos(found.id, facts)]
 
 
+def register_folders(library: Library, root: Path, counts: dict[str, int]) -> list[int]:
+    """Folders ``root/NAME`` of ``counts[NAME]`` small files of distinct content (``0.jpg``,
+    ``1.jpg``, ...), recorded as the scanner would; the photos' ids, folder by folder."""
+    ids = []
+    for name, n in counts.items():
+        folder = root / name
+        folder.mkdir()
+        files = []
+        for i in range(n):
+            f = folder / f"{i}.jpg"
+            f.write_bytes(f"{name}{i}".encode())
+            files.append(f)
+        ids += register(library, folder, files)
+    return ids
+
+
 def solid_photos(folder: Path, n: int, size: tuple[int, int] = (320, 240)) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)

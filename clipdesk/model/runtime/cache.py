@@ -1,6 +1,8 @@
 """Where a model's exported graphs live, and how a model finds its own without reading weights.
 
-One folder per weights hash under the user's models folder (``.runtimes/<hash[:16]>/``), holding
+One folder per weights hash and variant under the user's models folder
+(``.runtimes/<hash[:16]>-<variant>/``; the variant tells apart folders of the same weights with
+another preprocessing or tokenizer, see :func:`clipdesk.model.runtime.export.variant_of`), holding
 the ONNX graphs and ``manifest.json``: the model's facts (everything the engine needs besides the
 towers, so ONNX Runtime can serve it with no torch and no weights read), the tokenizer's recipe,
 the int8 agreement check and the speeds measured at export. A model folder finds its entry by
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clipdesk.common import limits, paths
+from clipdesk.common.fsnames import is_plain_name
 from clipdesk.common.json_files import read_json_file
 from clipdesk.model.runtime import Precision
 
@@ -35,8 +38,16 @@ def cache_root() -> Path:
     return paths.models_dir() / ROOT_NAME
 
 
-def entry_folder(weights_hash: str) -> Path:
-    return cache_root() / weights_hash[:16]
+def entry_folder(weights_hash: str, variant: str) -> Path:
+    return cache_root() / f"{weights_hash[:16]}-{variant}"
+
+
+def _located(path: Path) -> Path:
+    """``path`` absolute, with its folder's links resolved but not its own: a model folder of
+    links to its weights (a Hugging Face cache snapshot) is found by that folder, not by the
+    folder the links point into."""
+    path = path.expanduser().absolute()
+    return path.parent.resolve() / path.name
 
 
 def stat_source(files: Sequence[Path]) -> list[dict[str, Any]]:
@@ -44,7 +55,7 @@ def stat_source(files: Sequence[Path]) -> list[dict[str, Any]]:
     out = []
     for f in files:
         st = f.stat()
-        out.append({"path": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+        out.append({"path": str(_located(f)), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
     return out
 
 
@@ -87,7 +98,7 @@ class CacheEntry:
         files = self.manifest.get("files", {})
         return all(
             isinstance(files.get(t), dict)
-            and _is_name(files[t].get(precision))
+            and is_plain_name(files[t].get(precision))
             and (self.folder / files[t][precision]).is_file()
             for t in TOWERS
         )
@@ -117,17 +128,6 @@ def read_entry(folder: Path) -> CacheEntry | None:
         return None
     entry = CacheEntry(folder, data)
     return entry if entry.precisions() and _serveable(entry) else None
-
-
-def _is_name(value: object) -> bool:
-    """A plain file name: a manifest may not point outside its folder."""
-    return (
-        isinstance(value, str)
-        and value not in ("", ".", "..")
-        and "/" not in value
-        and "\\" not in value
-        and "\0" not in value
-    )
 
 
 def _serveable(entry: CacheEntry) -> bool:
@@ -169,14 +169,25 @@ def find_entry(model_path: str | Path) -> CacheEntry | None:
             if not _source_matches(source):
                 continue
             first = Path(str(source[0]["path"]))
-            if first == target or first.parent == target:
+            # a file model may be named by a link, or be what a recorded link points to
+            if first.parent == target or first.resolve() == target:
                 return entry
     return None
 
 
-def entry_for_hash(weights_hash: str) -> CacheEntry | None:
-    entry = read_entry(entry_folder(weights_hash))
-    return entry if entry is not None and entry.weights_hash == weights_hash else None
+def entry_for_hash(weights_hash: str, variant: str | None = None) -> CacheEntry | None:
+    """The export of these weights in this variant; with no variant, any export of them (they
+    share the weights, so the int8 agreement of one stands for all)."""
+    root = cache_root()
+    if variant is not None:
+        folders = [entry_folder(weights_hash, variant)]
+    else:
+        folders = sorted(root.glob(f"{weights_hash[:16]}-*")) if root.is_dir() else []
+    for folder in folders:
+        entry = read_entry(folder)
+        if entry is not None and entry.weights_hash == weights_hash:
+            return entry
+    return None
 
 
 def add_source(entry: CacheEntry, files: Sequence[Path]) -> CacheEntry:
@@ -205,7 +216,7 @@ def remove_unused(keep_hashes: Iterable[str]) -> int:
         return 0
     for folder in root.iterdir():
         # a dot-name is an export still being written
-        if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
+        if folder.is_dir() and not folder.name.startswith(".") and folder.name[:16] not in keep:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed

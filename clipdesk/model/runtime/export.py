@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 OPSET = 18
 # ONNX fp32 vs torch on the probes, per vector component of the normalised embedding.
 FP32_TOLERANCE = 1e-4
+
+
+class ExportInterrupted(ModelError):
+    """The export could not finish for a reason of the moment (a full or read-only disk, a child
+    process that died), not because of the model: worth trying again later."""
+
+
 STEPS = ("image tower", "text tower", "int8", "agreement", "speed")
 
 
@@ -163,6 +170,23 @@ def _speeds(
     return {k: {m: round(v, 3) for m, v in d.items()} for k, d in out.items()}
 
 
+def variant_of(ckpt: Checkpoint) -> str:
+    """What besides the weights makes an export: the facts the manifest keeps (preprocessing,
+    scoring, dimensions) and the tokenizer's recipe and files. Two folders of the same weights
+    with another preprocessor or tokenizer get exports of their own, never each other's."""
+    import hashlib
+    import tempfile
+
+    facts = {k: v for k, v in facts_of(ckpt).items() if k not in ("name", "meta")}
+    h = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode())
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe = ckpt.tokenizer.recipe(Path(tmp))
+        h.update(json.dumps(recipe, sort_keys=True, default=str).encode())
+        for f in sorted(Path(tmp).iterdir()):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:8]
+
+
 def weight_files_of(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -189,7 +213,8 @@ def export_model(
     path = Path(path).expanduser()
     files = weight_files_of(path)
     ckpt = load_checkpoint(path)
-    existing = cache.entry_for_hash(ckpt.weights_hash)
+    variant = variant_of(ckpt)
+    existing = cache.entry_for_hash(ckpt.weights_hash, variant)
     if existing is not None:
         return cache.add_source(existing, files)
     token = cancel or CancelToken()
@@ -209,21 +234,23 @@ def export_model(
             )
 
     root = cache.cache_root()
-    root.mkdir(parents=True, exist_ok=True)
     staging = root / f".staging-{ckpt.weights_hash[:16]}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     try:
+        # in the try: a models folder that cannot be written is said as such, not a traceback
+        root.mkdir(parents=True, exist_ok=True)
+        _sweep_stale(root)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         manifest = _export_into(
             staging, ckpt, files, step, threads or default_cpu_threads(), keep_fp32
         )
-        final = cache.entry_folder(ckpt.weights_hash)
+        final = cache.entry_folder(ckpt.weights_hash, variant)
         token.raise_if_cancelled()  # the last moment a cancel leaves nothing behind
-        _discard_unreadable(final, ckpt.weights_hash)
+        _discard_unreadable(final, ckpt.weights_hash, variant)
         try:
             staging.rename(final)
         except OSError:  # another process exported the same weights meanwhile
-            found = cache.entry_for_hash(ckpt.weights_hash)
+            found = cache.entry_for_hash(ckpt.weights_hash, variant)
             if found is None:
                 raise
             return cache.add_source(found, files)
@@ -236,21 +263,43 @@ def export_model(
     except ModelError:
         raise
     except OSError as exc:
-        raise ModelError(
+        raise ExportInterrupted(
             f"could not write the ONNX export of {ckpt.name} ({exc})",
-            hint="check the free space of the disk that holds your models",
+            hint="check that the disk holding your models has free space and can be written",
         ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _discard_unreadable(folder: Path, weights_hash: str) -> None:
+STALE_S = 24 * 3600
+
+
+def _sweep_stale(root: Path) -> None:
+    """Remove what exports that died (killed, a power cut) left: their staging folders hold
+    hundreds of MB that nothing else removes. A folder untouched for a day is no export still
+    running (the longest step writes a file within minutes)."""
+    cutoff = time.time() - STALE_S
+    for folder in root.iterdir():
+        if not folder.name.startswith((".staging-", ".discarded-")):
+            continue
+        try:
+            stale = folder.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _discard_unreadable(folder: Path, weights_hash: str, variant: str) -> None:
     """Delete an export of these weights that cannot be read (damaged, or of another format),
     whose folder the new export takes; moved aside first, so no reader sees it half deleted."""
-    if not folder.exists() or cache.entry_for_hash(weights_hash) is not None:
+    if not folder.exists() or cache.entry_for_hash(weights_hash, variant) is not None:
         return
     aside = folder.with_name(f".discarded-{folder.name}-{os.getpid()}")
-    folder.rename(aside)
+    try:
+        folder.rename(aside)
+    except FileNotFoundError:  # another export discarded it first
+        return
     if aside.is_dir():
         shutil.rmtree(aside, ignore_errors=True)
     else:
@@ -365,9 +414,10 @@ def _child(path: str, threads: int | None, keep_fp32: bool, queue: Any) -> None:
     try:
         entry = export_model(path, progress=relay, threads=threads, keep_fp32=keep_fp32)
     except ModelError as exc:
-        queue.put(("error", exc.message, exc.hint, exc.cli_hint))
+        interrupted = isinstance(exc, ExportInterrupted)
+        queue.put(("error", exc.message, exc.hint, exc.cli_hint, interrupted))
     except Exception as exc:  # anything else is a bug, but the parent must hear of it
-        queue.put(("error", f"the export failed: {type(exc).__name__}: {exc}", None, None))
+        queue.put(("error", f"the export failed: {type(exc).__name__}: {exc}", None, None, False))
     else:
         queue.put(("done", str(entry.folder)))
 
@@ -402,15 +452,20 @@ def export_in_child(
                 msg = messages.get(timeout=0.1)
             except queues.Empty:
                 if not child.is_alive() and messages.empty():
-                    raise ModelError(
-                        f"the export of {path} stopped (exit code {child.exitcode})",
-                        hint="the machine may be out of memory; the model keeps running on PyTorch",
+                    code = child.exitcode or 0
+                    # a signal (a negative code) is most often the out-of-memory killer
+                    why = "killed: the machine may be out of memory" if code < 0 else f"exit {code}"
+                    raise ExportInterrupted(
+                        f"the export of {path} stopped ({why})",
+                        hint="the model keeps running on PyTorch; preparing it is tried again "
+                        "on the next start",
                     ) from None
                 continue
             if msg[0] == "progress" and progress is not None:
                 progress(Progress(msg[1], msg[2], message=msg[3]))
             elif msg[0] == "error":
-                raise ModelError(msg[1], msg[2], cli_hint=msg[3])
+                kind = ExportInterrupted if msg[4] else ModelError
+                raise kind(msg[1], msg[2], cli_hint=msg[3])
             elif msg[0] == "done":
                 entry = cache.read_entry(Path(msg[1]))
                 if entry is None:

@@ -51,14 +51,25 @@ class OnnxTowers:
         self.precision: Precision = precision
         self.threads = max(1, threads)
         self._sessions: dict[tuple[Tower, Work], ort.InferenceSession] = {}
+        self._opening: dict[tuple[Tower, Work], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def session(self, tower: Tower, work: Work) -> ort.InferenceSession:
         key = (tower, work)
         with self._lock:
             found = self._sessions.get(key)
+            if found is not None:
+                return found
+            opening = self._opening.setdefault(key, threading.Lock())
+        # Each session opens under its own lock: a query's must not wait for the index job's
+        # (seconds for a ViT-B/32 image tower whose weights are repacked), nor the reverse.
+        with opening:
+            with self._lock:
+                found = self._sessions.get(key)
             if found is None:
-                found = self._sessions[key] = self._open(tower, work)
+                found = self._open(tower, work)
+                with self._lock:
+                    self._sessions[key] = found
             return found
 
     def _open(self, tower: Tower, work: Work) -> ort.InferenceSession:

@@ -139,6 +139,10 @@ class ClipModel:
             chunks.append(self._finite(_normalised(self.towers.text(ids)), "texts"))
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
 
+    def warm_text(self) -> None:
+        """Get the text tower ready in the background (a query is coming)."""
+        self.towers.warm("text")
+
     def close(self) -> None:
         self.towers.close()
 

@@ -196,6 +196,8 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
         return Ranking(ids[: request.limit])
     like = photo_id(app, request.like_photo) if request.like_photo is not None else None
     query = query_of(request, like)
+    if any(t.kind == "text" for t in query.terms):
+        app.search_model().warm_text()  # opens while the vectors are read
     searcher = app.searcher()
     ids, scores = searcher.rank(
         app.query_vector(query),

@@ -46,7 +46,13 @@ class OnnxServing:
         name, meta = _name_and_meta(path)
         facts = replace(facts, name=name, meta=meta)
         tokenizer = tokenizer_from_recipe(manifest["tokenizer"], self.entry.folder)
-        towers = OnnxTowers(self.entry.files(self.precision), self.precision, self.threads)
+        by = manifest.get("preoptimised_by")
+        towers = OnnxTowers(
+            self.entry.files(self.precision),
+            self.precision,
+            self.threads,
+            preoptimised_by=by if isinstance(by, str) else None,
+        )
         return ClipModel(facts, tokenizer, towers, "cpu")
 
 

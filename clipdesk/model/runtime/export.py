@@ -120,6 +120,22 @@ def _quantize(src: Path, dest: Path) -> None:
         root.removeHandler(guard)
 
 
+def _preoptimise(path: Path) -> None:
+    """Rewrite the graph as ONNX Runtime's portable ("extended") optimiser leaves it, so that a
+    query's session opens without optimising it again: 40-60 ms instead of 75-110 for a
+    ViT-B/32's text tower, the larger part of a one-shot CLI query. Serving checks the version
+    (see :class:`.onnx_towers.OnnxTowers`): another ONNX Runtime optimises as usual."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.log_severity_level = 3
+    tmp = path.with_name(path.name + ".opt")
+    so.optimized_model_filepath = str(tmp)
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    os.replace(tmp, path)
+
+
 def _probe_inputs(ckpt: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     pre = Preprocessor(ckpt.preprocess)
     images = agreement.probe_images(size=max(ckpt.preprocess.size, 64))
@@ -324,6 +340,8 @@ def _export_into(
     step(2)
     for t in cache.TOWERS:
         _quantize(folder / names[t]["fp32"], folder / names[t]["int8"])
+        for precision in ("fp32", "int8"):
+            _preoptimise(folder / names[t][precision])
     step(3)
     ref_img, ref_txt = _torch_features(module, pixels, ids)
     precisions: tuple[Precision, ...] = ("fp32", "int8")
@@ -369,6 +387,7 @@ def _export_into(
         "files": names,
         "opset": OPSET,
         "onnxruntime": _ort_version(),
+        "preoptimised_by": _ort_version(),
         "fp32_max_diff": fp32_diff,
         "agreement": {"int8": agreed},
         "speed": speed,

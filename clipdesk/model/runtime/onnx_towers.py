@@ -9,6 +9,7 @@ made a warm query 40x slower under load.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,10 +47,21 @@ def session_options(threads: int, *, prepack: bool = True) -> ort.SessionOptions
 class OnnxTowers:
     runtime: Runtime = "onnx"
 
-    def __init__(self, files: Mapping[str, Path], precision: Precision, threads: int) -> None:
+    def __init__(
+        self,
+        files: Mapping[str, Path],
+        precision: Precision,
+        threads: int,
+        *,
+        preoptimised_by: str | None = None,
+    ) -> None:
         self.files = files
         self.precision: Precision = precision
         self.threads = max(1, threads)
+        # The ONNX Runtime version that optimised the graphs at export: with the same version, a
+        # query's session skips the optimiser (the batch session still runs it, for the
+        # hardware-specific layouts that pay off over many batches).
+        self.preoptimised_by = preoptimised_by
         self._sessions: dict[tuple[Tower, Work], ort.InferenceSession] = {}
         self._opening: dict[tuple[Tower, Work], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -77,10 +89,13 @@ class OnnxTowers:
 
         path = self.files[tower]  # KeyError for a tower the export lacks: a bug, not input
         threads = self.threads if work == "batch" else 1
+        options = session_options(threads, prepack=work == "batch")
+        if work == "query" and self.preoptimised_by == ort.__version__:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:
             return ort.InferenceSession(
                 str(path),
-                session_options(threads, prepack=work == "batch"),
+                options,
                 providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -89,6 +104,18 @@ class OnnxTowers:
                 hint="prepare the model for the fast runtime again, or use the PyTorch runtime",
                 cli_hint="run `clipdesk-cli models prepare NAME` again, or pass --runtime torch",
             ) from exc
+
+    def warm(self, tower: str) -> None:
+        """Open ``tower``'s query session on a thread of its own, so that it opens while the
+        caller does other work (a one-shot search reads the library's vectors meanwhile)."""
+        if (tower, "query") not in self._sessions and tower in ("image", "text"):
+            threading.Thread(
+                target=self._warm, args=(tower,), name="clipdesk-onnx-open", daemon=True
+            ).start()
+
+    def _warm(self, tower: str) -> None:
+        with contextlib.suppress(ModelError):  # said when the session is used
+            self.session("image" if tower == "image" else "text", "query")
 
     def _run(self, tower: Tower, array: np.ndarray, work: Work) -> np.ndarray:
         sess = self.session(tower, work)

@@ -54,5 +54,8 @@ class TorchTowers:
         out: np.ndarray = feats.float().cpu().numpy()
         return out
 
+    def warm(self, tower: str) -> None:
+        """Nothing to open: the module holds both towers."""
+
     def close(self) -> None:
         """The module stays: the trainer and the speed probe may still hold it."""

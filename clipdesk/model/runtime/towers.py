@@ -21,6 +21,10 @@ class Towers(Protocol):
         """Token ids int64 [n, length] -> features float32 [n, dim], not normalised."""
         ...
 
+    def warm(self, tower: str) -> None:
+        """Start getting ``tower`` ready ("image" or "text") without waiting for it."""
+        ...
+
     def close(self) -> None:
         """Let go of what the towers hold (sessions, memory); later calls may rebuild them."""
         ...

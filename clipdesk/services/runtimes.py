@@ -131,17 +131,9 @@ class RuntimeService:
         """Whether the model runs on the CPU here; asks torch only where a GPU may exist."""
         device = (self.device() or "auto").strip().lower()
         if device not in self._cpu:
-            if device in ("cpu", "auto"):
-                from clipdesk.model.device import gpu_possible
+            from clipdesk.model.runtime.choose import wants_gpu
 
-                cpu = device == "cpu" or not gpu_possible()
-                if not cpu:
-                    from clipdesk.model.device import available_devices
-
-                    cpu = available_devices()[0].name == "cpu"
-            else:
-                cpu = False
-            self._cpu[device] = cpu
+            self._cpu[device] = not wants_gpu(device)
         return self._cpu[device]
 
     def wanted(self) -> bool:
@@ -169,6 +161,7 @@ class RuntimeService:
     def serving(self, path: Path, entry: CacheEntry | None = None, *, look: bool = True) -> str:
         """The runtime label the current choice gives the model at ``path``, from its export's
         manifest (``look``: find it; else ``entry`` is all there is)."""
+        from clipdesk.model.runtime import label
         from clipdesk.model.runtime.cache import find_entry
         from clipdesk.model.runtime.choose import choose_runtime
 
@@ -180,7 +173,7 @@ class RuntimeService:
             chosen = choose_runtime(self.choice(), path, self.device())
         except ClipDeskError:
             return torch_label
-        return f"onnx-{chosen.precision}" if chosen is not None else torch_label
+        return label("onnx", chosen.precision) if chosen is not None else torch_label
 
     def describe_models(self, paths_: list[Path]) -> dict[Path, ModelRuntime]:
         """:class:`ModelRuntime` of each model folder or file (manifests read, no weights)."""
@@ -468,13 +461,13 @@ def _failed(failures: dict[str, Any], path: Path) -> str:
 def _cached_hashes(models: list[Path]) -> set[str]:
     """The weights hashes the hash cache holds for these models as their files are now."""
     from clipdesk.model.checkpoint import cached_weights_hash, read_hash_cache
-    from clipdesk.model.families import weight_files
+    from clipdesk.model.families import weight_files_of
 
     cache = read_hash_cache()
     found = set()
     for path in models:
         try:
-            files = [path] if path.is_file() else weight_files(path)
+            files = weight_files_of(path)
         except (OSError, ClipDeskError):
             continue
         digest = cached_weights_hash(files, cache)

@@ -48,6 +48,12 @@ def weight_files(folder: Path) -> list[Path]:
     return find_weight_files(folder)
 
 
+def weight_files_of(path: Path) -> list[Path]:
+    """The weight files a model at ``path`` is loaded from: the file itself, or what
+    :func:`weight_files` chooses in a folder."""
+    return [path] if path.is_file() else weight_files(path)
+
+
 def load_file(path: Path, act: str | None) -> Checkpoint:
     from clipdesk.model.checkpoint import load_clip_state_dict_file
 

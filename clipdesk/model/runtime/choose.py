@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from clipdesk.common import limits
 from clipdesk.common.errors import CheckpointError, ModelError
 from clipdesk.common.json_files import read_json_file
+from clipdesk.model.manager import META_FILE
 from clipdesk.model.runtime import Precision, RuntimeChoice, label
 from clipdesk.model.runtime.cache import CacheEntry, find_entry
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TORCH_MARGIN = 1.15
-META_FILE = "clipdesk.json"  # = checkpoint.META_FILE, read here without importing torch
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,9 @@ def _name_and_meta(path: Path) -> tuple[str, dict[str, object]]:
     return str(meta.get("name") or path.name), meta
 
 
-def _wants_gpu(device: str) -> bool:
-    """Whether ``device`` means a GPU here; asks torch only where a GPU may exist."""
+def wants_gpu(device: str) -> bool:
+    """Whether ``device`` (lower case: "auto", "cpu", "cuda:0"...) means a GPU here; asks torch
+    only where a GPU may exist."""
     if device == "cpu":
         return False
     if device != "auto":
@@ -105,7 +106,7 @@ def choose_runtime(
     if choice == "torch":
         return None
     dev = (device or "auto").strip().lower()
-    if _wants_gpu(dev):
+    if wants_gpu(dev):
         if choice == "onnx" and dev != "auto":
             raise ModelError(
                 f"ClipDesk runs ONNX Runtime on the CPU only, not on {device}",

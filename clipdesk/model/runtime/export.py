@@ -203,14 +203,6 @@ def variant_of(ckpt: Checkpoint) -> str:
     return h.hexdigest()[:8]
 
 
-def weight_files_of(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    from clipdesk.model.families import weight_files
-
-    return weight_files(path)
-
-
 def export_model(
     path: str | Path,
     *,
@@ -227,6 +219,8 @@ def export_model(
     from clipdesk.model.device import default_cpu_threads
 
     path = Path(path).expanduser()
+    from clipdesk.model.families import weight_files_of
+
     files = weight_files_of(path)
     ckpt = load_checkpoint(path)
     variant = variant_of(ckpt)

@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "status",
     "train",
     "index",
+    "ocr",
     "search",
     "models",
 ]

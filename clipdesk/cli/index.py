@@ -1,8 +1,12 @@
 """``clipdesk-cli index`` (one shot) and ``clipdesk-cli watch`` (until stopped).
 
     index [--no-scan] [--batch-size N] [--workers N]   scan the folders, embed what is pending
-          [--retry-errors]                              (first queueing every failed photo again)
-    watch [--no-scan]                                  the same, then follow changes on disk
+          [--retry-errors] [--no-ocr]                   (first queueing every failed photo again),
+                                                        then read the text in the new photos
+    watch [--no-scan] [--no-ocr]                       the same, then follow changes on disk
+
+Reading the text (OCR, ``clipdesk-cli ocr``) comes after the embedding, so search works first;
+a disk change seen by ``watch`` stops it for the next index run, which starts it again.
 
 A progress bar is drawn on stderr when it is a terminal, nothing otherwise (scripts, cron, pipes).
 Ctrl+C stops cleanly: the batch in hand is committed, and the next run carries on from there.
@@ -24,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from clipdesk.common.errors import CancelledError
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.runtimes import describe as runtime_text
 
@@ -49,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-scan", action="store_true", help="do not reconcile folders first")
+    p.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="do not read the text in photos afterwards this time (`clipdesk-cli ocr off` "
+        "turns it off for good); what is owed stays owed",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
@@ -160,14 +171,46 @@ def _run_cancellable(job: Callable[[CancelToken], Any]) -> tuple[Any, bool]:
     return box.get("result"), bool(box.get("interrupted")) or token.cancelled
 
 
+class _UntilEither(CancelToken):
+    """Cancelled with ``token``, or as soon as ``wake`` is set (``watch`` saw the disk change:
+    reading text gives way to the index run, and starts again after it)."""
+
+    def __init__(self, token: CancelToken, wake: threading.Event) -> None:
+        super().__init__()
+        self._token, self._wake = token, wake
+
+    @property
+    def cancelled(self) -> bool:
+        return super().cancelled or self._token.cancelled or self._wake.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise CancelledError("cancelled")
+
+
+def _read_text(
+    app: Any,
+    args: argparse.Namespace,
+    token: CancelToken,
+    bar: ProgressBar,
+    wake: threading.Event | None,
+) -> dict[str, Any] | None:
+    """The OCR pass after an index run (None: not this time)."""
+    if getattr(args, "no_ocr", False) or token.cancelled or not app.ocr.enabled:
+        return None
+    from clipdesk.cli.ocr import read_text
+
+    return read_text(app, _UntilEither(token, wake) if wake is not None else token, bar)
+
+
 def _scan_and_index(
     app: Any,
     args: argparse.Namespace,
     token: CancelToken,
     bar: ProgressBar,
     limit: int | None = None,
+    wake: threading.Event | None = None,
 ) -> dict[str, Any]:
-    from clipdesk.common.errors import CancelledError
     from clipdesk.services.folders import change_summary
 
     out: dict[str, Any] = {}
@@ -209,6 +252,11 @@ def _scan_and_index(
     out["waiting_note"] = report.waiting_note
     out["model"] = app.model.id
     out["runtime"] = app.model.runtime_label  # what embedded them: "onnx-int8", "torch-fp32"
+    if not report.cancelled:
+        ocr = _read_text(app, args, token, bar, wake)
+        if ocr is not None:
+            out["ocr"] = ocr
+            out["cancelled"] = token.cancelled
     return out
 
 
@@ -238,6 +286,14 @@ def _summary(result: dict[str, Any]) -> str:
             )
     if result.get("waiting_note"):
         lines.append(f"Still to do: {result['waiting_note']}; the next run does it.")
+    ocr = result.get("ocr")
+    if ocr is not None:
+        if ocr["read"] or ocr["failed"]:
+            lines.append(ocr["note"])
+        elif ocr["problem"]:
+            lines.append(f"Reading text stopped: {ocr['problem']}")
+        if ocr["backlog"]["note"]:
+            lines.append(f"Still to do: {ocr['backlog']['note']}; the next run does it.")
     if result.get("cancelled"):
         lines.append(
             f"Stopped; {result.get('pending', 'the remaining'):,} photos still pending "
@@ -274,6 +330,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         result, interrupted = _run_cancellable(
             lambda token: _scan_and_index(app, args, token, bar, args.limit)
         )
+        if interrupted:
+            from clipdesk.cli.ocr import settle
+
+            settle(app, args)
     from clipdesk.cli import emit
 
     emit(args, result, _summary(result))
@@ -308,7 +368,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             # caught by the watcher instead of falling between the two.
             watcher = app.watch(on_change=changed, on_error=failures.append)
             try:
-                first = _scan_and_index(app, args, token, bar)
+                first = _scan_and_index(app, args, token, bar, wake=wake)
                 _print_event(args, "indexed", first)
                 if not args.json:
                     print(
@@ -335,11 +395,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
                                 "waiting_note": report.waiting_note,
                             },
                         )
+                    ocr = None if report.cancelled else _read_text(app, args, token, bar, wake)
+                    if ocr is not None and (ocr["read"] or ocr["failed"]):
+                        _print_event(args, "text_read", ocr)
             finally:
                 watcher.stop()
             return {"stopped": True}
 
         _, interrupted = _run_cancellable(job)
+        if interrupted:
+            from clipdesk.cli.ocr import settle
+
+            settle(app, args)
     if not args.json:
         print("Stopped watching.", file=sys.stderr)
     return 0
@@ -352,6 +419,8 @@ def _print_event(args: argparse.Namespace, kind: str, data: dict[str, Any]) -> N
         parts = [f"{v} {k}" for k, v in data.items() if v]
         if parts:
             print("Disk changes: " + ", ".join(parts), flush=True)
+    elif kind == "text_read":
+        print(data["note"], flush=True)
     elif kind == "indexed":
         text = (
             _summary(data)

@@ -5,13 +5,23 @@
     search --image query.jpg [--image-weight 0.5] ["optional text"]
     search --like PHOTO                  (a photo id or a path in the library)
 
-The query syntax (weights, negatives, ``photo:ID``) is described in :mod:`clipdesk.search.query`;
-the filters work as in the app's search page (:mod:`clipdesk.services.search`).
-Prints one ``score  path`` line per photo, best first, and on stderr the model and the runtimes
-compared (the query's, e.g. "ONNX Runtime int8", and those that made the photos' vectors);
-``--json`` prints a list of objects, ``runtime`` (``{"query": label, "vectors": {label: n}}``) and
-``score_kind``: "cosine" (cosine similarity), or "probability" (a sigmoid model such as SigLIP,
-with a query of phrases only: the model's probability that photo and phrase match).
+    search astronaut                     (CLIP and the words of photos: astronaut.png first)
+    search "text:invoice"                (words only: recognised text, names, captions; no model)
+    search "clip:a red sign"             (CLIP only)
+
+The query syntax (weights, negatives, ``photo:ID``, ``text:`` and ``clip:``) is described in
+:mod:`clipdesk.search.query`; the filters work as in the app's search page
+(:mod:`clipdesk.services.search`), for CLIP's matches and the text index's alike.
+Prints one ``score  path`` line per photo, best first; a photo found by its words gets why after
+it, ``  (CLIP + text in the photo: …total [invoice] 42…)``, and a photo without a CLIP score
+(words only, or not embedded yet) ``-`` for its score. On stderr: the model and the runtimes
+compared (the query's, e.g. "ONNX Runtime int8", and those that made the photos' vectors), or
+that words alone were searched. ``--json`` prints a list of objects (each with ``matched_by``:
+of "clip", "ocr", "name", "meta", "tags", and ``snippet``: the words around the first hit, the
+matched ones in ``[brackets]``, or null), ``runtime`` (``{"query": label, "vectors": {label:
+n}}``) and ``score_kind``: "cosine" (cosine similarity), or "probability" (a sigmoid model such
+as SigLIP, with a query of phrases only: the model's probability that photo and phrase match);
+``model``, ``runtime`` and ``score_kind`` are null for a search of words only.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from pathlib import Path
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.search import (
+    FoundPhoto,
     PhotoSearch,
     photo_id,
     query_of,
@@ -34,7 +45,11 @@ from clipdesk.services.search import (
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="find photos by text, image, or similarity")
     p.add_argument(
-        "text", nargs="?", default="", help='the query, e.g. "beach +0.5 sunset -people" (quote it)'
+        "text",
+        nargs="?",
+        default="",
+        help='the query, e.g. "beach +0.5 sunset -people", "text:invoice" (words in photos '
+        'only), "clip:a red sign" (CLIP only); quote it',
     )
     p.add_argument("--image", metavar="PATH", help="an image to search with")
     p.add_argument(
@@ -53,8 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="drop results scoring below S: cosine similarity, or with a sigmoid model "
-        "(SigLIP) and a text query the probability that photo and text match",
+        help="drop CLIP's matches scoring below S: cosine similarity, or with a sigmoid model "
+        "(SigLIP) and a text query the probability that photo and text match (photos found "
+        "by their words are kept)",
     )
     p.add_argument(
         "--folder",
@@ -130,28 +146,41 @@ def cmd_search(args: argparse.Namespace) -> int:
     request = request_of(args)
     with open_services(args) as app:
         results = app.find(request)
-        pending = app.pending_count()
-        if pending and not args.json:
-            print(
-                f"note: {pending:,} photo(s) are not indexed yet (run `clipdesk-cli index`).",
-                file=sys.stderr,
-            )
-        runtime = search_runtime(app)
-        model_id = app.search_model().id
-        if not args.json:
-            print(
-                f"model {model_id}: query on {runtime.query_text()}; "
-                f"photos' vectors made with {runtime.vectors_text()}",
-                file=sys.stderr,
-            )
+        model_id, runtime = None, None
+        if request.needs_model:
+            pending = app.pending_count()
+            if pending and not args.json:
+                print(
+                    f"note: {pending:,} photo(s) are not indexed yet (run `clipdesk-cli index`).",
+                    file=sys.stderr,
+                )
+            runtime = search_runtime(app)
+            model_id = app.search_model().id
+            if not args.json:
+                print(
+                    f"model {model_id}: query on {runtime.query_text()}; "
+                    f"photos' vectors made with {runtime.vectors_text()}",
+                    file=sys.stderr,
+                )
+        elif not args.json:
+            print("words only: searched the text index, no model loaded", file=sys.stderr)
         like = photo_id(app, request.like_photo) if request.like_photo is not None else None
         data = {
             "query": query_of(request, like).describe(),
             "model": model_id,
-            "runtime": runtime.as_dict(),
+            "runtime": runtime.as_dict() if runtime is not None else None,
             "score_kind": score_kind(app, request),
             "results": [r.as_dict() for r in results],
         }
-        lines = [f"{r.score or 0.0:.3f}  {r.photo.path}" for r in results]
+        lines = [result_line(r) for r in results]
         emit(args, data, "\n".join(lines) if lines else "No matching photos.")
     return 0
+
+
+def result_line(found: FoundPhoto) -> str:
+    """``score  path``, and why for a photo found by its words (CLIP alone needs no saying)."""
+    score = f"{found.score:.3f}" if found.score is not None else f"{'-':>5}"
+    line = f"{score}  {found.photo.path}"
+    if any(source != "clip" for source in found.matched_by):
+        line += f"  ({found.describe_match()})"
+    return line

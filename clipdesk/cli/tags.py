@@ -139,7 +139,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     review.add_argument("--limit", type=int, default=50)
     review.set_defaults(func=cmd_review)
 
-    rx = sub.add_parser("import-xmp", help="read XMP keywords (sidecar, embedded) as your tags")
+    rx = sub.add_parser(
+        "import-xmp",
+        help="read XMP keywords (sidecar, embedded) as your tags, and titles and descriptions "
+        "for text search",
+    )
     rx.add_argument("photos", nargs="*", metavar="PHOTO", help="default: every photo")
     rx.set_defaults(func=cmd_import_xmp)
     wx = sub.add_parser(
@@ -419,6 +423,8 @@ def cmd_import_xmp(args: argparse.Namespace) -> int:
     for _pid, path, reason in report.failed:
         print(f"warning: {path}: {reason}", file=sys.stderr)
     text = f"imported {report.added} keywords from {report.photos} photos"
+    if report.captioned:
+        text += f"; {report.captioned} with a title or description"
     if report.failed:
         text += f"; the XMP of {len(report.failed)} could not be read"
     if report.skipped:
@@ -429,6 +435,7 @@ def cmd_import_xmp(args: argparse.Namespace) -> int:
         {
             "imported": report.added,
             "photos": report.photos,
+            "captioned": report.captioned,
             "failed": [{"path": p, "reason": r} for _i, p, r in report.failed],
             "not_imported": dict(report.not_imported),
         },

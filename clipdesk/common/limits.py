@@ -128,6 +128,12 @@ MAX_XMP_ELEMENTS = 100_000
 # Lightroom and digiKam catalogues put 5-100 on a photo.
 MAX_XMP_KEYWORDS = 1_000
 
+# Characters kept of a photo's XMP title (dc:title) and description (dc:description), which go
+# into the library and its text index; the rest is cut. IPTC allows 64 and 2,000 bytes; long
+# captions from Lightroom or a newsroom are a few thousand characters.
+MAX_XMP_TITLE_CHARS = 1_000
+MAX_XMP_DESCRIPTION_CHARS = 20_000
+
 # --- decision files (clipdesk.tags.decision_file) ---------------------------------------------
 
 # A file of the user's decisions exported from a library: ~150 bytes a decision, so 64 MiB holds

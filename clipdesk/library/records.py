@@ -31,6 +31,7 @@ class Folder:
     added_at: float
     last_scan: float | None
     device: int | None = None  # st_dev of the root at the last good scan (None: not yet known)
+    ocr: bool = True  # the folder's OCR switch: its photos' text is read
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Folder:
@@ -42,6 +43,7 @@ class Folder:
             added_at=row["added_at"],
             last_scan=row["last_scan"],
             device=row["device"],
+            ocr=bool(row["ocr"]),
         )
 
 

@@ -22,6 +22,7 @@ either the file reaches the latest version or it stays exactly as it was.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -214,6 +215,133 @@ def _v5_vector_runtimes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX embeddings_model_runtime ON embeddings(model_id, runtime)")
 
 
+# photo_tags states whose labels are the photo's words: the user's and other tools' keywords,
+# never the model's guesses.
+_WORD_TAG_STATES = "('confirmed', 'imported')"
+
+
+def _v6_words(db: sqlite_utils.Database) -> None:
+    """Words: the text recognised in each photo (OCR), its XMP title and description, and a
+    full-text index over those, its path, its keywords and its confirmed and imported tags.
+
+    - ``folders.ocr``: the folder's OCR switch (on by default).
+    - ``photo_text``: per photo, the latest OCR result (text, mean confidence, the boxes as
+      JSON, the engine, or why it failed) and the XMP ``dc:title`` / ``dc:description``.
+    - ``photo_words``: FTS5, rowid = photo id, one row per photo, columns ``name`` (the watched
+      folder's name, the subfolders and the file name), ``ocr``, ``meta`` (title, description,
+      keywords) and ``tags``, as clipdesk.library.words makes them.
+    - ``photo_words_due``: photos whose words changed in the running transaction. Triggers on
+      every table the words come from add the photo here, in the statement that changes them;
+      the library rewrites their ``photo_words`` rows before that transaction commits
+      (clipdesk.library.words.flush_words). So the index changes with the rest or not at all,
+      whoever writes: a trigger writing FTS5 itself would cost a flush of FTS5's pending
+      index per statement (FTS5 syncs at every statement savepoint), several times the write
+      it follows, and another program's write would fail on a function it lacks.
+    - Every indexed photo is owed the ``ocr`` and ``xmp_text`` steps, so a library made before
+      gets its text read like a new one.
+    """
+    from clipdesk.library.words import flush_words, register_functions
+
+    now = time.time()
+    db.execute("ALTER TABLE folders ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1")
+    db.execute(
+        "CREATE TABLE photo_text ("
+        " photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+        " ocr TEXT,"  # recognised lines joined by newlines; NULL: not read (or it failed)
+        " ocr_confidence REAL,"  # mean confidence of the lines kept, in [0, 1]
+        " ocr_boxes TEXT,"  # JSON [{"text", "confidence", "points": [[x, y] * 4]}], fractions
+        " ocr_engine TEXT,"  # e.g. 'rapidocr 3.10.0 PP-OCRv6-small'
+        " ocr_error TEXT,"  # why the last attempt failed
+        " ocr_at REAL,"  # unix seconds of the last successful read
+        " title TEXT,"  # XMP dc:title (x-default)
+        " description TEXT,"  # XMP dc:description (x-default)
+        " updated_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE photo_words USING fts5(name, ocr, meta, tags, "
+        "tokenize = 'unicode61 remove_diacritics 2', prefix = '3')"
+    )
+    # no foreign key: a deleted photo stays due until its row is gone from the index
+    db.execute("CREATE TABLE photo_words_due (photo_id INTEGER PRIMARY KEY)")
+    for sql in _word_triggers():
+        db.execute(sql)
+    # The index is what the running ClipDesk's words say (a later change of them re-queues
+    # every photo in a migration of its own); a connection not opened by store.Library (the
+    # schema check's) has no functions yet.
+    register_functions(db.conn)
+    db.execute("INSERT INTO photo_words_due(photo_id) SELECT id FROM photos")
+    flush_words(db.conn)
+    db.execute(
+        "INSERT OR IGNORE INTO photo_steps(photo_id, step, model_id, attempts, error, "
+        "created_at, updated_at) SELECT p.id, s.step, NULL, 0, NULL, ?, ? "
+        "FROM photos p, (SELECT 'ocr' AS step UNION ALL SELECT 'xmp_text') s "
+        "WHERE p.status = 'ok'",
+        [now, now],
+    )
+
+
+def _due(ids: str) -> str:
+    """The trigger statement that queues the photos ``ids`` (a SELECT of distinct ``id``)."""
+    # NOT IN rather than OR IGNORE: an upsert that fires the trigger (ON CONFLICT DO UPDATE)
+    # makes SQLite override the trigger's conflict clause, and the duplicate fails.
+    return (
+        f"INSERT INTO photo_words_due(photo_id) SELECT id FROM ({ids}) "
+        "WHERE id NOT IN (SELECT photo_id FROM photo_words_due);"
+    )
+
+
+def _word_triggers() -> list[str]:
+    tagged_old = f"OLD.state IN {_WORD_TAG_STATES}"
+    tagged_new = f"NEW.state IN {_WORD_TAG_STATES}"
+    both = "SELECT OLD.photo_id AS id UNION SELECT NEW.photo_id"
+    labelled = (
+        "SELECT photo_id AS id FROM photo_tags "
+        f"WHERE label_id = NEW.id AND state IN {_WORD_TAG_STATES}"
+    )
+    return [
+        f"CREATE TRIGGER photos_words_insert AFTER INSERT ON photos BEGIN "
+        f"{_due('SELECT NEW.id AS id')} END",
+        # a rescan sets folder_id and the file's columns again without moving anything
+        "CREATE TRIGGER photos_words_move AFTER UPDATE OF id, path, folder_id ON photos "
+        "WHEN OLD.id IS NOT NEW.id OR OLD.path IS NOT NEW.path "
+        "OR OLD.folder_id IS NOT NEW.folder_id BEGIN "
+        f"{_due('SELECT OLD.id AS id UNION SELECT NEW.id')} END",
+        "CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+        f"{_due('SELECT OLD.id AS id')} END",
+        # a relocated folder: each photo's words start with the folder's name
+        "CREATE TRIGGER folders_words_move AFTER UPDATE OF path ON folders "
+        "WHEN OLD.path IS NOT NEW.path BEGIN "
+        f"{_due('SELECT id FROM photos WHERE folder_id = NEW.id')} END",
+        "CREATE TRIGGER photo_text_words_insert AFTER INSERT ON photo_text BEGIN "
+        f"{_due('SELECT NEW.photo_id AS id')} END",
+        "CREATE TRIGGER photo_text_words_update "
+        "AFTER UPDATE OF photo_id, ocr, title, description ON photo_text BEGIN "
+        f"{_due(both)} END",
+        "CREATE TRIGGER photo_text_words_delete AFTER DELETE ON photo_text BEGIN "
+        f"{_due('SELECT OLD.photo_id AS id')} END",
+        "CREATE TRIGGER keyword_sources_words_insert AFTER INSERT ON keyword_sources BEGIN "
+        f"{_due('SELECT NEW.photo_id AS id')} END",
+        "CREATE TRIGGER keyword_sources_words_update "
+        "AFTER UPDATE OF photo_id, keyword ON keyword_sources BEGIN "
+        f"{_due(both)} END",
+        "CREATE TRIGGER keyword_sources_words_delete AFTER DELETE ON keyword_sources BEGIN "
+        f"{_due('SELECT OLD.photo_id AS id')} END",
+        # the model's suggestions and their scores change all the time and are no words
+        f"CREATE TRIGGER photo_tags_words_insert AFTER INSERT ON photo_tags WHEN {tagged_new} "
+        f"BEGIN {_due('SELECT NEW.photo_id AS id')} END",
+        "CREATE TRIGGER photo_tags_words_update "
+        "AFTER UPDATE OF photo_id, label_id, state ON photo_tags "
+        f"WHEN ({tagged_old}) <> ({tagged_new}) OR ({tagged_new} "
+        "AND (OLD.photo_id <> NEW.photo_id OR OLD.label_id <> NEW.label_id)) BEGIN "
+        f"{_due(both)} END",
+        f"CREATE TRIGGER photo_tags_words_delete AFTER DELETE ON photo_tags WHEN {tagged_old} "
+        f"BEGIN {_due('SELECT OLD.photo_id AS id')} END",
+        "CREATE TRIGGER labels_words_rename AFTER UPDATE OF name ON labels "
+        "WHEN OLD.name IS NOT NEW.name COLLATE BINARY BEGIN "
+        f"{_due(labelled)} END",
+    ]
+
+
 # Append-only. Index i upgrades version i to version i + 1.
 MIGRATIONS: list[Migration] = [
     _v1_library,
@@ -221,6 +349,7 @@ MIGRATIONS: list[Migration] = [
     _v3_vectors_by_model,
     _v4_steps_provenance_devices,
     _v5_vector_runtimes,
+    _v6_words,
 ]
 
 

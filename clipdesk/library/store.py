@@ -13,8 +13,8 @@ not a library, too new - and rolls back the change it was making, so the file is
 written. Anything else is a bug and propagates unchanged.
 
 The queries live in mixins by table (:mod:`clipdesk.library.folders`,
-:mod:`clipdesk.library.photos`, :mod:`clipdesk.library.vectors`); this module owns the
-connections, transactions, schema check and settings.
+:mod:`clipdesk.library.photos`, :mod:`clipdesk.library.vectors`, :mod:`clipdesk.library.words`
+and others); this module owns the connections, transactions, schema check and settings.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from clipdesk.library.photos import PhotoQueries
 from clipdesk.library.relocation import RelocationQueries
 from clipdesk.library.steps import StepQueries
 from clipdesk.library.vectors import VectorQueries
+from clipdesk.library.words import WordQueries, flush_words, register_functions
 
 # Settings key of the model whose vectors search uses: {"id": model id, "source": name or path}.
 # Written by the services; read by status and doctor without loading torch.
@@ -59,7 +60,9 @@ class _Connection(sqlite3.Connection):
     """A plain connection that can be weakly referenced."""
 
 
-class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, StepQueries):
+class Library(
+    FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, StepQueries, WordQueries
+):
     """Open (creating or migrating if needed) the library at ``path``.
 
     ``path`` defaults to :func:`clipdesk.common.paths.default_library_path`. ``timeout`` is how
@@ -104,6 +107,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, Ste
         # Paths are stored as the file system's bytes (clipdesk.common.fsnames): a name that is
         # not UTF-8 comes back as the str that opens the file, not as a failed query.
         conn.text_factory = decode_sql_text
+        # Before anything runs on it (the migration included): every commit indexes the words
+        # of the photos it changed with these (words.flush_words).
+        register_functions(conn)
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             # Only takes effect on a new file. 16 KiB pages hold seven 512-d float32 vectors;
@@ -197,6 +203,9 @@ class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, Ste
         self._local.depth = depth + 1
         try:
             yield conn
+            if not depth:
+                # the words of the photos this transaction changed, before it commits
+                flush_words(conn)
         except BaseException as exc:
             self._local.depth = depth
             if conn.in_transaction:
@@ -218,6 +227,10 @@ class Library(FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, Ste
             if not depth and conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise self._translated(exc) from exc
+
+    def in_write_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`transaction`."""
+        return getattr(self._local, "depth", 0) > 0
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

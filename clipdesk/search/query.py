@@ -7,16 +7,29 @@ Query syntax (the search box and ``clipdesk-cli search`` share it)::
     dog -0.3 leash                     dog, pushed a little away from "leash"
     red car +photo:42                  a phrase plus a photo's own vector ("more like this")
     "-80s poster" +2 neon              double quotes keep + and - as plain text
+    text:invoice                       only the words of photos (OCR, names, captions, tags)
+    clip:a red sign                    only CLIP: the words in photos are not searched
+    sunset -text:watermark             CLIP and words for sunset; no photo with "watermark"
 
 - A phrase runs until the next word that starts with ``+`` or ``-``; ``t-shirt`` is one word.
 - ``+`` / ``-`` alone or glued to the phrase (``-people``) means weight +1 / -1; followed by a
   number (``+0.5 sunset``, ``-2 people``) that number is the weight.
 - ``photo:ID`` is the stored vector of photo ID, with the weight in front of it if any.
+- A phrase answers in two ways: by CLIP (its vector) and by the words of photos (the library's
+  text index: recognised text, file and folder names, captions, keywords, confirmed tags); the
+  two rankings are fused (:mod:`clipdesk.search.fusion`). A phrase that starts with ``text:``
+  is looked up in the words only, one that starts with ``clip:`` by CLIP only; the marker also
+  starts a new phrase (``beach text:invoice`` is two). ``text: invoice`` (the marker on its
+  own) marks the phrase after it. Quoted text is never a marker (``"text: me"`` is a phrase).
+- In the words, every word of every positive phrase must be found; a negative phrase's words
+  must not be (``beach -people``); a negative ``text:`` phrase leaves the photos that hold its
+  words out of the whole answer, CLIP's part too. Only a weight's sign counts there.
+- A query whose phrases are all ``text:`` needs no model at all (:attr:`Query.needs_model`).
 - An image (a file, or an image dropped/pasted in the app) joins a query through
   :meth:`Query.with_image`; ``clipdesk-cli search --image PATH [--image-weight W]``.
 
-Every part is embedded to a unit vector, the parts are summed with their weights and the sum is
-normalised again, so ``beach +0.5 sunset`` ranks by ``cos(photo, beach + 0.5 * sunset)``.
+Every CLIP part is embedded to a unit vector, the parts are summed with their weights and the
+sum is normalised again, so ``beach +0.5 sunset`` ranks by ``cos(photo, beach + 0.5 * sunset)``.
 Negative parts move the query away from what they describe. A query whose parts cancel out
 (``beach -beach``) is refused with a clear message.
 """
@@ -30,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -48,8 +61,11 @@ class QueryError(ClipDeskError):
 
 _WEIGHT = re.compile(r"^[+-](\d+(\.\d*)?|\.\d+)$")
 _PHOTO = re.compile(r"^photo:(\d+)$", re.IGNORECASE)
+_MARKER = re.compile(r"^(text|clip):(.*)$", re.IGNORECASE | re.DOTALL)
 
 TermKind = Literal["text", "image", "photo"]
+# What answers a phrase: CLIP and the words of photos, CLIP alone, or the words alone.
+Match = Literal["both", "clip", "text"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +73,40 @@ class Term:
     kind: TermKind
     value: Any  # str (text), Path or PIL.Image (image), int (photo id)
     weight: float = 1.0
+    match: Match = "both"  # phrases only: images and photos are CLIP's alone whatever it says
+
+    @property
+    def for_clip(self) -> bool:
+        return self.kind != "text" or self.match != "text"
+
+    @property
+    def for_words(self) -> bool:
+        return self.kind == "text" and self.match != "clip"
 
     def describe(self) -> str:
         sign = "-" if self.weight < 0 else "+"
         w = abs(self.weight)
+        marker = f"{self.match}:" if self.kind == "text" and self.match != "both" else ""
         what = {
             "text": lambda: repr(self.value),
             "photo": lambda: f"photo:{self.value}",
             "image": lambda: f"image:{getattr(self.value, 'name', 'in-memory')}",
         }[self.kind]()
-        return f"{sign}{'' if w == 1 else f'{w:g} '}{what}"
+        return f"{sign}{'' if w == 1 else f'{w:g} '}{marker}{what}"
+
+
+@dataclass(frozen=True)
+class WordQuery:
+    """What a query asks of the words of photos (the library's text index)."""
+
+    include: tuple[str, ...] = ()  # positive phrases: every word of each must be found
+    exclude: tuple[str, ...] = ()  # negative phrases: none of a hit's words may be one of theirs
+    banned: tuple[str, ...] = ()  # negative text: phrases: their photos leave the whole answer
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to look for (negative phrases alone find nothing)."""
+        return not self.include
 
 
 @dataclass(frozen=True)
@@ -103,6 +143,25 @@ class Query:
         """Photos the query is built from ("more like this" should not return them)."""
         return [t.value for t in self.terms if t.kind == "photo" and t.weight > 0]
 
+    @property
+    def clip_part(self) -> Query:
+        """The terms CLIP answers (every term but the ``text:`` phrases)."""
+        return replace(self, terms=tuple(t for t in self.terms if t.for_clip))
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether answering takes the model: False for a query of ``text:`` phrases only."""
+        return any(t.for_clip for t in self.terms)
+
+    def words(self) -> WordQuery:
+        """What the query asks of the words of photos (plain and ``text:`` phrases)."""
+        phrases = [t for t in self.terms if t.for_words]
+        return WordQuery(
+            include=tuple(t.value for t in phrases if t.weight > 0),
+            exclude=tuple(t.value for t in phrases if t.weight < 0),
+            banned=tuple(t.value for t in phrases if t.weight < 0 and t.match == "text"),
+        )
+
     def describe(self) -> str:
         return " ".join(t.describe() for t in self.terms).lstrip("+")
 
@@ -124,15 +183,25 @@ def parse_terms(text: str) -> list[Term]:
     terms: list[Term] = []
     words: list[str] = []
     phrase_weight = 1.0
+    phrase_match: Match = "both"
     sign: float | None = None  # an operator read, waiting for the phrase or photo it weighs
+    marker: str | None = None  # a marker read on its own ("text:"), waiting for its phrase
 
     def flush() -> None:
         if words:
-            terms.append(Term("text", " ".join(words), phrase_weight))
+            terms.append(Term("text", " ".join(words), phrase_weight, phrase_match))
             words.clear()
+
+    def unmarked(token: str) -> None:
+        if marker is not None:
+            raise QueryError(
+                f"{marker} in {text!r} has no words after it ({token!r} follows).",
+                "Write the words right after the marker: text:invoice, clip:a red sign.",
+            )
 
     def operator(value: float, token: str) -> None:
         nonlocal sign
+        unmarked(token)
         flush()
         if sign is not None:
             raise QueryError(
@@ -141,8 +210,13 @@ def parse_terms(text: str) -> list[Term]:
             )
         sign = value
 
-    for token, is_quoted in zip(tokens, quoted, strict=True):
-        if not is_quoted:
+    for token, (is_quoted, quoted_after_sign) in zip(tokens, quoted, strict=True):
+        if quoted_after_sign:  # +"5 dogs", -"text: me": the sign weighs words kept as written
+            operator(1.0 if token[0] == "+" else -1.0, token)
+            token = token[1:]
+            if not token:
+                continue  # +"" weighs the phrase after it
+        elif not is_quoted:
             if _WEIGHT.match(token):
                 operator(float(token), token)
                 continue
@@ -152,15 +226,38 @@ def parse_terms(text: str) -> list[Term]:
             if token[0] in "+-":
                 operator(1.0 if token[0] == "+" else -1.0, token)
                 token = token[1:]
+            marked = None if marker is not None else _MARKER.match(token)
+            if marked:
+                # A marker opens a phrase of its own, weighed by the operator before it.
+                flush()
+                phrase_weight = 1.0 if sign is None else sign
+                phrase_match = cast(Match, marked.group(1).lower())
+                sign = None
+                token = marked.group(2)
+                if not token:
+                    marker = marked.group(0)
+                    continue
+                if _PHOTO.match(token):
+                    raise QueryError(
+                        f"{marked.group(1)}: cannot mark {token!r} in {text!r}: a photo is "
+                        "searched by its vector only.",
+                        f"Write {token} without the marker.",
+                    )
+                words.append(token)
+                continue
             photo = _PHOTO.match(token)
             if photo:
+                unmarked(token)
                 flush()
                 terms.append(Term("photo", int(photo.group(1)), 1.0 if sign is None else sign))
                 sign = None
                 continue
-        if sign is not None or not words:
+        if marker is not None:
+            marker = None  # the marked phrase's first word: its weight and marker are set
+        elif sign is not None or not words:
             flush()
             phrase_weight = 1.0 if sign is None else sign
+            phrase_match = "both"
             sign = None
         words.append(token)
     if sign is not None:
@@ -168,18 +265,26 @@ def parse_terms(text: str) -> list[Term]:
             f"The weight at the end of {text!r} has no phrase after it.",
             "Write the phrase after its weight: beach +0.5 sunset.",
         )
+    if marker is not None:
+        raise QueryError(
+            f"{marker} at the end of {text!r} has no words after it.",
+            "Write the words right after the marker: text:invoice, clip:a red sign.",
+        )
     flush()
     return terms
 
 
-def _quoted_flags(text: str, tokens: list[str]) -> list[bool]:
-    """Whether each shlex token was quoted in the source (quoted text is never an operator)."""
+def _quoted_flags(text: str, tokens: list[str]) -> list[tuple[bool, bool]]:
+    """Whether each shlex token was quoted in the source (quoted text is never an operator),
+    and whether it was quoted after a leading sign (``+"text: me"``: a weight, then words that
+    are neither a marker nor a photo)."""
     quoted, pos = [], 0
     for _ in tokens:
         while pos < len(text) and text[pos].isspace():
             pos += 1
         is_quoted = pos < len(text) and text[pos] == '"'
-        quoted.append(is_quoted)
+        signed = pos + 1 < len(text) and text[pos] in "+-" and text[pos + 1] == '"'
+        quoted.append((is_quoted, signed))
         # Skip past this token in the source: to the next unquoted whitespace.
         in_quote: str | None = None
         while pos < len(text):
@@ -262,10 +367,17 @@ class QueryEncoder:
         """The query's unit vector, float32 [dim]."""
         if query.is_empty:
             raise QueryError("The query is empty.", "Type a phrase or give an image.")
-        texts = [t.value for t in query.terms if t.kind == "text"]
+        clip = query.clip_part
+        if clip.is_empty:
+            raise QueryError(
+                f"Nothing in {query.describe()} is for CLIP: text: phrases are looked up in the "
+                "words of photos only.",
+                "Drop text: from a phrase for CLIP to search it too.",
+            )
+        texts = [t.value for t in clip.terms if t.kind == "text"]
         text_vecs = dict(zip(texts, self.text_vectors(texts), strict=True)) if texts else {}
         total = np.zeros(self.model.dim, dtype=np.float64)
-        for term in query.terms:
+        for term in clip.terms:
             if term.kind == "text":
                 vec = text_vecs[term.value]
             elif term.kind == "image":
@@ -281,7 +393,7 @@ class QueryEncoder:
         norm = float(np.linalg.norm(total))
         if norm < 1e-6:
             raise QueryError(
-                f"The parts of the query cancel out: {query.describe()}.",
+                f"The parts of the query cancel out: {clip.describe()}.",
                 "Change the weights so that something is left to search for.",
             )
         return (total / norm).astype(np.float32)

@@ -6,7 +6,9 @@ filter (default: ``ok``) is applied from a small in-memory map of the photos tha
 the common search needs no database query at all. Folder and date filters become a set of
 allowed ids (one library query, :meth:`~clipdesk.library.store.Library.photo_ids_matching`, the
 same date rule browsing uses; cached until the library changes); tag filters arrive as
-``allowed_ids``.
+``allowed_ids``. The text index's hits pass the same filters through :func:`passing`, which
+needs no model (a search of words only loads none), and :meth:`Searcher.scores_of` gives a text
+hit the CLIP score that CLIP's own ranking left out.
 
 Keeping in step: :meth:`Searcher.add` / :meth:`Searcher.remove` for changes the caller knows about
 (the pipeline's "photos embedded" hook), and :meth:`Searcher.sync`, an incremental diff of
@@ -245,24 +247,29 @@ class Searcher:
         taken at the same time keeping their order (a ranking's: by relevance); ids the
         library no longer holds are left out. The dates are read once and kept, as ranks,
         until the library changes (:meth:`sync`), so a date order costs a sort of integers."""
-        ids = np.asarray(photo_ids, np.int64)
         with self._lock:
             table = self._date_ranks
             if table is None:
-                known, seconds = self.library.photo_dates()
-                _, dense = np.unique(seconds, return_inverse=True)  # equal dates: equal ranks
-                table = np.full(int(known.max()) + 1 if len(known) else 0, -1, np.int64)
-                table[known] = dense
-                self._date_ranks = table
-        ranks = np.full(len(ids), -1, np.int64)
-        inside = (ids >= 0) & (ids < len(table))
-        ranks[inside] = table[ids[inside]]
-        held = np.flatnonzero(ranks >= 0)
-        ranks = ranks[held]
-        if newest and len(ranks):
-            ranks = ranks.max() - ranks
-        order: np.ndarray = held[stable_order(ranks)]
-        return order
+                table = self._date_ranks = date_ranks(self.library)
+        return by_date(table, photo_ids, newest)
+
+    def scores_of(
+        self, vector: np.ndarray, photo_ids: np.ndarray, scale: ScoreScale = COSINE
+    ) -> np.ndarray:
+        """float32 scores of ``photo_ids`` for a unit ``vector`` on ``scale``, in their order,
+        NaN for a photo without a vector: what a text hit that CLIP's ranking left out (below
+        the minimum score, or outside its limit) still shows beside the reason it matched."""
+        ids = np.asarray(photo_ids, np.int64)
+        out = np.full(len(ids), np.nan, np.float32)
+        index = self.index
+        if index is None or not len(ids):
+            return out
+        hits = index.search(vector, k=len(ids), allowed=ids)
+        if len(hits):
+            place = {int(pid): row for row, pid in enumerate(ids.tolist())}
+            rows = np.fromiter((place[int(pid)] for pid in hits.ids), np.int64, len(hits))
+            out[rows] = scale.scores(hits.scores)
+        return out
 
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of every photo search can show (status ok) to each of ``queries``
@@ -337,14 +344,70 @@ class Searcher:
         return out
 
     def _query_allowed(self, filters: SearchFilters) -> np.ndarray:
-        folder_ids = None
-        if filters.folders is not None:
-            folder_ids = []
-            for f in filters.folders:
-                folder = self.library.folder(f)
-                if folder is not None:
-                    folder_ids.append(folder.id)
         ids = self.library.photo_ids_matching(
-            folder_ids=folder_ids, taken_from=filters.date_from, taken_to=filters.date_to
+            folder_ids=_folder_ids(self.library, filters),
+            taken_from=filters.date_from,
+            taken_to=filters.date_to,
         )
         return np.asarray(ids, np.int64)
+
+
+def _folder_ids(library: Library, filters: SearchFilters) -> list[int] | None:
+    """The watched folders' ids of a folder filter (folders the library lacks match nothing);
+    None: no folder filter."""
+    if filters.folders is None:
+        return None
+    found = (library.folder(f) for f in filters.folders)
+    return [folder.id for folder in found if folder is not None]
+
+
+def passing(library: Library, photo_ids: np.ndarray, filters: SearchFilters) -> np.ndarray:
+    """``photo_ids`` that pass ``filters`` (folders, dates, statuses, allowed ids), in their
+    order; the minimum score is not applied (it is CLIP's). For photos found without the vector
+    index (the text index's hits, which may have no vector yet): no model and no Searcher
+    needed, and the same SQL date rule, through browsing's cached read
+    (:meth:`~clipdesk.library.store.Library.photo_dates`). A photo waiting for its embedding
+    passes where ``ok`` does: its name and words are known before its vector, and a photo
+    just added is found by its name during the first index run."""
+    ids = np.asarray(photo_ids, np.int64)
+    if not len(ids):
+        return ids
+    statuses = set(filters.statuses)
+    if PhotoStatus.OK.value in statuses:
+        statuses.add(PhotoStatus.PENDING.value)
+    shown, _ = library.photo_dates(
+        folder_ids=_folder_ids(library, filters),
+        statuses=sorted(statuses),
+        taken_from=filters.date_from,
+        taken_to=filters.date_to,
+    )
+    keep = _members(ids, shown)
+    if filters.allowed_ids is not None:
+        keep &= _members(ids, np.fromiter((int(i) for i in filters.allowed_ids), np.int64))
+    kept: np.ndarray = ids[keep]
+    return kept
+
+
+def date_ranks(library: Library) -> np.ndarray:
+    """Photo id -> the rank of its date (equal dates, equal ranks; -1: no such photo), as
+    :func:`clipdesk.library.dates.taken_seconds` dates it: what :func:`by_date` sorts by."""
+    known, seconds = library.photo_dates()
+    _, dense = np.unique(seconds, return_inverse=True)
+    table = np.full(int(known.max()) + 1 if len(known) else 0, -1, np.int64)
+    table[known] = dense.ravel()
+    return table
+
+
+def by_date(table: np.ndarray, photo_ids: np.ndarray, newest: bool = True) -> np.ndarray:
+    """Positions into ``photo_ids`` ordering them by date rank (:func:`date_ranks`), newest or
+    oldest first, equal dates keeping their order; ids without a rank left out."""
+    ids = np.asarray(photo_ids, np.int64)
+    ranks = np.full(len(ids), -1, np.int64)
+    inside = (ids >= 0) & (ids < len(table))
+    ranks[inside] = table[ids[inside]]
+    held = np.flatnonzero(ranks >= 0)
+    ranks = ranks[held]
+    if newest and len(ranks):
+        ranks = ranks.max() - ranks
+    order: np.ndarray = held[stable_order(ranks)]
+    return order

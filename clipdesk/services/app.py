@@ -5,6 +5,7 @@
     with ClipDeskServices(library_path=None, model=None, device="auto") as app:
         app.folders.add("~/Pictures")          # checks, registers and scans
         app.index(progress=print)              # embeds everything pending
+        app.ocr.run(progress=print)            # then reads the text in the new photos
         for hit in app.search("a red circle", k=20):
             print(hit.score, hit.photo.path)
         app.search_image("query.jpg"); app.more_like_this(photo_id)
@@ -60,8 +61,9 @@ if TYPE_CHECKING:
     from clipdesk.services.heads import HeadService
     from clipdesk.services.library_file import LibraryFileService
     from clipdesk.services.models import ModelService
+    from clipdesk.services.ocr import OcrService
     from clipdesk.services.runtimes import RuntimeService
-    from clipdesk.services.search import FoundPhoto, PhotoSearch, Ranking
+    from clipdesk.services.search import FoundPhoto, Matches, PhotoSearch, Ranking
     from clipdesk.services.status import StatusService
     from clipdesk.services.steps import StepService
     from clipdesk.services.tags import TagService
@@ -151,10 +153,20 @@ class ClipDeskServices:
     @cached_property
     def steps(self) -> StepService:
         """The work each photo is owed after its embedding (XMP keywords, then tags), recorded
-        with the vectors and done by every index run: registered here, once, for every face."""
+        with the vectors and done by every index run: registered here, once, for every face.
+        Reading the text in photos is owed last, as a background step its own pass does
+        (:attr:`ocr`)."""
         from clipdesk.services.steps import StepService
 
-        return StepService(self, self.tags.steps())
+        return StepService(self, [*self.tags.steps(), self.ocr.step()])
+
+    @cached_property
+    def ocr(self) -> OcrService:
+        """Reading the text in photos: the switches, the backlog and its cost, and the pass
+        both faces run after each index run (``app.ocr.run``), so that search comes first."""
+        from clipdesk.services.ocr import OcrService
+
+        return OcrService(self)
 
     @cached_property
     def heads(self) -> HeadService:
@@ -204,6 +216,9 @@ class ClipDeskServices:
         the app joins its pools first, a CLI run returns before its ``with`` block ends."""
         with self._lock:
             self._closed = True
+            ocr = self.__dict__.get("ocr")  # made only if used: nothing to let go of otherwise
+            if ocr is not None:
+                ocr.close()
             if self._library is not None:
                 self._library.close()
                 self._library = None
@@ -373,7 +388,8 @@ class ClipDeskServices:
         """Embed every pending photo with the active model (see IndexPipeline), and do what
         each photo is owed after its embedding (:attr:`steps`): after every commit, and at the
         start and the end of the run for work an earlier run left (a crash, a lock, a full
-        disk). The report says what is still owed, and why."""
+        disk). The report says what is still owed, and why. The text in the photos is read
+        afterwards by a pass of its own (:attr:`ocr`), which the faces run once this returns."""
         with self._index_lock:
             model = self.model
             searching_with = self._search_model_record()["id"]
@@ -510,12 +526,16 @@ class ClipDeskServices:
         return rank(self, request)
 
     def found_photos(
-        self, ids: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray | None = None
+        self,
+        ids: Sequence[int] | np.ndarray,
+        scores: Sequence[float] | np.ndarray | None = None,
+        matches: Matches | None = None,
     ) -> list[FoundPhoto]:
-        """The rows of a page of a :meth:`rank` answer, in its order (vanished photos left out)."""
+        """The rows of a page of a :meth:`rank` answer, in its order (vanished photos left out),
+        with why each matched when given the answer's ``matches``."""
         from clipdesk.services.search import found_photos
 
-        return found_photos(self, ids, scores)
+        return found_photos(self, ids, scores, matches)
 
     def search_image(
         self, image: Image.Image | str | Path, k: int = 50, filters: SearchFilters | None = None

@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.library.records import FolderStatus as FolderStatus
     from clipdesk.library.records import Photo as Photo
     from clipdesk.library.records import PhotoStatus as PhotoStatus
+    from clipdesk.library.words import OcrBox as OcrBox
+    from clipdesk.library.words import OcrCount as OcrCount
+    from clipdesk.library.words import PhotoText as PhotoText
     from clipdesk.model.download import CatalogEntry as CatalogEntry
     from clipdesk.model.finetune_options import TOWERS as TOWERS
     from clipdesk.model.finetune_options import FinetuneOptions as FinetuneOptions
@@ -39,6 +42,8 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.services.model_catalog import CatalogTable as CatalogTable
     from clipdesk.services.models import Activation as Activation
     from clipdesk.services.models import LoadedModel as LoadedModel
+    from clipdesk.services.ocr import OcrBacklog as OcrBacklog
+    from clipdesk.services.ocr import OcrReport as OcrReport
     from clipdesk.services.purge_notice import PurgeNotice as PurgeNotice
     from clipdesk.services.search import FoundPhoto as FoundPhoto
     from clipdesk.services.search import PhotoSearch as PhotoSearch
@@ -110,12 +115,17 @@ _HOMES: dict[str, str] = {
     "Mode": "clipdesk.tags.categories",
     "ModelInfo": "clipdesk.model.manager",
     "NotEnoughLabelsError": "clipdesk.tags.heads.teach",
+    "OcrBacklog": "clipdesk.services.ocr",
+    "OcrBox": "clipdesk.library.words",
+    "OcrCount": "clipdesk.library.words",
+    "OcrReport": "clipdesk.services.ocr",
     "PairSummary": "clipdesk.services.training",
     "Photo": "clipdesk.library.records",
     "PhotoProblem": "clipdesk.services.folders",
     "PhotoSearch": "clipdesk.services.search",
     "PhotoStatus": "clipdesk.library.records",
     "PhotoTag": "clipdesk.tags.records",
+    "PhotoText": "clipdesk.library.words",
     "PurgeNotice": "clipdesk.services.purge_notice",
     "Query": "clipdesk.search.query",
     "QueryError": "clipdesk.search.query",

@@ -3,21 +3,34 @@
 A :class:`PhotoSearch` says what the user asked (text, an image, "like this photo", folders, tag
 expressions, a date range, a minimum score, the order, how many); :func:`find` answers it with
 rows, :func:`rank` with photo ids and scores only (the app's grid, which holds every match and
-reads rows by page with :func:`found_photos`), and :func:`score_kind` says what its scores (and its minimum score) are: cosine similarities, or for
-sigmoid models such as SigLIP and a query of phrases, the model's probability that photo and
-query match (:mod:`clipdesk.search.scores`); :func:`search_runtime` says which runtime embeds
-the query and which made the photos' vectors, as both faces show it.
+reads rows by page with :func:`found_photos`), and :func:`score_kind` says what its scores (and
+its minimum score) are: cosine similarities, or for sigmoid models such as SigLIP and a query of
+phrases, the model's probability that photo and query match (:mod:`clipdesk.search.scores`);
+:func:`search_runtime` says which runtime embeds the query and which made the photos' vectors,
+as both faces show it.
+
+A search answers in two ways (the grammar of :mod:`clipdesk.search.query` says which phrase goes
+where): CLIP's ranking by similarity, and the text index's ranking of the photos whose words
+(recognised text, file and folder names, captions and keywords, confirmed tags) hold the
+phrases (:meth:`~clipdesk.library.store.Library.match_words`). When both find something the two
+are fused by reciprocal rank fusion (:mod:`clipdesk.search.fusion`, k = 60), CLIP's ranking
+taken whole so that a text hit it ranks low still counts its CLIP rank. A result's score stays
+CLIP's (None for a search of ``text:`` phrases only, which loads no model), and each result says
+why it matched: :attr:`FoundPhoto.matched_by` and a snippet of the words with the hits marked.
+The minimum score is CLIP's: it drops CLIP's weak matches, never a photo found by its words.
+
 Every filter is applied in one place whatever the request: folders and dates through the library
 (the one SQL date rule of :mod:`clipdesk.library.dates`), tags through the tag service's
 allowed ids, so a date range keeps the same photos in the search box, when browsing, and in
-``clipdesk-cli search``.
+``clipdesk-cli search``, for CLIP's matches and for the text index's alike.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,9 +39,11 @@ import numpy as np
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.library.dates import DateLike, taken_seconds
 from clipdesk.library.records import Photo, PhotoStatus
-from clipdesk.search.query import Query
+from clipdesk.search.fusion import fuse
+from clipdesk.search.query import Query, QueryError, WordQuery
 from clipdesk.search.results import SearchFilters
 from clipdesk.search.scores import ScoreKind
+from clipdesk.search.searcher import by_date, date_ranks, passing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,6 +54,11 @@ log = logging.getLogger(__name__)
 
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
+# Why a photo matched, in the order told: CLIP's similarity, then the text index's columns.
+MatchSource = Literal["clip", "ocr", "name", "meta", "tags"]
+WORD_SOURCES: tuple[MatchSource, ...] = ("ocr", "name", "meta", "tags")
+# The snippet shown: the first of these that holds a hit (recognised text says most).
+_SNIPPET_ORDER: tuple[MatchSource, ...] = ("ocr", "meta", "tags", "name")
 
 
 @dataclass(frozen=True)
@@ -61,16 +81,42 @@ class PhotoSearch:
     limit: int = 50
 
     @property
-    def needs_model(self) -> bool:
+    def is_search(self) -> bool:
+        """Whether it searches (a query, an image, a photo to look like) rather than browses."""
         return bool(self.text.strip() or self.image is not None or self.like_photo is not None)
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether answering takes the model: every search but one of ``text:`` phrases only.
+        Text that is not a valid query needs nothing: its error comes before any model."""
+        return needs_model(self.text, self.image is not None or self.like_photo is not None)
+
+
+def needs_model(text: str, with_image: bool = False) -> bool:
+    """Whether a search for ``text`` (with an image or a photo to look like, or not) takes the
+    model: a query with a CLIP part (see :attr:`clipdesk.search.query.Query.needs_model`)."""
+    if with_image:
+        return True
+    if not text.strip():
+        return False
+    try:
+        return Query.parse(text).needs_model
+    except QueryError:
+        return False
 
 
 @dataclass(frozen=True)
 class FoundPhoto:
-    """One photo of an answer; ``score`` as :func:`score_kind` says (None when browsing)."""
+    """One photo of an answer; ``score`` as :func:`score_kind` says (None when browsing, or
+    when the photo has no CLIP score: a search of words only, a photo not embedded yet).
+    ``matched_by``: why it is in the answer, of :data:`MatchSource` ("clip" when CLIP ranked
+    it and it passed the minimum score; the text index's columns that hold the query's words);
+    ``snippet``: the words around the first hit, each matched word in ``[brackets]``."""
 
     photo: Photo
     score: float | None = None
+    matched_by: tuple[MatchSource, ...] = ()
+    snippet: str | None = None
 
     @property
     def taken(self) -> float:
@@ -85,7 +131,24 @@ class FoundPhoto:
             "path": str(p.path),
             "taken_at": p.taken_at,
             "status": str(p.status),
+            "matched_by": list(self.matched_by),
+            "snippet": self.snippet,
         }
+
+    def describe_match(self) -> str:
+        """Why it matched, for people: "CLIP", "CLIP + file name: Pictures [astronaut] png"."""
+        names = [SOURCE_NAMES[s] for s in self.matched_by]
+        what = " + ".join(names)
+        return f"{what}: {self.snippet}" if self.snippet else what
+
+
+SOURCE_NAMES: dict[MatchSource, str] = {
+    "clip": "CLIP",
+    "ocr": "text in the photo",
+    "name": "file name",
+    "meta": "caption or keyword",
+    "tags": "tag",
+}
 
 
 def taken_timestamp(photo: Photo) -> float:
@@ -109,7 +172,7 @@ def score_kind(app: ClipDeskServices, request: PhotoSearch) -> ScoreKind | None:
     """What the scores of ``request``'s answer are: "cosine" or "probability"; None when it
     browses (no scores)."""
     if not request.needs_model:
-        return None
+        return None  # browsing, or words only: no CLIP scores (and no model loaded)
     like = photo_id(app, request.like_photo) if request.like_photo is not None else None
     return app.score_scale(query_of(request, like)).kind
 
@@ -154,14 +217,52 @@ def filters_of(app: ClipDeskServices, request: PhotoSearch) -> SearchFilters:
     )
 
 
+def _no_ids() -> np.ndarray:
+    return np.empty(0, np.int64)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Why the photos of a search's answer matched, by photo id: two sorted id arrays and a
+    flag, not a record per photo (an answer holds up to every photo of the library); the rows
+    read from it by page get their reasons and snippets then (:func:`found_photos`)."""
+
+    words: tuple[str, ...] = ()  # the phrases the text index was asked for (snippets mark them)
+    word_ids: np.ndarray = field(default_factory=_no_ids)  # sorted: photos found by their words
+    clip: bool = True  # whether CLIP ranked the answer
+    clip_missed: np.ndarray = field(default_factory=_no_ids)  # sorted: word hits CLIP left out
+
+    def by_words(self, photo_ids: np.ndarray) -> np.ndarray:
+        """bool per id: found by its words."""
+        return _sorted_members(self.word_ids, photo_ids)
+
+    def by_clip(self, photo_ids: np.ndarray) -> np.ndarray:
+        """bool per id: ranked by CLIP (and above the minimum score)."""
+        if not self.clip:
+            return np.zeros(len(photo_ids), bool)
+        missed: np.ndarray = ~_sorted_members(self.clip_missed, photo_ids)
+        return missed
+
+
+def _sorted_members(sorted_ids: np.ndarray, photo_ids: np.ndarray) -> np.ndarray:
+    ids = np.asarray(photo_ids, np.int64)
+    if not len(sorted_ids) or not len(ids):
+        return np.zeros(len(ids), bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    found: np.ndarray = sorted_ids[at] == ids
+    return found
+
+
 @dataclass(frozen=True)
 class Ranking:
-    """An answer as photo ids in the order shown, with their scores (None when browsing), and
-    no rows: the app's grid holds one for every match and reads rows by page
+    """An answer as photo ids in the order shown, with their scores (None when browsing or for
+    words only; NaN for a photo without a CLIP score), why they matched (None when browsing),
+    and no rows: the app's grid holds one for every match and reads rows by page
     (:func:`found_photos`), so a keystroke never reads 100,000 rows from the library."""
 
     ids: np.ndarray  # int64 [n]
     scores: np.ndarray | None = None  # float32 [n], on score_kind's scale
+    matches: Matches | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -170,20 +271,20 @@ class Ranking:
 def find(app: ClipDeskServices, request: PhotoSearch) -> list[FoundPhoto]:
     """The answer to ``request``: best first (or by date, as ``sort`` says), at most ``limit``."""
     ranking = rank(app, request)
-    return found_photos(app, ranking.ids, ranking.scores)
+    return found_photos(app, ranking.ids, ranking.scores, ranking.matches)
 
 
 def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
     """:func:`find`'s answer as ids and scores, in its order, at most ``limit``: a search ranks
-    its matches by score (then, for a date order, the best ``limit`` by date); browsing orders
-    the photos that pass the filters by date."""
+    its matches (CLIP's and the text index's, fused; then, for a date order, the best ``limit``
+    by date); browsing orders the photos that pass the filters by date."""
     if request.limit < 1:
         raise ClipDeskError("The number of results must be at least 1.")
     if request.sort not in SORTS:
         raise ClipDeskError(f"Unknown order {request.sort!r}.", f"Use one of {', '.join(SORTS)}.")
     filters = filters_of(app, request)
     newest = request.sort != "oldest"
-    if not request.needs_model:
+    if not request.is_search:
         ids, _taken = app.library.photo_dates(
             folder_ids=folder_ids(app, request.folders) if request.folders is not None else None,
             statuses=list(filters.statuses),
@@ -196,33 +297,124 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
         return Ranking(ids[: request.limit])
     like = photo_id(app, request.like_photo) if request.like_photo is not None else None
     query = query_of(request, like)
-    if any(t.kind == "text" for t in query.terms):
+    words = query.words()
+    if not query.needs_model and words.is_empty:
+        raise QueryError(
+            f"{query.describe()} only leaves photos out: there is nothing to look for.",
+            "Add a phrase to find, e.g. sunset -text:watermark.",
+        )
+    banned = _word_ids(app, WordQuery(include=words.banned)) if words.banned else _no_ids()
+    found = _word_hits(app, words, filters, query.photo_ids)
+    if not query.needs_model:  # words only: no model, no CLIP scores
+        ids = found[: request.limit]
+        if request.sort != "relevance":
+            ids = ids[by_date(date_ranks(app.library), ids, newest)]
+        return Ranking(ids, None, Matches(words.include, np.sort(found), clip=False))
+    if any(t.kind == "text" for t in query.clip_part.terms):
         app.search_model().warm_text()  # opens while the vectors are read
     searcher = app.searcher()
+    vector = app.query_vector(query)
+    scale = app.score_scale(query)
     ids, scores = searcher.rank(
-        app.query_vector(query),
+        vector,
         filters,
-        exclude=query.photo_ids,
-        scale=app.score_scale(query),
-        limit=request.limit,
+        exclude=[*query.photo_ids, *banned.tolist()],
+        scale=scale,
+        # Fused, CLIP's whole ranking: a text hit's CLIP rank counts wherever it stands, and
+        # the first rows are the same whatever the limit (the CLI's -k, the app's grid).
+        limit=None if len(found) else request.limit,
     )
+    missed = _no_ids()
+    if len(found):
+        fused = fuse(ids, found, limit=request.limit)
+        in_clip = fused.held_by(0)
+        fused_scores = np.empty(len(fused), np.float32)
+        fused_scores[in_clip] = scores[fused.positions[0][in_clip]]
+        missed = fused.ids[~in_clip]
+        fused_scores[~in_clip] = searcher.scores_of(vector, missed, scale)
+        ids, scores = fused.ids, fused_scores
+    matches = Matches(words.include, np.sort(found), clip=True, clip_missed=np.sort(missed))
     if request.sort != "relevance":
         order = searcher.by_date(ids, newest)  # the same date: by relevance
         ids, scores = ids[order], scores[order]
-    return Ranking(ids, scores)
+    return Ranking(ids, scores, matches)
+
+
+def _word_ids(app: ClipDeskServices, words: WordQuery) -> np.ndarray:
+    """The text index's hits for ``words``, best first (every status, no filter)."""
+    hits = app.library.match_words(list(words.include), list(words.exclude))
+    return np.asarray(hits.ids, np.int64)
+
+
+def _word_hits(
+    app: ClipDeskServices, words: WordQuery, filters: SearchFilters, query_photos: Sequence[int]
+) -> np.ndarray:
+    """The text index's ranking for a query's words under the search's filters (the minimum
+    score aside: it is CLIP's), without the photos the query is built from."""
+    if words.is_empty:
+        return _no_ids()
+    ids = passing(app.library, _word_ids(app, words), filters)
+    if query_photos:
+        ids = ids[~np.isin(ids, np.asarray(query_photos, np.int64))]
+    return ids
 
 
 def found_photos(
     app: ClipDeskServices,
     ids: Sequence[int] | np.ndarray,
     scores: Sequence[float] | np.ndarray | None = None,
+    matches: Matches | None = None,
 ) -> list[FoundPhoto]:
     """The library's rows of ``ids`` (a page of a :class:`Ranking`), in that order, each with
-    its score; photos the library no longer holds are left out."""
+    its score and, given the ranking's ``matches``, why it matched and the snippet of its
+    words; photos the library no longer holds are left out."""
     wanted = [int(i) for i in ids]
     rows = {p.id: p for p in app.library.photos(ids=wanted)}
-    given = [None] * len(wanted) if scores is None else [float(s) for s in scores]
-    return [FoundPhoto(rows[i], s) for i, s in zip(wanted, given, strict=True) if i in rows]
+    given: list[float | None] = (
+        [None] * len(wanted) if scores is None else [_score(s) for s in scores]
+    )
+    why: list[tuple[tuple[MatchSource, ...], str | None]] = [((), None)] * len(wanted)
+    if matches is not None:
+        why = _reasons(app, np.asarray(wanted, np.int64), matches)
+    return [
+        FoundPhoto(rows[i], s, reason, snip)
+        for i, s, (reason, snip) in zip(wanted, given, why, strict=True)
+        if i in rows
+    ]
+
+
+def _score(value: float) -> float | None:
+    score = float(value)
+    return None if math.isnan(score) else score
+
+
+def _reasons(
+    app: ClipDeskServices, ids: np.ndarray, matches: Matches
+) -> list[tuple[tuple[MatchSource, ...], str | None]]:
+    """(matched_by, snippet) per id."""
+    from clipdesk.library.word_text import snippet
+
+    by_clip = matches.by_clip(ids).tolist()
+    by_words = matches.by_words(ids)
+    sources = {}
+    if matches.words and by_words.any():
+        sources = app.library.word_sources(ids[by_words].tolist())
+    out: list[tuple[tuple[MatchSource, ...], str | None]] = []
+    for pid, clip in zip(ids.tolist(), by_clip, strict=True):
+        reason: list[MatchSource] = ["clip"] if clip else []
+        found = sources.get(pid)
+        snips: dict[MatchSource, str] = {}
+        if found is not None:
+            for source in WORD_SOURCES:
+                # Every hit in a column is marked, whichever phrase it is a word of: a photo
+                # also matches with its words spread over several columns.
+                snip = snippet(getattr(found, source), matches.words)
+                if snip is not None:
+                    reason.append(source)
+                    snips[source] = snip.marked()
+        first = next((snips[s] for s in _SNIPPET_ORDER if s in snips), None)
+        out.append((tuple(reason), first))
+    return out
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ class StatusReport:
     # what serves the active model here (runtime label, whether it is prepared for ONNX
     # Runtime), from small files; empty when the model cannot be found
     model_runtime: dict[str, Any] = field(default_factory=dict)
+    # reading the text in photos: its switch, counts and cost (OcrBacklog.as_json), and the
+    # sentence both faces show ("reading text: 120 photos waiting, ~1 s each (about 2 min)")
+    ocr: dict[str, Any] = field(default_factory=dict)
+    ocr_note: str = ""
 
     @property
     def photo_count(self) -> int:
@@ -88,6 +92,7 @@ class StatusReport:
             "waiting": self.waiting,
             "waiting_note": self.waiting_note,
             "model_runtime": self.model_runtime,
+            "ocr": self.ocr,
         }
 
 
@@ -146,6 +151,7 @@ class StatusService:
             for p in lib.errors(limit=max_errors)
         )
         owed = self.app.steps.backlog()
+        ocr = self.app.ocr.backlog()
         return StatusReport(
             library=str(lib.path),
             schema_version=int(lib.version),
@@ -160,6 +166,8 @@ class StatusService:
             waiting=owed.waiting,
             waiting_note=owed.describe(),
             model_runtime=self.model_runtime(active),
+            ocr=ocr.as_json(),
+            ocr_note=ocr.describe(),
         )
 
     def model_runtime(self, model: str | None) -> dict[str, Any]:

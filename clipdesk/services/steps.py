@@ -5,7 +5,9 @@ The pipeline records the owed steps (:attr:`StepService.names`) in the transacti
 the vectors; :meth:`StepService.run` does them, oldest step first for each photo, each batch in
 one transaction with the deletion of its rows (``Library.finish_step``). ``index`` runs them
 after every commit and at the start and end of every run, in both faces, so work a crash, a lock
-or a full disk left behind is picked up by the next run.
+or a full disk left behind is picked up by the next run. A *background* step (reading the text
+in photos, :mod:`clipdesk.services.ocr`) is recorded the same way but done by a pass of its own
+after the index run, so that search is ready before the slow work starts.
 
 A locked library is waited for (the library's busy timeout) and the batch retried a bounded
 number of times; a lock that persists, a full or read-only disk stop the run's steps with the
@@ -47,6 +49,10 @@ class Step:
     run: Callable[[list[int]], object]  # does it for these photos, writing through the library
     prepare: Callable[[], object] | None = None  # slow set-up kept out of the write transaction
     needs_vector: bool = True  # False: runnable whatever model search uses (e.g. reading XMP)
+    # True: owed like the others (recorded with the vectors), but done by a pass of its own
+    # that runs after them, outside any write transaction, at its own pace (OCR: a second a
+    # photo); ``run`` is that pass for these photos, and :meth:`StepService.run` skips it
+    background: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,20 +109,27 @@ class StepService:
         """Add a pass that runs after the existing ones (OCR, imported vectors, ratings...)."""
         self._steps.append(step)
 
+    def _foreground(self) -> list[Step]:
+        # background steps (OCR) have a pass and a backlog of their own (clipdesk.services.ocr)
+        return [s for s in self._steps if not s.background]
+
     def _model_id(self) -> str | None:
         # steps use the vectors search uses: rows for a model being embedded wait for it
         return self.app.status_report.search_model()
 
     def backlog(self) -> StepBacklog:
-        """What is owed now (runnable with search's vectors), and why, if it is known."""
-        counts = self.app.library.count_steps(self._model_id())
+        """What is owed now (runnable with search's vectors), and why, if it is known; the
+        background steps' work is told by their own pass (``app.ocr.backlog()``)."""
+        steps = self._foreground()
+        all_counts = self.app.library.count_steps(self._model_id())
+        counts = {s.name: all_counts[s.name] for s in steps if s.name in all_counts}
         problem = self._problem
         if problem is None:
             failed = [c.last_error for c in counts.values() if c.failed and c.last_error]
             problem = failed[0] if failed else None
         return StepBacklog(
-            {s.name: counts[s.name].waiting for s in self._steps if s.name in counts},
-            {s.name: s.owed for s in self._steps},
+            {name: c.waiting for name, c in counts.items()},
+            {s.name: s.owed for s in steps},
             problem,
         )
 
@@ -127,9 +140,9 @@ class StepService:
         cancel: CancelToken | None = None,
         progress: ProgressCallback | None = None,
     ) -> StepBacklog:
-        """Do what is owed (of ``photo_ids`` only, when given), step by step in order. What
-        cannot be done stays owed, with the reason in the returned backlog; only a damaged
-        library raises (LibraryCorruptError)."""
+        """Do what is owed (of ``photo_ids`` only, when given), step by step in order, the
+        background steps left to their own pass. What cannot be done stays owed, with the
+        reason in the returned backlog; only a damaged library raises (LibraryCorruptError)."""
         with self._lock:
             try:
                 self._run(photo_ids, cancel, progress)
@@ -157,12 +170,14 @@ class StepService:
     ) -> None:
         lib = self.app.library
         model_id = self._model_id()
+        steps = self._foreground()
         total = None
         if progress is not None and photo_ids is None:
-            total = sum(c.waiting for c in lib.count_steps(model_id).values())
+            counts = lib.count_steps(model_id)
+            total = sum(counts[s.name].waiting for s in steps if s.name in counts)
         done = 0
-        for i, step in enumerate(self._steps):
-            earlier = [s.name for s in self._steps[:i]]
+        for i, step in enumerate(steps):
+            earlier = [s.name for s in steps[:i]]
             after = 0
             prepared = False
             while True:

@@ -7,9 +7,11 @@ One rule each, decided here and nowhere else:
   decisions stay); removing one removes its tags;
 - tags are computed with the model whose vectors search uses (:meth:`TagService.model`), so a
   re-embedding under way for a newly chosen model never leaves half the library untagged;
-- new photos get their XMP keywords, then the model's tags, as each indexed batch lands: two
-  owed steps (:meth:`TagService.steps`, registered once by the services facade for every face,
-  run by :mod:`clipdesk.services.steps`), so a crash or a lock never loses them;
+- new photos get their XMP keywords, then the model's tags, then their XMP title and
+  description (for the text index), as each indexed batch lands: owed steps
+  (:meth:`TagService.steps`, registered once by the services facade for every face, run by
+  :mod:`clipdesk.services.steps`), so a crash or a lock never loses them; ``import_xmp`` reads
+  titles and descriptions again with the keywords;
 - XMP sidecars are named and filled as the shared settings say (``xmp_naming``,
   ``xmp_write_suggestions``) unless a call asks otherwise for one run.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +31,7 @@ from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.library.records import Photo
 from clipdesk.library.store import SEARCH_MODEL_KEY
+from clipdesk.library.words import XMP_TEXT_STEP
 from clipdesk.search.results import SearchResult
 from clipdesk.services.steps import Step
 from clipdesk.tags.categories import Category, CategoryError, check_capacity
@@ -36,18 +40,36 @@ from clipdesk.tags.category_file import (
     read_category_file,
     write_category_file,
 )
-from clipdesk.tags.records import TAGGED_STATES, USER_STATES, PhotoTag, TaggedPhoto, TagState
+from clipdesk.tags.records import (
+    TAGGED_STATES,
+    USER_STATES,
+    PhotoTag,
+    TaggedPhoto,
+    TagState,
+    chunks,
+)
 from clipdesk.tags.store.tag_store import TagStore
 from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpImportReport, XmpReport
+from clipdesk.tags.xmp.names import SidecarNames
 from clipdesk.tags.xmp.sidecar import SidecarNaming
+from clipdesk.tags.xmp.text import XmpCaption, read_photo_caption
 from clipdesk.tags.zero_shot import TextModel, build_classifier
 
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
 
-__all__ = ["TagService", "split_tag"]
+__all__ = ["CaptionReport", "TagService", "split_tag"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class CaptionReport:
+    """What :meth:`TagService.read_captions` stored."""
+
+    photos: int = 0  # photos read
+    captioned: int = 0  # of them, with an XMP title or description
+    problems: list[str] = field(default_factory=list)  # packets skipped, each with its reason
 
 
 class TagService:
@@ -192,14 +214,53 @@ class TagService:
     def steps(self) -> list[Step]:
         """What every newly embedded photo is owed, in order: the keywords other tools wrote
         (sidecars, embedded XMP) come in as the user's own tags first, so the model's
-        suggestions never override them; then the model tags the photo."""
+        suggestions never override them; then the model tags the photo; then its XMP title and
+        description go into the library, where the text index finds them."""
         return [
             Step("xmp_import", "their XMP keywords", self._import_new_keywords, needs_vector=False),
             Step("tag", "tags", self._tag_new_photos, prepare=self._prepare_tagging),
+            Step(
+                XMP_TEXT_STEP,
+                "their XMP titles and descriptions",
+                self._read_new_captions,
+                needs_vector=False,
+            ),
         ]
 
     def _import_new_keywords(self, photo_ids: list[int]) -> None:
         self._xmp_tagger().import_xmp(photo_ids)
+
+    def _read_new_captions(self, photo_ids: list[int]) -> None:
+        report = self.read_captions(photo_ids)
+        if report.problems:  # the step is done all the same: a damaged packet stays damaged
+            log.warning(
+                "%d XMP packets could not be read for titles and descriptions (first: %s)",
+                len(report.problems),
+                report.problems[0],
+            )
+
+    def read_captions(self, photo_ids: Iterable[int]) -> CaptionReport:
+        """Store each photo's XMP title and description (own sidecars, then embedded), one
+        transaction per batch. A field no packet gives any more is cleared, unless one of the
+        photo's packets could not be read (it may be the one that gave it: a damaged sidecar
+        must not erase what it said); those packets are named in the report."""
+        lib = self.app.library
+        names = SidecarNames()  # one per run: each folder listed once
+        report = CaptionReport()
+        for part in chunks(sorted({int(i) for i in photo_ids})):
+            found = []
+            for photo in lib.photos(ids=list(part)):
+                caption, problems = read_photo_caption(photo.path, names)
+                found.append((photo.id, caption, bool(problems)))
+                report.problems.extend(problems)
+            with lib.transaction():
+                for pid, caption, damaged in found:
+                    if damaged and (before := lib.photo_text(pid)) is not None:
+                        caption = caption | XmpCaption(before.title, before.description)
+                    lib.set_xmp_text(pid, caption.title, caption.description)
+                    report.captioned += bool(caption.title or caption.description)
+            report.photos += len(found)
+        return report
 
     def _prepare_tagging(self) -> None:
         # the label matrices are encoded before the step takes the write lock, not under it
@@ -302,9 +363,13 @@ class TagService:
 
     def import_xmp_report(self, photo_ids: Iterable[int] | None = None) -> XmpImportReport:
         """:meth:`import_xmp` with the photos whose XMP could not be read, each with its
-        reason, and the keywords that could not become tags."""
+        reason, and the keywords that could not become tags. The photos' XMP titles and
+        descriptions are read again too (:meth:`read_captions`), for the text index."""
         ids = [p.id for p in self.app.library.photos()] if photo_ids is None else list(photo_ids)
-        return self._xmp_tagger().import_xmp_report(ids)
+        report = self._xmp_tagger().import_xmp_report(ids)
+        # the same packets: their problems are already in the report
+        report.captioned = self.read_captions(ids).captioned
+        return report
 
     def write_xmp(
         self,

@@ -104,6 +104,7 @@ class XmpImportReport:
     photos: int = 0  # photos read
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (id, path, reason)
     not_imported: Counter[str] = field(default_factory=Counter)  # {reason: keywords}
+    captioned: int = 0  # photos with an XMP title or description (stored for text search)
 
     @property
     def skipped(self) -> int:

@@ -21,7 +21,7 @@ from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord
 from clipdesk.services.models import LoadedModel
-from clipdesk.services.records import SwitchCost
+from clipdesk.services.records import OcrBacklog, OcrReport, SwitchCost
 from clipdesk.services.search import PhotoSearch
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.photo_rows import PAGE
@@ -169,6 +169,29 @@ class Backend:
             return None
         return self.services.index(progress=report, cancel=token)
 
+    # --- reading text ---------------------------------------------------------------------
+    def read_text(self, report: Report, token: CancelToken) -> OcrReport:
+        """The pass that reads the text in photos (ocr pool), after each index job: until
+        nothing is owed or ``token`` is cancelled (an index job starts, a pause, a quit), which
+        it obeys at once (see :mod:`clipdesk.services.ocr`)."""
+        return self.services.ocr.run(cancel=token, progress=report)
+
+    def text_backlog(self) -> OcrBacklog:
+        """What is left to read and what it costs (the status line's words)."""
+        return self.services.ocr.backlog()
+
+    def ocr_enabled(self) -> bool:
+        return self.services.ocr.enabled
+
+    def set_ocr_enabled(self, on: bool) -> OcrBacklog:
+        """The global switch (Settings), for the CLI too: it is kept in the library."""
+        self.services.ocr.set_enabled(on)
+        return self.services.ocr.backlog()
+
+    def set_folder_ocr(self, folder_id: int, on: bool) -> FolderRow:
+        """One folder's switch (the Folders page)."""
+        return _folder_row(self.services.ocr.set_folder(folder_id, on))
+
     # --- watching ---------------------------------------------------------------------------
     def start_watching(self, on_change: Callable[[], None]) -> None:
         """Watch the folders from the next index run's reconcile on; ``on_change`` runs on the
@@ -214,12 +237,16 @@ class Backend:
         token.raise_if_cancelled()
         covered = min(first, len(ranking))
         scores = ranking.scores[:covered] if ranking.scores is not None else None
-        items = self.photo_items(ranking.ids[:covered], scores)
-        return SearchAnswer(ranking.ids, ranking.scores, tuple(items), covered)
+        items = self.photo_items(ranking.ids[:covered], scores, ranking.matches)
+        return SearchAnswer(ranking.ids, ranking.scores, tuple(items), covered, ranking.matches)
 
-    def photo_items(self, ids: np.ndarray, scores: np.ndarray | None = None) -> list[PhotoItem]:
-        """The grid rows of a page of an answer, in its order (photos gone since left out)."""
-        return [photo_item(f.photo, f.score) for f in self.services.found_photos(ids, scores)]
+    def photo_items(
+        self, ids: np.ndarray, scores: np.ndarray | None = None, matches: Any = None
+    ) -> list[PhotoItem]:
+        """The grid rows of a page of an answer, in its order (photos gone since left out),
+        with why each matched given the answer's ``matches``."""
+        found = self.services.found_photos(ids, scores, matches)
+        return [photo_item(f.photo, f.score, f.matched_by, f.snippet) for f in found]
 
     def search_runtime(self) -> str:
         """The runtime(s) a search compares, for the status line ("ONNX Runtime int8")."""
@@ -239,6 +266,7 @@ def _folder_row(record: FolderRecord) -> FolderRow:
         pending=record.pending,
         errors=record.errors,
         purge_text=record.purge.text if record.purge is not None else None,
+        ocr=record.folder.ocr,
     )
 
 

@@ -10,6 +10,12 @@ before exports existed) loads on PyTorch; the first job after the load (start-up
 then exports it in the jobs pool, with progress where indexing shows its own, cancellable like
 indexing (pausing, a switch, quitting), and the model is served by ONNX Runtime from the next
 job on. Indexing waits for it: its vectors are then made with the faster runtime.
+
+Reading the text in photos (OCR, :mod:`clipdesk.services.ocr`) is a job of its own in the ``ocr``
+pool, with its own progress line (``ocr_state``) and pause: it starts when an index job has
+ended (after a start-up, a folder added, the watcher's changes) and is stopped whenever another
+index job starts, so search is always ready first; what it had not read is read by the next
+pass. Pausing indexing pauses it too.
 """
 
 from __future__ import annotations
@@ -85,11 +91,13 @@ class AppController(QObject):
         self.workers = workers or Workers()
         self.thumbs = ThumbnailCache(self.workers, display_px=CELL)
         self.jobs = JobRunner(self.workers)
+        self.ocr_jobs = JobRunner(self.workers, pool=self.workers.ocr)
         self.backend: Backend | None = None
         self.model: ModelInfo | None = None
         self.library_state = "Opening library…"
         self.model_state = "Loading model…"
         self.index_state = ""
+        self.ocr_state = ""  # the text-reading pass's line: progress, or what is left and why
         self._preparing = False  # the running job exports the model for ONNX Runtime
         self._closing = False
         # Libraries that quitting must close itself: one opened while the app quit (its result
@@ -107,6 +115,11 @@ class AppController(QObject):
         self.jobs.failed.connect(self._index_failed)
         self.jobs.progress.connect(self._index_progress)
         self.jobs.stopped.connect(self._index_stopped)
+        self.jobs.started.connect(lambda _name: self.ocr_jobs.cancel())  # index runs go first
+        self.ocr_jobs.finished.connect(self._text_done)
+        self.ocr_jobs.failed.connect(self._text_failed)
+        self.ocr_jobs.progress.connect(self._text_progress)
+        self.ocr_jobs.stopped.connect(self._text_stopped)
 
     # --- start-up --------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,6 +164,8 @@ class AppController(QObject):
         """Close the library and open the one the settings name now (Settings changed it),
         with ``model`` on ``device`` made active first when given."""
         self.jobs.cancel()
+        self.ocr_jobs.cancel()
+        self.ocr_state = ""
         old, self.backend, self.model = self.backend, None, None
         if old is not None:
             old.stop_watching()
@@ -222,6 +237,7 @@ class AppController(QObject):
         message, hint = describe_error(exc)
         self.model_state = "No model: search is off"
         self.stateChanged.emit()
+        self.read_text_now()  # the photos embedded before need no model to be read
         self.errorRaised.emit(
             f"The model could not be loaded: {message}",
             hint or "Open Settings to choose, import or download a model.",
@@ -380,6 +396,8 @@ class AppController(QObject):
         self.libraryChanged.emit()
         if self._dirty:
             self.index_now()
+        else:
+            self.read_text_now()
 
     def _index_failed(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)
@@ -402,6 +420,76 @@ class AppController(QObject):
         self._preparing = False  # a cancelled export is tried again by the next job
         self.libraryChanged.emit()
 
+    # --- reading text ---------------------------------------------------------------------
+    def read_text_now(self) -> None:
+        """Read the text owed unless an index job runs or indexing or reading is paused; the
+        pass ends by itself when nothing is left (the services say so from the library)."""
+        if self.backend is None or self._closing or self.jobs.running or self.jobs.paused:
+            return
+        backend = self.backend
+        self.ocr_jobs.start("Reading text", lambda report, token: backend.read_text(report, token))
+
+    def pause_text(self) -> None:
+        self.ocr_jobs.pause()
+        self.ocr_state = "Reading text paused"
+        self.stateChanged.emit()
+
+    def resume_text(self) -> None:
+        self.ocr_jobs.resume()
+        self.ocr_state = ""
+        self.stateChanged.emit()
+        self.read_text_now()
+
+    def set_ocr_enabled(self, on: bool) -> None:
+        """The global switch (Settings): stored in the library, for the CLI too."""
+        if not on:
+            self.ocr_jobs.cancel()
+
+        def stored(backlog: Any) -> None:
+            self.ocr_state = _sentence(backlog.describe())
+            self.stateChanged.emit()
+            if on:
+                self.read_text_now()
+
+        self.call(lambda b, _t: b.set_ocr_enabled(on), stored)
+
+    def set_folder_ocr(self, folder_id: int, on: bool) -> None:
+        """One folder's switch (the Folders page); a pass under way starts over with it."""
+        self.ocr_jobs.cancel()
+
+        def stored(_row: Any) -> None:
+            self.libraryChanged.emit()
+            self.read_text_now()
+
+        self.call(lambda b, _t: b.set_folder_ocr(folder_id, on), stored)
+
+    def _text_progress(self, p) -> None:
+        if p.total:
+            eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+            rate = f" · {p.rate:.1f} photos/s" if p.rate else ""
+            self.ocr_state = f"Reading text {p.done:,}/{p.total:,}{rate}{eta}"
+        else:
+            self.ocr_state = "Reading text in photos…"
+        self.stateChanged.emit()
+
+    def _text_done(self, report: Any) -> None:
+        line = report.backlog.describe()
+        if report.problem and report.problem not in line:
+            line = f"{line}; stopped: {report.problem}" if line else f"stopped: {report.problem}"
+        self.ocr_state = _sentence(line)
+        self.stateChanged.emit()
+
+    def _text_stopped(self) -> None:
+        if not self.ocr_jobs.paused:  # an index job goes first; the pass starts again after it
+            self.ocr_state = ""
+            self.stateChanged.emit()
+
+    def _text_failed(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        self.ocr_state = "Reading text stopped by an error"
+        self.stateChanged.emit()
+        self.errorRaised.emit(f"Reading text stopped: {message}", hint)
+
     def _on_disk_change(self) -> None:
         """Watcher thread: ask the GUI thread (queued) to index soon."""
         self._diskChanged.emit()
@@ -416,6 +504,7 @@ class AppController(QObject):
         self._reindex.stop()
         self.workers.close()  # first: what pages ask for on the signals below never starts
         self.jobs.cancel()
+        self.ocr_jobs.cancel()  # returns at once; the photo being read is not waited for
         watcher = None
         if self.backend is not None:  # its threads join in tens of ms: while the job winds down
             watcher = threading.Thread(target=self.backend.stop_watching, name="clipdesk-unwatch")
@@ -429,6 +518,10 @@ class AppController(QObject):
                 backend.close()
         self.backend, self._unadopted = None, None
         self._retiring.clear()
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _duration(seconds: float) -> str:

@@ -1,4 +1,6 @@
-"""Paints one grid cell: the cached thumbnail (or a placeholder while it loads) and a caption."""
+"""Paints one grid cell: the cached thumbnail (or a placeholder while it loads), a caption, and
+for a photo a search found by its words a small badge on the thumbnail saying where ("text" for
+recognised text, "name", "caption", "tag"; the tooltip says it in full, with the snippet)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,17 @@ _HOVER = QStyle.StateFlag.State_MouseOver
 _FOCUS = QStyle.StateFlag.State_HasFocus
 CAPTION = 18
 PAD = 6
+# The badge of the first word source a photo matched by (services.search.WORD_SOURCES' order).
+BADGES = {"ocr": "text", "name": "name", "meta": "caption", "tags": "tag"}
+
+
+def badge_of(matched_by: tuple[str, ...]) -> str | None:
+    """The badge of a photo found by its words; None for CLIP's matches alone (and browsing)."""
+    for source in matched_by:
+        badge = BADGES.get(source)
+        if badge is not None:
+            return badge
+    return None
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -61,6 +74,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
             broken = photo_id is not None and self._thumbs.error(photo_id)
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "unreadable" if broken else "…")
+        badge = badge_of(item.matched_by) if item is not None and item.matched_by else None
+        if badge is not None:
+            metrics = painter.fontMetrics()
+            tag = QRect(
+                box.x() + 3, box.y() + 3, metrics.horizontalAdvance(badge) + 8, metrics.height()
+            )
+            painter.fillRect(tag, palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
+            painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, badge)
 
         caption = QRect(rect.x() + PAD, box.bottom() + 2, CELL, CAPTION)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text

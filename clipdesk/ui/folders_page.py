@@ -1,8 +1,13 @@
-"""The Folders page: watched folders with counts, errors and state; indexing progress; pause/resume."""
+"""The Folders page: watched folders with counts, errors and state; indexing progress; pause/resume.
+
+Each folder has its own "Read text" switch (OCR of its photos, on by default); the pass that
+reads the text has its own progress line and pause below the indexing one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -10,6 +15,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
@@ -30,10 +36,17 @@ from clipdesk.ui.controller import AppController
 from clipdesk.ui.rows import FolderRow
 
 _Index = QModelIndex | QPersistentModelIndex
-COLUMNS = ("Folder", "Photos", "Indexed", "Waiting", "Errors", "State")
+COLUMNS = ("Folder", "Photos", "Indexed", "Waiting", "Errors", "State", "Read text")
+STATE, READ_TEXT = 5, 6
+READ_TEXT_TIP = (
+    "Read the text in this folder's photos (signs, documents, screenshots), so that they can be "
+    "found by the words in them. It runs after indexing, at low priority, about a second a photo."
+)
 
 
 class FolderTableModel(QAbstractTableModel):
+    ocrToggled = Signal(int, bool)  # (folder id, on): the user flipped a folder's Read text
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[FolderRow] = []
@@ -43,8 +56,7 @@ class FolderTableModel(QAbstractTableModel):
         """Indexing is paused: a folder with photos waiting says so, not "Indexing"."""
         self._paused = paused
         if self._rows:
-            last = len(COLUMNS) - 1
-            self.dataChanged.emit(self.index(0, last), self.index(len(self._rows) - 1, last))
+            self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE))
 
     def state_text(self, f: FolderRow) -> str:
         if self._paused and f.status == "ok" and f.pending:
@@ -89,19 +101,47 @@ class FolderTableModel(QAbstractTableModel):
                 f"{f.pending:,}",
                 f"{f.errors:,}",
                 self.state_text(f),
+                "",
             )[col]
+        if role == Qt.ItemDataRole.CheckStateRole and col == READ_TEXT:
+            return Qt.CheckState.Checked if f.ocr else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == READ_TEXT:
+                return READ_TEXT_TIP
             if col == 4 and f.errors:
                 return "Double-click to see which files could not be read, and why"
             tips = [t for t in (f.error, f.purge_text) if t]
             return "\n".join(tips) if tips else f.path
-        if role == Qt.ItemDataRole.ForegroundRole and col == 5 and f.status != "ok":
+        if role == Qt.ItemDataRole.ForegroundRole and col == STATE and f.status != "ok":
             return QColor("#c0392b") if f.status == "error" else QColor("#b9770e")
         if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 4:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return f.id
         return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() == READ_TEXT:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: _Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """The Read text switch: shown at once, stored by whoever listens to ``ocrToggled``."""
+        if (
+            role != Qt.ItemDataRole.CheckStateRole
+            or not index.isValid()
+            or index.column() != READ_TEXT
+            or not 0 <= index.row() < len(self._rows)
+        ):
+            return False
+        f = self._rows[index.row()]
+        on = Qt.CheckState(value) == Qt.CheckState.Checked
+        if on != f.ocr:
+            self._rows[index.row()] = replace(f, ocr=on)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+            self.ocrToggled.emit(f.id, on)
+        return True
 
 
 class FoldersPage(QWidget):
@@ -143,6 +183,16 @@ class FoldersPage(QWidget):
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.progress_label = QLabel(self)
+        self.ocr_progress = QProgressBar(self)  # reading text: its own pass, after indexing
+        self.ocr_progress.setTextVisible(True)
+        self.ocr_progress.hide()
+        self.ocr_label = QLabel(self)
+        self.ocr_pause_button = QPushButton("Pause reading text", self)
+        self.ocr_pause_button.setCheckable(True)
+        self.ocr_pause_button.setToolTip(
+            "Stop reading the text in photos for now; what is left is read when you resume."
+        )
+        self.ocr_pause_button.toggled.connect(self._ocr_pause_toggled)
         hint = QLabel("Drop a folder anywhere on the window to add it.", self)
         # missing photos and when they are removed; the rule itself (services' words)
         self.purge_label = QLabel(self)
@@ -166,6 +216,11 @@ class FoldersPage(QWidget):
         layout.addWidget(self.purge_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        ocr_row = QHBoxLayout()
+        ocr_row.addWidget(self.ocr_progress, 1)
+        ocr_row.addWidget(self.ocr_pause_button)
+        layout.addLayout(ocr_row)
+        layout.addWidget(self.ocr_label)
         layout.addWidget(hint)
 
         self._last_reload = QElapsedTimer()
@@ -175,6 +230,12 @@ class FoldersPage(QWidget):
         controller.jobs.finished.connect(lambda _r: self._running(False))
         controller.jobs.failed.connect(lambda _e: self._running(False))
         controller.jobs.stopped.connect(lambda: self._running(False))
+        self.model.ocrToggled.connect(controller.set_folder_ocr)
+        controller.stateChanged.connect(lambda: self.ocr_label.setText(controller.ocr_state))
+        controller.ocr_jobs.progress.connect(self._ocr_progress)
+        for ended in (controller.ocr_jobs.finished, controller.ocr_jobs.failed):
+            ended.connect(lambda _r: self.ocr_progress.hide())
+        controller.ocr_jobs.stopped.connect(self.ocr_progress.hide)
 
     def reload(self) -> None:
         if self.controller.backend is None:  # none open: not the last library's folders
@@ -288,6 +349,21 @@ class FoldersPage(QWidget):
             self.controller.pause_indexing()
         else:
             self.controller.resume_indexing()
+
+    def _ocr_pause_toggled(self, paused: bool) -> None:
+        self.ocr_pause_button.setText("Resume reading text" if paused else "Pause reading text")
+        if paused:
+            self.controller.pause_text()
+        else:
+            self.controller.resume_text()
+
+    def _ocr_progress(self, p) -> None:
+        self.ocr_progress.show()
+        if p.total:
+            self.ocr_progress.setRange(0, p.total)
+            self.ocr_progress.setValue(p.done)
+        else:
+            self.ocr_progress.setRange(0, 0)
 
     def _running(self, running: bool) -> None:
         self.progress.setVisible(running)

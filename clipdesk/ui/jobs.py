@@ -1,4 +1,5 @@
-"""Long jobs (indexing) run in the ``jobs`` pool with throttled progress on the GUI thread.
+"""Long jobs (indexing; reading text) run in a pool of their own with throttled progress on the
+GUI thread.
 
 Pausing cancels the running job through its token; the pipeline is resumable, so resuming is just
 running it again: work already committed is not redone.
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
@@ -27,9 +28,13 @@ class JobRunner(QObject):
     failed = Signal(object)  # exception
     stopped = Signal()  # paused or cancelled before the end
 
-    def __init__(self, workers: Workers, min_interval_s: float = 0.1) -> None:
+    def __init__(
+        self, workers: Workers, min_interval_s: float = 0.1, pool: QThreadPool | None = None
+    ) -> None:
+        """``pool``: where the jobs run (default: the ``jobs`` pool)."""
         super().__init__()
         self._workers = workers
+        self._pool = pool if pool is not None else workers.jobs
         self._relay = ProgressRelay()
         self._relay.progress.connect(self.progress)
         self._min_interval = min_interval_s
@@ -62,7 +67,7 @@ class JobRunner(QObject):
             self.failed.emit(exc)
 
         self._ticket = self._workers.run(
-            self._workers.jobs, lambda token: fn(report, token), on_result, on_error
+            self._pool, lambda token: fn(report, token), on_result, on_error
         )
         self.started.emit(name)
         return True

@@ -108,7 +108,8 @@ class MainWindow(QMainWindow):
         self._status_library = QLabel(self)
         self._status_model = QLabel(self)
         self._status_index = QLabel(self)
-        for w in (self._status_index, self._status_library, self._status_model):
+        self._status_ocr = QLabel(self)  # reading text: a pass of its own, after indexing
+        for w in (self._status_index, self._status_ocr, self._status_library, self._status_model):
             self.statusBar().addPermanentWidget(w)
         self._build_menus()
         self._connect()
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         self._status_library.setText(c.library_state)
         self._status_model.setText(c.model_state)
         self._status_index.setText(c.index_state)
+        self._status_ocr.setText(c.ocr_state)
 
     # --- actions ----------------------------------------------------------------------------
     def show_page(self, name: str) -> None:

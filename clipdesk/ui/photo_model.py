@@ -6,7 +6,8 @@ yet asks for its page; the pages a frame asks for are read together, in the back
 page gave the model a way to run work there (:attr:`PhotoListModel.background`), and the rows
 repaint when they arrive. Thumbnails come from a :class:`~clipdesk.ui.thumbnails.ThumbnailCache`
 that the delegate asks at paint time, so a model of 100k results costs two arrays and a
-screenful of small records, and no pixmaps. Dragging rows out gives the files' URLs.
+screenful of small records, and no pixmaps. Dragging rows out gives the files' URLs. A search's
+row says why it matched in its tooltip: CLIP, and the words found in it with a snippet.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from PySide6.QtCore import (
 from clipdesk.common.fsnames import file_url, shown
 from clipdesk.ui.photo_rows import PhotoItem, PhotoRows
 
-__all__ = ["Background", "PhotoItem", "PhotoListModel", "PhotoRows", "Role", "describe_date"]
+__all__ = [
+    "Background",
+    "PhotoItem",
+    "PhotoListModel",
+    "PhotoRows",
+    "Role",
+    "describe_date",
+    "describe_match",
+]
 
 log = logging.getLogger(__name__)
 _Index = QModelIndex | QPersistentModelIndex
@@ -59,6 +68,16 @@ class Role(IntEnum):
     Score = Qt.ItemDataRole.UserRole + 3
     TakenAt = Qt.ItemDataRole.UserRole + 4
     Item = Qt.ItemDataRole.UserRole + 5
+    MatchedBy = Qt.ItemDataRole.UserRole + 6  # tuple of "clip", "ocr", "name", "meta", "tags"
+    Snippet = Qt.ItemDataRole.UserRole + 7
+
+
+def describe_match(matched_by: Sequence[str]) -> str:
+    """Why a photo matched, for people: "CLIP and file name"."""
+    from clipdesk.services.search import SOURCE_NAMES  # a tooltip's first hover: loaded by then
+
+    names = [SOURCE_NAMES.get(s, s) for s in matched_by]  # type: ignore[call-overload]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def describe_date(ts: float | None) -> str:
@@ -167,7 +186,8 @@ class PhotoListModel(QAbstractListModel):
             if role == Role.PhotoId:
                 return int(self._rows.ids[row])
             if role == Role.Score and self._rows.scores is not None:
-                return float(self._rows.scores[row])
+                score = float(self._rows.scores[row])
+                return None if score != score else score  # NaN: found by its words only
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
@@ -175,6 +195,10 @@ class PhotoListModel(QAbstractListModel):
             lines = [shown(item.path)]
             if item.score is not None:
                 lines.append(f"Score: {item.score:.3f}")
+            if item.matched_by:
+                lines.append(f"Matched by {describe_match(item.matched_by)}")
+            if item.snippet:
+                lines.append(f"“{item.snippet}”")
             lines.append(describe_date(item.taken_at))
             return "\n".join(lines)
         if role == Role.PhotoId:
@@ -187,6 +211,10 @@ class PhotoListModel(QAbstractListModel):
             return item.taken_at
         if role == Role.Item:
             return item
+        if role == Role.MatchedBy:
+            return item.matched_by
+        if role == Role.Snippet:
+            return item.snippet
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -201,6 +229,8 @@ class PhotoListModel(QAbstractListModel):
                 Role.Score: QByteArray(b"score"),
                 Role.TakenAt: QByteArray(b"takenAt"),
                 Role.Item: QByteArray(b"item"),
+                Role.MatchedBy: QByteArray(b"matchedBy"),
+                Role.Snippet: QByteArray(b"snippet"),
             }
         )
         return names

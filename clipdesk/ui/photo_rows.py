@@ -35,10 +35,19 @@ class PhotoItem:
     path: str
     score: float | None = None  # of the last query (cosine, or a match probability); None: browsed
     taken_at: float | None = None  # POSIX seconds (EXIF date, else file mtime)
+    # why the search found it ("clip", "ocr", "name", "meta", "tags"); () when browsed
+    matched_by: tuple[str, ...] = ()
+    snippet: str | None = None  # the words around the first hit, matched ones in [brackets]
 
     @property
     def name(self) -> str:
         return shown(os.path.basename(self.path))
+
+
+def _score(value: float) -> float | None:
+    """A ranking's score, None for NaN: a photo found by its words that has no CLIP score."""
+    score = float(value)
+    return None if score != score else score
 
 
 # (ids, scores or None) -> the grid rows of those photos, in that order; a photo the library no
@@ -122,7 +131,7 @@ class PhotoRows(Sequence[PhotoItem]):
             pid = int(self.ids[row])
             item = by_id.get(pid)
             if item is None:
-                score = None if self.scores is None else float(self.scores[row])
+                score = None if self.scores is None else _score(self.scores[row])
                 item = PhotoItem(pid, "", score)  # gone from the library since the search
             self._items[row] = item
             self._rows[pid] = row
@@ -178,7 +187,7 @@ class PhotoRows(Sequence[PhotoItem]):
             self.read_page(row // self.page)
             item = self._items[row]
         if item is None:  # nothing to read with
-            score = None if self.scores is None else float(self.scores[row])
+            score = None if self.scores is None else _score(self.scores[row])
             item = PhotoItem(int(self.ids[row]), "", score)
         return item
 

@@ -1,8 +1,10 @@
-"""Photo view: a large preview, the photo's metadata and tags, and ways to hand it on."""
+"""Photo view: a large preview, the photo's metadata and tags, its words (XMP title and
+description, the text OCR read, with its boxes on the photo on request), and ways to hand it on."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QKeySequence, QPixmap, QShortcut
@@ -20,9 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.ui import desktop
-from clipdesk.ui.controller import AppController
+from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.photo_model import PhotoItem, PhotoRows
+from clipdesk.ui.photo_text import PhotoTextPanel, TextBoxOverlay
 from clipdesk.ui.rows import PhotoDetails, TagRow
+
+if TYPE_CHECKING:  # the window is built before numpy and the library code load
+    from clipdesk.services.records import PhotoText
 
 PREVIEW_PX = 1600
 
@@ -64,6 +70,10 @@ class PhotoView(QDialog):
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.preview.setMinimumSize(400, 300)
         self._image = QImage()
+        self.boxes = TextBoxOverlay(self.preview)
+        self.words = PhotoTextPanel(self)
+        self.words.show_boxes.toggled.connect(self.boxes.setVisible)
+        QShortcut(QKeySequence("T"), self, self._toggle_boxes)
 
         side = QWidget(self)
         side.setFixedWidth(320)
@@ -91,9 +101,11 @@ class PhotoView(QDialog):
             actions.addWidget(button)
         side_layout = QVBoxLayout(side)
         side_layout.addLayout(self.meta)
+        side_layout.addWidget(self.words.caption)
         side_layout.addWidget(QLabel("Tags"))
         side_layout.addWidget(self.tags, 1)
         side_layout.addLayout(decide)
+        side_layout.addWidget(self.words, 1)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
         top.addWidget(side)
@@ -110,6 +122,11 @@ class PhotoView(QDialog):
         self.preview.setFocus()
         QShortcut(QKeySequence("Left"), self, lambda: self.step(-1))
         QShortcut(QKeySequence("Right"), self, lambda: self.step(1))
+        # OCR runs after indexing: a photo shown before its text was read gets it when it lands
+        # (the pass reports each photo it reads as a progress line)
+        self._text_asked: set[int] = set()  # photos whose text is being read from the library
+        controller.libraryChanged.connect(self._text_may_have_changed)
+        controller.stateChanged.connect(self._text_may_have_changed)
         self.show_item(item)
 
     def keyPressEvent(self, event) -> None:
@@ -134,6 +151,38 @@ class PhotoView(QDialog):
             owner=self,
         )
         self.reload()
+        self.words.show_loading()
+        self.boxes.set_boxes(())
+        self.load_text()
+
+    def load_text(self) -> None:
+        pid = self.item.id
+
+        def show(text: PhotoText | None) -> None:
+            self._text_asked.discard(pid)
+            if pid == self.item.id:
+                self.words.show_text(text)
+                self.boxes.set_boxes(text.boxes if text is not None else ())
+
+        def failed(exc: BaseException) -> None:
+            self._text_asked.discard(pid)
+            if pid == self.item.id:
+                self.words.show_problem(describe_error(exc)[0])
+
+        ticket = self.controller.call(
+            lambda b, _t: b.services.ocr.text_of(pid), show, failed, owner=self
+        )
+        if ticket is not None:
+            self._text_asked.add(pid)
+
+    def _text_may_have_changed(self) -> None:
+        # progress lines come often during a pass: one read in flight at a time is enough
+        if self.words.pending and self.isVisible() and self.item.id not in self._text_asked:
+            self.load_text()
+
+    def _toggle_boxes(self) -> None:
+        if self.words.show_boxes.isEnabled():
+            self.words.show_boxes.toggle()
 
     def step(self, delta: int) -> None:
         row = _row_of(self._siblings, self.item.id)
@@ -175,6 +224,7 @@ class PhotoView(QDialog):
         )
         pixmap.setDevicePixelRatio(ratio)
         self.preview.setPixmap(pixmap)
+        self.boxes.update()
 
     def _show_details(self, details: PhotoDetails) -> None:
         while self.meta.rowCount():

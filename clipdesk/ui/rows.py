@@ -83,6 +83,7 @@ class FolderRow:
     errors: int
     # missing photos and the day the purge removes them, offline ones kept (services' words)
     purge_text: str | None = None
+    ocr: bool = True  # the text in its photos is read (the folder's switch)
 
     @property
     def state_text(self) -> str:
@@ -109,19 +110,30 @@ class SearchRequest:
     limit: int = RESULT_LIMIT
 
     @property
-    def needs_model(self) -> bool:
+    def is_search(self) -> bool:
+        """A search (text, an image, a photo to look like) rather than the library browsed."""
         return bool(self.text or self.image is not None or self.like_photo_id is not None)
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether the model must be loaded to answer: not for ``text:`` phrases alone."""
+        from clipdesk.services.search import needs_model  # parses the query; numpy is loaded
+
+        with_image = self.image is not None or self.like_photo_id is not None
+        return self.is_search and needs_model(self.text, with_image)
 
 
 @dataclass(frozen=True)
 class SearchAnswer:
     """What the grid shows for a :class:`SearchRequest`: every match's photo id (and score) in
-    order, and the rows of the first screen; the grid reads the others as it scrolls."""
+    order, and the rows of the first screen; the grid reads the others as it scrolls, with
+    ``matches`` (why each matched: the services' Matches, None when browsing)."""
 
     ids: np.ndarray  # int64 [n]
-    scores: np.ndarray | None  # float32 [n]; None when browsing
+    scores: np.ndarray | None  # float32 [n]; None when browsing or for words only
     first: tuple[PhotoItem, ...]  # the rows of ids[:covered], photos gone meanwhile left out
     covered: int
+    matches: Any = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -187,11 +199,18 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def photo_item(photo: Any, score: float | None = None) -> PhotoItem:
+def photo_item(
+    photo: Any,
+    score: float | None = None,
+    matched_by: tuple[str, ...] = (),
+    snippet: str | None = None,
+) -> PhotoItem:
     """A grid row from a Photo record, dated as the date filter dates it (EXIF, else mtime)."""
     from clipdesk.services.search import taken_timestamp  # worker side: keeps torch off start-up
 
-    return PhotoItem(photo.id, str(photo.path), score, taken_timestamp(photo))
+    return PhotoItem(
+        photo.id, str(photo.path), score, taken_timestamp(photo), tuple(matched_by), snippet
+    )
 
 
 # --- models: no library needed (the welcome page lists them before one is open) ------------

@@ -2,18 +2,41 @@
 
 ``queryChanged(text, image)`` fires once typing pauses, at once on Enter, and whenever the chip is
 set or removed. Dropping an image (file, browser image, image data) on the box or pasting one sets
-the chip; the text then refines it ("this, but at night").
+the chip; the text then refines it ("this, but at night"). The box's tooltip and its "?" button
+show the query syntax (:data:`HELP`, the table of :mod:`clipdesk.search.query`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QToolButton, QToolTip, QWidget
 
 from clipdesk.ui.drops import QueryImage, has_image, query_image_from
 
 DEBOUNCE_MS = 180
+
+_SYNTAX = (
+    ("kids on a beach at sunset", "a phrase: found by CLIP and by the words of photos"),
+    ("beach +0.5 sunset -people", "weights: sunset counts half, people pushes away"),
+    (
+        "text:invoice",
+        "only the words: text in the photo, file and folder names, captions, "
+        "keywords, tags (no model needed)",
+    ),
+    ("clip:a red sign", "only CLIP: the words of photos are not searched"),
+    ("sunset -text:watermark", "no photo whose words hold “watermark”"),
+    ("red car +photo:42", "a phrase and a photo's look (as More like this)"),
+    ('"-80s poster" +2 neon', "double quotes keep + - and text: as plain words"),
+)
+HELP = (
+    "<p><b>Search</b>: type what a photo shows or the words in it, or drop an image.</p><table>"
+    + "".join(
+        f"<tr><td><code>{q.replace('<', '&lt;')}</code>&nbsp;&nbsp;</td><td>{what}</td></tr>"
+        for q, what in _SYNTAX
+    )
+    + "</table><p>Each result says why it matched: CLIP, or where its words were found.</p>"
+)
 
 
 class _Line(QLineEdit):
@@ -48,13 +71,22 @@ class SearchBox(QWidget):
         self.chip.hide()
         self.line = _Line(self)
         self.line.setPlaceholderText(
-            'Describe a photo ("kids on a beach at sunset") or drop an image here'
+            'Describe a photo or the words in it ("kids on a beach", "text:invoice"), '
+            "or drop an image here"
         )
         self.line.setClearButtonEnabled(True)
         self.line.setAcceptDrops(False)  # drops go to the box, which knows about images
+        self.line.setToolTip(HELP)
         self.line.imagePasted.connect(self.set_image)
+        self.help = QToolButton(self)
+        self.help.setObjectName("SearchHelp")
+        self.help.setText("?")
+        self.help.setToolTip(HELP)
+        self.help.setAccessibleName("Search syntax")
+        self.help.clicked.connect(self.show_help)
         layout.addWidget(self.chip)
         layout.addWidget(self.line, 1)
+        layout.addWidget(self.help)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -88,8 +120,12 @@ class SearchBox(QWidget):
             return
         self._image = None
         self.chip.hide()
-        self.line.setPlaceholderText("Describe a photo or drop an image here")
+        self.line.setPlaceholderText("Describe a photo or the words in it, or drop an image here")
         self._emit()
+
+    def show_help(self) -> None:
+        """The query syntax at once, under the "?" button (a tooltip needs a hover)."""
+        QToolTip.showText(self.help.mapToGlobal(QPoint(0, self.help.height())), HELP, self.help)
 
     def focus(self) -> None:
         self.line.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -4,13 +4,16 @@ Every change of query or filter submits one search through a :class:`LatestOnly`
 pool, so a query typed while an older one runs cancels the older one and only the newest result
 reaches the grid. With no text and no image the grid shows the library, newest first.
 A search hands the grid every match's id and score and the rows of its first screen; the grid
-reads the other rows a page at a time, on the same pool, as they are scrolled to.
+reads the other rows a page at a time, on the same pool, as they are scrolled to, each row with
+why it matched (CLIP, or the words found in it: shown in its tooltip and under its thumbnail).
+A search of ``text:`` phrases only runs before the model has loaded: it needs none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import cast
 
 from PySide6.QtCore import QDate, Qt, Signal
@@ -80,8 +83,9 @@ class SearchPage(QWidget):
         self.min_score.setValue(round(controller.settings.min_score * SLIDER_SCALE))
         self.min_score.setFixedWidth(120)
         self.min_score.setToolTip(
-            "Hide matches scoring below this: cosine similarity, or with a sigmoid model "
-            "(SigLIP) and a text query, the probability that photo and text match"
+            "Hide CLIP's matches scoring below this: cosine similarity, or with a sigmoid model "
+            "(SigLIP) and a text query, the probability that photo and text match. Photos "
+            "found by the words in or around them stay whatever their score."
         )
         self.min_label = QLabel(self)
         self.min_score.valueChanged.connect(self._min_changed)
@@ -171,7 +175,8 @@ class SearchPage(QWidget):
                 answer.ids,
                 answer.scores,
                 answer.first,
-                read=backend.photo_items,  # the answering library's rows, never another's
+                # the answering library's rows, never another's, with this answer's reasons
+                read=partial(backend.photo_items, matches=answer.matches),
                 page=page,
                 items_cover=answer.covered,
             )
@@ -182,7 +187,8 @@ class SearchPage(QWidget):
     def _show(self, rows: PhotoRows, runtime: str = "") -> None:
         self.grid.photos.set_rows(rows)
         req = self.request()
-        what = "matches" if req.needs_model else "photos"
+        one = len(rows) == 1
+        what = ("match" if one else "matches") if req.is_search else ("photo" if one else "photos")
         # int8 and fp32 rank a little differently: say which runtime(s) this ranking came from
         self.summary.setText(f"{len(rows):,} {what}" + (f" · {runtime}" if runtime else ""))
         if self.grid.photos.rowCount():

@@ -1,4 +1,5 @@
-"""Settings: compute device and runtime, model, library location and XMP options; saved on OK.
+"""Settings: compute device and runtime, model, library location, XMP options and reading the text
+in photos; saved on OK.
 
 The runtime is what runs the model: PyTorch, ONNX Runtime (on the CPU, int8 where it agrees with
 fp32), or Automatic (the faster measured on this computer; PyTorch on a GPU). Changing it loads
@@ -9,12 +10,17 @@ embedded again and about how long that takes on this computer) and asks before s
 counting runs on the database thread; the rare model whose weights must be hashed to tell which
 vectors are its own is hashed in the jobs pool, and closing the dialog cancels both.
 
+Reading the text in photos (OCR) is the open library's switch (``clipdesk-cli ocr on|off``); its
+state and what is left to read, with the cost, are read on the database thread when the dialog
+opens, and the box stays disabled until they are in.
+
 Every choice here is a shared setting (:mod:`clipdesk.services.settings`): ``clipdesk-cli`` uses
 the same library, model, device and XMP rules."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
@@ -40,6 +46,9 @@ from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import AppController, describe_error
 from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.workers import ProgressRelay, Ticket
+
+if TYPE_CHECKING:  # the library's word records import numpy: not while the dialog opens
+    from clipdesk.services.records import OcrBacklog
 
 DEVICE_LABELS = {
     "auto": "Automatic (best available)",
@@ -116,6 +125,25 @@ class SettingsDialog(QDialog):
         self.xmp_naming.addItem("photo.jpg.xmp (keeps RAW+JPEG pairs apart; darktable)", "fullname")
         self.xmp_naming.addItem("photo.xmp (Lightroom)", "basename")
         self.xmp_naming.setCurrentIndex(max(0, self.xmp_naming.findData(shared.xmp_naming)))
+        self.read_text = QCheckBox("Read the text in photos, so that they can be found by it", self)
+        self.read_text.setToolTip(
+            "Signs, documents, screenshots: their words become searchable. It runs after "
+            "indexing at low priority; each folder can be left out on the Folders page."
+        )
+        self.read_text.setEnabled(False)  # until the library says what it is
+        self.read_text_note = QLabel(self)
+        self.read_text_note.setWordWrap(True)
+        self._read_text_was: bool | None = None
+        asked = controller.call(
+            lambda b, _t: (b.ocr_enabled(), b.text_backlog()),
+            self._text_state,
+            lambda exc: self.read_text_note.setText(
+                f"Could not read the library's setting: {describe_error(exc)[0]}"
+            ),
+            owner=self,
+        )
+        if asked is None:
+            self.read_text_note.setText("It is a setting of the library: open one first.")
 
         device_box = QGroupBox("Compute device", self)
         form = QFormLayout(device_box)
@@ -135,15 +163,27 @@ class SettingsDialog(QDialog):
         xmp_form = QFormLayout(xmp_box)
         xmp_form.addRow(self.xmp_confirmed)
         xmp_form.addRow("File name", self.xmp_naming)
+        text_box = QGroupBox("Text in photos", self)
+        text_layout = QVBoxLayout(text_box)
+        text_layout.addWidget(self.read_text)
+        text_layout.addWidget(self.read_text_note)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for w in (device_box, model_box, lib_box, xmp_box):
+        for w in (device_box, model_box, lib_box, xmp_box, text_box):
             layout.addWidget(w)
         layout.addWidget(buttons)
+
+    def _text_state(self, state: tuple[bool, OcrBacklog]) -> None:
+        on, backlog = state
+        self._read_text_was = on
+        self.read_text.setChecked(on)
+        self.read_text.setEnabled(True)
+        note = backlog.describe()
+        self.read_text_note.setText(note[:1].upper() + note[1:] if note else "")
 
     def _devices_found(self, names: list[str]) -> None:
         kinds = {n.split(":")[0] for n in names}
@@ -309,3 +349,10 @@ class SettingsDialog(QDialog):
             self.controller.activate_model(model, device)
         elif runtime_changed:
             self.controller.reload_model()  # the same model, on the runtime chosen now
+        read_text = self.read_text.isChecked()
+        if (
+            self._read_text_was is not None
+            and read_text != self._read_text_was
+            and not library_changed  # the switch was the open library's, not the next one's
+        ):
+            self.controller.set_ocr_enabled(read_text)

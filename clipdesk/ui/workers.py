@@ -7,7 +7,9 @@ starves thumbnails, and a query never waits behind an index:
 - ``thumbs``: several threads for decoding and thumbnail making;
 - ``db``: one thread for library writes (SQLite has one writer anyway);
 - ``model``: one thread for short model work (query embeddings, previews);
-- ``jobs``: one thread for long jobs (indexing, re-embedding, recomputing tags).
+- ``jobs``: one thread for long jobs (indexing, re-embedding, recomputing tags);
+- ``ocr``: one thread for reading the text in photos, the pass that follows indexing (its own
+  pool: it is stopped, not queued behind, whenever an index job starts).
 
 Every task gets a :class:`~clipdesk.common.progress.CancelToken`; a cancelled task is never delivered.
 :class:`LatestOnly` cancels the previous task whenever a new one is submitted (as-you-type search).
@@ -113,6 +115,7 @@ class Workers(QObject):
         self.db = self._pool("db", 1)
         self.model = self._pool("model", 1)
         self.jobs = self._pool("jobs", 1)
+        self.ocr = self._pool("ocr", 1)
         self._relay = _Relay(self)
         self._live: set[Ticket] = set()
         self._lock = threading.Lock()
@@ -127,7 +130,7 @@ class Workers(QObject):
         return pool
 
     def pools(self) -> list[QThreadPool]:
-        return [self.thumbs, self.db, self.model, self.jobs]
+        return [self.thumbs, self.db, self.model, self.jobs, self.ocr]
 
     def run(
         self,

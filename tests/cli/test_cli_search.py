@@ -84,6 +84,41 @@ def test_search_errors_exit_1_with_message(indexed, capsys, argv, words) -> None
     assert code == 1 and words in err and out == ""
 
 
+def test_search_says_why_each_result_matched_and_words_alone_need_no_model(
+    indexed, tmp_path, capsys
+) -> None:
+    base, photos = indexed
+    astronaut = tmp_path / "Pictures" / "astronaut.jpg"
+    astronaut.write_bytes(photos[3].read_bytes())  # the same pixels: only the name tells
+    code, _, err = cli(capsys, *base, "index")
+    assert code == 0, err
+    code, out, _ = cli(capsys, *base, "--json", "search", "astronaut", "-k", "3")
+    data = json.loads(out)
+    first = data["results"][0]
+    assert code == 0 and first["path"] == str(astronaut)
+    assert (
+        first["matched_by"] == ["clip", "name"] and first["snippet"] == "Pictures/[astronaut].jpg"
+    )
+    assert all(r["matched_by"] == ["clip"] and r["snippet"] is None for r in data["results"][1:])
+    code, out, _ = cli(capsys, *base, "search", "astronaut", "-k", "2")
+    lines = out.strip().splitlines()
+    assert lines[0].endswith(f"  {astronaut}  (CLIP + file name: Pictures/[astronaut].jpg)")
+    assert float(lines[1].split("  ", 1)[0]) <= 1.0 and Path(lines[1].split("  ", 1)[1]).exists()
+
+    # text: alone, with a model that cannot even be loaded: nothing loads one
+    words_only = [*base[:2], "--model", str(tmp_path / "no-such-model")]
+    code, out, err = cli(capsys, *words_only, "--json", "search", "text:astro")
+    data = json.loads(out)
+    assert code == 0, err
+    assert data["model"] is None and data["runtime"] is None and data["score_kind"] is None
+    assert [(r["path"], r["score"], r["matched_by"]) for r in data["results"]] == [
+        (str(astronaut), None, ["name"])
+    ]
+    code, out, err = cli(capsys, *words_only, "search", "text:astronaut")
+    assert out == f"    -  {astronaut}  (file name: Pictures/[astronaut].jpg)\n"
+    assert "no model loaded" in err
+
+
 def test_missing_model_is_a_clear_error(tmp_path, capsys) -> None:
     code, _, err = cli(
         capsys,

@@ -29,7 +29,7 @@ def app(tmp_path):
 
 def test_the_old_library_keeps_its_schema_photos_and_vectors(app):
     lib = app.library
-    assert lib.version == schema.latest_version() == 5  # migrated on open
+    assert lib.version == schema.latest_version() == 6  # migrated on open
     (folder,) = app.folders.list()
     assert str(folder.path) == "/tmp/clipdesk-legacy-fixture/photos"
     assert folder.photos == 12 and folder.indexed == 12
@@ -55,9 +55,19 @@ def test_the_old_librarys_categories_and_decisions_are_all_there(app):
     assert sorted(states) == sorted([TagState.REJECTED] * 2 + [TagState.SUGGESTED] * 3)
 
 
+def test_the_old_librarys_photos_are_found_by_their_folders_and_confirmed_tags(app):
+    lib = app.library
+    assert sorted(lib.match_words(["circle"]).ids.tolist()) == [1, 10, 11, 12]  # confirmed
+    assert lib.match_words(["star"]).ids.tolist() == []  # suggested only
+    assert lib.match_words(["alps"]).ids.tolist() == [2]
+    assert len(lib.match_words(["photos"]).ids) == 12  # the watched folder's own name
+    assert lib.match_words(["clipdesk legacy fixture"]).ids.tolist() == []  # above it
+    assert lib.count_ocr().waiting == 12  # every indexed photo is owed its text
+
+
 def test_the_status_report_reads_the_old_library(app):
     report = app.status_report.report(5)
-    assert report.schema_version == 5
+    assert report.schema_version == 6
     assert report.photos["ok"] == 12
     assert report.search_model == OLD_MODEL
     assert report.vectors == {OLD_MODEL: 12}

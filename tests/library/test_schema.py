@@ -123,7 +123,7 @@ def test_a_v4_library_gains_vector_runtimes_in_place_keeping_its_vectors(tmp_pat
         )
     conn.close()
     with Library(path) as lib:
-        assert lib.version == schema.latest_version() == 5
+        assert lib.version == schema.latest_version()
         rows = lib.connection().execute(
             "SELECT photo_id, vector, created_at, runtime FROM embeddings ORDER BY photo_id"
         )
@@ -139,3 +139,77 @@ def test_a_v4_library_gains_vector_runtimes_in_place_keeping_its_vectors(tmp_pat
             ("m",),
         )
         assert "COVERING INDEX embeddings_model_runtime" in " ".join(r[3] for r in plan)
+
+
+def _v5_library(path):
+    """A v5 file as the code before words wrote it: a folder under a home directory, an indexed
+    photo with keywords and tags, a pending one, one whose name is not UTF-8."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, target=5) == 5
+    conn.execute(
+        "INSERT INTO folders(id, path, status, added_at) VALUES(1, '/home/ann/Pictures', 'ok', 0)"
+    )
+    photos = [
+        (7, "/home/ann/Pictures/Trips 2019/astronaut.png", "ok"),
+        (8, "/home/ann/Pictures/zürich.jpg", "pending"),
+        (9, b"/home/ann/Pictures/caf\xe9.webp", "ok"),
+    ]
+    for pid, path, status in photos:
+        conn.execute(
+            "INSERT INTO photos(id, folder_id, path, size, mtime_ns, status, added_at, "
+            "updated_at) VALUES(?, 1, CAST(? AS TEXT), 10, 1, ?, 0, 0)",
+            (pid, path, status),
+        )
+    conn.execute("INSERT INTO embeddings VALUES(7, 'm', 2, ?, 0, NULL)", (b"\x00" * 8,))
+    conn.execute(
+        "INSERT INTO keyword_sources VALUES(7, 'hierarchy', 'Places|Moon Base', 'other', 0)"
+    )
+    conn.execute(
+        "INSERT INTO categories(id, name, mode, threshold, templates, updated_at) "
+        "VALUES(1, 'Things', 'multi', 0.5, '[]', 0)"
+    )
+    conn.execute("INSERT INTO labels(id, category_id, name) VALUES(1, 1, 'rocket'), (2, 1, 'dog')")
+    conn.execute(
+        "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
+        "VALUES(7, 1, 'confirmed', 0), (7, 2, 'suggested', 0)"
+    )
+    conn.close()
+
+
+def test_a_v5_library_gains_its_words_index_filled_and_keeps_its_data(tmp_path):
+    path = tmp_path / "v5.sqlite3"
+    _v5_library(path)
+    with Library(path) as lib:
+        assert lib.version == schema.latest_version() == 6
+        assert lib.photo(7).path.as_posix() == "/home/ann/Pictures/Trips 2019/astronaut.png"
+        assert lib.load_vectors("m")[0].tolist() == [7]
+        assert lib.folder(1).ocr is True  # on by default
+        found = {w: lib.match_words([w]).ids.tolist() for w in ("astronaut", "trips", "moon")}
+        assert found == {"astronaut": [7], "trips": [7], "moon": [7]}  # name, folder, keyword
+        assert lib.match_words(["rocket"]).ids.tolist() == [7]  # confirmed
+        assert lib.match_words(["dog"]).ids.tolist() == []  # only suggested
+        assert lib.match_words(["zurich"]).ids.tolist() == [8]  # any status
+        assert lib.match_words(["café"]).ids.tolist() == [9]  # its Latin-1 name
+        assert sorted(lib.match_words(["pictures"]).ids.tolist()) == [7, 8, 9]
+        assert lib.match_words(["ann"]).ids.tolist() == []  # above the watched folder
+        steps = lib.query("SELECT photo_id, step, attempts FROM photo_steps ORDER BY 1, 2")
+        assert [tuple(r) for r in steps] == [
+            (7, "ocr", 0),
+            (7, "xmp_text", 0),
+            (9, "ocr", 0),
+            (9, "xmp_text", 0),
+        ]  # indexed photos only
+        assert lib.integrity_check() == "ok"
+        assert lib.connection().execute("PRAGMA foreign_key_check").fetchall() == []
+        # FTS5's own check of its index against its rows (raises when they disagree)
+        lib.connection().execute(
+            "INSERT INTO photo_words(photo_words, rank) VALUES('integrity-check', 1)"
+        )
+
+
+def test_the_schema_check_builds_the_words_index_without_a_library_connection():
+    # schema_check migrates an in-memory database of its own to know the expected tables
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    assert schema.migrate(conn) == schema.latest_version()
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"photo_text", "photo_words"} <= tables

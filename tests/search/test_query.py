@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from clipdesk.search.query import Query, QueryEncoder, QueryError, Term, parse_terms
+from clipdesk.search.query import Query, QueryEncoder, QueryError, Term, WordQuery, parse_terms
 
 
 def T(value, weight=1.0) -> Term:
@@ -124,3 +125,133 @@ def test_encode_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not a picture at all")
     with pytest.raises(QueryError, match="bad.jpg"):
         enc.encode(Query.image(bad))
+
+
+# --- text: and clip: markers ----------------------------------------------------------------
+
+
+def W(value, weight=1.0) -> Term:
+    """A phrase looked up in the words of photos only."""
+    return Term("text", value, weight, "text")
+
+
+def C(value, weight=1.0) -> Term:
+    """A phrase for CLIP only."""
+    return Term("text", value, weight, "clip")
+
+
+@pytest.mark.parametrize(
+    "text,terms",
+    [
+        ("text:invoice", [W("invoice")]),
+        ("TEXT:Invoice", [W("Invoice")]),
+        ("clip:a red sign", [C("a red sign")]),
+        ("text: invoice paid", [W("invoice paid")]),  # the marker alone marks what follows
+        ("beach text:invoice", [T("beach"), W("invoice")]),  # a marker starts a new phrase
+        ("sunset -text:watermark", [T("sunset"), W("watermark", -1.0)]),
+        ("+0.5 clip:sunset -people", [C("sunset", 0.5), T("people", -1.0)]),
+        ("-2 text: stamp", [W("stamp", -2.0)]),
+        ('text:"-80s poster" +neon', [W("-80s poster"), T("neon")]),  # quoted after the marker
+        ('text: "a +b"', [W("a +b")]),
+        ('"text: me"', [T("text: me")]),  # quoted text is never a marker
+        ('"clip:art" +photo:3', [T("clip:art"), Term("photo", 3, 1.0)]),
+        (
+            'beach -"text: me" +"5 dogs" +"photo:3"',
+            [T("beach"), T("text: me", -1.0), T("5 dogs"), T("photo:3")],
+        ),
+        ("context:x subtext:y", [T("context:x subtext:y")]),  # only a word that starts with it
+        ("photo:7 text:receipt", [Term("photo", 7, 1.0), W("receipt")]),
+    ],
+)
+def test_markers_choose_what_answers_a_phrase(text: str, terms: list[Term]) -> None:
+    assert parse_terms(text) == terms
+
+
+@pytest.mark.parametrize(
+    "text,says",
+    [
+        ("text:", "no words after it"),
+        ("beach clip:", "no words after it"),
+        ("text: -people", "no words after it"),
+        ("text: photo:3", "no words after it"),
+        ("text:photo:3", "a photo is searched by its vector only"),
+    ],
+)
+def test_a_marker_without_its_phrase_is_refused_with_a_hint(text: str, says: str) -> None:
+    with pytest.raises(QueryError, match=says) as info:
+        parse_terms(text)
+    assert "text:invoice" in info.value.hint or "without the marker" in info.value.hint
+
+
+def test_a_query_of_text_phrases_needs_no_model_and_says_what_it_asks_of_words() -> None:
+    words_only = Query.parse("text:invoice -text:draft")
+    assert not words_only.needs_model and words_only.clip_part.is_empty
+    assert words_only.words() == WordQuery(("invoice",), ("draft",), ("draft",))
+    assert words_only.describe() == "text:'invoice' -text:'draft'"
+    mixed = Query.parse("beach clip:sunset -people +photo:4")
+    assert mixed.needs_model
+    assert [t.value for t in mixed.clip_part.terms] == ["beach", "sunset", "people", 4]
+    # a plain negative keeps its words out of the text hits; only text: ones ban photos
+    assert mixed.words() == WordQuery(("beach",), ("people",), ())
+    assert Query.image(Path("x.jpg")).needs_model
+
+
+def test_encode_embeds_only_what_clip_answers() -> None:
+    model = FakeModel()
+    enc = QueryEncoder(model, photo_vector=lambda i: None)
+    v = enc.encode(Query.parse("beach text:invoice -text:dog clip:sunset"))
+    assert model.text_calls == [["beach", "sunset"]]
+    np.testing.assert_allclose(v[:2], [2**-0.5, 2**-0.5], atol=1e-6)
+    with pytest.raises(QueryError, match="Nothing in") as info:
+        enc.encode(Query.parse("text:invoice"))
+    assert "text:" in info.value.hint
+
+
+def _render(term: Term, rng: random.Random) -> str:
+    """One way of writing ``term`` in the query language (several parse the same)."""
+    weight = "" if term.weight == 1.0 else f"{term.weight:+g} "
+    if weight == "" and rng.random() < 0.5:
+        weight = "+"
+    if term.kind == "photo":
+        return f"{weight}photo:{term.value}"
+    marker = "" if term.match == "both" else f"{term.match}:"
+    if marker and rng.random() < 0.5:
+        marker = marker.upper() + " "  # the marker on its own before the phrase
+    words = term.value
+    first_is_number = words.split()[0].replace(".", "", 1).isdigit()  # +5 dogs: a weight
+    if first_is_number or any(_operator_like(w) for w in words.split()):
+        words = f'"{words}"'
+    return f"{weight}{marker}{words}"
+
+
+def _operator_like(word: str) -> bool:
+    return word[0] in "+-" or word.lower().startswith(("text:", "clip:", "photo:"))
+
+
+def test_written_queries_parse_back_to_their_terms() -> None:
+    """A property test without hypothesis: random queries of phrases, weights, markers, quoted
+    look-alikes and photos, written out and parsed again (a seeded generator: same cases each
+    run)."""
+    rng = random.Random(17)
+    vocab = ["beach", "t-shirt", "invoice", "-80s", "text:me", "clip:art", "sunset", "5", "café"]
+    for _ in range(300):
+        terms = []
+        for _ in range(rng.randint(1, 4)):
+            weight = rng.choice([1.0, -1.0, 0.5, -0.3, 2.0])
+            if rng.random() < 0.15:
+                terms.append(Term("photo", rng.randint(1, 99), weight))
+                continue
+            words = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 3)))
+            match = rng.choice(["both", "both", "text", "clip"])
+            terms.append(Term("text", words, weight, match))
+        # two plain phrases in a row with weight 1 and no sign read as one phrase
+        written = " ".join(
+            _render(t, rng) if i == 0 else _separated(t, rng) for i, t in enumerate(terms)
+        )
+        assert parse_terms(written) == terms, written
+
+
+def _separated(term: Term, rng: random.Random) -> str:
+    text = _render(term, rng)
+    needs_sign = term.kind == "text" and term.match == "both" and not text.startswith(("+", "-"))
+    return f"+{text}" if needs_sign else text

@@ -38,6 +38,25 @@ def test_roles_and_tooltip_show_score():
     assert "Score: 0.990" in index.data(Qt.ItemDataRole.ToolTipRole)
 
 
+def test_the_tooltip_says_why_a_search_found_the_photo():
+    model = PhotoListModel()
+    model.set_items(
+        [
+            PhotoItem(1, "/p/receipt.png", 0.21, 1.7e9, ("clip", "ocr"), "ACME [Invoice] 2023"),
+            PhotoItem(2, "/p/bill.png", None, 1.7e9, ("ocr", "name", "tags"), "[invoice].png"),
+            PhotoItem(3, "/p/sky.png", 0.3, 1.7e9, ("clip",)),
+        ]
+    )
+    tip = model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Score: 0.210" in tip and "Matched by CLIP and text in the photo" in tip
+    assert "“ACME [Invoice] 2023”" in tip
+    tip = model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Score" not in tip and "Matched by text in the photo, file name and tag" in tip
+    assert model.index(1, 0).data(Role.MatchedBy) == ("ocr", "name", "tags")
+    assert model.index(2, 0).data(Role.Snippet) is None
+    assert "Matched by CLIP\n" in model.index(2, 0).data(Qt.ItemDataRole.ToolTipRole)
+
+
 def test_drag_gives_file_urls():
     model = PhotoListModel()
     model.set_items(_items(3))

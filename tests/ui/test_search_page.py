@@ -154,3 +154,44 @@ def test_folder_and_tag_filters(qtbot, make_app, tiny_model, synth_photos, tmp_p
         page.tag.setCurrentIndex(page.tag.findData([category, label]))
     shown = {page.grid.photos.item(r).id for r in range(page.grid.photos.rowCount())}
     assert shown and shown <= set(tagged[0].tolist())
+
+
+def test_a_result_says_why_it_matched_in_its_tooltip_and_badge(
+    qtbot, make_app, tiny_model, tmp_path
+):
+    from PIL import Image
+    from PySide6.QtCore import Qt
+
+    folder = tmp_path / "Trips"
+    folder.mkdir()
+    for i, name in enumerate(("astronaut", "beach", "city", "forest")):
+        Image.new("RGB", (96, 64), (60 * i, 200 - 40 * i, 90)).save(folder / f"{name}.png")
+    controller, window = _indexed(qtbot, make_app, tiny_model, folder)
+    page = window.search
+    with qtbot.waitSignal(page.resultsShown, timeout=30_000):
+        page.box.set_text("astronaut")
+    first = page.grid.photos.index(0, 0)
+    assert os.path.basename(first.data(Role.Path)) == "astronaut.png"
+    tip = first.data(Qt.ItemDataRole.ToolTipRole)
+    assert "Matched by CLIP and file name" in tip and "“Trips/[astronaut].png”" in tip
+    assert "Score: " in tip
+    other = page.grid.photos.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Matched by CLIP\n" in other and "“" not in other
+    page.grid.grab()  # paints the cells, the badge of the file-name hit among them
+
+    with qtbot.waitSignal(page.resultsShown, timeout=30_000):
+        page.box.set_text("text:astro")
+    assert page.grid.photos.rowCount() == 1 and page.summary.text().startswith("1 match")
+    only = page.grid.photos.index(0, 0)
+    assert only.data(Role.Score) is None and only.data(Role.MatchedBy) == ("name",)
+    assert "Matched by file name" in only.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_a_search_of_text_phrases_alone_does_not_wait_for_the_model() -> None:
+    from clipdesk.ui.rows import SearchRequest
+
+    assert not SearchRequest(text="text:invoice -text:draft").needs_model
+    assert SearchRequest(text="text:invoice").is_search
+    assert SearchRequest(text="invoice").needs_model
+    assert SearchRequest(text="clip:sunset").needs_model
+    assert not SearchRequest().needs_model and not SearchRequest().is_search

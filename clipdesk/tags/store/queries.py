@@ -217,8 +217,9 @@ class PhotoTagQueries:
             return 0
         now = time.time()
         with self.lib.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(
+            # rowcount, not total_changes: that also counts what triggers write (the words
+            # index's queue of photos, clipdesk.library.words)
+            return conn.executemany(
                 "INSERT INTO photo_tags(photo_id, label_id, state, updated_at) "
                 "VALUES(?, ?, ?, ?) ON CONFLICT(photo_id, label_id) "
                 f"DO UPDATE SET state = excluded.state WHERE state IN ({marks(2)})",
@@ -226,8 +227,7 @@ class PhotoTagQueries:
                     (int(pid), int(lid), TagState.IMPORTED.value, now, *MODEL_STATES)
                     for pid, lid in rows
                 ],
-            )
-            return conn.total_changes - before
+            ).rowcount
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -135,6 +135,13 @@ def parse(data: bytes, source: str = "XMP") -> Packet:
             f"{source}: not valid XML at line {line}, column {col + 1} ({getattr(exc, 'msg', exc)})",
             "ClipDesk will not overwrite a damaged sidecar; repair or move it first",
         ) from None
+    except (LookupError, ValueError) as exc:
+        # expat takes only single-byte encodings beside UTF-8/16; the XML declaration names
+        # the codec, and a made-up or multi-byte one ("shift_jis", "rot13") raises these
+        raise XmpError(
+            f"{source}: declares a text encoding XMP cannot use ({exc})",
+            "XMP is UTF-8; save the sidecar as UTF-8, or repair or move it",
+        ) from None
     _check_tree(root, source)
     if root.tag not in (q(NS_X, "xmpmeta"), q(NS_RDF, "RDF")):
         raise XmpError(f"{source}: not an XMP packet (root element is {root.tag})")

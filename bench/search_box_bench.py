@@ -249,9 +249,9 @@ def main() -> None:
     reads: list[int] = []
     read_rows = backend.photo_items
 
-    def counted(ids, scores=None):
+    def counted(ids, scores=None, matches=None):  # matches: why each matched (CLIP, words)
         reads.append(len(ids))
-        return read_rows(ids, scores)
+        return read_rows(ids, scores, matches)
 
     backend.photo_items = counted  # type: ignore[method-assign]
 

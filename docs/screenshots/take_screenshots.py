@@ -70,6 +70,13 @@ def main() -> int:
     synth.write_photo_folder(
         photos, args.photos, seed=21, size=(960, 720), formats=("jpg",), exif_fraction=0.0
     )
+    # a few photos with words in them (signs in a scene, a document, a screenshot): the OCR pass
+    # reads them after indexing, and the search box finds them by those words
+    sys.path.insert(0, str(REPO / "bench"))
+    import _text_photos
+
+    for kind, i in (("sign", 3), ("document", 1), ("screenshot", 2), ("sign", 5)):
+        _text_photos.write(kind, i, photos, width=1600, height=1200, min_cap=0.03)
     app = QApplication(sys.argv)
     app.setApplicationName("ClipDesk")
     _apply_theme(app)
@@ -141,6 +148,19 @@ def main() -> int:
     dialog = window.findChildren(PhotoView)[-1]
     wait(app, lambda: controller.workers.pending == 0)
     shoot(app, dialog, "photo-view")
+    dialog.close()
+
+    # 6. words: once the text is read, a word finds the photos that hold it (with the badge and
+    # the snippet), and the photo view shows the text with its boxes
+    wait(app, lambda: not controller.ocr_jobs.running and controller.workers.pending == 0)
+    window.search.box.set_text("receipt")
+    wait(app, lambda: window.search.grid.photos.rowCount() > 0 and controller.workers.pending == 0)
+    shoot(app, window, "search-words")
+    window.open_photo(window.search.grid.photos.item(0))
+    dialog = window.findChildren(PhotoView)[-1]
+    wait(app, lambda: controller.workers.pending == 0 and not dialog.words.pending)
+    dialog.words.show_boxes.setChecked(True)
+    shoot(app, dialog, "photo-text")
     dialog.close()
     window.close()
     controller.shutdown()

@@ -22,12 +22,18 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     # PyTorch unless a test asks for ONNX Runtime: the suite's numbers were written for it, and
     # an ONNX export per test home would cost seconds each (tests/model/test_runtime*.py test it).
     monkeypatch.setenv("CLIPDESK_RUNTIME", "torch")
-    # No OCR unless a test asks for it (tests/ocr, the OCR service, CLI and app tests delete the
-    # variable): reading every test photo's text would triple the time of every indexing test.
+    # No OCR unless a test asks for it (the `reading_text` fixture, or tests/ocr's readers):
+    # reading every test photo's text would triple the time of every indexing test.
     monkeypatch.setenv("CLIPDESK_OCR", "off")
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     yield home
+
+
+@pytest.fixture
+def reading_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR passes read in this test, as they do for users (the suite's default is off)."""
+    monkeypatch.delenv("CLIPDESK_OCR", raising=False)
 
 
 @pytest.fixture

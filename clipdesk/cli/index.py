@@ -57,8 +57,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-ocr",
         action="store_true",
-        help="do not read the text in photos afterwards this time (`clipdesk-cli ocr off` "
-        "turns it off for good); what is owed stays owed",
+        help="do not read the text in photos after this run (clipdesk-cli ocr off turns it "
+        "off for good); the photos stay owed their reading",
     )
     p.add_argument(
         "--batch-size",

@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import Any
 
+from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
 from clipdesk.services.app import ClipDeskServices
 
@@ -59,15 +60,19 @@ def _status(app: ClipDeskServices) -> tuple[dict[str, Any], str]:
     backlog = app.ocr.backlog()
     off = [str(f.path) for f in app.library.folders() if not f.ocr]
     data = {**backlog.as_json(), "folders_off": off}
-    lines = [backlog.describe() or _all_read(backlog.done)]
-    if not backlog.enabled:
-        lines.append("`clipdesk-cli ocr on` turns it on.")
+    lines = backlog_lines(data) or ["reading text: nothing waiting"]
     lines += [f"  off for {path}" for path in off]
     return data, "\n".join(lines)
 
 
-def _all_read(done: int) -> str:
-    return f"reading text: nothing waiting ({done:,} photo{'s' if done != 1 else ''} read)"
+def backlog_lines(backlog: dict[str, Any]) -> list[str]:
+    """What is left to read, from the backlog's JSON (``OcrBacklog.as_json``), as ``ocr status``
+    and ``status`` print it; no line when nothing was ever owed."""
+    if backlog.get("note"):
+        tail = "; `clipdesk-cli ocr on` turns it on" if not backlog.get("enabled", True) else ""
+        return [f"{backlog['note']}{tail}"]
+    done = int(backlog.get("done") or 0)
+    return [f"reading text: done ({done:,} photo{'s' if done != 1 else ''} read)"] if done else []
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -123,11 +128,14 @@ def run_pass(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
     from clipdesk.cli.index import ProgressBar, _run_cancellable
 
+    if args.limit is not None and args.limit < 1:
+        raise ClipDeskError("--limit must be at least 1.", "Leave it out to read every photo.")
     bar = ProgressBar(enabled=None if not args.json else False)
     with _open(args) as app:
         if not app.ocr.enabled:
             data, text = _status(app)
-            emit(args, {"read": 0, "backlog": data}, text)
+            idle = app.ocr.run()  # reads nothing while off: a run's report, all nought
+            emit(args, idle.as_json() | {"note": data["note"]}, text)
             return 0
         result, interrupted = _run_cancellable(lambda token: read_text(app, token, bar, args.limit))
         settle(app, args)

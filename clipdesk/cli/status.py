@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from clipdesk.cli.ocr import backlog_lines
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.runtimes import describe as runtime_text
 
@@ -59,12 +60,7 @@ def describe(data: dict[str, Any]) -> str:
         lines.append(f"  vectors for {model_id}: {n}{tail}")
     if data.get("waiting_note"):
         lines.append(f"waiting: {data['waiting_note']}; the next index run does it")
-    ocr = data.get("ocr") or {}
-    if ocr.get("note"):
-        tail = "; `clipdesk-cli ocr on` turns it on" if not ocr.get("enabled", True) else ""
-        lines.append(f"{ocr['note']}{tail}")
-    elif ocr.get("done"):
-        lines.append(f"reading text: done ({ocr['done']:,} photos read)")
+    lines += backlog_lines(data.get("ocr") or {})
     if data["errors"]:
         shown = len(data["errors"])
         lines.append(f"errors ({shown} of {photos['error']}):")

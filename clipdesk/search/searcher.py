@@ -41,7 +41,7 @@ _FETCH = 8192  # rows per fetch while streaming vectors out of SQLite
 _GATHER_SHARE = 0.25
 
 
-def _members(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+def members(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """ids[i] in wanted, for each i: a mask by id (photo ids are small non-negative rowids),
     linear where np.isin sorts."""
     wanted = np.asarray(wanted, np.int64)
@@ -231,9 +231,9 @@ class Searcher:
         else:
             ids, sims = index.score_all(np.asarray(vector, np.float32).reshape(1, -1))
             cosines = sims[0]
-            keep = None if allowed is None else _members(ids, allowed)
+            keep = None if allowed is None else members(ids, allowed)
             if len(drop):
-                keep = ~_members(ids, drop) if keep is None else keep & ~_members(ids, drop)
+                keep = ~members(ids, drop) if keep is None else keep & ~members(ids, drop)
             if floor is not None:
                 keep = cosines >= floor if keep is None else keep & (cosines >= floor)
             if keep is not None:
@@ -381,9 +381,9 @@ def passing(library: Library, photo_ids: np.ndarray, filters: SearchFilters) -> 
         taken_from=filters.date_from,
         taken_to=filters.date_to,
     )
-    keep = _members(ids, shown)
+    keep = members(ids, shown)
     if filters.allowed_ids is not None:
-        keep &= _members(ids, np.fromiter((int(i) for i in filters.allowed_ids), np.int64))
+        keep &= members(ids, np.fromiter((int(i) for i in filters.allowed_ids), np.int64))
     kept: np.ndarray = ids[keep]
     return kept
 

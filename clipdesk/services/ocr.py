@@ -27,34 +27,52 @@ later. The rules:
 - *No second reading for nothing.* A re-embedding for another model owes every photo its steps
   again; a photo whose text was read by the same engine and whose row has not changed since (a
   changed file is marked changed by the scan) keeps its text, and its row is simply finished.
+
+This module is the service and its records; the pass's thread and loop are
+:mod:`clipdesk.services.ocr_pass`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from clipdesk.common.errors import CancelledError, ClipDeskError
-from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.library.errors import LibraryCorruptError, LibraryLockedError
-from clipdesk.library.words import OCR_STEP, OcrBox, PhotoText
-from clipdesk.services.steps import LOCK_RETRIES, RETRY_PAUSE_S, Step
+from clipdesk.common.progress import CancelToken, ProgressCallback, short_duration
+from clipdesk.library.errors import LibraryCorruptError
+from clipdesk.library.words import OCR_STEP, PhotoText
+from clipdesk.services.ocr_pass import (
+    BATCH,
+    MAX_ATTEMPTS,
+    MESSAGE,
+    NICE,
+    OcrPass,
+    lower_this_thread,
+)
+from clipdesk.services.steps import Step
 
 if TYPE_CHECKING:
-    from clipdesk.library.records import Photo
-    from clipdesk.library.store import Library
-    from clipdesk.ocr import OcrResult, TextReader
+    from clipdesk.ocr import TextReader
     from clipdesk.services.app import ClipDeskServices
     from clipdesk.services.folders import FolderRecord
 
-__all__ = ["OcrBacklog", "OcrReport", "OcrService"]
+# The pass's own names (clipdesk.services.ocr_pass) are this module's too: one place to import.
+__all__ = [
+    "BATCH",
+    "ENV_OFF",
+    "MAX_ATTEMPTS",
+    "MESSAGE",
+    "NICE",
+    "OcrBacklog",
+    "OcrReport",
+    "OcrService",
+    "lower_this_thread",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +81,7 @@ ENABLED_KEY = "ocr_enabled"  # library setting: the global switch (absent: on)
 # on a shared machine; the test suite, where only the tests of OCR pay for it)
 ENV_OFF = "CLIPDESK_OCR"
 SPEED_KEY = "ocr_seconds_per_photo"  # library setting: the last pass's mean, for the cost shown
-BATCH = 32  # photos asked for at a time: a switch turned off mid-pass takes effect by the next
-MAX_ATTEMPTS = 3  # a photo that failed this many times is not tried again (its reason is kept)
-NICE = 10  # the pass's niceness on Linux (0 normal, 19 lowest): below the app, above idle
 ESTIMATE_S = 1.0  # the cost said before a pass measured it here: about a second a photo on CPU
-MESSAGE = "Reading text in photos"
-
-_T = TypeVar("_T")
-
-
-def lower_this_thread() -> bool:
-    """Lower the calling thread's scheduling priority (see the module's docstring); True if it
-    was lowered. Linux keeps a nice value per thread and a new thread starts with its creator's,
-    so ONNX Runtime's threads, made by this one, get it too. A thread never gets its priority
-    back without privileges, which is why the pass has a thread of its own."""
-    if not sys.platform.startswith("linux"):
-        return False
-    tid = threading.get_native_id()
-    try:
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        if now < NICE:
-            os.setpriority(os.PRIO_PROCESS, tid, NICE)
-        return True
-    except OSError as exc:  # a container or a policy that forbids it: run at normal priority
-        log.info("OCR runs at normal priority: %s", exc)
-        return False
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ class OcrBacklog:
             total = self.waiting * self.cost_s
             parts.append(
                 f"reading text: {_photos(self.waiting)} waiting, ~{_seconds(self.cost_s)} each "
-                f"(about {_duration(total)})"
+                f"(about {short_duration(total)})"
             )
         if self.failed:
             parts.append(f"{_photos(self.failed)} could not be read so far")
@@ -179,7 +173,7 @@ class OcrReport:
     def describe(self) -> str:
         n = self.read + self.failed
         if not n and not self.kept:
-            text = "No text to read." if not self.cancelled else ""
+            text = "No text to read." if not (self.cancelled or self.problem) else ""
         else:
             text = f"Read the text of {_photos(self.read)}"
             if self.failed:
@@ -282,9 +276,9 @@ class OcrService:
         before it stored."""
         start = time.monotonic()
         if not self.enabled or _env_off():
-            return self._report(_Pass.idle(), start, cancelled=False)
+            return self._report(OcrPass.idle(), start, cancelled=False)
         with self._run_lock:
-            work = _Pass(self, cancel, progress, limit, photo_ids)
+            work = OcrPass(self, cancel, progress, limit, photo_ids)
             thread = threading.Thread(target=work.main, name="clipdesk-ocr", daemon=True)
             thread.start()
             cancelled = False
@@ -307,7 +301,7 @@ class OcrService:
                 )
             return self._report(work, start, cancelled)
 
-    def _report(self, work: _Pass, start: float, cancelled: bool) -> OcrReport:
+    def _report(self, work: OcrPass, start: float, cancelled: bool) -> OcrReport:
         return OcrReport(
             read=work.read,
             failed=work.failed,
@@ -344,9 +338,19 @@ class OcrService:
 
     # --- for the pass's thread ----------------------------------------------------------------
 
+    @contextmanager
+    def reader_session(self) -> Iterator[Callable[[], TextReader]]:
+        """The reader for one pass's thread, held for the whole pass: yields a function that
+        gives it, made on first use (on the pass's lowered thread, so that the engine's threads
+        inherit its priority); let go of at the end if the services closed meanwhile."""
+        with self._reader_lock:
+            try:
+                yield self._reader_here
+            finally:
+                if self._closed:
+                    self._drop_reader()
+
     def _reader_here(self) -> TextReader:
-        """The reader (made on first use, on the pass's lowered thread, so that the engine's
-        threads inherit its priority); call with the reader lock held."""
         if self._reader is None:
             from clipdesk.ocr import TextReader  # OpenCV and ONNX Runtime: only when reading
 
@@ -360,221 +364,8 @@ class OcrService:
             reader.close()
 
 
-class _Abandoned(Exception):
-    """The caller went away (cancelled): the pass's thread must not touch the library again."""
-
-
-@dataclass
-class _Pass:
-    """One pass's state, shared by its thread and the caller waiting for it."""
-
-    service: OcrService | None
-    cancel: CancelToken | None
-    progress: ProgressCallback | None
-    limit: int | None
-    photo_ids: Sequence[int] | None
-
-    def __post_init__(self) -> None:
-        self.read = self.failed = self.kept = 0
-        self.reading_s = 0.0
-        self.cancelled = False
-        self.problem: str | None = None
-        self.error: BaseException | None = None
-        self._abandoned = False
-        # held around every use of the library by the pass's thread, so that once the caller
-        # has taken it to abandon the pass, no write of the pass is under way or to come
-        self._guard = threading.Lock()
-
-    @classmethod
-    def idle(cls) -> _Pass:
-        return cls(None, None, None, None, None)
-
-    def abandon(self) -> None:
-        with self._guard:
-            self._abandoned = True
-
-    # --- the thread ----------------------------------------------------------------------------
-
-    def main(self) -> None:
-        service = self.service
-        assert service is not None
-        lower_this_thread()
-        try:
-            with service._reader_lock:
-                try:
-                    self._loop(service)
-                finally:
-                    if service._closed:
-                        service._drop_reader()
-        except _Abandoned:
-            pass
-        except CancelledError:
-            self.cancelled = True
-        except LibraryCorruptError as exc:
-            self.error = exc
-        except ClipDeskError as exc:  # the engine cannot load, the library is locked or full
-            log.warning("reading text stopped: %s", exc.message)
-            self.problem = exc.message
-        except BaseException as exc:  # handed to the caller, who raises it
-            self.error = exc
-
-    def _library(self, use: Callable[[Library], _T]) -> _T:
-        """``use(library)`` unless the caller has gone (a quit must find the library free) or
-        cancelled: after a cancel nothing more is written, not even a photo whose reading had
-        just ended (it is read again by the next pass)."""
-        assert self.service is not None
-        with self._guard:
-            if self._abandoned:
-                raise _Abandoned
-            if self.cancel is not None:
-                self.cancel.raise_if_cancelled()
-            return use(self.service.app.library)
-
-    def _write(self, use: Callable[[Library], _T]) -> _T:
-        """``use(library)`` in one transaction, retried while another program holds the lock."""
-        assert self.service is not None
-        pause = min(RETRY_PAUSE_S, self.service.app.library.timeout)
-        for attempt in range(LOCK_RETRIES + 1):
-            try:
-                return self._library(partial(_in_transaction, use=use))
-            except LibraryLockedError:
-                if attempt == LOCK_RETRIES:
-                    raise
-                log.info("library locked while storing text; retrying in %.1f s", pause)
-            time.sleep(pause)  # outside the guard: a cancel does not wait for the pause
-            pause *= 2
-        raise AssertionError("not reached: the last locked attempt raises")
-
-    def _todo(self) -> int:
-        def count(lib: Library) -> int:
-            ids = lib.pending_ocr(1 << 40, 0, MAX_ATTEMPTS)
-            if self.photo_ids is not None:
-                wanted = {int(i) for i in self.photo_ids}
-                ids = [i for i in ids if i in wanted]
-            return len(ids)
-
-        total = self._library(count)
-        return min(total, self.limit) if self.limit is not None else total
-
-    def _loop(self, service: OcrService) -> None:
-        total = self._todo() if self.progress is not None else None
-        meter = RateMeter(total)
-        wanted = None if self.photo_ids is None else {int(i) for i in self.photo_ids}
-        after = 0
-        while True:
-            if self.cancel is not None:
-                self.cancel.raise_if_cancelled()
-            ids = self._library(partial(_next_batch, after=after))
-            if not ids:
-                return
-            after = ids[-1]
-            if wanted is not None:
-                ids = [i for i in ids if i in wanted]
-            if not ids:
-                continue
-            photos, texts = self._library(partial(_photos_and_texts, ids=ids))
-            reader = service._reader_here()  # here: a pass with nothing to read loads no engine
-            for pid in ids:
-                if self.cancel is not None:
-                    self.cancel.raise_if_cancelled()
-                if self.limit is not None and self.read + self.failed + self.kept >= self.limit:
-                    return
-                photo = photos.get(pid)
-                if photo is None:  # removed meanwhile: its rows went with it
-                    continue
-                if _still_read(photo, texts.get(pid), reader.engine):
-                    self._write(partial(_finish, photo_id=pid))
-                    self.kept += 1
-                else:
-                    self._read(reader, photo)
-                if self.progress is not None:
-                    done = self.read + self.failed + self.kept
-                    self.progress(meter.update(min(done, total or done), MESSAGE))
-
-    def _read(self, reader: TextReader, photo: Photo) -> None:
-        from clipdesk.ocr import OcrError, OcrUnavailable
-
-        began = time.monotonic()
-        try:
-            result = reader.read(photo.path)
-        except OcrUnavailable:
-            raise  # the engine itself: stop the pass, charge no photo for it
-        except OcrError as exc:
-            reason = exc.reason or exc.message
-        except Exception as exc:  # a bug on one photo must not stop the others
-            log.exception("reading the text of %s failed", photo.path)
-            reason = f"unexpected error: {type(exc).__name__}: {exc}"
-        else:
-            self.reading_s += time.monotonic() - began
-            if self._write(partial(_store, photo=photo, result=result)):
-                self.read += 1
-            return
-        self.reading_s += time.monotonic() - began
-        log.info("could not read the text of %s: %s", photo.path, reason)
-        engine = reader.engine
-        if self._write(partial(_store_failure, photo=photo, reason=reason, engine=engine)):
-            self.failed += 1
-
-
 def _env_off() -> bool:
     return os.environ.get(ENV_OFF, "").strip().lower() in {"off", "0", "no", "false"}
-
-
-def _in_transaction(lib: Library, use: Callable[[Library], _T]) -> _T:
-    with lib.transaction():
-        return use(lib)
-
-
-def _next_batch(lib: Library, after: int) -> list[int]:
-    return lib.pending_ocr(BATCH, after, MAX_ATTEMPTS)
-
-
-def _finish(lib: Library, photo_id: int) -> None:
-    lib.finish_step([photo_id], OCR_STEP)
-
-
-def _photos_and_texts(
-    lib: Library, ids: list[int]
-) -> tuple[dict[int, Photo], dict[int, PhotoText | None]]:
-    photos = {p.id: p for p in lib.photos(ids=ids)}
-    return photos, {pid: lib.photo_text(pid) for pid in photos}
-
-
-def _still_read(photo: Photo, text: PhotoText | None, engine: str) -> bool:
-    """Whether the photo's stored text is its current file's, read by this engine: the row is
-    touched (``updated_at``) whenever the scan finds the file changed, never by an embedding."""
-    return (
-        text is not None
-        and text.ocr_at is not None
-        and text.ocr_error is None
-        and text.ocr_engine == engine
-        and photo.updated_at <= text.ocr_at
-    )
-
-
-def _unchanged(lib: Library, photo: Photo) -> bool:
-    """Whether the photo is still the one that was read: not removed, and its file not found
-    changed meanwhile (then it is read again once it is indexed again). Asked inside the write
-    transaction, where nobody else can change it before the result is stored."""
-    now = lib.photo(photo.id)
-    return now is not None and (now.stamp, now.updated_at) == (photo.stamp, photo.updated_at)
-
-
-def _store(lib: Library, photo: Photo, result: OcrResult) -> bool:
-    if not _unchanged(lib, photo):
-        return False
-    boxes = [OcrBox(line.text, line.confidence, line.points) for line in result.lines]
-    lib.save_ocr(photo.id, result.text, result.confidence, boxes, result.engine)
-    lib.finish_step([photo.id], OCR_STEP)
-    return True
-
-
-def _store_failure(lib: Library, photo: Photo, reason: str, engine: str) -> bool:
-    if not _unchanged(lib, photo):
-        return False
-    lib.save_ocr_failure(photo.id, reason, engine)
-    lib.fail_step([photo.id], OCR_STEP, reason)
-    return True
 
 
 def _photos(n: int) -> str:
@@ -583,12 +374,3 @@ def _photos(n: int) -> str:
 
 def _seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 9.5 and round(s, 1) != round(s) else f"{round(s):.0f} s"
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{max(s, 1)} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"

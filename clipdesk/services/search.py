@@ -43,7 +43,7 @@ from clipdesk.search.fusion import fuse
 from clipdesk.search.query import Query, QueryError, WordQuery
 from clipdesk.search.results import SearchFilters
 from clipdesk.search.scores import ScoreKind
-from clipdesk.search.searcher import by_date, date_ranks, passing
+from clipdesk.search.searcher import by_date, date_ranks, members, passing
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -234,23 +234,15 @@ class Matches:
 
     def by_words(self, photo_ids: np.ndarray) -> np.ndarray:
         """bool per id: found by its words."""
-        return _sorted_members(self.word_ids, photo_ids)
+        return members(np.asarray(photo_ids, np.int64), self.word_ids)
 
     def by_clip(self, photo_ids: np.ndarray) -> np.ndarray:
         """bool per id: ranked by CLIP (and above the minimum score)."""
+        ids = np.asarray(photo_ids, np.int64)
         if not self.clip:
-            return np.zeros(len(photo_ids), bool)
-        missed: np.ndarray = ~_sorted_members(self.clip_missed, photo_ids)
-        return missed
-
-
-def _sorted_members(sorted_ids: np.ndarray, photo_ids: np.ndarray) -> np.ndarray:
-    ids = np.asarray(photo_ids, np.int64)
-    if not len(sorted_ids) or not len(ids):
-        return np.zeros(len(ids), bool)
-    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    found: np.ndarray = sorted_ids[at] == ids
-    return found
+            return np.zeros(len(ids), bool)
+        ranked: np.ndarray = ~members(ids, self.clip_missed)
+        return ranked
 
 
 @dataclass(frozen=True)
@@ -300,10 +292,10 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
     words = query.words()
     if not query.needs_model and words.is_empty:
         raise QueryError(
-            f"{query.describe()} only leaves photos out: there is nothing to look for.",
+            f"The query {query.describe()} only leaves photos out: there is nothing to look for.",
             "Add a phrase to find, e.g. sunset -text:watermark.",
         )
-    banned = _word_ids(app, WordQuery(include=words.banned)) if words.banned else _no_ids()
+    banned = _banned_ids(app, words.banned)
     found = _word_hits(app, words, filters, query.photo_ids)
     if not query.needs_model:  # words only: no model, no CLIP scores
         ids = found[: request.limit]
@@ -346,6 +338,13 @@ def _word_ids(app: ClipDeskServices, words: WordQuery) -> np.ndarray:
     return np.asarray(hits.ids, np.int64)
 
 
+def _banned_ids(app: ClipDeskServices, phrases: Sequence[str]) -> np.ndarray:
+    """Photos holding the words of any of the negative ``text:`` ``phrases``, each phrase on its
+    own (asked together, the text index would want the words of all of them at once)."""
+    found = [_word_ids(app, WordQuery(include=(phrase,))) for phrase in phrases]
+    return np.unique(np.concatenate(found)) if found else _no_ids()
+
+
 def _word_hits(
     app: ClipDeskServices, words: WordQuery, filters: SearchFilters, query_photos: Sequence[int]
 ) -> np.ndarray:
@@ -355,7 +354,7 @@ def _word_hits(
         return _no_ids()
     ids = passing(app.library, _word_ids(app, words), filters)
     if query_photos:
-        ids = ids[~np.isin(ids, np.asarray(query_photos, np.int64))]
+        ids = ids[~members(ids, np.asarray(query_photos, np.int64))]
     return ids
 
 

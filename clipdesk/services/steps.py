@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from clipdesk.common.errors import CancelledError, ClipDeskError, LibraryError
 from clipdesk.common.progress import CancelToken, Progress, ProgressCallback
@@ -38,6 +38,26 @@ BATCH = 256  # photos per step transaction: the write lock is held for one batch
 LOCK_RETRIES = 2  # tries after the first when the library stays locked past its busy timeout
 RETRY_PAUSE_S = 1.0  # before the first retry; doubled before each next one
 _RESUMING = "Finishing tags and keywords left from an earlier run"
+
+_T = TypeVar("_T")
+
+
+def retry_while_locked(work: Callable[[], _T], timeout: float, what: str) -> _T:
+    """``work()``, tried :data:`LOCK_RETRIES` more times while the library stays locked past
+    its busy timeout (``timeout``), pausing between tries (outside ``work``: a lock it takes is
+    not held through the pause); the last :class:`LibraryLockedError` propagates."""
+    # a library opened with a short busy timeout (tests, scripts) is retried as briefly
+    pause = min(RETRY_PAUSE_S, timeout)
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            return work()
+        except LibraryLockedError:
+            if attempt == LOCK_RETRIES:
+                raise
+            log.info("library locked during %s; retrying in %.1f s", what, pause)
+        time.sleep(pause)
+        pause *= 2
+    raise AssertionError("not reached: the last locked attempt raises")
 
 
 @dataclass(frozen=True)
@@ -226,29 +246,19 @@ class StepService:
         """``work``, retried while the library is locked; a library problem propagates (the
         run stops, the work stays owed); any other failure is recorded on the rows when
         ``record`` (False either way)."""
-        # a library opened with a short busy timeout (tests, scripts) is retried as briefly
-        pause = min(RETRY_PAUSE_S, self.app.library.timeout)
-        for attempt in range(LOCK_RETRIES + 1):
-            try:
-                work()
-                return True
-            except LibraryLockedError:
-                if attempt == LOCK_RETRIES:
-                    raise
-                log.info("library locked during %s; retrying in %.1f s", step.name, pause)
-                time.sleep(pause)
-                pause *= 2
-            except (LibraryError, CancelledError):
-                raise
-            except ClipDeskError as exc:
-                log.warning("%s failed for %d photos: %s", step.name, len(ids), exc.message)
-                if record:
-                    self.app.library.fail_step(ids, step.name, exc.message)
-                return False
-            except Exception as exc:  # a bug in a step must not lose the work or stop indexing
-                log.exception("%s failed for %d photos", step.name, len(ids))
-                if record:
-                    reason = f"unexpected error: {type(exc).__name__}: {exc}"
-                    self.app.library.fail_step(ids, step.name, reason)
-                return False
-        return False  # not reached: the last locked attempt raises
+        try:
+            retry_while_locked(work, self.app.library.timeout, step.name)
+            return True
+        except (LibraryError, CancelledError):  # a lock that persists is one of these
+            raise
+        except ClipDeskError as exc:
+            log.warning("%s failed for %d photos: %s", step.name, len(ids), exc.message)
+            if record:
+                self.app.library.fail_step(ids, step.name, exc.message)
+            return False
+        except Exception as exc:  # a bug in a step must not lose the work or stop indexing
+            log.exception("%s failed for %d photos", step.name, len(ids))
+            if record:
+                reason = f"unexpected error: {type(exc).__name__}: {exc}"
+                self.app.library.fail_step(ids, step.name, reason)
+            return False

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.common.progress import CancelToken
+from clipdesk.common.progress import CancelToken, short_duration
 from clipdesk.services.settings import SettingsService
 from clipdesk.ui import thumbnails
 from clipdesk.ui.delegate import CELL
@@ -372,7 +372,7 @@ class AppController(QObject):
         if p.total and scanning:
             self.index_state = f"Scanning new and changed files {p.done:,}/{p.total:,}"
         elif p.total:
-            eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+            eta = f", about {short_duration(p.eta_s)} left" if p.eta_s is not None else ""
             self.index_state = f"Indexing {p.done:,}/{p.total:,} · {p.rate:.1f} images/s{eta}"
         else:
             self.index_state = p.message or "Scanning folders…"
@@ -465,7 +465,7 @@ class AppController(QObject):
 
     def _text_progress(self, p) -> None:
         if p.total:
-            eta = f", about {_duration(p.eta_s)} left" if p.eta_s is not None else ""
+            eta = f", about {short_duration(p.eta_s)} left" if p.eta_s is not None else ""
             rate = f" · {p.rate:.1f} photos/s" if p.rate else ""
             self.ocr_state = f"Reading text {p.done:,}/{p.total:,}{rate}{eta}"
         else:
@@ -522,12 +522,3 @@ class AppController(QObject):
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

@@ -153,6 +153,7 @@ def main() -> int:
     # 6. words: once the text is read, a word finds the photos that hold it (with the badge and
     # the snippet), and the photo view shows the text with its boxes
     wait(app, lambda: not controller.ocr_jobs.running and controller.workers.pending == 0)
+    window.search.box.clear_image()  # the "more like this" chip of step 3 goes
     window.search.box.set_text("receipt")
     wait(app, lambda: window.search.grid.photos.rowCount() > 0 and controller.workers.pending == 0)
     shoot(app, window, "search-words")

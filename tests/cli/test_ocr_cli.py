@@ -10,54 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from clipdesk.ocr import OcrLine, OcrResult
-from clipdesk.services import ocr as ocr_service
 from clipdesk.services.app import ClipDeskServices
 from tests.support.cli_process import cli, cli_json, run_cli
-from tests.support.text_photos import text_folder
+from tests.support.text_photos import StemReader, indexed_services, made_by_services, text_folder
 
-
-@pytest.fixture(autouse=True)
-def reading_on(monkeypatch):
-    monkeypatch.delenv(ocr_service.ENV_OFF, raising=False)
-
-
-class StemReader:
-    """For the in-process cases: "reads" each photo's file stem (the real engine is the
-    subprocess cases')."""
-
-    engine = "stems 1"
-
-    def __init__(self) -> None:
-        self.read_paths: list[Path] = []
-
-    def read(self, path: Path) -> OcrResult:
-        self.read_paths.append(path)
-        box = ((0.0, 0.0), (1.0, 0.0), (1.0, 0.2), (0.0, 0.2))
-        return OcrResult((OcrLine(path.stem, 0.9, box),), self.engine, 0.0, 10, 10)
-
-    def close(self) -> None:
-        pass
+pytestmark = pytest.mark.usefixtures("reading_text")
 
 
 @pytest.fixture
 def stems(monkeypatch) -> StemReader:
-    import clipdesk.ocr
-
-    reader = StemReader()
-    monkeypatch.setattr(clipdesk.ocr, "TextReader", lambda: reader)
-    return reader
+    """For the in-process cases (the real engine is the subprocess cases')."""
+    return made_by_services(monkeypatch, StemReader())
 
 
 def indexed_library(tmp_path: Path, model_dir: Path, folders: dict[str, list[str]]) -> Path:
     """A library whose photos are embedded (services in this process) and owed their OCR."""
-    library = tmp_path / "lib.sqlite3"
-    with ClipDeskServices(library, model=str(model_dir), device="cpu") as app:
-        for name, words in folders.items():
-            text_folder(tmp_path / name, words)
-            app.folders.add(tmp_path / name)
-        app.index()
-    return library
+    with indexed_services(tmp_path, model_dir, folders) as app:
+        return app.library.path
 
 
 def test_index_reads_the_words_after_embedding_and_status_says_it_is_done(tmp_path, model_dir):
@@ -98,8 +67,7 @@ def test_ocr_off_and_on_switch_the_library_and_run_reads_only_when_on(
     code, out, _ = cli(capsys, "--library", library, "ocr", "off")
     assert code == 0 and out.splitlines() == [
         "Reading text is off.",
-        "reading text is off (2 photos waiting)",
-        "`clipdesk-cli ocr on` turns it on.",
+        "reading text is off (2 photos waiting); `clipdesk-cli ocr on` turns it on",
     ]
     code, out, _ = cli(capsys, "--library", library, "ocr", "run")
     assert code == 0 and stems.read_paths == [] and "reading text is off" in out
@@ -156,3 +124,35 @@ def test_ocr_needs_an_action_and_its_help_names_them(capsys):
         "on",
         "off",
     ]
+
+
+def test_ocr_run_while_off_prints_a_report_of_the_same_shape_as_a_run(tmp_path, capsys):
+    library = str(tmp_path / "lib.sqlite3")
+    code, out, _ = cli(capsys, "--library", library, "--json", "ocr", "run")
+    ran = json.loads(out)
+    cli(capsys, "--library", library, "ocr", "off")
+    code, out, _ = cli(capsys, "--library", library, "--json", "ocr", "run")
+    off = json.loads(out)
+    assert code == 0 and off.keys() == ran.keys() and off["backlog"].keys() == ran["backlog"].keys()
+    assert (off["read"], off["failed"], off["backlog"]["enabled"]) == (0, 0, False)
+    assert off["note"] == "reading text is off"
+
+
+def test_ocr_run_refuses_a_limit_below_one_with_a_hint(tmp_path, capsys):
+    code, out, err = cli(
+        capsys, "--library", str(tmp_path / "l.sqlite3"), "ocr", "run", "--limit", "0"
+    )
+    assert code == 1 and out == "" and "--limit must be at least 1" in err and "hint: " in err
+
+
+def test_status_says_one_photo_read_in_the_singular(tmp_path, capsys):
+    text_folder(tmp_path / "one", ["ONE"])
+    library = tmp_path / "lib.sqlite3"
+    with ClipDeskServices(library) as app:
+        app.folders.add(tmp_path / "one")  # scanned only: reading it needs no vector
+        (photo,) = app.library.photos()
+        app.library.save_ocr(photo.id, "ONE", 0.9, [], "test")
+    code, out, _ = cli(capsys, "--library", str(library), "status")
+    assert code == 0 and "reading text: done (1 photo read)" in out.splitlines()
+    code, out, _ = cli(capsys, "--library", str(library), "ocr", "status")
+    assert out.splitlines() == ["reading text: done (1 photo read)"]

@@ -485,6 +485,22 @@ def test_another_programs_write_succeeds_and_is_indexed_by_the_next_search(lib, 
     _index_check(lib)
 
 
+def test_a_search_while_another_program_holds_the_lock_answers_from_the_index_as_it_is(tmp_path):
+    with Library(tmp_path / "lib.sqlite3", timeout=0.2) as lib:
+        (pid,) = _add(lib, tmp_path / "P", "before.png")
+        other = sqlite3.connect(lib.path, isolation_level=None)
+        other.execute(
+            "UPDATE photos SET path = replace(path, 'before', 'after') WHERE id = ?", (pid,)
+        )
+        other.execute("BEGIN IMMEDIATE")  # queued the photo, and now holds the write lock
+        try:
+            assert _found(lib, "before") == [pid]  # its row as it was, not a "locked" error
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert _found(lib, "after") == [pid] and _found(lib, "before") == []
+
+
 def test_a_search_inside_a_transaction_sees_its_changes_and_a_snapshot_does_not_write(
     lib, tmp_path
 ):

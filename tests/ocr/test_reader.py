@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from clipdesk.ocr import OcrError, TextReader
+from clipdesk.ocr import engine as engine_module
 from clipdesk.ocr import reader as reader_module
 from tests.ocr.images import font, photo_with_sign, scribbles, sign, words_of
 
@@ -117,6 +118,7 @@ def test_a_read_past_its_deadline_stops_between_chunks_with_a_clear_error(reader
         return ticks[-1]
 
     monkeypatch.setattr(reader_module, "_now", slow_clock)
+    monkeypatch.setattr(engine_module, "CHUNK_LINES", 6)  # three passes for the 18 lines
     with pytest.raises(OcrError) as caught:
         reader.read_image(image)
     error = caught.value

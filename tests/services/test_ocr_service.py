@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from clipdesk.library.store import Library
 from clipdesk.library.words import OCR_STEP
 from clipdesk.model.testing import tiny_random_model
-from clipdesk.ocr import OcrError, OcrLine, OcrResult
+from clipdesk.ocr import OcrError, OcrResult
 from clipdesk.services import ocr as ocr_service
+from clipdesk.services import ocr_pass
 from clipdesk.services.app import ClipDeskServices
-from tests.support.text_photos import text_folder
+from tests.support.text_photos import StemReader, indexed_services
+
+pytestmark = pytest.mark.usefixtures("reading_text")
 
 NICE = ocr_service.NICE
 
@@ -27,45 +31,6 @@ WORDS = ["BAKERY OPEN", "INVOICE TOTAL", "HARBOUR BRIDGE"]
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     return tiny_random_model(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(autouse=True)
-def reading_on(monkeypatch):
-    monkeypatch.delenv(ocr_service.ENV_OFF, raising=False)
-
-
-class ScriptedReader:
-    """For the failure and crash tests only: "reads" each photo's file stem, fails with
-    ``fail[name]`` where told, raises ``crash`` on the ``crash_at``-th photo (1-based)."""
-
-    engine = "scripted 1"
-
-    def __init__(self, fail=None, crash_at=None, crash=KeyboardInterrupt) -> None:
-        self.fail = fail or {}
-        self.crash_at, self.crash = crash_at, crash
-        self.read_paths: list[Path] = []
-
-    def read(self, path: Path) -> OcrResult:
-        self.read_paths.append(path)
-        if self.crash_at is not None and len(self.read_paths) == self.crash_at:
-            raise self.crash()
-        if path.name in self.fail:
-            raise self.fail[path.name]
-        box = ((0.1, 0.1), (0.9, 0.1), (0.9, 0.3), (0.1, 0.3))
-        return OcrResult((OcrLine(path.stem, 0.9, box),), self.engine, 0.0, 100, 100)
-
-    def close(self) -> None:
-        pass
-
-
-def indexed(tmp_path: Path, model_dir: Path, folders: dict[str, list[str]]) -> ClipDeskServices:
-    """Services over a new library watching one folder of word cards per entry, indexed."""
-    app = ClipDeskServices(tmp_path / "lib.sqlite3", model=str(model_dir), device="cpu")
-    for name, words in folders.items():
-        text_folder(tmp_path / name, words)
-        app.folders.add(tmp_path / name)
-    app.index()
-    return app
 
 
 def ids_by_name(app: ClipDeskServices) -> dict[str, int]:
@@ -88,7 +53,7 @@ def niced_threads() -> set[int]:
 
 
 def test_a_pass_reads_the_words_on_indexed_photos_into_the_word_index(tmp_path, model_dir):
-    with indexed(tmp_path, model_dir, {"cards": WORDS}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": WORDS}) as app:
         assert app.status_report.report().waiting == {}  # the index run leaves OCR to its pass
         before = app.ocr.backlog()
         assert (before.waiting, before.done, before.seconds_per_photo) == (3, 0, None)
@@ -116,8 +81,8 @@ def test_a_pass_reads_the_words_on_indexed_photos_into_the_word_index(tmp_path, 
 
 
 def test_a_crash_mid_pass_keeps_what_was_read_and_the_next_pass_reads_the_rest(tmp_path, model_dir):
-    app = indexed(tmp_path, model_dir, {"cards": ["one", "two", "three", "four"]})
-    app.ocr.use_reader(ScriptedReader(crash_at=3))  # the process dies on the third photo
+    app = indexed_services(tmp_path, model_dir, {"cards": ["one", "two", "three", "four"]})
+    app.ocr.use_reader(StemReader(crash_at=3))  # the process dies on the third photo
     with pytest.raises(KeyboardInterrupt):
         app.ocr.run()
     app.close()
@@ -126,7 +91,7 @@ def test_a_crash_mid_pass_keeps_what_was_read_and_the_next_pass_reads_the_rest(t
         assert again.ocr.backlog().waiting == 2  # the store says what is left
         read = [n for n, t in read_texts(again).items() if t is not None and t.ocr_at]
         assert len(read) == 2  # the two read before the crash, each with its row finished
-        reader = ScriptedReader()
+        reader = StemReader()
         again.ocr.use_reader(reader)
         report = again.ocr.run()
         assert report.read == 2 and len(reader.read_paths) == 2  # the first two not read again
@@ -135,9 +100,9 @@ def test_a_crash_mid_pass_keeps_what_was_read_and_the_next_pass_reads_the_rest(t
 
 
 def test_a_photo_that_fails_records_why_and_holds_back_no_other(tmp_path, model_dir):
-    with indexed(tmp_path, model_dir, {"cards": ["a", "b", "c", "d"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": ["a", "b", "c", "d"]}) as app:
         timeout = OcrError("reading the text took longer than 60 s", kind="timeout")
-        reader = ScriptedReader(fail={"card-1.jpg": timeout, "card-2.jpg": ValueError("bug")})
+        reader = StemReader(fail={"card-1.jpg": timeout, "card-2.jpg": ValueError("bug")})
         app.ocr.use_reader(reader)
         report = app.ocr.run()
         assert (report.read, report.failed) == (2, 2)
@@ -161,9 +126,9 @@ def test_a_photo_that_fails_records_why_and_holds_back_no_other(tmp_path, model_
 
 
 def test_a_folder_switched_off_keeps_its_photos_owed_until_it_is_on_again(tmp_path, model_dir):
-    with indexed(tmp_path, model_dir, {"kept": ["x", "y"], "skipped": ["z"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"kept": ["x", "y"], "skipped": ["z"]}) as app:
         app.ocr.set_folder(tmp_path / "skipped", False)
-        reader = ScriptedReader()
+        reader = StemReader()
         app.ocr.use_reader(reader)
         assert app.ocr.run().read == 2
         assert {p.parent.name for p in reader.read_paths} == {"kept"}
@@ -178,12 +143,12 @@ def test_a_folder_switched_off_keeps_its_photos_owed_until_it_is_on_again(tmp_pa
 
 def test_the_global_switch_is_kept_in_the_library_and_off_reads_nothing(tmp_path, model_dir):
     library = tmp_path / "lib.sqlite3"
-    with indexed(tmp_path, model_dir, {"cards": ["p", "q"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": ["p", "q"]}) as app:
         assert app.ocr.enabled
         app.ocr.set_enabled(False)
     with ClipDeskServices(library, model=str(model_dir), device="cpu") as again:
         assert not again.ocr.enabled
-        reader = ScriptedReader()
+        reader = StemReader()
         again.ocr.use_reader(reader)
         report = again.ocr.run()
         assert report.read == 0 and reader.read_paths == []
@@ -192,12 +157,31 @@ def test_the_global_switch_is_kept_in_the_library_and_off_reads_nothing(tmp_path
         assert again.ocr.run().read == 2
 
 
+def test_the_global_switch_turned_off_by_another_program_stops_a_pass_by_its_next_batch(
+    tmp_path, model_dir, monkeypatch
+):
+    monkeypatch.setattr(ocr_pass, "BATCH", 1)
+    with indexed_services(tmp_path, model_dir, {"cards": ["p", "q", "r"]}) as app:
+
+        class SwitchedOff(StemReader):
+            def read(self, path: Path) -> OcrResult:
+                if not self.read_paths:  # `clipdesk-cli ocr off` while the app reads
+                    with Library(app.library.path) as other:
+                        other.set_setting(ocr_service.ENABLED_KEY, False)
+                return super().read(path)
+
+        app.ocr.use_reader(SwitchedOff())
+        report = app.ocr.run()
+        assert (report.read, report.problem) == (1, None)
+        assert report.backlog.describe() == "reading text is off (2 photos waiting)"
+
+
 def test_a_cancel_returns_at_once_while_a_photo_is_being_read_and_stores_nothing_of_it(
     tmp_path, model_dir
 ):
     release, reading = threading.Event(), threading.Event()
 
-    class SlowReader(ScriptedReader):
+    class SlowReader(StemReader):
         def read(self, path: Path) -> OcrResult:
             reading.set()
             release.wait(30)  # a photo that takes long: the quit must not wait for it
@@ -205,7 +189,7 @@ def test_a_cancel_returns_at_once_while_a_photo_is_being_read_and_stores_nothing
 
     from clipdesk.common.progress import CancelToken
 
-    with indexed(tmp_path, model_dir, {"cards": ["slow", "later"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": ["slow", "later"]}) as app:
         app.ocr.use_reader(SlowReader())
         token = CancelToken()
         threading.Thread(target=lambda: reading.wait(30) and token.cancel()).start()
@@ -221,15 +205,15 @@ def test_a_cancel_returns_at_once_while_a_photo_is_being_read_and_stores_nothing
 
 def test_a_re_embedding_keeps_the_text_already_read(tmp_path, model_dir):
     other = tiny_random_model(tmp_path / "models", seed=1, name="tiny-b")
-    with indexed(tmp_path, model_dir, {"cards": ["m", "n"]}) as app:
-        first = ScriptedReader()
+    with indexed_services(tmp_path, model_dir, {"cards": ["m", "n"]}) as app:
+        first = StemReader()
         app.ocr.use_reader(first)
         assert app.ocr.run().read == 2
         app.set_model(str(other))
         app.index()  # every photo embedded again, and owed its steps again
         assert not app.reembedding
         assert app.library.count_steps().get(OCR_STEP) is not None
-        again = ScriptedReader()
+        again = StemReader()
         app.ocr.use_reader(again)
         report = app.ocr.run()
         assert (report.kept, report.read, again.read_paths) == (2, 0, [])
@@ -239,7 +223,7 @@ def test_a_re_embedding_keeps_the_text_already_read(tmp_path, model_dir):
 def test_the_pass_reads_on_a_lowered_thread_of_its_own(tmp_path, model_dir):
     seen: list[tuple[str, int]] = []
 
-    class Spy(ScriptedReader):
+    class Spy(StemReader):
         def read(self, path: Path) -> OcrResult:
             tid = threading.get_native_id()
             seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, tid)))
@@ -247,7 +231,7 @@ def test_the_pass_reads_on_a_lowered_thread_of_its_own(tmp_path, model_dir):
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the priority is lowered on Linux only")
-    with indexed(tmp_path, model_dir, {"cards": ["lo"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": ["lo"]}) as app:
         app.ocr.use_reader(Spy())
         app.ocr.run()
     assert seen == [("clipdesk-ocr", max(ocr_service.NICE, os.getpriority(os.PRIO_PROCESS, 0)))]
@@ -256,10 +240,10 @@ def test_the_pass_reads_on_a_lowered_thread_of_its_own(tmp_path, model_dir):
 def test_a_photo_changed_while_it_was_read_keeps_no_stale_text(tmp_path, model_dir):
     from tests.support.text_photos import text_photo
 
-    with indexed(tmp_path, model_dir, {"cards": ["old words"]}) as app:
+    with indexed_services(tmp_path, model_dir, {"cards": ["old words"]}) as app:
         path = tmp_path / "cards" / "card-0.jpg"
 
-        class Changing(ScriptedReader):
+        class Changing(StemReader):
             def read(self, photo_path: Path) -> OcrResult:
                 result = super().read(photo_path)
                 if len(self.read_paths) == 1:  # the file is replaced while it is being read

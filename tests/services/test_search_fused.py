@@ -162,3 +162,10 @@ def test_a_text_hit_not_embedded_yet_is_found_without_a_score(app, tmp_path) -> 
     assert later.score is None and later.matched_by == ("name",)
     assert later.as_dict()["score"] is None
     assert _names(found)[0] == "astronaut" and len(found) == len(HOME) + len(WORK) + 1
+
+
+def test_each_negative_text_phrase_leaves_its_own_photos_out_of_clips_part(app) -> None:
+    # "watermark" is on sunset and bill, "acme" on receipt alone: none of the three may stay
+    found = app.find(PhotoSearch(text="clip:a photo -text:watermark -text:acme", limit=50))
+    assert not {"sunset", "bill", "receipt"} & set(_names(found))
+    assert len(found) == len(HOME) + len(WORK) - 3

@@ -7,51 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from clipdesk.ocr import OcrLine, OcrResult
-from clipdesk.services import ocr as ocr_service
-from tests.support.text_photos import text_folder
+from tests.support.text_photos import StemReader, made_by_services, text_folder
 
-pytestmark = pytest.mark.usefixtures("no_leaks")
-
-
-@pytest.fixture(autouse=True)
-def reading_on(monkeypatch):
-    monkeypatch.delenv(ocr_service.ENV_OFF, raising=False)
-
-
-class StemReader:
-    """Stands in for the engine where the test is about the job, not the reading: "reads"
-    each photo's file stem, waiting for ``gate`` first when one is given."""
-
-    engine = "stems 1"
-
-    def __init__(self, gate: threading.Event | None = None) -> None:
-        self.gate = gate
-        self.reading = threading.Event()
-        self.read_paths: list[Path] = []
-
-    def read(self, path: Path) -> OcrResult:
-        self.reading.set()
-        if self.gate is not None:
-            self.gate.wait(30)
-        self.read_paths.append(path)
-        box = ((0.0, 0.0), (1.0, 0.0), (1.0, 0.2), (0.0, 0.2))
-        return OcrResult((OcrLine(path.stem, 0.9, box),), self.engine, 0.0, 10, 10)
-
-    def close(self) -> None:
-        pass
-
-
-def use(monkeypatch, reader: StemReader) -> StemReader:
-    import clipdesk.ocr
-
-    monkeypatch.setattr(clipdesk.ocr, "TextReader", lambda: reader)
-    return reader
+pytestmark = pytest.mark.usefixtures("no_leaks", "reading_text")
 
 
 def wait_read(qtbot, controller, timeout=60_000) -> None:
@@ -98,7 +60,7 @@ def test_an_index_job_stops_the_reading_which_starts_again_after_it(
     qtbot, make_app, tiny_model, tmp_path, monkeypatch
 ):
     gate = threading.Event()
-    reader = use(monkeypatch, StemReader(gate))
+    reader = made_by_services(monkeypatch, StemReader(gate=gate))
     text_folder(tmp_path / "first", ["one", "two"])
     text_folder(tmp_path / "second", ["three"])
     controller, window = make_app(tiny_model)
@@ -122,7 +84,7 @@ def test_pausing_the_reading_stops_it_and_resuming_finishes_it(
     qtbot, make_app, tiny_model, tmp_path, monkeypatch
 ):
     gate = threading.Event()
-    reader = use(monkeypatch, StemReader(gate))
+    reader = made_by_services(monkeypatch, StemReader(gate=gate))
     text_folder(tmp_path / "cards", ["a", "b"])
     controller, window = make_app(tiny_model)
     wait_read(qtbot, controller)
@@ -150,7 +112,7 @@ def test_the_settings_switch_is_kept_in_the_library_and_stops_the_reading(
     from clipdesk.services.app import ClipDeskServices
     from clipdesk.ui.settings_dialog import SettingsDialog
 
-    reader = use(monkeypatch, StemReader())
+    reader = made_by_services(monkeypatch, StemReader())
     controller, window = make_app(tiny_model)
     wait_read(qtbot, controller)
     dialog = SettingsDialog(controller, window)
@@ -186,7 +148,7 @@ def test_a_folder_s_read_text_switch_is_stored_and_leaves_its_photos_owed(
 ):
     from clipdesk.ui.folders_page import READ_TEXT
 
-    reader = use(monkeypatch, StemReader())
+    reader = made_by_services(monkeypatch, StemReader())
     text_folder(tmp_path / "kept", ["k"])
     text_folder(tmp_path / "left", ["l1", "l2"])
     controller, window = make_app(tiny_model)
@@ -221,7 +183,7 @@ def test_quitting_while_a_photo_is_read_does_not_wait_for_it(
     from clipdesk.library.store import Library
 
     gate = threading.Event()
-    reader = use(monkeypatch, StemReader(gate))
+    reader = made_by_services(monkeypatch, StemReader(gate=gate))
     text_folder(tmp_path / "cards", ["slow"])
     controller, window = make_app(tiny_model)
     wait_read(qtbot, controller)

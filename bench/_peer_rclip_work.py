@@ -461,7 +461,7 @@ def ensure_query_library(
         print(f"indexing the {n:,} query photos with ClipDesk (once) ...", flush=True)
         env = tools.clipdesk_env()
         measure(tools.clipdesk("--library", lib.clipdesk, "folders", "add", photos), env).check()
-        run = measure(tools.clipdesk("--library", lib.clipdesk, "index"), env).check()
+        run = measure(tools.clipdesk("--library", lib.clipdesk, "index", "--no-ocr"), env).check()
         print(f"  {n / run.wall_s:.1f} img/s", flush=True)
     if rclip_count(lib.rclip) < n and rclip_indexes:
         print(f"indexing the {n:,} query photos with rclip (once) ...", flush=True)

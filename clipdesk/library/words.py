@@ -97,6 +97,9 @@ class OcrCount:
     failed: int  # of them, photos whose last attempt failed
     done: int  # photos whose text was read
     off: int  # owed OCR, but their folder has OCR switched off
+    # of ``waiting``, photos tried fewer than count_ocr's ``max_attempts`` times: the pass's work
+    # (the others keep their reason and are not read again)
+    readable: int = 0
 
 
 # --- SQL functions ------------------------------------------------------------------------
@@ -416,17 +419,19 @@ class WordQueries(LibraryBase):
         )
         return [int(r[0]) for r in rows]
 
-    def count_ocr(self) -> OcrCount:
-        """The OCR backlog (see :class:`OcrCount`)."""
+    def count_ocr(self, max_attempts: int = 3) -> OcrCount:
+        """The OCR backlog (see :class:`OcrCount`), counted in SQL: a status line at 100,000
+        photos reads no ids."""
         with self.reading() as conn:
             owed = conn.execute(
                 "SELECT coalesce(sum(f.ocr = 1), 0), "
-                "coalesce(sum(f.ocr = 1 AND s.attempts > 0), 0), coalesce(sum(f.ocr = 0), 0) "
+                "coalesce(sum(f.ocr = 1 AND s.attempts > 0), 0), coalesce(sum(f.ocr = 0), 0), "
+                "coalesce(sum(f.ocr = 1 AND s.attempts < ?), 0) "
                 "FROM photo_steps s JOIN photos p ON p.id = s.photo_id "
                 "JOIN folders f ON f.id = p.folder_id WHERE s.step = ? AND p.status = 'ok'",
-                (OCR_STEP,),
+                (int(max_attempts), OCR_STEP),
             ).fetchone()
             done = conn.execute(
                 "SELECT count(*) FROM photo_text WHERE ocr_at IS NOT NULL"
             ).fetchone()[0]
-        return OcrCount(int(owed[0]), int(owed[1]), int(done), int(owed[2]))
+        return OcrCount(int(owed[0]), int(owed[1]), int(done), int(owed[2]), int(owed[3]))

@@ -234,9 +234,9 @@ class OcrService:
     def backlog(self) -> OcrBacklog:
         """The counts, the cost and the reason the work is not done, if one is known."""
         lib = self.app.library
-        count = lib.count_ocr()
+        count = lib.count_ocr(MAX_ATTEMPTS)
         # not count.waiting: that keeps the photos tried MAX_ATTEMPTS times, never read again
-        waiting = len(lib.pending_ocr(1 << 40, 0, MAX_ATTEMPTS))
+        waiting = count.readable
         from clipdesk.ocr import available  # cheap: finds the modules, loads none
 
         problem = f"{ENV_OFF}=off is set" if _env_off() else (self._problem or available())

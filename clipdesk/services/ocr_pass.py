@@ -139,11 +139,10 @@ class OcrPass:
 
     def _todo(self) -> int:
         def count(lib: Library) -> int:
-            ids = lib.pending_ocr(1 << 40, 0, MAX_ATTEMPTS)
-            if self.photo_ids is not None:
-                wanted = {int(i) for i in self.photo_ids}
-                ids = [i for i in ids if i in wanted]
-            return len(ids)
+            if self.photo_ids is None:
+                return lib.count_ocr(MAX_ATTEMPTS).readable
+            wanted = {int(i) for i in self.photo_ids}
+            return sum(i in wanted for i in lib.pending_ocr(1 << 40, 0, MAX_ATTEMPTS))
 
         total = self._library(count)
         return min(total, self.limit) if self.limit is not None else total

@@ -457,14 +457,17 @@ def test_count_ocr_tells_waiting_failed_done_and_switched_off(lib, tmp_path):
     (d,) = _add(lib, tmp_path / "Off", "d.png")
     _index(lib, [a, b, c, d])
     lib.set_folder_ocr(lib.folder(tmp_path / "Off").id, False)
-    assert lib.count_ocr() == OcrCount(waiting=3, failed=0, done=0, off=1)
+    assert lib.count_ocr() == OcrCount(waiting=3, failed=0, done=0, off=1, readable=3)
     with lib.transaction():
         lib.save_ocr(a, "text", 0.9, [], "test")
         lib.finish_step([a], OCR_STEP)
     with lib.transaction():
         lib.save_ocr_failure(b, "could not decode", "test")
         lib.fail_step([b], OCR_STEP, "could not decode")
-    assert lib.count_ocr() == OcrCount(waiting=2, failed=1, done=1, off=1)
+    assert lib.count_ocr() == OcrCount(waiting=2, failed=1, done=1, off=1, readable=2)
+    for _ in range(2):  # b's third failure: the pass gives it up, with its reason kept
+        lib.fail_step([b], OCR_STEP, "could not decode")
+    assert lib.count_ocr(max_attempts=3) == OcrCount(2, 1, 1, 1, readable=1)
 
 
 def test_switching_ocr_of_a_folder_that_is_not_there_says_so(lib):

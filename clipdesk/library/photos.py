@@ -53,6 +53,11 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def marks(n: int) -> str:
+    """``n`` SQL parameter marks for an ``IN (...)`` list: ``?,?,?``."""
+    return ",".join("?" * n)
+
+
 def _filters(
     folder_ids: Sequence[int] | None,
     statuses: Iterable[PhotoStatus | str] | None,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from clipdesk.library.base import LibraryBase
-from clipdesk.library.photos import chunks
+from clipdesk.library.photos import chunks, marks
 
 # After this many failed attempts an earlier step no longer holds a photo's later steps back
 # (a step that keeps failing must not stop the rest of the photo's work for ever).
@@ -31,10 +31,6 @@ class StepCount:
     waiting: int  # photos still owed this step
     failed: int  # of them, photos whose last attempt failed
     last_error: str | None  # the reason of the most recent failure
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def _model_clause(model_id: str | None) -> tuple[str, tuple[object, ...]]:
@@ -98,7 +94,7 @@ class StepQueries(LibraryBase):
         if after_steps:
             where += (
                 " AND NOT EXISTS (SELECT 1 FROM photo_steps e WHERE e.photo_id = s.photo_id "
-                f"AND e.step IN ({_marks(len(after_steps))}) AND e.attempts < ?)"
+                f"AND e.step IN ({marks(len(after_steps))}) AND e.attempts < ?)"
             )
             params += [*after_steps, BLOCKING_ATTEMPTS]
         sql = f"SELECT s.photo_id FROM photo_steps s WHERE {where}"
@@ -107,7 +103,7 @@ class StepQueries(LibraryBase):
             return [int(r[0]) for r in self.query(sql + tail, params)]
         found: list[int] = []
         for part in chunks(sorted({int(i) for i in photo_ids})):
-            rows = self.query(f"{sql} AND s.photo_id IN ({_marks(len(part))})", [*params, *part])
+            rows = self.query(f"{sql} AND s.photo_id IN ({marks(len(part))})", [*params, *part])
             found += [int(r[0]) for r in rows]
         found.sort()
         return found[:limit] if limit is not None else found
@@ -119,7 +115,7 @@ class StepQueries(LibraryBase):
         with self.transaction() as conn:
             for part in chunks(ids):
                 done += conn.execute(
-                    f"DELETE FROM photo_steps WHERE step = ? AND photo_id IN ({_marks(len(part))})",
+                    f"DELETE FROM photo_steps WHERE step = ? AND photo_id IN ({marks(len(part))})",
                     (step, *part),
                 ).rowcount
         return done
@@ -133,7 +129,7 @@ class StepQueries(LibraryBase):
             for part in chunks(ids):
                 conn.execute(
                     "UPDATE photo_steps SET attempts = attempts + 1, error = ?, updated_at = ? "
-                    f"WHERE step = ? AND photo_id IN ({_marks(len(part))})",
+                    f"WHERE step = ? AND photo_id IN ({marks(len(part))})",
                     (reason, now, step, *part),
                 )
 

@@ -29,7 +29,7 @@ from clipdesk.common.fsnames import decode_sql_text
 from clipdesk.library import stored_json
 from clipdesk.library.base import LibraryBase
 from clipdesk.library.errors import FolderError, LibraryLockedError, damaged
-from clipdesk.library.photos import chunks
+from clipdesk.library.photos import chunks, marks
 from clipdesk.library.word_text import index_text, match_expression, path_words
 
 if TYPE_CHECKING:  # numpy is imported where hits are made: the window's records come without it
@@ -176,10 +176,6 @@ def flush_words(conn: sqlite3.Connection) -> int:
 # --- queries ------------------------------------------------------------------------------
 
 
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
 def _boxes_json(boxes: Sequence[OcrBox]) -> str:
     return json.dumps(
         [
@@ -212,7 +208,7 @@ class WordQueries(LibraryBase):
         with self.transaction() as conn:
             cur = conn.execute(
                 f"INSERT INTO photo_text(photo_id, {', '.join(columns)}) "
-                f"SELECT ?, {_marks(len(columns))} WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?) "
+                f"SELECT ?, {marks(len(columns))} WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?) "
                 f"ON CONFLICT(photo_id) DO UPDATE SET {updates}",
                 (int(photo_id), *params, int(photo_id)),
             )
@@ -325,23 +321,22 @@ class WordQueries(LibraryBase):
         """Photos (any status) holding every word of ``include`` and no phrase of ``exclude``
         (word_text.match_expression), best first by bm25 with the name weighted 4, keywords,
         titles and tags 3, OCR text 1. Nothing to match (no word in ``include``): no hits."""
-        expression = match_expression(include, exclude)
-        if expression is None:
-            import numpy as np
-
-            return WordHits(np.empty(0, np.int64), np.empty(0, np.float32))
-        self._flush_due()
-        sql = (
-            f"SELECT rowid, bm25(photo_words, {', '.join(map(str, _WEIGHTS))}) AS score "
-            "FROM photo_words WHERE photo_words MATCH ? ORDER BY score, rowid"
-        )
-        if limit is not None:
-            sql += f" LIMIT {max(int(limit), 0)}"
-        with self.reading() as conn:  # known SQLite failures come out translated
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples: a common word can match most photos
-            found = cursor.execute(sql, (expression,)).fetchall()
         import numpy as np
+
+        expression = match_expression(include, exclude)
+        found: list[tuple[int, float]] = []
+        if expression is not None:
+            self._flush_due()
+            sql = (
+                f"SELECT rowid, bm25(photo_words, {', '.join(map(str, _WEIGHTS))}) AS score "
+                "FROM photo_words WHERE photo_words MATCH ? ORDER BY score, rowid"
+            )
+            if limit is not None:
+                sql += f" LIMIT {max(int(limit), 0)}"
+            with self.reading() as conn:  # known SQLite failures come out translated
+                cursor = conn.cursor()
+                cursor.row_factory = None  # plain tuples: a common word can match most photos
+                found = cursor.execute(sql, (expression,)).fetchall()
 
         ids = np.fromiter((r[0] for r in found), np.int64, len(found))
         scores = np.fromiter((-r[1] for r in found), np.float32, len(found))
@@ -372,11 +367,11 @@ class WordQueries(LibraryBase):
         keywords: dict[int, list[str]] = {}
         tags: dict[int, list[str]] = {}
         for part in chunks(wanted):
-            marks = _marks(len(part))
+            in_part = marks(len(part))
             for r in self.query(
                 "SELECT p.id, p.path, f.path AS root, t.ocr, t.title, t.description "
                 "FROM photos p LEFT JOIN folders f ON f.id = p.folder_id "
-                f"LEFT JOIN photo_text t ON t.photo_id = p.id WHERE p.id IN ({marks})",
+                f"LEFT JOIN photo_text t ON t.photo_id = p.id WHERE p.id IN ({in_part})",
                 part,
             ):
                 root = None if r["root"] is None else str(r["root"])
@@ -384,13 +379,13 @@ class WordQueries(LibraryBase):
                 base[int(r["id"])] = (path_words(str(r["path"]), root), r["ocr"] or "", texts)
             for r in self.query(
                 "SELECT photo_id, keyword FROM keyword_sources "
-                f"WHERE photo_id IN ({marks}) ORDER BY photo_id, field DESC, keyword",
+                f"WHERE photo_id IN ({in_part}) ORDER BY photo_id, field DESC, keyword",
                 part,
             ):
                 keywords.setdefault(int(r[0]), []).append(str(r[1]))
             for r in self.query(
                 "SELECT g.photo_id, l.name FROM photo_tags g JOIN labels l ON l.id = g.label_id "
-                f"WHERE g.state IN ({_marks(len(_TAG_STATES))}) AND g.photo_id IN ({marks}) "
+                f"WHERE g.state IN ({marks(len(_TAG_STATES))}) AND g.photo_id IN ({in_part}) "
                 "ORDER BY g.photo_id, l.name",
                 (*_TAG_STATES, *part),
             ):

@@ -38,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -205,7 +205,7 @@ class OcrService:
         return Step(
             OCR_STEP,
             "reading text",
-            lambda ids: self.run(photo_ids=ids),
+            lambda _ids: self.run(),  # the pass reads what is owed; index runs never call it
             needs_vector=False,
             background=True,
         )
@@ -266,9 +266,8 @@ class OcrService:
         progress: ProgressCallback | None = None,
         *,
         limit: int | None = None,
-        photo_ids: Sequence[int] | None = None,
     ) -> OcrReport:
-        """Read the photos owed reading (``photo_ids`` only, when given; at most ``limit``),
+        """Read the photos owed reading (at most ``limit``),
         oldest first, until none is left, ``cancel`` is set, or the engine or the library
         stops it (then the report says why and the work stays owed). Nothing is read while the
         global switch is off. Raises for a damaged library (LibraryCorruptError) and for what
@@ -278,7 +277,7 @@ class OcrService:
         if not self.enabled or _env_off():
             return self._report(OcrPass.idle(), start, cancelled=False)
         with self._run_lock:
-            work = OcrPass(self, cancel, progress, limit, photo_ids)
+            work = OcrPass(self, cancel, progress, limit)
             thread = threading.Thread(target=work.main, name="clipdesk-ocr", daemon=True)
             thread.start()
             cancelled = False

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
@@ -74,7 +74,6 @@ class OcrPass:
     cancel: CancelToken | None
     progress: ProgressCallback | None
     limit: int | None
-    photo_ids: Sequence[int] | None
 
     def __post_init__(self) -> None:
         self.read = self.failed = self.kept = 0
@@ -90,7 +89,7 @@ class OcrPass:
     @classmethod
     def idle(cls) -> OcrPass:
         """A pass that did nothing (reading is switched off)."""
-        return cls(None, None, None, None, None)
+        return cls(None, None, None, None)
 
     def abandon(self) -> None:
         with self._guard:
@@ -138,19 +137,12 @@ class OcrPass:
         return retry_while_locked(work, timeout, "a write of the OCR pass")
 
     def _todo(self) -> int:
-        def count(lib: Library) -> int:
-            if self.photo_ids is None:
-                return lib.count_ocr(MAX_ATTEMPTS).readable
-            wanted = {int(i) for i in self.photo_ids}
-            return sum(i in wanted for i in lib.pending_ocr(1 << 40, 0, MAX_ATTEMPTS))
-
-        total = self._library(count)
+        total = self._library(lambda lib: lib.count_ocr(MAX_ATTEMPTS).readable)
         return min(total, self.limit) if self.limit is not None else total
 
     def _loop(self, service: OcrService, reader_of: Callable[[], TextReader]) -> None:
         total = self._todo() if self.progress is not None else None
         meter = RateMeter(total)
-        wanted = None if self.photo_ids is None else {int(i) for i in self.photo_ids}
         after = 0
         while True:
             if self.cancel is not None:
@@ -163,10 +155,6 @@ class OcrPass:
             if not ids:
                 return
             after = ids[-1]
-            if wanted is not None:
-                ids = [i for i in ids if i in wanted]
-            if not ids:
-                continue
             photos, texts = self._library(partial(_photos_and_texts, ids=ids))
             reader = reader_of()  # here: a pass with nothing to read loads no engine
             for pid in ids:

@@ -19,9 +19,9 @@ import pytest
 
 from clipdesk.library.store import Library
 from clipdesk.model.testing import tiny_random_model
+from tests.support.cli_process import REPO_ROOT, run_cli
 from tests.support.text_photos import text_photo
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WORDS = [
     "harbour",
     "bakery",
@@ -50,10 +50,6 @@ WORDS = [
 ]
 
 
-def cli(argv: list[str]) -> list[str]:
-    return [sys.executable, "-m", "clipdesk.cli", *argv]
-
-
 def state(library: Path) -> tuple[set[int], set[int], set[int]]:
     """(all photos, photos whose text was read, photos still owed OCR)."""
     con = sqlite3.connect(library)
@@ -76,11 +72,8 @@ def test_kill_9_during_the_ocr_pass_loses_no_photo_and_no_text(tmp_path, reading
     model = tiny_random_model(tmp_path / "models")
     library = tmp_path / "lib.sqlite3"
     argv = ["--library", str(library), "--model", str(model), "--device", "cpu"]
-    env = {k: v for k, v in os.environ.items() if k not in {"CLIPDESK_OCR", "CLIPDESK_LIBRARY"}}
     for step in (["folders", "add", str(tmp_path / "Cards")], ["index", "--no-ocr"]):
-        done = subprocess.run(
-            cli(argv + step), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
-        )
+        done = run_cli(*argv, *step)
         assert done.returncode == 0, done.stderr
     photos, read, owed = state(library)
     assert len(photos) == len(WORDS) and owed == photos and not read
@@ -88,10 +81,9 @@ def test_kill_9_during_the_ocr_pass_loses_no_photo_and_no_text(tmp_path, reading
     rng = random.Random(17)
     kills, progress = 0, []
     for _ in range(6):
-        proc = subprocess.Popen(
-            cli([*argv, "ocr", "run"]),
+        proc = subprocess.Popen(  # the reading_text fixture has CLIPDESK_OCR unset here
+            [sys.executable, "-m", "clipdesk.cli", *argv, "ocr", "run"],
             cwd=REPO_ROOT,
-            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -116,14 +108,7 @@ def test_kill_9_during_the_ocr_pass_loses_no_photo_and_no_text(tmp_path, reading
     assert kills == 6, kills
     assert progress[0] > 0 and progress[-1] < len(WORDS)  # each kill landed mid-pass
 
-    final = subprocess.run(
-        cli([*argv, "ocr", "run"]),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    final = run_cli(*argv, "ocr", "run", timeout=600)
     assert final.returncode == 0, final.stderr
     photos, read, owed = state(library)
     assert read == photos and not owed

@@ -48,6 +48,9 @@ QUICK_ARGS: dict[str, list[str]] = {
     "search_box_bench": ["--photos", "5000", "--queries", "6"],
     # the first 20 of the cached photos, the same query library (set up by peer_rclip --setup)
     "peer_rclip": ["--photos", "20", "--rounds", "3", "--queries", "3", "--warm", "10"],
+    # the real runs: 1M and 2M vectors (~4 min); 500 photos on Ray and in `index`
+    "ann_bench": ["--sizes", "100000", "--queries", "50", "--library", "20000"],
+    "cluster_bench": ["--n", "60"],
 }
 # Plots the report should contain, by a word in the series title; absent ones are listed.
 EXPECTED_PLOTS = {

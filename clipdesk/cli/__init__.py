@@ -32,6 +32,9 @@ COMMAND_MODULES: list[str] = [
     "ocr",
     "search",
     "models",
+    "cluster",
+    "vectors",
+    "ann",
 ]
 
 EXIT_OK = 0

@@ -253,11 +253,27 @@ def _scan_and_index(
     out["model"] = app.model.id
     out["runtime"] = app.model.runtime_label  # what embedded them: "onnx-int8", "torch-fp32"
     if not report.cancelled:
+        out["ann"] = keep_search_index(app, token, bar)
+        out["cancelled"] = token.cancelled
+    if not report.cancelled and not token.cancelled:
         ocr = _read_text(app, args, token, bar, wake)
         if ocr is not None:
             out["ocr"] = ocr
             out["cancelled"] = token.cancelled
     return out
+
+
+def keep_search_index(app: Any, token: CancelToken, bar: ProgressBar) -> dict[str, Any]:
+    """A large library's approximate search index, after the run: built when due, saved when
+    it changed (``app.ann.maintain``); a failure is told, the run's work stays done."""
+    from clipdesk.common.errors import ClipDeskError
+
+    try:
+        return dict(app.ann.maintain(progress=bar, cancel=token).as_json())
+    except ClipDeskError as exc:
+        return {"action": "failed", "note": f"The search index was not updated: {exc}"}
+    finally:
+        bar.close()
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -286,6 +302,8 @@ def _summary(result: dict[str, Any]) -> str:
             )
     if result.get("waiting_note"):
         lines.append(f"Still to do: {result['waiting_note']}; the next run does it.")
+    if result.get("ann", {}).get("action") in ("built", "cancelled", "flat", "failed"):
+        lines.append(result["ann"]["note"])
     ocr = result.get("ocr")
     if ocr is not None:
         if ocr["read"] or ocr["failed"]:

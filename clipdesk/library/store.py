@@ -40,6 +40,7 @@ from clipdesk.library.errors import (
     translate,
 )
 from clipdesk.library.folders import FolderQueries
+from clipdesk.library.imports import ImportQueries
 from clipdesk.library.photos import PhotoQueries
 from clipdesk.library.relocation import RelocationQueries
 from clipdesk.library.steps import StepQueries
@@ -61,7 +62,13 @@ class _Connection(sqlite3.Connection):
 
 
 class Library(
-    FolderQueries, PhotoQueries, VectorQueries, RelocationQueries, StepQueries, WordQueries
+    FolderQueries,
+    PhotoQueries,
+    VectorQueries,
+    RelocationQueries,
+    StepQueries,
+    WordQueries,
+    ImportQueries,
 ):
     """Open (creating or migrating if needed) the library at ``path``.
 

@@ -13,19 +13,27 @@ hit the CLIP score that CLIP's own ranking left out.
 Keeping in step: :meth:`Searcher.add` / :meth:`Searcher.remove` for changes the caller knows about
 (the pipeline's "photos embedded" hook), and :meth:`Searcher.sync`, an incremental diff of
 (photo id, status, vector time) against the store, after a scan or a watch event: only photos
-that changed are read or dropped, never the whole matrix.
+that changed are read or dropped, never the whole matrix. The vector times are an array indexed
+by photo id (8 bytes a photo), not a dict of Python objects.
+
+Past RAM the index is an :class:`~clipdesk.search.ann_index.AnnIndex` instead
+(:meth:`Searcher.use_ann`; the services choose, :mod:`clipdesk.services.ann`): the same
+searches and filters, exact scores of approximate candidates, and a ranking that holds the best
+:data:`~clipdesk.search.ann_index.RANK_LIMIT` photos rather than every one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from clipdesk.library.records import PhotoStatus
+from clipdesk.search.ann_index import RANK_LIMIT, AnnIndex
 from clipdesk.search.ranking import best_first, stable_order
 from clipdesk.search.results import SearchFilters, SearchResult, SqlKey
 from clipdesk.search.scores import COSINE, ScoreScale
@@ -37,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FETCH = 8192  # rows per fetch while streaming vectors out of SQLite
+_STALE_CHUNK = 65536  # changed vectors read at a time by sync (128 MB at 512-d)
+_HOOKED = -1.0  # a vector time: added by the pipeline's hook, its stored time not read yet
 # Below this share of the index, rank scores only the allowed rows (the index gathers them).
 _GATHER_SHARE = 0.25
 
@@ -63,10 +73,11 @@ class Searcher:
         self.library = library
         self.model_id = model_id
         self.dtype = dtype
-        self.index: VectorIndex | None = VectorIndex(dim, dtype) if dim else None
+        self.index: VectorIndex | AnnIndex | None = VectorIndex(dim, dtype) if dim else None
         self._lock = threading.RLock()
         self._not_ok: dict[int, str] = {}  # photo id -> status, for indexed photos not ok
-        self._stamp: dict[int, float] = {}  # photo id -> vector created_at
+        # photo id -> when its indexed vector was stored (NaN: not indexed; _HOOKED: unknown)
+        self._stamps = np.full(0, np.nan)
         self._generation = 0
         self._allowed_cache: dict[SqlKey, np.ndarray] = {}
         self._status_cache: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
@@ -83,52 +94,86 @@ class Searcher:
                 return 0
             index = VectorIndex(dim, self.dtype, capacity=n)
             self._not_ok.clear()
-            self._stamp.clear()
+            self._stamps = np.full(0, np.nan)
             for part in self.library.vector_chunks(self.model_id, dim, chunk=_FETCH):
                 index.add(part.ids, part.vectors)
-                for pid, created, status in zip(
-                    part.ids.tolist(), part.created_at, part.statuses, strict=True
-                ):
-                    self._stamp[pid] = created
+                self._stamp(part.ids, np.asarray(part.created_at, np.float64))
+                for pid, status in zip(part.ids.tolist(), part.statuses, strict=True):
                     if status != PhotoStatus.OK.value:
                         self._not_ok[pid] = status
             self.index = index
             self._changed()
             return len(index)
 
+    def use_ann(self, ann: AnnIndex, ids: np.ndarray, times: np.ndarray) -> tuple[int, int]:
+        """Search with ``ann`` from now on (the flat matrix, if any, is let go), which holds
+        ``ids`` as their vectors were at ``times`` (a saved index's stamps; -1: unknown), and
+        bring it in step with the store; returns :meth:`sync`'s counts."""
+        with self._lock:
+            self.index = ann
+            self._stamps = np.full(0, np.nan)
+            self._stamp(np.asarray(ids, np.int64), np.asarray(times, np.float64))
+            return self.sync()
+
+    def stamps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, vector times float64) of the photos indexed: what a saved index keeps
+        to catch up with the store when it is loaded again."""
+        with self._lock:
+            ids = np.flatnonzero(~np.isnan(self._stamps)).astype(np.int64)
+            return ids, self._stamps[ids].copy()
+
+    @contextmanager
+    def steady(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Hold the index still (no add, remove or sync; searches go on) while the caller
+        saves it; yields :meth:`stamps`."""
+        with self._lock:
+            yield self.stamps()
+
+    @property
+    def ann(self) -> AnnIndex | None:
+        """The ANN index searches use, or None (the flat matrix, or nothing loaded)."""
+        index = self.index
+        return index if isinstance(index, AnnIndex) else None
+
     def sync(self) -> tuple[int, int]:
         """Bring the index in step with the store; returns (added or replaced, removed)."""
         with self._lock:
-            rows = self.library.vector_stamps(self.model_id)
-            seen: dict[int, float] = {}
-            not_ok: dict[int, str] = {}
-            for pid, created, status in rows:
-                seen[pid] = created
-                if status != PhotoStatus.OK.value:
-                    not_ok[pid] = status
-            for pid, created in seen.items():
-                if self._stamp.get(pid) == -1.0:  # added by the pipeline's hook: already current
-                    self._stamp[pid] = created
-            stale = [pid for pid, created in seen.items() if self._stamp.get(pid) != created]
-            gone = [pid for pid in self._stamp if pid not in seen]
-            if stale:
-                ids, vecs = self.library.vectors_for(self.model_id, stale)
-                self._add(ids, vecs)
-                for pid in ids.tolist():
-                    self._stamp[pid] = seen[pid]
-            if gone:
-                self._remove(gone)
-            self._not_ok = not_ok
+            seen = self.library.vector_stamps(self.model_id)
+            ids, times = seen.ids, seen.created_at
+            if len(ids):
+                self._grow_stamps(int(ids.max()) + 1)
+            held = self._stamps[ids]
+            hooked = held == _HOOKED  # added by the pipeline's hook: already current
+            self._stamps[ids[hooked]] = times[hooked]
+            changed = (held != times) & ~hooked  # NaN: not indexed yet
+            stale, stale_times = ids[changed], times[changed]
+            listed = np.zeros(len(self._stamps), bool)
+            listed[ids] = True
+            gone = np.flatnonzero(~np.isnan(self._stamps) & ~listed)
+            added = 0
+            order = np.argsort(stale)
+            stale, stale_times = stale[order], stale_times[order]
+            for start in range(0, len(stale), _STALE_CHUNK):
+                part = stale[start : start + _STALE_CHUNK]
+                found, vecs = self.library.vectors_for(self.model_id, part.tolist())
+                self._add(found, vecs)
+                at = start + np.searchsorted(part, found)  # found: the ones still stored
+                self._stamp(found, stale_times[at])
+                added += len(found)
+            if len(gone):
+                self._remove(gone.tolist())
+            self._not_ok = seen.not_ok
             self._changed()
-            return len(stale), len(gone)
+            return added, len(gone)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Photos just embedded (status ok) - the pipeline's hook."""
         with self._lock:
-            self._add(np.asarray(ids, np.int64), vectors)
-            for pid in np.asarray(ids).tolist():
+            ids = np.asarray(ids, np.int64)
+            self._add(ids, vectors)
+            for pid in ids.tolist():
                 self._not_ok.pop(pid, None)
-                self._stamp[pid] = -1.0  # unknown: the next sync re-reads it once
+            self._stamp(ids, np.full(len(ids), _HOOKED))  # the next sync reads it once
             self._changed()
 
     def remove(self, ids: Iterable[int]) -> None:
@@ -216,7 +261,16 @@ class Searcher:
             allowed = shown if allowed is None else np.intersect1d(allowed, shown)
         drop = np.concatenate([hidden, np.asarray(list(exclude), np.int64)])
         floor = scale.cosine_floor(filters.min_score)
-        if allowed is not None and len(allowed) < _GATHER_SHARE * len(index):
+        if isinstance(index, AnnIndex):  # past RAM: the best photos only
+            hits = index.search(
+                vector,
+                k=RANK_LIMIT if limit is None else min(limit, RANK_LIMIT),
+                allowed=allowed,
+                min_score=floor,
+                exclude=drop if len(drop) else None,
+            )
+            ids, cosines = hits.ids, hits.scores
+        elif allowed is not None and len(allowed) < _GATHER_SHARE * len(index):
             # A narrow filter (a tag, a small folder): score just those rows.
             hits = index.search(
                 vector,
@@ -264,7 +318,10 @@ class Searcher:
         index = self.index
         if index is None or not len(ids):
             return out
-        hits = index.search(vector, k=len(ids), allowed=ids)
+        if isinstance(index, AnnIndex):  # every one of them, not the index's candidates
+            hits = index.exact(vector, ids)
+        else:
+            hits = index.search(vector, k=len(ids), allowed=ids)
         if len(hits):
             place = {int(pid): row for row, pid in enumerate(ids.tolist())}
             rows = np.fromiter((place[int(pid)] for pid in hits.ids), np.int64, len(hits))
@@ -273,13 +330,19 @@ class Searcher:
 
     def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of every photo search can show (status ok) to each of ``queries``
-        [m, dim]: (ids [n], float32 [n, m]), from the index in memory, not the library file."""
+        [m, dim]: (ids [n], float32 [n, m]), from the index in memory, not the library file.
+        Past RAM (an ANN index): of the photos among each query's best :data:`RANK_LIMIT`,
+        scored exactly against every query."""
         queries = np.asarray(queries, dtype=np.float32)
         with self._lock:
-            if self.index is None or not len(self.index):
+            index = self.index
+            if index is None or not len(index):
                 return np.empty(0, np.int64), np.empty((0, len(queries)), np.float32)
-            ids, sims = self.index.score_all(queries)
             hidden, _ = self._by_status(frozenset({PhotoStatus.OK.value}))
+            if not isinstance(index, AnnIndex):
+                ids, sims = index.score_all(queries)
+        if isinstance(index, AnnIndex):  # reads the store: outside the lock
+            return _ann_similarities(index, queries, hidden)
         if len(hidden):
             keep = ~np.isin(ids, hidden)
             ids, sims = ids[keep], sims[:, keep]
@@ -306,9 +369,21 @@ class Searcher:
     def _remove(self, ids: list[int]) -> None:
         if self.index is not None:
             self.index.remove(ids)
+        arr = np.asarray(ids, np.int64)
+        self._stamps[arr[arr < len(self._stamps)]] = np.nan
         for pid in ids:
-            self._stamp.pop(pid, None)
             self._not_ok.pop(pid, None)
+
+    def _stamp(self, ids: np.ndarray, times: np.ndarray) -> None:
+        if len(ids):
+            self._grow_stamps(int(ids.max()) + 1)
+            self._stamps[ids] = times
+
+    def _grow_stamps(self, needed: int) -> None:
+        if needed > len(self._stamps):
+            grown = np.full(max(needed, 2 * len(self._stamps), 1024), np.nan)
+            grown[: len(self._stamps)] = self._stamps
+            self._stamps = grown
 
     def _changed(self) -> None:
         self._generation += 1
@@ -350,6 +425,20 @@ class Searcher:
             taken_to=filters.date_to,
         )
         return np.asarray(ids, np.int64)
+
+
+def _ann_similarities(
+    index: AnnIndex, queries: np.ndarray, hidden: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Searcher.similarities` over an ANN index: the union of each query's best photos,
+    each scored exactly against every query."""
+    drop = hidden if len(hidden) else None
+    found = [index.search(q, k=RANK_LIMIT, exclude=drop).ids for q in queries]
+    ids, vectors = index.fetch(np.unique(np.concatenate(found)) if found else np.empty(0, np.int64))
+    if not len(ids):
+        return np.empty(0, np.int64), np.empty((0, len(queries)), np.float32)
+    sims = np.asarray(vectors, np.float32) @ queries.T
+    return np.asarray(ids, np.int64), np.ascontiguousarray(sims, np.float32)
 
 
 def _folder_ids(library: Library, filters: SearchFilters) -> list[int] | None:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from clipdesk.scanning.scanner import ChangeSet, Scanner
     from clipdesk.scanning.watcher import Watcher
     from clipdesk.search.searcher import Searcher
+    from clipdesk.services.ann import AnnService
     from clipdesk.services.folders import FolderService
     from clipdesk.services.heads import HeadService
     from clipdesk.services.library_file import LibraryFileService
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from clipdesk.services.steps import StepService
     from clipdesk.services.tags import TagService
     from clipdesk.services.training import TrainingService
+    from clipdesk.services.vectors import VectorService
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,23 @@ class ClipDeskServices:
         from clipdesk.services.ocr import OcrService
 
         return OcrService(self)
+
+    @cached_property
+    def ann(self) -> AnnService:
+        """Search past RAM: whether this library searches through an ANN index, its threshold,
+        building it (``app.ann.build``) and the upkeep both faces run after index runs
+        (``app.ann.maintain``)."""
+        from clipdesk.services.ann import AnnService
+
+        return AnnService(self)
+
+    @cached_property
+    def vectors(self) -> VectorService:
+        """Vectors made elsewhere (a cluster run's shards) merged into the library, with no
+        embedding here: ``app.vectors.import_shards(folder)``."""
+        from clipdesk.services.vectors import VectorService
+
+        return VectorService(self)
 
     @cached_property
     def heads(self) -> HeadService:
@@ -467,8 +486,16 @@ class ClipDeskServices:
                 from clipdesk.search.searcher import Searcher  # torch: not at import time
 
                 searcher = Searcher(self.library, model.id, model.dim, dtype=self.index_dtype)
-                searcher.load()
+                if not self.ann.attach(searcher):  # past the threshold: the saved ANN index
+                    searcher.load()
                 self._searcher = searcher
+            return self._searcher
+
+    @property
+    def searcher_loaded(self) -> Searcher | None:
+        """The search index if one is loaded (None: no search has needed it yet), for work
+        that must not load it for nothing."""
+        with self._lock:
             return self._searcher
 
     def _encoder(self, searcher: Searcher, model: ClipModel) -> QueryEncoder:

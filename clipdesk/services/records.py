@@ -14,6 +14,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
+    from clipdesk.cluster.job import EmbedRequest as EmbedRequest
+    from clipdesk.cluster.job import EmbedSummary as EmbedSummary
     from clipdesk.indexing.report import IndexReport as IndexReport
     from clipdesk.library.records import Folder as Folder
     from clipdesk.library.records import FolderStatus as FolderStatus
@@ -55,6 +57,7 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.services.training import FinetuneRun as FinetuneRun
     from clipdesk.services.training import FinetuneStopped as FinetuneStopped
     from clipdesk.services.training import PairSummary as PairSummary
+    from clipdesk.services.vectors import ImportSummary as ImportSummary
     from clipdesk.tags.categories import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
     from clipdesk.tags.categories import HIERARCHY_SEP as HIERARCHY_SEP
     from clipdesk.tags.categories import KEYWORDS_CATEGORY as KEYWORDS_CATEGORY
@@ -95,6 +98,8 @@ _HOMES: dict[str, str] = {
     "Comparison": "clipdesk.tags.heads.examples",
     "DEFAULT_TEMPLATES": "clipdesk.tags.prompts",
     "DEFAULT_THRESHOLD": "clipdesk.tags.categories",
+    "EmbedRequest": "clipdesk.cluster.job",
+    "EmbedSummary": "clipdesk.cluster.job",
     "FinetuneOptions": "clipdesk.model.finetune_options",
     "FinetuneResult": "clipdesk.model.finetune_options",
     "FinetuneRun": "clipdesk.services.training",
@@ -107,6 +112,7 @@ _HOMES: dict[str, str] = {
     "FoundPhoto": "clipdesk.services.search",
     "HIERARCHY_SEP": "clipdesk.tags.categories",
     "Head": "clipdesk.tags.heads.fit",
+    "ImportSummary": "clipdesk.services.vectors",
     "IndexReport": "clipdesk.indexing.report",
     "InstallSweep": "clipdesk.model.installs",
     "KEYWORDS_CATEGORY": "clipdesk.tags.categories",

@@ -18,6 +18,7 @@ import numpy as np
 
 from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
+from clipdesk.services.ann import AnnReport, AnnStatus
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord
 from clipdesk.services.models import LoadedModel
@@ -168,6 +169,20 @@ class Backend:
         if not embed:
             return None
         return self.services.index(progress=report, cancel=token)
+
+    # --- the approximate search index of a large library ----------------------------------
+    def keep_search_index(self, report: Report, token: CancelToken) -> AnnReport:
+        """After each index job (jobs pool): build the approximate search index when one is
+        due, save it when it changed (``app.ann.maintain``); a moment for most libraries,
+        which search exactly."""
+        return self.services.ann.maintain(progress=report, cancel=token)
+
+    def search_index_status(self) -> AnnStatus:
+        return self.services.ann.status()
+
+    def set_ann_threshold(self, vectors: int | None) -> AnnStatus:
+        """The library's threshold (None: automatic), for the CLI too."""
+        return self.services.ann.set_threshold(vectors)
 
     # --- reading text ---------------------------------------------------------------------
     def read_text(self, report: Report, token: CancelToken) -> OcrReport:

@@ -16,6 +16,12 @@ pool, with its own progress line (``ocr_state``) and pause: it starts when an in
 ended (after a start-up, a folder added, the watcher's changes) and is stopped whenever another
 index job starts, so search is always ready first; what it had not read is read by the next
 pass. Pausing indexing pauses it too.
+
+Between the two, the search index of a library past the ANN threshold
+(:mod:`clipdesk.services.ann`) is kept: a small job in the jobs pool (``ann_jobs``) builds it when
+one is due, or saves it when it changed, with its progress on the indexing line; for most
+libraries it finds nothing to do at once. Any index job, a pause or a quit cancels it (search
+stays exact until a later one finishes the build), and the text is read once it is done.
 """
 
 from __future__ import annotations
@@ -92,6 +98,8 @@ class AppController(QObject):
         self.thumbs = ThumbnailCache(self.workers, display_px=CELL)
         self.jobs = JobRunner(self.workers)
         self.ocr_jobs = JobRunner(self.workers, pool=self.workers.ocr)
+        self.ann_jobs = JobRunner(self.workers)  # the jobs pool: after index jobs, not beside
+        self._before_ann = ""  # the indexing line the search index job borrows
         self.backend: Backend | None = None
         self.model: ModelInfo | None = None
         self.library_state = "Opening library…"
@@ -116,6 +124,11 @@ class AppController(QObject):
         self.jobs.progress.connect(self._index_progress)
         self.jobs.stopped.connect(self._index_stopped)
         self.jobs.started.connect(lambda _name: self.ocr_jobs.cancel())  # index runs go first
+        self.jobs.started.connect(lambda _name: self.ann_jobs.cancel())
+        self.ann_jobs.finished.connect(self._search_index_done)
+        self.ann_jobs.failed.connect(self._search_index_failed)
+        self.ann_jobs.progress.connect(self._search_index_progress)
+        self.ann_jobs.stopped.connect(self._search_index_stopped)
         self.ocr_jobs.finished.connect(self._text_done)
         self.ocr_jobs.failed.connect(self._text_failed)
         self.ocr_jobs.progress.connect(self._text_progress)
@@ -164,6 +177,7 @@ class AppController(QObject):
         """Close the library and open the one the settings name now (Settings changed it),
         with ``model`` on ``device`` made active first when given."""
         self.jobs.cancel()
+        self.ann_jobs.cancel()
         self.ocr_jobs.cancel()
         self.ocr_state = ""
         old, self.backend, self.model = self.backend, None, None
@@ -210,6 +224,7 @@ class AppController(QObject):
 
     def _switch_model(self, load: Callable[[CancelToken], ModelInfo]) -> None:
         self.jobs.cancel()  # a run embeds with the model it started with; the new one starts over
+        self.ann_jobs.cancel()
         self.model_state = "Loading model…"
         self.stateChanged.emit()
         self.workers.run(self.workers.model, load, self._model_loaded, self._model_failed)
@@ -354,6 +369,7 @@ class AppController(QObject):
 
     def pause_indexing(self) -> None:
         self.jobs.pause()
+        self.ann_jobs.cancel()
         self.index_state = "Indexing paused"
         self.stateChanged.emit()
         self.index_now()  # a scan the pause cut short is finished, without embedding
@@ -397,7 +413,7 @@ class AppController(QObject):
         if self._dirty:
             self.index_now()
         else:
-            self.read_text_now()
+            self.keep_search_index()
 
     def _index_failed(self, exc: BaseException) -> None:
         message, hint = describe_error(exc)
@@ -420,11 +436,63 @@ class AppController(QObject):
         self._preparing = False  # a cancelled export is tried again by the next job
         self.libraryChanged.emit()
 
+    # --- the approximate search index -----------------------------------------------------
+    def keep_search_index(self) -> None:
+        """After an index job: build or save the search index of a large library (see the
+        module docstring), then read the text."""
+        if self.backend is None or self._closing or self.jobs.running or self.jobs.paused:
+            return
+        backend = self.backend
+        if self.ann_jobs.start(
+            "Search index", lambda report, token: backend.keep_search_index(report, token)
+        ):
+            self._before_ann = self.index_state
+        elif not self.ann_jobs.running:
+            self.read_text_now()
+
+    def set_ann_threshold(self, vectors: int | None) -> None:
+        """The library's ANN threshold (Settings; None: automatic), for the CLI too; the
+        search index follows it (built, or dropped for exact search) unless indexing runs,
+        which keeps it afterwards anyway."""
+
+        def stored(_status: Any) -> None:
+            self.keep_search_index()
+
+        self.call(lambda b, _t: b.set_ann_threshold(vectors), stored)
+
+    def _search_index_progress(self, p) -> None:
+        if p.total:
+            eta = f", about {short_duration(p.eta_s)} left" if p.eta_s is not None else ""
+            self.index_state = f"{p.message} {p.done:,}/{p.total:,}{eta}"
+        else:
+            self.index_state = f"{p.message}…"
+        self.stateChanged.emit()
+
+    def _search_index_done(self, report: Any) -> None:
+        self.index_state = self._before_ann
+        self.stateChanged.emit()
+        if report.action in ("built", "flat"):
+            self.noticeRaised.emit(report.describe())
+        self.read_text_now()
+
+    def _search_index_failed(self, exc: BaseException) -> None:
+        message, hint = describe_error(exc)
+        self.index_state = "Search index not updated: search stays exact"
+        self.stateChanged.emit()
+        self.errorRaised.emit(f"The search index could not be built: {message}", hint)
+        self.read_text_now()
+
+    def _search_index_stopped(self) -> None:
+        self.index_state = "Indexing paused" if self.jobs.paused else self._before_ann
+        self.stateChanged.emit()
+
     # --- reading text ---------------------------------------------------------------------
     def read_text_now(self) -> None:
-        """Read the text owed unless an index job runs or indexing or reading is paused; the
-        pass ends by itself when nothing is left (the services say so from the library)."""
-        if self.backend is None or self._closing or self.jobs.running or self.jobs.paused:
+        """Read the text owed unless an index job (or the search index's) runs or indexing or
+        reading is paused; the pass ends by itself when nothing is left (the services say so
+        from the library)."""
+        busy = self.jobs.running or self.ann_jobs.running
+        if self.backend is None or self._closing or busy or self.jobs.paused:
             return
         backend = self.backend
         self.ocr_jobs.start("Reading text", lambda report, token: backend.read_text(report, token))
@@ -504,6 +572,7 @@ class AppController(QObject):
         self._reindex.stop()
         self.workers.close()  # first: what pages ask for on the signals below never starts
         self.jobs.cancel()
+        self.ann_jobs.cancel()
         self.ocr_jobs.cancel()  # returns at once; the photo being read is not waited for
         watcher = None
         if self.backend is not None:  # its threads join in tens of ms: while the job winds down

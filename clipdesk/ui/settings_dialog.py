@@ -12,7 +12,8 @@ vectors are its own is hashed in the jobs pool, and closing the dialog cancels b
 
 Reading the text in photos (OCR) is the open library's switch (``clipdesk-cli ocr on|off``); its
 state and what is left to read, with the cost, are read on the database thread when the dialog
-opens, and the box stays disabled until they are in.
+opens, and the box stays disabled until they are in. The size from which search goes through an
+approximate index (``clipdesk-cli ann threshold``) is the open library's too, read the same way.
 
 Every choice here is a shared setting (:mod:`clipdesk.services.settings`): ``clipdesk-cli`` uses
 the same library, model, device and XMP rules."""
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
 )
 
@@ -48,6 +50,7 @@ from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.workers import ProgressRelay, Ticket
 
 if TYPE_CHECKING:  # the library's word records import numpy: not while the dialog opens
+    from clipdesk.services.ann import AnnStatus
     from clipdesk.services.records import OcrBacklog
 
 DEVICE_LABELS = {
@@ -145,6 +148,33 @@ class SettingsDialog(QDialog):
         if asked is None:
             self.read_text_note.setText("It is a setting of the library: open one first.")
 
+        # 0 is "Automatic": a threshold below the 256 photos an index needs acts as 256 anyway
+        self.ann_threshold = QSpinBox(self)
+        self.ann_threshold.setRange(0, 2_000_000_000)
+        self.ann_threshold.setSingleStep(100_000)
+        self.ann_threshold.setGroupSeparatorShown(True)
+        self.ann_threshold.setSuffix(" photos")
+        self.ann_threshold.setSpecialValueText("Automatic")
+        self.ann_threshold.setToolTip(
+            "Past this many photos, search goes through an approximate index (about 72 bytes "
+            "a photo instead of 1 KB, built in the background) instead of holding every vector "
+            "in memory. Automatic: where that would take a quarter of this computer's memory."
+        )
+        self.ann_threshold.setEnabled(False)  # until the library says what it is
+        self.ann_note = QLabel(self)
+        self.ann_note.setWordWrap(True)
+        self._ann_threshold_was: int | None = None
+        asked_ann = controller.call(
+            lambda b, _t: b.search_index_status(),
+            self._search_state,
+            lambda exc: self.ann_note.setText(
+                f"Could not read the library's setting: {describe_error(exc)[0]}"
+            ),
+            owner=self,
+        )
+        if asked_ann is None:
+            self.ann_note.setText("It is a setting of the library: open one first.")
+
         device_box = QGroupBox("Compute device", self)
         form = QFormLayout(device_box)
         form.addRow("Run the model on", self.device)
@@ -167,13 +197,17 @@ class SettingsDialog(QDialog):
         text_layout = QVBoxLayout(text_box)
         text_layout.addWidget(self.read_text)
         text_layout.addWidget(self.read_text_note)
+        search_box = QGroupBox("Search", self)
+        search_form = QFormLayout(search_box)
+        search_form.addRow("Approximate index from", self.ann_threshold)
+        search_form.addRow("", self.ann_note)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for w in (device_box, model_box, lib_box, xmp_box, text_box):
+        for w in (device_box, model_box, lib_box, xmp_box, text_box, search_box):
             layout.addWidget(w)
         layout.addWidget(buttons)
 
@@ -184,6 +218,16 @@ class SettingsDialog(QDialog):
         self.read_text.setEnabled(True)
         note = backlog.describe()
         self.read_text_note.setText(note[:1].upper() + note[1:] if note else "")
+
+    def _search_state(self, status: AnnStatus) -> None:
+        setting = status.threshold if not status.automatic else 0
+        self._ann_threshold_was = setting
+        if status.automatic:
+            self.ann_threshold.setSpecialValueText(f"Automatic ({status.threshold:,} photos here)")
+        self.ann_threshold.setValue(setting)
+        self.ann_threshold.setEnabled(True)
+        note = status.describe()
+        self.ann_note.setText(note[:1].upper() + note[1:])
 
     def _devices_found(self, names: list[str]) -> None:
         kinds = {n.split(":")[0] for n in names}
@@ -356,3 +400,10 @@ class SettingsDialog(QDialog):
             and not library_changed  # the switch was the open library's, not the next one's
         ):
             self.controller.set_ocr_enabled(read_text)
+        threshold = self.ann_threshold.value()
+        if (
+            self._ann_threshold_was is not None
+            and threshold != self._ann_threshold_was
+            and not library_changed
+        ):
+            self.controller.set_ann_threshold(threshold or None)

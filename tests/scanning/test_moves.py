@@ -72,7 +72,8 @@ class Desk:
 
     def rows(self) -> dict[int, Row]:
         model_id = self.app.model.id
-        times = {pid: created for pid, created, _ in self.lib.vector_stamps(model_id)}
+        stamps = self.lib.vector_stamps(model_id)
+        times = dict(zip(stamps.ids.tolist(), stamps.created_at.tolist(), strict=True))
         out: dict[int, Row] = {}
         for p in self.lib.photos():
             ids, vecs = self.lib.vectors_for(model_id, [p.id])

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from clipdesk.cluster.resume import Done, hash_key, stamp_key
+from clipdesk.cluster.shards import fact_fields
 from clipdesk.common.path_map import PathMap
 from clipdesk.common.regular_files import NotARegularFileError
 from clipdesk.imaging.decode import DecodeError, decode_for_model
@@ -79,17 +80,7 @@ def row_schema(pa: Any) -> Any:
             ("path", pa.binary()),
             ("root", pa.int32()),
             ("state", text),
-            ("size", pa.int64()),
-            ("mtime_ns", pa.int64()),
-            ("content_hash", text),
-            ("kind", text),
-            ("width", pa.int32()),
-            ("height", pa.int32()),
-            ("taken_at", text),
-            ("camera_make", text),
-            ("camera_model", text),
-            ("gps_lat", pa.float64()),
-            ("gps_lon", pa.float64()),
+            *fact_fields(pa),
             ("error", text),
             ("pixels", pa.binary()),  # uint8 [size, size, 3], for state "embed"
         ]

@@ -149,12 +149,10 @@ class ShardRow:
         return (self.size, self.mtime_ns)
 
 
-def _schema(pa: Any, model: ShardModel) -> Any:
+def fact_fields(pa: Any) -> list[tuple[str, Any]]:
+    """The columns of a photo's scan facts, as shards and the cluster's CPU stage carry them."""
     text = pa.string()
-    fields = [
-        # the file system's bytes: a name that is not UTF-8 (PEP 383) survives the trip
-        ("path", pa.binary()),
-        ("root", pa.binary()),
+    return [
         ("size", pa.int64()),
         ("mtime_ns", pa.int64()),
         ("content_hash", text),
@@ -166,6 +164,16 @@ def _schema(pa: Any, model: ShardModel) -> Any:
         ("camera_model", text),
         ("gps_lat", pa.float64()),
         ("gps_lon", pa.float64()),
+    ]
+
+
+def _schema(pa: Any, model: ShardModel) -> Any:
+    text = pa.string()
+    fields = [
+        # the file system's bytes: a name that is not UTF-8 (PEP 383) survives the trip
+        ("path", pa.binary()),
+        ("root", pa.binary()),
+        *fact_fields(pa),
         ("vector", pa.list_(pa.float16(), model.dim)),
         ("error", text),
         ("model_id", text),

@@ -31,7 +31,7 @@ import numpy as np
 from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase, inserted_id
 from clipdesk.library.folders import is_inside, normalise_path
-from clipdesk.library.photos import ErrorMark
+from clipdesk.library.photos import ErrorMark, fact_values
 from clipdesk.library.records import FileFacts, Folder, PhotoStatus
 
 # A refused row's reason: the file at the path is not the one the shard embedded.
@@ -164,7 +164,6 @@ class ImportQueries(LibraryBase):
     def _insert_imported(
         conn: sqlite3.Connection, folder_id: int, path: str, f: FileFacts, now: float
     ) -> int:
-        m = f.meta
         # pending until its vector lands a few statements later (store_embeddings marks it ok);
         # an error row keeps the reason the cluster recorded, as an index run's mark would
         status = PhotoStatus.ERROR.value if f.error else PhotoStatus.PENDING.value
@@ -181,17 +180,7 @@ class ImportQueries(LibraryBase):
                 now,
                 now,
                 now if f.error else None,
-                f.kind,
-                f.size,
-                f.mtime_ns,
-                f.content_hash,
-                m.width,
-                m.height,
-                m.taken_at,
-                m.camera_make,
-                m.camera_model,
-                m.gps_lat,
-                m.gps_lon,
+                *fact_values(f),
             ),
         )
         return inserted_id(cur)

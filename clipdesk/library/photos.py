@@ -79,7 +79,7 @@ def _filters(
     return where + dated, params + bounds
 
 
-def _meta_values(facts: FileFacts) -> tuple[object, ...]:
+def fact_values(facts: FileFacts) -> tuple[object, ...]:
     """The file's columns after (folder_id, path, status, error, added_at, updated_at)."""
     m = facts.meta
     return (
@@ -345,7 +345,7 @@ class PhotoQueries(LibraryBase):
                         f"kind, size, mtime_ns, content_hash, width, height, taken_at, "
                         f"camera_make, camera_model, gps_lat, gps_lon) "
                         f"VALUES(?, CAST(? AS TEXT), {','.join('?' * 15)})",
-                        (folder_id, sql_text(path), status, f.error, now, now, *_meta_values(f)),
+                        (folder_id, sql_text(path), status, f.error, now, now, *fact_values(f)),
                     )
                     out.append((inserted_id(cur), "new"))
                 elif (
@@ -370,7 +370,7 @@ class PhotoQueries(LibraryBase):
                             keep,
                             PhotoStatus.PENDING.value,
                             now,
-                            *_meta_values(f),
+                            *fact_values(f),
                             row["id"],
                         ),
                     )
@@ -379,7 +379,7 @@ class PhotoQueries(LibraryBase):
                     conn.execute(
                         f"UPDATE photos SET folder_id = ?, status = ?, prev_status = NULL, "
                         f"error = ?, updated_at = ?, indexed_at = NULL, {_META_SET} WHERE id = ?",
-                        (folder_id, status, f.error, now, *_meta_values(f), row["id"]),
+                        (folder_id, status, f.error, now, *fact_values(f), row["id"]),
                     )
                     conn.execute("DELETE FROM embeddings WHERE photo_id = ?", (row["id"],))
                     out.append((row["id"], "changed"))
@@ -399,7 +399,7 @@ class PhotoQueries(LibraryBase):
                 "DELETE FROM photos WHERE path = CAST(? AS TEXT) AND id != ?",
                 (sql_text(path), photo_id),
             )
-            self._move_row(conn, photo_id, folder_id, path, _meta_values(facts))
+            self._move_row(conn, photo_id, folder_id, path, fact_values(facts))
 
     def merge_duplicate(self, photo_id: int, duplicate_id: int) -> bool:
         """``duplicate_id`` is ``photo_id``'s file seen at its new path before the old path was

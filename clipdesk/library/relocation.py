@@ -20,7 +20,7 @@ from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase
 from clipdesk.library.errors import FolderError
 from clipdesk.library.folders import is_inside, normalise_path
-from clipdesk.library.photos import _META_SET, _meta_values
+from clipdesk.library.photos import _META_SET, fact_values
 from clipdesk.library.records import FileFacts, FolderStatus, PhotoStatus
 
 
@@ -89,7 +89,7 @@ class RelocationQueries(LibraryBase):
                             _OFFLINE,
                             PhotoStatus.PENDING.value,
                             now,
-                            *_meta_values(facts),
+                            *fact_values(facts),
                             photo["id"],
                         ),
                     )
@@ -105,7 +105,7 @@ class RelocationQueries(LibraryBase):
                             status.value,
                             facts.error,
                             now,
-                            *_meta_values(facts),
+                            *fact_values(facts),
                             photo["id"],
                         ),
                     )

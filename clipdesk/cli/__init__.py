@@ -11,8 +11,11 @@ import importlib
 import io
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from clipdesk import __version__
 from clipdesk.common import logging_setup
@@ -40,6 +43,8 @@ COMMAND_MODULES: list[str] = [
 EXIT_OK = 0
 EXIT_ERROR = 1  # a known, user-fixable failure (message printed)
 EXIT_USAGE = 2  # argparse's own code for bad arguments
+# What a shell reports for a tool killed by SIGPIPE (128 + 13), as `head` leaves `grep` or `ls`.
+EXIT_BROKEN_PIPE = 141
 
 
 def _commands_for(argv: Sequence[str] | None) -> list[str]:
@@ -93,6 +98,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub.required = True
     for name in _commands_for(argv):
         importlib.import_module(f"clipdesk.cli.{name}").register(sub)
+    _tidy_help(parser)
     return parser
 
 
@@ -111,7 +117,68 @@ def _keep_path_bytes(stream: object) -> None:
         stream.reconfigure(errors="surrogateescape")
 
 
+def _plain(text: str) -> str:
+    """Help text as a terminal shows it: a docstring's reST roles and double backticks become
+    the plain words and single backticks this CLI's help uses for commands."""
+    return re.sub(r":\w+:`([^`]*)`", r"\1", text).replace("``", "`")
+
+
+def _tidy_help(parser: argparse.ArgumentParser) -> None:
+    """Every command's help in plain text, and each sub-command without a description given
+    its one-line help as one, so that ``COMMAND --help`` always says what the command does."""
+    if parser.description:
+        parser.description = _plain(parser.description)
+    for action in parser._actions:
+        if action.help and action.help is not argparse.SUPPRESS:
+            action.help = _plain(action.help)
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if not sub.description and helps.get(name):
+                text = str(helps[name])
+                sub.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+            _tidy_help(sub)
+
+
+def _library_path(args: argparse.Namespace) -> Path | None:
+    """The library file this command would open (None where the settings cannot be read)."""
+    from clipdesk.services.settings import resolve_library_path
+
+    try:
+        return resolve_library_path(args.library)
+    except ClipDeskError:
+        return None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of what the closed
+    pipe did not take fails silently instead of printing "Exception ignored"."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. A reader that goes away (``| head``) ends the command
+    quietly with the status other Unix tools give, whichever command was printing."""
+    try:
+        try:
+            return _run(argv)
+        finally:  # --help and usage errors too: flushed here, where a closed pipe is known
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     _keep_path_bytes(sys.stdout)
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -122,7 +189,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=console_level, format=logging_setup.CONSOLE_FORMAT)
     logging_setup.install_logging(console=True, console_level=console_level)
     try:
-        return int(args.func(args) or EXIT_OK)
+        if args.device is not None and not getattr(args, "reports_device", False):
+            # Checked once here, for every command: one that never loads a model would
+            # otherwise accept any name, and one that does would fail only halfway through.
+            from clipdesk.services.settings import check_device
+
+            args.device = check_device(args.device)
+        library = _library_path(args)
+        existed = library is None or library.exists()
+        code = int(args.func(args) or EXIT_OK)
+        if not existed and library is not None and library.exists():
+            # A new, empty library must not go unseen (a typo in --library makes one).
+            print(f"created a new library at {library}", file=sys.stderr)
+        return code
     except ClipDeskError as exc:
         if args.json:
             print(json.dumps({"error": exc.message, "hint": exc.cli_hint}), file=sys.stderr)

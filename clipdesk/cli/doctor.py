@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip loading the model and use SQLite's quick_check instead of a full check",
     )
-    parser.set_defaults(func=run)
+    # A device it lacks is one of the findings doctor reports, beside all the others.
+    parser.set_defaults(func=run, reports_device=True)
 
 
 def run(args: argparse.Namespace) -> int:

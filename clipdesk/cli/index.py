@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from clipdesk.cli.options import count
 from clipdesk.common.errors import CancelledError
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.runtimes import describe as runtime_text
@@ -36,9 +37,15 @@ EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("index", help="scan the folders and embed every new or changed photo")
+    p = subparsers.add_parser(
+        "index",
+        help="scan the folders and embed every new or changed photo",
+        description="Reconcile every watched folder with the disk, embed each new or changed "
+        "photo with the active model (Ctrl+C stops; the next run resumes), do the work each "
+        "photo is owed after it (XMP keywords, tags), then read the text in new photos.",
+    )
     _common(p)
-    p.add_argument("--limit", type=int, metavar="N", help="embed at most N photos, then stop")
+    p.add_argument("--limit", type=count, metavar="N", help="embed at most N photos, then stop")
     p.add_argument(
         "--retry-errors",
         action="store_true",
@@ -46,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_index)
     w = subparsers.add_parser(
-        "watch", help="index, then keep the library in step with the disk until stopped (Ctrl+C)"
+        "watch",
+        help="index, then keep the library in step with the disk until stopped (Ctrl+C)",
+        description="Run `clipdesk-cli index`, then watch the folders: photos added, changed, "
+        "moved or deleted are scanned and embedded as they arrive, until Ctrl+C.",
     )
     _common(w)
     w.set_defaults(func=cmd_watch)
@@ -62,26 +72,30 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=count,
         default=32,
         metavar="N",
         help="photos per model batch (default 32)",
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=count,
         default=None,
         metavar="N",
         help="decoding threads (default: number of CPU cores)",
     )
 
 
-def open_services(args: argparse.Namespace) -> Any:
+def open_services(args: argparse.Namespace, *, create_library: bool = True) -> Any:
     from clipdesk.services.app import ClipDeskServices
 
     # None: what the settings say (the app's choices), like every command.
     return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=create_library,
     )
 
 

@@ -31,6 +31,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from clipdesk.cli.options import count, score
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.search import (
     FoundPhoto,
@@ -61,14 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--like", metavar="PHOTO", help="photos like this one (id or path)")
     p.add_argument(
-        "-k", "--limit", type=int, default=20, metavar="N", help="how many results (default 20)"
+        "-k", "--limit", type=count, default=20, metavar="N", help="how many results (default 20)"
     )
     p.add_argument(
         "--min-score",
-        type=float,
+        type=score,
         default=None,
         metavar="S",
-        help="drop CLIP's matches scoring below S: cosine similarity, or with a sigmoid model "
+        help="drop CLIP's matches scoring below S (0 to 1): cosine similarity, or with a sigmoid model "
         "(SigLIP) and a text query the probability that photo and text match (photos found "
         "by their words are kept)",
     )
@@ -144,7 +145,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from clipdesk.cli.index import open_services
 
     request = request_of(args)
-    with open_services(args) as app:
+    with open_services(args, create_library=False) as app:
         results = app.find(request)
         model_id, runtime = None, None
         if request.needs_model:

@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
     with ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=False,  # a status of a library that is not there creates none
     ) as app:
         report = app.status_report.report(max_errors=args.errors)
     data = report.as_json()

@@ -22,6 +22,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.cli.options import count
 from clipdesk.cli.tag_filters import add_tag_filter_arguments as add_tag_filter_arguments
 from clipdesk.services.records import (
     DEFAULT_TEMPLATES,
@@ -130,13 +131,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     photos = sub.add_parser("photos", help="photos with a tag, highest score first")
     photos.add_argument("tag", help='"Category|label"')
-    photos.add_argument("--limit", type=int, default=50)
+    photos.add_argument(
+        "--limit", type=count, default=50, metavar="N", help="at most N photos (default 50)"
+    )
     photos.set_defaults(func=cmd_photos)
 
     review = sub.add_parser("review", help="the model's tags nearest their threshold")
     review.add_argument("--category")
     review.add_argument("--label")
-    review.add_argument("--limit", type=int, default=50)
+    review.add_argument(
+        "--limit", type=count, default=50, metavar="N", help="at most N tags (default 50)"
+    )
     review.set_defaults(func=cmd_review)
 
     rx = sub.add_parser(

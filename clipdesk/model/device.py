@@ -50,6 +50,40 @@ def available_devices() -> list[DeviceInfo]:
     return found
 
 
+def device_names() -> list[str]:
+    """The names of :func:`available_devices`, best first; without a GPU driver (or without
+    torch, where ONNX Runtime serves on the CPU) just ``["cpu"]``, told without importing torch."""
+    if not gpu_possible():
+        return ["cpu"]
+    try:
+        return [d.name for d in available_devices()]
+    except ImportError:
+        return ["cpu"]
+
+
+def check_device(requested: str) -> str:
+    """``requested`` (auto, cpu, cuda, cuda:N or mps) if this machine has it, else the
+    DeviceError that names the devices it has. Cheap for auto and cpu (torch is not imported)."""
+    req = requested.strip().lower()
+    if req in ("auto", "cpu"):
+        return req
+    names = device_names()
+    found = ", ".join(names)
+    if req not in ("cuda", "mps") and not (req.startswith("cuda:") and req[5:].isdigit()):
+        raise DeviceError(
+            f"Unknown device {requested!r}; this machine has: {found}.",
+            hint="Choose auto, cpu, cuda, cuda:N or mps.",
+            cli_hint=f"Pass --device auto, or one of: {found}.",
+        )
+    if req in names or (req == "cuda" and any(n.startswith("cuda:") for n in names)):
+        return req
+    raise DeviceError(
+        f"Device {requested!r} is not available on this machine; it has: {found}.",
+        hint="Choose another device in Settings.",
+        cli_hint=f"Pass --device auto, or one of: {found}.",
+    )
+
+
 def _mps_available() -> bool:
     import torch
 

@@ -88,11 +88,19 @@ class Term:
         w = abs(self.weight)
         marker = f"{self.match}:" if self.kind == "text" and self.match != "both" else ""
         what = {
-            "text": lambda: repr(self.value),
+            "text": lambda: _phrase_text(str(self.value)),
             "photo": lambda: f"photo:{self.value}",
             "image": lambda: f"image:{getattr(self.value, 'name', 'in-memory')}",
         }[self.kind]()
         return f"{sign}{'' if w == 1 else f'{w:g} '}{marker}{what}"
+
+
+def _phrase_text(phrase: str) -> str:
+    """A phrase as a user writes it (``blue star``), in double quotes only where a word would
+    otherwise read as a weight or a marker (``"-5 dogs"``, ``"text: me"``)."""
+    if any(word[:1] in "+-" or ":" in word for word in phrase.split()):
+        return f'"{phrase}"'
+    return phrase
 
 
 @dataclass(frozen=True)

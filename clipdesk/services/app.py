@@ -83,17 +83,21 @@ class ClipDeskServices:
         *,
         index_dtype: str = "float16",
         runtime: str | None = None,
+        create_library: bool = True,
     ) -> None:
         """``library_path``: None is the library chosen in the settings (see
         :func:`~clipdesk.services.settings.resolve_library_path`). ``model``: None (the active
         model, else the bundled demo), a name or path, or a loaded ClipModel. ``device``: None is
         the device chosen in the settings. ``runtime``: auto, torch or onnx; None is the setting
-        (``CLIPDESK_RUNTIME`` overrides it), read at each load (see :attr:`runtimes`)."""
+        (``CLIPDESK_RUNTIME`` overrides it), read at each load (see :attr:`runtimes`).
+        ``create_library``: False for a face that only reads (status, search): a library file
+        that does not exist is then an error, and nothing is created on disk."""
         self.settings = SettingsService()
         self.library_path = resolve_library_path(library_path)
         self.device = device or self.settings.device()
         self.index_dtype = index_dtype
         self.runtime = runtime
+        self.create_library = create_library
         # The app sets it: a model that ONNX Runtime should serve but has no export yet loads
         # on PyTorch, and a background job exports it (RuntimeService.prepare_active) instead
         # of the load waiting for the export.
@@ -124,6 +128,13 @@ class ClipDeskServices:
             if self._library is None:
                 from clipdesk.library.store import Library
 
+                if not self.create_library and not self.library_path.exists():
+                    raise ClipDeskError(
+                        f"There is no library at {self.library_path}.",
+                        "Adding a folder creates one; or choose an existing library.",
+                        cli_hint="`clipdesk-cli folders add PATH` creates it; or pass --library "
+                        "with an existing library file.",
+                    )
                 self._library = Library(self.library_path)
             return self._library
 

@@ -12,7 +12,15 @@ from clipdesk.common import paths
 from clipdesk.common.config import Config, XmpNaming
 from clipdesk.common.errors import ClipDeskError
 
-__all__ = ["Config", "SettingsService", "XmpNaming", "resolve_library_path"]
+__all__ = ["Config", "SettingsService", "XmpNaming", "check_device", "resolve_library_path"]
+
+
+def check_device(requested: str) -> str:
+    """``requested`` if this machine has that compute device (auto, cpu, cuda, cuda:N, mps),
+    else the ClipDeskError naming the devices it has; torch is imported only for a GPU name."""
+    from clipdesk.model.device import check_device as check
+
+    return check(requested)
 
 
 def resolve_library_path(explicit: str | os.PathLike[str] | None = None) -> Path:

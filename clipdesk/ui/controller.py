@@ -52,6 +52,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def error_sentence(message: str, hint: str = "") -> str:
+    """A failure and what to do next as one line of prose: one full stop after the message
+    whether or not it already ended with one (error messages are written as sentences)."""
+    message = message.strip()
+    if message and message[-1] not in ".!?:":
+        message += "."
+    return f"{message} {hint.strip()}".strip()
+
+
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(message, what to do next) for any failure shown to the user."""
     if isinstance(exc, ClipDeskError):

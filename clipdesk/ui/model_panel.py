@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from clipdesk.services.model_catalog import size_text
 from clipdesk.services.records import CatalogRow, CatalogTable
 from clipdesk.ui import rows as models_api
-from clipdesk.ui.controller import describe_error
+from clipdesk.ui.controller import describe_error, error_sentence
 from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.model_table import ModelTableModel
 from clipdesk.ui.rows import Installed
@@ -321,7 +321,7 @@ class ModelPanel(QWidget):
     def _failed(self, exc: BaseException) -> None:
         self._finish()
         message, hint = describe_error(exc)
-        self.message.setText(f"{message}. {hint}".strip())
+        self.message.setText(error_sentence(message, hint))
 
     def _cancel(self) -> None:
         if self._ticket is not None:

@@ -206,10 +206,10 @@ class SearchPage(QWidget):
         return workers.run(workers.model, lambda _t: work(), done, failed, owner=self.grid)
 
     def _failed(self, exc: BaseException) -> None:
-        from clipdesk.ui.controller import describe_error
+        from clipdesk.ui.controller import describe_error, error_sentence
 
         message, hint = describe_error(exc)
-        self.summary.setText(f"Search failed: {message}. {hint}".strip())
+        self.summary.setText("Search failed: " + error_sentence(message, hint))
         self.searchFailed.emit(message)
 
     # --- filters ---------------------------------------------------------------------------

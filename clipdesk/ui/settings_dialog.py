@@ -45,7 +45,7 @@ from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import Progress
 from clipdesk.services.records import ReembedEstimate, SwitchCost
 from clipdesk.ui import rows as models_api
-from clipdesk.ui.controller import AppController, describe_error
+from clipdesk.ui.controller import AppController, describe_error, error_sentence
 from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.workers import ProgressRelay, Ticket
 
@@ -317,7 +317,7 @@ class SettingsDialog(QDialog):
         self._estimating = None
         message, hint = describe_error(exc)
         self.reembed_note.setText(
-            f"Could not work out the re-embedding time: {message}. {hint}".strip()
+            "Could not work out the re-embedding time: " + error_sentence(message, hint)
         )
 
     def done(self, result: int) -> None:

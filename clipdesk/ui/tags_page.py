@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.records import Category
 from clipdesk.ui.category_editor import CategoryEditor
-from clipdesk.ui.controller import AppController, describe_error
+from clipdesk.ui.controller import AppController, describe_error, error_sentence
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.review import ReviewPanel
 from clipdesk.ui.workers import LatestOnly
@@ -266,7 +266,7 @@ class TagsPage(QWidget):
 
     def _show_problem(self, exc: ClipDeskError) -> None:
         message, hint = describe_error(exc)
-        self.problem.setText(f"⚠ {message}. {hint}".strip())
+        self.problem.setText("⚠ " + error_sentence(message, hint))
 
     def _preview_soon(self) -> None:
         if self.isVisible():

@@ -61,7 +61,7 @@ def test_index_then_search_text_image_like(indexed, capsys) -> None:
     assert len(data["results"]) == 7
     assert str(photos[2]) not in [r["path"] for r in data["results"]]
 
-    code, out, _ = cli(capsys, *base, "--json", "search", "sky", "--min-score", "1.01")
+    code, out, _ = cli(capsys, *base, "--json", "search", "sky", "--min-score", "1")
     assert json.loads(out)["results"] == []
     code, out, _ = cli(capsys, *base, "search", "sky", "--from", "1990-01-01", "--to", "1990-12-31")
     assert "No matching photos" in out

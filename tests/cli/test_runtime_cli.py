@@ -9,6 +9,7 @@ import json
 import pytest
 
 from clipdesk.cli import main
+from clipdesk.library.store import Library
 from clipdesk.model import manager
 from clipdesk.model.runtime.cache import find_entry
 from tests.support.cli_process import cli
@@ -23,9 +24,11 @@ def shared(tmp_path_factory) -> SharedExport:
 
 @pytest.fixture
 def auto(monkeypatch, tmp_path) -> list[str]:
-    """The runtime left to the setting (auto), on the CPU, over a library in tmp_path."""
+    """The runtime left to the setting (auto), on the CPU, over a library in tmp_path (made
+    here: `status` reads a library, it never creates one)."""
     monkeypatch.delenv("CLIPDESK_RUNTIME")
     monkeypatch.setattr(manager, "bundled_models_dir", lambda: tmp_path / "no-bundled")
+    Library(tmp_path / "lib.sqlite3").close()
     return ["--library", str(tmp_path / "lib.sqlite3"), "--device", "cpu"]
 
 

@@ -13,6 +13,7 @@ from tests.support.photofiles import make_photo
 
 
 def test_status_of_an_empty_library(tmp_path, capsys):
+    Library(tmp_path / "new.sqlite3").close()  # status reads a library; it never creates one
     code = main(["--library", str(tmp_path / "new.sqlite3"), "status"])
     out = capsys.readouterr().out
     assert code == 0 and "photos: 0" in out and "not chosen yet" in out

@@ -168,7 +168,9 @@ def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_pa
         "folders", "list", env={"CLIPDESK_HOME": str(tmp_path)}, unset=("CLIPDESK_LOG",)
     )
     assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr == ""  # warnings only by default; the new library's INFO line is not one
+    # Warnings only by default (the new library's INFO line is not one), and the one line every
+    # command that creates a library prints.
+    assert quiet.stderr == f"created a new library at {tmp_path / 'data' / 'library.sqlite3'}\n"
     log = tmp_path / "logs" / logging_setup.LOG_FILE_NAME
     text = log.read_text(encoding="utf-8")
     assert "clipdesk: log started" in text

@@ -187,7 +187,7 @@ def test_a_query_of_text_phrases_needs_no_model_and_says_what_it_asks_of_words()
     words_only = Query.parse("text:invoice -text:draft")
     assert not words_only.needs_model and words_only.clip_part.is_empty
     assert words_only.words() == WordQuery(("invoice",), ("draft",), ("draft",))
-    assert words_only.describe() == "text:'invoice' -text:'draft'"
+    assert words_only.describe() == "text:invoice -text:draft"
     mixed = Query.parse("beach clip:sunset -people +photo:4")
     assert mixed.needs_model
     assert [t.value for t in mixed.clip_part.terms] == ["beach", "sunset", "people", 4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clipdesk.library.store import SEARCH_MODEL_KEY
+from clipdesk.library.store import SEARCH_MODEL_KEY, Library
 from clipdesk.model.testing import tiny_random_model
 from clipdesk.services.app import ClipDeskServices
 from tests.support.cli_process import cli_json
@@ -34,6 +34,7 @@ def test_report_counts_photos_names_both_models_and_lists_errors(tmp_path) -> No
 
 def test_cli_status_and_the_services_name_the_model_models_activate_chose(tmp_path) -> None:
     library = tmp_path / "lib.sqlite3"
+    Library(library).close()  # made here: `status` reads a library, it never creates one
     tiny = tiny_random_model(tmp_path / "src", name="tiny-status")
     cli_json("models", "import", str(tiny), "--activate")
     listed = cli_json("models", "list")["active"]

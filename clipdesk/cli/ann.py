@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="ann_command", metavar="ACTION")
     sub.required = True
     sub.add_parser("status", help="exact or approximate search, and why").set_defaults(
-        func=run_status
+        func=run_status, reads_only=True
     )
     sub.add_parser(
         "build", help="build the approximate index now, whatever the threshold (Ctrl+C stops)"
@@ -45,7 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
     return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=not getattr(args, "reads_only", False),
     )
 
 

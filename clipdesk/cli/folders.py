@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     relocate.add_argument("new", metavar="NEW", help="where its photos are now")
     relocate.set_defaults(func=run_relocate)
     lst = sub.add_parser("list", help="list folders with photo counts")
-    lst.set_defaults(func=run_list)
+    lst.set_defaults(func=run_list, reads_only=True)
     scan = sub.add_parser("scan", help="reconcile every folder with the disk now")
     scan.set_defaults(func=run_scan)
 
@@ -57,7 +57,11 @@ def _folder_ref(text: str) -> int | str:
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
     return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=not getattr(args, "reads_only", False),
     )
 
 

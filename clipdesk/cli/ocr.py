@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="ocr_command", metavar="ACTION")
     sub.required = True
     status = sub.add_parser("status", help="photos left to read, the cost, the switches")
-    status.set_defaults(func=run_status)
+    status.set_defaults(func=run_status, reads_only=True)
     run = sub.add_parser("run", help="read the text of every photo owed it now (Ctrl+C stops)")
     run.add_argument("--limit", type=int, metavar="N", help="read at most N photos, then stop")
     run.set_defaults(func=run_pass)
@@ -52,7 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _open(args: argparse.Namespace) -> ClipDeskServices:
     return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=not getattr(args, "reads_only", False),
     )
 
 

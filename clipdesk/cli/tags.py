@@ -56,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cats = sub.add_parser("categories", help="list, add, remove, import or export categories")
     csub = cats.add_subparsers(dest="categories_command", metavar="ACTION")
     csub.required = True
-    csub.add_parser("list", help="list categories and their labels").set_defaults(func=cmd_cat_list)
+    csub.add_parser("list", help="list categories and their labels").set_defaults(
+        func=cmd_cat_list, reads_only=True
+    )
     add = csub.add_parser(
         "add",
         help="add (or with --replace, redefine) a category; the library is tagged with it now",
@@ -117,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("list", help="a photo's tags, with score and provenance")
     show.add_argument("photo")
     show.add_argument("--all", action="store_true", help="also rejected tags and near-misses")
-    show.set_defaults(func=cmd_list)
+    show.set_defaults(func=cmd_list, reads_only=True)
 
     for name, helptext in (
         ("confirm", "confirm a tag on photos"),
@@ -134,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     photos.add_argument(
         "--limit", type=count, default=50, metavar="N", help="at most N photos (default 50)"
     )
-    photos.set_defaults(func=cmd_photos)
+    photos.set_defaults(func=cmd_photos, reads_only=True)
 
     review = sub.add_parser("review", help="the model's tags nearest their threshold")
     review.add_argument("--category")
@@ -142,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     review.add_argument(
         "--limit", type=count, default=50, metavar="N", help="at most N tags (default 50)"
     )
-    review.set_defaults(func=cmd_review)
+    review.set_defaults(func=cmd_review, reads_only=True)
 
     rx = sub.add_parser(
         "import-xmp",
@@ -201,7 +203,11 @@ def _services(args: argparse.Namespace) -> ClipDeskServices:
     from clipdesk.services.app import ClipDeskServices
 
     return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=not getattr(args, "reads_only", False),
     )
 
 

@@ -169,7 +169,21 @@ def test_option_ranges_are_usage_errors_that_say_the_range(argv, words, tmp_path
     assert stopped.value.code == 2 and words in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["status"], ["search", "red"], ["--json", "search", "red"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["search", "red"],
+        ["--json", "search", "red"],
+        ["folders", "list"],
+        ["ocr", "status"],
+        ["ann", "status"],
+        ["tags", "photos", "Scene|beach"],
+        ["tags", "review"],
+        ["tags", "list", "1"],
+        ["tags", "categories", "list"],
+    ],
+)
 def test_reading_commands_never_create_a_library(argv, tmp_path):
     target = tmp_path / "new" / "dir" / "x.sqlite3"
     done = run_cli("--library", str(target), *argv)

@@ -164,8 +164,9 @@ def test_recent_lines_returns_the_tail(tmp_path: Path):
 
 
 def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_path):
+    # a scan writes to the library, so it creates one (a command that only reads would not)
     quiet = run_cli(
-        "folders", "list", env={"CLIPDESK_HOME": str(tmp_path)}, unset=("CLIPDESK_LOG",)
+        "folders", "scan", env={"CLIPDESK_HOME": str(tmp_path)}, unset=("CLIPDESK_LOG",)
     )
     assert quiet.returncode == 0, quiet.stderr
     # Warnings only by default (the new library's INFO line is not one), and the one line every
@@ -179,7 +180,7 @@ def test_the_cli_writes_the_apps_rotating_log_file_and_keeps_stderr_terse(tmp_pa
     verbose = run_cli(
         "-v",
         "folders",
-        "list",
+        "scan",
         env={"CLIPDESK_HOME": str(tmp_path / "fresh")},
         unset=("CLIPDESK_LOG",),
     )

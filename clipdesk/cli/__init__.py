@@ -16,11 +16,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clipdesk import __version__
 from clipdesk.common import logging_setup
 from clipdesk.common.config import RUNTIME_CHOICES
 from clipdesk.common.errors import ClipDeskError
+
+if TYPE_CHECKING:
+    from clipdesk.services.app import ClipDeskServices
 
 # Modules under clipdesk.cli that add sub-commands; each has register(subparsers).
 COMMAND_MODULES: list[str] = [
@@ -100,6 +104,21 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         importlib.import_module(f"clipdesk.cli.{name}").register(sub)
     _tidy_help(parser)
     return parser
+
+
+def open_services(args: argparse.Namespace) -> ClipDeskServices:
+    """The services over the library, model, device and runtime the global options name (None:
+    what the settings say), opened lazily. A command whose parser sets ``reads_only`` never
+    creates a library: on a path with none it says so instead."""
+    from clipdesk.services.app import ClipDeskServices
+
+    return ClipDeskServices(
+        args.library,
+        model=args.model,
+        device=args.device,
+        runtime=args.runtime,
+        create_library=not getattr(args, "reads_only", False),
+    )
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from clipdesk.cli import open_services
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.services.app import ClipDeskServices
 
 EXIT_INTERRUPTED = 130
 
@@ -43,16 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     threshold.set_defaults(func=run_threshold)
 
 
-def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=not getattr(args, "reads_only", False),
-    )
-
-
 def status_lines(status: dict[str, Any]) -> list[str]:
     """``ann status``'s lines, from the status's JSON (``AnnStatus.as_json``)."""
     lines = [f"search: {status['note']}"]
@@ -71,7 +61,7 @@ def status_lines(status: dict[str, Any]) -> list[str]:
 def run_status(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         data = app.ann.status().as_json()
     emit(args, data, "\n".join(status_lines(data)))
     return 0
@@ -82,7 +72,7 @@ def run_build(args: argparse.Namespace) -> int:
     from clipdesk.cli.index import ProgressBar, _run_cancellable
 
     bar = ProgressBar(enabled=None if not args.json else False)
-    with _open(args) as app:
+    with open_services(args) as app:
 
         def job(token: Any) -> dict[str, Any]:
             try:
@@ -99,7 +89,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_threshold(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         if args.value is None:
             status = app.ann.status()
         else:

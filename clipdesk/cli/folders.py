@@ -13,8 +13,8 @@ import shlex
 import sys
 from typing import Any
 
+from clipdesk.cli import open_services
 from clipdesk.common.progress import Progress
-from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.folders import FolderRecord, change_summary
 from clipdesk.services.records import ChangeSet
 
@@ -55,16 +55,6 @@ def _folder_ref(text: str) -> int | str:
     return int(text) if text.isdigit() and not os.path.exists(text) else text
 
 
-def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=not getattr(args, "reads_only", False),
-    )
-
-
 def _progress(args: argparse.Namespace):
     if args.json or not sys.stderr.isatty():
         return None
@@ -90,7 +80,7 @@ def _describe(changes: ChangeSet) -> str:
 def run_add(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         out, lines = [], []
         for path in args.paths:
             added = app.folders.add(path, progress=_progress(args))
@@ -110,7 +100,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         out = [
             {"folder": path, "photos_removed": app.folders.remove(_folder_ref(path))}
             for path in args.paths
@@ -129,7 +119,7 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_relocate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         moved = app.folders.relocate(_folder_ref(args.old), args.new, progress=_progress(args))
         if _progress(args):
             print(file=sys.stderr)
@@ -178,7 +168,7 @@ def _folder_row(record: FolderRecord) -> dict[str, Any]:
 def run_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         rows = [_folder_row(r) for r in app.folders.list()]
         rule = app.folders.purge_rule()
     lines = []
@@ -208,7 +198,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_scan(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         changes = app.folders.scan(progress=_progress(args))
         if _progress(args):
             print(file=sys.stderr)

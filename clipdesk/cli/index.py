@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from clipdesk.cli import open_services
 from clipdesk.cli.options import count
 from clipdesk.common.errors import CancelledError
 from clipdesk.common.progress import CancelToken, Progress
@@ -83,19 +84,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="decoding threads (default: number of CPU cores)",
-    )
-
-
-def open_services(args: argparse.Namespace, *, create_library: bool = True) -> Any:
-    from clipdesk.services.app import ClipDeskServices
-
-    # None: what the settings say (the app's choices), like every command.
-    return ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=create_library,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from clipdesk.services.app import ClipDeskServices
+from clipdesk.cli import open_services
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,16 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
-    )
-
-
 def run_backup(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         done = app.library_file.backup(args.file, overwrite=args.overwrite)
         source = str(app.library.path)
     emit(
@@ -77,7 +71,7 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         done = app.library_file.export_decisions(args.file, overwrite=args.overwrite)
     emit(
         args,
@@ -97,7 +91,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         done = app.library_file.import_decisions(args.file, replace=args.replace)
     lines = [
         f"{done.decisions:,} decisions in the file: {done.applied:,} applied, "

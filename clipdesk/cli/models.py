@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.cli import open_services
 from clipdesk.common.errors import CancelledError
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.model_catalog import size_text
@@ -128,20 +129,10 @@ def _on_clash(args: argparse.Namespace) -> OnClash:
     return "replace" if args.replace else "rename" if args.rename else "error"
 
 
-def _services(args: argparse.Namespace) -> ClipDeskServices:
-    """The services over the library and model the user chose (``--library``/``--model``
-    override them for this command); nothing opens until a command needs it."""
-    from clipdesk.services.app import ClipDeskServices
-
-    return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
-    )
-
-
 def run_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         models = app.models.installed()
         active = app.models.active()
         sweep = app.models.recovery()
@@ -213,7 +204,7 @@ def catalog_lines(table: CatalogTable) -> list[str]:
 def run_catalog(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         if args.probe:
             app.models.probe_speed()
         table = app.models.catalog_table()
@@ -308,7 +299,7 @@ def _install(args: argparse.Namespace, app: ClipDeskServices, verb: str, job: An
 
 def run_import(args: argparse.Namespace) -> int:
     bar = _step_bar(args)
-    with _services(args) as app:
+    with open_services(args) as app:
 
         def job(token: CancelToken) -> Installed:
             try:
@@ -365,7 +356,7 @@ def run_download(args: argparse.Namespace) -> int:
         line.done()  # the download's line ends where the export's begins
         bar(p)
 
-    with _services(args) as app:
+    with open_services(args) as app:
 
         def job(token: CancelToken) -> Installed:
             try:
@@ -388,7 +379,7 @@ def run_activate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
     name = None if args.name == "default" else args.name
-    with _services(args) as app:
+    with open_services(args) as app:
         default = app.models.default_model
         switch = _ask_to_switch(args, app, name or default)
         active = app.models.activate(name).active if switch.go else app.models.active()
@@ -407,7 +398,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from clipdesk.cli.index import _run_cancellable
 
     bar = _step_bar(args)
-    with _services(args) as app:
+    with open_services(args) as app:
         target = args.name or app.model_source
 
         def job(token: CancelToken) -> Preparation:
@@ -459,7 +450,7 @@ def prepared_text(p: Preparation, choice: str) -> str:
 def run_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         app.models.remove(args.name)
     emit(args, {"removed": args.name}, f"removed {args.name}")
     return 0

@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import Any
 
+from clipdesk.cli import open_services
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
 from clipdesk.services.app import ClipDeskServices
@@ -50,16 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         switch.set_defaults(func=run_switch, on=on)
 
 
-def _open(args: argparse.Namespace) -> ClipDeskServices:
-    return ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=not getattr(args, "reads_only", False),
-    )
-
-
 def _status(app: ClipDeskServices) -> tuple[dict[str, Any], str]:
     backlog = app.ocr.backlog()
     off = [str(f.path) for f in app.library.folders() if not f.ocr]
@@ -82,7 +73,7 @@ def backlog_lines(backlog: dict[str, Any]) -> list[str]:
 def run_status(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _open(args) as app:
+    with open_services(args) as app:
         data, text = _status(app)
     emit(args, data, text)
     return 0
@@ -93,7 +84,7 @@ def run_switch(args: argparse.Namespace) -> int:
     from clipdesk.cli.folders import _folder_ref
 
     state = "on" if args.on else "off"
-    with _open(args) as app:
+    with open_services(args) as app:
         if args.folder:
             record = app.ocr.set_folder(_folder_ref(args.folder), args.on)
             said = f"Reading text is {state} for {record.path}."
@@ -135,7 +126,7 @@ def run_pass(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ClipDeskError("--limit must be at least 1.", "Leave it out to read every photo.")
     bar = ProgressBar(enabled=None if not args.json else False)
-    with _open(args) as app:
+    with open_services(args) as app:
         if not app.ocr.enabled:
             data, text = _status(app)
             idle = app.ocr.run()  # reads nothing while off: a run's report, all nought

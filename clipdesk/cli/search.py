@@ -31,6 +31,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from clipdesk.cli import open_services
 from clipdesk.cli.options import count, score
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.search import (
@@ -94,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from clipdesk.cli.tag_filters import add_tag_filter_arguments
 
     add_tag_filter_arguments(p)
-    p.set_defaults(func=cmd_search)
+    p.set_defaults(func=cmd_search, reads_only=True)  # a search creates no library
 
 
 def _date(value: str | None, flag: str) -> dt.date | dt.datetime | None:
@@ -142,10 +143,9 @@ def request_of(args: argparse.Namespace) -> PhotoSearch:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
-    from clipdesk.cli.index import open_services
 
     request = request_of(args)
-    with open_services(args, create_library=False) as app:
+    with open_services(args) as app:
         results = app.find(request)
         model_id, runtime = None, None
         if request.needs_model:

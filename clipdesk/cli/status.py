@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from clipdesk.cli import open_services
 from clipdesk.cli.ocr import backlog_lines
-from clipdesk.services.app import ClipDeskServices
 from clipdesk.services.runtimes import describe as runtime_text
 
 
@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="list at most N photos in error with their reasons (default 20)",
     )
-    parser.set_defaults(func=run)
+    # a status of a library that is not there creates none
+    parser.set_defaults(func=run, reads_only=True)
 
 
 def describe(data: dict[str, Any]) -> str:
@@ -71,13 +72,7 @@ def describe(data: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=False,  # a status of a library that is not there creates none
-    ) as app:
+    with open_services(args) as app:
         report = app.status_report.report(max_errors=args.errors)
     data = report.as_json()
     emit(args, data, describe({**data, "search_model_is_active": report.search_model_is_active}))

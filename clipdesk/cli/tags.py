@@ -22,6 +22,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.cli import open_services
 from clipdesk.cli.options import count
 from clipdesk.cli.tag_filters import add_tag_filter_arguments as add_tag_filter_arguments
 from clipdesk.services.records import (
@@ -197,20 +198,6 @@ def allowed_ids_from_args(app: ClipDeskServices, args: argparse.Namespace) -> np
     return app.tags.allowed_ids(exprs, getattr(args, "confirmed_tags", False))
 
 
-def _services(args: argparse.Namespace) -> ClipDeskServices:
-    """The services over the library (and model) the user chose; ``--library``, ``--model``
-    and ``--device`` override the settings for this command."""
-    from clipdesk.services.app import ClipDeskServices
-
-    return ClipDeskServices(
-        args.library,
-        model=args.model,
-        device=args.device,
-        runtime=args.runtime,
-        create_library=not getattr(args, "reads_only", False),
-    )
-
-
 def _photo_ids(app: ClipDeskServices, refs: list[str]) -> list[int]:
     return [p.id for p in app.tags.photos_by_reference(refs)]
 
@@ -262,7 +249,7 @@ def _tagged_text(report: RecomputeReport | None) -> str:
 def cmd_cat_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         cats = app.tags.categories()
     emit(
         args,
@@ -289,7 +276,7 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
     labels = tuple(Label(n, tuple(extra.get(n.casefold(), ()))) for n in args.labels)
     templates = tuple(args.templates) if args.templates else DEFAULT_TEMPLATES
     cat = Category(args.name, labels, args.mode, args.threshold, templates, not args.manual)
-    with _services(args) as app:
+    with open_services(args) as app:
         # stored, then the library is tagged with it at once, as saving in the app does
         report = app.tags.save_category(cat) if args.replace else app.tags.add_category(cat)
     emit(
@@ -303,7 +290,7 @@ def cmd_cat_add(args: argparse.Namespace) -> int:
 def cmd_cat_remove(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         name = app.tags.remove_category(args.name)
     emit(args, {"removed": name}, f"removed category {name!r} and its tags")
     return 0
@@ -312,7 +299,7 @@ def cmd_cat_remove(args: argparse.Namespace) -> int:
 def cmd_cat_import(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         # all validated before anything changes; the automatic ones then tag the library
         cats, report = app.tags.import_categories(args.file, replace=args.replace)
     names = [c.name for c in cats]
@@ -326,7 +313,7 @@ def cmd_cat_import(args: argparse.Namespace) -> int:
 
 
 def cmd_cat_export(args: argparse.Namespace) -> int:
-    with _services(args) as app:
+    with open_services(args) as app:
         if args.file == "-":
             sys.stdout.write(app.tags.categories_document(args.names))
             return 0
@@ -341,7 +328,7 @@ def cmd_cat_export(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         # Without --model: the model whose vectors are complete (search's), so a re-embedding
         # under way for a newly chosen model does not leave half the library untagged.
         report = app.tags.apply(args.categories, with_active_model=bool(args.model), progress=None)
@@ -358,7 +345,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         (photo,) = app.tags.photos_by_reference([args.photo])
         tags = app.tags.tags_of(photo.id, None if args.all else TAGGED_STATES)
     path = str(photo.path)
@@ -376,7 +363,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from clipdesk.services.tags import split_tag
 
     cat, label = split_tag(args.tag)
-    with _services(args) as app:
+    with open_services(args) as app:
         ids = _photo_ids(app, args.photos)
         if args.decision == "clear":
             app.tags.clear_decision(ids, cat, label)
@@ -397,7 +384,7 @@ def cmd_photos(args: argparse.Namespace) -> int:
     from clipdesk.services.tags import split_tag
 
     cat, label = split_tag(args.tag)
-    with _services(args) as app:
+    with open_services(args) as app:
         found = app.tags.photos_with_tag(cat, label, limit=args.limit)
     emit(
         args,
@@ -411,7 +398,7 @@ def cmd_photos(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         items = app.tags.review(args.category, args.label, args.limit)
     emit(
         args,
@@ -428,7 +415,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_import_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         ids = _photo_ids(app, args.photos) if args.photos else None
         report = app.tags.import_xmp_report(ids)
     for _pid, path, reason in report.failed:
@@ -458,7 +445,7 @@ def cmd_import_xmp(args: argparse.Namespace) -> int:
 def cmd_write_xmp(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         ids = _photo_ids(app, args.photos) if args.photos else None
         report = app.tags.write_xmp(ids, naming=args.naming, include_suggestions=args.suggestions)
     for path, reason in report.failed:

@@ -18,6 +18,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.cli import open_services
+
 # from services.training, not services.records: the parser is built before any command runs, and
 # the records module loads the whole engine (torch).
 from clipdesk.services.training import (
@@ -28,7 +30,6 @@ from clipdesk.services.training import (
 )
 
 if TYPE_CHECKING:
-    from clipdesk.services.app import ClipDeskServices
     from clipdesk.services.records import RecomputeReport
 
 
@@ -143,7 +144,7 @@ def _progress(args: argparse.Namespace):
 def run_heads(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         if args.revert:
             report = app.heads.revert(args.category, progress=_progress(args))
             name = app.tags.category(args.category).name
@@ -219,20 +220,10 @@ def _heads_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _services(args: argparse.Namespace) -> ClipDeskServices:
-    """The services over the library and model the user chose (``--library``/``--model``
-    override them for this command)."""
-    from clipdesk.services.app import ClipDeskServices
-
-    return ClipDeskServices(
-        args.library, model=args.model, device=args.device, runtime=args.runtime
-    )
-
-
 def run_pairs(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         pairs = app.training.pair_counts(_sources(args))
     text = "\n".join(
         [f"{n:8d}  {CAPTION_SOURCE_TITLES[s]}" for s, n in pairs.counts.items()]
@@ -256,7 +247,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         precision=args.precision,
         seed=args.seed,
     )
-    with _services(args) as app:
+    with open_services(args) as app:
         try:
             run = app.training.finetune(
                 _sources(args),
@@ -304,7 +295,7 @@ def _finetune_text(d: dict[str, Any]) -> str:
 def run_versions(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         found = app.training.versions()
     text = (
         "\n".join(
@@ -321,7 +312,7 @@ def run_versions(args: argparse.Namespace) -> int:
 def run_activate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         out = app.training.activate(args.name)
     emit(
         args,
@@ -335,7 +326,7 @@ def run_activate(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
-    with _services(args) as app:
+    with open_services(args) as app:
         out = app.training.rollback(args.name)
     emit(args, out.to_json(), f"rolled back; active model: {out.active}")
     return 0

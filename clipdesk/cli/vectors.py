@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clipdesk.cli.index import EXIT_INTERRUPTED, ProgressBar, _run_cancellable, open_services
+from clipdesk.cli import open_services
+from clipdesk.cli.index import EXIT_INTERRUPTED, ProgressBar, _run_cancellable
 from clipdesk.common.progress import CancelToken
 
 

@@ -74,8 +74,9 @@ def main() -> None:
 
     workers = Workers(thumb_threads=1)
     thumbs = ThumbnailCache(workers, capacity=args.n)
+    cell = thumbs._device_px(None)  # the default cell's size in device pixels
     for item in items:  # every thumbnail already in memory: measure painting, not decoding
-        thumbs._pixmaps[item.id] = pixmaps[item.id % 16]
+        thumbs._pixmaps[(item.id, cell)] = pixmaps[item.id % 16]
     grid = PhotoGrid(thumbs)
     grid.resize(1280, 800)
     grid.show()

@@ -91,18 +91,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     here once the app has shut down (:mod:`clipdesk.ui.process_exit`)."""
     whole_process = argv is None
     argv = list(argv) if argv is not None else sys.argv
+    from clipdesk.common.logging_setup import install_logging
+    from clipdesk.ui.platform_check import ensure_loadable
+
+    install_logging()
+    # Before any Qt module loads: a missing system library is named with its package and the
+    # app exits, where Qt would abort (exit 134) or the import of QtWidgets fail.
+    ensure_loadable(argv)
     args = parse_args(argv)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from clipdesk.common.errors import ClipDeskError
-    from clipdesk.common.logging_setup import install_logging
     from clipdesk.ui.crash_dialog import install_crash_handler
     from clipdesk.ui.gui_thread_gc import install_gui_thread_gc
     from clipdesk.ui.qt_logging import install_qt_logging
     from clipdesk.ui.single_instance import FileOpenFilter, SingleInstance, bring_to_front
 
-    install_logging()
     # instance() is typed as the QCoreApplication base; ClipDesk only ever runs a QApplication.
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv)

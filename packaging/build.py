@@ -115,10 +115,13 @@ def smoke_test(home: Path, timeout_s: float, model: str | None = None) -> dict[s
         "doctor_exit": doctor.returncode,
         "doctor_sections": {k: v.get("status") for k, v in report.items()},
         "doctor_error_output": doctor.stderr.strip()[-2000:],
+        "faiss": report.get("clipdesk", {}).get("faiss"),
         "passed": gui.returncode == 0
         and library.is_file()
         and bool(report)
-        and report.get("library", {}).get("status") == "ok",
+        and report.get("library", {}).get("status") == "ok"
+        # search past RAM loads faiss's native library: the bundle must carry it
+        and str(report.get("clipdesk", {}).get("faiss", "")).split(".")[0].isdigit(),
     }
 
 

@@ -195,6 +195,7 @@ def catalog_lines(table: CatalogTable) -> list[str]:
         "",
         "* active, + installed; sizes with ~ are float32 estimates (the hub gives the exact size)",
         f"speeds: {table.basis.describe(scaled)}",
+        f"download times: at {table.download.describe()}",
         "ImageNet: ImageNet-1k zero-shot top-1, OpenCLIP's results table; recall: Crossmodal-3600 "
         "text-to-image recall (English), Immich's table — `--json` names each figure's source",
     ]
@@ -231,7 +232,10 @@ def _finish(
             lines.append(("" if runtime.ok else "note: ") + runtime.note)
     if switch is not None:
         data["reembed"] = switch.estimate.to_json() if switch.estimate else None
+        data["starters_hint"] = switch.starters
         lines[:0] = switch.lines()
+        if switch.starters:
+            print(switch.starters, file=sys.stderr)
     emit(args, data, "\n".join(lines))
     return 0
 
@@ -243,6 +247,7 @@ class _Switch:
     name: str
     estimate: ReembedEstimate | None  # None: no library open, or a model given by path
     go: bool
+    starters: str | None = None  # a hint after the switch: the starter categories that fit
 
     def lines(self) -> list[str]:
         text = [self.estimate.describe()] if self.estimate is not None else []
@@ -277,7 +282,19 @@ def _activate_installed(
     if switch.go:
         app.models.activate(info.name)
         info = replace(info, active=True)
-    return info, switch
+    return info, replace(switch, starters=starters_hint(app)) if switch.go else switch
+
+
+STARTERS_COMMAND = "clipdesk-cli tags categories starters"
+
+
+def starters_hint(app: ClipDeskServices) -> str | None:
+    """After a switch: the real-world starter categories the library could add now that a
+    real model is active (it started on the demo model's), as a hint naming the command."""
+    if not app.library_path.exists():  # asking must not create a library
+        return None
+    offer = app.tags.starter_offer()
+    return f"hint: {offer.describe()}; `{STARTERS_COMMAND}` adds them" if offer else None
 
 
 def _install(args: argparse.Namespace, app: ClipDeskServices, verb: str, job: Any) -> int:
@@ -357,6 +374,8 @@ def run_download(args: argparse.Namespace) -> int:
         bar(p)
 
     with open_services(args) as app:
+        if not args.json:
+            _say_download_time(app, args.model)
 
         def job(token: CancelToken) -> Installed:
             try:
@@ -375,6 +394,22 @@ def run_download(args: argparse.Namespace) -> int:
         return _install(args, app, "downloaded", job)
 
 
+def _say_download_time(app: ClipDeskServices, name: str) -> None:
+    """What a catalog model's download weighs and about how long it takes here (the last
+    download's speed, else the assumed one, said as such)."""
+    from clipdesk.services import download_rate
+
+    entry = next((e for e in app.models.catalog() if e.name == name), None)
+    if entry is None or not entry.approx_bytes:
+        return  # a hub repository outside the catalog: its size is known once it starts
+    rate = download_rate.current()
+    print(
+        f"downloading {entry.title}: {size_text(entry.approx_bytes, approx=True)}, "
+        f"{rate.estimate(entry.approx_bytes)} ({rate.basis})",
+        file=sys.stderr,
+    )
+
+
 def run_activate(args: argparse.Namespace) -> int:
     from clipdesk.cli import emit
 
@@ -383,12 +418,16 @@ def run_activate(args: argparse.Namespace) -> int:
         default = app.models.default_model
         switch = _ask_to_switch(args, app, name or default)
         active = app.models.activate(name).active if switch.go else app.models.active()
+        hint = starters_hint(app) if switch.go else None
     data = {
         "active": active,
         "switched": switch.go,
         "reembed": switch.estimate.to_json() if switch.estimate else None,
+        "starters_hint": hint,
     }
     lines = [*switch.lines(), f"active model: {active or 'default (' + default + ')'}"]
+    if hint:
+        print(hint, file=sys.stderr)
     emit(args, data, "\n".join(lines))
     return 0  # declining is the user's choice, as after import or download --activate
 

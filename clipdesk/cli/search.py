@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=None,
         metavar="PATH",
-        help="only photos in this watched folder (repeatable)",
+        help="only photos in this watched folder, or in this folder inside one with its "
+        "subfolders (repeatable)",
     )
     p.add_argument(
         "--from", dest="date_from", metavar="DATE", help="taken on or after (YYYY-MM-DD)"

@@ -1,6 +1,6 @@
 """``clipdesk-cli tags``: categories, zero-shot tagging, review and XMP keywords.
 
-    tags categories list | add NAME LABEL... | remove NAME | import FILE | export FILE
+    tags categories list | add NAME LABEL... | remove NAME | import FILE | export FILE | starters
     tags apply [--category NAME]...          recompute the model's tags (keeps user decisions)
     tags list PHOTO                          a photo's tags with score and provenance
     tags confirm|reject|clear TAG PHOTO...   the user's decision (TAG is "Category|label")
@@ -54,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = tags.add_subparsers(dest="tags_command", metavar="ACTION")
     sub.required = True
 
-    cats = sub.add_parser("categories", help="list, add, remove, import or export categories")
+    cats = sub.add_parser(
+        "categories", help="list, add, remove, import or export categories, or add the starters"
+    )
     csub = cats.add_subparsers(dest="categories_command", metavar="ACTION")
     csub.required = True
     csub.add_parser("list", help="list categories and their labels").set_defaults(
@@ -64,8 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "add",
         help="add (or with --replace, redefine) a category; the library is tagged with it now",
     )
-    add.add_argument("name")
-    add.add_argument("labels", nargs="+", metavar="LABEL")
+    add.add_argument("name", help="the category's name, e.g. Scene (no '|')")
+    add.add_argument(
+        "labels",
+        nargs="+",
+        metavar="LABEL",
+        help="its labels, e.g. beach city forest; the model finds each by its name in the "
+        "prompt templates (--prompt adds more for one label)",
+    )
     add.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
@@ -96,18 +104,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--replace", action="store_true", help="redefine an existing category")
     add.set_defaults(func=cmd_cat_add)
     rm = csub.add_parser("remove", help="remove a category with all its tags")
-    rm.add_argument("name")
+    rm.add_argument("name", help="the category's name (any case)")
     rm.set_defaults(func=cmd_cat_remove)
     imp = csub.add_parser(
         "import", help="import categories from a JSON category file; the library is tagged now"
     )
-    imp.add_argument("file")
+    imp.add_argument("file", help="a category file, as `tags categories export` writes")
     imp.add_argument("--replace", action="store_true", help="redefine categories of the same name")
     imp.set_defaults(func=cmd_cat_import)
     exp = csub.add_parser("export", help="export categories to a JSON category file ('-': stdout)")
-    exp.add_argument("file")
+    exp.add_argument("file", help="the file to write, or '-' for stdout")
     exp.add_argument("names", nargs="*", metavar="NAME", help="only these categories")
     exp.set_defaults(func=cmd_cat_export)
+    starters = csub.add_parser(
+        "starters",
+        help="add the starter categories that fit the model; the library is tagged now",
+        description="Add the starter categories ClipDesk ships, those the library has no "
+        "category of that name for: for a real model the real-world set (Scene, Who, Pets, "
+        "Subject), for the demo model its own (Colour, Shape). A library starts with the set "
+        "of the model it is first tagged with; after switching from the demo model to a real "
+        "one, this adds the real-world set.",
+    )
+    which = starters.add_mutually_exclusive_group()
+    which.add_argument(
+        "--photos",
+        action="store_const",
+        const=False,
+        dest="demo_set",
+        help="the real-world set, whatever the model",
+    )
+    which.add_argument(
+        "--demo",
+        action="store_const",
+        const=True,
+        dest="demo_set",
+        help="the demo model's set (colours and shapes), whatever the model",
+    )
+    starters.set_defaults(func=cmd_cat_starters, demo_set=None)
 
     apply = sub.add_parser(
         "apply",
@@ -308,6 +341,25 @@ def cmd_cat_import(args: argparse.Namespace) -> int:
         {"imported": names, "tagged": _report_dict(report)},
         f"imported {len(names)} categories: {', '.join(names)}"
         + (f"\n{_tagged_text(report)}" if report is not None else ""),
+    )
+    return 0
+
+
+def cmd_cat_starters(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+
+    with open_services(args) as app:
+        added, report = app.tags.add_starters(args.demo_set)
+    names = [c.name for c in added]
+    text = (
+        f"added {len(names)} starter categories: {', '.join(names)}"
+        if names
+        else "the library has every category of this starter set already"
+    )
+    emit(
+        args,
+        {"added": names, "tagged": _report_dict(report)},
+        text + (f"\n{_tagged_text(report)}" if report is not None else ""),
     )
     return 0
 

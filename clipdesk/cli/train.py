@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from clipdesk.cli import open_services
@@ -31,6 +32,7 @@ from clipdesk.services.training import (
 
 if TYPE_CHECKING:
     from clipdesk.services.records import RecomputeReport
+    from clipdesk.services.training_results import HeadReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--revert",
         action="store_true",
         help="go back to zero-shot for the category (retagged at once)",
+    )
+    p.add_argument(
+        "--last",
+        action="store_true",
+        help="show the category's last training (kept in the library) instead of training",
     )
     p.add_argument(
         "--suggest",
@@ -159,20 +166,52 @@ def run_heads(args: argparse.Namespace) -> int:
                 else f"{name}: no trained head was applied",
             )
             return 0
-        ex, result = app.heads.teach(
-            args.category, target_precision=args.target_precision, progress=_progress(args)
+        if args.last:
+            return _show_last(args, app)
+        # kept in the library as the category's last training: the Train tab shows it too
+        trained = app.heads.train(
+            args.category,
+            target_precision=args.target_precision,
+            suggest=args.suggest,
+            method=args.method,
+            progress=_progress(args),
         )
-        data = result.summary()
-        data["missing_vectors"] = ex.missing_vectors
+        data = _report_data(trained)
         data["applied"] = bool(args.apply)
         if args.apply:  # retags the category now: no `tags apply` left to run
-            data["retagged"] = _retag_summary(app.heads.apply(result.head))
-        if args.suggest:
-            data["suggest"] = [
-                {"photo_id": pid, "uncertainty": round(u, 4)}
-                for pid, u in app.heads.next_to_label(result.head, args.suggest, args.method)
-            ]
+            data["retagged"] = _retag_summary(app.heads.apply(trained.head))
         emit(args, data, _heads_text(data))
+    return 0
+
+
+def _report_data(report: HeadReport) -> dict[str, Any]:
+    data = dict(report.summary)
+    data["missing_vectors"] = report.missing_vectors
+    data["trained_at"] = report.trained_at
+    if report.next_up:
+        data["suggest"] = [
+            {"photo_id": pid, "uncertainty": round(u, 4)} for pid, u in report.next_up
+        ]
+    return data
+
+
+def _show_last(args: argparse.Namespace, app: Any) -> int:
+    from clipdesk.cli import emit
+
+    name = app.tags.category(args.category).name
+    report = app.heads.last(name)
+    if report is None:
+        emit(
+            args,
+            {"category": name, "trained_at": None},
+            f"{name}: not trained with this model since its labels were last changed; "
+            f"train it with `clipdesk-cli train heads {name}`",
+        )
+        return 0
+    data = _report_data(report)
+    data["applied"] = app.heads.applied(name) is not None
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.trained_at))
+    emit(args, data, f"last training, {when}\n" + _heads_text(data, last=True))
     return 0
 
 
@@ -195,24 +234,33 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def _heads_text(d: dict[str, Any]) -> str:
+def _heads_text(d: dict[str, Any], last: bool = False) -> str:
     lines = [f"{d['category']}: {d['examples']} labelled photos ({d['model_id']})"]
     ev = d.get("evaluation")
     if ev:
         b, a = ev["before"], ev["after"]
-        lines.append(f"  held-out ({ev['folds']}-fold)   zero-shot   trained")
-        lines.append(f"  accuracy              {_fmt(b['accuracy']):>9}   {_fmt(a['accuracy']):>7}")
-        lines.append(f"  mean AP               {_fmt(b['mean_ap']):>9}   {_fmt(a['mean_ap']):>7}")
-    if d["zero_shot_kept"]:
-        lines.append("  zero-shot did best on held-out labels; the head equals it")
+        # in use (zero-shot at first) against the best other kind, on the same folds
+        was, other = ev.get("before_method", "zero-shot"), ev.get("after_method", "trained")
+        lines.append(f"  held-out ({ev['folds']}-fold)   {was:>12}   {other:>12}")
+        lines.append(
+            f"  accuracy              {_fmt(b['accuracy']):>12}   {_fmt(a['accuracy']):>12}"
+        )
+        lines.append(f"  mean AP               {_fmt(b['mean_ap']):>12}   {_fmt(a['mean_ap']):>12}")
+    lines.append(f"  head: {d['method']}")
+    if d.get("reason"):  # what the selection chose and why, figures included
+        lines.append(f"  {d['reason']}")
     if d.get("thresholds"):
         lines.append("  calibrated thresholds: " + ", ".join(f"{t:.3f}" for t in d["thresholds"]))
-    if d["applied"]:
+    if d["applied"] and last:
+        lines.append("  a trained head is applied to tagging")
+    elif d["applied"]:
         r = d["retagged"]
         lines.append(
             f"  applied: tagging uses this head; retagged {r['photos']} photos now "
             f"({r['suggested']} tags suggested, {r['candidates']} near-misses to review)"
         )
+    elif last:
+        lines.append("  no trained head is applied (train it with --apply to use it)")
     else:
         lines.append("  not applied (use --apply to use it and retag the category now)")
     for s in d.get("suggest", []):

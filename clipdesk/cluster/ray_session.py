@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,13 @@ def ray_module() -> Any:
         import ray
         import ray.data  # noqa: F401  (the pipeline's engine; ray alone is not enough)
     except ImportError as exc:
+        if getattr(sys, "frozen", False):
+            # Ray's workers run ClipDesk from a Python install, never from this bundle.
+            raise ClipDeskError(
+                "The packaged app does not include Ray, so it cannot embed on a cluster.",
+                "Run clipdesk-cli cluster embed from a Python install of ClipDesk: "
+                "pip install 'clipdesk[cluster]'.",
+            ) from exc
         raise ClipDeskError(
             "Embedding on a Ray cluster needs Ray (ray[data]), which is not installed.",
             INSTALL_HINT,

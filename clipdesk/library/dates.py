@@ -60,6 +60,12 @@ def taken_seconds(taken_at: str | None, mtime_ns: int) -> float:
     return mtime_ns / 1e9 if seconds is None else seconds
 
 
+def dated_by_exif(taken_at: str | None) -> bool:
+    """Whether :func:`taken_seconds` dates a photo by its EXIF date (else by its file's
+    mtime), so that a face can say which of the two it shows."""
+    return bool(taken_at) and _exif_seconds(taken_at or "") is not None
+
+
 def taken_seconds_of(rows: Iterable[tuple[str | None, int]]) -> list[float]:
     """:func:`taken_seconds` of many (taken_at, mtime_ns) pairs; each EXIF text is parsed once
     (a burst of photos shares its seconds)."""

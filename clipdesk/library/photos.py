@@ -21,7 +21,7 @@ import numpy as np
 from clipdesk.common.fsnames import sql_text
 from clipdesk.library.base import LibraryBase, inserted_id
 from clipdesk.library.dates import DateLike, taken_between, taken_bound, taken_seconds_of
-from clipdesk.library.folders import normalise_path, subtree_range
+from clipdesk.library.folders import normalise_path, subtree_range, under_any
 from clipdesk.library.records import PHOTO_COLUMNS, FileFacts, Photo, PhotoStatus
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -63,17 +63,30 @@ def _filters(
     statuses: Iterable[PhotoStatus | str] | None,
     taken_from: DateLike | None,
     taken_to: DateLike | None,
+    under: Sequence[str | Path] | None = None,
 ) -> tuple[list[str], list[object]]:
-    """(WHERE clauses, parameters) of the photos in ``folder_ids``, of ``statuses`` and taken
-    within the inclusive date range; None means no restriction, an empty list matches nothing."""
+    """(WHERE clauses, parameters) of the photos in ``folder_ids`` or inside a directory of
+    ``under`` (subfolders of watched folders), of ``statuses`` and taken within the inclusive
+    date range; None means no restriction, an empty list matches nothing. A directory is a
+    range of the path index (``a/b/ <= path < a/b0``), never a scan, and never ``a/bc``."""
     where: list[str] = []
     params: list[object] = []
-    if folder_ids is not None:
-        where.append(f"folder_id IN ({','.join('?' * len(folder_ids)) or 'NULL'})")
-        params += [int(f) for f in folder_ids]
+    if folder_ids is not None or under is not None:
+        places: list[str] = []
+        if folder_ids:
+            places.append(f"folder_id IN ({','.join('?' * len(folder_ids))})")
+            params += [int(f) for f in folder_ids]
+        if under:
+            inside, ranges = under_any([normalise_path(d) for d in under])
+            places.append(inside)
+            params += ranges
+        where.append("(" + " OR ".join(places) + ")" if places else "0")
     if statuses is not None:
         st = [str(s) for s in statuses]
-        where.append(f"status IN ({','.join('?' * len(st)) or 'NULL'})")
+        # Inside a subfolder the path range is the narrow index; SQLite, without statistics,
+        # would take the status index (every ok photo of the library) instead: "+" rules it out.
+        column = "+status" if under else "status"
+        where.append(f"{column} IN ({','.join('?' * len(st)) or 'NULL'})")
         params += st
     dated, bounds = taken_between(taken_from, taken_to)
     return where + dated, params + bounds
@@ -158,10 +171,12 @@ class PhotoQueries(LibraryBase):
         folder_ids: Sequence[int] | None = None,
         taken_from: DateLike | None = None,
         taken_to: DateLike | None = None,
+        under: Sequence[str | Path] | None = None,
     ) -> list[int]:
-        """Ids of the photos (any status) in ``folder_ids`` and taken within the inclusive date
-        range; None means no restriction. Search turns its folder and date filters into this."""
-        where, params = _filters(folder_ids, None, taken_from, taken_to)
+        """Ids of the photos (any status) in ``folder_ids`` or inside a directory of ``under``,
+        and taken within the inclusive date range; None means no restriction. Search turns its
+        folder and date filters into this."""
+        where, params = _filters(folder_ids, None, taken_from, taken_to, under)
         sql = "SELECT id FROM photos" + (f" WHERE {' AND '.join(where)}" if where else "")
         return [int(r[0]) for r in self.query(sql, params)]
 
@@ -173,9 +188,11 @@ class PhotoQueries(LibraryBase):
         taken_from: DateLike | None = None,
         taken_to: DateLike | None = None,
         order: Literal["path", "newest", "oldest"] = "path",
+        under: Sequence[str | Path] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, taken float64 POSIX seconds) of the photos passing the filters (None: no
-        restriction), ordered by path, or by date (newest or oldest first; the same date: by
+        restriction; ``under``: directories inside watched folders, as for
+        :meth:`photo_ids_matching`), ordered by path, or by date (newest or oldest first; the same date: by
         path): what browsing shows and the date orders sort by, without reading whole rows.
         Dates as :func:`clipdesk.library.dates.taken_seconds` tells them.
 
@@ -187,6 +204,7 @@ class PhotoQueries(LibraryBase):
             tuple(sorted(str(s) for s in statuses)) if statuses is not None else None,
             taken_bound(taken_from, end=False),
             taken_bound(taken_to, end=True),
+            tuple(normalise_path(d) for d in under) if under is not None else None,
         )
         stamp = self.change_stamp()  # before the read: a commit during it makes the next miss
         with _DATES_LOCK:
@@ -197,12 +215,18 @@ class PhotoQueries(LibraryBase):
             return hit[1], hit[2]
         if order != "path":
             by_path, when = self.photo_dates(
-                folder_ids=folder_ids, statuses=statuses, taken_from=taken_from, taken_to=taken_to
+                folder_ids=folder_ids,
+                statuses=statuses,
+                taken_from=taken_from,
+                taken_to=taken_to,
+                under=under,
             )
             dated = np.argsort(-when if order == "newest" else when, kind="stable")
             ids, taken = by_path[dated], when[dated]
         else:
-            ids, taken = self._photo_dates_by_path(folder_ids, statuses, taken_from, taken_to)
+            ids, taken = self._photo_dates_by_path(
+                folder_ids, statuses, taken_from, taken_to, under
+            )
         ids.flags.writeable = taken.flags.writeable = False  # shared by every caller
         if self.connection().in_transaction:
             return ids, taken  # it may see changes of its own that are rolled back yet
@@ -218,8 +242,9 @@ class PhotoQueries(LibraryBase):
         statuses: Iterable[PhotoStatus | str] | None,
         taken_from: DateLike | None,
         taken_to: DateLike | None,
+        under: Sequence[str | Path] | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        where, params = _filters(folder_ids, statuses, taken_from, taken_to)
+        where, params = _filters(folder_ids, statuses, taken_from, taken_to, under)
         sql = "SELECT id, taken_at, mtime_ns FROM photos"
         sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY path"
         rows = self.query(sql, params)

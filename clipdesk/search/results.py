@@ -17,7 +17,9 @@ SqlKey = tuple[tuple[str, ...] | None, str | None, str | None]
 
 @dataclass(frozen=True)
 class SearchFilters:
-    folders: Sequence[int | str | Path] | None = None  # folder ids or paths; None: all
+    # watched folders (ids or paths) or folders inside them (paths: with their subfolders);
+    # a photo in any of them passes. None: all
+    folders: Sequence[int | str | Path] | None = None
     date_from: DateLike | None = None  # inclusive; a date means from its first second
     date_to: DateLike | None = None  # inclusive; a date means up to its last second
     statuses: Sequence[str] = (PhotoStatus.OK.value,)

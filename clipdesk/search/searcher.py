@@ -419,8 +419,10 @@ class Searcher:
         return out
 
     def _query_allowed(self, filters: SearchFilters) -> np.ndarray:
+        folder_ids, under = _scope(self.library, filters)
         ids = self.library.photo_ids_matching(
-            folder_ids=_folder_ids(self.library, filters),
+            folder_ids=folder_ids,
+            under=under,
             taken_from=filters.date_from,
             taken_to=filters.date_to,
         )
@@ -441,13 +443,13 @@ def _ann_similarities(
     return np.asarray(ids, np.int64), np.ascontiguousarray(sims, np.float32)
 
 
-def _folder_ids(library: Library, filters: SearchFilters) -> list[int] | None:
-    """The watched folders' ids of a folder filter (folders the library lacks match nothing);
-    None: no folder filter."""
+def _scope(library: Library, filters: SearchFilters) -> tuple[list[int] | None, list[str] | None]:
+    """(watched folders' ids, directories inside them) of a folder filter, for the library's
+    queries (folders the library lacks match nothing); (None, None): no folder filter."""
     if filters.folders is None:
-        return None
-    found = (library.folder(f) for f in filters.folders)
-    return [folder.id for folder in found if folder is not None]
+        return None, None
+    scope = library.folder_scope(filters.folders)
+    return list(scope.folder_ids), list(scope.under)
 
 
 def passing(library: Library, photo_ids: np.ndarray, filters: SearchFilters) -> np.ndarray:
@@ -464,8 +466,10 @@ def passing(library: Library, photo_ids: np.ndarray, filters: SearchFilters) -> 
     statuses = set(filters.statuses)
     if PhotoStatus.OK.value in statuses:
         statuses.add(PhotoStatus.PENDING.value)
+    folder_ids, under = _scope(library, filters)
     shown, _ = library.photo_dates(
-        folder_ids=_folder_ids(library, filters),
+        folder_ids=folder_ids,
+        under=under,
         statuses=sorted(statuses),
         taken_from=filters.date_from,
         taken_to=filters.date_to,

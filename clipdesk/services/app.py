@@ -292,6 +292,11 @@ class ClipDeskServices:
         """The model asked for, a name or a path (None: the active one in the settings)."""
         return self._model_source
 
+    @property
+    def model_if_loaded(self) -> ClipModel | None:
+        """The active model if it is loaded (or was handed in), without loading it."""
+        return self._model
+
     def _pin_search_model(self) -> None:
         """Record the model search uses now, so it keeps searching with it while another one
         embeds. Nothing to pin in a library that does not exist yet, nor when the current model

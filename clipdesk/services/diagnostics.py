@@ -9,6 +9,7 @@ Library: never created or migrated, so running the doctor cannot make things wor
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import json
 import platform
@@ -65,7 +66,17 @@ def runtime_info() -> Section:
         "pillow": _dist_version("Pillow") or _dist_version("pillow") or "not installed",
         # the CPU runtime (clipdesk.model.runtime); its version is in every export's manifest
         "onnxruntime": _dist_version("onnxruntime") or "not installed",
+        # approximate search past RAM (clipdesk.search.ann_index): imported, not only installed,
+        # so a packaged app missing its native library says so here
+        "faiss": _imported_version("faiss"),
     }
+
+
+def _imported_version(module: str) -> str:
+    try:
+        return str(getattr(importlib.import_module(module), "__version__", "unknown"))
+    except ImportError as exc:
+        return f"not importable ({exc})"
 
 
 def _dist_version(name: str) -> str | None:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import builtins
 import logging
-from dataclasses import dataclass, field
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, ProgressCallback
 from clipdesk.library.errors import FolderError
+from clipdesk.library.folders import is_inside
 from clipdesk.library.records import Folder, FolderStatus, PhotoStatus
 from clipdesk.scanning.scanner import ChangeSet, check_folder
 from clipdesk.services import purge_notice
@@ -108,6 +112,61 @@ class PhotoProblem:
     id: int
     path: str
     reason: str
+    folder_id: int | None = None  # the watched folder it is in
+
+
+@dataclass(frozen=True)
+class FolderNode:
+    """A watched folder or a folder inside one, with the photos search finds there (status ok;
+    its subfolders' included), for a folder filter as a tree: ``path`` is what a search's
+    ``folders`` take (exact, also for names that are not UTF-8)."""
+
+    path: str
+    name: str  # a watched folder: its whole path; a subfolder: its own name
+    photos: int
+    children: tuple[FolderNode, ...] = ()
+    folder_id: int | None = None  # set for a watched folder
+
+
+def folder_tree(
+    folders: Sequence[Folder], counts: Iterable[tuple[int, str, int]]
+) -> list[FolderNode]:
+    """The tree of ``folders`` from :meth:`~clipdesk.library.store.Library.directory_counts`'
+    rows: every directory holding photos, with the directories above it up to its watched
+    folder, each counting its own photos and its subfolders'; by name."""
+    roots = {f.id: str(f.path) for f in folders}
+    totals: dict[int, dict[tuple[str, ...], int]] = {f.id: {(): 0} for f in folders}
+    for folder_id, directory, n in counts:
+        root = roots.get(folder_id)
+        if root is None:
+            continue
+        rel = os.path.relpath(directory, root) if is_inside(directory, root) else os.curdir
+        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+        mine = totals[folder_id]
+        for depth in range(len(parts) + 1):  # every folder above it holds its photos too
+            mine[parts[:depth]] = mine.get(parts[:depth], 0) + n
+    return [
+        replace(_subtree(roots[f.id], totals[f.id]), folder_id=f.id)
+        for f in sorted(folders, key=lambda f: shown(str(f.path)).casefold())
+    ]
+
+
+def _subtree(root: str, totals: dict[tuple[str, ...], int]) -> FolderNode:
+    children: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for parts in totals:
+        if parts:
+            children.setdefault(parts[:-1], []).append(parts)
+
+    def node(parts: tuple[str, ...]) -> FolderNode:
+        below = sorted(children.get(parts, ()), key=lambda k: shown(k[-1]).casefold())
+        return FolderNode(
+            os.path.join(root, *parts),
+            parts[-1] if parts else root,
+            totals[parts],
+            tuple(node(k) for k in below),
+        )
+
+    return node(())
 
 
 def change_summary(changes: ChangeSet) -> dict[str, Any]:
@@ -210,6 +269,13 @@ class FolderService:
             for f in library.folders()
         ]
 
+    def tree(self) -> builtins.list[FolderNode]:
+        """Every watched folder with its subfolders, each with the photos search finds there
+        (:func:`folder_tree`): one grouped query of the library, cached until it changes."""
+        library = self.app.library
+        counts = library.directory_counts(statuses=[PhotoStatus.OK.value])
+        return folder_tree(library.folders(), counts)
+
     def get(self, folder: int | str | Path) -> FolderRecord:
         """One folder by id or path (FolderError if the library does not watch it)."""
         found = self.app.library.folder(folder)
@@ -267,4 +333,6 @@ class FolderService:
         """Photos in error with their reasons, by path: of one folder, or of the library."""
         folder_id = None if folder is None else self.get(folder).id
         photos = self.app.library.photos(folder_id=folder_id, statuses=[PhotoStatus.ERROR])
-        return [PhotoProblem(p.id, str(p.path), p.error or "unreadable") for p in photos]
+        return [
+            PhotoProblem(p.id, str(p.path), p.error or "unreadable", p.folder_id) for p in photos
+        ]

@@ -9,13 +9,15 @@ force gives, with no ``tags apply`` left to run.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from clipdesk.common.progress import CancelToken, ProgressCallback
+from clipdesk.services.training_results import HeadReport, load_head_report, save_head_report
 from clipdesk.tags.heads import examples as head_examples
 from clipdesk.tags.heads import store as head_store
 from clipdesk.tags.heads.examples import CategoryExamples, Comparison
-from clipdesk.tags.heads.fit import Head
+from clipdesk.tags.heads.fit import Head, check_head_fits
 from clipdesk.tags.heads.teach import TeachResult
 from clipdesk.tags.tagger import RecomputeReport
 
@@ -51,8 +53,11 @@ class HeadService:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> tuple[CategoryExamples, TeachResult]:
-        """Evaluate on held-out labels, train on all, calibrate thresholds to
-        ``target_precision`` if given. Nothing is applied: the user decides (:meth:`apply`)."""
+        """Choose the head on held-out labels (it replaces the head in use, zero-shot or the one
+        applied, only on a clear gain: :mod:`clipdesk.tags.heads.selection`), train it on all,
+        calibrate thresholds to ``target_precision`` if given. The result's summary says what
+        was chosen and why (``reason``, ``figures``). Nothing is applied: the user decides
+        (:meth:`apply`, which retags the category at once)."""
         return head_examples.teach_category(
             self.app.library,
             self.app.tags.model(),
@@ -61,6 +66,45 @@ class HeadService:
             progress=progress,
             cancel=cancel,
         )
+
+    def train(
+        self,
+        category: str,
+        *,
+        target_precision: float | None = None,
+        suggest: int = 20,
+        method: str = "margin",
+        compare: int = 48,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> HeadReport:
+        """:meth:`teach`, then the held-out photos the head changed (up to ``compare``) and the
+        ``suggest`` photos to label next, kept as the category's last training: the Train tab
+        shows it again after a restart, ``train heads --last`` prints it. Nothing is applied."""
+        ex, result = self.teach(
+            category, target_precision=target_precision, progress=progress, cancel=cancel
+        )
+        report = HeadReport(
+            summary=result.summary(),
+            head=result.head,
+            compare=tuple(self.before_after(ex, result, compare)),
+            next_up=tuple(self.next_to_label(result.head, suggest, method)) if suggest else (),
+            missing_vectors=ex.missing_vectors,
+            trained_at=time.time(),
+        )
+        save_head_report(self.app.library, report)
+        return report
+
+    def last(self, category: str) -> HeadReport | None:
+        """The category's last training with the tagging model; None when there was none, or
+        when the category's labels or prompts changed since (its figures would describe another
+        category: train again)."""
+        found = self.app.tags.category(category)
+        model_id = self.app.tags.model().id
+        report = load_head_report(self.app.library, model_id, found.name)
+        if report is None or not check_head_fits(report.head, found, model_id):
+            return None
+        return report
 
     def next_to_label(
         self, head: Head, limit: int = 20, method: str = "margin"

@@ -5,19 +5,26 @@ is :mod:`clipdesk.services.switch_cost`).
 Speeds are the catalog machine's measurements (:mod:`clipdesk.model.speed`) scaled by this
 computer's probe once it has run; before that the table shows the catalog machine's own figures
 and says so. A model outside the catalog (imported, fine-tuned, the demo) has no speed figure.
+A download's time is estimated from this computer's last download, else from a stated assumed
+rate (:mod:`clipdesk.services.download_rate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from clipdesk.services.download_rate import DownloadRate
 
 if TYPE_CHECKING:
     from clipdesk.model.catalog import CatalogEntry, Figure
     from clipdesk.model.manager import ModelInfo
     from clipdesk.model.speed import CatalogSpeeds, Probe, SpeedEstimate
+
+# The real model a first run with the demo suggests: small and fast enough for a laptop's CPU.
+FIRST_DOWNLOAD = "clip-vit-base-patch32"
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -166,10 +173,24 @@ class CatalogRow:
 class CatalogTable:
     rows: tuple[CatalogRow, ...]
     basis: SpeedBasis
+    download: DownloadRate = field(default_factory=DownloadRate.assumed)
 
     @classmethod
     def empty(cls) -> CatalogTable:
         return cls((), SpeedBasis("", "", None, ""))
+
+    def suggested_download(self) -> CatalogRow | None:
+        """The real model to suggest beside the demo (:data:`FIRST_DOWNLOAD`), unless some
+        real model is installed already."""
+        if any(r.installed and not r.demo for r in self.rows):
+            return None
+        return next((r for r in self.rows if r.name == FIRST_DOWNLOAD and not r.installed), None)
+
+    def download_text(self, row: CatalogRow) -> str:
+        """A row's download, e.g. "~605 MB, about 1 min at 10 MB/s" ("" when installed)."""
+        if row.installed or not row.size_bytes:
+            return ""
+        return f"{size_text(row.size_bytes, approx=True)}, {self.download.estimate(row.size_bytes)}"
 
     def to_json(self) -> dict[str, Any]:
         b = self.basis
@@ -181,6 +202,7 @@ class CatalogTable:
                 "reference": b.reference,
                 "probe_images_per_s": b.probe_images_per_s,
             },
+            "download_rate": self.download.to_json(),
         }
 
 
@@ -267,8 +289,10 @@ def build_table(
     catalog: Sequence[CatalogEntry],
     speeds: CatalogSpeeds | None,
     probe: Probe | None,
+    download: DownloadRate | None = None,
 ) -> CatalogTable:
-    """Installed models first (in the manager's order), then the catalog's others."""
+    """Installed models first (in the manager's order), then the catalog's others; download
+    times at ``download`` (default: the assumed rate)."""
     from clipdesk.model.speed import REFERENCE, estimate
 
     def speed_of(entry: CatalogEntry | None) -> SpeedEstimate | None:
@@ -288,4 +312,4 @@ def build_table(
         probe_images_per_s=probe.images_per_s if probe and speeds and probe.ratio(speeds) else None,
         reference=REFERENCE,
     )
-    return CatalogTable(tuple(rows), basis)
+    return CatalogTable(tuple(rows), basis, download or DownloadRate.assumed())

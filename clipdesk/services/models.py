@@ -134,10 +134,17 @@ class ModelService:
         """Installed and downloadable models with size, speed on this computer, published
         quality and languages (nothing is measured or fetched to list them)."""
         from clipdesk.model import speed
+        from clipdesk.services import download_rate
         from clipdesk.services.model_catalog import build_table
 
         probe = speed.cached_probe(self.probe_device())
-        return build_table(self.installed(), self.catalog(), speed.load_catalog_speeds(), probe)
+        return build_table(
+            self.installed(),
+            self.catalog(),
+            speed.load_catalog_speeds(),
+            probe,
+            download_rate.current(),
+        )
 
     def probe_device(self) -> str:
         """The device the model runs on here, as the probe times it."""
@@ -247,11 +254,14 @@ class ModelService:
         prepare it for ONNX Runtime (``prepare_progress``, default ``progress``: the export's
         steps)."""
         from clipdesk.model.download import download_model
+        from clipdesk.services.download_rate import RateRecorder
 
         replaced = self._replaced(None, name, on_clash)
+        timed = RateRecorder(progress)  # the next download's estimate: this one's speed
         info = download_model(
-            name_or_repo, name=name, on_clash=on_clash, progress=progress, cancel=cancel
+            name_or_repo, name=name, on_clash=on_clash, progress=timed, cancel=cancel
         )
+        timed.save()
         return self._prepared(info, replaced, prepare_progress or progress, cancel)
 
     def _replaced(
@@ -327,6 +337,23 @@ class ModelService:
         from clipdesk.model.manager import resolve_model
 
         return resolve_model(self.app.model_source if self.app is not None else None)
+
+    def active_is_demo(self) -> bool:
+        """Whether the app's model (the one asked for, else the active one) is the bundled demo
+        model, told without loading it: from the loaded model, else its folder's clipdesk.json.
+        A model that cannot be found is not the demo (the demo is bundled: a missing one was
+        the user's choice)."""
+        from clipdesk.common.errors import ClipDeskError
+        from clipdesk.services.model_catalog import read_meta
+
+        loaded = self.app.model_if_loaded if self.app is not None else None
+        if loaded is not None:
+            return bool(getattr(loaded, "is_demo", False))
+        try:
+            folder = self.source()
+        except ClipDeskError:
+            return False
+        return bool(read_meta(folder).get("demo", False))
 
     # --- the running app's model ----------------------------------------------------------------
     def load(self) -> LoadedModel:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.search.results import SearchFilters as SearchFilters
     from clipdesk.search.results import SearchResult as SearchResult
     from clipdesk.services.folders import FolderAdded as FolderAdded
+    from clipdesk.services.folders import FolderNode as FolderNode
     from clipdesk.services.folders import FolderRecord as FolderRecord
     from clipdesk.services.folders import FolderRelocated as FolderRelocated
     from clipdesk.services.folders import PhotoProblem as PhotoProblem
@@ -106,6 +107,7 @@ _HOMES: dict[str, str] = {
     "FinetuneStopped": "clipdesk.services.training",
     "Folder": "clipdesk.library.records",
     "FolderAdded": "clipdesk.services.folders",
+    "FolderNode": "clipdesk.services.folders",
     "FolderRecord": "clipdesk.services.folders",
     "FolderRelocated": "clipdesk.services.folders",
     "FolderStatus": "clipdesk.library.records",

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.library.dates import DateLike, taken_seconds
+from clipdesk.common.fsnames import shown
+from clipdesk.library.dates import DateLike, dated_by_exif, taken_seconds
 from clipdesk.library.records import Photo, PhotoStatus
 from clipdesk.search.fusion import fuse
 from clipdesk.search.query import Query, QueryError, WordQuery
@@ -70,7 +71,8 @@ class PhotoSearch:
     image: Image.Image | str | Path | None = None
     image_weight: float = 1.0
     like_photo: int | str | Path | None = None  # a photo id, or the path of a library photo
-    folders: Sequence[int | str | Path] | None = None  # watched folders (ids or paths)
+    # watched folders (ids or paths), or folders inside them (paths, subfolders included)
+    folders: Sequence[int | str | Path] | None = None
     tags: Sequence[str] = ()  # tag expressions, all required: "Scene|beach", "!Pets|dog"
     confirmed_tags: bool = False  # tags match only the user's confirmed ones
     date_from: DateLike | None = None  # inclusive
@@ -157,6 +159,11 @@ def taken_timestamp(photo: Photo) -> float:
     return taken_seconds(photo.taken_at, photo.mtime_ns)
 
 
+def taken_from_exif(photo: Photo) -> bool:
+    """Whether :func:`taken_timestamp` is the photo's EXIF date (else its file's mtime)."""
+    return dated_by_exif(photo.taken_at)
+
+
 def query_of(request: PhotoSearch, like_id: int | None = None) -> Query:
     """The parsed query of a request (text syntax of clipdesk.search.query, plus the image and
     the photo to look like). Raises QueryError for text that is not a valid query."""
@@ -182,17 +189,20 @@ def photo_id(app: ClipDeskServices, ref: int | str | Path) -> int:
     return app.photo(ref).id
 
 
-def folder_ids(app: ClipDeskServices, folders: Sequence[int | str | Path]) -> list[int]:
-    """Watched folders' ids (ClipDeskError naming the first one the library does not watch)."""
-    out = []
-    for ref in folders:
-        found = app.library.folder(ref if isinstance(ref, int) else Path(ref).expanduser())
-        if found is None:
-            raise ClipDeskError(
-                f"{ref} is not a watched folder.", "See `clipdesk-cli folders list`."
-            )
-        out.append(found.id)
-    return out
+def folder_scope(
+    app: ClipDeskServices, folders: Sequence[int | str | Path]
+) -> tuple[list[int], list[str]]:
+    """(watched folders' ids, folders inside them) of a folder filter: each a watched folder
+    (id or path) or a folder inside one (path), which takes its subfolders along
+    (ClipDeskError naming the first that is neither)."""
+    refs = [ref if isinstance(ref, int) else Path(ref).expanduser() for ref in folders]
+    scope = app.library.folder_scope(refs)
+    if scope.unknown:
+        raise ClipDeskError(
+            f"{shown(str(scope.unknown[0]))} is not a watched folder or a folder inside one.",
+            "See `clipdesk-cli folders list`.",
+        )
+    return list(scope.folder_ids), list(scope.under)
 
 
 def tagged_ids(
@@ -207,8 +217,12 @@ def tagged_ids(
 
 def filters_of(app: ClipDeskServices, request: PhotoSearch) -> SearchFilters:
     """The search filters of a request, its folders (as ids) and tags resolved."""
+    folders: list[int | str] | None = None
+    if request.folders is not None:
+        ids, under = folder_scope(app, request.folders)
+        folders = [*ids, *under]
     return SearchFilters(
-        folders=folder_ids(app, request.folders) if request.folders is not None else None,
+        folders=folders,
         date_from=request.date_from,
         date_to=request.date_to,
         statuses=tuple(request.statuses),
@@ -277,8 +291,13 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
     filters = filters_of(app, request)
     newest = request.sort != "oldest"
     if not request.is_search:
+        folder_ids: list[int] | None = None
+        under: list[str] | None = None
+        if request.folders is not None:
+            folder_ids, under = folder_scope(app, request.folders)
         ids, _taken = app.library.photo_dates(
-            folder_ids=folder_ids(app, request.folders) if request.folders is not None else None,
+            folder_ids=folder_ids,
+            under=under,
             statuses=list(filters.statuses),
             taken_from=filters.date_from,
             taken_to=filters.date_to,

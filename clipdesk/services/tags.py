@@ -13,7 +13,12 @@ One rule each, decided here and nowhere else:
   :mod:`clipdesk.services.steps`), so a crash or a lock never loses them; ``import_xmp`` reads
   titles and descriptions again with the keywords;
 - XMP sidecars are named and filled as the shared settings say (``xmp_naming``,
-  ``xmp_write_suggestions``) unless a call asks otherwise for one run.
+  ``xmp_write_suggestions``) unless a call asks otherwise for one run;
+- the starter categories fit the model: a library first used for tags with the demo model gets
+  the demo model's set (colour, shape), with a real model the real-world set; once a real model
+  is active, a library that started on the demo's set is offered the real-world one
+  (:meth:`TagService.starter_offer`, added by :meth:`TagService.add_starters`), until the user
+  adds or declines it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from clipdesk.tags.categories import Category, CategoryError, check_capacity
 from clipdesk.tags.category_file import (
     dump_categories,
     read_category_file,
+    starter_categories,
     write_category_file,
 )
 from clipdesk.tags.records import (
@@ -48,7 +54,7 @@ from clipdesk.tags.records import (
     TagState,
     chunks,
 )
-from clipdesk.tags.store.tag_store import TagStore
+from clipdesk.tags.store.tag_store import DEMO_SET, TagStore
 from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpImportReport, XmpReport
 from clipdesk.tags.xmp.names import SidecarNames
 from clipdesk.tags.xmp.sidecar import SidecarNaming
@@ -58,7 +64,7 @@ from clipdesk.tags.zero_shot import TextModel, build_classifier
 if TYPE_CHECKING:
     from clipdesk.services.app import ClipDeskServices
 
-__all__ = ["CaptionReport", "TagService", "split_tag"]
+__all__ = ["CaptionReport", "StarterOffer", "TagService", "split_tag"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +76,23 @@ class CaptionReport:
     photos: int = 0  # photos read
     captioned: int = 0  # of them, with an XMP title or description
     problems: list[str] = field(default_factory=list)  # packets skipped, each with its reason
+
+
+@dataclass(frozen=True)
+class StarterOffer:
+    """The real-world starter categories a library that started on the demo model lacks, to
+    offer once a real model is active (both faces: the app asks, the CLI prints a hint)."""
+
+    names: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (
+            f"the real-world starter categories ({', '.join(self.names)}) fit this model; "
+            "the library has the demo model's (colours and shapes)"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {"names": list(self.names)}
 
 
 class TagService:
@@ -88,7 +111,10 @@ class TagService:
         """The library's tag store (its first use installs the starter categories)."""
         with self._lock:
             if self._store is None or self._store.lib is not self.app.library:
-                self._store = TagStore(self.app.library)
+                store = TagStore(self.app.library, install_starters=False)
+                if store.starter_set() is None:  # only a first use needs to know the model
+                    store.ensure_starter_categories(demo_model=self.app.models.active_is_demo())
+                self._store = store
             return self._store
 
     def model(self) -> TextModel:
@@ -180,6 +206,43 @@ class TagService:
     def categories_document(self, names: Sequence[str] = ()) -> str:
         """The categories (or those named) as the text of a category file."""
         return dump_categories(self._named(names))
+
+    def starter_offer(self) -> StarterOffer | None:
+        """The real-world starter categories to offer: the library started with the demo
+        model's set, the active model is a real one, the user has neither added nor declined
+        them, and some are missing by name. None otherwise."""
+        store = self.store
+        if store.starter_set() != DEMO_SET or store.photo_starters_declined():
+            return None
+        if self.app.models.active_is_demo():
+            return None
+        have = {c.name.casefold() for c in store.categories()}
+        missing = tuple(c.name for c in starter_categories() if c.name.casefold() not in have)
+        return StarterOffer(missing) if missing else None
+
+    def add_starters(
+        self,
+        demo_model: bool | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[list[Category], RecomputeReport | None]:
+        """Add the starter categories that fit the active model (``demo_model`` None), or the
+        demo model's set (True) or the real-world set (False): those the library has no
+        category of that name for. They retag the library at once; returns those added."""
+        demo = self.app.models.active_is_demo() if demo_model is None else demo_model
+        store = self.store
+        have = {c.name.casefold() for c in store.categories()}
+        check_capacity(
+            store.categories(),
+            [c for c in starter_categories(demo) if c.name.casefold() not in have],
+        )
+        added = store.add_starter_categories(demo)
+        return added, self._retag(added, progress, cancel)
+
+    def decline_starters(self) -> None:
+        """The user does not want the real-world starter categories: not offered again."""
+        self.store.decline_photo_starters()
 
     def _named(self, names: Sequence[str]) -> list[Category]:
         return [self.store.category(n) for n in names] if names else self.store.categories()

@@ -15,6 +15,7 @@ cancel leaves the version on PyTorch, never undoes it).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from clipdesk.training.captions import SOURCE_TITLES, SOURCES
 if TYPE_CHECKING:
     from clipdesk.model.versions import VersionInfo
     from clipdesk.services.app import ClipDeskServices
+    from clipdesk.services.training_results import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,16 @@ class TrainingService:
             result = job.run(progress=progress, cancel=cancel, on_point=on_point)
         except CancelledError as exc:
             raise FinetuneStopped(job.folder) from exc
+        from clipdesk.services.training_results import note_run
+
+        # the job folder holds the figures and curves; the library, which run was the last
+        note_run(
+            self.app.library,
+            job.folder,
+            str(job.spec["base_name"]),
+            result.model_name,
+            float(job.spec.get("finished") or time.time()),
+        )
         prepared = self.app.runtimes.try_prepare(
             result.model_path, progress=progress, cancel=cancel
         )
@@ -165,6 +177,13 @@ class TrainingService:
             log.warning("%s", prepared.note)
         activation = self.activate(result.model_name) if activate else None
         return FinetuneRun(job.folder, result, data, activation, prepared)
+
+    def last_run(self) -> RunReport | None:
+        """The last finished run made from the app's model (or the run that made it), with its
+        figures and curves: what the Train tab shows again after a restart."""
+        from clipdesk.services.training_results import last_run
+
+        return last_run(self.app.library, self.app.models.source().name)
 
     def _job_to_resume(self, resume: str | Path) -> Any:
         from clipdesk.model.finetune import FinetuneJob, pending_jobs

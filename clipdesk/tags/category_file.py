@@ -1,4 +1,5 @@
-"""The category file: tag categories as JSON, for import, export and the shipped starter set.
+"""The category file: tag categories as JSON, for import, export and the shipped starter sets
+(one for real photo models, one for the demo model, which knows only coloured shapes).
 
 Format (UTF-8 JSON; ``version`` is 1)::
 
@@ -56,6 +57,9 @@ _TOP_KEYS = {"format", "version", "categories"}
 _CATEGORY_KEYS = {"name", "mode", "threshold", "templates", "auto", "labels"}
 _LABEL_KEYS = {"name", "prompts", "threshold"}
 STARTER_FILE = Path(__file__).with_name("starter_categories.json")
+# The demo model knows colours and shapes only (models/clipdesk-mini/MODEL_CARD.md): real-world
+# labels would tag its coloured shapes "Pets: cat", so it gets the categories of its own world.
+DEMO_STARTER_FILE = Path(__file__).with_name("starter_categories_demo.json")
 
 
 class CategoryFileError(ClipDeskError):
@@ -383,6 +387,8 @@ def write_category_file(path: str | os.PathLike[str], categories: Sequence[Categ
         raise CategoryFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def starter_categories() -> list[Category]:
-    """The categories ClipDesk ships; a new library starts with them (the user may edit or remove)."""
-    return read_category_file(STARTER_FILE)
+def starter_categories(demo_model: bool = False) -> list[Category]:
+    """The categories ClipDesk ships for a real model (Scene, Who, Pets, Subject), or with
+    ``demo_model`` for the demo model (Colour, Shape); a new library starts with the set of
+    the model it is first tagged with (the user may edit or remove them)."""
+    return read_category_file(DEMO_STARTER_FILE if demo_model else STARTER_FILE)

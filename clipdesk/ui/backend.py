@@ -9,6 +9,7 @@ the model, on a worker, after the window is painted.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +21,15 @@ from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.services.ann import AnnReport, AnnStatus
 from clipdesk.services.app import ClipDeskServices
-from clipdesk.services.folders import FolderRecord
+from clipdesk.services.folders import FolderNode, FolderRecord
 from clipdesk.services.models import LoadedModel
 from clipdesk.services.records import OcrBacklog, OcrReport, SwitchCost
 from clipdesk.services.search import PhotoSearch
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.photo_rows import PAGE
 from clipdesk.ui.rows import (
+    FolderChoice,
+    FolderProblem,
     FolderRow,
     ModelInfo,
     SearchAnswer,
@@ -137,8 +140,29 @@ class Backend:
     def purge_rule(self) -> str:
         return self.services.folders.purge_rule()
 
-    def folder_errors(self, folder_id: int) -> list[tuple[str, str]]:
-        return [(shown(p.path), shown(p.reason)) for p in self.services.folders.errors(folder_id)]
+    def folder_errors(self, folder_id: int | None = None) -> list[FolderProblem]:
+        """The files that could not be read, and why: of one folder, or (None) of every one;
+        a folder that cannot be read itself (or a subfolder of it) first."""
+        folders = self.services.folders.list()
+        if folder_id is not None:
+            folders = [f for f in folders if f.id == folder_id]
+        roots = {f.id: str(f.path) for f in folders}
+        out = [
+            FolderProblem("", shown(f.path), shown(f.error)) for f in folders if f.error is not None
+        ]
+        for p in self.services.folders.errors(folder_id):
+            root = roots.get(p.folder_id) if p.folder_id is not None else None
+            # the file as the folder holds it: its subfolders say where to look
+            name = os.path.relpath(p.path, root) if root else os.path.basename(p.path)
+            out.append(
+                FolderProblem(shown(name), shown(root or ""), shown(p.reason), shown(p.path))
+            )
+        return out
+
+    def folder_tree(self) -> list[FolderChoice]:
+        """The folder filter's tree: watched folders and their subfolders, with the photos
+        search finds in each (one grouped query, cached until the library changes)."""
+        return [_choice(node) for node in self.services.folders.tree()]
 
     def retry_errors(self, folder_id: int | None = None) -> int:
         """Queue a folder's photos in error again ("Retry failed"); the next index run reads them."""
@@ -240,7 +264,7 @@ class Backend:
                 text=req.text,
                 image=image,
                 like_photo=req.like_photo_id,
-                folders=[req.folder_id] if req.folder_id is not None else None,
+                folders=[req.folder] if req.folder is not None else None,
                 tags=[f"{req.tag[0]}|{req.tag[1]}"] if req.tag is not None else (),
                 date_from=req.date_from,
                 date_to=req.date_to,
@@ -282,6 +306,17 @@ def _folder_row(record: FolderRecord) -> FolderRow:
         errors=record.errors,
         purge_text=record.purge.text if record.purge is not None else None,
         ocr=record.folder.ocr,
+        scanned=record.folder.last_scan is not None,
+    )
+
+
+def _choice(node: FolderNode) -> FolderChoice:
+    return FolderChoice(
+        node.path,
+        shown(node.name),
+        node.photos,
+        tuple(_choice(c) for c in node.children),
+        node.folder_id,
     )
 
 

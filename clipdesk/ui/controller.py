@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, short_duration
@@ -91,6 +91,7 @@ class AppController(QObject):
     errorRaised = Signal(str, str)  # message, hint
     libraryFailed = Signal(str, str)  # message, hint: no library is open; the window offers others
     noticeRaised = Signal(str)  # something the user should know, shown once in the status bar
+    photosCounted = Signal()  # library_state has a new count (once a second at most in a run)
     _diskChanged = Signal()  # emitted from the watcher thread
 
     def __init__(
@@ -123,6 +124,14 @@ class AppController(QObject):
         self._retiring: set[Backend] = set()
         self._dirty = False
         self._recovery_shown = False
+        # The status bar's count: read in the db pool, one read at a time, at most once a
+        # second while a job reports progress (so it is true while photos arrive).
+        self._counting = False
+        self._count_again = False
+        self._last_count = QElapsedTimer()
+        self._count_later = QTimer(self)  # the last progress of a second is counted too
+        self._count_later.setSingleShot(True)
+        self._count_later.timeout.connect(self.count_photos)
         self._reindex = QTimer(self)  # coalesces watcher events into one index run
         self._reindex.setSingleShot(True)
         self._reindex.setInterval(800)
@@ -165,7 +174,8 @@ class AppController(QObject):
             backend.close()
             return
         self.backend = backend
-        self.library_state = f"Library: {backend.photo_count():,} photos"
+        self.library_state = "Library: counting photos…"
+        self.count_photos()
         self.stateChanged.emit()
         self.libraryReady.emit()
         self.libraryChanged.emit()
@@ -387,7 +397,43 @@ class AppController(QObject):
         self.jobs.resume()
         self.index_now()
 
+    def count_photos(self) -> None:
+        """Count the library's photos for the status bar, in the db pool (never the GUI
+        thread: a count reads the library); one count at a time, once more if asked meanwhile."""
+        if self.backend is None:
+            return
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting = True
+        self._last_count.start()
+        self._count_later.stop()
+        backend = self.backend
+
+        def counted(n: int) -> None:
+            self._counting = False
+            if self.backend is backend:  # not a count of a library closed meanwhile
+                self.library_state = f"Library: {n:,} photos"
+                self.stateChanged.emit()
+                self.photosCounted.emit()
+            if self._count_again:
+                self._count_again = False
+                self.count_photos()
+
+        def failed(exc: BaseException) -> None:
+            self._counting = self._count_again = False
+            log.warning("could not count the library's photos: %s", exc)
+
+        if self.call(lambda b, _t: b.photo_count(), counted, failed) is None:
+            self._counting = False
+
     def _index_progress(self, p) -> None:
+        # Photos arrive while it runs: the count follows them, once a second at most.
+        since = self._last_count.elapsed() if self._last_count.isValid() else 1000
+        if since >= 1000:
+            self.count_photos()
+        elif not self._count_later.isActive():
+            self._count_later.start(1000 - since)
         if self._preparing:
             step = f" ({p.done}/{p.total})" if p.total else ""
             self.index_state = f"{p.message or 'Preparing the model for ONNX Runtime'}{step}"
@@ -414,7 +460,7 @@ class AppController(QObject):
         if self.jobs.paused:
             self.index_state = "Indexing paused"
         if self.backend is not None:
-            self.library_state = f"Library: {self.backend.photo_count():,} photos"
+            self.count_photos()
             if self.model is not None and self.model.searching_with:
                 self._show_model(self.backend.model_info())
         self.stateChanged.emit()
@@ -579,6 +625,7 @@ class AppController(QObject):
         the file as its last connection closes)."""
         self._closing = True
         self._reindex.stop()
+        self._count_later.stop()
         self.workers.close()  # first: what pages ask for on the signals below never starts
         self.jobs.cancel()
         self.ann_jobs.cancel()

@@ -1,22 +1,26 @@
-"""Paints one grid cell: the cached thumbnail (or a placeholder while it loads), a caption, and
-for a photo a search found by its words a small badge on the thumbnail saying where ("text" for
-recognised text, "name", "caption", "tag"; the tooltip says it in full, with the snippet)."""
+"""Paints one grid cell: the cached thumbnail (or a placeholder while it loads), the file name
+under it (the caption's whole width), the score as a small badge on the thumbnail's corner (always,
+on hover, or never: :data:`~clipdesk.ui.settings.SCORE_SHOWN`), and for a photo a search found by
+its words a small badge saying where ("text" for recognised text, "name", "caption", "tag"; the
+tooltip says it in full, with the snippet). The cell's size is the grid's (:attr:`cell`)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from clipdesk.ui.photo_model import Role
+from clipdesk.ui.settings import CELL, ScoreShown
 from clipdesk.ui.thumbnails import ThumbnailCache
 
-CELL = 128  # logical pixels of the thumbnail square
 _SELECTED = QStyle.StateFlag.State_Selected
 _HOVER = QStyle.StateFlag.State_MouseOver
 _FOCUS = QStyle.StateFlag.State_HasFocus
 CAPTION = 18
 PAD = 6
+_BADGE_BACK = QColor(0, 0, 0, 170)
+_BADGE_TEXT = QColor(255, 255, 255)
 # The badge of the first word source a photo matched by (services.search.WORD_SOURCES' order).
 BADGES = {"ocr": "text", "name": "name", "meta": "caption", "tags": "tag"}
 
@@ -31,15 +35,24 @@ def badge_of(matched_by: tuple[str, ...]) -> str | None:
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    def __init__(self, thumbs: ThumbnailCache, parent=None, show_score: bool = True) -> None:
+    def __init__(
+        self, thumbs: ThumbnailCache, parent=None, score_shown: ScoreShown = "badge"
+    ) -> None:
         super().__init__(parent)
         self._thumbs = thumbs
-        self.show_score = show_score
+        self.score_shown: ScoreShown = score_shown
+        self.cell = CELL  # logical pixels of the thumbnail square
+        # the score badge's font, made from the view's: (view font, badge font, its metrics)
+        self._badge_font: tuple[QFont, QFont, QFontMetrics] | None = None
+        self._badge_widths: dict[str, int] = {}
+
+    def cell_size(self) -> QSize:
+        return QSize(self.cell + 2 * PAD, self.cell + CAPTION + 2 * PAD)
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        return QSize(CELL + 2 * PAD, CELL + CAPTION + 2 * PAD)
+        return self.cell_size()
 
     def paint(
         self,
@@ -57,15 +70,19 @@ class ThumbnailDelegate(QStyledItemDelegate):
         elif _HOVER in state:
             painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
 
-        box = QRect(rect.x() + PAD, rect.y() + PAD, CELL, CELL)
+        cell = self.cell
+        box = QRect(rect.x() + PAD, rect.y() + PAD, cell, cell)
         item = index.data(Role.Item)  # a Python object: its path keeps bytes Qt's text drops
         photo_id = item.id if item is not None else None
-        pixmap = self._thumbs.get(item.id, item.path) if item is not None else None
+        pixmap = self._thumbs.get(item.id, item.path, cell) if item is not None else None
+        target = box
         if pixmap is not None and not pixmap.isNull():
-            # Made at the cell's size in device pixels: drawn 1:1, no resampling per frame.
+            # Made at the cell's size in device pixels: drawn 1:1, no resampling per frame -
+            # but for a stand-in of another size while the cells change size, scaled to fit.
             size = pixmap.deviceIndependentSize().toSize()
-            if size.width() > box.width() or size.height() > box.height():
+            if max(size.width(), size.height()) != cell:
                 size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
             painter.drawPixmap(target, pixmap)
@@ -84,17 +101,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
             painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, badge)
 
-        caption = QRect(rect.x() + PAD, box.bottom() + 2, CELL, CAPTION)
+        score = index.data(Role.Score)
+        shown = self.score_shown
+        if score is not None and (shown == "badge" or (shown == "hover" and _HOVER in state)):
+            self._paint_score(painter, target, f"{score:.2f}")
+
+        # the name has the caption's whole width: the score is on the thumbnail, not beside it
+        caption = QRect(rect.x() + PAD, box.bottom() + 2, cell, CAPTION)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
-        score = index.data(Role.Score)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        if self.show_score and score is not None:
-            badge = f"{score:.2f}"
-            painter.drawText(
-                caption, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, badge
-            )
-            caption.setRight(caption.right() - painter.fontMetrics().horizontalAdvance(badge) - 4)
         elided = painter.fontMetrics().elidedText(
             text, Qt.TextElideMode.ElideMiddle, caption.width()
         )
@@ -105,3 +121,31 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QColor(palette.color(QPalette.ColorRole.Highlight)))
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
         painter.restore()
+
+    def _paint_score(self, painter: QPainter, image: QRect, text: str) -> None:
+        """The score in the image's bottom-right corner: white on a dark, mostly opaque chip,
+        which reads on any photo, in a font a little smaller than the caption's."""
+        font, metrics = self._score_font(painter.font())
+        width = self._badge_widths.get(text)
+        if width is None:  # a few hundred texts at most (0.00 to 1.00, and below 0)
+            width = self._badge_widths[text] = metrics.horizontalAdvance(text)
+        chip = QRect(0, 0, width + 6, metrics.height())
+        chip.moveBottomRight(image.bottomRight() - QPoint(2, 2))
+        painter.fillRect(chip, _BADGE_BACK)
+        painter.save()
+        painter.setFont(font)
+        painter.setPen(_BADGE_TEXT)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def _score_font(self, base: QFont) -> tuple[QFont, QFontMetrics]:
+        # Made once per view font: a new QFont a cell costs a font lookup a cell (0.1 ms).
+        if self._badge_font is None or self._badge_font[0] != base:
+            font = QFont(base)
+            if font.pointSizeF() > 0:
+                font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+            else:  # a font sized in pixels
+                font.setPixelSize(max(8, round(font.pixelSize() * 0.85)))
+            self._badge_font = (QFont(base), font, QFontMetrics(font))
+            self._badge_widths.clear()
+        return self._badge_font[1], self._badge_font[2]

@@ -18,13 +18,23 @@ from PySide6.QtGui import QImage, QPixmap
 from clipdesk.services.images import is_photo_name, open_upright
 
 
-@dataclass
+@dataclass(eq=False)  # one query is one chip: two drops of the same file are two queries
 class QueryImage:
-    """An image query: a file on disk or image data (dropped from a browser, pasted)."""
+    """An image query: a file on disk or image data (dropped from a browser, pasted), or a photo
+    of the library ("More like this": ``photo_id`` set, searched by its stored vector).
+
+    What kind of query it is is read from ``photo_id``, never from ``label``: the label is only
+    the chip's text, and a dropped file may be called anything (``like me.jpg``)."""
 
     label: str
     path: str | None = None
     image: Image.Image | None = field(default=None, repr=False)
+    photo_id: int | None = None  # a library photo's id: search by the vector stored for it
+
+    @classmethod
+    def like_photo(cls, photo_id: int, name: str, path: str) -> QueryImage:
+        """The query of "More like this" for one photo of the library."""
+        return cls(label=f"like {name}", path=path, photo_id=photo_id)
 
     def pil(self) -> Image.Image:
         if self.image is not None:

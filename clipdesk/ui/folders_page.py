@@ -1,7 +1,11 @@
 """The Folders page: watched folders with counts, errors and state; indexing progress; pause/resume.
 
 Each folder has its own "Read text" switch (OCR of its photos, on by default); the pass that
-reads the text has its own progress line and pause below the indexing one.
+reads the text has its own progress line and pause below the indexing one. "Show errors" lists
+every folder's files that could not be read, each with its folder and reason, in a table (a
+double-click on a folder's row: that folder's); "Retry failed" retries the selected folder's, or
+without a selection every folder's. A folder no scan has finished yet never says "Up to date":
+its counts are still arriving.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from dataclasses import replace
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QElapsedTimer,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -20,6 +23,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -32,12 +37,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clipdesk.ui import start_dirs
 from clipdesk.ui.controller import AppController
-from clipdesk.ui.rows import FolderRow
+from clipdesk.ui.rows import FolderProblem, FolderRow
 
 _Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Folder", "Photos", "Indexed", "Waiting", "Errors", "State", "Read text")
 STATE, READ_TEXT = 5, 6
+PROBLEM_COLUMNS = ("File", "Folder", "Reason")
 READ_TEXT_TIP = (
     "Read the text in this folder's photos (signs, documents, screenshots), so that they can be "
     "found by the words in them. It runs after indexing, at low priority, about a second a photo."
@@ -51,6 +58,7 @@ class FolderTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[FolderRow] = []
         self._paused = False
+        self._scanning = False  # a job runs: a folder not scanned yet is being scanned
 
     def set_paused(self, paused: bool) -> None:
         """Indexing is paused: a folder with photos waiting says so, not "Indexing"."""
@@ -58,9 +66,17 @@ class FolderTableModel(QAbstractTableModel):
         if self._rows:
             self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE))
 
+    def set_scanning(self, scanning: bool) -> None:
+        """An index job runs (or not): it scans the folders no scan has finished yet."""
+        self._scanning = scanning
+        if self._rows:
+            self.dataChanged.emit(self.index(0, STATE), self.index(len(self._rows) - 1, STATE))
+
     def state_text(self, f: FolderRow) -> str:
         if self._paused and f.status == "ok" and f.pending:
             return f"Paused: {f.pending:,} waiting to be indexed"
+        if self._scanning and f.status == "ok" and not f.scanned:
+            return f"Scanning… {f.total:,} found so far" if f.total else "Scanning…"
         return f.state_text
 
     def set_rows(self, rows: Sequence[FolderRow]) -> None:
@@ -144,6 +160,122 @@ class FolderTableModel(QAbstractTableModel):
         return True
 
 
+class ProblemsModel(QAbstractTableModel):
+    """The files that could not be read: file (as its folder holds it), folder and reason."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[FolderProblem] = []
+
+    def set_rows(self, rows: Sequence[FolderProblem]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def problem(self, row: int) -> FolderProblem:
+        return self._rows[row]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(PROBLEM_COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(PROBLEM_COLUMNS)
+        ):
+            return PROBLEM_COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        p = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (p.file or "(the folder itself)", p.folder, p.reason)[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{p.path or p.folder}\n{p.reason}"
+        return None
+
+
+class ProblemsDialog(QDialog):
+    """Every file that could not be read, with its folder and the reason, in one table."""
+
+    retryRequested = Signal(object)  # the folder id shown (None: every folder)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Files that could not be read")
+        self.resize(860, 420)
+        self.folder_id: int | None = None
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.model = ProblemsModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        hint = QLabel(
+            "Fix or replace a file and it is tried again automatically; Retry failed tries "
+            "them all again now.",
+            self,
+        )
+        hint.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.retry = buttons.addButton("Retry failed", QDialogButtonBox.ButtonRole.ActionRole)
+        self.retry.clicked.connect(lambda: self.retryRequested.emit(self.folder_id))
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(hint)
+        layout.addWidget(buttons)
+
+    def show_problems(
+        self, problems: Sequence[FolderProblem], folder: FolderRow | None = None
+    ) -> None:
+        """List ``problems``: of ``folder``, or (None) of every folder."""
+        self.folder_id = folder.id if folder is not None else None
+        self.model.set_rows(problems)
+        files = sum(1 for p in problems if p.file)
+        where = folder.path if folder is not None else "your folders"
+        if not problems:
+            self.summary.setText(f"Every file in {where} could be read.")
+        else:
+            folders = len({p.folder for p in problems})
+            across = f" ({folders:,} folders)" if folder is None and folders > 1 else ""
+            said = f"{files:,} file{'s' if files != 1 else ''} in {where}{across} could not be read"
+            unreadable = len(problems) - files
+            if unreadable:
+                said += f"; {unreadable:,} folder{'s' if unreadable != 1 else ''} cannot be read"
+            self.summary.setText(said + ".")
+        self.retry.setEnabled(files > 0)
+        self.table.resizeColumnToContents(0)
+        self.table.resizeColumnToContents(1)
+        self.show()
+        self.raise_()
+
+    def queued(self, n: int) -> None:
+        """The files shown were queued to be read again (Retry failed)."""
+        self.model.set_rows([])
+        self.retry.setEnabled(False)
+        self.summary.setText(
+            f"{n:,} file{'s' if n != 1 else ''} will be read again; Show errors lists those "
+            "that still cannot be read once indexing has tried them."
+        )
+
+
 class FoldersPage(QWidget):
     def __init__(self, controller: AppController, parent=None) -> None:
         super().__init__(parent)
@@ -156,7 +288,8 @@ class FoldersPage(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.doubleClicked.connect(self._show_errors)
+        self.table.doubleClicked.connect(self._show_folder_errors)
+        self.problems: ProblemsDialog | None = None  # built the first time it is shown
 
         self.add_button = QPushButton("Add folder…", self)
         self.add_button.clicked.connect(self.choose_folder)
@@ -175,9 +308,16 @@ class FoldersPage(QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause_toggled)
         self.errors_button = QPushButton("Show errors", self)
-        self.errors_button.clicked.connect(lambda: self._show_errors(self.table.currentIndex()))
+        self.errors_button.setToolTip(
+            "List every file that could not be read, with its folder and the reason "
+            "(double-click a folder for its own)."
+        )
+        self.errors_button.clicked.connect(lambda: self.show_errors())
         self.retry_button = QPushButton("Retry failed", self)
-        self.retry_button.setToolTip("Try the files of this folder that could not be read again.")
+        self.retry_button.setToolTip(
+            "Try the files that could not be read again: the selected folder's, or without a "
+            "selection every folder's."
+        )
         self.retry_button.clicked.connect(self._retry_selected)
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
@@ -223,8 +363,10 @@ class FoldersPage(QWidget):
         layout.addWidget(self.ocr_label)
         layout.addWidget(hint)
 
-        self._last_reload = QElapsedTimer()
         controller.libraryChanged.connect(self.reload)
+        # While a run goes on, the rows follow it as the status bar's count does: once a
+        # second at most, the last progress of a second included (the controller's throttle).
+        controller.photosCounted.connect(self._counted)
         controller.jobs.progress.connect(self._progress)
         controller.jobs.started.connect(lambda _n: self._running(True))
         controller.jobs.finished.connect(lambda _r: self._running(False))
@@ -252,7 +394,9 @@ class FoldersPage(QWidget):
         self.purge_label.setText("\n".join([*lines, rule]) if rows else "")
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a photo folder", start_dirs.pictures_dir()
+        )
         if folder:
             self.controller.add_folder(folder)
 
@@ -289,7 +433,9 @@ class FoldersPage(QWidget):
         if not index.isValid():
             return
         f = self.model.folder(index.row())
-        new = QFileDialog.getExistingDirectory(self, f"New location of {f.path}")
+        new = QFileDialog.getExistingDirectory(
+            self, f"New location of {f.path}", start_dirs.pictures_dir()
+        )
         if not new:
             return
 
@@ -305,40 +451,35 @@ class FoldersPage(QWidget):
 
         self.controller.relocate_folder(f.id, new, done)
 
-    def _show_errors(self, index: QModelIndex) -> None:
-        if not index.isValid():
-            return
-        f = self.model.folder(index.row())
+    def show_errors(self, folder: FolderRow | None = None) -> None:
+        """The files that could not be read, with folder and reason: of ``folder``, or of
+        every folder (read in the db pool)."""
+        folder_id = folder.id if folder is not None else None
 
-        def show(errors: list[tuple[str, str]]) -> None:
-            lines = [f.error] if f.error else []
-            lines += [f"{path}: {reason}" for path, reason in errors[:200]]
-            if len(errors) > 200:
-                lines.append(f"… and {len(errors) - 200:,} more")
-            box = QMessageBox(
-                QMessageBox.Icon.Information,
-                "Problems in this folder",
-                f"{len(errors):,} files in {f.path} could not be read.",
-                parent=self,
-            )
-            box.setDetailedText("\n".join(lines) or "No problems.")
-            box.setInformativeText(
-                "Fix or replace a file and it is retried automatically; "
-                "Retry failed tries them all again now."
-            )
-            box.open()
+        def show(problems: list[FolderProblem]) -> None:
+            if self.problems is None:
+                self.problems = ProblemsDialog(self)
+                self.problems.retryRequested.connect(self.retry_errors)
+            self.problems.show_problems(problems, folder)
 
-        self.controller.call(lambda b, _t: b.folder_errors(f.id), show)
+        self.controller.call(lambda b, _t: b.folder_errors(folder_id), show, owner=self)
+
+    def _show_folder_errors(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.show_errors(self.model.folder(index.row()))
 
     def _retry_selected(self) -> None:
         index = self.table.currentIndex()
-        if not index.isValid():
-            return
-        folder_id = self.model.folder(index.row()).id
+        self.retry_errors(self.model.folder(index.row()).id if index.isValid() else None)
 
-        def queued(_n: int) -> None:
+    def retry_errors(self, folder_id: int | None = None) -> None:
+        """Queue the files in error again (one folder's, or every folder's) and index them."""
+
+        def queued(n: int) -> None:
             self.controller.libraryChanged.emit()
             self.controller.index_now()
+            if self.problems is not None and self.problems.isVisible():
+                self.problems.queued(n)
 
         self.controller.call(lambda b, _t: b.retry_errors(folder_id), queued, owner=self)
 
@@ -367,16 +508,18 @@ class FoldersPage(QWidget):
 
     def _running(self, running: bool) -> None:
         self.progress.setVisible(running)
+        self.model.set_scanning(running)
         if not running:
             paused = self.controller.jobs.paused
             self.progress_label.setText(
                 "Indexing paused." if paused else self.controller.index_state
             )
 
-    def _progress(self, p) -> None:
-        if not self._last_reload.isValid() or self._last_reload.elapsed() > 1000:
-            self._last_reload.start()  # counts follow the run, at most once a second
+    def _counted(self) -> None:
+        if self.controller.jobs.running:  # a run's end reloads anyway (libraryChanged)
             self.reload()
+
+    def _progress(self, p) -> None:
         self.progress.show()
         if p.total:
             self.progress.setRange(0, p.total)

@@ -7,6 +7,7 @@ before it is saved, so a second bad choice is refused here, with its reason, not
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from clipdesk.common import paths
 from clipdesk.common.errors import ClipDeskError
+from clipdesk.ui import start_dirs
 from clipdesk.ui.controller import AppController, describe_error
 
 LIBRARY_FILTER = "ClipDesk library (*.sqlite3);;All files (*)"
@@ -81,7 +83,7 @@ class LibraryProblemDialog(QDialog):
 
     def _choose_existing(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a ClipDesk library", str(self.failed.parent), LIBRARY_FILTER
+            self, "Open a ClipDesk library", start_dirs.library_dir(self.failed), LIBRARY_FILTER
         )
         if path:
             self.use(path)
@@ -90,7 +92,7 @@ class LibraryProblemDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Create a new library",
-            str(self.failed.parent / "library.sqlite3"),
+            os.path.join(start_dirs.library_dir(self.failed), "library.sqlite3"),
             LIBRARY_FILTER,
             options=QFileDialog.Option.DontConfirmOverwrite,  # an existing one is checked, not lost
         )

@@ -2,21 +2,29 @@
 
 It is built and shown before the library or the model exists (they load in the background), so
 the window is painted at once; pages fill in when the controller says the library is ready.
+It fits half of a 1920-px screen (800 px wide): the Search page's filters wrap onto more lines
+and the status bar's texts shorten (…, in full in their tooltips) rather than widen it.
+The thumbnail size (the status bar's slider, View > Larger / Smaller: Ctrl+= / Ctrl+-) and how
+scores show (View > Scores) apply to every photo grid and are remembered (ui/settings.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QKeySequence,
+    QPainter,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,6 +32,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMainWindow,
     QMessageBox,
+    QSlider,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -32,14 +41,57 @@ from PySide6.QtWidgets import (
 from clipdesk.ui import desktop, drops, icons
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.folders_page import FoldersPage
+from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.photo_view import PhotoView
 from clipdesk.ui.search_page import SearchPage
+from clipdesk.ui.settings import CELL, CELL_MAX, CELL_MIN, CELL_STEP, ScoreShown
 from clipdesk.ui.tags_page import TagsPage
 from clipdesk.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
 PAGES = ("Search", "Folders", "Tags", "Train")
+SCORES = (("On the thumbnail", "badge"), ("On hover", "hover"), ("Hidden", "off"))
+
+
+def _keys(*keys: str | QKeySequence.StandardKey) -> list[QKeySequence]:
+    """Key sequences for one action, each once: a key listed twice makes Qt call the shortcut
+    ambiguous and run nothing."""
+    found: list[QKeySequence] = []
+    for key in keys:
+        for seq in [QKeySequence(key)] if isinstance(key, str) else QKeySequence.keyBindings(key):
+            if seq not in found:
+                found.append(seq)
+    return found
+
+
+class _StatusText(QLabel):
+    """A status bar text that shortens itself (…) instead of widening the window; its tooltip
+    holds it in full."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        # a short text ("Library: 1,234 photos") stays whole; a long one gives way down to that
+        hint = super().minimumSizeHint()
+        short = self.fontMetrics().horizontalAdvance("Library: 123,456 photos")
+        return QSize(min(hint.width(), short), hint.height())
+
+    def paintEvent(self, _event) -> None:
+        area = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, area.width())
+        painter = QPainter(self)
+        self.style().drawItemText(
+            painter,
+            area,
+            int(self.alignment() | Qt.AlignmentFlag.AlignVCenter),
+            self.palette(),
+            self.isEnabled(),
+            text,
+            QPalette.ColorRole.WindowText,
+        )
 
 
 class _LazyPage(QWidget):
@@ -61,13 +113,10 @@ class _LazyPage(QWidget):
 
 
 def _train_page(controller: AppController, parent: QWidget) -> QWidget:
-    """The Train tab comes from its own module; until it exists, the area says so."""
-    try:
-        from clipdesk.ui.train_page import TrainPage
-    except ImportError:
-        label = QLabel("Fine-tuning the model on your own photos will appear here.", parent)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return label
+    """The Train tab, from its own module (imported when first shown: pyqtgraph is slow to
+    import). A failure to import it is a bug, reported as one, never a placeholder."""
+    from clipdesk.ui.train_page import TrainPage
+
     return TrainPage(controller, parent)
 
 
@@ -105,13 +154,26 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self._status_library = QLabel(self)
-        self._status_model = QLabel(self)
-        self._status_index = QLabel(self)
-        self._status_ocr = QLabel(self)  # reading text: a pass of its own, after indexing
+        self._status_library = _StatusText(self)
+        self._status_model = _StatusText(self)
+        self._status_index = _StatusText(self)
+        self._status_ocr = _StatusText(self)  # reading text: a pass of its own, after indexing
         for w in (self._status_index, self._status_ocr, self._status_library, self._status_model):
             self.statusBar().addPermanentWidget(w)
+        self.thumb_size = QSlider(Qt.Orientation.Horizontal, self)
+        self.thumb_size.setRange(CELL_MIN // CELL_STEP, CELL_MAX // CELL_STEP)
+        self.thumb_size.setPageStep(2)
+        self.thumb_size.setFixedWidth(100)
+        self.thumb_size.setToolTip("Thumbnail size (Ctrl+= larger, Ctrl+- smaller)")
+        self.thumb_size.setAccessibleName("Thumbnail size")
+        self.thumb_size.setValue(controller.settings.thumbnail_px // CELL_STEP)
+        self.thumb_size.valueChanged.connect(lambda v: self.set_thumbnail_size(v * CELL_STEP))
+        self.statusBar().addPermanentWidget(self.thumb_size)
         self._build_menus()
+        settings = controller.settings
+        for grid in self.grids():
+            grid.set_cell(settings.thumbnail_px)
+            grid.set_score_shown(settings.score_shown)
         self._connect()
         self.refresh_status()
         if controller.settings.welcome_done:
@@ -149,6 +211,27 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(PAGES):
             action(view, name, lambda _=False, n=name: self.show_page(n), f"Ctrl+{i + 1}")
+        view.addSeparator()
+        step = 2 * CELL_STEP
+        larger = action(
+            view, "Larger thumbnails", lambda: self.set_thumbnail_size(self.cell + step)
+        )
+        # Ctrl+= is Ctrl++ without Shift on most keyboards: both work, and the platform's zoom keys
+        larger.setShortcuts(_keys("Ctrl+=", QKeySequence.StandardKey.ZoomIn))
+        smaller = action(
+            view, "Smaller thumbnails", lambda: self.set_thumbnail_size(self.cell - step)
+        )
+        smaller.setShortcuts(_keys("Ctrl+-", QKeySequence.StandardKey.ZoomOut))
+        action(view, "Default thumbnail size", lambda: self.set_thumbnail_size(CELL), "Ctrl+0")
+        scores = view.addMenu("Scores")
+        group = QActionGroup(self)
+        self.score_actions: dict[str, QAction] = {}
+        for text, how in SCORES:
+            a = action(scores, text, lambda _=False, h=how: self.set_score_shown(h))
+            a.setCheckable(True)
+            a.setChecked(how == self.controller.settings.score_shown)
+            group.addAction(a)
+            self.score_actions[how] = a
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "About ClipDesk", self._about)
 
@@ -162,10 +245,40 @@ class MainWindow(QMainWindow):
         for grid in (self.search.grid, self.tags.preview):
             grid.openRequested.connect(self.open_photo)
             grid.previewRequested.connect(self.open_photo)
-            grid.openExternally.connect(lambda item: desktop.open_in_default_app(item.path))
-            grid.revealRequested.connect(lambda item: desktop.reveal_in_file_manager(item.path))
+            # a file gone, or no program to open or show it with: said, never silent
+            grid.openExternally.connect(
+                lambda item: self.hand_on(desktop.open_in_default_app, item.path)
+            )
+            grid.revealRequested.connect(
+                lambda item: self.hand_on(desktop.reveal_in_file_manager, item.path)
+            )
             grid.copyPathRequested.connect(lambda item: desktop.copy_path(item.path))
         self.tags.preview.moreLikeThis.connect(self._more_like_this)
+
+    # --- the grids ----------------------------------------------------------------------
+    def grids(self) -> tuple[PhotoGrid, ...]:
+        """Every photo grid of the window: the thumbnail size and score setting apply to all."""
+        return (self.search.grid, self.tags.preview)
+
+    @property
+    def cell(self) -> int:
+        """The thumbnail size the grids show, in logical pixels."""
+        return self.search.grid.cell
+
+    def set_thumbnail_size(self, px: int) -> None:
+        for grid in self.grids():
+            grid.set_cell(px)
+        px = self.cell  # within the range, on a step
+        self.controller.settings.thumbnail_px = px
+        self.thumb_size.blockSignals(True)
+        self.thumb_size.setValue(px // CELL_STEP)
+        self.thumb_size.blockSignals(False)
+
+    def set_score_shown(self, how: ScoreShown) -> None:
+        for grid in self.grids():
+            grid.set_score_shown(how)
+        self.controller.settings.score_shown = how
+        self.score_actions[how].setChecked(True)
 
     def refresh_status(self) -> None:
         c = self.controller
@@ -226,6 +339,13 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.controller, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+
+    def hand_on(self, how: Callable[[str], desktop.HandOnProblem | None], path: str) -> None:
+        """Open or show ``path`` with the desktop (``how``: a :mod:`~clipdesk.ui.desktop`
+        function); when that fails, say why and what to do."""
+        problem = how(path)
+        if problem is not None:
+            self.show_error(problem.message, problem.hint)
 
     def show_error(self, message: str, hint: str) -> None:
         self.statusBar().showMessage(message, 10_000)

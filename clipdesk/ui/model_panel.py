@@ -10,13 +10,19 @@ and hiding the panel cancels it (nothing is cached then). Import and download ru
 the user clicks Download. An install ends with the model's preparation for ONNX Runtime (its
 export), on the same progress bar; cancelling that keeps the model, on PyTorch. Under the table,
 a line says which runtime serves the active model (:meth:`ModelPanel.show_runtime`).
+
+While the demo model is chosen and no real model is installed, a line says plainly what the demo
+knows and a button offers the suggested real model with its size and the download's estimated
+time (this computer's last download speed, else an assumed speed, said as such); the Download
+button says the same for any catalog row selected.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,12 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clipdesk.services.model_catalog import size_text
 from clipdesk.services.records import CatalogRow, CatalogTable
 from clipdesk.ui import rows as models_api
 from clipdesk.ui.controller import describe_error, error_sentence
 from clipdesk.ui.jobs import JobRunner
 from clipdesk.ui.model_table import ModelTableModel
+from clipdesk.ui.query_examples import DEMO, DEMO_NOTE
 from clipdesk.ui.rows import Installed
 from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 
@@ -46,6 +52,7 @@ from clipdesk.ui.workers import ProgressRelay, Ticket, Workers
 class ModelPanel(QWidget):
     chosen = Signal(str)  # model name (installed) the user selected
     probed = Signal()  # this computer's speed was measured; the speeds are its own now
+    rowChanged = Signal(object)  # the CatalogRow now current (None: none)
 
     def __init__(
         self, workers: Workers, active: str = "", parent=None, jobs: JobRunner | None = None
@@ -91,6 +98,13 @@ class ModelPanel(QWidget):
         self.download_button = QPushButton("Download…", self)
         self.download_button.setToolTip("Download a model from the Hugging Face hub")
         self.download_button.clicked.connect(self._download)
+        # The demo chosen and no real model here: what it knows, and the model to get instead.
+        self.demo_note = QLabel(self)
+        self.demo_note.setWordWrap(True)
+        self.demo_note.hide()
+        self.suggest_button = QPushButton(self)
+        self.suggest_button.clicked.connect(self._download_suggested)
+        self.suggest_button.hide()
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self._cancel)
         self.cancel_button.hide()
@@ -108,6 +122,8 @@ class ModelPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.speed_note)
         layout.addWidget(self.runtime_note)
+        layout.addWidget(self.demo_note)
+        layout.addWidget(self.suggest_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
@@ -145,7 +161,7 @@ class ModelPanel(QWidget):
         select = by_path.get(select, select)  # a path to an installed model is that model
         if select and not any(r.name == select and r.installed for r in rows):
             # a model given by path (command line, earlier choice) is still a choice
-            table = CatalogTable((CatalogRow.for_path(select), *rows), table.basis)
+            table = replace(table, rows=(CatalogRow.for_path(select), *rows))
         self.model.set_table(table)
         self._show_speed_basis()
         target = self.model.row_of(select) if select else -1
@@ -162,13 +178,60 @@ class ModelPanel(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.model.row_at(current.row()) if current.isValid() else None
+        self._show_demo_note(row)
+        self.rowChanged.emit(row)
         if row is not None and not row.installed:
-            self.download_button.setText(f"Download {row.title}…")
+            table = self.model.table
+            cost = table.download_text(row)
+            self.download_button.setText(f"Download {row.title}" + (f" ({cost})…" if cost else "…"))
+            self.download_button.setToolTip(self._download_tip(row))
             return
         self.download_button.setText("Download…")
+        self.download_button.setToolTip("Download a model from the Hugging Face hub")
         if row is not None and row.name != self._choice:
             self._choice = row.name
             self.chosen.emit(row.name)
+
+    def _download_tip(self, row: CatalogRow) -> str:
+        rate = self.model.table.download
+        return (
+            f"Download {row.title} from the Hugging Face hub; the time is estimated at "
+            f"{rate.describe()}"
+        )
+
+    def _show_demo_note(self, row: CatalogRow | None) -> None:
+        suggested = self.model.table.suggested_download()
+        demo = row is not None and row.demo
+        self.demo_note.setVisible(demo)
+        self.suggest_button.setVisible(demo and suggested is not None)
+        if not demo:
+            return
+        self.demo_note.setText(
+            f"<b>{DEMO_NOTE}</b> It finds {DEMO.quoted()} in pictures like the ones it was "
+            "trained on; on your photos its scores mean nothing."
+        )
+        if suggested is not None:
+            self.suggest_button.setText(
+                f"Download {suggested.title} ({self.model.table.download_text(suggested)})…"
+            )
+            self.suggest_button.setToolTip(self._download_tip(suggested))
+
+    def select(self, name: str) -> bool:
+        """Make the row of ``name`` current; False when the table has none."""
+        target = self.model.row_of(name)
+        if target < 0:
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(target, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        return True
+
+    def _download_suggested(self) -> None:
+        suggested = self.model.table.suggested_download()
+        if suggested is not None and self.select(suggested.name):
+            self._download()
 
     # --- this computer's speed ---------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
@@ -257,12 +320,15 @@ class ModelPanel(QWidget):
     def _download(self) -> None:
         row = self.current_row()
         if row is not None and not row.installed:
-            size = size_text(row.size_bytes, approx=True)
+            cost = self.model.table.download_text(row)
+            rate = self.model.table.download.describe()
+            basis = f"\nThe time is estimated at {rate}." if cost else ""
             answer = QMessageBox.question(
                 self,
                 "Download a model",
-                f"Download {row.title} ({row.name}{', ' + size if size else ''}) from the "
-                "Hugging Face hub?\nThis download is the only time ClipDesk uses the network.",
+                f"Download {row.title} ({row.name}{', ' + cost if cost else ''}) from the "
+                f"Hugging Face hub?{basis}\n"
+                "This download is the only time ClipDesk uses the network.",
             )
             if answer == QMessageBox.StandardButton.Yes:
                 name = row.name

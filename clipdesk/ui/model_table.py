@@ -1,5 +1,6 @@
 """The model picker's table: one row a model (installed ones first, then the catalog's others)
-with its size, speed on this computer, published quality and languages.
+with its size, speed on this computer, published quality and languages; a downloadable row's
+size tooltip says about how long its download takes here.
 
 Rows are :class:`clipdesk.services.model_catalog.CatalogRow` records made in a worker; each
 quality cell's tooltip names the figure's source, the speed cell's says how it was measured.
@@ -101,7 +102,10 @@ class ModelTableModel(QAbstractTableModel):
         if col == 0:
             return "\n".join(x for x in (row.name, row.description, row.repo_id or "") if x)
         if col == 2 and row.size_bytes and not row.installed:
-            return "About: float32 weights; the download states the exact size"
+            return (
+                f"{self._table.download_text(row)}, at {self._table.download.describe()}\n"
+                "The size is about: float32 weights; the download states the exact size"
+            )
         if col == 3:
             if row.images_per_s is None:
                 return "No speed measured for this model"

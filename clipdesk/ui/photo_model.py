@@ -111,6 +111,29 @@ class PhotoListModel(QAbstractListModel):
         self._loading.clear()
         self.endResetModel()
 
+    def update_rows(self, rows: PhotoRows) -> None:
+        """The same query answered again over a library that changed: photos that left go,
+        new ones come in at their places, and nothing the views hold moves with the rows -
+        their selection and current photo (persistent indexes) follow their photos, the grid
+        keeps its first visible photo where it was (:class:`~clipdesk.ui.photo_grid.PhotoGrid`).
+        The rows read so far stay painted (no placeholders flash) and are read again when
+        painted next, so they show this answer's scores and reasons.
+
+        One layout change, not an insert or remove per row: a few new photos scattered through
+        100,000 results cost one relayout (Qt's way for changes of any shape)."""
+        old = self._rows
+        rows.carry(old)
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        ids = [int(old.ids[p.row()]) if 0 <= p.row() < len(old) else -1 for p in persistent]
+        self._rows = rows
+        self._wanted.clear()
+        self._loading.clear()  # reads under way fill the old rows they were asked for
+        if persistent:
+            moved = [self.index(r, 0) if r >= 0 else QModelIndex() for r in rows.rows_of(ids)]
+            self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
     def items(self) -> PhotoRows:
         """Every row, as a sequence that reads a page when asked for a row not read yet (the
         photo view walks through it): not a copy, but it stays this answer's."""
@@ -181,6 +204,8 @@ class PhotoListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= row < len(self._rows):
             return None
         item = self._rows.loaded(row)
+        if item is not None and self._rows.is_stale(row):
+            self._want(row)  # carried over from the answer before: shown until read afresh
         if item is None:  # painted before its page was read: a placeholder meanwhile
             self._want(row)
             if role == Role.PhotoId:

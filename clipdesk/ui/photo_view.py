@@ -3,7 +3,7 @@ description, the text OCR read, with its boxes on the photo on request), and way
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -91,8 +92,8 @@ class PhotoView(QDialog):
         decide.addWidget(reject)
         actions = QHBoxLayout()
         for text, fn in (
-            ("Open", lambda: desktop.open_in_default_app(self.item.path)),
-            ("Show in folder", lambda: desktop.reveal_in_file_manager(self.item.path)),
+            ("Open", lambda: self.hand_on(desktop.open_in_default_app)),
+            ("Show in folder", lambda: self.hand_on(desktop.reveal_in_file_manager)),
             ("Copy path", lambda: desktop.copy_path(self.item.path)),
             ("More like this", self._more_like_this),
         ):
@@ -133,9 +134,21 @@ class PhotoView(QDialog):
         if event.key() == Qt.Key.Key_Space:
             self.accept()  # Space toggles the preview, as in the grid
         elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            desktop.open_in_default_app(self.item.path)
+            self.hand_on(desktop.open_in_default_app)
         else:
             super().keyPressEvent(event)
+
+    def hand_on(self, how: Callable[[str], desktop.HandOnProblem | None]) -> None:
+        """Open or show the photo with the desktop; a failure is said here, over the view (and
+        in the status bar), with what to do."""
+        problem = how(self.item.path)
+        if problem is None:
+            return
+        self.controller.noticeRaised.emit(problem.message)
+        box = QMessageBox(QMessageBox.Icon.Warning, "ClipDesk", problem.message, parent=self)
+        box.setInformativeText(problem.hint)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def show_item(self, item: PhotoItem) -> None:
         self.item = item

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from clipdesk.common.fsnames import shown
 from clipdesk.common.progress import CancelToken, Progress
 from clipdesk.ui.drops import QueryImage
-from clipdesk.ui.photo_model import PhotoItem
+from clipdesk.ui.photo_model import PhotoItem, describe_date
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,6 +84,7 @@ class FolderRow:
     # missing photos and the day the purge removes them, offline ones kept (services' words)
     purge_text: str | None = None
     ocr: bool = True  # the text in its photos is read (the folder's switch)
+    scanned: bool = True  # a scan of it has finished: until then its counts are not all there
 
     @property
     def state_text(self) -> str:
@@ -91,9 +92,45 @@ class FolderRow:
             return "Offline (drive or share not connected)"
         if self.status == "error":
             return f"Cannot read: {self.error}" if self.error else "Cannot read"
+        if not self.scanned:  # never "Up to date" over files nobody has looked at yet
+            return "Not scanned yet"
         if self.pending:
             return "Indexing"
         return "Up to date"
+
+
+@dataclass(frozen=True)
+class FolderProblem:
+    """A file that could not be read (or, with no ``file``, a folder that cannot be), and why."""
+
+    file: str  # the file's name, for people; "" for the folder itself
+    folder: str  # its watched folder, for people
+    reason: str
+    path: str = ""  # the file's whole path, for people
+
+
+@dataclass(frozen=True)
+class FolderChoice:
+    """A folder of the folder filter's tree: a watched folder or one inside it, with the
+    photos search finds there (its subfolders' included)."""
+
+    path: str  # exact (a name that is not UTF-8 keeps its bytes); a watched folder's: shown
+    name: str  # for people: a watched folder's whole path, a subfolder's own name
+    photos: int
+    children: tuple[FolderChoice, ...] = ()
+    folder_id: int | None = None  # set for a watched folder
+
+    @property
+    def key(self) -> int | str:
+        """What SearchRequest.folder takes: a watched folder's id, a subfolder's exact path."""
+        return self.folder_id if self.folder_id is not None else self.path
+
+    def walk(self) -> list[FolderChoice]:
+        """This folder and every folder below it, depth first."""
+        out = [self]
+        for child in self.children:
+            out += child.walk()
+        return out
 
 
 @dataclass(frozen=True)
@@ -101,7 +138,7 @@ class SearchRequest:
     text: str = ""
     image: QueryImage | None = None
     like_photo_id: int | None = None
-    folder_id: int | None = None
+    folder: int | str | None = None  # a watched folder's id or a folder inside one (.key)
     tag: tuple[str, str] | None = None  # (category, label)
     date_from: date | None = None
     date_to: date | None = None
@@ -158,7 +195,8 @@ class PhotoDetails:
     size: int
     width: int | None
     height: int | None
-    taken_at: str | None
+    taken: float  # POSIX seconds, as the date filter and the grid date it (EXIF, else the file)
+    taken_from_exif: bool  # False: the file's modification time stands in
     camera: str | None
     status: str
     error: str | None
@@ -169,7 +207,12 @@ class PhotoDetails:
             ("File", shown(os.path.basename(self.path))),
             ("Folder", shown(os.path.dirname(self.path))),
         ]
-        out.append(("Taken", self.taken_at.replace("T", " ") if self.taken_at else "unknown"))
+        if self.taken_from_exif:  # worded as the grid's tooltip: the date the filter uses
+            out.append(("Taken", describe_date(self.taken)))
+        else:
+            out.append(
+                ("File date", f"{describe_date(self.taken)} (modified; no date in the photo)")
+            )
         if self.width and self.height:
             out.append(("Size", f"{self.width} × {self.height} px, {_bytes(self.size)}"))
         else:

@@ -3,7 +3,9 @@
 ``queryChanged(text, image)`` fires once typing pauses, at once on Enter, and whenever the chip is
 set or removed. Dropping an image (file, browser image, image data) on the box or pasting one sets
 the chip; the text then refines it ("this, but at night"). The box's tooltip and its "?" button
-show the query syntax (:data:`HELP`, the table of :mod:`clipdesk.search.query`).
+show the query syntax (the table of :mod:`clipdesk.search.query`). Its examples fit the model
+(:meth:`SearchBox.suit_model`: the demo model's coloured shapes, or real photos; see
+:mod:`clipdesk.ui.query_examples`); until a model has loaded they name none.
 """
 
 from __future__ import annotations
@@ -13,30 +15,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequ
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QToolButton, QToolTip, QWidget
 
 from clipdesk.ui.drops import QueryImage, has_image, query_image_from
+from clipdesk.ui.query_examples import NEUTRAL_PLACEHOLDER, PHOTOS, QueryExamples, for_model
 
 DEBOUNCE_MS = 180
-
-_SYNTAX = (
-    ("kids on a beach at sunset", "a phrase: found by CLIP and by the words of photos"),
-    ("beach +0.5 sunset -people", "weights: sunset counts half, people pushes away"),
-    (
-        "text:invoice",
-        "only the words: text in the photo, file and folder names, captions, "
-        "keywords, tags (no model needed)",
-    ),
-    ("clip:a red sign", "only CLIP: the words of photos are not searched"),
-    ("sunset -text:watermark", "no photo whose words hold “watermark”"),
-    ("red car +photo:42", "a phrase and a photo's look (as More like this)"),
-    ('"-80s poster" +2 neon', "double quotes keep + - and text: as plain words"),
-)
-HELP = (
-    "<p><b>Search</b>: type what a photo shows or the words in it, or drop an image.</p><table>"
-    + "".join(
-        f"<tr><td><code>{q.replace('<', '&lt;')}</code>&nbsp;&nbsp;</td><td>{what}</td></tr>"
-        for q, what in _SYNTAX
-    )
-    + "</table><p>Each result says why it matched: CLIP, or where its words were found.</p>"
-)
 
 
 class _Line(QLineEdit):
@@ -59,6 +40,7 @@ class SearchBox(QWidget):
         self.setObjectName("SearchBox")
         self.setAcceptDrops(True)
         self._image: QueryImage | None = None
+        self._examples: QueryExamples | None = None  # None until a model has loaded
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -70,19 +52,14 @@ class SearchBox(QWidget):
         self.chip.clicked.connect(self.clear_image)
         self.chip.hide()
         self.line = _Line(self)
-        self.line.setPlaceholderText(
-            'Describe a photo or the words in it ("kids on a beach", "text:invoice"), '
-            "or drop an image here"
-        )
         self.line.setClearButtonEnabled(True)
         self.line.setAcceptDrops(False)  # drops go to the box, which knows about images
-        self.line.setToolTip(HELP)
         self.line.imagePasted.connect(self.set_image)
         self.help = QToolButton(self)
         self.help.setObjectName("SearchHelp")
         self.help.setText("?")
-        self.help.setToolTip(HELP)
         self.help.setAccessibleName("Search syntax")
+        self._show_examples()
         self.help.clicked.connect(self.show_help)
         layout.addWidget(self.chip)
         layout.addWidget(self.line, 1)
@@ -106,13 +83,39 @@ class SearchBox(QWidget):
         self.line.setText(text)
         self._emit()
 
+    @property
+    def examples(self) -> QueryExamples | None:
+        """The examples shown (None: no model has loaded yet, so none)."""
+        return self._examples
+
+    def suit_model(self, demo: bool) -> None:
+        """Show the examples of the model that loaded: the demo model's coloured shapes (and
+        that real photos need a real model), or real-world phrases."""
+        self._examples = for_model(demo)
+        self._show_examples()
+
+    @property
+    def help_html(self) -> str:
+        return (self._examples or PHOTOS).help_html
+
+    def _show_examples(self) -> None:
+        if self._image is not None:
+            refine = self._examples.refine if self._examples else PHOTOS.refine
+            self.line.setPlaceholderText(f"Add words to refine, e.g. “{refine}”")
+        elif self._examples is None:
+            self.line.setPlaceholderText(NEUTRAL_PLACEHOLDER)
+        else:
+            self.line.setPlaceholderText(self._examples.placeholder)
+        self.line.setToolTip(self.help_html)
+        self.help.setToolTip(self.help_html)
+
     def set_image(self, image: QueryImage) -> None:
         self._image = image
         self.chip.setIcon(image.preview(56))
         label = image.label if len(image.label) <= 24 else image.label[:21] + "…"
         self.chip.setText(f"{label}  ✕")
         self.chip.show()
-        self.line.setPlaceholderText('Add words to refine, e.g. "but at night"')
+        self._show_examples()
         self._emit()
 
     def clear_image(self) -> None:
@@ -120,12 +123,14 @@ class SearchBox(QWidget):
             return
         self._image = None
         self.chip.hide()
-        self.line.setPlaceholderText("Describe a photo or the words in it, or drop an image here")
+        self._show_examples()
         self._emit()
 
     def show_help(self) -> None:
         """The query syntax at once, under the "?" button (a tooltip needs a hover)."""
-        QToolTip.showText(self.help.mapToGlobal(QPoint(0, self.help.height())), HELP, self.help)
+        QToolTip.showText(
+            self.help.mapToGlobal(QPoint(0, self.help.height())), self.help_html, self.help
+        )
 
     def focus(self) -> None:
         self.line.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -1,5 +1,5 @@
-"""The window's own settings (geometry, the welcome page, the score slider), persisted with
-QSettings in ClipDesk's config dir.
+"""The window's own settings (geometry, the welcome page, the score slider, the grid's thumbnail
+size and how it shows scores), persisted with QSettings in ClipDesk's config dir.
 
 What the CLI must agree on — the library in use, the active model and device, the XMP sidecar
 rules — is not here: it lives in the shared, Qt-free settings file
@@ -13,6 +13,7 @@ self-contained.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -20,6 +21,20 @@ from clipdesk.common import paths
 
 SCHEMA_VERSION = 1
 UI_FILE = "clipdesk-ui.ini"
+# The grid's thumbnail square, in logical pixels: the default, the range and one step of the
+# View menu's Larger / Smaller (Ctrl+= / Ctrl+-); the size slider moves by CELL_STEP too.
+CELL = 128
+CELL_MIN, CELL_MAX, CELL_STEP = 96, 320, 16
+# How a grid shows each match's score: a badge on the thumbnail, on hover only, or not at all
+# (the tooltip always has it).
+ScoreShown = Literal["badge", "hover", "off"]
+SCORE_SHOWN: tuple[ScoreShown, ...] = get_args(ScoreShown)
+
+
+def clamp_cell(px: int) -> int:
+    """A thumbnail size within the range, on a step."""
+    px = min(CELL_MAX, max(CELL_MIN, int(px)))
+    return CELL_MIN + round((px - CELL_MIN) / CELL_STEP) * CELL_STEP
 
 
 class AppSettings:
@@ -54,6 +69,29 @@ class AppSettings:
     @min_score.setter
     def min_score(self, value: float) -> None:
         self._set("search/min_score", float(value))
+
+    @property
+    def thumbnail_px(self) -> int:
+        try:
+            return clamp_cell(self._get("grid/thumbnail_px", CELL))
+        except (TypeError, ValueError):  # not a number (a hand edit): the default
+            return CELL
+
+    @thumbnail_px.setter
+    def thumbnail_px(self, px: int) -> None:
+        self._set("grid/thumbnail_px", clamp_cell(px))
+
+    @property
+    def score_shown(self) -> ScoreShown:
+        value = self._get("grid/score_shown", "badge")
+        # a value this version does not know (a newer one wrote it, a hand edit): the default
+        return cast(ScoreShown, value) if value in SCORE_SHOWN else "badge"
+
+    @score_shown.setter
+    def score_shown(self, how: ScoreShown) -> None:
+        if how not in SCORE_SHOWN:
+            raise ValueError(f"score_shown is one of {', '.join(SCORE_SHOWN)}, not {how!r}")
+        self._set("grid/score_shown", how)
 
     def geometry(self) -> QByteArray | None:
         value = self._qs.value("window/geometry")

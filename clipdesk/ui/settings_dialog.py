@@ -45,6 +45,7 @@ from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import Progress
 from clipdesk.services.records import ReembedEstimate, SwitchCost
 from clipdesk.ui import rows as models_api
+from clipdesk.ui import start_dirs
 from clipdesk.ui.controller import AppController, describe_error, error_sentence
 from clipdesk.ui.model_panel import ModelPanel
 from clipdesk.ui.workers import ProgressRelay, Ticket
@@ -349,7 +350,7 @@ class SettingsDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Library file",
-            self.library.text(),
+            start_dirs.library_file(self.library.text().strip()),
             "ClipDesk library (*.sqlite3)",
             options=QFileDialog.Option.DontConfirmOverwrite,
         )

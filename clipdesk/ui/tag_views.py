@@ -11,6 +11,7 @@ import numpy as np
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
 from clipdesk.services.records import Category, PhotoStatus, TagState
+from clipdesk.services.search import taken_from_exif, taken_timestamp
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import PhotoDetails, ReviewItem, TagRow, photo_item
 
@@ -106,7 +107,8 @@ class TagViews:
             photo.size,
             photo.width,
             photo.height,
-            photo.taken_at,
+            taken_timestamp(photo),
+            taken_from_exif(photo),
             camera,
             str(photo.status),
             photo.error,

@@ -26,10 +26,12 @@ from PySide6.QtWidgets import (
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.records import Category
+from clipdesk.ui import start_dirs
 from clipdesk.ui.category_editor import CategoryEditor
 from clipdesk.ui.controller import AppController, describe_error, error_sentence
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.review import ReviewPanel
+from clipdesk.ui.starter_offer import StarterCategoriesOffer
 from clipdesk.ui.workers import LatestOnly
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -140,8 +142,14 @@ class TagsPage(QWidget):
         controller.libraryReady.connect(self.reload)
         controller.modelReady.connect(lambda _m: self._preview_soon())
         controller.libraryChanged.connect(self._preview_soon)  # new photos may be top ones
+        # a switch from the demo model to a real one offers the real-world starter categories
+        self.starters = StarterCategoriesOffer(controller, self, added=self._starters_added)
 
     # --- categories -------------------------------------------------------------------------
+    def _starters_added(self) -> None:
+        self.reload()
+        self.controller.libraryChanged.emit()  # the Search page's tag filter lists them
+
     def reload(self, select: str | None = None) -> None:
         def show(cats: list[Category]) -> None:
             self.cats.set_categories(cats)
@@ -202,7 +210,9 @@ class TagsPage(QWidget):
         self.controller.call(lambda b, _t: b.tags.remove_category(name), lambda _r: self.reload())
 
     def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import categories", "", "Categories (*.json)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import categories", start_dirs.pictures_dir(), "Categories (*.json)"
+        )
         if path:
             self.controller.call(
                 lambda b, t: b.tags.import_categories(path, t),
@@ -212,7 +222,10 @@ class TagsPage(QWidget):
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export categories", "categories.json", "Categories (*.json)"
+            self,
+            "Export categories",
+            start_dirs.in_pictures("categories.json"),
+            "Categories (*.json)",
         )
         if path:
             self.controller.call(lambda b, _t: b.tags.export_categories(path))

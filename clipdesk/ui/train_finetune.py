@@ -1,10 +1,13 @@
 """Train tab, "Fine-tune the model": caption sources with their pair counts, options, a run with
 progress, ETA and live plots, the before/after figures, and the model versions to activate or roll
 back. The run is :meth:`clipdesk.services.training.TrainingService.finetune` (what
-``clipdesk-cli train finetune`` runs) on the jobs pool."""
+``clipdesk-cli train finetune`` runs) on the jobs pool. The last finished run made from the
+model (its figures, curves and blend sweep, read from its job folder) is shown again after a
+restart."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,14 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from clipdesk.services.training import CAPTION_SOURCE_TITLES, CAPTION_SOURCES, FinetuneOptions
+from clipdesk.ui.train_layout import Reflow, scrolled
 from clipdesk.ui.train_plots import LivePlot
+from clipdesk.ui.train_tables import RowsModel, table
 from clipdesk.ui.train_versions import VersionsBox
-from clipdesk.ui.train_widgets import Relay, RowsModel, eta_text, table
+from clipdesk.ui.train_widgets import Relay, eta_text, metric_name, metric_value
 
 if TYPE_CHECKING:
+    from clipdesk.services.training_results import RunReport
     from clipdesk.ui.controller import AppController
 
 PLOTTED = ("t2i_recall@1", "t2i_recall@5", "i2t_recall@1")
+WIDE_AT = 820  # from this width the set-up and the results stand side by side
+_LIVE = "(this run)"  # what the plots show while a run goes: not a kept run's folder
 
 
 class FinetunePanel(QWidget):
@@ -44,6 +52,7 @@ class FinetunePanel(QWidget):
         self.controller = controller
         self.ticket: Any = None
         self.result: Any = None
+        self.shown_job: str | None = None  # the run whose figures are shown (or _LIVE)
         self.relay = Relay(self)
         self.relay.progress.connect(self._on_progress)
         self.relay.point.connect(self._on_point)
@@ -55,6 +64,10 @@ class FinetunePanel(QWidget):
         # reading every photo's XMP is slow on big libraries: counted only once asked for
         self.sources["xmp"].toggled.connect(self._xmp_toggled)
         self.towers = QComboBox(self)
+        self.towers.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.towers.setMinimumContentsLength(16)
         self.towers.addItem("Text tower only — no re-indexing", "text")
         self.towers.addItem("Both towers — re-embeds the library when activated", "both")
         self.epochs = _spin(QDoubleSpinBox(self), 0.1, 100, 5.0, 1)
@@ -81,9 +94,25 @@ class FinetunePanel(QWidget):
         self.eta = QLabel(self)
         self.status = QLabel("Pick caption sources and options, then start.", self)
         self.status.setWordWrap(True)
-        self.loss_plot = LivePlot("Training loss", "step", "loss", self)
-        self.val_plot = LivePlot("Validation (held-out pairs)", "step", "recall", self)
-        self.metrics = RowsModel(["Validation", "Original", "Fine-tuned", "Saved (blend)"], self)
+        self.loss_plot = LivePlot(
+            "Training loss",
+            "training step",
+            "contrastive loss (nats)",
+            self,
+            names={"train loss": "training batches", "validation loss": "held-out pairs"},
+        )
+        self.val_plot = LivePlot(
+            "Recall on held-out pairs",
+            "training step",
+            "recall (%)",
+            self,
+            y_scale=100,
+            y_range=(0, 100),
+            names={k: metric_name(k) for k in PLOTTED},
+        )
+        self.metrics = RowsModel(
+            ["Held-out pairs", "Original", "Fine-tuned", "Saved (blend)"], self
+        )
         self.box = VersionsBox(controller, lambda: self.alpha.value() / 100, self)
         self.box.message.connect(self.status.setText)
         self.box.changed.connect(self.refresh)
@@ -98,23 +127,27 @@ class FinetunePanel(QWidget):
         self._set_running(False)
 
     def _layout(self) -> None:
-        data = QGroupBox("Image-caption pairs from your library", self)
+        setup = QWidget(self)
+        left = QVBoxLayout(setup)
+        left.setContentsMargins(0, 0, 0, 0)
+        data = QGroupBox("Image-caption pairs from your library", setup)
         dl = QVBoxLayout(data)
         for box in self.sources.values():
             dl.addWidget(box)
-        opts = QGroupBox("Options", self)
+        opts = QGroupBox("Options", setup)
         form = QFormLayout(opts)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Train", self.towers)
         form.addRow("Epochs", self.epochs)
         form.addRow("Learning rate", self.lr)
-        form.addRow("Batch size (halved if memory runs out)", self.batch)
+        self.batch.setToolTip("Halved automatically if the device runs out of memory.")
+        form.addRow("Batch size", self.batch)
         blend = QHBoxLayout()
         blend.addWidget(self.alpha, 1)
         blend.addWidget(self.alpha_label)
-        form.addRow("Blend with original (WiSE-FT)", blend)
+        form.addRow("Blend (WiSE-FT)", blend)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
-        left = QVBoxLayout()
         left.addWidget(data)
         left.addWidget(opts)
         buttons = QHBoxLayout()
@@ -125,23 +158,34 @@ class FinetunePanel(QWidget):
         left.addWidget(self.eta)
         left.addWidget(self.status)
         left.addStretch(1)
-        right = QVBoxLayout()
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.val_plot)
-        right.addLayout(plots, 2)
-        right.addWidget(table(self.metrics, self), 1)
-        right.addWidget(self.box, 2)
-        row = QHBoxLayout(self)
-        row.addLayout(left, 2)
-        row.addLayout(right, 3)
+        plots = QWidget(self)
+        pl = QHBoxLayout(plots)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.loss_plot)
+        pl.addWidget(self.val_plot)
+        figures = QGroupBox("Before / after", self)
+        QVBoxLayout(figures).addWidget(table(self.metrics, figures, rows=3))
+        # spare height to the plots and to the versions, not to the set-up's fixed rows
+        for part, stretch in ((plots, 1), (figures, 2), (self.box, 3)):
+            policy = part.sizePolicy()
+            policy.setVerticalStretch(stretch)
+            part.setSizePolicy(policy)
+        self.columns = Reflow([[setup, plots], [figures, self.box]], WIDE_AT, parent=self)
+        self.scroll_area = scrolled(self.columns, self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
 
     def _xmp_toggled(self, on: bool) -> None:
         if on:
             self.refresh()
 
     def _alpha_changed(self, value: int) -> None:
-        self.alpha_label.setText(f"{value / 100:.2f}  (0 = original, 1 = fine-tuned)")
+        self.alpha_label.setText(f"{value / 100:.2f}")
+        self.alpha.setToolTip(
+            f"Saved weights: {value}% fine-tuned, {100 - value}% original (0 = the original "
+            "model, 1 = fully fine-tuned)."
+        )
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -167,12 +211,15 @@ class FinetunePanel(QWidget):
                 backend.services.models.devices(),
                 training.versions(),
                 str(pending) if pending else None,
+                training.last_run(),
             )
 
         self.controller.call(work, self._show_summary, pool="model")
 
-    def _show_summary(self, found: tuple[dict[str, int], list[str], list[Any], str | None]) -> None:
-        counts, devices, found_versions, pending = found
+    def _show_summary(
+        self, found: tuple[dict[str, int], list[str], list[Any], str | None, RunReport | None]
+    ) -> None:
+        counts, devices, found_versions, pending, last = found
         for s, box in self.sources.items():
             box.setText(
                 f"{CAPTION_SOURCE_TITLES[s]}: {counts[s]:,} pairs"
@@ -185,7 +232,31 @@ class FinetunePanel(QWidget):
         self.device.setCurrentText(current if current in devices else "auto")
         self.resume_button.setProperty("job", pending)
         self.box.show_versions(found_versions)
+        if last is not None and self.shown_job is None and not self.running:
+            self.show_last_run(last)
         self._set_running(self.running)
+
+    def show_last_run(self, last: RunReport) -> None:
+        """A finished run's figures, curves and blend sweep, as they were when it ended."""
+        self.shown_job = str(last.job_folder)
+        self.result = last.result
+        self.loss_plot.clear()
+        self.val_plot.clear()
+        history = last.result.history
+        for step, loss in history.get("loss", []):
+            self._on_point("loss", int(step), {"loss": loss})
+        for step, values in history.get("val", []):
+            self._on_point("val", int(step), values)
+        self._show_metrics(last.result)
+        self.box.show_run(str(last.job_folder), last.result)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.finished_at))
+        self.eta.setText(
+            f"Last run, {when}: {last.result.steps} steps in {last.result.seconds:.0f} s"
+        )
+        self.status.setText(
+            f"The figures are those of the last run from {last.base_name}, which saved "
+            f"{last.result.model_name}."
+        )
 
     # --- a run --------------------------------------------------------------------------------
     def options(self) -> FinetuneOptions:
@@ -231,6 +302,7 @@ class FinetunePanel(QWidget):
         self.loss_plot.clear()
         self.val_plot.clear()
         self.metrics.set_rows([])
+        self.shown_job = _LIVE
         self.progress.setValue(0)
         self.status.setText("Preparing the pairs and the model…")
         self.ticket = self.controller.workers.run(
@@ -293,12 +365,8 @@ class FinetunePanel(QWidget):
         self.ticket = None
         job_folder, result, runtime_note = found
         self.result = result
-        self.metrics.set_rows(
-            [
-                [k, result.before.get(k), result.fine_tuned.get(k), result.after.get(k)]
-                for k in result.before
-            ]
-        )
+        self.shown_job = job_folder
+        self._show_metrics(result)
         self.box.show_run(job_folder, result)
         self.status.setText(
             f"Saved as a new model version {result.model_name}. Activate it to "
@@ -314,6 +382,19 @@ class FinetunePanel(QWidget):
         self.refresh()
         self._set_running(False)
         self.finished.emit(result)
+
+    def _show_metrics(self, result: Any) -> None:
+        self.metrics.set_rows(
+            [
+                [metric_name(k)]
+                + [
+                    metric_value(k, m.get(k))
+                    for m in (result.before, result.fine_tuned, result.after)
+                ]
+                for k in result.before
+            ],
+            keys=list(result.before),
+        )
 
 
 def _spin(box: Any, lo: float, hi: float, value: float, decimals: int | None = None) -> Any:

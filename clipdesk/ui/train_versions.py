@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from clipdesk.ui.train_widgets import RowsModel, table
+from clipdesk.ui.train_tables import RowsModel, table
+from clipdesk.ui.train_widgets import pct
 
 if TYPE_CHECKING:
     from clipdesk.services.records import Activation
@@ -29,13 +30,14 @@ class VersionsBox(QWidget):
         self._alpha = alpha
         self.job_folder: str | None = None
         self.last_name: str | None = None
-        self.sweep = RowsModel(["Blend alpha", "t2i R@1", "t2i R@5", "i2t R@1"], self)
+        self.sweep = RowsModel(
+            ["Blend alpha", "Text → image R@1", "Text → image R@5", "Image → text R@1"], self
+        )
         self.save_blend_button = QPushButton("Save another version at the slider's blend", self)
         self.save_blend_button.clicked.connect(self.save_blend)
         self.save_blend_button.setEnabled(False)
-        self.versions = RowsModel(
-            ["Version", "From", "Towers", "Blend", "R@5 before", "R@5 after", "Active"], self
-        )
+        # the base model and the full name ride in the tooltip; the active one is marked
+        self.versions = RowsModel(["Version", "Towers", "Blend", "R@5 before", "R@5 after"], self)
         self.versions_view = table(self.versions, self)
         self.activate_button = QPushButton("Activate selected", self)
         self.activate_button.clicked.connect(self.activate)
@@ -45,7 +47,7 @@ class VersionsBox(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Blend with the original (validation pairs)", self))
-        layout.addWidget(table(self.sweep, self), 1)
+        layout.addWidget(table(self.sweep, self, rows=3), 1)
         layout.addWidget(self.save_blend_button)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Model versions", self))
@@ -66,22 +68,33 @@ class VersionsBox(QWidget):
             b, a = v.metrics.get("before") or {}, v.metrics.get("after") or {}
             rows.append(
                 [
-                    v.name,
-                    v.base_model,
+                    f"{v.name} (active)" if v.active else v.name,
                     v.towers,
-                    v.alpha,
-                    b.get("t2i_recall@5"),
-                    a.get("t2i_recall@5"),
-                    "yes" if v.active else "",
+                    f"{v.alpha:.2f}",
+                    pct(b.get("t2i_recall@5")),
+                    pct(a.get("t2i_recall@5")),
                 ]
             )
-        self.versions.set_rows(rows, keys=[v.name for v in found])
+        self.versions.set_rows(
+            rows,
+            keys=[v.name for v in found],
+            tips=[
+                f"{v.name}, fine-tuned from {v.base_model}"
+                + (" (the active model)" if v.active else "")
+                for v in found
+            ],
+        )
 
     def show_run(self, job_folder: str, result: Any) -> None:
         self.job_folder, self.last_name = job_folder, result.model_name
         self.sweep.set_rows(
             [
-                [float(a), m.get("t2i_recall@1"), m.get("t2i_recall@5"), m.get("i2t_recall@1")]
+                [
+                    f"{float(a):.2f}",
+                    pct(m.get("t2i_recall@1")),
+                    pct(m.get("t2i_recall@5")),
+                    pct(m.get("i2t_recall@1")),
+                ]
                 for a, m in result.sweep.items()
             ]
         )

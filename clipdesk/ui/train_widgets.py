@@ -1,21 +1,20 @@
-"""Small pieces the Train tab's panels share: a read-only table model and number formatting."""
+"""Small pieces the Train tab's panels share: the worker-to-GUI relay and how figures read
+(fractions as percentages, changes in points, metric keys in words, time left)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from PySide6.QtCore import QObject, Signal
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
-
-Index = QModelIndex | QPersistentModelIndex
+# How the validation metrics of a fine-tuning run (clipdesk.model.finetune_eval) are named.
+METRIC_NAMES = {
+    "t2i_recall@1": "Text → image R@1",
+    "t2i_recall@5": "Text → image R@5",
+    "t2i_recall@10": "Text → image R@10",
+    "i2t_recall@1": "Image → text R@1",
+    "i2t_recall@5": "Image → text R@5",
+    "i2t_recall@10": "Image → text R@10",
+    "loss": "Loss (nats)",
+}
 
 
 class Relay(QObject):
@@ -29,79 +28,27 @@ class Relay(QObject):
     saved = Signal(object)
 
 
-class RowsModel(QAbstractTableModel):
-    """Rows of cells for a QTableView; cells are shown as text, ``keys[i]`` rides along on
-    ``Qt.UserRole`` (e.g. a photo id or a model name) and ``tips[i]`` as the tooltip."""
-
-    def __init__(self, headers: Sequence[str], parent: Any = None) -> None:
-        super().__init__(parent)
-        self.headers = list(headers)
-        self.rows: list[list[str]] = []
-        self.keys: list[Any] = []
-        self.tips: list[str] = []
-
-    def set_rows(
-        self,
-        rows: Sequence[Sequence[Any]],
-        keys: Sequence[Any] | None = None,
-        tips: Sequence[str] | None = None,
-    ) -> None:
-        self.beginResetModel()
-        self.rows = [[_cell(v) for v in r] for r in rows]
-        self.keys = list(keys) if keys is not None else [None] * len(self.rows)
-        self.tips = list(tips) if tips is not None else [""] * len(self.rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.headers)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.rows[index.row()][index.column()]
-        if role == Qt.ItemDataRole.UserRole:
-            return self.keys[index.row()]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.tips[index.row()] or None
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
+def metric_name(key: str) -> str:
+    return METRIC_NAMES.get(key, key)
 
 
-def _cell(v: Any) -> str:
+def pct(v: float | None) -> str:
+    """A fraction (accuracy, precision, recall) as a percentage: 0.9375 -> "93.8%"."""
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def metric_value(key: str, v: float | None) -> str:
+    """A fine-tuning metric as it reads: recalls in %, the loss as a number."""
     if v is None:
         return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
+    return f"{v:.2f}" if key == "loss" else pct(v)
 
 
-def table(model: RowsModel, parent: QWidget | None = None) -> QTableView:
-    view = QTableView(parent)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.setAlternatingRowColors(True)
-    return view
+def delta(before: float | None, after: float | None) -> str:
+    """The change of a fraction in percentage points: 0.80 -> 0.85 gives "+5.0"."""
+    if before is None or after is None:
+        return "–"
+    return f"{100 * (after - before):+.1f}"
 
 
 def eta_text(seconds: float | None) -> str:
@@ -113,9 +60,3 @@ def eta_text(seconds: float | None) -> str:
     if s < 3600:
         return f"about {s // 60} min {s % 60:02d} s left"
     return f"about {s // 3600} h {s % 3600 // 60:02d} min left"
-
-
-def delta(before: float | None, after: float | None) -> str:
-    if before is None or after is None:
-        return "–"
-    return f"{after - before:+.3f}"

@@ -1,6 +1,13 @@
-"""First run: pick photo folders and a model, then start."""
+"""First run: pick photo folders and a model, then start.
+
+The hints fit the model chosen in the table: with the demo model, the words it knows ("a red
+circle") and, plainly, that real photos need a real model (the panel offers one, with its size and
+download time); with a real model, examples of real photos.
+"""
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -14,8 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clipdesk.services.records import CatalogRow
+from clipdesk.ui import start_dirs
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.model_panel import ModelPanel
+from clipdesk.ui.query_examples import DEMO, PHOTOS
 
 
 class WelcomePage(QWidget):
@@ -49,17 +59,13 @@ class WelcomePage(QWidget):
 
         model_box = QGroupBox("2. Which model?", self)
         ml = QVBoxLayout(model_box)
-        note = QLabel(
-            "<b>ClipDesk-Mini (demo)</b> is bundled so you can try ClipDesk right away. "
-            "It is a small demo model trained on generated pictures: it knows colours, "
-            "shapes and simple scenes, not real-world photos. For real searches, import "
-            "or download a CLIP model (ViT-B/32 works well on a laptop).",
-            self,
-        )
-        note.setWordWrap(True)
+        self.note = QLabel(self)
+        self.note.setWordWrap(True)
         active = controller.shared_settings.model() or ""
         self.models = ModelPanel(controller.workers, active, self)
-        ml.addWidget(note)
+        self.models.rowChanged.connect(self._model_row)
+        self._model_row(None)
+        ml.addWidget(self.note)
         ml.addWidget(self.models)
 
         self.start_button = QPushButton("Start", self)
@@ -72,12 +78,29 @@ class WelcomePage(QWidget):
         layout.addWidget(model_box, 1)
         layout.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignRight)
 
+    def _model_row(self, row: CatalogRow | None) -> None:
+        """The hint for the model chosen: what to search for with it."""
+        if row is None or row.demo:
+            self.note.setText(
+                "<b>ClipDesk-Mini (demo)</b> is bundled so you can try ClipDesk right away. "
+                "It is a small model trained on generated pictures of coloured shapes: search "
+                f"for {DEMO.quoted()}, not for real-world scenes. <b>Real photos need a real "
+                "model</b>: download one (OpenAI ViT-B/32 works well on a laptop) or import one."
+            )
+            return
+        self.note.setText(
+            f"With <b>{html.escape(row.title or row.name)}</b>, describe your photos as you would to a "
+            f"friend: {PHOTOS.quoted(3)}."
+        )
+
     def add_folder(self, path: str) -> None:
         if not self.folders.findItems(path, Qt.MatchFlag.MatchExactly):
             self.folders.addItem(path)
 
     def _add(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a photo folder", start_dirs.pictures_dir()
+        )
         if folder:
             self.add_folder(folder)
 

@@ -1,9 +1,15 @@
 """Take the README's screenshots of the real app over a demo library of generated photos.
 
-Run under a real X server so fonts, style and window decorations are the real ones::
+Run under a real X server (the real xcb platform) so fonts, style and window decorations are the
+real ones, once light and once dark (dark as a GNOME user's Adwaita-dark desktop gives it to Qt,
+through its GTK platform theme: ``apt-get install -y libgtk-3-0``)::
 
-    apt-get install -y xvfb libxcb-cursor0
+    apt-get install -y xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libgtk-3-0
     xvfb-run -a -s "-screen 0 1600x1000x24" python3 docs/screenshots/take_screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" python3 docs/screenshots/take_screenshots.py --dark
+
+Every shot is taken at 1,280 x 800 (``NAME.png``, ``NAME-dark.png``); the main pages also at
+800 x 600, the window's narrow size (``NAME-800x600.png``, ``NAME-dark-800x600.png``).
 
 It builds a private ClipDesk home in a temporary folder (never touching yours), writes a demo
 library of generated photos, indexes it with the bundled demo model (``models/clipdesk-mini``, or
@@ -41,18 +47,37 @@ def settle(app, ms: int = 600) -> None:
         app.processEvents()
 
 
-def shoot(app, widget, name: str) -> None:
-    settle(app)
-    path = HERE / f"{name}.png"
-    widget.grab().save(str(path))
-    print("wrote", path.relative_to(REPO))
+SIZES = ((1280, 800), (800, 600))
+SUFFIX = ""  # "-dark" for the dark run
+
+
+def shoot(app, widget, name: str, narrow: bool = False) -> None:
+    """Save ``widget`` as NAME(-dark).png; with ``narrow``, the window at 800 x 600 as well."""
+    window = widget.window()
+    for width, height in SIZES if narrow else SIZES[:1]:
+        if widget is window:
+            window.resize(width, height)
+        settle(app)
+        size = "" if (width, height) == SIZES[0] else f"-{width}x{height}"
+        path = HERE / f"{name}{SUFFIX}{size}.png"
+        widget.grab().save(str(path))
+        print("wrote", path.relative_to(REPO), f"({widget.width()}x{widget.height()})")
+    if widget is window:
+        window.resize(*SIZES[0])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="", help="model name or path (default: the demo)")
     parser.add_argument("--photos", type=int, default=120)
+    parser.add_argument("--dark", action="store_true", help="the desktop's dark colour scheme")
     args = parser.parse_args()
+    if args.dark:
+        global SUFFIX
+        SUFFIX = "-dark"
+        # what a GNOME desktop in dark mode hands Qt: the GTK theme's colours and scheme
+        os.environ["QT_QPA_PLATFORMTHEME"] = "gtk3"
+        os.environ["GTK_THEME"] = "Adwaita:dark"
     home = Path(tempfile.mkdtemp(prefix="clipdesk-shots-"))
     os.environ["CLIPDESK_HOME"] = str(home)
     sys.path.insert(0, str(REPO))
@@ -89,7 +114,7 @@ def main() -> int:
     controller.start()
     window.welcome.add_folder(str(photos))
     wait(app, lambda: controller.model is not None)
-    shoot(app, window, "welcome")
+    shoot(app, window, "welcome", narrow=True)
 
     # 2. index the demo library, then search by text
     window.welcome.start_button.click()
@@ -107,39 +132,38 @@ def main() -> int:
     window.show_page("Search")
     window.search.box.set_text("two red stars")
     wait(app, lambda: window.search.grid.photos.rowCount() > 0 and controller.workers.pending == 0)
-    shoot(app, window, "search-text")
+    shoot(app, window, "search-text", narrow=True)
 
     # 3. an image query: "more like this" on a result, refined by text
     window.search.more_like_this(window.search.grid.photos.item(2))
     wait(app, lambda: controller.workers.pending == 0)
     shoot(app, window, "search-image")
 
-    # 4. tags: a category the demo model understands (colours), its live preview, then review
-    from clipdesk.tags.categories import Category, Label
-
+    # 4. tags: the demo model's starter category of colours (words it knows), its live preview,
+    # then review
     window.show_page("Tags")
     page = window.tags
     wait(app, lambda: page.cats.rowCount() > 0 and controller.workers.pending == 0)
-    page._new()
-    page.editor.set_category(
-        Category(
-            "Colour",
-            tuple(Label(c) for c in ("red", "blue", "green", "yellow", "purple", "orange")),
-            templates=("a photo of a {label} shape.", "a {label} object.", "something {label}."),
-        )
-    )
-    page._save()
+    page.reload(select="Colour")
     wait(app, lambda: page._current == "Colour" and controller.workers.pending == 0)
     page.preview_label.setCurrentText("purple")
     settle(app, 800)
     wait(app, lambda: controller.workers.pending == 0)
-    shoot(app, window, "tags")
+    shoot(app, window, "tags", narrow=True)
     page.tabs.setCurrentWidget(page.review)
     page.review.category.setCurrentIndex(page.review.category.findData("Colour"))
     wait(app, lambda: bool(page.review.queue) and controller.workers.pending == 0)
-    shoot(app, window, "review")
+    shoot(app, window, "review", narrow=True)
 
-    # 5. the photo view
+    # 5. the folders once indexed, and the Train tab (teach a head from the confirmed colours)
+    window.show_page("Folders")
+    wait(app, lambda: controller.workers.pending == 0)
+    shoot(app, window, "folders", narrow=True)
+    window.show_page("Train")
+    wait(app, lambda: controller.workers.pending == 0)
+    shoot(app, window, "train", narrow=True)
+
+    # 6. the photo view
     window.show_page("Search")
     item = window.search.grid.photos.item(0)
     window.open_photo(item)
@@ -150,7 +174,7 @@ def main() -> int:
     shoot(app, dialog, "photo-view")
     dialog.close()
 
-    # 6. words: once the text is read, a word finds the photos that hold it (with the badge and
+    # 7. words: once the text is read, a word finds the photos that hold it (with the badge and
     # the snippet), and the photo view shows the text with its boxes
     wait(app, lambda: not controller.ocr_jobs.running and controller.workers.pending == 0)
     window.search.box.clear_image()  # the "more like this" chip of step 3 goes

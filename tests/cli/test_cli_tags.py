@@ -50,10 +50,13 @@ def run(capsys, *argv: str, json_out: bool = True) -> tuple[int, object, str]:
     return code, data, err
 
 
-def test_categories_add_list_export_import_remove(capsys, tmp_path, library):
+def test_categories_add_list_export_import_remove(capsys, tmp_path, library, model_dir):
     lib = str(library[0])
-    code, data, _ = run(capsys, "--library", lib, "tags", "categories", "list")
-    assert code == 0 and "Scene" in [c["name"] for c in data]  # starters on first use
+    # a real (not the demo) model: the real-world starters on first use
+    code, data, _ = run(
+        capsys, "--library", lib, "--model", str(model_dir), "tags", "categories", "list"
+    )
+    assert code == 0 and "Scene" in [c["name"] for c in data]
     code, _, _ = run(
         capsys,
         "--library",
@@ -115,6 +118,8 @@ def test_apply_list_confirm_reject_review_photos(capsys, library, model_dir):
         capsys,
         "--library",
         lib,
+        "--model",
+        str(model_dir),  # not the demo, whose starters have a Colour category
         "tags",
         "categories",
         "add",
@@ -245,8 +250,7 @@ def test_index_brings_in_keywords_and_tags_new_photos(capsys, tmp_path, model_di
     common = ["--library", lib, "--model", str(model_dir), "--device", "cpu"]
     run(
         capsys,
-        "--library",
-        lib,
+        *common,  # not the demo model, whose starters have a Colour category
         "tags",
         "categories",
         "add",

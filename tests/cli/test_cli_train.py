@@ -15,7 +15,9 @@ from clipdesk.library.records import FileFacts
 from clipdesk.library.store import Library
 from clipdesk.model import load_model, manager, synth
 from clipdesk.model.testing import tiny_random_model
+from clipdesk.services.training_results import last_run
 from clipdesk.tags.categories import Category, Label
+from clipdesk.tags.heads.selection import title
 from clipdesk.tags.heads.store import applied_heads
 from clipdesk.tags.store.tag_store import TagStore
 
@@ -88,6 +90,32 @@ def test_train_heads_reports_metrics_applies_and_suggests(setup, capsys):
     assert "no category" in capsys.readouterr().err
 
 
+def test_train_heads_says_which_head_it_chose_with_figures_and_why(setup, capsys):
+    """`--json train heads` names the method, whether zero-shot was kept, the held-out figures
+    of the best trained head against the head in use (mean ± SE over the folds) and the reason;
+    trained again after --apply, the applied head is the one in use a new head must beat."""
+    lib_path, _model, _ids = setup
+    base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu"]
+    d = _run(capsys, *base, "--json", "train", "heads", "Kind")
+    assert d["method"] != "zero-shot" and d["zero_shot_kept"] is False and d["kept"] is False
+    fig = d["figures"]
+    assert fig["metric"] == "accuracy" and fig["folds"] == 5
+    assert fig["in_use"]["method"] == "zero-shot" and fig["trained"]["method"] == d["method"]
+    assert fig["gain"]["mean"] > fig["gain"]["se"] >= 0
+    assert fig["text"] == (
+        f"{title(d['method'])} head: {fig['trained']['mean']:.2f} ± {fig['trained']['se']:.2f} "
+        f"vs zero-shot {fig['in_use']['mean']:.2f} ± {fig['in_use']['se']:.2f}"
+    )
+    assert fig["text"] in d["reason"] and "replaces zero-shot" in d["reason"]
+    assert set(d["selection"]["candidates"]) >= {"zero-shot", "probe", "cache", "logistic"}
+    assert main([*base, "train", "heads", "Kind"]) == 0
+    text = capsys.readouterr().out
+    assert f"head: {d['method']}" in text and "replaces zero-shot" in text and " ± " in text
+    _run(capsys, *base, "--json", "train", "heads", "Kind", "--apply")
+    again = _run(capsys, *base, "--json", "train", "heads", "Kind")
+    assert again["selection"]["in_use"] == d["method"]  # the applied head, not zero-shot
+
+
 def test_train_pairs_finetune_activate_rollback(setup, capsys):
     lib_path, model, ids = setup
     base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
@@ -118,6 +146,10 @@ def test_train_pairs_finetune_activate_rollback(setup, capsys):
     assert d["data"]["validation"] > 0 and "t2i_recall@5" in d["after"]
     assert d["activation"] == {"active": "tiny-mine", "shared_vectors": N, "reembed": False}
     assert manager.get_active_model() == "tiny-mine"
+    with Library(lib_path) as lib:  # kept for the Train tab: the last run made from tiny
+        kept = last_run(lib, "tiny")
+    assert kept is not None and kept.result.model_name == "tiny-mine"
+    assert len(kept.result.history["loss"]) == 3
     listed = _run(capsys, *base, "train", "versions")
     assert [v["name"] for v in listed] == ["tiny-mine"] and listed[0]["active"]
     d = _run(capsys, *base, "train", "rollback")
@@ -151,3 +183,20 @@ def test_train_heads_apply_retags_at_once(setup, capsys):
     assert code == 0 and "retagged 40 photos now" in capsys.readouterr().out
     _run(capsys, *base, "train", "heads", "Kind", "--revert")
     assert _kind_tags(lib_path) == zero_shot  # and back, at once too
+
+
+def test_train_heads_last_shows_the_kept_training_until_the_labels_change(setup, capsys):
+    lib_path, _model, _ids = setup
+    base = ["--library", str(lib_path), "--model", "tiny", "--device", "cpu", "--json"]
+    none_yet = _run(capsys, *base, "train", "heads", "Kind", "--last")
+    assert none_yet == {"category": "Kind", "trained_at": None}
+    trained = _run(capsys, *base, "train", "heads", "Kind", "--suggest", "3")
+    last = _run(capsys, *base, "train", "heads", "kind", "--last")
+    for key in ("evaluation", "method", "examples", "suggest", "trained_at"):
+        assert last[key] == trained[key], key
+    assert last["applied"] is False
+    assert main([*base[:-1], "train", "heads", "Kind", "--last"]) == 0
+    assert "last training, " in capsys.readouterr().out
+    with Library(lib_path) as lib:  # the labels edited: those figures were of another category
+        TagStore(lib, install_starters=False).rename_label("Kind", "blue thing", "navy thing")
+    assert _run(capsys, *base, "train", "heads", "Kind", "--last")["trained_at"] is None

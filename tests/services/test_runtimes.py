@@ -152,6 +152,7 @@ def test_a_fine_tuned_version_is_prepared_before_the_run_returns(
 
     class Job:
         folder = tmp_path / "job"
+        spec = {"base_name": "tiny", "finished": None}  # what the services record as the last run
 
         def run(self, **_kwargs):
             return FinetuneResult("tiny-ft-1", version, 0.5, {}, {}, {}, 1, 2, 0.1, 20.0, False)

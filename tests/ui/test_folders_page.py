@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
+from PySide6.QtCore import Qt
 
 from clipdesk.ui.folders_page import FolderTableModel
 from clipdesk.ui.rows import FolderRow
@@ -23,6 +25,18 @@ def test_folder_model_passes_qtmodeltester(qtmodeltester):
         ]
     )
     model.set_rows([])
+
+
+def test_problems_model_passes_qtmodeltester(qtmodeltester):
+    from clipdesk.ui.folders_page import ProblemsModel
+    from clipdesk.ui.rows import FolderProblem
+
+    model = ProblemsModel()
+    qtmodeltester.check(model, force_py=True)
+    model.set_rows(
+        [FolderProblem("a.jpg", "/a", "truncated", "/a/a.jpg"), FolderProblem("", "/b", "denied")]
+    )
+    qtmodeltester.check(model, force_py=True)
 
 
 def test_adding_a_folder_indexes_it_and_the_grid_updates(
@@ -47,7 +61,7 @@ def test_adding_a_folder_indexes_it_and_the_grid_updates(
     errors = []
     controller.call(lambda b, _t: b.folder_errors(row.id), errors.extend)
     qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
-    assert errors[0][0].endswith("broken.jpg") and errors[0][1]
+    assert errors[0].file == "broken.jpg" and errors[0].folder == str(folder) and errors[0].reason
 
 
 def test_pause_stops_indexing_and_resume_finishes(
@@ -103,3 +117,73 @@ def test_app_and_cli_refuse_the_same_bad_folder_with_the_same_words(
     controller.call(lambda b, _t: b.folders(), rows.extend)
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=10_000)
     assert [r.path for r in rows] == ([str(watched)] if case == "inside a watched folder" else [])
+
+
+def _problem_rows(dialog) -> list[tuple[str, str, str]]:
+    model = dialog.table.model()
+    return [
+        tuple(model.index(r, c).data() for c in range(model.columnCount()))
+        for r in range(model.rowCount())
+    ]
+
+
+def test_show_errors_lists_every_folders_files_with_their_reasons_without_a_selection(
+    qtbot, make_app, tiny_model, synth_photos, tmp_path
+):
+    from clipdesk.ui.folders_page import ProblemsDialog
+
+    root, _photos = synth_photos
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, bad in ((first, "broken.jpg"), (second, "nested/empty.png")):
+        shutil.copytree(root / "misc", folder)
+        (folder / bad).parent.mkdir(exist_ok=True)
+        (folder / bad).write_bytes(b"\xff\xd8\xff\xe0 truncated" if bad.endswith("jpg") else b"")
+    controller, window = make_app(tiny_model)
+    for folder in (first, second):
+        with qtbot.waitSignal(controller.jobs.finished, timeout=120_000):
+            controller.add_folder(str(folder))
+    wait_idle(qtbot, controller)
+    page = window.folders
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    assert not page.table.currentIndex().isValid()  # nothing selected
+
+    qtbot.mouseClick(page.errors_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.problems is not None and page.problems.isVisible(), timeout=10_000)
+    dialog = page.problems
+    assert isinstance(dialog, ProblemsDialog)
+    rows = _problem_rows(dialog)
+    assert [(file, folder) for file, folder, _reason in rows] == [
+        ("broken.jpg", str(first)),
+        (os.path.join("nested", "empty.png"), str(second)),
+    ]
+    assert all(reason for _f, _d, reason in rows)  # the reason in the list itself
+    assert "2 files in your folders (2 folders) could not be read" in dialog.summary.text()
+
+    page.table.doubleClicked.emit(page.model.index(1, 0))  # one folder's, by its row
+    qtbot.waitUntil(lambda: len(_problem_rows(dialog)) == 1, timeout=10_000)
+    assert _problem_rows(dialog)[0][1] == str(second)
+
+    retried = []
+    backend = controller.backend
+    real = backend.retry_errors
+    backend.retry_errors = lambda folder_id=None: retried.append(folder_id) or real(folder_id)
+    page.table.setCurrentIndex(page.model.index(-1, -1))
+    qtbot.mouseClick(page.retry_button, Qt.MouseButton.LeftButton)  # no selection: every folder
+    qtbot.waitUntil(lambda: retried == [None], timeout=10_000)
+    wait_idle(qtbot, controller)
+    qtbot.waitUntil(lambda: [r.errors for r in page.model._rows] == [1, 1], timeout=30_000)
+    dialog.close()
+
+
+def test_a_folder_no_scan_has_finished_is_never_up_to_date(qtbot):
+    from clipdesk.ui.folders_page import STATE, FolderTableModel
+
+    model = FolderTableModel()
+    model.set_rows([FolderRow(1, "/a", "ok", None, 0, 0, 0, 0, scanned=False)])
+    assert model.data(model.index(0, STATE)) == "Not scanned yet"
+    model.set_scanning(True)
+    assert model.data(model.index(0, STATE)) == "Scanning…"
+    model.set_rows([FolderRow(1, "/a", "ok", None, 128, 0, 128, 0, scanned=False)])
+    assert model.data(model.index(0, STATE)) == "Scanning… 128 found so far"
+    model.set_rows([FolderRow(1, "/a", "ok", None, 128, 128, 0, 0, scanned=True)])
+    assert model.data(model.index(0, STATE)) == "Up to date"

@@ -83,3 +83,17 @@ def test_missing_model_says_what_to_do(qtbot, make_app, tmp_path):
     assert "model" in message.lower() and hint
     assert "search is off" in window._status_model.text()
     qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=10_000)
+
+
+def test_a_train_tab_that_cannot_be_imported_is_an_error_not_a_placeholder(
+    qtbot, make_app, tiny_model, monkeypatch
+):
+    import sys
+
+    from clipdesk.ui.main_window import _train_page
+
+    controller, window = make_app(tiny_model, start=False)
+    # what a missing dependency of the tab (pyqtgraph, a module of its own) looks like
+    monkeypatch.setitem(sys.modules, "clipdesk.ui.train_page", None)
+    with pytest.raises(ImportError):
+        _train_page(controller, window)

@@ -108,7 +108,11 @@ def test_the_table_shows_catalog_and_installed_models(qtbot, panel, qtmodelteste
         panel.model.index(panel.model.row_of(B32), 0),
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
-    assert panel.download_button.text() == "Download OpenAI ViT-B/32…"
+    # with its size and the download's time here (no download measured yet: an assumed speed)
+    assert (
+        panel.download_button.text()
+        == "Download OpenAI ViT-B/32 (~605 MB, about 1 min at 10 MB/s)…"
+    )
     assert panel.selected() != B32
 
 

@@ -35,7 +35,7 @@ def test_the_grid_shows_the_name_with_a_replacement_character(odd):
     index = model.index(0, 0)
     assert index.data(Qt.ItemDataRole.DisplayRole) == "caf\ufffd.webp"
     assert index.data(Qt.ItemDataRole.ToolTipRole).splitlines()[0].endswith("/caf\ufffd.webp")
-    details = PhotoDetails(odd, 1, None, None, None, None, "ok", None, ())
+    details = PhotoDetails(odd, 1, None, None, 0.0, False, None, "ok", None, ())
     assert dict(details.fields())["File"] == "caf\ufffd.webp"
 
 
@@ -51,9 +51,9 @@ def test_the_thumbnail_is_made_from_the_exact_path(qtbot, workers, odd):
     asked: list[str] = []
     real_get = cache.get
 
-    def get(photo_id: int, path: str):
+    def get(photo_id: int, path: str, cell: int | None = None):
         asked.append(path)
-        return real_get(photo_id, path)
+        return real_get(photo_id, path, cell)
 
     cache.get = get  # type: ignore[method-assign]
     model = PhotoListModel()

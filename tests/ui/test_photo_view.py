@@ -75,3 +75,62 @@ def test_keys_space_previews_enter_opens(qtbot, make_app, tiny_model, synth_phot
     assert opened == [grid.photos.item(3).path]
     view.close()
     wait_idle(qtbot, controller)
+
+
+def test_the_view_dates_a_photo_as_the_grid_and_the_date_filter_do(
+    qtbot, make_app, tiny_model, tmp_path
+):
+    """EXIF date, else the file's time, labelled as which it is: never "unknown" while the
+    tooltip and the date filter use a date."""
+    import datetime as dt
+    import os
+
+    from PIL import Image
+    from PySide6.QtCore import QDate
+
+    from clipdesk.ui.photo_model import describe_date
+
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0132] = "2021:07:04 10:30:00"  # DateTime
+    Image.new("RGB", (96, 64), (200, 40, 40)).save(folder / "camera.jpg", exif=exif)
+    Image.new("RGB", (96, 64), (40, 40, 200)).save(folder / "scan.jpg")
+    modified = dt.datetime(2022, 3, 5, 12, 0).timestamp()
+    os.utime(folder / "scan.jpg", (modified, modified))
+    controller, window = make_app(tiny_model)
+    add_and_index(qtbot, controller, str(folder))
+    grid = window.search.grid
+    qtbot.waitUntil(lambda: grid.photos.rowCount() == 2, timeout=30_000)
+
+    def fields(item) -> dict[str, str]:
+        window.open_photo(item)
+        view = window.findChildren(PhotoView)[-1]
+        qtbot.waitUntil(lambda: view.meta.rowCount() > 0, timeout=20_000)
+        out = {
+            view.meta.itemAt(r, view.meta.ItemRole.LabelRole).widget().text(): view.meta.itemAt(
+                r, view.meta.ItemRole.FieldRole
+            )
+            .widget()
+            .text()
+            for r in range(view.meta.rowCount())
+        }
+        view.close()
+        return out
+
+    items = {grid.photos.item(r).name: grid.photos.item(r) for r in range(2)}
+    camera, scan = fields(items["camera.jpg"]), fields(items["scan.jpg"])
+    assert camera["Taken"] == describe_date(items["camera.jpg"].taken_at) == "2021-07-04 10:30"
+    assert "File date" not in camera
+    assert "Taken" not in scan
+    assert scan["File date"].startswith(describe_date(items["scan.jpg"].taken_at))
+    assert scan["File date"].startswith("2022-03-05 12:00") and "modified" in scan["File date"]
+
+    page = window.search
+    with qtbot.waitSignal(page.resultsShown, timeout=30_000):
+        page.date_from.setDate(QDate(2021, 7, 4))
+        page.date_to.setDate(QDate(2021, 7, 4))
+        page.dates.setChecked(True)
+    qtbot.waitUntil(lambda: controller.workers.pending == 0, timeout=30_000)
+    assert [grid.photos.item(r).name for r in range(grid.photos.rowCount())] == ["camera.jpg"]
+    wait_idle(qtbot, controller)

@@ -73,3 +73,29 @@ def test_paste_image_from_clipboard(qtbot, box):
         qtbot.keyClick(box.line, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert sig.args[1] is not None and sig.args[1].label == "pasted image"
     assert box.line.text() == ""
+
+
+def test_the_examples_wait_for_the_model_then_fit_it(qtbot, box):
+    from clipdesk.ui.query_examples import DEMO_NOTE
+
+    placeholder = box.line.placeholderText
+    assert "beach" not in placeholder() and "red circle" not in placeholder()  # none known yet
+    box.suit_model(demo=True)
+    assert "a red circle" in placeholder() and "blue star" in placeholder()
+    assert DEMO_NOTE in box.help.toolTip() and "kids on a beach" not in box.help.toolTip()
+    box.suit_model(demo=False)
+    assert "kids on a beach" in placeholder() and DEMO_NOTE not in box.line.toolTip()
+
+
+def test_an_image_query_is_refined_in_the_models_words(qtbot, box, tmp_path):
+    from clipdesk.ui.drops import QueryImage
+
+    path = tmp_path / "q.png"
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(path)
+    box.suit_model(demo=True)
+    with qtbot.waitSignal(box.queryChanged, timeout=1000):
+        box.set_image(QueryImage(label="q.png", path=str(path)))
+    assert "but blue" in box.line.placeholderText()
+    with qtbot.waitSignal(box.queryChanged, timeout=1000):
+        box.clear_image()
+    assert "a red circle" in box.line.placeholderText()

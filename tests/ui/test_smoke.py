@@ -33,6 +33,7 @@ def window(qtbot):
     widget = QWidget()
     qtbot.addWidget(widget)
     widget.show()
+    qtbot.waitExposed(widget)
     return widget
 
 
@@ -48,6 +49,28 @@ def test_passes_once_library_and_model_are_ready(exits, window, capsys):
     assert not window.isVisible()  # closed through the normal path
     controller.errorRaised.emit("late", "")
     assert exits == [0] and test.verdict == 0
+
+
+def test_passes_only_once_the_platform_has_exposed_the_window(exits, qtbot):
+    shown = QWidget()
+    qtbot.addWidget(shown)
+    shown.show()  # the platform exposes it later, from the event loop, as an X server does
+    assert shown.isVisible() and not shown.windowHandle().isExposed()
+    controller = FakeController()
+    smoke.SmokeTest(controller, shown, timeout_s=30)
+    controller.libraryReady.emit()
+    controller.modelReady.emit(object())
+    assert exits == []  # visible is not yet on screen
+    qtbot.waitUntil(lambda: exits == [smoke.EXIT_PASSED], timeout=3000)
+
+
+def test_a_window_never_exposed_times_out_naming_it(exits, qtbot, capsys):
+    controller = FakeController()
+    never_shown = QWidget()
+    qtbot.addWidget(never_shown)
+    test = smoke.SmokeTest(controller, never_shown, timeout_s=0.05)
+    qtbot.waitUntil(lambda: exits == [smoke.EXIT_TIMEOUT], timeout=3000)
+    assert "the window on screen" in capsys.readouterr().err and test.verdict == smoke.EXIT_TIMEOUT
 
 
 def test_an_app_error_fails_with_its_message(exits, window, capsys):

@@ -85,3 +85,39 @@ def test_prune_keeps_the_disk_cache_within_its_limit(qtbot, workers, tmp_path):
     limit = newest.stat().st_size + files[-2].stat().st_size
     assert thumbnails.prune(limit) == 2
     assert sorted(thumb_dir().rglob("*.jpg")) == sorted(files[-2:]) and newest.exists()
+
+
+def test_a_bigger_cell_gets_a_bigger_thumbnail_and_the_smaller_one_meanwhile(
+    qtbot, workers, tmp_path
+):
+    from PIL import Image as PILImage
+
+    from clipdesk.ui.thumbnails import disk_size
+
+    cache = ThumbnailCache(workers)
+    path = _photo(tmp_path)
+    cache.get(1, path)
+    qtbot.waitSignal(cache.ready, timeout=10_000).wait()
+    small = cache.get(1, path)
+    # the grid's cells grow: the small one is painted (scaled) until the big one is made
+    assert cache.get(1, path, 320) is small
+    qtbot.waitUntil(lambda: cache.get(1, path, 320) is not small, timeout=10_000)
+    big = cache.get(1, path, 320)
+    assert max(big.deviceIndependentSize().width(), big.deviceIndependentSize().height()) == 320
+    assert cache.get(1, path) is small  # both sizes kept: another grid may show the small one
+    # on disk: one JPEG per size that covers the cell's device pixels
+    sizes = sorted(max(PILImage.open(f).size) for f in thumb_dir().rglob("*.jpg"))
+    assert sizes == [THUMB_PX, disk_size(round(320 * big.devicePixelRatio()))]
+    assert disk_size(640) == 768 and disk_size(2000) == 768 and disk_size(100) == THUMB_PX
+
+
+def test_memory_is_bounded_in_bytes_so_bigger_cells_keep_fewer(qtbot, workers, tmp_path):
+    one = 128 * 86 * 4  # a 1200 x 800 photo in a 128-px cell, 32 bits a pixel
+    cache = ThumbnailCache(workers, memory_bytes=round(2.5 * one))  # room for two
+    paths = [_photo(tmp_path, f"p{i}.jpg", colour=(0, 90 * i, 0)) for i in range(3)]
+    for i, path in enumerate(paths):
+        with qtbot.waitSignal(cache.ready, timeout=10_000):
+            cache.get(i, path)
+    assert cache.get(2, paths[2]) is not None and cache.get(1, paths[1]) is not None
+    assert cache.get(0, paths[0]) is None  # the least recently painted one went
+    qtbot.waitUntil(lambda: workers.pending == 0, timeout=10_000)

@@ -1,33 +1,22 @@
-"""Held-out evaluation of tag heads: cross-validated before (zero-shot) vs after (trained) figures,
-the choice of the pull strength, and per-tag thresholds calibrated to a target precision.
+"""Held-out evaluation of tag heads: the metrics, the stratified folds, the before (the head in
+use) vs after (trained) figures, and per-tag thresholds calibrated to a target precision.
 
 Every figure comes from photos the head being scored did not train on: the user's labelled photos
-are split into stratified folds; each fold is scored by a head trained on the others (with its own
-pull strength chosen by an inner cross-validation on those others only).
+are split into stratified folds and each fold is scored by a head trained on the others
+(:mod:`clipdesk.tags.heads.selection` runs the folds and chooses the head).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from clipdesk.common.progress import CancelToken
 from clipdesk.tags.categories import Mode
-from clipdesk.tags.heads.fit import (
-    DISCRIMINANT,
-    Head,
-    LabelData,
-    fit_discriminant,
-    fit_head,
-    training_loss,
-)
+from clipdesk.tags.heads.fit import Head, LabelData
 
-# Pull strengths tried; "stay zero-shot" (None) and the discriminant compete with them.
-LAM_GRID: tuple[float, ...] = (0.1, 0.01, 1e-3, 1e-4, 1e-5)
-MIN_EXAMPLES = 4  # fewer labelled photos than this: no held-out figures, no training
+MIN_EXAMPLES = 2  # labelled photos a category needs at all (one of each of two labels)
 MIN_POSITIVES_FOR_THRESHOLD = 3
 
 
@@ -49,16 +38,20 @@ class Metrics:
 
 @dataclass(frozen=True)
 class Evaluation:
-    before: Metrics  # the zero-shot classifier on the same held-out photos
-    after: Metrics  # heads trained without those photos
+    before: Metrics  # the head in use (zero-shot at first) on the same held-out photos
+    after: Metrics  # the best trained kind of head, each fold scored by one trained without it
     folds: int
-    oof_scores: np.ndarray = field(repr=False)  # [n, labels] held-out head scores
+    oof_scores: np.ndarray = field(repr=False)  # [n, labels] held-out scores of ``after``
     seconds: float = 0.0
+    before_method: str = "zero-shot"
+    after_method: str = "zero-shot"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "before": self.before.as_dict(),
             "after": self.after.as_dict(),
+            "before_method": self.before_method,
+            "after_method": self.after_method,
             "folds": self.folds,
             "seconds": round(self.seconds, 3),
         }
@@ -123,29 +116,6 @@ def stratified_folds(data: LabelData, k: int, seed: int = 0) -> np.ndarray:
     return fold
 
 
-def n_folds(data: LabelData, wanted: int = 5) -> int:
-    return int(min(wanted, max(2, data.n // 2)))
-
-
-# What cross-validation chooses: a logistic pull strength, DISCRIMINANT, or None (stay zero-shot).
-Choice = float | str | None
-
-
-def fit_choice(
-    init: Head,
-    data: LabelData,
-    choice: Choice,
-    cancel: CancelToken | None = None,
-    start: Head | None = None,
-) -> Head:
-    """The head ``choice`` gives on ``data`` (zero-shot when a discriminant has too few labels)."""
-    if choice is None:
-        return init
-    if choice == DISCRIMINANT:
-        return fit_discriminant(init, data) or init
-    return fit_head(init, data, float(choice), cancel=cancel, start=start)
-
-
 def wrong_decisions(head: Head, data: LabelData) -> int:
     """How many of the user's decisions ``head`` contradicts: single choice, photos whose top label
     is not allowed; multi-label, decided cells on the wrong side of the category's threshold."""
@@ -156,69 +126,35 @@ def wrong_decisions(head: Head, data: LabelData) -> int:
     return int((~data.allowed[np.arange(data.n), scores.argmax(axis=1)]).sum())
 
 
-def select_fit(
-    init: Head,
-    data: LabelData,
-    k: int = 3,
-    seed: int = 0,
-    grid: tuple[float, ...] = LAM_GRID,
-    cancel: CancelToken | None = None,
-) -> Choice:
-    """The head kind with the fewest cross-validated mistakes (see the tie rule below). Mistakes,
-    not log-loss, because the log-loss of a few confident errors can outweigh many more right
-    answers, and it is right answers the user sees."""
-    if data.n < MIN_EXAMPLES:
-        return None
-    folds = stratified_folds(data, min(k, data.n), seed)
-    choices: tuple[Choice, ...] = (None, *grid, DISCRIMINANT)
-    wrong = dict.fromkeys(choices, 0)
-    loss = dict.fromkeys(choices, 0.0)
-    for f in range(int(folds.max()) + 1):
-        train, test = data.subset(folds != f), data.subset(folds == f)
-        if test.n == 0 or train.n == 0:
-            continue
-        prev = None
-        for choice in choices:
-            # logistic pulls go strong to weak, each warm-started from the last
-            head = fit_choice(init, train, choice, cancel, start=prev)
-            if isinstance(choice, float):
-                prev = head
-            wrong[choice] += wrong_decisions(head, test)
-            loss[choice] += training_loss(head, test) * test.n
-    # On equal mistakes the head with fewer choices fitted to these same labels wins: zero-shot
-    # (none), then the discriminant (closed form, fixed shrinkage), then a logistic pull picked
-    # from a grid; the log-loss only breaks ties between pulls.
-    rank: dict[Choice, int] = {None: 0, DISCRIMINANT: 1}
-    return min(choices, key=lambda c: (wrong[c], rank.get(c, 2), loss[c]))
+def decisions_count(data: LabelData) -> int:
+    """What :func:`wrong_decisions` counts over: photos (single choice) or decided cells."""
+    return int(data.observed.sum()) if data.mode is Mode.MULTI else data.n
 
 
-def evaluate(
-    init: Head, data: LabelData, k: int = 5, seed: int = 0, cancel: CancelToken | None = None
-) -> Evaluation | None:
-    """Cross-validated zero-shot vs trained-head figures; None with too few labelled photos."""
-    if data.n < MIN_EXAMPLES:
-        return None
-    t0 = time.monotonic()
-    k = n_folds(data, k)
-    folds = stratified_folds(data, k, seed)
-    before = init.scores(data.x)
-    oof = np.zeros_like(before)
-    for f in range(k):
-        test = folds == f
-        if not test.any():
-            continue
-        train = data.subset(~test)
-        choice = select_fit(init, train, seed=seed + 1 + f, cancel=cancel)
-        head = fit_choice(init, train, choice, cancel)
-        oof[test] = head.scores(data.x[test])
-    thr = _default_thresholds(init)
-    return Evaluation(
-        before=metrics(before, data, init.labels, thr),
-        after=metrics(oof, data, init.labels, thr),
-        folds=k,
-        oof_scores=oof,
-        seconds=time.monotonic() - t0,
-    )
+def accuracy(head: Head, data: LabelData) -> float:
+    """The share of the user's decisions ``head`` agrees with (the selection's metric)."""
+    total = decisions_count(data)
+    return 1.0 - wrong_decisions(head, data) / total if total else 0.0
+
+
+def held_out_loss(head: Head, data: LabelData) -> float:
+    """Mean log-loss of any head (linear or cache) on ``data``: single choice
+    ``-log P(label in allowed)``, multi-label the binary log-loss of the decided cells."""
+    z = head.logits(data.x).astype(np.float64)
+    if data.mode is Mode.MULTI:
+        obs = data.observed
+        y = data.allowed.astype(np.float64)
+        cells = max(1, int(obs.sum()))
+        return float(((np.logaddexp(0.0, z) - y * z) * obs).sum()) / cells
+    masked = np.where(data.allowed, z, -np.inf)
+    return float((_lse(z) - _lse(masked)).sum()) / max(1, data.n)
+
+
+def _lse(z: np.ndarray) -> np.ndarray:
+    m = z.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out: np.ndarray = m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+    return out
 
 
 def _default_thresholds(head: Head) -> np.ndarray:

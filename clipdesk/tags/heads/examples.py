@@ -15,7 +15,14 @@ from clipdesk.library.records import PhotoStatus
 from clipdesk.tags.categories import Category, CategoryError, Mode
 from clipdesk.tags.heads import store as head_store
 from clipdesk.tags.heads.active_learning import propose_to_label
-from clipdesk.tags.heads.fit import Head, LabelData, label_data, library_covariance, zero_shot_head
+from clipdesk.tags.heads.fit import (
+    Head,
+    LabelData,
+    check_head_fits,
+    label_data,
+    library_covariance,
+    zero_shot_head,
+)
 from clipdesk.tags.heads.teach import TeachResult, teach
 from clipdesk.tags.records import TagState
 from clipdesk.tags.zero_shot import Decisions, TextModel, build_classifier
@@ -106,8 +113,22 @@ def teach_category(
     ex = examples(lib, model, category_name)
     ex = replace(ex, data=replace(ex.data, library_cov=library_sample_covariance(lib, model.id)))
     return ex, teach(
-        ex.init, ex.data, target_precision=target_precision, progress=progress, cancel=cancel
+        ex.init,
+        ex.data,
+        target_precision=target_precision,
+        incumbent=head_in_use(lib, model.id, ex.category),
+        progress=progress,
+        cancel=cancel,
     )
+
+
+def head_in_use(lib: Library, model_id: str, category: Category) -> Head | None:
+    """The applied head tagging uses for ``category`` (None: zero-shot), the one a new head must
+    beat on held-out labels to replace."""
+    head = head_store.applied_head(lib, model_id, category.name)
+    if head is None or not check_head_fits(head, category, model_id):
+        return None
+    return head
 
 
 def next_to_label(

@@ -1,7 +1,7 @@
-"""Teaching a tag category from the user's decisions: a linear head on the frozen image vectors.
+"""Teaching a tag category from the user's decisions: heads on the frozen image vectors.
 
 A head holds one weight row and one bias per label and scores stored image vectors with one matrix
-product, like the zero-shot classifier it starts from:
+product (plus a cache term for cache heads), like the zero-shot classifier it starts from:
 
 - single choice: ``softmax(X @ W.T + b)``; at initialisation ``W = logit_scale * T`` (the label text
   vectors) and ``b = 0``, which is exactly the zero-shot softmax;
@@ -10,20 +10,22 @@ product, like the zero-shot classifier it starts from:
   and ``b = logit_bias``: exactly the zero-shot multi-label score either way.
 
 Training minimises the mean log-loss over the user's decisions plus
-``lam/2 * (|W - W0|^2 + |b - b0|^2)``, an L2 pull toward the zero-shot weights and bias: with no examples the head *is* zero-shot, and the more
-examples there are the further the data can move it. ``lam`` is chosen by cross-validation over a grid
-that includes "stay zero-shot" (see :mod:`clipdesk.tags.heads.evaluation`), so a head never trades the
-zero-shot classifier for a worse one it cannot justify on held-out labels.
+``lam/2 * (|W - W0|^2 + |b - b0|^2)``, an L2 pull toward the zero-shot weights and bias: with no
+examples the head *is* zero-shot, and the more examples there are the further the data can move
+it. The logistic head gets ``lam`` from an inner cross-validation; the prior-regularised probe of
+:mod:`clipdesk.tags.heads.fewshot` uses the same fit with a fixed pull and a prior scaled by how
+well zero-shot fits the examples.
 
 A second kind of head, the *discriminant* (:func:`fit_discriminant`), is linear discriminant analysis
 in the library's own geometry: one mean per label from the confirmed photos, and a covariance that
 mixes the spread inside the labelled classes with the spread of the user's whole library (shrunk
 toward a sphere). Directions along which the library varies a lot (colour, light, background) then
-count for little, subtle ones that separate the labels for much. Which kind wins depends on the
-vectors: on an earlier demo model, with 16 examples per label of shapes it had never seen, the
-discriminant was 3-4 points more accurate than the logistic head; on the bundled one the logistic
-head is usually chosen. So :mod:`clipdesk.tags.heads.evaluation` lets cross-validation choose between
-zero-shot, the logistic pulls and the discriminant.
+count for little, subtle ones that separate the labels for much.
+
+A head may also carry a :class:`Cache` of labelled vectors (the Tip-Adapter-style cache head of
+:mod:`clipdesk.tags.heads.fewshot`), whose term is added to the linear logits. Which kind a
+category uses is decided by :mod:`clipdesk.tags.heads.selection`: on held-out labels, replacing
+the head in use only on a clear gain.
 
 Single-choice decisions become sets of allowed labels per photo: a confirmed label allows only
 itself; rejections allow every other label. The loss of a photo is ``-log P(label in allowed)``,
@@ -157,9 +159,38 @@ def label_data(
 
 
 ZERO_SHOT, LOGISTIC, DISCRIMINANT = "zero-shot", "logistic", "discriminant"
+# the few-shot kinds (clipdesk.tags.heads.fewshot): nearest centroid, a Tip-Adapter-style cache
+# of the user's photos, and the probe regularised toward zero-shot
+CENTROID, CACHE, PROBE = "centroid", "cache", "probe"
+METHODS = (ZERO_SHOT, PROBE, CENTROID, CACHE, LOGISTIC, DISCRIMINANT)
+# bound on the [rows, cache] affinity block a cache head scores at once (float32 elements)
+CACHE_BLOCK = 1 << 22
 DISCRIMINANT_MIX = 0.5  # weight of the labelled classes' own spread against the library's
 DISCRIMINANT_SHRINK = 0.1  # toward a sphere, as a fraction of the mean variance
 MIN_PER_CLASS = 2  # confirmed photos a label needs before the discriminant estimates its mean
+
+
+@dataclass(frozen=True)
+class Cache:
+    """The cache of a Tip-Adapter-style head (Zhang et al. 2022): the user's labelled vectors
+    and what each says of each label. It adds ``alpha * exp(-beta * (1 - x @ keys.T)) @ values``
+    to the head's linear logits."""
+
+    keys: np.ndarray  # [m, d] float32, the labelled photos' vectors
+    values: np.ndarray  # [m, labels] float32; each label's positives sum to 1, negatives to -1
+    alpha: float  # weight of the cache against the zero-shot logits
+    beta: float  # sharpness of the affinity
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """[n, labels] cache logits of a block of vectors (the caller bounds the block)."""
+        a = np.asarray(x, np.float32) @ self.keys.T  # [n, m] cosine similarities
+        # stored vectors are unit length; the clip keeps vectors that are not from overflowing
+        np.clip(a, -1.0, 1.0, out=a)
+        a -= 1.0
+        a *= np.float32(self.beta)
+        np.exp(a, out=a)
+        out: np.ndarray = (a @ self.values) * np.float32(self.alpha)
+        return out
 
 
 @dataclass(frozen=True)
@@ -179,10 +210,11 @@ class Head:
     # Calibrated thresholds: per label (multi) or one for the category (single); None = category's.
     thresholds: tuple[float, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)  # metrics, target precision, when trained
-    method: str = ZERO_SHOT  # ZERO_SHOT, LOGISTIC or DISCRIMINANT
+    method: str = ZERO_SHOT  # one of METHODS
     # [labels] the zero-shot bias it is pulled toward: a sigmoid model's logit bias in multi-label
     # heads; None for zeros (CLIP's zero-shot heads have no bias)
     init_bias: np.ndarray | None = None
+    cache: Cache | None = None  # a cache head's labelled vectors; None for linear heads
 
     @property
     def is_zero_shot(self) -> bool:
@@ -196,7 +228,13 @@ class Head:
         return np.asarray(self.init_bias, np.float32)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        z: np.ndarray = np.asarray(x, np.float32) @ self.weights.T + self.bias  # [n, labels]
+        x = np.asarray(x, np.float32)
+        z: np.ndarray = x @ self.weights.T + self.bias  # [n, labels]
+        if self.cache is not None:
+            # a block of rows at a time: the affinities are [rows, cache size]
+            step = max(1, CACHE_BLOCK // max(1, len(self.cache.keys)))
+            for i in range(0, len(x), step):
+                z[i : i + step] += self.cache.logits(x[i : i + step])
         return z
 
     def scores(self, x: np.ndarray, rejected: np.ndarray | None = None) -> np.ndarray:

@@ -18,13 +18,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from clipdesk.tags.categories import Category, Label, Mode
-from clipdesk.tags.heads.fit import LOGISTIC, ZERO_SHOT, Head, check_head_fits
+from clipdesk.tags.heads.fit import LOGISTIC, ZERO_SHOT, Cache, Head, check_head_fits
 from clipdesk.tags.zero_shot import Classifier
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "train.head"
 FORMAT_VERSION = 1
+# A cache head is written as version 2: a reader that knows only version 1 would score it
+# without its cache, so it must ignore it (and fall back to zero-shot) rather than misread it.
+CACHE_FORMAT_VERSION = 2
 
 
 class SettingsStore(Protocol):
@@ -55,9 +58,27 @@ def _unpack(d: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4").reshape(d["shape"]).astype(np.float32)
 
 
-def head_to_json(head: Head) -> dict[str, Any]:
+def _cache_to_json(cache: Cache | None) -> dict[str, Any] | None:
+    if cache is None:
+        return None
     return {
-        "format_version": FORMAT_VERSION,
+        "keys": _pack(cache.keys),
+        "values": _pack(cache.values),
+        "alpha": cache.alpha,
+        "beta": cache.beta,
+    }
+
+
+def _cache_from_json(d: dict[str, Any] | None) -> Cache | None:
+    if d is None:
+        return None
+    return Cache(_unpack(d["keys"]), _unpack(d["values"]), float(d["alpha"]), float(d["beta"]))
+
+
+def head_to_json(head: Head) -> dict[str, Any]:
+    """The head as JSON-ready data (arrays as base64 little-endian float32; never pickle)."""
+    return {
+        "format_version": FORMAT_VERSION if head.cache is None else CACHE_FORMAT_VERSION,
         "category": head.category,
         "mode": head.mode.value,
         "labels": list(head.labels),
@@ -74,11 +95,12 @@ def head_to_json(head: Head) -> dict[str, Any]:
         "n_examples": head.n_examples,
         "thresholds": list(head.thresholds) if head.thresholds is not None else None,
         "info": head.info,
+        "cache": _cache_to_json(head.cache),
     }
 
 
 def head_from_json(d: dict[str, Any]) -> Head:
-    if d.get("format_version") != FORMAT_VERSION:
+    if d.get("format_version") not in (FORMAT_VERSION, CACHE_FORMAT_VERSION):
         raise ValueError(f"unknown head format {d.get('format_version')!r}")
     thr = d.get("thresholds")
     init_bias = d.get("init_bias")
@@ -98,6 +120,7 @@ def head_from_json(d: dict[str, Any]) -> Head:
         thresholds=tuple(float(t) for t in thr) if thr is not None else None,
         info=dict(d.get("info") or {}),
         init_bias=_unpack(init_bias) if init_bias is not None else None,
+        cache=_cache_from_json(d.get("cache")),
     )
 
 
@@ -149,6 +172,19 @@ class HeadClassifier(Classifier):
     @property
     def has_null_row(self) -> bool:
         return False  # a head's rows are its labels
+
+    def logits(self, image_vectors: np.ndarray) -> np.ndarray:
+        if self.head is not None and self.head.cache is not None:
+            return self.head.logits(image_vectors)  # linear part and cache, in bounded blocks
+        return super().logits(image_vectors)
+
+    def scores_from_similarities(self, sims: np.ndarray) -> np.ndarray:
+        if self.head is not None and self.head.cache is not None:
+            raise ValueError(
+                f"the cache head of {self.category.name!r} scores image vectors, not similarities "
+                "to its label rows"
+            )
+        return super().scores_from_similarities(sims)
 
     def _logits(self, sims: np.ndarray) -> np.ndarray:
         sims += self.bias

@@ -8,7 +8,10 @@ A photo's tag on a label has a *state* telling who decided it:
 
 Model states are rewritten by every recompute; user states (:data:`USER_STATES`) never are, only
 their score is refreshed. Categories are edited here, all-or-nothing; the first use of a library
-installs the shipped starter categories once, after which the user may edit or remove them.
+installs the shipped starter categories once, after which the user may edit or remove them: the
+demo model's set (colour, shape) when the caller says the model is the demo, else the real-world
+set. Which set went in is recorded, so that switching to a real model can offer the other one
+(:meth:`TagStore.add_starter_categories`); whether a model is the demo is the caller's to say.
 """
 
 from __future__ import annotations
@@ -51,36 +54,74 @@ __all__ = [  # the records re-exported for callers of the store
 ]
 
 STARTERS_SETTING = "tags.starter_categories_installed"
+# The sets STARTERS_SETTING records; ``true`` (written before the demo set existed) is PHOTO_SET.
+DEMO_SET = "demo"
+PHOTO_SET = "photos"
+PHOTO_OFFER_DECLINED = "tags.photo_starters_declined"  # the user said no to the real-world set
 
 
 class TagStore(PhotoTagQueries):
     """Categories and tags of one :class:`~clipdesk.library.store.Library`."""
 
-    def __init__(self, library: Library, *, install_starters: bool = True) -> None:
+    def __init__(
+        self, library: Library, *, install_starters: bool = True, demo_model: bool = False
+    ) -> None:
+        """``demo_model``: the library is tagged with the demo model, so a first use installs
+        the demo model's starter set rather than the real-world one."""
         self.lib = library
         if install_starters:
-            self.ensure_starter_categories()
+            self.ensure_starter_categories(demo_model=demo_model)
 
     # --- categories ------------------------------------------------------------------------
 
-    def ensure_starter_categories(self) -> None:
-        """Install the shipped categories the first time this library is used for tags."""
+    def ensure_starter_categories(self, demo_model: bool = False) -> None:
+        """Install the shipped categories the first time this library is used for tags: the
+        demo model's set with ``demo_model``, else the real-world set."""
         if self.lib.get_setting(STARTERS_SETTING):
             return
+        self._install_starters(demo_model, first_use=True)
+
+    def starter_set(self) -> str | None:
+        """Which starter set this library has: :data:`DEMO_SET`, :data:`PHOTO_SET`, or None
+        before its first use for tags."""
+        value = self.lib.get_setting(STARTERS_SETTING)
+        if not value:
+            return None
+        return DEMO_SET if value == DEMO_SET else PHOTO_SET
+
+    def add_starter_categories(self, demo_model: bool = False) -> list[Category]:
+        """Add the categories of a starter set that the library has no category of that name
+        for (one transaction); returns those added. The library counts as having that set
+        from then on."""
+        return self._install_starters(demo_model, first_use=False)
+
+    def photo_starters_declined(self) -> bool:
+        return bool(self.lib.get_setting(PHOTO_OFFER_DECLINED))
+
+    def decline_photo_starters(self) -> None:
+        """The user does not want the real-world set: it is not offered again."""
+        self.lib.set_setting(PHOTO_OFFER_DECLINED, True)
+
+    def _install_starters(self, demo_model: bool, first_use: bool) -> list[Category]:
         from clipdesk.tags.category_file import starter_categories
 
-        starters = starter_categories()
+        starters = starter_categories(demo_model=demo_model)
+        added: list[Category] = []
         with self.lib.transaction() as conn:
             row = conn.execute("SELECT value FROM settings WHERE key = ?", (STARTERS_SETTING,))
-            if row.fetchone() is not None:  # another thread or process won
-                return
+            if first_use and row.fetchone() is not None:  # another thread or process won
+                return added
             existing = {r[0].casefold() for r in conn.execute("SELECT name FROM categories")}
             for cat in starters:
                 if cat.name.casefold() not in existing:
                     self._insert_category(conn, cat)
+                    added.append(cat)
             conn.execute(
-                "INSERT INTO settings(key, value) VALUES(?, ?)", (STARTERS_SETTING, "true")
+                "INSERT INTO settings(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (STARTERS_SETTING, json.dumps(DEMO_SET if demo_model else PHOTO_SET)),
             )
+        return added
 
     def categories(self) -> list[Category]:
         with self.lib.reading() as conn:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from clipdesk.tags.categories import Category, Label, Mode
-from clipdesk.tags.heads.evaluation import DISCRIMINANT, fit_choice, select_fit
 from clipdesk.tags.heads.fit import (
+    DISCRIMINANT,
     LOGISTIC,
     ZERO_SHOT,
     fit_discriminant,
@@ -17,6 +17,7 @@ from clipdesk.tags.heads.fit import (
     library_covariance,
     zero_shot_head,
 )
+from clipdesk.tags.heads.selection import fit_method, select
 from clipdesk.tags.heads.store import head_from_json, head_to_json
 from clipdesk.tags.heads.teach import teach
 from clipdesk.tags.zero_shot import Classifier, Decisions
@@ -84,8 +85,9 @@ def test_cross_validation_chooses_the_kind_with_fewer_held_out_mistakes():
     init = zero_shot_head(w.classifier())
     x, y = w.sample(36)
     data = _data(x, y, w.k, library_covariance(w.library()))
-    # a logistic pull this stiff stays at the (useless) zero-shot weights: the discriminant wins
-    assert select_fit(init, data, grid=(1e4,)) == DISCRIMINANT
+    # against zero-shot alone (useless here), the discriminant wins clearly
+    chosen = select(init, data, methods=(ZERO_SHOT, DISCRIMINANT))
+    assert chosen.best == DISCRIMINANT and chosen.replaced
     result = teach(init, data)
     assert not result.head.is_zero_shot
     assert result.summary()["method"] == result.head.method
@@ -101,7 +103,7 @@ def test_discriminant_needs_two_confirmed_photos_of_every_label():
     x, y = x[:-1], y[:-1]  # c2 now has a single photo
     data = _data(x, y, w.k)
     assert fit_discriminant(init, data) is None
-    assert fit_choice(init, data, DISCRIMINANT) is init  # falls back to zero-shot
+    assert fit_method(init, data, DISCRIMINANT) is None  # not a candidate on these labels
 
 
 def test_multi_label_discriminant_keeps_zero_shot_rows_without_both_kinds_of_labels():

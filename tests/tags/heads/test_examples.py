@@ -14,6 +14,8 @@ from clipdesk.library.records import FileFacts
 from clipdesk.library.store import Library
 from clipdesk.tags.categories import Category, CategoryError, Label, Mode
 from clipdesk.tags.heads import examples as head_service
+from clipdesk.tags.heads.fewshot import fit_cache
+from clipdesk.tags.heads.fit import CACHE
 from clipdesk.tags.heads.store import with_applied_head
 from clipdesk.tags.heads.teach import NotEnoughLabelsError
 from clipdesk.tags.store.tag_store import TagStore
@@ -111,6 +113,32 @@ def test_teach_from_library_decisions_then_apply(library):
     np.testing.assert_allclose(tagger_clf.scores(x), used.scores(x), atol=1e-6)
     assert head_service.revert(lib, model.id, "Kind")
     assert with_applied_head(lib, clf) is clf
+
+
+def test_an_applied_cache_head_tags_the_library_and_is_the_one_a_new_head_must_beat(library):
+    lib, ids, y, protos, label_ids = library
+    model = FakeModel(protos)
+    lids = list(label_ids.values())
+    _decide(lib, [(int(ids[i]), lids[y[i]], "confirmed") for i in range(30)])
+    ex = head_service.examples(lib, model, "Kind")
+    head = fit_cache(ex.init, ex.data)
+    assert head is not None
+    head_service.apply(lib, head)
+    in_use = head_service.head_in_use(lib, model.id, ex.category)
+    assert in_use is not None and in_use.method == CACHE
+    store = TagStore(lib, install_starters=False)
+    Tagger(lib, model, store).recompute(["Kind"])
+    _, x = lib.vectors_for(model.id, ids[30:].tolist())
+    scores = head.scores(x)
+    tags = {t.photo_id: t for t in store.review_list("Kind", limit=1000)}
+    shown = [i for i, pid in enumerate(ids[30:]) if int(pid) in tags]
+    assert len(shown) > 60  # the undecided photos are tagged, with the cache head's scores
+    for i in shown:
+        tag = tags[int(ids[30 + i])]
+        assert tag.label == f"c{scores[i].argmax()}"
+        assert tag.score == pytest.approx(float(scores[i].max()), abs=1e-5)
+    _, result = head_service.teach_category(lib, model, "Kind")
+    assert result.selection is not None and result.selection.in_use == CACHE
 
 
 def test_manual_categories_cannot_be_taught(library):

@@ -249,9 +249,9 @@ def main() -> None:
     reads: list[int] = []
     read_rows = backend.photo_items
 
-    def counted(ids, scores=None, matches=None):  # matches: why each matched (CLIP, words)
+    def counted(ids, *rest, **why):  # scores; matches: why each matched; focus: the tag filter
         reads.append(len(ids))
-        return read_rows(ids, scores, matches)
+        return read_rows(ids, *rest, **why)
 
     backend.photo_items = counted  # type: ignore[method-assign]
 

@@ -38,6 +38,7 @@ COMMAND_MODULES: list[str] = [
     "index",
     "ocr",
     "search",
+    "photos",
     "models",
     "cluster",
     "vectors",

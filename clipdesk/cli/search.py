@@ -4,6 +4,8 @@
     search "beach +0.5 sunset -people" --folder ~/Pictures/2023 --from 2023-06-01
     search --image query.jpg [--image-weight 0.5] ["optional text"]
     search --like PHOTO                  (a photo id or a path in the library)
+    search --min-rating 4 --label red    (no query: every photo rated 4+ and labelled red)
+    search beach --sort rating           (the highest rated first)
 
     search astronaut                     (CLIP and the words of photos: astronaut.png first)
     search "text:invoice"                (words only: recognised text, names, captions; no model)
@@ -93,6 +95,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["ok", "missing", "offline", "error"],
         help="photo status to include (default ok; repeatable)",
     )
+    p.add_argument(
+        "--min-rating",
+        type=int,
+        choices=range(1, 6),
+        default=None,
+        metavar="N",
+        help="only photos rated at least N stars (1 to 5); with no query, every such photo",
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        dest="labels",
+        default=[],
+        metavar="COLOUR",
+        help="only photos with this colour label (red, yellow, green, blue, purple; repeat for "
+        "any of several); with no query, every such photo",
+    )
+    p.add_argument(
+        "--sort",
+        choices=["relevance", "newest", "oldest", "rating"],
+        default="relevance",
+        help="order: best match (default; newest first with no query), newest, oldest, or "
+        "highest rated first",
+    )
     from clipdesk.cli.tag_filters import add_tag_filter_arguments
 
     add_tag_filter_arguments(p)
@@ -112,10 +138,12 @@ def _date(value: str | None, flag: str) -> dt.date | dt.datetime | None:
 
 def request_of(args: argparse.Namespace) -> PhotoSearch:
     """The search the options ask for (the app builds the same record from its search page)."""
-    if not (args.text.strip() or args.image or args.like):
+    marked = args.min_rating is not None or bool(args.labels)
+    if not (args.text.strip() or args.image or args.like or marked):
         raise ClipDeskError(
             "Nothing to search for.",
-            'Give a phrase ("a dog on a beach"), --image PATH or --like PHOTO.',
+            'Give a phrase ("a dog on a beach"), --image PATH, --like PHOTO, --min-rating N '
+            "or --label COLOUR.",
         )
     if args.limit < 1:
         raise ClipDeskError("--limit must be at least 1.")
@@ -138,6 +166,9 @@ def request_of(args: argparse.Namespace) -> PhotoSearch:
         date_to=_date(args.date_to, "--to"),
         statuses=tuple(args.status or ["ok"]),
         min_score=args.min_score,
+        min_rating=args.min_rating,
+        labels=tuple(args.labels),
+        sort=args.sort,
         limit=args.limit,
     )
 
@@ -164,7 +195,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                     f"photos' vectors made with {runtime.vectors_text()}",
                     file=sys.stderr,
                 )
-        elif not args.json:
+        elif not args.json and request.is_search:
             print("words only: searched the text index, no model loaded", file=sys.stderr)
         like = photo_id(app, request.like_photo) if request.like_photo is not None else None
         data = {
@@ -185,4 +216,11 @@ def result_line(found: FoundPhoto) -> str:
     line = f"{score}  {found.photo.path}"
     if any(source != "clip" for source in found.matched_by):
         line += f"  ({found.describe_match()})"
-    return line
+    marks = _marks_text(found.photo.rating, found.photo.color_label)
+    return f"{line}  [{marks}]" if marks else line
+
+
+def _marks_text(rating: int | None, label: str | None) -> str:
+    """The rating and label for a result line: "4★ Red", "rejected", "" for neither."""
+    parts = ["rejected" if rating < 0 else f"{rating}★"] if rating else []
+    return " ".join([*parts, *([label] if label else [])])

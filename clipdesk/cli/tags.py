@@ -2,10 +2,15 @@
 
     tags categories list | add NAME LABEL... | remove NAME | import FILE | export FILE | starters
     tags apply [--category NAME]...          recompute the model's tags (keeps user decisions)
+    tags calibrate CATEGORY --precision P [--apply]   thresholds for a target precision
     tags list PHOTO                          a photo's tags with score and provenance
-    tags confirm|reject|clear TAG PHOTO...   the user's decision (TAG is "Category|label")
+    tags confirm|reject|clear TAG PHOTO...   the user's decision (TAG is "Category|label");
+                                             --suggested: only where the model suggests it
+    tags add|remove TAG PHOTO...             a tag or a keyword of your own on many photos
+    tags counts                              every label's confirmed and suggested photos
     tags photos TAG | tags review            photos of a tag by score / nearest the threshold
     tags import-xmp [PHOTO...] | tags write-xmp [PHOTO...]
+    tags xmp [--naming N] [--embedded|--no-embedded] ...   show or change how XMP is written
 
 Every command goes through :class:`clipdesk.services.tags.TagService`, as the app does: adding,
 redefining or importing a category retags the library at once, and write-xmp names and fills
@@ -22,11 +27,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from clipdesk.cli import open_services
+from clipdesk.cli import open_services, tag_calibration
 from clipdesk.cli.options import count
 from clipdesk.cli.tag_filters import add_tag_filter_arguments as add_tag_filter_arguments
 from clipdesk.services.records import (
     DEFAULT_TEMPLATES,
+    LABEL_ARROW,
     TAGGED_STATES,
     Category,
     CategoryError,
@@ -42,6 +48,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from clipdesk.services.app import ClipDeskServices
+
+
+_PHOTOS_HELP = "photo ids or paths; '-' reads them from stdin, one a line (search --json | jq)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,6 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     apply.add_argument("--category", action="append", dest="categories", metavar="NAME")
     apply.set_defaults(func=cmd_apply)
+    tag_calibration.register(sub)
 
     show = sub.add_parser("list", help="a photo's tags, with score and provenance")
     show.add_argument("photo")
@@ -162,8 +172,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("tag", help='"Category|label"')
-        p.add_argument("photos", nargs="+", metavar="PHOTO")
+        p.add_argument("photos", nargs="+", metavar="PHOTO", help=_PHOTOS_HELP)
+        if name != "clear":
+            p.add_argument(
+                "--suggested",
+                action="store_true",
+                help=f"only where the model suggests the tag (the app's {name} of the "
+                "selection's suggestions); your own decisions on the others stay",
+            )
         p.set_defaults(func=cmd_decide, decision=name)
+
+    for name, helptext, description in (
+        (
+            "add",
+            "add a tag or keyword to photos (as the app's Tag selected photos)",
+            'Confirm a tag on every photo given. TAG is "Category|label" or a label name '
+            "unique across categories; any other word is a keyword of your own, in the manual "
+            "Keywords category (created with its first keyword). All photos or none are "
+            "changed, in one transaction.",
+        ),
+        (
+            "remove",
+            "remove a tag from photos (rejected: not suggested again, taken out of XMP)",
+            "Reject a tag on every photo given that carries it (suggested, confirmed or "
+            "imported): the model does not suggest it there again and write-xmp takes the "
+            "keyword out of the sidecar. All photos or none are changed, in one transaction.",
+        ),
+    ):
+        p = sub.add_parser(name, help=helptext, description=description)
+        p.add_argument("tag", help='"Category|label", a label, or a new keyword')
+        p.add_argument("photos", nargs="+", metavar="PHOTO", help=_PHOTOS_HELP)
+        p.set_defaults(func=cmd_bulk, action=name)
+
+    counts = sub.add_parser(
+        "counts",
+        help="every label with its photos: confirmed by you, suggested by the model",
+    )
+    counts.set_defaults(func=cmd_counts, reads_only=True)
 
     photos = sub.add_parser("photos", help="photos with a tag, highest score first")
     photos.add_argument("tag", help='"Category|label"')
@@ -217,7 +262,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="for this run: only tags you confirmed (or imported), whatever the settings say",
     )
+    _embedded_flags(wx, "for this run: ")
     wx.set_defaults(func=cmd_write_xmp)
+    xs = sub.add_parser(
+        "xmp",
+        help="show or change how XMP is written (the app's Settings, XMP)",
+        description="Show the XMP settings both the app and write-xmp use; the flags given "
+        "change them for good. --embedded writes keywords and ratings into JPEG, TIFF and PNG "
+        "files' own XMP too (Lightroom reads only that for those formats): the photo file "
+        "itself changes, only in its XMP, and only after a copy decodes to the same pixels.",
+    )
+    xs.add_argument(
+        "--naming",
+        choices=[n.value for n in SidecarNaming],
+        default=None,
+        help="fullname is photo.jpg.xmp (darktable, digiKam), basename is photo.xmp (Lightroom)",
+    )
+    kept = xs.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--suggestions",
+        dest="suggestions",
+        action="store_true",
+        default=None,
+        help="write the model's suggestions too",
+    )
+    kept.add_argument(
+        "--confirmed-only",
+        dest="suggestions",
+        action="store_false",
+        help="write only tags you confirmed or imported (the default)",
+    )
+    _embedded_flags(xs, "")
+    xs.set_defaults(func=cmd_xmp_settings, reads_only=True)
+
+
+def _embedded_flags(parser: argparse.ArgumentParser, scope: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--embedded",
+        dest="embedded",
+        action="store_true",
+        default=None,
+        help=f"{scope}write into JPEG, TIFF and PNG files' own XMP too, beside the sidecar",
+    )
+    group.add_argument(
+        "--no-embedded",
+        dest="embedded",
+        action="store_false",
+        help=f"{scope}write sidecars only, never into a photo file (the default)",
+    )
 
 
 # --- helpers shared with other commands ------------------------------------------------------
@@ -232,7 +325,20 @@ def allowed_ids_from_args(app: ClipDeskServices, args: argparse.Namespace) -> np
 
 
 def _photo_ids(app: ClipDeskServices, refs: list[str]) -> list[int]:
-    return [p.id for p in app.tags.photos_by_reference(refs)]
+    return [p.id for p in app.tags.photos_by_reference(_with_stdin(refs))]
+
+
+def _with_stdin(refs: list[str]) -> list[str]:
+    """The references, a ``-`` among them replaced by the lines of stdin (blank ones skipped)."""
+    if "-" not in refs:
+        return refs
+    piped = [line.strip() for line in sys.stdin if line.strip()]
+    out: list[str] = []
+    for ref in refs:
+        out.extend(piped if ref == "-" else [ref])
+    if not out:
+        raise CategoryError("no photos were given on stdin", "pipe photo ids or paths, one a line")
+    return out
 
 
 def _tag_dict(t: PhotoTag, path: str | None = None) -> dict[str, Any]:
@@ -415,6 +521,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from clipdesk.services.tags import split_tag
 
     cat, label = split_tag(args.tag)
+    if getattr(args, "suggested", False):
+        return _bulk(args, args.decision, cat, label)
     with open_services(args) as app:
         ids = _photo_ids(app, args.photos)
         if args.decision == "clear":
@@ -427,6 +535,60 @@ def cmd_decide(args: argparse.Namespace) -> int:
         args,
         {args.decision: args.tag, "photos": ids},
         f"{args.decision}: {args.tag} on {len(ids)} photo(s)",
+    )
+    return 0
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    return _bulk(args, args.action, None, args.tag)
+
+
+def _bulk(args: argparse.Namespace, action: str, category: str | None, label: str) -> int:
+    """One tag action on every photo given, through the service the app's grid calls."""
+    from clipdesk.cli import emit
+
+    with open_services(args) as app:
+        if category is None:
+            category, label = app.tags.keyword_tag(label)
+        ids = _photo_ids(app, args.photos)
+        done = app.tags.tag_photos(ids, category, label, action)
+    emit(
+        args,
+        {
+            "action": done.action.value,
+            "tag": done.tag,
+            "created": done.created,
+            "changed": list(done.step.photo_ids),
+            "unchanged": done.unchanged,
+        },
+        done.describe(),
+    )
+    return 0
+
+
+def cmd_counts(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+
+    with open_services(args) as app:
+        counts = app.tags.label_counts()
+    width = max((len(f"{c.category}{LABEL_ARROW}{c.label}") for c in counts), default=0)
+    emit(
+        args,
+        [
+            {
+                "category": c.category,
+                "label": c.label,
+                "confirmed": c.confirmed,
+                "suggested": c.suggested,
+            }
+            for c in counts
+        ],
+        "\n".join(
+            f"{c.category + LABEL_ARROW + c.label:<{width}}  "
+            f"{c.confirmed:>7,} confirmed  {c.suggested:>7,} suggested"
+            for c in counts
+        )
+        or "no labels",
     )
     return 0
 
@@ -499,7 +661,9 @@ def cmd_write_xmp(args: argparse.Namespace) -> int:
 
     with open_services(args) as app:
         ids = _photo_ids(app, args.photos) if args.photos else None
-        report = app.tags.write_xmp(ids, naming=args.naming, include_suggestions=args.suggestions)
+        report = app.tags.write_xmp(
+            ids, naming=args.naming, include_suggestions=args.suggestions, embedded=args.embedded
+        )
     for path, reason in report.failed:
         print(f"warning: {path}: {reason}", file=sys.stderr)
     emit(
@@ -509,8 +673,34 @@ def cmd_write_xmp(args: argparse.Namespace) -> int:
             "unchanged": report.unchanged,
             "merged": [str(p) for p in report.absorbed],
             "full_names": [str(p) for p in report.full_names],
+            "embedded": [str(p) for p in report.embedded],
             "failed": [{"path": p, "reason": r} for p, r in report.failed],
         },
         report.summary(),
     )
     return 1 if report.failed else 0
+
+
+def cmd_xmp_settings(args: argparse.Namespace) -> int:
+    from clipdesk.cli import emit
+    from clipdesk.services.settings import SettingsService
+
+    # the shared settings file alone: no library is opened for them
+    config = SettingsService().set_xmp(args.naming, args.suggestions, args.embedded)
+    names = {"fullname": "photo.jpg.xmp", "basename": "photo.xmp"}
+    text = (
+        f"sidecar name: {names[config.xmp_naming]} ({config.xmp_naming})\n"
+        f"suggestions: {'written too' if config.xmp_write_suggestions else 'not written'}\n"
+        "into JPEG/TIFF/PNG files: "
+        f"{'yes, beside the sidecar' if config.xmp_embedded else 'no, sidecars only'}"
+    )
+    emit(
+        args,
+        {
+            "naming": config.xmp_naming,
+            "write_suggestions": config.xmp_write_suggestions,
+            "embedded": config.xmp_embedded,
+        },
+        text,
+    )
+    return 0

@@ -50,6 +50,9 @@ class Config:
     xmp_write_suggestions: bool = False
     # How the model runs on the CPU: auto (the faster measured here), torch, or onnx.
     runtime: str = "auto"
+    # Write keywords and ratings into JPEG/TIFF/PNG files' own XMP too, beside the sidecar
+    # (Lightroom reads only that for those formats). Off: ClipDesk never changes a photo file.
+    xmp_embedded: bool = False
 
     def validated(self) -> Config:
         """The same config with every unusable value back at its default (a hand-edited or
@@ -63,7 +66,8 @@ class Config:
         naming = self.xmp_naming if self.xmp_naming in XMP_NAMINGS else default.xmp_naming
         suggestions = self.xmp_write_suggestions is True
         runtime = self.runtime if self.runtime in RUNTIME_CHOICES else default.runtime
-        return Config(library, model, device, naming, suggestions, runtime)
+        embedded = self.xmp_embedded is True
+        return Config(library, model, device, naming, suggestions, runtime, embedded)
 
 
 _lock = threading.Lock()

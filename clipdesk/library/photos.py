@@ -527,6 +527,16 @@ class PhotoQueries(LibraryBase):
                 n += cur.rowcount
         return n
 
+    def restamp(self, photo_id: int, size: int, mtime_ns: int, content_hash: str) -> None:
+        """The file was rewritten with the same pixels (its embedded XMP): the row takes its new
+        size, time and hash, so the next scan sees it unchanged and nothing is embedded again."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, updated_at = ? "
+                "WHERE id = ?",
+                (size, mtime_ns, content_hash, time.time(), photo_id),
+            )
+
     def delete_photos(self, photo_ids: Sequence[int]) -> int:
         """Forget photos for good (vectors and tags cascade)."""
         n = 0

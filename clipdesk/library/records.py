@@ -110,6 +110,8 @@ class Photo:
     added_at: float
     updated_at: float
     indexed_at: float | None
+    rating: int | None = None  # -1 rejected, 0 none, 1-5 stars; None: nothing known
+    color_label: str | None = None  # "Red", "Yellow", "Green", "Blue", "Purple"
 
     @property
     def stamp(self) -> tuple[int, int]:
@@ -138,10 +140,13 @@ class Photo:
             added_at=row["added_at"],
             updated_at=row["updated_at"],
             indexed_at=row["indexed_at"],
+            rating=row["rating"],
+            color_label=row["color_label"],
         )
 
 
 PHOTO_COLUMNS = (
     "id, folder_id, path, kind, size, mtime_ns, content_hash, width, height, taken_at, "
-    "camera_make, camera_model, gps_lat, gps_lon, status, error, added_at, updated_at, indexed_at"
+    "camera_make, camera_model, gps_lat, gps_lon, status, error, added_at, updated_at, indexed_at, "
+    "rating, color_label"
 )

@@ -353,6 +353,36 @@ def _v7_vector_times(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_embeddings_model_photo")
 
 
+def _v8_ratings_labels(db: sqlite_utils.Database) -> None:
+    """Ratings and colour labels, as Lightroom, digiKam and darktable keep them in XMP.
+
+    - ``photos.rating``: -1 (rejected), 0 (no stars, said so), 1-5; NULL: nothing known.
+    - ``photos.color_label``: "Red", "Yellow", "Green", "Blue" or "Purple"; NULL: none.
+    - ``photos.marks_pending``: bits of what the user set in ClipDesk that the photo's XMP does
+      not say yet (1 rating, 2 label): only those are written, so a rating another tool wrote
+      since it was read is never overwritten with a stale one.
+    - Partial indexes: a filter by rating or label reads only the rated or labelled photos, and
+      writing XMP finds the pending ones without a scan of the table.
+    - Every indexed photo is owed the ``xmp_marks`` step, so a library made before gets the
+      ratings and labels of its photos' XMP read like a new one.
+    """
+    now = time.time()
+    db.execute("ALTER TABLE photos ADD COLUMN rating INTEGER")
+    db.execute("ALTER TABLE photos ADD COLUMN color_label TEXT")
+    db.execute("ALTER TABLE photos ADD COLUMN marks_pending INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX photos_rating ON photos(rating) WHERE rating IS NOT NULL")
+    db.execute(
+        "CREATE INDEX photos_color_label ON photos(color_label) WHERE color_label IS NOT NULL"
+    )
+    db.execute("CREATE INDEX photos_marks_pending ON photos(id) WHERE marks_pending <> 0")
+    db.execute(
+        "INSERT OR IGNORE INTO photo_steps(photo_id, step, model_id, attempts, error, "
+        "created_at, updated_at) SELECT id, 'xmp_marks', NULL, 0, NULL, ?, ? "
+        "FROM photos WHERE status = 'ok'",
+        [now, now],
+    )
+
+
 # Append-only. Index i upgrades version i to version i + 1.
 MIGRATIONS: list[Migration] = [
     _v1_library,
@@ -362,6 +392,7 @@ MIGRATIONS: list[Migration] = [
     _v5_vector_runtimes,
     _v6_words,
     _v7_vector_times,
+    _v8_ratings_labels,
 ]
 
 

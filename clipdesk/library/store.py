@@ -41,6 +41,7 @@ from clipdesk.library.errors import (
 )
 from clipdesk.library.folders import FolderQueries
 from clipdesk.library.imports import ImportQueries
+from clipdesk.library.marks import MarkQueries
 from clipdesk.library.photos import PhotoQueries
 from clipdesk.library.relocation import RelocationQueries
 from clipdesk.library.steps import StepQueries
@@ -69,6 +70,7 @@ class Library(
     StepQueries,
     WordQueries,
     ImportQueries,
+    MarkQueries,
 ):
     """Open (creating or migrating if needed) the library at ``path``.
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from clipdesk.services.library_file import LibraryFileService
     from clipdesk.services.models import ModelService
     from clipdesk.services.ocr import OcrService
+    from clipdesk.services.ratings import RatingService
     from clipdesk.services.runtimes import RuntimeService
     from clipdesk.services.search import FoundPhoto, Matches, PhotoSearch, Ranking
     from clipdesk.services.status import StatusService
@@ -171,7 +172,14 @@ class ClipDeskServices:
         (:attr:`ocr`)."""
         from clipdesk.services.steps import StepService
 
-        return StepService(self, [*self.tags.steps(), self.ocr.step()])
+        return StepService(self, [*self.tags.steps(), self.ratings.step(), self.ocr.step()])
+
+    @cached_property
+    def ratings(self) -> RatingService:
+        """Ratings (0-5, -1 rejected) and colour labels: set, toggled, read from XMP."""
+        from clipdesk.services.ratings import RatingService
+
+        return RatingService(self)
 
     @cached_property
     def ocr(self) -> OcrService:

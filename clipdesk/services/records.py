@@ -68,17 +68,26 @@ if TYPE_CHECKING:  # the `X as X` form marks each as re-exported
     from clipdesk.tags.categories import Mode as Mode
     from clipdesk.tags.category_file import CategoryFileError as CategoryFileError
     from clipdesk.tags.category_file import category_to_dict as category_to_dict
+    from clipdesk.tags.heads.calibration import Calibration as Calibration
+    from clipdesk.tags.heads.calibration import LabelCalibration as LabelCalibration
     from clipdesk.tags.heads.examples import CategoryExamples as CategoryExamples
     from clipdesk.tags.heads.examples import Comparison as Comparison
     from clipdesk.tags.heads.fit import Head as Head
     from clipdesk.tags.heads.teach import NotEnoughLabelsError as NotEnoughLabelsError
     from clipdesk.tags.heads.teach import TeachResult as TeachResult
+    from clipdesk.tags.marks import LABELS as LABELS
+    from clipdesk.tags.marks import MAX_RATING as MAX_RATING
     from clipdesk.tags.prompts import DEFAULT_TEMPLATES as DEFAULT_TEMPLATES
     from clipdesk.tags.records import CONFIRMED_STATES as CONFIRMED_STATES
     from clipdesk.tags.records import TAGGED_STATES as TAGGED_STATES
     from clipdesk.tags.records import PhotoTag as PhotoTag
     from clipdesk.tags.records import TaggedPhoto as TaggedPhoto
     from clipdesk.tags.records import TagState as TagState
+    from clipdesk.tags.store.bulk import LABEL_ARROW as LABEL_ARROW
+    from clipdesk.tags.store.bulk import BulkAction as BulkAction
+    from clipdesk.tags.store.bulk import BulkTagging as BulkTagging
+    from clipdesk.tags.store.counts import LabelCount as LabelCount
+    from clipdesk.tags.store.steps import DecisionStep as DecisionStep
     from clipdesk.tags.tagger import RecomputeReport as RecomputeReport
     from clipdesk.tags.tagger import XmpReport as XmpReport
     from clipdesk.tags.xmp.sidecar import SidecarNaming as SidecarNaming
@@ -88,9 +97,12 @@ _HOMES: dict[str, str] = {
     "CAPTION_SOURCES": "clipdesk.services.training",
     "CAPTION_SOURCE_TITLES": "clipdesk.services.training",
     "CONFIRMED_STATES": "clipdesk.tags.records",
+    "BulkAction": "clipdesk.tags.store.bulk",
+    "BulkTagging": "clipdesk.tags.store.bulk",
     "CatalogEntry": "clipdesk.model.download",
     "CatalogRow": "clipdesk.services.model_catalog",
     "CatalogTable": "clipdesk.services.model_catalog",
+    "Calibration": "clipdesk.tags.heads.calibration",
     "Category": "clipdesk.tags.categories",
     "CategoryError": "clipdesk.tags.categories",
     "CategoryExamples": "clipdesk.tags.heads.examples",
@@ -99,6 +111,7 @@ _HOMES: dict[str, str] = {
     "Comparison": "clipdesk.tags.heads.examples",
     "DEFAULT_TEMPLATES": "clipdesk.tags.prompts",
     "DEFAULT_THRESHOLD": "clipdesk.tags.categories",
+    "DecisionStep": "clipdesk.tags.store.steps",
     "EmbedRequest": "clipdesk.cluster.job",
     "EmbedSummary": "clipdesk.cluster.job",
     "FinetuneOptions": "clipdesk.model.finetune_options",
@@ -118,8 +131,13 @@ _HOMES: dict[str, str] = {
     "IndexReport": "clipdesk.indexing.report",
     "InstallSweep": "clipdesk.model.installs",
     "KEYWORDS_CATEGORY": "clipdesk.tags.categories",
+    "LABELS": "clipdesk.tags.marks",
+    "LABEL_ARROW": "clipdesk.tags.store.bulk",
     "Label": "clipdesk.tags.categories",
+    "LabelCount": "clipdesk.tags.store.counts",
+    "LabelCalibration": "clipdesk.tags.heads.calibration",
     "LoadedModel": "clipdesk.services.models",
+    "MAX_RATING": "clipdesk.tags.marks",
     "Mode": "clipdesk.tags.categories",
     "ModelInfo": "clipdesk.model.manager",
     "NotEnoughLabelsError": "clipdesk.tags.heads.teach",

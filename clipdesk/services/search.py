@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Sort = Literal["relevance", "newest", "oldest"]
-SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
+Sort = Literal["relevance", "newest", "oldest", "rating"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest", "rating")
 # Why a photo matched, in the order told: CLIP's similarity, then the text index's columns.
 MatchSource = Literal["clip", "ocr", "name", "meta", "tags"]
 WORD_SOURCES: tuple[MatchSource, ...] = ("ocr", "name", "meta", "tags")
@@ -65,7 +65,8 @@ _SNIPPET_ORDER: tuple[MatchSource, ...] = ("ocr", "meta", "tags", "name")
 @dataclass(frozen=True)
 class PhotoSearch:
     """What to find. Without text, image or like_photo it browses: every photo that passes the
-    filters, newest first (oldest first with ``sort="oldest"``)."""
+    filters, newest first (oldest first with ``sort="oldest"``). ``sort="rating"``: the highest
+    rated first, the same rating in the order of relevance (browsing: newest first)."""
 
     text: str = ""
     image: Image.Image | str | Path | None = None
@@ -75,6 +76,8 @@ class PhotoSearch:
     folders: Sequence[int | str | Path] | None = None
     tags: Sequence[str] = ()  # tag expressions, all required: "Scene|beach", "!Pets|dog"
     confirmed_tags: bool = False  # tags match only the user's confirmed ones
+    min_rating: int | None = None  # 1-5: photos rated at least this many stars
+    labels: Sequence[str] = ()  # colour labels ("Red"...): photos with any of them
     date_from: DateLike | None = None  # inclusive
     date_to: DateLike | None = None  # inclusive
     statuses: Sequence[str] = (PhotoStatus.OK.value,)
@@ -133,6 +136,8 @@ class FoundPhoto:
             "path": str(p.path),
             "taken_at": p.taken_at,
             "status": str(p.status),
+            "rating": p.rating,
+            "label": p.color_label,
             "matched_by": list(self.matched_by),
             "snippet": self.snippet,
         }
@@ -215,8 +220,43 @@ def tagged_ids(
     return None if allowed is None else np.asarray(allowed, np.int64)
 
 
+def marked_ids(app: ClipDeskServices, request: PhotoSearch) -> np.ndarray | None:
+    """Sorted ids of the photos passing the request's rating and label filters (None: it has
+    none)."""
+    if request.min_rating is None and not request.labels:
+        return None
+    from clipdesk.services.ratings import check_label
+
+    if request.min_rating is not None and not 1 <= request.min_rating <= 5:
+        raise ClipDeskError(
+            f"A minimum rating of {request.min_rating} stars is not 1 to 5.",
+            "Ask for 1 to 5 stars, or no minimum.",
+        )
+    labels = [check_label(label) for label in request.labels]
+    if None in labels:
+        raise ClipDeskError(
+            "Photos without a colour label cannot be filtered for.",
+            "Name a colour to filter by, or no label filter.",
+        )
+    return app.library.marked_ids(
+        request.min_rating, [lab for lab in labels if lab is not None] or None
+    )
+
+
+def _allowed(*sets: np.ndarray | None) -> np.ndarray | None:
+    """The ids in every given set (None: no restriction)."""
+    given = [s for s in sets if s is not None]
+    if not given:
+        return None
+    out = given[0]
+    for other in given[1:]:
+        out = np.intersect1d(out, other, assume_unique=True)
+    return out
+
+
 def filters_of(app: ClipDeskServices, request: PhotoSearch) -> SearchFilters:
-    """The search filters of a request, its folders (as ids) and tags resolved."""
+    """The search filters of a request, its folders (as ids), tags, rating and labels
+    resolved."""
     folders: list[int | str] | None = None
     if request.folders is not None:
         ids, under = folder_scope(app, request.folders)
@@ -226,7 +266,9 @@ def filters_of(app: ClipDeskServices, request: PhotoSearch) -> SearchFilters:
         date_from=request.date_from,
         date_to=request.date_to,
         statuses=tuple(request.statuses),
-        allowed_ids=tagged_ids(app, request.tags, request.confirmed_tags),
+        allowed_ids=_allowed(
+            tagged_ids(app, request.tags, request.confirmed_tags), marked_ids(app, request)
+        ),
         min_score=request.min_score or None,
     )
 
@@ -305,6 +347,8 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
         )
         if filters.allowed_ids is not None:
             ids = ids[np.isin(ids, np.asarray(filters.allowed_ids, np.int64))]
+        if request.sort == "rating":
+            ids = ids[by_rating(app, ids)]
         return Ranking(ids[: request.limit])
     like = photo_id(app, request.like_photo) if request.like_photo is not None else None
     query = query_of(request, like)
@@ -317,8 +361,10 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
     banned = _banned_ids(app, words.banned)
     found = _word_hits(app, words, filters, query.photo_ids)
     if not query.needs_model:  # words only: no model, no CLIP scores
-        ids = found[: request.limit]
-        if request.sort != "relevance":
+        ids = found if request.sort == "rating" else found[: request.limit]
+        if request.sort == "rating":
+            ids = ids[by_rating(app, ids)][: request.limit]
+        elif request.sort != "relevance":
             ids = ids[by_date(date_ranks(app.library), ids, newest)]
         return Ranking(ids, None, Matches(words.include, np.sort(found), clip=False))
     if any(t.kind == "text" for t in query.clip_part.terms):
@@ -345,10 +391,27 @@ def rank(app: ClipDeskServices, request: PhotoSearch) -> Ranking:
         fused_scores[~in_clip] = searcher.scores_of(vector, missed, scale)
         ids, scores = fused.ids, fused_scores
     matches = Matches(words.include, np.sort(found), clip=True, clip_missed=np.sort(missed))
-    if request.sort != "relevance":
+    if request.sort == "rating":
+        order = by_rating(app, ids)  # the same rating: by relevance
+        ids, scores = ids[order], scores[order]
+    elif request.sort != "relevance":
         order = searcher.by_date(ids, newest)  # the same date: by relevance
         ids, scores = ids[order], scores[order]
     return Ranking(ids, scores, matches)
+
+
+def by_rating(app: ClipDeskServices, ids: np.ndarray) -> np.ndarray:
+    """The order that puts ``ids`` highest rated first (unrated as 0, rejected last), the
+    same rating in the order given."""
+    ids = np.asarray(ids, np.int64)
+    rated, ratings = app.library.ratings()
+    values = np.zeros(len(ids), np.int8)
+    if len(rated):
+        at = np.clip(np.searchsorted(rated, ids), 0, len(rated) - 1)
+        hit = rated[at] == ids
+        values[hit] = ratings[at[hit]]
+    order: np.ndarray = np.argsort(-values.astype(np.int16), kind="stable")
+    return order
 
 
 def _word_ids(app: ClipDeskServices, words: WordQuery) -> np.ndarray:

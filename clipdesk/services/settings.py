@@ -112,8 +112,15 @@ class SettingsService:
     def xmp_write_suggestions(self) -> bool:
         return config_file.load().xmp_write_suggestions
 
+    def xmp_embedded(self) -> bool:
+        """Whether writing XMP writes into JPEG/TIFF/PNG files' own XMP too (default: no)."""
+        return config_file.load().xmp_embedded
+
     def set_xmp(
-        self, naming: XmpNaming | None = None, write_suggestions: bool | None = None
+        self,
+        naming: XmpNaming | None = None,
+        write_suggestions: bool | None = None,
+        embedded: bool | None = None,
     ) -> Config:
         """Change the XMP rules given (None: leave that one as it is), in one read and write."""
         changes: dict[str, object] = {}
@@ -121,4 +128,6 @@ class SettingsService:
             changes["xmp_naming"] = naming
         if write_suggestions is not None:
             changes["xmp_write_suggestions"] = bool(write_suggestions)
+        if embedded is not None:
+            changes["xmp_embedded"] = bool(embedded)
         return config_file.update(**changes)

@@ -13,19 +13,23 @@ One rule each, decided here and nowhere else:
   :mod:`clipdesk.services.steps`), so a crash or a lock never loses them; ``import_xmp`` reads
   titles and descriptions again with the keywords;
 - XMP sidecars are named and filled as the shared settings say (``xmp_naming``,
-  ``xmp_write_suggestions``) unless a call asks otherwise for one run;
+  ``xmp_write_suggestions``), and JPEG/TIFF/PNG photos get the same XMP inside the file only
+  when ``xmp_embedded`` is on, unless a call asks otherwise for one run;
 - the starter categories fit the model: a library first used for tags with the demo model gets
   the demo model's set (colour, shape), with a real model the real-world set; once a real model
   is active, a library that started on the demo's set is offered the real-world one
   (:meth:`TagService.starter_offer`, added by :meth:`TagService.add_starters`), until the user
-  adds or declines it.
+  adds or declines it;
+- a user action on a tag (a Review key, a batch, the grid's tag action) is one transaction that
+  returns a :class:`~clipdesk.tags.store.steps.DecisionStep` with each photo's previous state;
+  :meth:`TagService.undo` restores exactly that, keeping any later change.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +43,13 @@ from clipdesk.library.store import SEARCH_MODEL_KEY
 from clipdesk.library.words import XMP_TEXT_STEP
 from clipdesk.search.results import SearchResult
 from clipdesk.services.steps import Step
-from clipdesk.tags.categories import Category, CategoryError, check_capacity
+from clipdesk.tags.categories import (
+    HIERARCHY_SEP,
+    KEYWORDS_CATEGORY,
+    Category,
+    CategoryError,
+    check_capacity,
+)
 from clipdesk.tags.category_file import (
     dump_categories,
     read_category_file,
@@ -54,6 +64,11 @@ from clipdesk.tags.records import (
     TagState,
     chunks,
 )
+from clipdesk.tags.store import bulk
+from clipdesk.tags.store.bulk import LABEL_ARROW, BulkAction, BulkTagging
+from clipdesk.tags.store.counts import LabelCount, label_counts
+from clipdesk.tags.store.steps import DecisionStep, decide_step, undo_step
+from clipdesk.tags.store.suggested import suggested_counts
 from clipdesk.tags.store.tag_store import DEMO_SET, TagStore
 from clipdesk.tags.tagger import RecomputeReport, Tagger, XmpImportReport, XmpReport
 from clipdesk.tags.xmp.names import SidecarNames
@@ -377,6 +392,36 @@ class TagService:
             raise ClipDeskError(f"{decision!r} is not a decision", "confirm or reject a tag")
         return self.store.set_decision(photo_ids, category, label, state)
 
+    def decide_many(
+        self, photo_ids: Iterable[int], category: str, label: str, decision: TagState | str
+    ) -> DecisionStep:
+        """:meth:`decide` in one transaction, returning the step :meth:`undo` takes back: each
+        photo's previous state on the tag (and, in a single-choice category, on its other
+        labels, which confirming changes too)."""
+        return self.decide_batch(category, label, {decision: photo_ids})
+
+    def decide_batch(
+        self, category: str, label: str, decisions: Mapping[TagState | str, Iterable[int]]
+    ) -> DecisionStep:
+        """Several decisions on one tag as one step (Review's batch: confirm these, reject
+        those), in one transaction; a photo under two decisions is an error."""
+        states: dict[TagState, Iterable[int]] = {}
+        for decision, ids in decisions.items():
+            state = TagState(decision)
+            if state not in USER_STATES:
+                raise ClipDeskError(f"{decision!r} is not a decision", "confirm or reject a tag")
+            states[state] = ids
+        try:
+            return decide_step(self.store, category, label, states)
+        except ValueError as exc:
+            raise ClipDeskError(str(exc), "give each photo one decision") from exc
+
+    def undo(self, step: DecisionStep) -> int:
+        """Take a step back: every tag it changed gets its previous state again (a suggestion,
+        an earlier decision, no tag), in one transaction; a tag changed again since keeps the
+        later change. Returns how many tags were put back."""
+        return undo_step(self.store, step)
+
     def clear_decision(self, photo_ids: Iterable[int], category: str, label: str) -> None:
         """Forget the user's decision: the tag is the model's again (now, where it has a score)."""
         self.store.clear_decision(photo_ids, category, label)
@@ -416,6 +461,61 @@ class TagService:
         """Every (category, label), in order: what a tag filter may offer."""
         return [(c.name, lab.name) for c in self.store.categories() for lab in c.labels]
 
+    def suggested_counts(
+        self, photo_ids: Sequence[int], focus: Sequence[str] = ()
+    ) -> dict[int, int]:
+        """{photo id: how many of its tags are the model's suggestions only} for a page of a
+        grid's photos (those with none left out); ``focus``: the tag expressions the grid is
+        filtered by, whose labels alone then count."""
+        return suggested_counts(self.store, photo_ids, focus)
+
+    # --- one tag on many photos (the grid's selection, ``tags add``) -------------------------
+
+    def tag_photos(
+        self,
+        photo_ids: Iterable[int],
+        category: str,
+        label: str,
+        action: BulkAction | str,
+    ) -> BulkTagging:
+        """Add or remove a tag on many photos, or confirm or reject the model's suggestion of
+        it where it is one, in one transaction (:mod:`clipdesk.tags.store.bulk` says which
+        photos change); the result's ``step`` is what :meth:`undo` takes back."""
+        return bulk.tag_photos(self.store, photo_ids, category, label, action)
+
+    def keyword_tag(self, text: str) -> tuple[str, str]:
+        """The tag a typed keyword names: ``Category|label`` (or ``Category › label``) of an
+        existing category; a label name unique across categories; else a keyword of the
+        user's own, in the manual Keywords category (created with its first keyword)."""
+        clean = " ".join(text.replace(LABEL_ARROW.strip(), HIERARCHY_SEP).split())
+        if not clean.strip(HIERARCHY_SEP + " "):
+            raise CategoryError("the keyword is empty", "type a label or a new keyword")
+        head, sep, rest = (part.strip() for part in clean.partition(HIERARCHY_SEP))
+        if sep:
+            by_name = {c.name.casefold(): c for c in self.store.categories()}
+            cat = by_name.get(head.casefold())
+            if cat is not None:
+                return cat.name, rest
+            # a path of the user's own ("Places|France"), kept whole as imported keywords are
+            return KEYWORDS_CATEGORY, HIERARCHY_SEP.join(p.strip() for p in clean.split(sep))
+        found = [
+            (c.name, lab.name)
+            for c in self.store.categories()
+            for lab in c.labels
+            if lab.name.casefold() == clean.casefold()
+        ]
+        if len(found) > 1:
+            options = ", ".join(f"{c}{LABEL_ARROW}{lab}" for c, lab in found)
+            raise CategoryError(
+                f"the label {clean!r} is in several categories", f"type one of: {options}"
+            )
+        return found[0] if found else (KEYWORDS_CATEGORY, clean)
+
+    def label_counts(self) -> list[LabelCount]:
+        """Every label with how many photos the user tagged with it and the model suggests it
+        for, in category order: one grouped query (the tag panel, ``tags counts``)."""
+        return label_counts(self.app.library)
+
     # --- XMP -------------------------------------------------------------------------------
 
     def import_xmp(self, photo_ids: Iterable[int] | None = None) -> int:
@@ -427,11 +527,13 @@ class TagService:
     def import_xmp_report(self, photo_ids: Iterable[int] | None = None) -> XmpImportReport:
         """:meth:`import_xmp` with the photos whose XMP could not be read, each with its
         reason, and the keywords that could not become tags. The photos' XMP titles and
-        descriptions are read again too (:meth:`read_captions`), for the text index."""
+        descriptions are read again too (:meth:`read_captions`), for the text index, and their
+        ratings and colour labels (``app.ratings.read_marks``)."""
         ids = [p.id for p in self.app.library.photos()] if photo_ids is None else list(photo_ids)
         report = self._xmp_tagger().import_xmp_report(ids)
         # the same packets: their problems are already in the report
         report.captioned = self.read_captions(ids).captioned
+        self.app.ratings.read_marks(ids)
         return report
 
     def write_xmp(
@@ -440,9 +542,12 @@ class TagService:
         *,
         naming: SidecarNaming | str | None = None,
         include_suggestions: bool | None = None,
+        embedded: bool | None = None,
         cancel: CancelToken | None = None,
     ) -> XmpReport:
-        """Write tags into the photos' sidecars (every tagged photo when None), merging.
+        """Write tags into the photos' sidecars (every tagged photo when None), merging; with
+        ``embedded`` (default: the shared setting ``xmp_embedded``, off) into the own XMP of
+        the JPEG, PNG and TIFF photos too (:mod:`clipdesk.tags.xmp.embedded`).
 
         ``naming`` and ``include_suggestions`` default to the shared settings (``photo.jpg.xmp``
         and only confirmed and imported tags, unless the user chose otherwise); given, they
@@ -458,7 +563,11 @@ class TagService:
             config.xmp_write_suggestions if include_suggestions is None else include_suggestions
         )
         return self._xmp_tagger().write_xmp(
-            photo_ids, naming=style, confirmed_only=not suggestions, cancel=cancel
+            photo_ids,
+            naming=style,
+            confirmed_only=not suggestions,
+            cancel=cancel,
+            embedded=config.xmp_embedded if embedded is None else embedded,
         )
 
     def _xmp_tagger(self) -> Tagger:

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,9 @@ import numpy as np
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken, ProgressCallback, RateMeter
-from clipdesk.library.records import PhotoStatus
+from clipdesk.library.marks import LABEL_PENDING, RATING_PENDING, PendingMarks
+from clipdesk.library.records import Photo, PhotoStatus
+from clipdesk.scanning.hashing import content_hash
 from clipdesk.tags.categories import HIERARCHY_SEP, KEYWORDS_CATEGORY, Category, CategoryError
 from clipdesk.tags.heads.store import with_applied_head
 from clipdesk.tags.store.keyword_sources import KeywordSources, SeenKeywords
@@ -32,7 +34,10 @@ from clipdesk.tags.store.tag_store import (
     TagStore,
     chunks,
 )
+from clipdesk.tags.xmp import embedded as embedded_xmp
 from clipdesk.tags.xmp import sidecar as xmp
+from clipdesk.tags.xmp.marks import MarkEdit, XmpMarks, edit_marks, read_marks
+from clipdesk.tags.xmp.packet import XMP_TOOLKIT, parse
 from clipdesk.tags.xmp.provenance import OTHER, Item, default_origin, plan_edit
 from clipdesk.tags.zero_shot import (
     CHUNK_ROWS,
@@ -70,12 +75,16 @@ class XmpReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (photo path, reason)
     # basename naming asked for, full name written: another file owns that basename sidecar
     full_names: list[Path] = field(default_factory=list)
+    # JPEG/PNG/TIFF photos whose own XMP was written too (the setting xmp_embedded)
+    embedded: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
         """What the run did, in one sentence for either face."""
         text = (
             f"wrote {_count(len(self.written), 'sidecar')}, {self.unchanged:,} already up to date"
         )
+        if self.embedded:
+            text += f", wrote into {_count(len(self.embedded), 'photo')} too"
         if self.failed:
             text += f", {len(self.failed):,} failed"
         if self.absorbed:
@@ -335,13 +344,17 @@ class Tagger:
         self,
         photo_ids: Iterable[int] | None = None,
         naming: xmp.SidecarNaming | str = xmp.SidecarNaming.FULLNAME,
-        confirmed_only: bool = False,
+        confirmed_only: bool = True,
         cancel: CancelToken | None = None,
+        embedded: bool = False,
     ) -> XmpReport:
-        """Write tags into each photo's sidecar (every tagged photo when ``photo_ids`` is None).
+        """Write tags into each photo's sidecar (every tagged photo when ``photo_ids`` is None),
+        and with ``embedded`` into a JPEG, PNG or TIFF photo's own XMP too
+        (:meth:`_write_embedded`).
 
-        The sidecar gets the photo's tags (confirmed and imported ones only with
-        ``confirmed_only``); keywords ClipDesk wrote that the photo no longer has are taken out;
+        The sidecar gets the photo's confirmed and imported tags, and the model's suggestions
+        too only when asked (``confirmed_only=False``): a suggestion is not the user's word,
+        and another tool reading the sidecar cannot tell them apart; keywords ClipDesk wrote that the photo no longer has are taken out;
         keywords another tool wrote are never changed (:mod:`clipdesk.tags.xmp.provenance`).
 
         One sidecar per photo, and never one for two photos: with basename naming, a photo
@@ -352,8 +365,8 @@ class Tagger:
         sidecar, past a limit, unwritable folder) is reported and the run goes on.
         """
         keep = [str(s) for s in (CONFIRMED_STATES if confirmed_only else TAGGED_STATES)]
-        if photo_ids is None:
-            photo_ids = self.store.tagged_photo_ids()
+        if photo_ids is None:  # and the photos rated or labelled since their XMP was written
+            photo_ids = {*self.store.tagged_photo_ids(), *self.lib.pending_marks()}
         managed = self._managed_keywords()
         sources = KeywordSources(self.lib)
         report = XmpReport()
@@ -362,6 +375,8 @@ class Tagger:
         for part in chunks(ids, 200):
             if cancel is not None:
                 cancel.raise_if_cancelled()
+            owed = self.lib.pending_marks(list(part))  # ratings and labels set in ClipDesk
+            marked: list[PendingMarks] = []
             for photo in self.lib.photos(ids=list(part)):
                 if photo.status in (PhotoStatus.MISSING, PhotoStatus.OFFLINE):
                     report.failed.append((str(photo.path), f"photo is {photo.status}"))
@@ -378,19 +393,107 @@ class Tagger:
                     }
                     elsewhere = [i for i, o in recorded.items() if o == OTHER and i not in present]
                     add, remove = plan_edit(wanted, present, present.__getitem__, elsewhere)
-                    path, changed = xmp.commit_sidecar(draft, add, remove)
+                    marks = mark_edit(owed.get(photo.id))
+                    path, changed = xmp.commit_sidecar(draft, add, remove, marks)
                 except xmp.XmpError as exc:
                     report.failed.append((str(photo.path), exc.message))
                     continue
+                if photo.id in owed:
+                    marked.append(owed[photo.id])
                 if changed:
                     sources.record_written(photo.id, present, add, remove)
                     report.written.append(path)
                 else:
                     report.unchanged += 1
+                if embedded and embedded_xmp.embeddable(photo.path):
+                    self._write_embedded(photo, wanted, recorded, managed, report, marks)
                 if xmp.SidecarNames.fell_back(photo.path, naming, target):
                     report.full_names.append(path)
                 report.absorbed += [p for p in draft.taken if changed and not p.exists()]
+            if marked:
+                self.lib.marks_written(marked)
         return report
+
+    def _write_embedded(
+        self,
+        photo: Photo,
+        wanted: Sequence[str],
+        recorded: dict[Item, str],
+        managed: set[str],
+        report: XmpReport,
+        marks: MarkEdit | None = None,
+    ) -> None:
+        """Write the photo's tags and rating and label into its own XMP by the rules of its
+        sidecar (:func:`_embedded_plan`, ``marks`` as owed to the sidecar, see
+        :func:`_embedded_marks`), through the same packet edits, so what the sidecar gets the
+        photo gets. ``recorded``: the origins as they were before this run wrote the sidecar.
+        A photo refused (damaged, a packet too large for its format, pixels that would not
+        decode the same) is reported and keeps its file as it was."""
+        label = f"{photo.path} (embedded XMP)"
+        try:
+            draft = embedded_xmp.draft_embedded(photo.path)
+            present, add, remove = _embedded_plan(draft.packet, wanted, recorded, managed)
+            marks = _embedded_marks(photo, draft.packet, marks)
+            if draft.packet is None and not add and not (marks and marks.adds_something()):
+                return  # no packet is created just to hold nothing
+            new = xmp.edit_keywords(draft.packet, add, remove, label)
+            if marks is not None:
+                new = edit_marks(new, marks, label)
+            changed = embedded_xmp.commit_embedded(draft, new)
+        except xmp.XmpError as exc:
+            report.failed.append((str(photo.path), exc.message))
+            return
+        if changed:
+            KeywordSources(self.lib).record_written(photo.id, present, add, remove)
+            report.embedded.append(photo.path)
+            try:  # pixels were checked identical: keep the vectors, tell the scan so
+                stamp = content_hash(photo.path)
+            except OSError as exc:  # gone or locked since: the next scan looks at it as usual
+                log.info("%s: not restamped after its embedded XMP: %s", photo.path, exc)
+            else:
+                self.lib.restamp(photo.id, stamp.size, stamp.mtime_ns, stamp.digest)
+
+
+def _embedded_marks(photo: Photo, data: bytes | None, owed: MarkEdit | None) -> MarkEdit | None:
+    """The rating and label a photo's embedded packet gets: what its sidecar is owed, and the
+    photo's own where the packet says nothing yet (a photo rated before writing into files
+    was turned on); a value another tool wrote there is never overwritten unasked."""
+    has = read_marks(data, "embedded XMP") if data else XmpMarks()
+    edit = owed or MarkEdit()
+    if not edit.write_rating and has.rating is None and photo.rating:
+        edit = replace(edit, rating=photo.rating, write_rating=True)
+    if not edit.write_label and has.label is None and photo.color_label:
+        edit = replace(edit, label=photo.color_label, write_label=True)
+    return edit if (edit.write_rating or edit.write_label) else None
+
+
+def _embedded_plan(
+    data: bytes | None, wanted: Sequence[str], recorded: dict[Item, str], managed: set[str]
+) -> tuple[dict[Item, str], list[Item], set[Item]]:
+    """(the packet's items with their origins, items to add, items to remove) for a photo's
+    embedded packet, by the rules its sidecar follows (:mod:`clipdesk.tags.xmp.provenance`):
+    another tool's keywords there are never removed, ClipDesk's own are kept in step."""
+    items = xmp.parse_keywords(data, "embedded XMP").items() if data else []
+    by_us = bool(data) and parse(data or b"", "embedded XMP").toolkit == XMP_TOOLKIT
+    ours = frozenset(items) if by_us else frozenset()
+    present = {i: recorded.get(i) or default_origin(i, ours, managed) for i in items}
+    elsewhere = [i for i, o in recorded.items() if o == OTHER and i not in present]
+    add, remove = plan_edit(wanted, present, present.__getitem__, elsewhere)
+    return present, add, remove
+
+
+def mark_edit(owed: PendingMarks | None) -> MarkEdit | None:
+    """What a photo's XMP is owed of its rating and label (None: nothing): only the fields the
+    user set in ClipDesk since they were last read or written, so a value another tool wrote
+    meanwhile is never overwritten with one ClipDesk merely read earlier."""
+    if owed is None or not owed.pending:
+        return None
+    return MarkEdit(
+        rating=owed.rating or 0,
+        label=owed.label,
+        write_rating=bool(owed.pending & RATING_PENDING),
+        write_label=bool(owed.pending & LABEL_PENDING),
+    )
 
 
 def _origins_seen(sources: Sequence[xmp.KeywordSource], managed: set[str]) -> dict[Item, str]:

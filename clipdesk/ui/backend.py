@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from clipdesk.ui.rows import (
     SearchAnswer,
     SearchRequest,
     photo_item,
+    tag_focus,
 )
 from clipdesk.ui.tag_views import TagViews
 
@@ -269,6 +270,8 @@ class Backend:
                 date_from=req.date_from,
                 date_to=req.date_to,
                 min_score=req.min_score or None,
+                min_rating=req.min_rating,
+                labels=(req.label,) if req.label else (),
                 sort=req.sort,  # type: ignore[arg-type]
                 limit=req.limit,
             )
@@ -276,16 +279,26 @@ class Backend:
         token.raise_if_cancelled()
         covered = min(first, len(ranking))
         scores = ranking.scores[:covered] if ranking.scores is not None else None
-        items = self.photo_items(ranking.ids[:covered], scores, ranking.matches)
+        focus = tag_focus(req)
+        items = self.photo_items(ranking.ids[:covered], scores, ranking.matches, focus)
         return SearchAnswer(ranking.ids, ranking.scores, tuple(items), covered, ranking.matches)
 
     def photo_items(
-        self, ids: np.ndarray, scores: np.ndarray | None = None, matches: Any = None
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray | None = None,
+        matches: Any = None,
+        focus: Sequence[str] = (),
     ) -> list[PhotoItem]:
         """The grid rows of a page of an answer, in its order (photos gone since left out),
-        with why each matched given the answer's ``matches``."""
+        with why each matched given the answer's ``matches``, and how many of their tags (of
+        the ``focus`` tag filter's, when given) are the model's suggestions only."""
         found = self.services.found_photos(ids, scores, matches)
-        return [photo_item(f.photo, f.score, f.matched_by, f.snippet) for f in found]
+        suggested = self.services.tags.suggested_counts([f.photo.id for f in found], focus)
+        return [
+            photo_item(f.photo, f.score, f.matched_by, f.snippet, suggested.get(f.photo.id, 0))
+            for f in found
+        ]
 
     def search_runtime(self) -> str:
         """The runtime(s) a search compares, for the status line ("ONNX Runtime int8")."""

@@ -2,15 +2,18 @@
 under it (the caption's whole width), the score as a small badge on the thumbnail's corner (always,
 on hover, or never: :data:`~clipdesk.ui.settings.SCORE_SHOWN`), and for a photo a search found by
 its words a small badge saying where ("text" for recognised text, "name", "caption", "tag"; the
-tooltip says it in full, with the snippet). The cell's size is the grid's (:attr:`cell`)."""
+tooltip says it in full, with the snippet), and a dashed "?" mark on the top-right corner for
+tags the model suggested that nobody confirmed (:func:`suggestion_mark`), and the photo's rating
+and colour label as stars and a coloured dot on the bottom-left corner (:meth:`_paint_marks`). The cell's size is the grid's (:attr:`cell`)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from clipdesk.ui.photo_model import Role
+from clipdesk.ui.marks import LABEL_COLOURS
+from clipdesk.ui.photo_model import PhotoItem, Role
 from clipdesk.ui.settings import CELL, ScoreShown
 from clipdesk.ui.thumbnails import ThumbnailCache
 
@@ -21,8 +24,20 @@ CAPTION = 18
 PAD = 6
 _BADGE_BACK = QColor(0, 0, 0, 170)
 _BADGE_TEXT = QColor(255, 255, 255)
+_STARS = QColor(255, 204, 64)  # the rating's stars (gold)
+_REJECTED = QColor(240, 90, 90)
+SUGGESTED_COLOUR = QColor(255, 196, 0)  # the suggestion mark's outline and text (amber)
 # The badge of the first word source a photo matched by (services.search.WORD_SOURCES' order).
 BADGES = {"ocr": "text", "name": "name", "meta": "caption", "tags": "tag"}
+
+
+def suggestion_mark(item: PhotoItem | None) -> str | None:
+    """The thumbnail's mark for tags the model suggested and nobody confirmed: "?" for one,
+    "3?" for three; None for a photo whose tags (of the grid's tag filter) are all confirmed,
+    or that has none. A suggestion must never look like the user's own tag."""
+    if item is None or item.suggested <= 0:
+        return None
+    return "?" if item.suggested == 1 else f"{item.suggested}?"
 
 
 def badge_of(matched_by: tuple[str, ...]) -> str | None:
@@ -105,6 +120,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         shown = self.score_shown
         if score is not None and (shown == "badge" or (shown == "hover" and _HOVER in state)):
             self._paint_score(painter, target, f"{score:.2f}")
+        mark = suggestion_mark(item)
+        if mark is not None:
+            self._paint_suggested(painter, target, mark)
+        if item is not None and (item.rating or item.label):
+            self._paint_marks(painter, target, item.rating, item.label)
 
         # the name has the caption's whole width: the score is on the thumbnail, not beside it
         caption = QRect(rect.x() + PAD, box.bottom() + 2, cell, CAPTION)
@@ -136,6 +156,50 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setFont(font)
         painter.setPen(_BADGE_TEXT)
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def _paint_suggested(self, painter: QPainter, image: QRect, mark: str) -> None:
+        """The suggestion mark in the image's top-right corner: a dashed, open chip (a
+        suggestion is tentative), amber on dark so it reads on any photo, and unlike the solid
+        badges of what is known (the score, why a photo matched)."""
+        font, metrics = self._score_font(painter.font())
+        chip = QRect(0, 0, metrics.horizontalAdvance(mark) + 8, metrics.height())
+        chip.moveTopRight(image.topRight() + QPoint(-2, 2))
+        painter.save()
+        painter.fillRect(chip, _BADGE_BACK)
+        pen = QPen(SUGGESTED_COLOUR)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.drawRect(chip.adjusted(0, 0, -1, -1))
+        painter.setFont(font)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, mark)
+        painter.restore()
+
+    def _paint_marks(self, painter: QPainter, image: QRect, rating: int, label: str | None) -> None:
+        """The rating and colour label in the image's bottom-left corner, on a dark chip: a dot
+        of the label's colour, then gold stars (a red cross for a rejected photo)."""
+        font, metrics = self._score_font(painter.font())
+        stars = "✕" if rating < 0 else "★" * rating
+        height = metrics.height()
+        dot = height - 6 if label else 0
+        gap = 3 if label and stars else 0
+        width = 6 + dot + gap + (metrics.horizontalAdvance(stars) if stars else 0)
+        chip = QRect(0, 0, width, height)
+        chip.moveBottomLeft(image.bottomLeft() + QPoint(2, -2))
+        painter.save()
+        painter.fillRect(chip, _BADGE_BACK)
+        if label:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(LABEL_COLOURS.get(label, _BADGE_TEXT))
+            painter.drawEllipse(QRect(chip.x() + 3, chip.y() + 3, dot, dot))
+        if stars:
+            painter.setFont(font)
+            painter.setPen(_REJECTED if rating < 0 else _STARS)
+            text = QRect(chip.x() + 3 + dot + gap, chip.y(), chip.width() - 3 - dot - gap, height)
+            painter.drawText(
+                text, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, stars
+            )
         painter.restore()
 
     def _score_font(self, base: QFont) -> tuple[QFont, QFontMetrics]:

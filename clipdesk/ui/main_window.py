@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from clipdesk.ui import desktop, drops, icons
 from clipdesk.ui.controller import AppController
 from clipdesk.ui.folders_page import FoldersPage
+from clipdesk.ui.marks import apply_mark
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.photo_view import PhotoView
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         action(edit, "Find", self.focus_search, QKeySequence.StandardKey.Find)
         action(edit, "Search with the image on the clipboard", self.paste_image, "Ctrl+Shift+V")
+        action(edit, "Tag selected photos…", self.tag_selected, "Ctrl+T")
         view = self.menuBar().addMenu("&View")
         for i, name in enumerate(PAGES):
             action(view, name, lambda _=False, n=name: self.show_page(n), f"Ctrl+{i + 1}")
@@ -232,6 +234,10 @@ class MainWindow(QMainWindow):
             a.setChecked(how == self.controller.settings.score_shown)
             group.addAction(a)
             self.score_actions[how] = a
+        # The tag panel takes ~180 px: on a narrow window the grid may want them back.
+        self.tag_panel_action = action(view, "Tag panel", self.show_tag_panel, "Ctrl+Shift+T")
+        self.tag_panel_action.setCheckable(True)
+        self.tag_panel_action.setChecked(self.controller.settings.tag_panel_shown)
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "About ClipDesk", self._about)
 
@@ -253,12 +259,19 @@ class MainWindow(QMainWindow):
                 lambda item: self.hand_on(desktop.reveal_in_file_manager, item.path)
             )
             grid.copyPathRequested.connect(lambda item: desktop.copy_path(item.path))
+            grid.tagRequested.connect(self.tag_selected)
+        preview = self.tags.preview  # the Search page rates its own grid (keys 0-9)
+        preview.markRequested.connect(
+            lambda ids, mark: apply_mark(
+                c, ids, mark, lambda fields: preview.photos.change_items(ids, **fields)
+            )
+        )
         self.tags.preview.moreLikeThis.connect(self._more_like_this)
 
     # --- the grids ----------------------------------------------------------------------
     def grids(self) -> tuple[PhotoGrid, ...]:
         """Every photo grid of the window: the thumbnail size and score setting apply to all."""
-        return (self.search.grid, self.tags.preview)
+        return (self.search.grid, self.tags.preview, self.tags.review.batch.grid)
 
     @property
     def cell(self) -> int:
@@ -273,6 +286,12 @@ class MainWindow(QMainWindow):
         self.thumb_size.blockSignals(True)
         self.thumb_size.setValue(px // CELL_STEP)
         self.thumb_size.blockSignals(False)
+
+    def show_tag_panel(self, shown: bool) -> None:
+        """Show or hide the Search page's tag panel (remembered)."""
+        self.search.tag_panel.setVisible(shown)
+        self.controller.settings.tag_panel_shown = shown
+        self.tag_panel_action.setChecked(shown)
 
     def set_score_shown(self, how: ScoreShown) -> None:
         for grid in self.grids():
@@ -330,8 +349,16 @@ class MainWindow(QMainWindow):
         grid = self.tags.preview if self.stack.currentWidget() is self.tags else self.search.grid
         view = PhotoView(self.controller, item, self, siblings=grid.photos.items())
         view.moreLikeThis.connect(self._more_like_this)
+        view.marksChanged.connect(lambda ids, fields: grid.photos.change_items(ids, **fields))
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.open()
+
+    def tag_selected(self) -> None:
+        """The tag action on the selection of the grid in sight (Search, or the Tags preview)."""
+        from clipdesk.ui.bulk_tag import open_bulk_tag
+
+        grid = self.tags.preview if self.stack.currentWidget() is self.tags else self.search.grid
+        open_bulk_tag(self.controller, grid.selected_ids(), self)
 
     def open_settings(self) -> None:
         from clipdesk.ui.settings_dialog import SettingsDialog

@@ -1,9 +1,10 @@
 """A thumbnail grid (QListView in icon mode) over a :class:`PhotoListModel`.
 
-Enter or a double-click opens a photo, Space previews it, the context menu offers "More like this",
-open, reveal and copy path; dragging photos out gives other apps their files. A cell painted
-before its row was read (the model reads rows by page) shows a placeholder and offers nothing
-until the row arrives, a few milliseconds later.
+Enter or a double-click opens a photo, Space previews it, the context menu offers the selection's
+tag action (Ctrl+T), "More like this", open, reveal and copy path; Ctrl/Shift-click, Ctrl+A and
+a rubber band from empty space select; dragging photos out gives other apps their files. A cell
+painted before its row was read (the model reads rows by page) shows a placeholder and offers
+nothing until the row arrives, a few milliseconds later.
 
 The view holds still while its rows change under it (photos arriving while indexing, photos
 leaving, the cells changing size): the first photo on screen stays where it was, and the
@@ -14,11 +15,12 @@ scrolls to the top) moves it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionRange, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu
 
 from clipdesk.ui.delegate import ThumbnailDelegate
+from clipdesk.ui.marks import mark_of_key
 from clipdesk.ui.photo_model import PhotoItem, PhotoListModel, Role
 from clipdesk.ui.settings import CELL, ScoreShown, clamp_cell
 from clipdesk.ui.thumbnails import ThumbnailCache
@@ -33,6 +35,9 @@ class PhotoGrid(QListView):
     revealRequested = Signal(object)
     openExternally = Signal(object)
     copyPathRequested = Signal(object)
+    tagRequested = Signal()  # the selection's tag action (ui/bulk_tag.py)
+    # (photo ids, ui.marks.Mark): keys 0-5 rate, 6-9 label the selection (ui/marks.py)
+    markRequested = Signal(list, object)
 
     def __init__(
         self,
@@ -65,6 +70,8 @@ class PhotoGrid(QListView):
         self.setBatchSize(2000)
         self.setGridSize(self._delegate.cell_size() + QSize(_GAP, _GAP))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # a press on empty space drags a rubber band (a press on a photo drags its file out)
+        self.setSelectionRectVisible(True)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
@@ -80,6 +87,20 @@ class PhotoGrid(QListView):
     def current_item(self) -> PhotoItem | None:
         index = self.currentIndex()
         return index.data(Role.Item) if index.isValid() else None
+
+    def selected_ids(self) -> list[int]:
+        """The selected photos' ids in grid order, from the selection's ranges: Ctrl+A over
+        100k photos reads no rows for it."""
+        ids = self.photos.items().ids
+        rows = sorted(row for r in self._ranges() for row in range(r.top(), r.bottom() + 1))
+        return [int(ids[row]) for row in rows]
+
+    def selected_count(self) -> int:
+        return sum(r.height() for r in self._ranges())
+
+    def _ranges(self) -> list[QItemSelectionRange]:
+        selection = self.selectionModel().selection()
+        return [selection.at(i) for i in range(selection.count())]
 
     def selected_items(self) -> list[PhotoItem]:
         """The selected photos in grid order (rows never painted are read for it)."""
@@ -199,6 +220,12 @@ class PhotoGrid(QListView):
         if item is not None and event.key() == Qt.Key.Key_Space:
             self.previewRequested.emit(item)
             return
+        mark = mark_of_key(event)
+        if mark is not None:  # a digit is a rating or a label here, never a type-ahead search
+            ids = self.selected_ids() or ([item.id] if item is not None else [])
+            if ids:
+                self.markRequested.emit(ids, mark)
+            return
         super().keyPressEvent(event)
 
     def _context_menu(self, pos) -> None:
@@ -209,6 +236,12 @@ class PhotoGrid(QListView):
         if item is None:
             return
         menu = QMenu(self)
+        count = self.selected_count()
+        tag = QAction(f"Tag {count:,} selected photo{'s' * (count != 1)}…", menu)
+        tag.setShortcut("Ctrl+T")  # shown as the hint; the window's Edit menu owns the key
+        tag.triggered.connect(self.tagRequested.emit)
+        menu.addAction(tag)
+        menu.addSeparator()
         for text, signal in (
             ("More like this", self.moreLikeThis),
             ("Open photo view", self.openRequested),

@@ -40,6 +40,7 @@ __all__ = [
     "Role",
     "describe_date",
     "describe_match",
+    "describe_suggested",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,12 @@ class Role(IntEnum):
     Item = Qt.ItemDataRole.UserRole + 5
     MatchedBy = Qt.ItemDataRole.UserRole + 6  # tuple of "clip", "ocr", "name", "meta", "tags"
     Snippet = Qt.ItemDataRole.UserRole + 7
+
+
+def describe_suggested(n: int) -> str:
+    """What a thumbnail's "?" mark means, for its tooltip."""
+    tags = "1 tag" if n == 1 else f"{n} tags"
+    return f"{tags} suggested by the model, not confirmed (? on the thumbnail)"
 
 
 def describe_match(matched_by: Sequence[str]) -> str:
@@ -152,6 +159,13 @@ class PhotoListModel(QAbstractListModel):
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
+    def change_items(self, photo_ids: Sequence[int], **fields: object) -> None:
+        """Show new values of some fields of these photos' rows (a rating, a label) without
+        reading them again."""
+        for row in self._rows.change(photo_ids, **fields):
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Role.Item])
+
     def remove_ids(self, photo_ids: set[int]) -> None:
         found = (self._rows.row_of(i) for i in photo_ids)
         for row in sorted((r for r in found if r is not None), reverse=True):
@@ -224,6 +238,8 @@ class PhotoListModel(QAbstractListModel):
                 lines.append(f"Matched by {describe_match(item.matched_by)}")
             if item.snippet:
                 lines.append(f"“{item.snippet}”")
+            if item.suggested:
+                lines.append(describe_suggested(item.suggested))
             lines.append(describe_date(item.taken_at))
             return "\n".join(lines)
         if role == Role.PhotoId:

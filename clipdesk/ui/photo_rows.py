@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, overload
 
 from clipdesk.common.fsnames import shown
@@ -38,6 +38,11 @@ class PhotoItem:
     # why the search found it ("clip", "ocr", "name", "meta", "tags"); () when browsed
     matched_by: tuple[str, ...] = ()
     snippet: str | None = None  # the words around the first hit, matched ones in [brackets]
+    # how many of its tags (of the grid's tag filter's, when it has one) are the model's
+    # suggestions only, not confirmed: the thumbnail marks them (delegate.suggestion_mark)
+    suggested: int = 0
+    rating: int = 0  # -1 rejected, 0 none, 1-5 stars
+    label: str | None = None  # colour label: "Red", "Yellow", "Green", "Blue", "Purple"
 
     @property
     def name(self) -> str:
@@ -211,6 +216,18 @@ class PhotoRows(Sequence[PhotoItem]):
             return np.full(len(want), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(ordered, want), len(ordered) - 1)
         return np.where(ordered[at] == want, order[at], -1)
+
+    def change(self, photo_ids: Iterable[int], **fields: Any) -> list[int]:
+        """Give the read items of ``photo_ids`` new values of their ``fields`` (a rating just
+        set); the rows changed. A row not read yet gets them when it is read."""
+        rows = []
+        for pid in photo_ids:
+            row = self._rows.get(int(pid))
+            item = self._items[row] if row is not None else None
+            if row is not None and item is not None:
+                self._items[row] = replace(item, **fields)
+                rows.append(row)
+        return rows
 
     def loaded_row_of(self, photo_id: int) -> int | None:
         """The row of a photo whose item was read (a thumbnail that arrives repaints it)."""

@@ -4,6 +4,7 @@ description, the text OCR read, with its boxes on the photo on request), and way
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -14,7 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSizePolicy,
@@ -24,9 +24,12 @@ from PySide6.QtWidgets import (
 
 from clipdesk.ui import desktop
 from clipdesk.ui.controller import AppController, describe_error
+from clipdesk.ui.keyword_field import KeywordField
+from clipdesk.ui.marks import KEYS_HELP, Mark, apply_mark, describe_marks, mark_of_key
 from clipdesk.ui.photo_model import PhotoItem, PhotoRows
 from clipdesk.ui.photo_text import PhotoTextPanel, TextBoxOverlay
-from clipdesk.ui.rows import PhotoDetails, TagRow
+from clipdesk.ui.rows import PhotoDetails
+from clipdesk.ui.tag_list import fill_tag_list, tag_of
 
 if TYPE_CHECKING:  # the window is built before numpy and the library code load
     from clipdesk.services.records import PhotoText
@@ -52,6 +55,7 @@ def load_preview(path: str, px: int = PREVIEW_PX) -> QImage:
 
 class PhotoView(QDialog):
     tagsChanged = Signal(int)  # photo id
+    marksChanged = Signal(list, dict)  # photo ids, the PhotoItem fields set (rating, label)
     moreLikeThis = Signal(object)  # PhotoItem
 
     def __init__(
@@ -101,11 +105,18 @@ class PhotoView(QDialog):
             button.clicked.connect(fn)
             actions.addWidget(button)
         side_layout = QVBoxLayout(side)
+        self.marks = QLabel(self)  # rating and colour label: keys 0-5 and 6-9
+        self.marks.setToolTip(KEYS_HELP)
+        side_layout.addWidget(self.marks)
         side_layout.addLayout(self.meta)
         side_layout.addWidget(self.words.caption)
         side_layout.addWidget(QLabel("Tags"))
         side_layout.addWidget(self.tags, 1)
         side_layout.addLayout(decide)
+        self.keywords = KeywordField(controller, lambda: self.item.id, self)  # Enter adds a tag
+        self.keywords.added.connect(self.tagsChanged.emit)
+        self.keywords.added.connect(lambda _pid: self.reload())
+        side_layout.addWidget(self.keywords)
         side_layout.addWidget(self.words, 1)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
@@ -135,8 +146,25 @@ class PhotoView(QDialog):
             self.accept()  # Space toggles the preview, as in the grid
         elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.hand_on(desktop.open_in_default_app)
+        elif (mark := mark_of_key(event)) is not None:
+            self._mark(mark)
         else:
             super().keyPressEvent(event)
+
+    def _mark(self, mark: Mark) -> None:
+        """Rate or label the photo shown (keys 0-9, as in the grid)."""
+        pid = self.item.id
+
+        def done(fields: dict[str, object]) -> None:
+            if self.item.id == pid:
+                self.item = replace(self.item, **fields)  # type: ignore[arg-type]
+                self._show_marks()
+            self.marksChanged.emit([pid], fields)
+
+        apply_mark(self.controller, [pid], mark, done)
+
+    def _show_marks(self) -> None:
+        self.marks.setText(describe_marks(self.item.rating, self.item.label))
 
     def hand_on(self, how: Callable[[str], desktop.HandOnProblem | None]) -> None:
         """Open or show the photo with the desktop; a failure is said here, over the view (and
@@ -153,6 +181,7 @@ class PhotoView(QDialog):
     def show_item(self, item: PhotoItem) -> None:
         self.item = item
         self.setWindowTitle(item.name)
+        self._show_marks()
         self._image = QImage()
         self.preview.setText("Loading…")
         workers = self.controller.workers
@@ -247,19 +276,12 @@ class PhotoView(QDialog):
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             self.meta.addRow(label, text)
-        self.tags.clear()
-        for tag in details.tags:
-            entry = QListWidgetItem(tag.describe())
-            entry.setData(Qt.ItemDataRole.UserRole, tag)
-            self.tags.addItem(entry)
-        if self.tags.count():
-            self.tags.setCurrentRow(0)
+        fill_tag_list(self.tags, details.tags)  # suggestions apart from the user's tags
 
     def _decide(self, decision: str) -> None:
-        entry = self.tags.currentItem()
-        if entry is None:
+        tag = tag_of(self.tags.currentItem())
+        if tag is None:
             return
-        tag: TagRow = entry.data(Qt.ItemDataRole.UserRole)
         pid = self.item.id
 
         def done(_r) -> None:

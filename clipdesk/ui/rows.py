@@ -143,7 +143,9 @@ class SearchRequest:
     date_from: date | None = None
     date_to: date | None = None
     min_score: float = 0.0
-    sort: str = "relevance"  # relevance | newest | oldest
+    min_rating: int | None = None  # 1-5 stars at least
+    label: str | None = None  # a colour label: "Red", "Yellow", "Green", "Blue", "Purple"
+    sort: str = "relevance"  # relevance | newest | oldest | rating
     limit: int = RESULT_LIMIT
 
     @property
@@ -158,6 +160,12 @@ class SearchRequest:
 
         with_image = self.image is not None or self.like_photo_id is not None
         return self.is_search and needs_model(self.text, with_image)
+
+
+def tag_focus(req: SearchRequest) -> tuple[str, ...]:
+    """The tag expressions a request's grid is filtered by: only their suggestions are marked
+    on its thumbnails (a photo found by a confirmed tag is not marked for another's)."""
+    return (f"{req.tag[0]}|{req.tag[1]}",) if req.tag is not None else ()
 
 
 @dataclass(frozen=True)
@@ -247,12 +255,22 @@ def photo_item(
     score: float | None = None,
     matched_by: tuple[str, ...] = (),
     snippet: str | None = None,
+    suggested: int = 0,
 ) -> PhotoItem:
-    """A grid row from a Photo record, dated as the date filter dates it (EXIF, else mtime)."""
+    """A grid row from a Photo record, dated as the date filter dates it (EXIF, else mtime);
+    ``suggested``: how many of its tags are the model's suggestions only."""
     from clipdesk.services.search import taken_timestamp  # worker side: keeps torch off start-up
 
     return PhotoItem(
-        photo.id, str(photo.path), score, taken_timestamp(photo), tuple(matched_by), snippet
+        photo.id,
+        str(photo.path),
+        score,
+        taken_timestamp(photo),
+        tuple(matched_by),
+        snippet,
+        suggested,
+        rating=photo.rating or 0,
+        label=photo.color_label,
     )
 
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSlider,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -39,11 +40,13 @@ from clipdesk.ui.controller import AppController
 from clipdesk.ui.drops import QueryImage
 from clipdesk.ui.flow_layout import FlowLayout
 from clipdesk.ui.folder_filter import FolderFilter
+from clipdesk.ui.marks import LABELS, Mark, apply_mark
 from clipdesk.ui.photo_grid import PhotoGrid
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.photo_rows import PAGE, PhotoRows
-from clipdesk.ui.rows import FolderRow, SearchRequest
+from clipdesk.ui.rows import FolderRow, SearchRequest, tag_focus
 from clipdesk.ui.search_box import SearchBox
+from clipdesk.ui.tag_panel import TagPanel
 from clipdesk.ui.workers import LatestOnly
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,17 @@ class SearchPage(QWidget):
         self.sort.addItem("Best match", "relevance")
         self.sort.addItem("Newest first", "newest")
         self.sort.addItem("Oldest first", "oldest")
+        self.sort.addItem("Highest rated", "rating")
+        self.rating = QComboBox(self)
+        self.rating.setToolTip("Only photos rated at least this (keys 0-5 rate the selection)")
+        self.rating.addItem("Any rating", None)
+        for stars in range(1, 6):
+            self.rating.addItem("★" * stars + ("+" if stars < 5 else ""), stars)
+        self.label = QComboBox(self)
+        self.label.setToolTip("Only photos with this colour label (keys 6-9 label the selection)")
+        self.label.addItem("Any label", None)
+        for name in LABELS:
+            self.label.addItem(name, name)
         self.min_score = QSlider(Qt.Orientation.Horizontal, self)
         self.min_score.setRange(0, SLIDER_SCALE)
         self.min_score.setValue(round(controller.settings.min_score * SLIDER_SCALE))
@@ -118,7 +132,7 @@ class SearchPage(QWidget):
         self.summary.setObjectName("ResultSummary")
         self.summary.linkActivated.connect(lambda _link: self.min_score.setValue(0))
         self._hidden = LatestOnly(controller.workers, controller.workers.model)  # _count_hidden
-        for combo in (self.tag, self.sort):
+        for combo in (self.tag, self.sort, self.rating, self.label):
             combo.currentIndexChanged.connect(lambda _i: self.refresh())
 
         # A long tag must not widen the row (the folder filter elides its own text).
@@ -132,6 +146,7 @@ class SearchPage(QWidget):
         for piece in (
             (QLabel("Folder"), self.folder),
             (QLabel("Tag"), self.tag),
+            (self.rating, self.label),
             (self.dates, self.date_from, QLabel("and"), self.date_to),
             (QLabel("Min score"), self.min_score, self.min_label),
             (self.sort,),
@@ -141,9 +156,18 @@ class SearchPage(QWidget):
         layout.addWidget(self.box)
         layout.addLayout(filters)
         layout.addWidget(self.summary)
-        layout.addWidget(self.grid, 1)
+        # the tag panel beside the grid: a click on a label filters through self.tag
+        self.tag_panel = TagPanel(controller, self.tag, self)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.tag_panel)
+        split.addWidget(self.grid)
+        split.setStretchFactor(1, 1)
+        split.setSizes([180, 620])
+        self.tag_panel.setVisible(controller.settings.tag_panel_shown)  # View › Tag panel
+        layout.addWidget(split, 1)
 
         self.grid.moreLikeThis.connect(self.more_like_this)
+        self.grid.markRequested.connect(self.mark_photos)
         controller.libraryChanged.connect(self._library_changed)
         controller.modelReady.connect(lambda _m: self.refresh())
         controller.modelReady.connect(lambda m: self.box.suit_model(m.is_demo))
@@ -161,6 +185,18 @@ class SearchPage(QWidget):
     def _new_query(self) -> None:
         self.refresh()
 
+    def mark_photos(self, photo_ids: list[int], mark: Mark) -> None:
+        """Rate or label photos (the grid's keys 0-9): their thumbnails show it at once, and a
+        grid filtered or sorted by ratings and labels is asked again in place."""
+
+        def done(fields: dict[str, object]) -> None:
+            self.grid.photos.change_items(photo_ids, **fields)
+            req = self.request()
+            if req.min_rating is not None or req.label is not None or req.sort == "rating":
+                self.refresh(in_place=True)
+
+        apply_mark(self.controller, photo_ids, mark, done)
+
     def request(self) -> SearchRequest:
         image = self.box.image()
         like = image.photo_id if image is not None else None  # a library photo: its vector
@@ -174,6 +210,8 @@ class SearchPage(QWidget):
             date_from=_to_date(self.date_from.date()) if self.dates.isChecked() else None,
             date_to=_to_date(self.date_to.date()) if self.dates.isChecked() else None,
             min_score=self.min_score.value() / SLIDER_SCALE,
+            min_rating=self.rating.currentData(),
+            label=self.label.currentData(),
             sort=self.sort.currentData(),
         )
 
@@ -205,7 +243,7 @@ class SearchPage(QWidget):
                 answer.scores,
                 answer.first,
                 # the answering library's rows, never another's, with this answer's reasons
-                read=partial(backend.photo_items, matches=answer.matches),
+                read=partial(backend.photo_items, matches=answer.matches, focus=tag_focus(req)),
                 page=page,
                 items_cover=answer.covered,
             )

@@ -93,6 +93,14 @@ class AppSettings:
             raise ValueError(f"score_shown is one of {', '.join(SCORE_SHOWN)}, not {how!r}")
         self._set("grid/score_shown", how)
 
+    @property
+    def tag_panel_shown(self) -> bool:
+        return bool(self._get("search/tag_panel_shown", True))
+
+    @tag_panel_shown.setter
+    def tag_panel_shown(self, shown: bool) -> None:
+        self._set("search/tag_panel_shown", bool(shown))
+
     def geometry(self) -> QByteArray | None:
         value = self._qs.value("window/geometry")
         return value if isinstance(value, QByteArray) else None

@@ -129,6 +129,16 @@ class SettingsDialog(QDialog):
         self.xmp_naming.addItem("photo.jpg.xmp (keeps RAW+JPEG pairs apart; darktable)", "fullname")
         self.xmp_naming.addItem("photo.xmp (Lightroom)", "basename")
         self.xmp_naming.setCurrentIndex(max(0, self.xmp_naming.findData(shared.xmp_naming)))
+        self.xmp_embedded = QCheckBox(
+            "Write keywords and ratings into JPEG, TIFF and PNG files too", self
+        )
+        self.xmp_embedded.setToolTip(
+            "Lightroom reads these formats' own metadata, not their sidecars. ClipDesk then "
+            "changes the photo file itself: only its XMP, written to a copy that must decode "
+            "to the same pixels before it replaces the photo. Camera RAW files are never "
+            "changed."
+        )
+        self.xmp_embedded.setChecked(shared.xmp_embedded)
         self.read_text = QCheckBox("Read the text in photos, so that they can be found by it", self)
         self.read_text.setToolTip(
             "Signs, documents, screenshots: their words become searchable. It runs after "
@@ -194,6 +204,7 @@ class SettingsDialog(QDialog):
         xmp_form = QFormLayout(xmp_box)
         xmp_form.addRow(self.xmp_confirmed)
         xmp_form.addRow("File name", self.xmp_naming)
+        xmp_form.addRow(self.xmp_embedded)
         text_box = QGroupBox("Text in photos", self)
         text_layout = QVBoxLayout(text_box)
         text_layout.addWidget(self.read_text)
@@ -377,7 +388,11 @@ class SettingsDialog(QDialog):
         try:
             if library_changed:
                 shared.set_library_path(library)
-            shared.set_xmp(self.xmp_naming.currentData(), not self.xmp_confirmed.isChecked())
+            shared.set_xmp(
+                self.xmp_naming.currentData(),
+                not self.xmp_confirmed.isChecked(),
+                self.xmp_embedded.isChecked(),
+            )
             if runtime_changed:
                 shared.set_runtime(runtime)
         except (ClipDeskError, OSError) as exc:

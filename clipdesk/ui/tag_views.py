@@ -10,7 +10,14 @@ import numpy as np
 
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.common.progress import CancelToken
-from clipdesk.services.records import Category, PhotoStatus, TagState
+from clipdesk.services.records import (
+    Calibration,
+    Category,
+    CategoryError,
+    DecisionStep,
+    PhotoStatus,
+    TagState,
+)
 from clipdesk.services.search import taken_from_exif, taken_timestamp
 from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import PhotoDetails, ReviewItem, TagRow, photo_item
@@ -53,10 +60,22 @@ class TagViews:
         self, cat: Category, label: str, count: int, token: CancelToken
     ) -> list[PhotoItem]:
         """Top photos for ``label`` under the draft ``cat`` (not saved)."""
-        found = self.services.tags.preview(cat, label, count, token)
-        return [photo_item(r.photo, r.score) for r in found if r.photo is not None]
+        found = [
+            (r.photo, r.score)
+            for r in self.services.tags.preview(cat, label, count, token)
+            if r.photo is not None
+        ]
+        try:  # a saved label's photos the model only suggested it for are marked as such
+            suggested = self.services.tags.suggested_counts(
+                [p.id for p, _ in found], (f"{cat.name}|{label}",)
+            )
+        except CategoryError:  # a draft's new category or label: no photo has it yet
+            suggested = {}
+        return [photo_item(p, s, suggested=suggested.get(p.id, 0)) for p, s in found]
 
-    def review_queue(self, category: str | None, limit: int) -> list[ReviewItem]:
+    def review_queue(
+        self, category: str | None, limit: int, label: str | None = None
+    ) -> list[ReviewItem]:
         return [
             ReviewItem(
                 photo_item(f.photo),
@@ -65,9 +84,23 @@ class TagViews:
                 float(f.tag.score or 0),
                 float(f.tag.threshold),
             )
-            for f in self.services.tags.review(category, limit=limit)
+            for f in self.services.tags.review(category, label, limit=limit)
             if f.photo.status == PhotoStatus.OK
         ]
+
+    def decide_batch(
+        self, category: str, label: str, decisions: dict[str, list[int]]
+    ) -> DecisionStep:
+        """One undoable step: {"confirmed" | "rejected": photo ids} on one tag."""
+        unknown = set(decisions) - set(DECISIONS)
+        if unknown:
+            raise ValueError(f"unknown decision {sorted(unknown)!r}")
+        return self.services.tags.decide_batch(
+            category, label, {DECISIONS[d]: ids for d, ids in decisions.items()}
+        )
+
+    def undo(self, step: DecisionStep) -> int:
+        return self.services.tags.undo(step)
 
     def decide_tag(self, photo_id: int, category: str, label: str, decision: str) -> None:
         if decision not in DECISIONS:
@@ -77,6 +110,16 @@ class TagViews:
     def allowed_ids(self, expressions: list[str]) -> np.ndarray | None:
         """Photo ids for the search page's tag filter."""
         return self.services.tags.allowed_ids(expressions)
+
+    # --- thresholds calibrated on the user's decisions (the Tags page's panel) -----------------
+    def calibrate(self, category: str, target: float, token: CancelToken) -> Calibration:
+        """Per threshold of the category, the one reaching ``target`` precision on the user's
+        decisions, what it gives there and how many photos it would suggest (nothing changes)."""
+        return self.services.heads.calibrate(category, target, cancel=token)
+
+    def apply_calibration(self, calibration: Calibration, token: CancelToken) -> None:
+        """Set the calibrated thresholds; the category is retagged at once."""
+        self.services.heads.apply_calibration(calibration, cancel=token)
 
     # --- one photo --------------------------------------------------------------------------
     def photo_details(self, photo_id: int) -> PhotoDetails:
@@ -116,18 +159,23 @@ class TagViews:
         )
 
     # --- XMP --------------------------------------------------------------------------------
-    def xmp_rules(self) -> tuple[str, bool]:
-        """(sidecar naming, whether suggestions are written): the shared settings."""
+    def xmp_rules(self) -> tuple[str, bool, bool]:
+        """(sidecar naming, whether suggestions are written, whether into JPEG/TIFF/PNG files
+        too): the shared settings."""
         config = self.services.settings.current()
-        return config.xmp_naming, config.xmp_write_suggestions
+        return config.xmp_naming, config.xmp_write_suggestions, config.xmp_embedded
 
     def write_xmp(
-        self, token: CancelToken, naming: str | None = None, suggestions: bool | None = None
+        self,
+        token: CancelToken,
+        naming: str | None = None,
+        suggestions: bool | None = None,
+        embedded: bool | None = None,
     ) -> str:
-        """Write every tagged photo's sidecar (naming and suggestions: as given, else as the
-        settings say); returns what was done, as a sentence."""
+        """Write every tagged photo's sidecar, and its own XMP with ``embedded`` (each as
+        given, else as the settings say); returns what was done, as a sentence."""
         report = self.services.tags.write_xmp(
-            naming=naming, include_suggestions=suggestions, cancel=token
+            naming=naming, include_suggestions=suggestions, embedded=embedded, cancel=token
         )
         summary = report.summary()
         if report.failed:

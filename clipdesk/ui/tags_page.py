@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from clipdesk.common.errors import ClipDeskError
 from clipdesk.services.records import Category
 from clipdesk.ui import start_dirs
+from clipdesk.ui.calibration_panel import CalibrationPanel
 from clipdesk.ui.category_editor import CategoryEditor
 from clipdesk.ui.controller import AppController, describe_error, error_sentence
 from clipdesk.ui.photo_grid import PhotoGrid
@@ -69,6 +70,35 @@ class CategoryListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.UserRole:
             return cat.name
         return None
+
+
+def xmp_question(naming: str, suggestions: bool, embedded: bool = False) -> str:
+    """What the XMP dialog asks: what is written (the model's suggestions only when the user
+    asked for them in Settings: another tool cannot tell a suggestion from a tag), and how."""
+    mine = "your tags (confirmed or imported)"
+    if suggestions:
+        which = (
+            f"Both {mine} and the model's suggestions are written (you chose this in "
+            "Settings; other tools will not tell the suggestions apart)"
+        )
+    else:
+        which = (
+            f"Only {mine} are written: the model's suggestions are not, unless you ask for "
+            "them in Settings"
+        )
+    name = "photo.xmp" if naming == "basename" else "photo.jpg.xmp"
+    return (
+        "Write tags as keywords to XMP sidecar files next to your photos?\n\n"
+        f"{which}. Sidecars are named {name}; existing ones are merged, never overwritten, "
+        "and one ClipDesk wrote under the other name is merged into it."
+        + (
+            "\n\nAs chosen in Settings, JPEG, TIFF and PNG photos get the same keywords and "
+            "ratings inside the file too: only their XMP changes, checked pixel for pixel "
+            "before a photo is replaced."
+            if embedded
+            else ""
+        )
+    )
 
 
 class TagsPage(QWidget):
@@ -127,6 +157,10 @@ class TagsPage(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(splitter, "Categories")
         self.tabs.addTab(self.review, "Review suggestions")
+        # thresholds per label calibrated to a target precision on the user's decisions
+        self.calibration = CalibrationPanel(controller, self)
+        self.calibration.applied.connect(lambda _name: self.reload())
+        self.tabs.addTab(self.calibration, "Calibrate thresholds")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -154,6 +188,7 @@ class TagsPage(QWidget):
         def show(cats: list[Category]) -> None:
             self.cats.set_categories(cats)
             self.review.set_categories(cats)
+            self.calibration.set_categories(cats)
             row = self.cats.row_of(select or self._current or "") or 0
             if cats:
                 self.list.setCurrentIndex(self.cats.index(row, 0))
@@ -235,19 +270,10 @@ class TagsPage(QWidget):
         that ``clipdesk-cli tags write-xmp`` uses), read on a worker, not decided here."""
         self.controller.call(lambda b, _t: b.tags.xmp_rules(), self._confirm_write_xmp)
 
-    def _confirm_write_xmp(self, rules: tuple[str, bool]) -> None:
-        naming, suggestions = rules
-        mine = "your tags (confirmed or imported)"
-        which = f"Both {mine} and the model's suggestions" if suggestions else f"Only {mine}"
-        name = "photo.xmp" if naming == "basename" else "photo.jpg.xmp"
+    def _confirm_write_xmp(self, rules: tuple[str, bool, bool]) -> None:
+        naming, suggestions, embedded = rules
         answer = QMessageBox.question(
-            self,
-            "Write XMP sidecars",
-            "Write tags as keywords to XMP sidecar files next to your photos?\n\n"
-            f"{which} are written, as {name}; existing sidecars are "
-            "merged, never overwritten, and one ClipDesk wrote under the other name is merged "
-            "into it. "
-            "Change this in Settings.",
+            self, "Write XMP sidecars", xmp_question(naming, suggestions, embedded)
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -257,7 +283,7 @@ class TagsPage(QWidget):
 
         # the rules the user just agreed to, even if the CLI or Settings changed them meanwhile
         self.controller.call(
-            lambda b, t: b.tags.write_xmp(t, naming, suggestions), done, pool="jobs"
+            lambda b, t: b.tags.write_xmp(t, naming, suggestions, embedded), done, pool="jobs"
         )
 
     # --- live preview -----------------------------------------------------------------------

@@ -12,11 +12,13 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -68,14 +70,28 @@ class WelcomePage(QWidget):
         ml.addWidget(self.note)
         ml.addWidget(self.models)
 
+        # A few folders are typical: the list stays short and the catalog gets the height.
+        self.folders.setMaximumHeight(6 * self.folders.fontMetrics().height() + 12)
+        # Four catalog rows at least: below that the window scrolls rather than squash it.
+        self.models.table.setMinimumHeight(6 * self.models.table.fontMetrics().height() + 40)
+
         self.start_button = QPushButton("Start", self)
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self._start)
+        content = QWidget(self)
+        inner = QVBoxLayout(content)
+        inner.setContentsMargins(48, 24, 48, 0)
+        inner.addWidget(title)
+        inner.addWidget(folder_box)
+        inner.addWidget(model_box, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(48, 24, 48, 24)
-        layout.addWidget(title)
-        layout.addWidget(folder_box, 1)
-        layout.addWidget(model_box, 1)
+        layout.setContentsMargins(0, 0, 48, 24)
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignRight)
 
     def _model_row(self, row: CatalogRow | None) -> None:

@@ -159,8 +159,24 @@ def main() -> int:
     window.show_page("Folders")
     wait(app, lambda: controller.workers.pending == 0)
     shoot(app, window, "folders", narrow=True)
+
+    # confirm the 6 best photos of four colours (as a user would in Review), then teach a head
+    def confirm_best(backend, _token) -> None:
+        tags = backend.services.tags
+        for label in ("red", "blue", "green", "yellow"):
+            best = [t.photo.id for t in tags.photos_with_tag("Colour", label, limit=6)]
+            tags.decide_many(best, "Colour", label, "confirmed")
+
+    done: list[bool] = []
+    controller.call(confirm_best, lambda _r: done.append(True))
+    wait(app, lambda: bool(done))
     window.show_page("Train")
+    heads = window.train.heads
     wait(app, lambda: controller.workers.pending == 0)
+    heads.load_counts("Colour")
+    wait(app, lambda: controller.workers.pending == 0)
+    heads.train()
+    wait(app, lambda: heads.report is not None and controller.workers.pending == 0)
     shoot(app, window, "train", narrow=True)
 
     # 6. the photo view

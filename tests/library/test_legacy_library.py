@@ -29,7 +29,7 @@ def app(tmp_path):
 
 def test_the_old_library_keeps_its_schema_photos_and_vectors(app):
     lib = app.library
-    assert lib.version == schema.latest_version() == 7  # migrated on open
+    assert lib.version == schema.latest_version() == 8  # migrated on open
     (folder,) = app.folders.list()
     assert str(folder.path) == "/tmp/clipdesk-legacy-fixture/photos"
     assert folder.photos == 12 and folder.indexed == 12
@@ -67,7 +67,7 @@ def test_the_old_librarys_photos_are_found_by_their_folders_and_confirmed_tags(a
 
 def test_the_status_report_reads_the_old_library(app):
     report = app.status_report.report(5)
-    assert report.schema_version == 7
+    assert report.schema_version == 8
     assert report.photos["ok"] == 12
     assert report.search_model == OLD_MODEL
     assert report.vectors == {OLD_MODEL: 12}

@@ -66,14 +66,14 @@ def test_a_lock_held_past_the_wait_leaves_the_work_pending_and_told_then_done(
     try:
         report = app.index(commit_size=1000, commit_interval_s=1000)  # one commit
         assert report.embedded == 8
-        assert report.waiting == {"xmp_import": 8, "tag": 8, "xmp_text": 8}
+        assert report.waiting == {"xmp_import": 8, "tag": 8, "xmp_text": 8, "xmp_marks": 8}
         assert report.waiting_note.startswith("8 photos waiting for their XMP keywords and tags")
         assert "is locked by another program" in report.waiting_note
         status = app.status_report.report()
         assert status.waiting == report.waiting and status.waiting_note == report.waiting_note
         # another process (`clipdesk-cli status`) sees the owed work too, while it is locked
         shown = cli_json("--library", str(library), "status")
-        assert shown["waiting"] == {"xmp_import": 8, "tag": 8, "xmp_text": 8}
+        assert shown["waiting"] == {"xmp_import": 8, "tag": 8, "xmp_text": 8, "xmp_marks": 8}
         assert shown["waiting_note"].startswith("8 photos waiting for their XMP keywords and tags")
         assert lost_work(library).untagged  # not done, and not dropped either
     finally:

@@ -20,7 +20,7 @@ def test_ctrl_equals_and_ctrl_minus_resize_every_grid_and_the_size_outlives_a_re
     qtbot, make_app, tiny_model, tmp_path
 ):
     controller, window = make_app(tiny_model, start=False)
-    grids = (window.search.grid, window.tags.preview)
+    grids = (window.search.grid, window.tags.preview, window.tags.review.batch.grid)
     assert {g.cell for g in grids} == {CELL}
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -147,3 +147,22 @@ def test_the_file_name_has_the_captions_whole_width_beside_a_score(qapp):
     painter.end()
     # the caption strip holds the whole name and nothing else
     assert image.copy(caption) == expected.copy(caption)
+
+
+def test_the_tag_panel_can_be_hidden_for_the_grid_and_stays_hidden_at_the_next_start(
+    qtbot, make_app, tiny_model, tmp_path
+):
+    _controller, window = make_app(tiny_model, start=False)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.search.tag_panel.isVisible() and window.tag_panel_action.isChecked()
+    columns = window.search.grid.viewport().width()
+    window.tag_panel_action.trigger()  # View › Tag panel
+    assert not window.search.tag_panel.isVisible()
+    qtbot.waitUntil(lambda: window.search.grid.viewport().width() > columns)
+    assert AppSettings(tmp_path / "ui.ini").tag_panel_shown is False
+
+    _controller, again = make_app(tiny_model, start=False)
+    again.show()
+    qtbot.waitExposed(again)
+    assert not again.search.tag_panel.isVisible() and not again.tag_panel_action.isChecked()

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from clipdesk.ui.photo_view import PhotoView
+from clipdesk.ui.tag_list import tag_of
 from tests.ui.conftest import add_and_index, wait_idle
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -32,13 +33,17 @@ def test_photo_view_shows_details_confirms_and_steps(qtbot, make_app, tiny_model
         view.meta.itemAt(0, view.meta.ItemRole.FieldRole).widget().text()
         == grid.photos.item(0).name
     )
-    tag = view.tags.item(0).data(Qt.ItemDataRole.UserRole)
+    tag = tag_of(view.tags.currentItem())  # the first suggestion: what C decides
+    assert tag is not None and tag.state == "suggested"
     with qtbot.waitSignal(view.tagsChanged, timeout=10_000):
         qtbot.keyClick(view, Qt.Key.Key_C)
-    qtbot.waitUntil(
-        lambda: view.tags.count() and "(confirmed)" in view.tags.item(0).text(), timeout=10_000
-    )
-    assert f"{tag.category}: {tag.label}" in view.tags.item(0).text()
+
+    def confirmed() -> list[str]:
+        texts = [view.tags.item(i).text() for i in range(view.tags.count())]
+        return [t for t in texts if "(confirmed)" in t]
+
+    qtbot.waitUntil(lambda: bool(confirmed()), timeout=10_000)
+    assert any(f"{tag.category}: {tag.label}" in t for t in confirmed())
 
     qtbot.keyClick(view, Qt.Key.Key_Right)
     assert view.item.id == grid.photos.item(1).id

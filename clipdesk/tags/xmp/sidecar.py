@@ -24,6 +24,7 @@ from clipdesk.common.atomic_file import atomic_write_bytes
 from clipdesk.common.regular_files import open_regular
 from clipdesk.imaging.extent import pillow_source
 from clipdesk.tags.categories import HIERARCHY_SEP, flat_keyword
+from clipdesk.tags.xmp.marks import MarkEdit, XmpMarks, edit_marks, parse_marks
 from clipdesk.tags.xmp.names import (
     SidecarNames,
     SidecarNaming,
@@ -60,6 +61,7 @@ __all__ = [
     "edit_keywords",
     "existing_sidecars",
     "merge_keywords",
+    "photo_marks",
     "parse_keywords",
     "read_embedded_keywords",
     "read_photo_keywords",
@@ -186,6 +188,17 @@ class KeywordSource:
     name: str  # the sidecar path, or "<photo> (embedded XMP)"
     keywords: XmpKeywords
     by_clipdesk: bool
+    marks: XmpMarks = XmpMarks()  # its rating and colour label
+    embedded: bool = False
+
+
+def photo_marks(sources: Sequence[KeywordSource]) -> XmpMarks:
+    """The rating and label of a photo's packets: its own sidecars' (the first that gives
+    each), else its embedded packet's - a sidecar is what the user edited last."""
+    found = XmpMarks()
+    for source in sorted(sources, key=lambda s: s.embedded):
+        found = found | source.marks
+    return found
 
 
 def read_photo_sources(
@@ -204,7 +217,9 @@ def read_photo_sources(
         if data:
             check_size(len(data), label)
             packet = parse(data, label)
-            sources.append(KeywordSource(label, _keywords(packet), False))
+            sources.append(
+                KeywordSource(label, _keywords(packet), False, parse_marks(packet), embedded=True)
+            )
     except XmpError as exc:
         problems.append(exc.message)
     for path in names.own_sidecars(photo):
@@ -213,7 +228,9 @@ def read_photo_sources(
             if data.strip():
                 packet = parse(data, str(path))
                 by_us = packet.toolkit == XMP_TOOLKIT
-                sources.append(KeywordSource(str(path), _keywords(packet), by_us))
+                sources.append(
+                    KeywordSource(str(path), _keywords(packet), by_us, parse_marks(packet))
+                )
         except XmpError as exc:
             problems.append(exc.message)
     return sources, problems
@@ -412,16 +429,20 @@ def draft_sidecar(
 
 
 def commit_sidecar(
-    draft: SidecarDraft, add: Iterable[Item] = (), remove: Iterable[Item] = ()
+    draft: SidecarDraft,
+    add: Iterable[Item] = (),
+    remove: Iterable[Item] = (),
+    marks: MarkEdit | None = None,
 ) -> tuple[Path, bool]:
-    """Write the draft with ``add`` and ``remove`` applied; return (sidecar path, whether it
-    changed). An unchanged sidecar is left untouched (its mtime too), so other tools do not see
-    a change that is none; no sidecar is created just to hold no keywords. A sidecar that is a
-    symbolic link is updated where it points."""
+    """Write the draft with ``add`` and ``remove`` applied, and the rating and label of
+    ``marks`` (:mod:`clipdesk.tags.xmp.marks`); return (sidecar path, whether it changed). An
+    unchanged sidecar is left untouched (its mtime too), so other tools do not see a change that
+    is none; no sidecar is created just to hold nothing. A sidecar that is a symbolic link is
+    updated where it points."""
     present = set(draft.keywords.items())
     add = [i for i in dict.fromkeys(add) if i not in present]
     remove = {i for i in remove if i in present}
-    if draft.base is None and not add:
+    if draft.base is None and not add and not (marks is not None and marks.adds_something()):
         return draft.link, False
     source = str(draft.target)
     if draft.base is None or draft.packet is None:
@@ -430,6 +451,8 @@ def commit_sidecar(
         new = _edit(draft.base, draft.packet, add, remove, source)[0]
     else:
         new = draft.base
+    if marks is not None:
+        new = edit_marks(new, marks, source)
     if new == draft.original and not draft.taken:
         return draft.link, False
     try:

@@ -5,7 +5,7 @@ The rules, decided here and nowhere else:
 - a rating is -1 (rejected, as Lightroom and darktable say it), 0 (none) or 1-5 stars; a label is
   one of Lightroom's "Red", "Yellow", "Green", "Blue", "Purple", or none;
 - setting either changes every photo asked for in one transaction, and owes it to the photos'
-  XMP: the next XMP write (``app.tags.write_xmp``, the app's "Write XMP sidecars", ``clipdesk-cli
+  XMP: the next XMP write (``app.tags.write_xmp``, the app's "Write XMP", ``clipdesk-cli
   tags write-xmp``) puts it beside the keywords, merge-safe (:mod:`clipdesk.tags.xmp.marks`);
 - :meth:`RatingService.toggle_label` is Lightroom's key: the label the selection already has
   all over is taken off, any other is set;

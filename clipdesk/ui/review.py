@@ -110,6 +110,7 @@ class ReviewPanel(QWidget):
         self.question = QLabel(self)
         self.question.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.question.setObjectName("ReviewQuestion")
+        self.question.setWordWrap(True)  # a long label wraps rather than widen the window
         font = self.question.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         self.question.setFont(font)

@@ -115,11 +115,17 @@ class TagsPage(QWidget):
             ("Delete", self._delete),
             ("Import…", self._import),
             ("Export…", self._export),
-            ("Write XMP sidecars…", self._write_xmp),
+            ("Write XMP…", self._write_xmp),
         ):
             b = QPushButton(text, self)
             b.clicked.connect(fn)
             buttons.addWidget(b)
+            if fn == self._write_xmp:
+                b.setToolTip(
+                    "Write your tags, ratings and colour labels to XMP sidecars that digiKam, "
+                    "Lightroom and darktable read (and into JPEG, TIFF and PNG files when "
+                    "Settings says so)"
+                )
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.list, 1)
@@ -273,7 +279,7 @@ class TagsPage(QWidget):
     def _confirm_write_xmp(self, rules: tuple[str, bool, bool]) -> None:
         naming, suggestions, embedded = rules
         answer = QMessageBox.question(
-            self, "Write XMP sidecars", xmp_question(naming, suggestions, embedded)
+            self, "Write XMP", xmp_question(naming, suggestions, embedded)
         )
         if answer != QMessageBox.StandardButton.Yes:
             return

@@ -9,14 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from clipdesk.cli import build_parser, main
-from clipdesk.library.records import FileFacts
-from clipdesk.library.store import Library
-from clipdesk.model import load_model
+from tests.support.small_libraries import tiny_model_library
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,24 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def library(tmp_path: Path, model_dir: Path) -> tuple[str, list[Path]]:
     """A library of 5 photos with vectors of the tiny model (random directions)."""
-    path = tmp_path / "library.sqlite3"
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    files = []
-    for i in range(5):
-        p = folder / f"p{i}.jpg"
-        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(p)
-        files.append(p)
-    model = load_model(model_dir, device="cpu")
-    with Library(path) as lib:
-        f = lib.add_folder(folder)
-        facts = [
-            FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}")
-            for i, p in enumerate(files)
-        ]
-        ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
-        vecs = np.random.default_rng(0).standard_normal((5, model.dim)).astype(np.float32)
-        lib.store_embeddings(model.id, ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    path, files = tiny_model_library(tmp_path, model_dir, 5)
     return str(path), files
 
 

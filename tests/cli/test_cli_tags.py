@@ -6,41 +6,20 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from clipdesk.cli import main
 from clipdesk.cli.tags import add_tag_filter_arguments, allowed_ids_from_args
-from clipdesk.library.records import FileFacts
-from clipdesk.library.store import Library
-from clipdesk.model import load_model
 from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.xmp import sidecar as xmp
+from tests.support.small_libraries import tiny_model_library
 
 
 @pytest.fixture
 def library(tmp_path: Path, model_dir: Path) -> tuple[Path, list[Path]]:
     """A library of 6 photos with vectors of the tiny model (random directions)."""
-    path = tmp_path / "library.sqlite3"
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    files = []
-    for i in range(6):
-        p = folder / f"p{i}.jpg"
-        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(p)
-        files.append(p)
-    model = load_model(model_dir, device="cpu")
-    with Library(path) as lib:
-        f = lib.add_folder(folder)
-        facts = [
-            FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}")
-            for i, p in enumerate(files)
-        ]
-        ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
-        vecs = np.random.default_rng(0).standard_normal((6, model.dim)).astype(np.float32)
-        lib.store_embeddings(model.id, ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
-    return path, files
+    return tiny_model_library(tmp_path, model_dir, 6)
 
 
 def run(capsys, *argv: str, json_out: bool = True) -> tuple[int, object, str]:

@@ -4,35 +4,20 @@ transaction, the undo step, typed keywords, and the tag panel's counts."""
 from __future__ import annotations
 
 import pytest
-from PIL import Image
 
 from clipdesk.common.errors import ClipDeskError
-from clipdesk.library.records import FileFacts
-from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.categories import KEYWORDS_CATEGORY, Category, CategoryError, Mode
 from clipdesk.tags.records import TagState
 from clipdesk.tags.store.tag_store import TagStore
-from tests.support.fake_text_model import FakeLoadedModel, image_vectors
+from tests.support.small_libraries import services_over_colours
 
 COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.0)
-WORDS = ["red", "green", "blue", "red"]
 
 
 @pytest.fixture
 def app(tmp_path):
     """Services over 4 photos whose vectors say red, green, blue, red; Colour suggests each."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeLoadedModel(), device="cpu")
-    lib = services.library
-    f = lib.add_folder(folder)
-    facts = []
-    for i in range(len(WORDS)):
-        p = folder / f"p{i}.jpg"
-        Image.new("RGB", (4, 4)).save(p)
-        facts.append(FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}"))
-    ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
-    lib.store_embeddings("fake@1", ids, image_vectors(WORDS, noise=0.05, seed=1))
+    services = services_over_colours(tmp_path)
     services.tags.add_category(COLOUR)
     yield services
     services.close()

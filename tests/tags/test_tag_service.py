@@ -11,32 +11,20 @@ import pytest
 from PIL import Image
 
 from clipdesk.library.records import FileFacts
-from clipdesk.services.app import ClipDeskServices
 from clipdesk.tags.categories import Category, Mode
 from clipdesk.tags.records import TagState
 from clipdesk.tags.xmp import sidecar as xmp
-from tests.support.fake_text_model import FakeLoadedModel, image_vectors
+from tests.support.fake_text_model import image_vectors
+from tests.support.small_libraries import services_over_colours
 
 RICH = Path(__file__).parents[1] / "support" / "data" / "rich_darktable.xmp"
 COLOUR = Category("Colour", ("red", "green", "blue"), Mode.SINGLE, 0.0)
-WORDS = ["red", "green", "blue", "red"]
 
 
 @pytest.fixture
 def app(tmp_path):
     """Services over a library of 4 photos (p0..p3.jpg) with vectors of the fake model."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    services = ClipDeskServices(tmp_path / "lib.sqlite3", model=FakeLoadedModel(), device="cpu")
-    lib = services.library
-    f = lib.add_folder(folder)
-    facts = []
-    for i in range(len(WORDS)):
-        p = folder / f"p{i}.jpg"
-        Image.new("RGB", (4, 4)).save(p)
-        facts.append(FileFacts(p, p.stat().st_size, p.stat().st_mtime_ns, "jpeg", f"h{i}"))
-    ids = [pid for pid, _ in lib.add_or_update_photos(f.id, facts)]
-    lib.store_embeddings("fake@1", ids, image_vectors(WORDS, noise=0.05, seed=1))
+    services = services_over_colours(tmp_path)
     yield services
     services.close()
 

@@ -98,3 +98,26 @@ def test_the_search_filters_wrap_onto_more_lines_when_the_window_narrows(
     grid_top = page.grid.mapTo(page, page.grid.rect().topLeft()).y()
     assert grid_top > page.sort.mapTo(page, page.sort.rect().bottomLeft()).y()
     assert _problems(page) == []
+
+
+@pytest.fixture
+def larger_font(qapp):
+    """A desktop whose font is a fifth larger than Qt's default (GNOME's, a user's choice)."""
+    font = qapp.font()
+    bigger = type(font)(font)
+    bigger.setPointSizeF(font.pointSizeF() * 1.2)
+    qapp.setFont(bigger)
+    yield
+    qapp.setFont(font)
+
+
+def test_with_a_fifth_larger_font_every_page_still_fits_800_px(
+    qtbot, make_app, tiny_model, larger_font
+):
+    _controller, window = make_app(tiny_model, start=False)
+    window.resize(800, 600)
+    for page in PAGES_AT_800:
+        window.show_page(page)
+        current = window.stack.currentWidget()
+        qtbot.waitUntil(lambda c=current: c.isVisible())
+        assert window.minimumSizeHint().width() <= 800, (page, window.minimumSizeHint())

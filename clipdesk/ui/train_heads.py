@@ -74,7 +74,9 @@ class HeadsPanel(QWidget):
         self.counts = RowsModel(["Label", "Confirmed", "Rejected"], self)
         self.metrics = RowsModel(["Held-out", "Zero-shot", "Trained", "Change (points)"], self)
         self.compare = RowsModel(["Photo", "Your label", "Zero-shot", "Trained"], self, thumbs)
-        self.next_up = RowsModel(["Photo", "Uncertainty"], self, thumbs)
+        # The services rank by margin (the gap between the top two labels, or to the threshold):
+        # shown as that gap, where a smaller one is a less sure photo.
+        self.next_up = RowsModel(["Photo", "Margin (smaller: less sure)"], self, thumbs)
         self._layout()
         self._set_buttons(busy=False)
 
@@ -265,7 +267,7 @@ class HeadsPanel(QWidget):
         )
         nxt = [(pid, u) for pid, u in report.next_up if pid in paths]
         self.next_up.set_rows(
-            [["", u] for _pid, u in nxt],
+            [["", -u] for _pid, u in nxt],  # uncertainty is the margin negated
             keys=[pid for pid, _ in nxt],
             tips=[fsnames.shown(paths[pid]) for pid, _ in nxt],
             photos=[(pid, paths[pid]) for pid, _ in nxt],

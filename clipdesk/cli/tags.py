@@ -241,28 +241,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "unless a RAW+JPEG pair shares it.",
     )
     wx.add_argument("photos", nargs="*", metavar="PHOTO", help="default: every tagged photo")
-    wx.add_argument(
-        "--naming",
-        choices=[n.value for n in SidecarNaming],
-        default=None,
-        help="for this run: fullname is photo.jpg.xmp (darktable, digiKam; keeps RAW+JPEG "
-        "pairs apart), basename is photo.xmp (Lightroom); default: the settings' choice",
-    )
-    which = wx.add_mutually_exclusive_group()
-    which.add_argument(
-        "--suggestions",
-        dest="suggestions",
-        action="store_true",
-        default=None,
-        help="for this run: also write the model's suggestions, not only your tags",
-    )
-    which.add_argument(
-        "--confirmed-only",
-        dest="suggestions",
-        action="store_false",
-        help="for this run: only tags you confirmed (or imported), whatever the settings say",
-    )
-    _embedded_flags(wx, "for this run: ")
+    _xmp_flags(wx, "for this run: ")
     wx.set_defaults(func=cmd_write_xmp)
     xs = sub.add_parser(
         "xmp",
@@ -272,45 +251,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "files' own XMP too (Lightroom reads only that for those formats): the photo file "
         "itself changes, only in its XMP, and only after a copy decodes to the same pixels.",
     )
-    xs.add_argument(
-        "--naming",
-        choices=[n.value for n in SidecarNaming],
-        default=None,
-        help="fullname is photo.jpg.xmp (darktable, digiKam), basename is photo.xmp (Lightroom)",
-    )
-    kept = xs.add_mutually_exclusive_group()
-    kept.add_argument(
-        "--suggestions",
-        dest="suggestions",
-        action="store_true",
-        default=None,
-        help="write the model's suggestions too",
-    )
-    kept.add_argument(
-        "--confirmed-only",
-        dest="suggestions",
-        action="store_false",
-        help="write only tags you confirmed or imported (the default)",
-    )
-    _embedded_flags(xs, "")
+    _xmp_flags(xs, "")
     xs.set_defaults(func=cmd_xmp_settings, reads_only=True)
 
 
-def _embedded_flags(parser: argparse.ArgumentParser, scope: str) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--embedded",
-        dest="embedded",
-        action="store_true",
+def _xmp_flags(parser: argparse.ArgumentParser, scope: str) -> None:
+    """The XMP settings as flags: ``write-xmp`` overrides them for one run (``scope`` says so),
+    ``tags xmp`` changes them for good; None where a flag is not given (the settings stand)."""
+    parser.add_argument(
+        "--naming",
+        choices=[n.value for n in SidecarNaming],
         default=None,
-        help=f"{scope}write into JPEG, TIFF and PNG files' own XMP too, beside the sidecar",
+        help=f"{scope}fullname is photo.jpg.xmp (darktable, digiKam; keeps RAW+JPEG pairs "
+        "apart), basename is photo.xmp (Lightroom)",
     )
-    group.add_argument(
-        "--no-embedded",
-        dest="embedded",
-        action="store_false",
-        help=f"{scope}write sidecars only, never into a photo file (the default)",
-    )
+    for on, off, on_help, off_help in (
+        (
+            "--suggestions",
+            "--confirmed-only",
+            "also write the model's suggestions, not only your tags",
+            "write only tags you confirmed or imported (the default)",
+        ),
+        (
+            "--embedded",
+            "--no-embedded",
+            "write into JPEG, TIFF and PNG files' own XMP too, beside the sidecar",
+            "write sidecars only, never into a photo file (the default)",
+        ),
+    ):
+        dest = on.removeprefix("--")
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument(on, dest=dest, action="store_true", default=None, help=scope + on_help)
+        group.add_argument(off, dest=dest, action="store_false", help=scope + off_help)
 
 
 # --- helpers shared with other commands ------------------------------------------------------

@@ -227,14 +227,8 @@ def _add_attribute(scan: _Scan, d: int, tag: str, value: str) -> bytes:
     # laid out as the tag's other attributes are: one a line, indented alike, or one line
     sep = attrs[-1].group(1) if attrs else b" "
     at = desc.start + (attrs[-1].end() if attrs else len(desc.raw) + 1)
-    prefix = scan.prefix_for(d, uri)
-    decl = b""
-    if prefix is None:
-        base = _PREFIXES.get(uri, "ns")
-        prefix, n = base, 1
-        while scan.is_bound(d, prefix):
-            prefix, n = f"{base}{n}", n + 1
-        decl = sep + b"xmlns:" + prefix.encode() + b"=" + _quoted(uri)
+    prefix, new = scan.prefix_to_use(d, uri, _PREFIXES)
+    decl = sep + b"xmlns:" + prefix.encode() + b"=" + _quoted(uri) if new else b""
     attr = sep + prefix.encode() + b":" + local.encode() + b"=" + _quoted(value)
     return data[:at] + decl + attr + data[at:]
 

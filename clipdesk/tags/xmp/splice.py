@@ -187,6 +187,18 @@ class _Scan:
             i = self.nodes[i].parent
         return None
 
+    def prefix_to_use(self, i: int, uri: str, known: dict[str, str]) -> tuple[str, bool]:
+        """(prefix, whether it must be declared) for a new name in ``uri`` at element ``i``:
+        the one bound there, else ``known``'s usual one ("ns" if none), numbered while taken."""
+        prefix = self.prefix_for(i, uri)
+        if prefix is not None:
+            return prefix, False
+        base = known.get(uri, "ns")
+        prefix, n = base, 1
+        while self.is_bound(i, prefix):
+            prefix, n = f"{base}{n}", n + 1
+        return prefix, True
+
     def is_bound(self, i: int, prefix: str) -> bool:
         while i >= 0:
             if any(p == prefix for p, _ in self.nodes[i].decls):
@@ -292,14 +304,8 @@ class _Editor:
             name = _START_TAG.match(keep_open)
             raw = name.group(1) if name else local.encode()
         else:
-            prefix = scan.prefix_for(d, uri)
-            decl = b""
-            if prefix is None:
-                base = KNOWN_PREFIXES.get(uri, "ns")
-                prefix, n = base, 1
-                while scan.is_bound(d, prefix):
-                    prefix, n = f"{base}{n}", n + 1
-                decl = b" xmlns:" + prefix.encode() + b'="' + uri.encode() + b'"'
+            prefix, new = scan.prefix_to_use(d, uri, KNOWN_PREFIXES)
+            decl = b" xmlns:" + prefix.encode() + b'="' + uri.encode() + b'"' if new else b""
             raw = _prefixed(prefix.encode(), local.encode())
             open_tag = b"<" + raw + decl + b">"
         rdf = scan.prefix_for(d, NS_RDF)

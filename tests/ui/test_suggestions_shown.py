@@ -6,38 +6,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QApplication, QListWidget, QStyle, QStyleOptionViewItem
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QListWidget
 
 from clipdesk.services.records import Category, Label, Mode, TagState
 from clipdesk.ui.delegate import PAD, SUGGESTED_COLOUR, ThumbnailDelegate, suggestion_mark
-from clipdesk.ui.photo_model import PhotoItem, PhotoListModel
+from clipdesk.ui.photo_model import PhotoItem
 from clipdesk.ui.rows import TagRow
 from clipdesk.ui.settings import CELL
 from clipdesk.ui.tag_list import fill_tag_list, tag_of
 from clipdesk.ui.tags_page import xmp_question
 from tests.ui.conftest import add_and_index, wait_idle
+from tests.ui.test_grid_cells import _paint as paint_cell
 from tests.ui.test_grid_cells import _SolidThumbs
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 def _paint(item: PhotoItem) -> QImage:
-    delegate = ThumbnailDelegate(_SolidThumbs())
-    model = PhotoListModel()
-    model.set_items([item])
-    size = delegate.cell_size()
-    image = QImage(size, QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    option = QStyleOptionViewItem()
-    option.rect = QRect(QPoint(0, 0), size)
-    option.palette = QApplication.palette()
-    option.state = QStyle.StateFlag.State_Enabled
-    painter = QPainter(image)
-    delegate.paint(painter, option, model.index(0, 0))
-    painter.end()
-    return image
+    return paint_cell(ThumbnailDelegate(_SolidThumbs()), item)
 
 
 def _amber_pixels(image: QImage) -> int:
